@@ -1,0 +1,30 @@
+#include "internal/ids.h"
+
+#include <sys/random.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "glog/logging.h"
+
+namespace fsb {
+
+std::string RandomHex(int bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::vector<uint8_t> buf(bytes);
+  size_t filled = 0;
+  while (filled < buf.size()) {
+    ssize_t n = getrandom(buf.data() + filled, buf.size() - filled, 0);
+    PCHECK(n > 0 || errno == EINTR) << "getrandom";
+    if (n > 0) filled += n;
+  }
+  std::string out;
+  out.reserve(2 * bytes);
+  for (uint8_t b : buf) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace fsb

@@ -1,0 +1,17 @@
+#ifndef FSB_INTERNAL_STATUS_H_
+#define FSB_INTERNAL_STATUS_H_
+
+#include <grpcpp/support/status.h>
+
+#include "absl/status/status.h"
+
+namespace fsb {
+
+// The single place where absl::Status and grpc::Status are converted. The canonical
+// codes share their numeric values, so the mapping is 1:1 and keeps the message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace fsb
+
+#endif  // FSB_INTERNAL_STATUS_H_

@@ -1,0 +1,38 @@
+#ifndef FSB_INTERNAL_VALIDATION_H_
+#define FSB_INTERNAL_VALIDATION_H_
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace fsb {
+
+// Input checks shared by the CLI (to fail before any RPC) and the servers (the
+// authority). Each returns INVALID_ARGUMENT whose message names `field`.
+
+// An RFC 1123 DNS label: 1-63 chars of [a-z0-9-], starting and ending alphanumeric.
+absl::Status ValidateDnsLabel(std::string_view field, std::string_view value);
+
+// An environment variable name: [A-Za-z_][A-Za-z0-9_]*, at most 256 chars.
+absl::Status ValidateEnvName(std::string_view field, std::string_view name);
+
+// A label key: optional DNS-subdomain prefix and '/', then a name of at most 63 chars of
+// [A-Za-z0-9._-] starting and ending alphanumeric. Values: at most 63 chars of the same
+// set, possibly empty.
+absl::Status ValidateLabel(std::string_view field, std::string_view key,
+                           std::string_view value);
+
+// A TCP port: 1-65535.
+absl::Status ValidatePort(std::string_view field, int port);
+
+// Splits "KEY=VALUE" at the first '='. INVALID_ARGUMENT when there is no '=' or the key
+// is empty.
+absl::StatusOr<std::pair<std::string, std::string>> ParseKeyValue(std::string_view field,
+                                                                  std::string_view kv);
+
+}  // namespace fsb
+
+#endif  // FSB_INTERNAL_VALIDATION_H_

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs every Debian package fsb's build, tests and quickstart need, and unpacks
+# containerd's API .proto files into a cache folder. Idempotent: safe to re-run.
+#
+# Usage: scripts/install-deps.sh [--protos-only]
+#   FSB_PROTO_CACHE  where the containerd/gogo protos are unpacked
+#                    (default: <repo>/.cache/protos)
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+proto_cache="${FSB_PROTO_CACHE:-${repo_root}/.cache/protos}"
+
+packages=(
+  build-essential cmake pkg-config ninja-build
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libgoogle-glog-dev libgflags-dev libabsl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libgoogle-perftools-dev google-perftools
+  libcivetweb-dev libsqlite3-dev
+  containerd runc busybox-static
+  curl ca-certificates jq
+)
+
+if [[ "${1:-}" != "--protos-only" ]]; then
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+# containerd's API protos: downloaded as .deb files and unpacked, never installed
+# (installing the golang -dev packages drags in hundreds of packages).
+stamp="${proto_cache}/.unpacked"
+if [[ ! -f "${stamp}" ]]; then
+  echo "install-deps: unpacking containerd API protos into ${proto_cache}"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "${tmp}"' EXIT
+  (cd "${tmp}" && { apt-get download golang-github-containerd-containerd-dev \
+      golang-github-gogo-protobuf-dev >/dev/null 2>&1 || {
+        apt-get update -qq && apt-get download golang-github-containerd-containerd-dev \
+          golang-github-gogo-protobuf-dev; }; })
+  mkdir -p "${proto_cache}"
+  for deb in "${tmp}"/*.deb; do dpkg-deb -x "${deb}" "${tmp}/root"; done
+  src="${tmp}/root/usr/share/gocode/src/github.com"
+  rm -rf "${proto_cache}/github.com"
+  mkdir -p "${proto_cache}/github.com/containerd/containerd" "${proto_cache}/github.com/gogo/protobuf"
+  cp -r "${src}/containerd/containerd/api" "${proto_cache}/github.com/containerd/containerd/"
+  mkdir -p "${proto_cache}/github.com/containerd/containerd/protobuf"
+  cp -r "${src}/containerd/containerd/protobuf/plugin" "${proto_cache}/github.com/containerd/containerd/protobuf/"
+  cp -r "${src}/gogo/protobuf/gogoproto" "${proto_cache}/github.com/gogo/protobuf/"
+  touch "${stamp}"
+fi
+echo "install-deps: done"
