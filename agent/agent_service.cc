@@ -1,0 +1,38 @@
+#include "agent/agent_service.h"
+
+#include "internal/status.h"
+
+namespace fsb::agent {
+
+grpc::Status AgentServiceImpl::CreateSandbox(grpc::ServerContext*,
+                                             const v1::CreateSandboxRequest* req,
+                                             v1::CreateSandboxResponse* resp) {
+  auto status = manager_->Create(req->spec());
+  if (!status.ok()) return ToGrpcStatus(status.status());
+  *resp->mutable_status() = *std::move(status);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::DeleteSandbox(grpc::ServerContext*,
+                                             const v1::DeleteSandboxRequest* req,
+                                             v1::DeleteSandboxResponse*) {
+  return ToGrpcStatus(
+      manager_->Delete(req->sandbox_id(), absl::Milliseconds(req->grace_period_millis())));
+}
+
+grpc::Status AgentServiceImpl::GetSandbox(grpc::ServerContext*, const v1::GetSandboxRequest* req,
+                                          v1::SandboxStatus* resp) {
+  auto status = manager_->Get(req->sandbox_id());
+  if (!status.ok()) return ToGrpcStatus(status.status());
+  *resp = *std::move(status);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::ListSandboxes(grpc::ServerContext*,
+                                             const v1::ListSandboxesRequest*,
+                                             v1::ListSandboxesResponse* resp) {
+  for (auto& s : manager_->List()) *resp->add_sandboxes() = std::move(s);
+  return grpc::Status::OK;
+}
+
+}  // namespace fsb::agent

@@ -1,0 +1,123 @@
+#include "agent/oci_spec.h"
+
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+
+namespace fsb::agent {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+fsb::oci::v1::ImageConfig Image() {
+  fsb::oci::v1::ImageConfig image;
+  auto* c = image.mutable_config();
+  c->add_entrypoint("/entry");
+  c->add_cmd("default-arg");
+  c->add_env("PATH=/bin");
+  c->add_env("A=image");
+  c->set_working_dir("/srv");
+  return image;
+}
+
+TEST(MergeProcessTest, ImageDefaultsWhenRequestIsEmpty) {
+  auto p = MergeProcess(Image(), {});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_THAT(p->args, ElementsAre("/entry", "default-arg"));
+  EXPECT_THAT(p->env, ElementsAre("PATH=/bin", "A=image"));
+  EXPECT_EQ(p->cwd, "/srv");
+  EXPECT_EQ(p->uid, 0u);
+}
+
+TEST(MergeProcessTest, CommandReplacesEntrypointAndCmd) {
+  fsb::agent::v1::SandboxSpec req;
+  req.add_command("sh");
+  req.add_args("-c");
+  req.add_args("echo hi");
+  auto p = MergeProcess(Image(), req);
+  ASSERT_TRUE(p.ok());
+  EXPECT_THAT(p->args, ElementsAre("sh", "-c", "echo hi"));
+}
+
+TEST(MergeProcessTest, ArgsReplaceOnlyCmd) {
+  fsb::agent::v1::SandboxSpec req;
+  req.add_args("x");
+  EXPECT_THAT(MergeProcess(Image(), req)->args, ElementsAre("/entry", "x"));
+}
+
+TEST(MergeProcessTest, EnvOverridesInPlaceAndAppendsSorted) {
+  fsb::agent::v1::SandboxSpec req;
+  (*req.mutable_env())["Z"] = "z";
+  (*req.mutable_env())["A"] = "req";
+  (*req.mutable_env())["B"] = "b";
+  req.set_working_dir("/work");
+  auto p = MergeProcess(Image(), req);
+  EXPECT_THAT(p->env, ElementsAre("PATH=/bin", "A=req", "B=b", "Z=z"));
+  EXPECT_EQ(p->cwd, "/work");
+}
+
+TEST(MergeProcessTest, DefaultsPathAndCwd) {
+  fsb::oci::v1::ImageConfig image;
+  image.mutable_config()->add_cmd("sh");
+  auto p = MergeProcess(image, {});
+  ASSERT_TRUE(p.ok());
+  ASSERT_FALSE(p->env.empty());
+  EXPECT_THAT(p->env[0], HasSubstr("PATH=/usr/local/sbin"));
+  EXPECT_EQ(p->cwd, "/");
+}
+
+TEST(MergeProcessTest, NumericUser) {
+  fsb::oci::v1::ImageConfig image = Image();
+  image.mutable_config()->set_user("1000:100");
+  auto p = MergeProcess(image, {});
+  EXPECT_EQ(p->uid, 1000u);
+  EXPECT_EQ(p->gid, 100u);
+  image.mutable_config()->set_user("65534");
+  p = MergeProcess(image, {});
+  EXPECT_EQ(p->uid, 65534u);
+  EXPECT_EQ(p->gid, 65534u);
+}
+
+TEST(MergeProcessTest, RejectsNoCommandAndNamedUsers) {
+  EXPECT_EQ(MergeProcess(fsb::oci::v1::ImageConfig(), {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  fsb::oci::v1::ImageConfig image = Image();
+  image.mutable_config()->set_user("www-data");
+  EXPECT_THAT(MergeProcess(image, {}).status().message(), HasSubstr("www-data"));
+}
+
+TEST(BuildRuntimeSpecJsonTest, ProducesAValidSpec) {
+  ProcessSpec p{.args = {"sh", "-c", "echo \"q\""}, .env = {"PATH=/bin"}, .cwd = "/", .uid = 7,
+                .gid = 8};
+  std::string json = BuildRuntimeSpecJson(
+      p, {.hostname = "sb1", .cgroups_path = "/fsb/abc", .annotations = {{"k", "v"}}});
+  google::protobuf::Struct spec;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &spec).ok()) << json;
+  const auto& f = spec.fields();
+  EXPECT_EQ(f.at("ociVersion").string_value(), "1.0.2");
+  EXPECT_EQ(f.at("hostname").string_value(), "sb1");
+  EXPECT_EQ(f.at("root").struct_value().fields().at("path").string_value(), "rootfs");
+  const auto& process = f.at("process").struct_value().fields();
+  EXPECT_EQ(process.at("args").list_value().values(2).string_value(), "echo \"q\"");
+  EXPECT_EQ(process.at("user").struct_value().fields().at("uid").number_value(), 7);
+  EXPECT_EQ(process.at("cwd").string_value(), "/");
+  const auto& linux = f.at("linux").struct_value().fields();
+  EXPECT_EQ(linux.at("cgroupsPath").string_value(), "/fsb/abc");
+  std::vector<std::string> namespaces;
+  for (const auto& ns : linux.at("namespaces").list_value().values()) {
+    namespaces.push_back(ns.struct_value().fields().at("type").string_value());
+  }
+  // No network namespace: sandboxes share the agent's.
+  EXPECT_THAT(namespaces, ElementsAre("pid", "ipc", "uts", "mount"));
+  std::vector<std::string> mounts;
+  for (const auto& m : f.at("mounts").list_value().values()) {
+    mounts.push_back(m.struct_value().fields().at("destination").string_value());
+  }
+  EXPECT_THAT(mounts, ::testing::IsSupersetOf({"/proc", "/dev", "/dev/pts", "/sys"}));
+  EXPECT_EQ(f.at("annotations").struct_value().fields().at("k").string_value(), "v");
+}
+
+}  // namespace
+}  // namespace fsb::agent
