@@ -1,0 +1,35 @@
+#ifndef FSB_CONTROLLER_AGENT_CLIENT_H_
+#define FSB_CONTROLLER_AGENT_CLIENT_H_
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "fsb/agent/v1/agent.pb.h"
+
+namespace fsb::controller {
+
+// The controller's seam to the agents' AgentService. `address` is the agent's host:port.
+// Errors are the agent's own status codes (NOT_FOUND for an unknown image or sandbox,
+// RESOURCE_EXHAUSTED when the agent is full, ...) or the transport's (UNAVAILABLE,
+// DEADLINE_EXCEEDED). Implementations are thread-safe and bound every call with a
+// deadline.
+class AgentClient {
+ public:
+  virtual ~AgentClient() = default;
+
+  // Creates and starts the sandbox described by `spec`; returns its status once its
+  // process runs.
+  virtual absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
+      std::string_view address, const fsb::agent::v1::SandboxSpec& spec) = 0;
+
+  // Stops (SIGTERM, `grace`, SIGKILL) and removes the sandbox. A zero `grace` leaves the
+  // grace period to the agent's default.
+  virtual absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
+                                     absl::Duration grace) = 0;
+};
+
+}  // namespace fsb::controller
+
+#endif  // FSB_CONTROLLER_AGENT_CLIENT_H_

@@ -1,0 +1,89 @@
+#ifndef FSB_CONTROLLER_FAKE_AGENT_CLIENT_H_
+#define FSB_CONTROLLER_FAKE_AGENT_CLIENT_H_
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "controller/agent_client.h"
+
+namespace fsb::controller {
+
+// A deterministic in-memory AgentClient for tests. It records every call and answers
+// with the configured statuses; a successful create reports the sandbox RUNNING.
+// `on_create`, when set, runs inside CreateSandbox before it answers (without the
+// fake's lock held), e.g. to block the call. Thread-safe.
+class FakeAgentClient : public AgentClient {
+ public:
+  struct CreateCall {
+    std::string address;
+    fsb::agent::v1::SandboxSpec spec;
+  };
+  struct DeleteCall {
+    std::string address;
+    std::string sandbox_id;
+    absl::Duration grace;
+  };
+
+  absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
+      std::string_view address, const fsb::agent::v1::SandboxSpec& spec) override {
+    std::function<void()> hook;
+    {
+      absl::MutexLock lock(&mu_);
+      creates_.push_back({std::string(address), spec});
+      hook = on_create_;
+    }
+    if (hook) hook();
+    absl::MutexLock lock(&mu_);
+    if (!create_status_.ok()) return create_status_;
+    fsb::agent::v1::SandboxStatus status;
+    status.set_sandbox_id(spec.sandbox_id());
+    status.set_name(spec.name());
+    status.set_namespace_(spec.namespace_());
+    status.set_image(spec.image());
+    status.set_phase(fsb::agent::v1::SANDBOX_PHASE_RUNNING);
+    return status;
+  }
+
+  absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
+                             absl::Duration grace) override {
+    absl::MutexLock lock(&mu_);
+    deletes_.push_back({std::string(address), std::string(sandbox_id), grace});
+    return delete_status_;
+  }
+
+  void set_create_status(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    create_status_ = std::move(s);
+  }
+  void set_delete_status(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    delete_status_ = std::move(s);
+  }
+  void set_on_create(std::function<void()> hook) {
+    absl::MutexLock lock(&mu_);
+    on_create_ = std::move(hook);
+  }
+  std::vector<CreateCall> creates() const {
+    absl::MutexLock lock(&mu_);
+    return creates_;
+  }
+  std::vector<DeleteCall> deletes() const {
+    absl::MutexLock lock(&mu_);
+    return deletes_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Status create_status_ ABSL_GUARDED_BY(mu_);
+  absl::Status delete_status_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> on_create_ ABSL_GUARDED_BY(mu_);
+  std::vector<CreateCall> creates_ ABSL_GUARDED_BY(mu_);
+  std::vector<DeleteCall> deletes_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace fsb::controller
+
+#endif  // FSB_CONTROLLER_FAKE_AGENT_CLIENT_H_

@@ -1,0 +1,34 @@
+#ifndef FSB_CONTROLLER_FASTPATH_SERVER_H_
+#define FSB_CONTROLLER_FASTPATH_SERVER_H_
+
+#include "controller/sandbox_service.h"
+#include "fastpath/v1/fastpath.grpc.pb.h"
+
+namespace fsb::controller {
+
+// gRPC adapter of fastpath.v1.FastPathService over a SandboxService: decode, call,
+// encode; domain errors travel as the matching gRPC codes. UpdateSandbox is not
+// implemented yet and answers UNIMPLEMENTED. Thread-safe as the service is.
+class FastPathServer final : public fastpath::v1::FastPathService::Service {
+ public:
+  // `sandboxes` must outlive the server.
+  explicit FastPathServer(SandboxService* sandboxes) : sandboxes_(sandboxes) {}
+
+  grpc::Status CreateSandbox(grpc::ServerContext* ctx, const fastpath::v1::CreateRequest* req,
+                             fastpath::v1::CreateResponse* resp) override;
+  grpc::Status DeleteSandbox(grpc::ServerContext* ctx, const fastpath::v1::DeleteRequest* req,
+                             fastpath::v1::DeleteResponse* resp) override;
+  grpc::Status UpdateSandbox(grpc::ServerContext* ctx, const fastpath::v1::UpdateRequest* req,
+                             fastpath::v1::UpdateResponse* resp) override;
+  grpc::Status ListSandboxes(grpc::ServerContext* ctx, const fastpath::v1::ListRequest* req,
+                             fastpath::v1::ListResponse* resp) override;
+  grpc::Status GetSandbox(grpc::ServerContext* ctx, const fastpath::v1::GetRequest* req,
+                          fastpath::v1::SandboxInfo* resp) override;
+
+ private:
+  SandboxService* const sandboxes_;
+};
+
+}  // namespace fsb::controller
+
+#endif  // FSB_CONTROLLER_FASTPATH_SERVER_H_

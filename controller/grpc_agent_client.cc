@@ -1,0 +1,57 @@
+#include "controller/grpc_agent_client.h"
+
+#include <string>
+
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "internal/status.h"
+#include "internal/strings.h"
+
+namespace fsb::controller {
+namespace {
+
+void SetTimeout(grpc::ClientContext* ctx, absl::Duration timeout) {
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+}  // namespace
+
+GrpcAgentClient::GrpcAgentClient(Options options) : options_(options) {}
+
+absl::StatusOr<fsb::agent::v1::SandboxStatus> GrpcAgentClient::CreateSandbox(
+    std::string_view address, const fsb::agent::v1::SandboxSpec& spec) {
+  fsb::agent::v1::CreateSandboxRequest req;
+  *req.mutable_spec() = spec;
+  fsb::agent::v1::CreateSandboxResponse resp;
+  grpc::ClientContext ctx;
+  SetTimeout(&ctx, options_.create_timeout);
+  absl::Status status = FromGrpcStatus(Stub(address)->CreateSandbox(&ctx, req, &resp));
+  if (!status.ok()) return status;
+  return std::move(*resp.mutable_status());
+}
+
+absl::Status GrpcAgentClient::DeleteSandbox(std::string_view address, std::string_view sandbox_id,
+                                            absl::Duration grace) {
+  fsb::agent::v1::DeleteSandboxRequest req;
+  req.set_sandbox_id(std::string(sandbox_id));
+  req.set_grace_period_millis(absl::ToInt64Milliseconds(grace));
+  fsb::agent::v1::DeleteSandboxResponse resp;
+  grpc::ClientContext ctx;
+  const absl::Duration effective_grace =
+      grace > absl::ZeroDuration() ? grace : options_.default_grace;
+  SetTimeout(&ctx, effective_grace + options_.delete_timeout_margin);
+  return FromGrpcStatus(Stub(address)->DeleteSandbox(&ctx, req, &resp));
+}
+
+fsb::agent::v1::AgentService::Stub* GrpcAgentClient::Stub(std::string_view address) {
+  absl::MutexLock lock(&mu_);
+  auto& stub = stubs_[Sv(address)];
+  if (stub == nullptr) {
+    stub = fsb::agent::v1::AgentService::NewStub(
+        grpc::CreateChannel(std::string(address), grpc::InsecureChannelCredentials()));
+  }
+  return stub.get();
+}
+
+}  // namespace fsb::controller

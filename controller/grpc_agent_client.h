@@ -1,0 +1,50 @@
+#ifndef FSB_CONTROLLER_GRPC_AGENT_CLIENT_H_
+#define FSB_CONTROLLER_GRPC_AGENT_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "controller/agent_client.h"
+#include "fsb/agent/v1/agent.grpc.pb.h"
+
+namespace fsb::controller {
+
+// AgentClient over gRPC (insecure channels). Keeps one channel (and stub) per agent
+// address for the client's lifetime, created on first use; gRPC reconnects it as
+// needed. Deadlines are wall-clock deadlines, as gRPC requires: create calls get
+// `create_timeout`; delete calls get the grace period (or `default_grace` when the
+// caller leaves it to the agent) plus `delete_timeout_margin`.
+// Thread-safe.
+class GrpcAgentClient final : public AgentClient {
+ public:
+  struct Options {
+    absl::Duration create_timeout = absl::Seconds(30);
+    absl::Duration delete_timeout_margin = absl::Seconds(15);
+    // The grace period agents apply when asked for none; sizes the delete deadline only.
+    absl::Duration default_grace = absl::Seconds(10);
+  };
+
+  explicit GrpcAgentClient(Options options);
+
+  absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
+      std::string_view address, const fsb::agent::v1::SandboxSpec& spec) override;
+  absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
+                             absl::Duration grace) override;
+
+ private:
+  // The stub for `address`, created on first use. Never null; valid as long as `this`.
+  fsb::agent::v1::AgentService::Stub* Stub(std::string_view address);
+
+  const Options options_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<fsb::agent::v1::AgentService::Stub>> stubs_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace fsb::controller
+
+#endif  // FSB_CONTROLLER_GRPC_AGENT_CLIENT_H_

@@ -1,0 +1,165 @@
+#include "controller/grpc_agent_client.h"
+
+#include <chrono>
+#include <memory>
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+#include "internal/status.h"
+
+namespace fsb::controller {
+namespace {
+
+using ::testing::HasSubstr;
+
+// An in-process AgentService that records what it receives and answers as told.
+class ScriptedAgent final : public fsb::agent::v1::AgentService::Service {
+ public:
+  grpc::Status CreateSandbox(grpc::ServerContext* ctx,
+                             const fsb::agent::v1::CreateSandboxRequest* req,
+                             fsb::agent::v1::CreateSandboxResponse* resp) override {
+    bool hang = false;
+    absl::Status answer;
+    {
+      absl::MutexLock lock(&mu_);
+      last_create_ = *req;
+      hang = hang_;
+      answer = create_status_;
+    }
+    // A hanging agent answers only once the caller gives up (or after 5s).
+    for (int i = 0; hang && i < 500 && !ctx->IsCancelled(); ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    if (!answer.ok()) return ToGrpcStatus(answer);
+    resp->mutable_status()->set_sandbox_id(req->spec().sandbox_id());
+    resp->mutable_status()->set_phase(fsb::agent::v1::SANDBOX_PHASE_RUNNING);
+    resp->mutable_status()->set_pid(42);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DeleteSandbox(grpc::ServerContext* ctx,
+                             const fsb::agent::v1::DeleteSandboxRequest* req,
+                             fsb::agent::v1::DeleteSandboxResponse*) override {
+    absl::MutexLock lock(&mu_);
+    last_delete_ = *req;
+    delete_time_left_ = absl::FromChrono(ctx->deadline() - std::chrono::system_clock::now());
+    return grpc::Status::OK;
+  }
+
+  void set_create_status(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    create_status_ = std::move(s);
+  }
+  void set_hang(bool hang) {
+    absl::MutexLock lock(&mu_);
+    hang_ = hang;
+  }
+  fsb::agent::v1::CreateSandboxRequest last_create() {
+    absl::MutexLock lock(&mu_);
+    return last_create_;
+  }
+  fsb::agent::v1::DeleteSandboxRequest last_delete() {
+    absl::MutexLock lock(&mu_);
+    return last_delete_;
+  }
+  absl::Duration delete_time_left() {
+    absl::MutexLock lock(&mu_);
+    return delete_time_left_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::Status create_status_ ABSL_GUARDED_BY(mu_);
+  bool hang_ ABSL_GUARDED_BY(mu_) = false;
+  fsb::agent::v1::CreateSandboxRequest last_create_ ABSL_GUARDED_BY(mu_);
+  fsb::agent::v1::DeleteSandboxRequest last_delete_ ABSL_GUARDED_BY(mu_);
+  absl::Duration delete_time_left_ ABSL_GUARDED_BY(mu_);
+};
+
+class GrpcAgentClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&agent_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    address_ = "127.0.0.1:" + std::to_string(port);
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  ScriptedAgent agent_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  GrpcAgentClient client_{{.create_timeout = absl::Milliseconds(300),
+                           .delete_timeout_margin = absl::Seconds(15),
+                           .default_grace = absl::Seconds(10)}};
+};
+
+TEST_F(GrpcAgentClientTest, CreateSendsTheSpecAndReturnsTheStatus) {
+  fsb::agent::v1::SandboxSpec spec;
+  spec.set_sandbox_id("0123456789abcdef");
+  spec.set_name("web");
+  spec.set_image("docker.io/library/busybox:latest");
+  spec.add_exposed_ports(80);
+  absl::StatusOr<fsb::agent::v1::SandboxStatus> status = client_.CreateSandbox(address_, spec);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->sandbox_id(), "0123456789abcdef");
+  EXPECT_EQ(status->phase(), fsb::agent::v1::SANDBOX_PHASE_RUNNING);
+  EXPECT_EQ(status->pid(), 42u);
+  EXPECT_EQ(agent_.last_create().spec().SerializeAsString(), spec.SerializeAsString());
+
+  // The cached channel serves the next call too.
+  spec.set_sandbox_id("fedcba9876543210");
+  EXPECT_TRUE(client_.CreateSandbox(address_, spec).ok());
+  EXPECT_EQ(agent_.last_create().spec().sandbox_id(), "fedcba9876543210");
+}
+
+TEST_F(GrpcAgentClientTest, AgentErrorsKeepTheirCodeAndMessage) {
+  agent_.set_create_status(
+      absl::NotFoundError("image \"docker.io/library/nope:latest\" not found"));
+  absl::StatusOr<fsb::agent::v1::SandboxStatus> status =
+      client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec());
+  EXPECT_EQ(status.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(status.status().message(), HasSubstr("docker.io/library/nope:latest"));
+}
+
+TEST_F(GrpcAgentClientTest, CreateGivesUpAtItsDeadline) {
+  agent_.set_hang(true);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<fsb::agent::v1::SandboxStatus> status =
+      client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec());
+  EXPECT_EQ(status.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+TEST_F(GrpcAgentClientTest, DeleteSendsTheGraceAndSizesTheDeadlineByIt) {
+  ASSERT_TRUE(client_.DeleteSandbox(address_, "0123456789abcdef", absl::Seconds(2)).ok());
+  EXPECT_EQ(agent_.last_delete().sandbox_id(), "0123456789abcdef");
+  EXPECT_EQ(agent_.last_delete().grace_period_millis(), 2000);
+  // gRPC transmits deadlines as coarse timeouts: allow a second either way.
+  EXPECT_GT(agent_.delete_time_left(), absl::Seconds(16));
+  EXPECT_LT(agent_.delete_time_left(), absl::Seconds(18));
+
+  // No grace: the agent's default applies, and the deadline assumes default_grace.
+  ASSERT_TRUE(client_.DeleteSandbox(address_, "0123456789abcdef", absl::ZeroDuration()).ok());
+  EXPECT_EQ(agent_.last_delete().grace_period_millis(), 0);
+  EXPECT_GT(agent_.delete_time_left(), absl::Seconds(24));
+  EXPECT_LT(agent_.delete_time_left(), absl::Seconds(26));
+}
+
+TEST_F(GrpcAgentClientTest, UnreachableAgentIsUnavailable) {
+  server_->Shutdown();
+  server_.reset();
+  absl::Status status = client_.DeleteSandbox(address_, "0123456789abcdef", absl::Seconds(1));
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+}
+
+}  // namespace
+}  // namespace fsb::controller

@@ -1,0 +1,31 @@
+#ifndef FSB_CONTROLLER_REGISTRATION_SERVER_H_
+#define FSB_CONTROLLER_REGISTRATION_SERVER_H_
+
+#include "absl/time/time.h"
+#include "controller/sandbox_service.h"
+#include "fsb/agent/v1/agent.grpc.pb.h"
+
+namespace fsb::controller {
+
+// gRPC adapter of fsb.agent.v1.Registration over a SandboxService: decode, call,
+// encode. Register answers with `heartbeat_interval`, the period agents are asked to
+// heartbeat at. Thread-safe as the service is.
+class RegistrationServer final : public fsb::agent::v1::Registration::Service {
+ public:
+  // `sandboxes` must outlive the server.
+  RegistrationServer(SandboxService* sandboxes, absl::Duration heartbeat_interval)
+      : sandboxes_(sandboxes), heartbeat_interval_(heartbeat_interval) {}
+
+  grpc::Status Register(grpc::ServerContext* ctx, const fsb::agent::v1::RegisterRequest* req,
+                        fsb::agent::v1::RegisterResponse* resp) override;
+  grpc::Status Heartbeat(grpc::ServerContext* ctx, const fsb::agent::v1::HeartbeatRequest* req,
+                         fsb::agent::v1::HeartbeatResponse* resp) override;
+
+ private:
+  SandboxService* const sandboxes_;
+  const absl::Duration heartbeat_interval_;
+};
+
+}  // namespace fsb::controller
+
+#endif  // FSB_CONTROLLER_REGISTRATION_SERVER_H_

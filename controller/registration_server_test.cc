@@ -1,0 +1,55 @@
+#include "controller/registration_server.h"
+
+#include "controller/fake_agent_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fsb::controller {
+namespace {
+
+// Calls the adapter's methods directly: it ignores the ServerContext.
+class RegistrationServerTest : public ::testing::Test {
+ protected:
+  ManualClock clock_;
+  Registry registry_{&clock_, {}};
+  FakeAgentClient agents_;
+  SandboxService sandboxes_{&registry_, &agents_, &clock_};
+  RegistrationServer server_{&sandboxes_, absl::Seconds(5)};
+};
+
+TEST_F(RegistrationServerTest, RegisterAddsTheAgentAndAnswersTheInterval) {
+  fsb::agent::v1::RegisterRequest req;
+  req.mutable_agent()->set_agent_id("agent-1");
+  req.mutable_agent()->set_address("10.0.0.9:5758");
+  req.mutable_agent()->set_pool("gpu");
+  req.mutable_agent()->set_capacity(3);
+  fsb::agent::v1::RegisterResponse resp;
+  ASSERT_TRUE(server_.Register(nullptr, &req, &resp).ok());
+  EXPECT_EQ(resp.heartbeat_interval_millis(), 5000);
+  absl::StatusOr<AgentView> agent = registry_.Get("agent-1");
+  ASSERT_TRUE(agent.ok());
+  EXPECT_EQ(agent->address, "10.0.0.9:5758");
+  EXPECT_EQ(agent->pool, "gpu");
+  EXPECT_EQ(agent->capacity, 3);
+
+  fsb::agent::v1::HeartbeatRequest beat;
+  beat.set_agent_id("agent-1");
+  fsb::agent::v1::HeartbeatResponse beat_resp;
+  EXPECT_TRUE(server_.Heartbeat(nullptr, &beat, &beat_resp).ok());
+}
+
+TEST_F(RegistrationServerTest, ErrorsBecomeTheirGrpcCodes) {
+  fsb::agent::v1::RegisterRequest req;  // no agent id
+  fsb::agent::v1::RegisterResponse resp;
+  EXPECT_EQ(server_.Register(nullptr, &req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  fsb::agent::v1::HeartbeatRequest beat;
+  beat.set_agent_id("ghost");
+  fsb::agent::v1::HeartbeatResponse beat_resp;
+  EXPECT_EQ(server_.Heartbeat(nullptr, &beat, &beat_resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace fsb::controller
