@@ -1,0 +1,50 @@
+#ifndef FSB_CLI_COMMANDS_H_
+#define FSB_CLI_COMMANDS_H_
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "cli/args.h"
+#include "fastpath/v1/fastpath.grpc.pb.h"
+
+namespace fsb::cli {
+
+inline constexpr std::string_view kVersion = "0.1.0";
+
+// Process exit codes of `fsb`.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitServerError = 1;  // the RPC failed (any gRPC status but OK)
+inline constexpr int kExitUsage = 2;        // the command line is wrong; no RPC was made
+
+// Connects to the FastPath API at `endpoint` ("host:port"). Called at most once per
+// Run, and only when the command needs the server.
+using StubFactory =
+    std::function<std::unique_ptr<fastpath::v1::FastPathService::StubInterface>(
+        const std::string& endpoint)>;
+
+// What a run of `fsb` needs from the process: the environment, the way to reach the
+// server, the output streams and the wall-clock time (for AGE columns).
+struct CliContext {
+  EnvLookup env;
+  StubFactory connect;
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  absl::Time now;
+};
+
+// Parses `args` (argv without argv[0]) and executes the command; returns the exit code.
+//
+// Guarantees: a usage error prints "fsb: error: <problem>" and a hint to stderr, returns
+// kExitUsage and never calls `connect`. A failed RPC prints
+// "fsb: error: <CODE>: <message>" to stderr and returns kExitServerError. Results go to
+// `out`, diagnostics to `err`. Every RPC carries a deadline of --timeout.
+int Run(const std::vector<std::string>& args, const CliContext& context);
+
+}  // namespace fsb::cli
+
+#endif  // FSB_CLI_COMMANDS_H_
