@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# README command 1: from a fresh Debian 12 machine to a running sandbox.
+#
+#   scripts/quickstart.sh        install deps, build (Release), start a private containerd,
+#                                import the test image, start fsb-controller and fsb-agent
+#                                in the background, `fsb run` a sandbox and `fsb ls`
+#   scripts/quickstart.sh down   stop everything it started (also scripts/dev-down.sh)
+#
+# Re-running is safe: what already runs is kept. Everything lives under the state folder
+# (FSB_STATE_DIR, default <repo>/.state): containerd's root/state/socket, the agent's
+# logs and state, and each process's log. Needs root (containerd and runc).
+#   FSB_BUILD_DIR  build folder (default <repo>/build-release)
+#   FSB_JOBS       parallel build jobs (default 2)
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+state="${FSB_STATE_DIR:-${repo_root}/.state}"
+build_dir="${FSB_BUILD_DIR:-${repo_root}/build-release}"
+jobs="${FSB_JOBS:-2}"
+image=docker.io/fsb/busybox:latest
+endpoint=127.0.0.1:9090
+agent_port=5758
+
+mkdir -p "${state}"
+state="$(cd "${state}" && pwd)"
+sock="$("${repo_root}/scripts/containerd.sh" socket "${state}")"
+fsb="${build_dir}/cli/fsb"
+
+alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+stop_process() {
+  local pidfile="${state}/$1.pid"
+  if alive "${pidfile}"; then
+    local pid
+    pid="$(cat "${pidfile}")"
+    kill "${pid}"
+    for _ in $(seq 1 100); do
+      kill -0 "${pid}" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "${pid}" 2>/dev/null || true
+    echo "quickstart: stopped $1"
+  fi
+  rm -f "${pidfile}"
+}
+
+down() {
+  stop_process fsb-agent
+  stop_process fsb-controller
+  "${repo_root}/scripts/containerd.sh" stop "${state}"
+  echo "quickstart: stopped containerd (state kept in ${state}; remove it to start afresh)"
+}
+
+# Starts NAME (a binary under the build folder) in the background unless it runs.
+start_process() {
+  local name="$1" binary="$2"
+  shift 2
+  local pidfile="${state}/${name}.pid"
+  if alive "${pidfile}"; then
+    echo "quickstart: ${name} already running (pid $(cat "${pidfile}"))"
+    return
+  fi
+  setsid "${binary}" "$@" >>"${state}/${name}.log" 2>&1 </dev/null &
+  echo $! >"${pidfile}"
+  echo "quickstart: started ${name} (pid $!, log ${state}/${name}.log)"
+}
+
+if [[ "${1:-}" == "down" ]]; then
+  down
+  exit 0
+fi
+if [[ -n "${1:-}" ]]; then
+  echo "usage: $0 [down]" >&2
+  exit 2
+fi
+if [[ "$(id -u)" != 0 ]]; then
+  echo "quickstart: needs root (containerd and runc)" >&2
+  exit 1
+fi
+
+"${repo_root}/scripts/install-deps.sh"
+cmake -S "${repo_root}" -B "${build_dir}" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "${build_dir}" -j "${jobs}" --target fsb fsb-controller fsb-agent
+
+"${repo_root}/scripts/containerd.sh" start "${state}"
+echo "quickstart: containerd answering on ${sock}"
+"${repo_root}/scripts/build-test-image.sh" --address "${sock}" --namespace fsb --name "${image}"
+
+start_process fsb-controller "${build_dir}/controller/fsb-controller" \
+  --fastpath-bind-address="0.0.0.0:9090"
+start_process fsb-agent "${build_dir}/agent/fsb-agent" \
+  --agent-port="${agent_port}" --controller="${endpoint}" \
+  --containerd-socket="${sock}" --containerd-namespace=fsb \
+  --state-dir="${state}/agent" --node-name="$(hostname)"
+
+export FSB_ENDPOINT="${endpoint}"
+if "${fsb}" get hello >/dev/null 2>&1; then
+  echo "quickstart: sandbox hello already exists"
+else
+  # The agent registers within a heartbeat of starting; until then creates are refused.
+  created=0
+  for _ in $(seq 1 100); do
+    if out="$("${fsb}" run --image "${image}" --name hello -- sleep 3600 2>&1)"; then
+      echo "${out}"
+      created=1
+      break
+    fi
+    case "${out}" in
+      *RESOURCE_EXHAUSTED*|*UNAVAILABLE*) sleep 0.2 ;;
+      *) echo "${out}" >&2; exit 1 ;;
+    esac
+  done
+  if ((!created)); then
+    echo "quickstart: the agent did not register; see ${state}/fsb-agent.log" >&2
+    echo "${out}" >&2
+    exit 1
+  fi
+fi
+
+echo
+"${fsb}" ls
+echo
+echo "containerd's own view (namespace fsb):"
+ctr --address "${sock}" --namespace fsb tasks ls
+
+cat <<EOF
+
+fsb is running. Try:
+  export PATH="${build_dir}/cli:\$PATH" FSB_ENDPOINT=${endpoint}
+  fsb run --image fsb/busybox --name demo -- sh -c 'echo hi; sleep 600'
+  fsb ls -o wide
+  fsb get demo -o yaml
+  fsb rm demo
+  ctr --address ${sock} -n fsb tasks ls     # containerd's view
+
+Logs: ${state}/fsb-controller.log ${state}/fsb-agent.log
+Sandbox output: ${state}/agent/logs/<sandbox id>.log
+Stop everything: ${repo_root}/scripts/quickstart.sh down
+EOF
