@@ -6,6 +6,7 @@ find_package(absl CONFIG REQUIRED)
 find_package(glog CONFIG REQUIRED)
 find_package(gflags REQUIRED)
 find_package(GTest REQUIRED)
+find_package(benchmark REQUIRED)
 find_program(FSB_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 
 # containerd's API protos, unpacked by scripts/install-deps.sh.

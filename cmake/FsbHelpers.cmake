@@ -3,6 +3,8 @@
 #   fsb_cc_library(NAME name SRCS ... [DEPS ...])   static library, include root = repo root
 #   fsb_cc_binary(NAME name SRCS ... [DEPS ...])
 #   fsb_cc_test(NAME name SRCS ... [DEPS ...] [LABELS unit|integration|e2e])
+#   fsb_cc_benchmark(NAME name SRCS ... [DEPS ...])  Google Benchmark program (its own
+#                                                    main); not registered with ctest
 
 set(FSB_WARNINGS -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers)
 
@@ -31,4 +33,9 @@ function(fsb_cc_test)
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gmock GTest::gtest_main)
   add_test(NAME ${A_NAME} COMMAND ${A_NAME})
   set_tests_properties(${A_NAME} PROPERTIES LABELS "${A_LABELS}")
+endfunction()
+
+function(fsb_cc_benchmark)
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  fsb_cc_binary(NAME ${A_NAME} SRCS ${A_SRCS} DEPS ${A_DEPS} benchmark::benchmark)
 endfunction()

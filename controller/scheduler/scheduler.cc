@@ -1,0 +1,850 @@
+#include "controller/scheduler/scheduler.h"
+
+#include <algorithm>
+#include <bit>
+#include <utility>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "internal/image_ref.h"
+#include "internal/strings.h"
+
+namespace fsb::controller {
+namespace {
+
+// Bounds the alias table: spellings of known images only, and at most this many.
+constexpr size_t kMaxImageAliases = 1 << 16;
+constexpr size_t kInitialPorts = 16;
+constexpr size_t kInitialImages = 16;
+constexpr size_t kInitialWarm = 8;
+
+inline uint64_t Mix64(uint64_t x) {  // splitmix64 finalizer
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+inline bool TestBit(const std::vector<uint64_t>& bits, uint32_t i) {
+  return (bits[i >> 6] >> (i & 63)) & 1;
+}
+// Sets bit i; returns true if it was clear.
+inline bool SetBit(std::vector<uint64_t>& bits, uint32_t i) {
+  uint64_t& w = bits[i >> 6];
+  const uint64_t m = uint64_t{1} << (i & 63);
+  const bool was_clear = (w & m) == 0;
+  w |= m;
+  return was_clear;
+}
+// Clears bit i; returns true if it was set.
+inline bool ClearBit(std::vector<uint64_t>& bits, uint32_t i) {
+  uint64_t& w = bits[i >> 6];
+  const uint64_t m = uint64_t{1} << (i & 63);
+  const bool was_set = (w & m) != 0;
+  w &= ~m;
+  return was_set;
+}
+
+// Maps a uniformly distributed x to [0, n), uniformly up to a bias below n / 2^64.
+inline uint64_t ScaleToRange(uint64_t x, uint64_t n) {
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(x) * n) >> 64);
+}
+
+// The position of the r-th set bit (counting from 0) of the bitmap whose word w is
+// word_at(w). The bitmap must have more than r bits set.
+template <typename WordAt>
+uint64_t NthSetBit(const WordAt& word_at, uint64_t r) {
+  for (size_t w = 0;; ++w) {
+    uint64_t bits = word_at(w);
+    const uint64_t count = std::popcount(bits);
+    if (r < count) {
+      for (; r > 0; --r) bits &= bits - 1;  // clear the r lowest set bits
+      return w * 64 + std::countr_zero(bits);
+    }
+    r -= count;
+  }
+}
+
+absl::Status ValidatePorts(std::span<const uint16_t> ports) {
+  for (size_t a = 0; a < ports.size(); ++a) {
+    if (ports[a] == 0) return absl::InvalidArgumentError("port 0 is not a valid port (1-65535)");
+    for (size_t b = 0; b < a; ++b) {
+      if (ports[a] == ports[b]) {
+        return absl::InvalidArgumentError(absl::StrCat("port ", ports[a], " requested twice"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string PortList(std::span<const uint16_t> ports) { return absl::StrJoin(ports, ", "); }
+
+}  // namespace
+
+uint64_t HashRequestId(std::string_view request_id) {
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64
+  for (unsigned char c : request_id) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return Mix64(h);
+}
+
+struct Scheduler::Diagnosis {
+  int members = 0;
+  int stale = 0;
+  int draining = 0;
+  int full = 0;
+  int no_image = 0;
+  int port_conflict = 0;
+  // The first agent found holding a requested port, and that port.
+  uint16_t conflicting_port = 0;
+  std::string conflicting_agent;
+  bool image_anywhere = false;
+};
+
+Scheduler::Scheduler(const Clock* clock, Options options) : clock_(clock), options_(options) {}
+
+// ---------------------------------------------------------------------------- interning
+
+PoolId Scheduler::InternPool(std::string_view pool) {
+  {
+    absl::ReaderMutexLock lock(&intern_mu_);
+    auto it = pool_ids_.find(Sv(pool));
+    if (it != pool_ids_.end()) return it->second;
+  }
+  absl::MutexLock lock(&intern_mu_);
+  auto [it, inserted] = pool_ids_.try_emplace(std::string(pool), pool_names_.size());
+  if (inserted) pool_names_.emplace_back(pool);
+  return it->second;
+}
+
+PoolId Scheduler::LookupPool(std::string_view pool) const {
+  absl::ReaderMutexLock lock(&intern_mu_);
+  auto it = pool_ids_.find(Sv(pool));
+  return it == pool_ids_.end() ? kUnknownPool : it->second;
+}
+
+ImageId Scheduler::FindImageAlias(std::string_view ref) const {
+  absl::ReaderMutexLock lock(&intern_mu_);
+  auto it = image_aliases_.find(Sv(ref));
+  return it == image_aliases_.end() ? kUnknownImage : it->second;
+}
+
+absl::StatusOr<ImageId> Scheduler::InternImage(std::string_view ref) {
+  if (ImageId id = FindImageAlias(ref); id != kUnknownImage) return id;
+  absl::StatusOr<std::string> canonical = NormalizeImageReference(ref);
+  if (!canonical.ok()) return canonical.status();
+  absl::MutexLock lock(&intern_mu_);
+  auto [it, inserted] = image_aliases_.try_emplace(*canonical, image_names_.size());
+  if (inserted) image_names_.push_back(*canonical);
+  const ImageId id = it->second;
+  if (image_aliases_.size() < kMaxImageAliases) image_aliases_.try_emplace(std::string(ref), id);
+  return id;
+}
+
+ImageId Scheduler::LookupImage(std::string_view ref) {
+  if (ImageId id = FindImageAlias(ref); id != kUnknownImage) return id;
+  absl::StatusOr<std::string> canonical = NormalizeImageReference(ref);
+  if (!canonical.ok()) return kUnknownImage;
+  absl::MutexLock lock(&intern_mu_);
+  auto it = image_aliases_.find(Sv(*canonical));
+  if (it == image_aliases_.end()) return kUnknownImage;
+  const ImageId id = it->second;
+  if (image_aliases_.size() < kMaxImageAliases) image_aliases_.try_emplace(std::string(ref), id);
+  return id;
+}
+
+std::string Scheduler::PoolName(PoolId pool) const {
+  absl::ReaderMutexLock lock(&intern_mu_);
+  return pool < pool_names_.size() ? pool_names_[pool] : std::string();
+}
+
+std::string Scheduler::ImageName(ImageId image) const {
+  absl::ReaderMutexLock lock(&intern_mu_);
+  return image < image_names_.size() ? image_names_[image] : std::string();
+}
+
+// ------------------------------------------------------------------------ array upkeep
+
+int64_t Scheduler::CutoffNs() const {
+  return absl::ToUnixNanos(clock_->Now() - options_.heartbeat_timeout);
+}
+
+void Scheduler::GrowWords(size_t words) {
+  words_ = words;
+  for (Bitmap& b : pool_bits_) b.resize(words, 0);
+  for (Bitmap& b : bucket_bits_) b.resize(words, 0);
+  for (Bitmap& b : cached_bits_) b.resize(words, 0);
+  for (Bitmap& b : warm_bits_) b.resize(words, 0);
+}
+
+uint32_t Scheduler::NewIndex() {
+  if (!free_indices_.empty()) {
+    const uint32_t i = free_indices_.back();
+    free_indices_.pop_back();
+    return i;
+  }
+  const uint32_t i = high_water_++;
+  if (i >= generation_.size()) {
+    const size_t n = std::max<size_t>(64, generation_.size() * 2);
+    generation_.resize(n, kFirstGeneration);
+    flags_.resize(n, 0);
+    bucket_.resize(n, kNoBucket);
+    heartbeat_ns_.resize(n, 0);
+    pool_.resize(n, kUnknownPool);
+    max_sandboxes_.resize(n, 0);
+    reserved_.resize(n, 0);
+    reported_.resize(n, 0);
+    cold_.resize(n);
+    GrowWords(n / 64);
+  }
+  return i;
+}
+
+void Scheduler::EnsurePool(PoolId pool) {
+  if (pool < pool_bits_.size()) return;
+  const size_t n = pool + 1;
+  pool_bits_.resize(n, Bitmap(words_, 0));
+  pool_members_.resize(n, 0);
+  pool_bucket_count_.resize(n, std::array<uint32_t, kLoadBuckets>{});
+  pool_bucket_mask_.resize(n, 0);
+}
+
+void Scheduler::EnsureImage(ImageId image) {
+  if (image < cached_bits_.size()) return;
+  const size_t n = image + 1;
+  cached_bits_.resize(n, Bitmap(words_, 0));
+  warm_bits_.resize(n, Bitmap(words_, 0));
+  cached_agents_.resize(n, 0);
+  warm_agents_.resize(n, 0);
+}
+
+void Scheduler::Rebucket(uint32_t i) {
+  uint8_t nb = kNoBucket;
+  if ((flags_[i] & (kLive | kDraining)) == kLive) {
+    const int64_t used = std::max(reserved_[i], reported_[i]);
+    const int64_t cap = max_sandboxes_[i];
+    // used < cap, so the bucket is at most floor(64 * (cap - 1) / cap) <= 63.
+    if (used < cap) nb = static_cast<uint8_t>(used * kLoadBuckets / cap);
+  }
+  const uint8_t ob = bucket_[i];
+  if (ob == nb) return;
+  const PoolId p = pool_[i];
+  if (ob != kNoBucket) {
+    ClearBit(bucket_bits_[ob], i);
+    if (--pool_bucket_count_[p][ob] == 0) pool_bucket_mask_[p] &= ~(uint64_t{1} << ob);
+  }
+  if (nb != kNoBucket) {
+    SetBit(bucket_bits_[nb], i);
+    if (pool_bucket_count_[p][nb]++ == 0) pool_bucket_mask_[p] |= uint64_t{1} << nb;
+  }
+  bucket_[i] = nb;
+}
+
+void Scheduler::SetPool(uint32_t i, PoolId pool) {
+  const PoolId old = pool_[i];
+  if (old == pool) return;
+  // Take the agent out of the old pool's bucket counts first.
+  const uint8_t saved_flags = flags_[i];
+  flags_[i] = 0;
+  Rebucket(i);
+  if (old != kUnknownPool) {
+    ClearBit(pool_bits_[old], i);
+    --pool_members_[old];
+  }
+  EnsurePool(pool);
+  pool_[i] = pool;
+  SetBit(pool_bits_[pool], i);
+  ++pool_members_[pool];
+  flags_[i] = saved_flags;
+  Rebucket(i);
+}
+
+void Scheduler::ClearImages(uint32_t i) {
+  Cold& c = cold_[i];
+  for (ImageId m : c.images) {
+    if (m < cached_bits_.size() && ClearBit(cached_bits_[m], i)) --cached_agents_[m];
+  }
+  for (const WarmImage& w : c.warm) {
+    if (w.image < warm_bits_.size() && ClearBit(warm_bits_[w.image], i)) --warm_agents_[w.image];
+  }
+  c.images.clear();
+  c.warm.clear();
+}
+
+void Scheduler::ApplyImages(uint32_t i, std::span<const ImageId> images,
+                            std::span<const WarmImage> warm) {
+  ClearImages(i);
+  // Every bit of agent i is clear now, so SetBit fails only for a repeat within this
+  // report: the lists stay duplicate-free and repeated warm counts add up.
+  Cold& c = cold_[i];
+  for (ImageId m : images) {
+    if (m == kUnknownImage) continue;
+    EnsureImage(m);
+    if (SetBit(cached_bits_[m], i)) {
+      ++cached_agents_[m];
+      c.images.push_back(m);
+    }
+  }
+  for (const WarmImage& w : warm) {
+    if (w.image == kUnknownImage || w.count == 0) continue;
+    EnsureImage(w.image);
+    if (SetBit(warm_bits_[w.image], i)) {
+      ++warm_agents_[w.image];
+      c.warm.push_back(w);
+    } else {
+      std::find_if(c.warm.begin(), c.warm.end(), [&](const WarmImage& e) {
+        return e.image == w.image;
+      })->count += w.count;
+    }
+  }
+}
+
+void Scheduler::RemoveLocked(uint32_t i) {
+  flags_[i] = 0;
+  Rebucket(i);
+  ClearImages(i);
+  ClearBit(pool_bits_[pool_[i]], i);
+  --pool_members_[pool_[i]];
+  pool_[i] = kUnknownPool;
+  Cold& c = cold_[i];
+  index_by_id_.erase(Sv(c.id));
+  c.id.clear();
+  c.ports.clear();
+  ++generation_[i];
+  reserved_[i] = 0;
+  reported_[i] = 0;
+  max_sandboxes_[i] = 0;
+  free_indices_.push_back(i);
+  --live_agents_;
+}
+
+// --------------------------------------------------------------------- agent lifecycle
+
+absl::StatusOr<AgentHandle> Scheduler::RegisterOrUpdate(const AgentDescriptor& agent) {
+  if (agent.id.empty()) return absl::InvalidArgumentError("agent id is required");
+  if (agent.pool.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("agent ", agent.id, ": pool is required"));
+  }
+  if (agent.max_sandboxes < 0 || agent.reported_sandboxes < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("agent ", agent.id, ": max_sandboxes and reported_sandboxes must be >= 0"));
+  }
+  const PoolId pool = InternPool(agent.pool);
+  // Interning before taking mu_ (intern_mu_ is a leaf lock). Inline buffers avoid
+  // allocating on re-registration of a typical agent.
+  absl::InlinedVector<ImageId, kInitialImages> images;
+  for (const std::string& ref : agent.images) {
+    absl::StatusOr<ImageId> id = InternImage(ref);
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("agent ", agent.id, ": image ", id.status().message()));
+    }
+    images.push_back(*id);
+  }
+  absl::InlinedVector<WarmImage, kInitialWarm> warm;
+  for (const auto& [ref, count] : agent.warm) {
+    absl::StatusOr<ImageId> id = InternImage(ref);
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("agent ", agent.id, ": warm image ", id.status().message()));
+    }
+    warm.push_back({*id, count});
+  }
+  const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
+
+  absl::MutexLock lock(&mu_);
+  uint32_t i;
+  auto it = index_by_id_.find(Sv(agent.id));
+  if (it == index_by_id_.end()) {
+    i = NewIndex();
+    flags_[i] = kLive;
+    bucket_[i] = kNoBucket;
+    pool_[i] = kUnknownPool;
+    reserved_[i] = 0;
+    Cold& c = cold_[i];
+    c.id = agent.id;
+    c.images.reserve(std::max(kInitialImages, images.size()));
+    c.warm.reserve(std::max(kInitialWarm, warm.size()));
+    c.ports.reserve(kInitialPorts);
+    index_by_id_.emplace(agent.id, i);
+    ++live_agents_;
+  } else {
+    i = it->second;
+  }
+  Cold& c = cold_[i];
+  c.address = agent.address;
+  c.node = agent.node;
+  max_sandboxes_[i] = agent.max_sandboxes;
+  reported_[i] = agent.reported_sandboxes;
+  heartbeat_ns_[i] = now_ns;
+  SetPool(i, pool);
+  ApplyImages(i, images, warm);
+  Rebucket(i);
+  return AgentHandle{i, generation_[i]};
+}
+
+absl::Status Scheduler::HeartbeatLocked(uint32_t i, const HeartbeatUpdate& update,
+                                        int64_t now_ns) {
+  if (update.reported_sandboxes < 0) {
+    return absl::InvalidArgumentError("reported_sandboxes must be >= 0");
+  }
+  heartbeat_ns_[i] = now_ns;
+  reported_[i] = update.reported_sandboxes;
+  ApplyImages(i, update.images, update.warm);
+  Rebucket(i);
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::Heartbeat(AgentHandle agent, const HeartbeatUpdate& update) {
+  const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
+  absl::MutexLock lock(&mu_);
+  if (!Valid(agent)) return absl::NotFoundError("agent is not registered; register again");
+  return HeartbeatLocked(agent.index, update, now_ns);
+}
+
+absl::Status Scheduler::Heartbeat(std::string_view agent_id, const HeartbeatUpdate& update) {
+  const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
+  absl::MutexLock lock(&mu_);
+  auto it = index_by_id_.find(Sv(agent_id));
+  if (it == index_by_id_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("agent ", Sv(agent_id), " is not registered; register again"));
+  }
+  return HeartbeatLocked(it->second, update, now_ns);
+}
+
+absl::Status Scheduler::SetDraining(std::string_view agent_id, bool draining) {
+  absl::MutexLock lock(&mu_);
+  auto it = index_by_id_.find(Sv(agent_id));
+  if (it == index_by_id_.end()) {
+    return absl::NotFoundError(absl::StrCat("agent ", Sv(agent_id), " is not registered"));
+  }
+  const uint32_t i = it->second;
+  flags_[i] = draining ? (flags_[i] | kDraining) : (flags_[i] & ~kDraining);
+  Rebucket(i);
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::Remove(std::string_view agent_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = index_by_id_.find(Sv(agent_id));
+  if (it == index_by_id_.end()) {
+    return absl::NotFoundError(absl::StrCat("agent ", Sv(agent_id), " is not registered"));
+  }
+  RemoveLocked(it->second);
+  return absl::OkStatus();
+}
+
+int Scheduler::CleanupStaleAgents(absl::Duration timeout) {
+  const int64_t cutoff_ns = absl::ToUnixNanos(clock_->Now() - timeout);
+  absl::MutexLock lock(&mu_);
+  int removed = 0;
+  for (uint32_t i = 0; i < high_water_; ++i) {
+    if ((flags_[i] & kLive) && heartbeat_ns_[i] < cutoff_ns) {
+      RemoveLocked(i);
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+std::optional<AgentHandle> Scheduler::FindAgent(std::string_view agent_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = index_by_id_.find(Sv(agent_id));
+  if (it == index_by_id_.end()) return std::nullopt;
+  return AgentHandle{it->second, generation_[it->second]};
+}
+
+AgentSnapshot Scheduler::SnapshotLocked(uint32_t i, int64_t cutoff_ns) const {
+  const Cold& c = cold_[i];
+  AgentSnapshot s;
+  s.handle = {i, generation_[i]};
+  s.id = c.id;
+  s.address = c.address;
+  s.node = c.node;
+  s.max_sandboxes = max_sandboxes_[i];
+  s.reserved = reserved_[i];
+  s.reported = reported_[i];
+  s.used = std::max(s.reserved, s.reported);
+  s.ports = c.ports;
+  s.draining = (flags_[i] & kDraining) != 0;
+  s.healthy = !s.draining && heartbeat_ns_[i] >= cutoff_ns;
+  s.last_heartbeat = absl::FromUnixNanos(heartbeat_ns_[i]);
+  {
+    absl::ReaderMutexLock lock(&intern_mu_);
+    s.pool = pool_names_[pool_[i]];
+    s.images.reserve(c.images.size());
+    s.warm.reserve(c.warm.size());
+    for (ImageId m : c.images) s.images.push_back(image_names_[m]);
+    for (const WarmImage& w : c.warm) {
+      if (w.count > 0) s.warm.emplace_back(image_names_[w.image], w.count);
+    }
+  }
+  std::sort(s.images.begin(), s.images.end());
+  std::sort(s.warm.begin(), s.warm.end());
+  return s;
+}
+
+absl::StatusOr<AgentSnapshot> Scheduler::GetAgentByID(std::string_view agent_id) const {
+  const int64_t cutoff_ns = CutoffNs();
+  absl::MutexLock lock(&mu_);
+  auto it = index_by_id_.find(Sv(agent_id));
+  if (it == index_by_id_.end()) {
+    return absl::NotFoundError(absl::StrCat("agent ", Sv(agent_id), " is not registered"));
+  }
+  return SnapshotLocked(it->second, cutoff_ns);
+}
+
+absl::StatusOr<AgentSnapshot> Scheduler::GetAgent(AgentHandle agent) const {
+  const int64_t cutoff_ns = CutoffNs();
+  absl::MutexLock lock(&mu_);
+  if (!Valid(agent)) return absl::NotFoundError("agent handle is stale");
+  return SnapshotLocked(agent.index, cutoff_ns);
+}
+
+std::vector<AgentSnapshot> Scheduler::GetAllAgents() const {
+  const int64_t cutoff_ns = CutoffNs();
+  absl::MutexLock lock(&mu_);
+  // Sorting indices, not snapshots: moving a snapshot moves strings and vectors.
+  std::vector<uint32_t> order;
+  order.reserve(live_agents_);
+  for (uint32_t i = 0; i < high_water_; ++i) {
+    if (flags_[i] & kLive) order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return cold_[a].id < cold_[b].id; });
+  std::vector<AgentSnapshot> all;
+  all.reserve(order.size());
+  for (uint32_t i : order) all.push_back(SnapshotLocked(i, cutoff_ns));
+  return all;
+}
+
+int Scheduler::AgentCount() const {
+  absl::MutexLock lock(&mu_);
+  return live_agents_;
+}
+
+// --------------------------------------------------------------------------- placement
+
+uint16_t Scheduler::FirstHeldPort(uint32_t i, std::span<const uint16_t> ports) const {
+  const std::vector<uint16_t>& held = cold_[i].ports;
+  if (held.empty()) return 0;
+  for (uint16_t p : ports) {
+    if (std::binary_search(held.begin(), held.end(), p)) return p;
+  }
+  return 0;
+}
+
+bool Scheduler::HasImage(uint32_t i, ImageId image) const {
+  return image < cached_bits_.size() &&
+         (TestBit(cached_bits_[image], i) || TestBit(warm_bits_[image], i));
+}
+
+int Scheduler::Select(const AllocationRequest& request, int64_t cutoff_ns,
+                      std::span<AgentHandle> out) const {
+  const size_t k = std::min<size_t>(out.size(), kMaxCandidates);
+  const PoolId pool = request.pool;
+  if (pool >= pool_bits_.size()) return 0;
+  const uint64_t nonempty = pool_bucket_mask_[pool];
+  if (nonempty == 0) return 0;
+  const size_t words = (high_water_ + 63) / 64;  // >= 1: the pool has a member
+  const uint64_t* members = pool_bits_[pool].data();
+  const ImageId image = request.image;
+  const bool known = image < cached_bits_.size();
+  const uint64_t* cached = known ? cached_bits_[image].data() : nullptr;
+  const uint64_t* warm = known ? warm_bits_[image].data() : nullptr;
+  const bool with_ports = !request.ports.empty();
+  const uint64_t h = Mix64(request.request_hash);
+
+  // The rotation start, fixed by the first non-empty class: its r-th member, r uniform in
+  // [0, class size) from the request hash, so every agent of the best class is equally
+  // likely to come first whatever the gaps between their indices.
+  bool have_start = false;
+  size_t start_word = 0;
+  uint64_t first_mask = ~uint64_t{0};  // bits of start_word at or after the start
+
+  size_t n = 0;
+  for (int tier = 0; tier < 3; ++tier) {
+    if (tier == 0 && !(known && warm_agents_[image] > 0)) continue;
+    if (tier == 1 && !(known && cached_agents_[image] > 0)) continue;
+    if (tier == 2 && request.require_cached_image) continue;
+    for (uint64_t m = nonempty; m != 0; m &= m - 1) {
+      const uint64_t* bucket = bucket_bits_[std::countr_zero(m)].data();
+      // Members of class (tier, bucket) in word w.
+      auto class_bits = [&](size_t w) {
+        const uint64_t bits = members[w] & bucket[w];
+        if (tier == 0) return bits & warm[w];
+        if (tier == 1) return bits & cached[w] & ~warm[w];
+        return known ? bits & ~(cached[w] | warm[w]) : bits;
+      };
+      if (!have_start) {
+        uint64_t size = 0;
+        for (size_t w = 0; w < words; ++w) size += std::popcount(class_bits(w));
+        if (size == 0) continue;
+        const uint64_t start = NthSetBit(class_bits, ScaleToRange(h, size));
+        start_word = start / 64;
+        first_mask = ~uint64_t{0} << (start % 64);
+        have_start = true;
+      }
+      // Visit the class in index order from the start, wrapping around: the start word's
+      // bits at or after the start first, its earlier bits last.
+      size_t w = start_word;
+      for (size_t step = 0; step <= words; ++step) {
+        uint64_t bits = class_bits(w);
+        if (step == 0) {
+          bits &= first_mask;
+        } else if (step == words) {
+          bits &= ~first_mask;
+        }
+        while (bits != 0) {
+          const uint32_t i = static_cast<uint32_t>(w * 64 + std::countr_zero(bits));
+          bits &= bits - 1;
+          if (heartbeat_ns_[i] < cutoff_ns) continue;
+          if (with_ports && FirstHeldPort(i, request.ports) != 0) continue;
+          out[n++] = AgentHandle{i, generation_[i]};
+          if (n == k) return static_cast<int>(n);
+        }
+        if (++w == words) w = 0;
+      }
+    }
+  }
+  return static_cast<int>(n);
+}
+
+void Scheduler::ReserveLocked(uint32_t i, const AllocationRequest& request) {
+  ++reserved_[i];
+  Cold& c = cold_[i];
+  for (uint16_t p : request.ports) {
+    c.ports.insert(std::lower_bound(c.ports.begin(), c.ports.end(), p), p);
+  }
+  // Claiming a warm instance: count it down locally so the next request prefers another
+  // warm agent; the agent's next heartbeat reports the truth.
+  const ImageId image = request.image;
+  if (image < warm_bits_.size() && TestBit(warm_bits_[image], i)) {
+    for (WarmImage& w : c.warm) {
+      if (w.image == image && w.count > 0) {
+        if (--w.count == 0 && ClearBit(warm_bits_[image], i)) --warm_agents_[image];
+        break;
+      }
+    }
+  }
+  Rebucket(i);
+}
+
+Scheduler::Diagnosis Scheduler::Diagnose(const AllocationRequest& request,
+                                         int64_t cutoff_ns) const {
+  Diagnosis d;
+  d.image_anywhere = request.image < cached_bits_.size() &&
+                     (cached_agents_[request.image] > 0 || warm_agents_[request.image] > 0);
+  if (request.pool >= pool_bits_.size()) return d;
+  const Bitmap& members = pool_bits_[request.pool];
+  for (uint32_t i = 0; i < high_water_; ++i) {
+    if (!TestBit(members, i)) continue;
+    ++d.members;
+    if (flags_[i] & kDraining) {
+      ++d.draining;
+    } else if (heartbeat_ns_[i] < cutoff_ns) {
+      ++d.stale;
+    } else if (std::max(reserved_[i], reported_[i]) >= max_sandboxes_[i]) {
+      ++d.full;
+    } else if (request.require_cached_image && !HasImage(i, request.image)) {
+      ++d.no_image;
+    } else if (const uint16_t port = FirstHeldPort(i, request.ports); port != 0) {
+      if (d.port_conflict++ == 0) {
+        d.conflicting_port = port;
+        d.conflicting_agent = cold_[i].id;
+      }
+    }
+  }
+  return d;
+}
+
+absl::Status Scheduler::NoCandidate(const AllocationRequest& request, const Diagnosis& d) const {
+  std::string pool = PoolName(request.pool);
+  pool = pool.empty() ? std::string("(unknown pool)") : absl::StrCat("\"", pool, "\"");
+  const std::string timeout = absl::FormatDuration(options_.heartbeat_timeout);
+  if (d.members == 0) return absl::ResourceExhaustedError(absl::StrCat("no agent in pool ", pool));
+  int left = d.members - d.stale - d.draining;
+  if (left == 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "no healthy agent in pool ", pool, ": ", d.members, " registered, ", d.stale,
+        " with no heartbeat for ", timeout, ", ", d.draining, " draining"));
+  }
+  const int healthy = left;
+  left -= d.full;
+  if (left == 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "all ", healthy, " healthy agents in pool ", pool, " are full"));
+  }
+  const int with_room = left;
+  left -= d.no_image;
+  if (left == 0) {
+    std::string image = ImageName(request.image);
+    if (!d.image_anywhere) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "image ", image.empty() ? std::string("(requested)") : absl::StrCat("\"", image, "\""),
+          " is not cached on any agent, and the request requires a cached image"));
+    }
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "image \"", image, "\" is not cached on any of the ", with_room,
+        " healthy agents with free capacity in pool ", pool));
+  }
+  if (d.port_conflict > 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "each of the ", left, " otherwise qualifying agents in pool ", pool,
+        " already holds one of the requested ports (", PortList(request.ports), "); port ",
+        d.conflicting_port, " is already taken on agent \"", d.conflicting_agent, "\""));
+  }
+  return absl::ResourceExhaustedError(absl::StrCat("no candidate agent in pool ", pool));
+}
+
+absl::StatusOr<int> Scheduler::SelectCandidates(const AllocationRequest& request,
+                                                std::span<AgentHandle> out) {
+  if (out.empty()) return absl::InvalidArgumentError("candidate buffer is empty");
+  if (absl::Status s = ValidatePorts(request.ports); !s.ok()) return s;
+  const int64_t cutoff_ns = CutoffNs();
+  Diagnosis d;
+  {
+    absl::MutexLock lock(&mu_);
+    const int n = Select(request, cutoff_ns, out);
+    if (n > 0) return n;
+    d = Diagnose(request, cutoff_ns);
+  }
+  return NoCandidate(request, d);
+}
+
+absl::StatusOr<int> Scheduler::Allocate(const AllocationRequest& request,
+                                        std::span<AgentHandle> out) {
+  if (out.empty()) return absl::InvalidArgumentError("candidate buffer is empty");
+  if (absl::Status s = ValidatePorts(request.ports); !s.ok()) return s;
+  const int64_t cutoff_ns = CutoffNs();
+  Diagnosis d;
+  {
+    absl::MutexLock lock(&mu_);
+    const int n = Select(request, cutoff_ns, out);
+    if (n > 0) {
+      ReserveLocked(out[0].index, request);
+      return n;
+    }
+    d = Diagnose(request, cutoff_ns);
+  }
+  return NoCandidate(request, d);
+}
+
+absl::Status Scheduler::Reserve(AgentHandle agent, const AllocationRequest& request) {
+  if (absl::Status s = ValidatePorts(request.ports); !s.ok()) return s;
+  const int64_t cutoff_ns = CutoffNs();
+  enum class Why { kOk, kStale, kPool, kDraining, kHeartbeat, kFull, kImage, kPort } why;
+  uint16_t port = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    const uint32_t i = agent.index;
+    if (!Valid(agent)) {
+      why = Why::kStale;
+    } else if (pool_[i] != request.pool) {
+      why = Why::kPool;
+    } else if (flags_[i] & kDraining) {
+      why = Why::kDraining;
+    } else if (heartbeat_ns_[i] < cutoff_ns) {
+      why = Why::kHeartbeat;
+    } else if (bucket_[i] == kNoBucket) {
+      why = Why::kFull;
+    } else if (request.require_cached_image && !HasImage(i, request.image)) {
+      why = Why::kImage;
+    } else if (port = FirstHeldPort(i, request.ports); port != 0) {
+      why = Why::kPort;
+    } else {
+      ReserveLocked(i, request);
+      return absl::OkStatus();
+    }
+  }
+  switch (why) {
+    case Why::kStale:
+      return absl::NotFoundError("agent is no longer registered");
+    case Why::kPool:
+      return absl::ResourceExhaustedError("agent is not in the requested pool");
+    case Why::kDraining:
+      return absl::ResourceExhaustedError("agent is draining");
+    case Why::kHeartbeat:
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "agent has sent no heartbeat for ", absl::FormatDuration(options_.heartbeat_timeout)));
+    case Why::kFull:
+      return absl::ResourceExhaustedError("agent is full");
+    case Why::kImage:
+      return absl::ResourceExhaustedError("agent does not have the image cached");
+    case Why::kPort:
+      return absl::ResourceExhaustedError(
+          absl::StrCat("port ", port, " is already taken on agent"));
+    case Why::kOk:
+      break;
+  }
+  return absl::InternalError("unreachable");
+}
+
+absl::Status Scheduler::Restore(AgentHandle agent, std::span<const uint16_t> ports) {
+  if (absl::Status s = ValidatePorts(ports); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  if (!Valid(agent)) return absl::NotFoundError("agent is no longer registered");
+  const uint32_t i = agent.index;
+  ++reserved_[i];
+  std::vector<uint16_t>& held = cold_[i].ports;
+  for (uint16_t p : ports) {
+    auto at = std::lower_bound(held.begin(), held.end(), p);
+    if (at == held.end() || *at != p) held.insert(at, p);
+  }
+  Rebucket(i);
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::Release(AgentHandle agent, std::span<const uint16_t> ports) {
+  if (absl::Status s = ValidatePorts(ports); !s.ok()) return s;
+  enum class Why { kOk, kStale, kNoReservation, kPortNotHeld } why;
+  uint16_t port = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    const uint32_t i = agent.index;
+    if (!Valid(agent)) {
+      why = Why::kStale;
+    } else if (reserved_[i] == 0) {
+      why = Why::kNoReservation;
+    } else {
+      // All or nothing: a port the agent does not hold means this release does not match
+      // a reservation (e.g. it is a repeat), and honouring it would free another
+      // sandbox's ports or capacity.
+      std::vector<uint16_t>& held = cold_[i].ports;
+      why = Why::kOk;
+      for (uint16_t p : ports) {
+        if (!std::binary_search(held.begin(), held.end(), p)) {
+          why = Why::kPortNotHeld;
+          port = p;
+          break;
+        }
+      }
+      if (why == Why::kOk) {
+        for (uint16_t p : ports) held.erase(std::lower_bound(held.begin(), held.end(), p));
+        --reserved_[i];
+        Rebucket(i);
+        return absl::OkStatus();
+      }
+    }
+  }
+  switch (why) {
+    case Why::kStale:
+      return absl::NotFoundError("agent is no longer registered");
+    case Why::kNoReservation:
+      return absl::FailedPreconditionError("agent has no reservation to release");
+    case Why::kPortNotHeld:
+      return absl::FailedPreconditionError(
+          absl::StrCat("port ", port, " is not held on the agent; nothing released"));
+    case Why::kOk:
+      break;
+  }
+  return absl::InternalError("unreachable");
+}
+
+}  // namespace fsb::controller

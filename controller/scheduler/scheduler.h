@@ -1,0 +1,368 @@
+#ifndef FSB_CONTROLLER_SCHEDULER_SCHEDULER_H_
+#define FSB_CONTROLLER_SCHEDULER_SCHEDULER_H_
+
+// The controller's agent registry and placement scheduler, built as a data structure.
+//
+// DATA LAYOUT
+//   * Every registered agent owns a small integer index into contiguous arrays (struct of
+//     arrays: heartbeat time, pool, capacity, reserved/reported counts, flags, load bucket;
+//     a "cold" array holds strings, image lists and held ports). Indices of removed agents
+//     are REUSED by later registrations; every index carries a generation number, and the
+//     pair is an `AgentHandle`. An operation on a handle whose generation is not current
+//     (the agent was removed, possibly replaced) fails with NOT_FOUND and changes nothing,
+//     so a stale handle can never release capacity on a different agent. Generation 0 is
+//     never issued, so a default-constructed AgentHandle names no agent.
+//   * Pools and images are interned to small integers (`PoolId`, `ImageId`) once, at
+//     registration or request parsing. Image references are normalized first
+//     ("busybox" == "docker.io/library/busybox:latest"); every spelling seen for a known
+//     image is remembered, so later lookups of it do not allocate.
+//   * Bitmaps over agent indices (one bit per agent): members of each pool; agents that
+//     can take a sandbox, split into 64 load buckets by used/capacity; agents with the
+//     image cached, and with a warm instance, per image. Per pool, a 64-bit mask says which
+//     load buckets are non-empty.
+//
+// PLACEMENT
+//   Hard filters: the agent is in the requested pool, healthy (last heartbeat at most
+//   `Options::heartbeat_timeout` old on the injected clock, and not draining), has a free
+//   slot (used < max_sandboxes, where used = max(reserved, reported)), holds none of the
+//   requested ports, and, if the request says so, has the image cached.
+//   Score, lexicographic: warm instance for the image > image cached > lower load ratio,
+//   compared at 1/64 resolution: bucket = floor(64 * used / max_sandboxes). Load ratios
+//   that differ by at least 1/64 always land in different buckets (so agents of equal
+//   capacity up to 64 are ordered exactly); closer ratios may share a bucket and tie.
+//   Agents with equal score, a (tier, bucket) class, are ties. A tie is broken by rotation:
+//   the first non-empty class's r-th member (in index order), r drawn uniformly from the
+//   request-id hash, comes first, then the agents after it in index order, wrapping around;
+//   so requests spread evenly over equal agents, however their indices are scattered.
+//   Selection walks classes best first and stops as soon as K candidates are found: its
+//   cost is O(agents/64) word operations for the best class plus O(agents/64) per empty
+//   class skipped (worst case O(classes * agents/64)).
+//
+// ALLOCATION-FREEDOM
+//   Allocate, SelectCandidates, Reserve, Release and Heartbeat perform no heap
+//   allocation once the agent is registered, its images are known (interned and seen
+//   before in an agent report) and it reports at most as many images, and holds at most
+//   as many ports, as before (each per-agent list grows its capacity only when exceeded).
+//   RegisterOrUpdate of a registered agent with unchanged strings and at most 16 images
+//   and 8 warm entries does not allocate either. Their error statuses may allocate
+//   (failure path). LookupImage allocates only the first time a spelling is seen.
+//
+// INVARIANTS (under mu_)
+//   * An index i is live iff flags_[i] has kLive; then index_by_id_[cold_[i].id] == i and
+//     bit i is set in pool_bits_[pool_[i]] and in no other pool bitmap.
+//   * bucket_[i] != kNoBucket iff i is live, not draining and used < max_sandboxes; then
+//     bit i is set in bucket_bits_[bucket_[i]] (and in no other bucket bitmap) and counted
+//     in pool_bucket_count_[pool_[i]][bucket_[i]]; pool_bucket_mask_ has bit b iff that
+//     count is non-zero. Heartbeat freshness is checked per candidate, not indexed.
+//   * Bit i of cached_bits_[m] / warm_bits_[m] is set iff live agent i reported image m
+//     (with a non-zero warm count for warm_bits_); cached_agents_/warm_agents_ are their
+//     popcounts.
+//   * reserved_[i] >= 0; a reservation is only made while used < max_sandboxes.
+//   * Removing an agent increments generation_[i]; handles to it become stale.
+//
+// THREAD-SAFETY
+//   All methods are thread-safe. One absl::Mutex (`mu_`) guards the agent arrays and
+//   bitmaps. Every operation holds it exclusively for a short critical section (on the
+//   hot path an allocation-free one). Placements therefore serialize: concurrent callers
+//   get no more total throughput than one (bench/README.md has the measured figures,
+//   millions per second), which is far beyond what agents can create, while
+//   finer-grained or read/write locking would add fixed cost to every call (a read lock
+//   followed by a write lock takes two acquisitions instead of one).
+//   A second mutex (`intern_mu_`) guards the interning tables; it is a leaf lock: it may
+//   be taken while holding `mu_`, never the other way round. Reading the clock happens
+//   outside both locks. Nothing calls out (no RPC, no logging) while holding a lock.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "internal/clock.h"
+
+namespace fsb::controller {
+
+using PoolId = uint32_t;
+using ImageId = uint32_t;
+
+// The image of a request that no agent has ever reported: no agent has it cached.
+inline constexpr ImageId kUnknownImage = 0xFFFFFFFFu;
+// A pool no agent has ever named: no agent is in it.
+inline constexpr PoolId kUnknownPool = 0xFFFFFFFFu;
+// The most candidates one selection returns.
+inline constexpr int kMaxCandidates = 4;
+
+// Names one registration of one agent: its array index and the generation of that index.
+struct AgentHandle {
+  uint32_t index = 0;
+  uint32_t generation = 0;
+
+  friend bool operator==(const AgentHandle&, const AgentHandle&) = default;
+};
+
+// A per-agent per-image count of prepared (warm) instances, as reported in heartbeats.
+struct WarmImage {
+  ImageId image = kUnknownImage;
+  uint32_t count = 0;
+};
+
+// What an agent says about itself when it registers (or re-registers). Strings are
+// copied and interned; this is not the hot path.
+struct AgentDescriptor {
+  std::string id;  // unique agent name; required
+  std::string address;
+  std::string node;
+  std::string pool;                 // required
+  int max_sandboxes = 0;            // >= 0; 0 means it takes no sandbox
+  std::vector<std::string> images;  // any spelling; normalized and interned
+  std::vector<std::pair<std::string, uint32_t>> warm;  // image -> warm instances
+  int reported_sandboxes = 0;       // sandboxes the agent holds right now; >= 0
+};
+
+// A heartbeat in interned form. Replaces the agent's image set, warm counts and reported
+// sandbox count, and marks the agent fresh. Image ids must come from InternImage /
+// LookupImage (kUnknownImage entries are ignored).
+struct HeartbeatUpdate {
+  int reported_sandboxes = 0;
+  std::span<const ImageId> images;  // every image cached on the node
+  std::span<const WarmImage> warm;  // images absent here have 0 warm instances
+};
+
+// One placement request, already interned (do that when parsing the request).
+struct AllocationRequest {
+  PoolId pool = kUnknownPool;
+  ImageId image = kUnknownImage;
+  std::span<const uint16_t> ports;  // exposed ports, each 1..65535, no duplicates
+  uint64_t request_hash = 0;        // HashRequestId(request id): spreads ties
+  bool require_cached_image = false;  // hard filter: only agents that have the image
+};
+
+// A point-in-time copy of one agent (allocates; not for the hot path).
+struct AgentSnapshot {
+  AgentHandle handle;
+  std::string id;
+  std::string address;
+  std::string node;
+  std::string pool;
+  int max_sandboxes = 0;
+  int reserved = 0;  // slots handed out by Allocate/Reserve and not released
+  int reported = 0;  // sandboxes the agent reported in its last heartbeat
+  int used = 0;      // max(reserved, reported)
+  std::vector<std::string> images;                     // sorted, normalized
+  std::vector<std::pair<std::string, uint32_t>> warm;  // sorted by image
+  std::vector<uint16_t> ports;                         // held exposed ports, sorted
+  bool draining = false;
+  bool healthy = false;  // fresh heartbeat and not draining
+  absl::Time last_heartbeat;
+};
+
+// A stable 64-bit hash of a request id (no allocation).
+uint64_t HashRequestId(std::string_view request_id);
+
+class Scheduler {
+ public:
+  struct Options {
+    // An agent whose last heartbeat is older than this is not a candidate.
+    absl::Duration heartbeat_timeout = absl::Seconds(15);
+  };
+
+  // `clock` must outlive the scheduler.
+  Scheduler(const Clock* clock, Options options);
+  explicit Scheduler(const Clock* clock) : Scheduler(clock, Options()) {}
+
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // ---- Interning (thread-safe; allocate only the first time a name is seen) ----
+
+  // The id of `pool`, creating it if new. Never fails.
+  PoolId InternPool(std::string_view pool);
+  // The id of `pool`, or kUnknownPool if no one has interned it.
+  PoolId LookupPool(std::string_view pool) const;
+  // The id of the image `ref` (any spelling), creating it if new. INVALID_ARGUMENT for a
+  // malformed reference.
+  absl::StatusOr<ImageId> InternImage(std::string_view ref);
+  // The id of the image `ref`, or kUnknownImage when it was never interned (then no agent
+  // has it) or is malformed. Does not create ids, so arbitrary request input cannot grow
+  // the tables beyond the spellings of known images.
+  ImageId LookupImage(std::string_view ref);
+  // Canonical names; empty for an unknown id.
+  std::string PoolName(PoolId pool) const;
+  std::string ImageName(ImageId image) const;
+
+  // ---- Agent lifecycle ----
+
+  // Adds the agent, or replaces the description of a registered one (keeping its index,
+  // generation, reservations, held ports and draining flag: the sandboxes placed there
+  // still exist), and marks it fresh. INVALID_ARGUMENT for an empty id or pool, a negative
+  // capacity or count, or a malformed image reference.
+  absl::StatusOr<AgentHandle> RegisterOrUpdate(const AgentDescriptor& agent);
+
+  // Applies a heartbeat. NOT_FOUND if the agent is unknown (it must register again).
+  // Zero allocations when every image was seen before.
+  absl::Status Heartbeat(AgentHandle agent, const HeartbeatUpdate& update);
+  absl::Status Heartbeat(std::string_view agent_id, const HeartbeatUpdate& update);
+
+  // A draining agent receives no new sandboxes. NOT_FOUND for an unknown agent.
+  absl::Status SetDraining(std::string_view agent_id, bool draining);
+
+  // Forgets the agent; its index may be reused by a later registration (with a new
+  // generation). NOT_FOUND for an unknown agent.
+  absl::Status Remove(std::string_view agent_id);
+
+  // Removes every agent whose last heartbeat is older than `timeout`; returns how many.
+  int CleanupStaleAgents(absl::Duration timeout);
+
+  // The handle of a registered agent (no allocation), or nullopt.
+  std::optional<AgentHandle> FindAgent(std::string_view agent_id) const;
+  // Copies of agents (allocate). NOT_FOUND for an unknown agent / stale handle.
+  absl::StatusOr<AgentSnapshot> GetAgentByID(std::string_view agent_id) const;
+  absl::StatusOr<AgentSnapshot> GetAgent(AgentHandle agent) const;
+  // Every registered agent, ordered by id.
+  std::vector<AgentSnapshot> GetAllAgents() const;
+  int AgentCount() const;
+
+  // ---- Placement (hot path: zero allocations on success) ----
+
+  // Writes up to min(out.size(), kMaxCandidates) candidates to `out`, best first, reserves
+  // a slot and the request's ports on out[0], and returns how many were written (>= 1).
+  // If out[0]'s agent then rejects the sandbox, Release(out[0], ports) and try
+  // Reserve(out[i], request) for i = 1, 2, ... RESOURCE_EXHAUSTED, naming the most specific
+  // reason, when no agent qualifies; INVALID_ARGUMENT for an empty `out`, port 0 or
+  // duplicate ports.
+  absl::StatusOr<int> Allocate(const AllocationRequest& request, std::span<AgentHandle> out);
+
+  // Like Allocate but reserves nothing.
+  absl::StatusOr<int> SelectCandidates(const AllocationRequest& request,
+                                       std::span<AgentHandle> out);
+
+  // Reserves a slot and the request's ports on one specific candidate after re-checking
+  // every hard filter against the current state. NOT_FOUND for a stale handle,
+  // RESOURCE_EXHAUSTED (saying which filter failed) if it no longer qualifies.
+  absl::Status Reserve(AgentHandle agent, const AllocationRequest& request);
+
+  // Records a placement that already exists on the agent (re-learned after a controller
+  // restart): reserves a slot and `ports` without any filter, because the sandbox is
+  // there whatever capacity, health or ports say. A port the agent already holds stays
+  // held once. Release it like any reservation. NOT_FOUND for a stale handle;
+  // INVALID_ARGUMENT for port 0 or duplicates.
+  absl::Status Restore(AgentHandle agent, std::span<const uint16_t> ports);
+
+  // Returns a slot reserved by Allocate/Reserve and frees `ports` (exactly those the
+  // sandbox was placed with). Call it once per reservation. All or nothing: NOT_FOUND for
+  // a stale handle; FAILED_PRECONDITION when the agent has no reservation or does not hold
+  // one of `ports` (a repeated or mismatched release, which would otherwise free another
+  // sandbox's ports); INVALID_ARGUMENT for port 0 or duplicates. Nothing changes on error.
+  absl::Status Release(AgentHandle agent, std::span<const uint16_t> ports);
+
+ private:
+  static constexpr int kLoadBuckets = 64;
+  static constexpr uint8_t kNoBucket = 0xFF;
+  static constexpr uint8_t kLive = 1;
+  static constexpr uint8_t kDraining = 2;
+  static constexpr uint32_t kFirstGeneration = 1;
+
+  using Bitmap = std::vector<uint64_t>;
+
+  // Rarely read per-agent state.
+  struct Cold {
+    std::string id;
+    std::string address;
+    std::string node;
+    std::vector<ImageId> images;    // as reported, without duplicates
+    // As reported, one entry per image; decremented when an instance is claimed.
+    std::vector<WarmImage> warm;
+    std::vector<uint16_t> ports;    // held exposed ports, sorted, unique
+  };
+
+  // Counts of why a request found no candidate (failure path only).
+  struct Diagnosis;
+
+  // Interning helpers.
+  ImageId FindImageAlias(std::string_view ref) const ABSL_LOCKS_EXCLUDED(intern_mu_);
+
+  // Everything below requires mu_.
+  bool Valid(AgentHandle h) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return h.index < generation_.size() && generation_[h.index] == h.generation &&
+           (flags_[h.index] & kLive) != 0;
+  }
+  uint32_t NewIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void GrowWords(size_t words) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EnsurePool(PoolId pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EnsureImage(ImageId image) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetPool(uint32_t i, PoolId pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Rebucket(uint32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyImages(uint32_t i, std::span<const ImageId> images, std::span<const WarmImage> warm)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ClearImages(uint32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveLocked(uint32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status HeartbeatLocked(uint32_t i, const HeartbeatUpdate& update, int64_t now_ns)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The first of `ports` that agent i holds, or 0 when it holds none of them.
+  uint16_t FirstHeldPort(uint32_t i, std::span<const uint16_t> ports) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HasImage(uint32_t i, ImageId image) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int Select(const AllocationRequest& request, int64_t cutoff_ns, std::span<AgentHandle> out)
+      const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReserveLocked(uint32_t i, const AllocationRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Diagnosis Diagnose(const AllocationRequest& request, int64_t cutoff_ns) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status NoCandidate(const AllocationRequest& request, const Diagnosis& d) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  AgentSnapshot SnapshotLocked(uint32_t i, int64_t cutoff_ns) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t CutoffNs() const;
+
+  const Clock* const clock_;
+  const Options options_;
+
+  mutable absl::Mutex intern_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  absl::flat_hash_map<std::string, PoolId> pool_ids_ ABSL_GUARDED_BY(intern_mu_);
+  std::vector<std::string> pool_names_ ABSL_GUARDED_BY(intern_mu_);
+  // Every spelling seen of a known image (including the canonical one) -> id.
+  absl::flat_hash_map<std::string, ImageId> image_aliases_ ABSL_GUARDED_BY(intern_mu_);
+  std::vector<std::string> image_names_ ABSL_GUARDED_BY(intern_mu_);
+
+  mutable absl::Mutex mu_;
+  // Agent arrays, all of size capacity_agents (indices >= high_water_ are unused).
+  std::vector<uint32_t> generation_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint8_t> flags_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint8_t> bucket_ ABSL_GUARDED_BY(mu_);  // kNoBucket when it cannot take one
+  std::vector<int64_t> heartbeat_ns_ ABSL_GUARDED_BY(mu_);
+  std::vector<PoolId> pool_ ABSL_GUARDED_BY(mu_);
+  std::vector<int32_t> max_sandboxes_ ABSL_GUARDED_BY(mu_);
+  std::vector<int32_t> reserved_ ABSL_GUARDED_BY(mu_);
+  std::vector<int32_t> reported_ ABSL_GUARDED_BY(mu_);
+  std::vector<Cold> cold_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint32_t> free_indices_ ABSL_GUARDED_BY(mu_);
+  uint32_t high_water_ ABSL_GUARDED_BY(mu_) = 0;  // indices in use are < high_water_
+  size_t words_ ABSL_GUARDED_BY(mu_) = 0;         // words per bitmap
+  int live_agents_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, uint32_t> index_by_id_ ABSL_GUARDED_BY(mu_);
+
+  // Bitmaps over agent indices, `words_` words each.
+  std::vector<Bitmap> pool_bits_ ABSL_GUARDED_BY(mu_);    // by PoolId
+  std::array<Bitmap, kLoadBuckets> bucket_bits_ ABSL_GUARDED_BY(mu_);
+  std::vector<Bitmap> cached_bits_ ABSL_GUARDED_BY(mu_);  // by ImageId
+  std::vector<Bitmap> warm_bits_ ABSL_GUARDED_BY(mu_);    // by ImageId
+  std::vector<uint32_t> cached_agents_ ABSL_GUARDED_BY(mu_);  // popcount of cached_bits_
+  std::vector<uint32_t> warm_agents_ ABSL_GUARDED_BY(mu_);    // popcount of warm_bits_
+  // Per pool: members, members per load bucket and the mask of non-empty buckets.
+  std::vector<uint32_t> pool_members_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::array<uint32_t, kLoadBuckets>> pool_bucket_count_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> pool_bucket_mask_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace fsb::controller
+
+#endif  // FSB_CONTROLLER_SCHEDULER_SCHEDULER_H_
