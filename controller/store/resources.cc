@@ -37,12 +37,6 @@ std::string NamespaceFor(std::string_view ns) {
   return std::string(ns);
 }
 
-template <typename T>
-ObjectKey KeyOf(const T& object) {
-  return {KindTraits<T>::kKind, NamespaceFor<T>(object.metadata().namespace_()),
-          object.metadata().name()};
-}
-
 // Checks and fills apiVersion and kind, and the namespace of `object`.
 template <typename T>
 absl::Status Normalize(T* object) {
@@ -69,8 +63,16 @@ absl::Status Normalize(T* object) {
   return ValidateDnsLabel("metadata.name", meta->name());
 }
 
+}  // namespace
+
 template <typename T>
-Object ToObject(const T& object) {
+ObjectKey KeyOf(const T& object) {
+  return {KindTraits<T>::kKind, NamespaceFor<T>(object.metadata().namespace_()),
+          object.metadata().name()};
+}
+
+template <typename T>
+Object EncodeObject(const T& object) {
   // The stored bytes never carry the resourceVersion: the store's row is the truth.
   T copy = object;
   copy.mutable_metadata()->clear_resource_version();
@@ -82,7 +84,7 @@ Object ToObject(const T& object) {
 }
 
 template <typename T>
-absl::StatusOr<T> FromObject(const Object& stored) {
+absl::StatusOr<T> DecodeObject(const Object& stored) {
   T object;
   if (!object.ParseFromString(stored.value)) {
     return absl::DataLossError(absl::StrCat("stored ", Sv(stored.key.kind), " ", Sv(stored.key.ns),
@@ -91,8 +93,6 @@ absl::StatusOr<T> FromObject(const Object& stored) {
   object.mutable_metadata()->set_resource_version(stored.resource_version);
   return object;
 }
-
-}  // namespace
 
 void ApplyDefaults(v1alpha1::Sandbox* sandbox) {
   v1alpha1::SandboxSpec* spec = sandbox->mutable_spec();
@@ -116,7 +116,7 @@ absl::StatusOr<T> ResourceClient<T>::Create(T object) {
   meta->set_generation(1);
   meta->clear_deletion_timestamp();
   SetTimestamp(clock_->Now(), meta->mutable_creation_timestamp());
-  absl::StatusOr<int64_t> revision = store_->Create(ToObject(object));
+  absl::StatusOr<int64_t> revision = store_->Create(EncodeObject(object));
   if (!revision.ok()) return revision.status();
   meta->set_resource_version(*revision);
   return object;
@@ -127,7 +127,7 @@ absl::StatusOr<T> ResourceClient<T>::Get(std::string_view ns, std::string_view n
   absl::StatusOr<Object> stored =
       store_->Get({KindTraits<T>::kKind, NamespaceFor<T>(ns), std::string(name)});
   if (!stored.ok()) return stored.status();
-  return FromObject<T>(*stored);
+  return DecodeObject<T>(*stored);
 }
 
 template <typename T>
@@ -151,7 +151,7 @@ absl::StatusOr<T> ResourceClient<T>::Update(T object) {
   const bool spec_changed =
       !google::protobuf::util::MessageDifferencer::Equals(object.spec(), current->spec());
   meta->set_generation(was.generation() + (spec_changed ? 1 : 0));
-  absl::StatusOr<int64_t> revision = store_->Update(ToObject(object), expected);
+  absl::StatusOr<int64_t> revision = store_->Update(EncodeObject(object), expected);
   if (!revision.ok()) return revision.status();
   meta->set_resource_version(*revision);
   return object;
@@ -163,7 +163,7 @@ absl::StatusOr<T> ResourceClient<T>::Delete(std::string_view ns, std::string_vie
   absl::StatusOr<Object> deleted = store_->Delete(
       {KindTraits<T>::kKind, NamespaceFor<T>(ns), std::string(name)}, expected_resource_version);
   if (!deleted.ok()) return deleted.status();
-  return FromObject<T>(*deleted);
+  return DecodeObject<T>(*deleted);
 }
 
 template <typename T>
@@ -176,7 +176,7 @@ absl::StatusOr<ResourceList<T>> ResourceClient<T>::List(ListOptions options) {
   list.resource_version = page->resource_version;
   list.items.reserve(page->items.size());
   for (const Object& stored : page->items) {
-    absl::StatusOr<T> object = FromObject<T>(stored);
+    absl::StatusOr<T> object = DecodeObject<T>(stored);
     if (!object.ok()) return object.status();
     list.items.push_back(*std::move(object));
   }
@@ -194,7 +194,7 @@ absl::StatusOr<std::unique_ptr<WatchHandle>> ResourceClient<T>::Watch(
                            callback(event.status());
                            return;
                          }
-                         absl::StatusOr<T> object = FromObject<T>(event->object);
+                         absl::StatusOr<T> object = DecodeObject<T>(event->object);
                          if (!object.ok()) {
                            LOG(ERROR) << "watch: skipping event: " << object.status();
                            return;
@@ -203,9 +203,15 @@ absl::StatusOr<std::unique_ptr<WatchHandle>> ResourceClient<T>::Watch(
                        });
 }
 
-template class ResourceClient<v1alpha1::Sandbox>;
-template class ResourceClient<v1alpha1::SandboxPool>;
-template class ResourceClient<v1alpha1::Agent>;
+#define FSB_INSTANTIATE_RESOURCE(T)                        \
+  template class ResourceClient<T>;                        \
+  template ObjectKey KeyOf<T>(const T&);                   \
+  template Object EncodeObject<T>(const T&);               \
+  template absl::StatusOr<T> DecodeObject<T>(const Object&);
+FSB_INSTANTIATE_RESOURCE(v1alpha1::Sandbox)
+FSB_INSTANTIATE_RESOURCE(v1alpha1::SandboxPool)
+FSB_INSTANTIATE_RESOURCE(v1alpha1::Agent)
+#undef FSB_INSTANTIATE_RESOURCE
 
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message, bool pretty) {
   pb::util::JsonPrintOptions options;

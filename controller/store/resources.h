@@ -95,6 +95,19 @@ extern template class ResourceClient<v1alpha1::Sandbox>;
 extern template class ResourceClient<v1alpha1::SandboxPool>;
 extern template class ResourceClient<v1alpha1::Agent>;
 
+// The stored form of a resource and back: the key from kind, namespace (empty for
+// cluster-scoped kinds) and name; the value is the serialized resource without its
+// resourceVersion (the store's row carries it); labels are metadata.labels. Decode sets
+// metadata.resourceVersion from the stored object and is DATA_LOSS for bytes that do not
+// parse. ResourceClient uses these; so do writers that keep their own copy of the
+// resources, such as the controller's write-behind persister.
+template <typename T>
+ObjectKey KeyOf(const T& object);
+template <typename T>
+Object EncodeObject(const T& object);
+template <typename T>
+absl::StatusOr<T> DecodeObject(const Object& stored);
+
 // Fills unset Sandbox fields with their defaults: failurePolicy Manual, consistencyMode
 // fast, phase Pending. Idempotent.
 void ApplyDefaults(v1alpha1::Sandbox* sandbox);
