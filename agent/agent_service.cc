@@ -1,5 +1,7 @@
 #include "agent/agent_service.h"
 
+#include <optional>
+
 #include "internal/status.h"
 
 namespace fsb::agent {
@@ -17,7 +19,10 @@ grpc::Status AgentServiceImpl::DeleteSandbox(grpc::ServerContext*,
                                              const v1::DeleteSandboxRequest* req,
                                              v1::DeleteSandboxResponse*) {
   return ToGrpcStatus(
-      manager_->Delete(req->sandbox_id(), absl::Milliseconds(req->grace_period_millis())));
+      manager_->Delete(req->sandbox_id(),
+                       req->has_grace_period_millis()
+                           ? std::optional(absl::Milliseconds(req->grace_period_millis()))
+                           : std::nullopt));
 }
 
 grpc::Status AgentServiceImpl::GetSandbox(grpc::ServerContext*, const v1::GetSandboxRequest* req,

@@ -111,7 +111,7 @@ absl::StatusOr<uint32_t> SandboxManager::Start(const SandboxSpec& spec) {
   return runtime_->CreateAndStart(params);
 }
 
-absl::Status SandboxManager::Delete(std::string_view id, absl::Duration grace) {
+absl::Status SandboxManager::Delete(std::string_view id, std::optional<absl::Duration> grace) {
   const std::string key(id);
   {
     absl::MutexLock lock(&mu_);
@@ -128,8 +128,7 @@ absl::Status SandboxManager::Delete(std::string_view id, absl::Duration grace) {
     }
     it->second.deleting = true;
   }
-  if (grace <= absl::ZeroDuration()) grace = options_.default_grace;
-  absl::Status s = runtime_->Stop(key, grace);
+  absl::Status s = runtime_->Stop(key, grace.value_or(options_.default_grace));
   if (s.ok()) {
     s = runtime_->Remove(key);
     if (absl::IsNotFound(s)) s = absl::OkStatus();

@@ -1,6 +1,7 @@
 #ifndef FSB_AGENT_SANDBOX_MANAGER_H_
 #define FSB_AGENT_SANDBOX_MANAGER_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,10 +47,10 @@ class SandboxManager {
   //   capacity; NOT_FOUND: the image is not on this node; runtime errors otherwise.
   absl::StatusOr<fsb::agent::v1::SandboxStatus> Create(const fsb::agent::v1::SandboxSpec& spec);
 
-  // Stops (SIGTERM, `grace` or the default when zero, SIGKILL) and removes the sandbox
+  // Stops (SIGTERM, `grace` or the default when unset, SIGKILL) and removes the sandbox
   // and its log. NOT_FOUND for an unknown id; FAILED_PRECONDITION while it is being
   // created.
-  absl::Status Delete(std::string_view id, absl::Duration grace);
+  absl::Status Delete(std::string_view id, std::optional<absl::Duration> grace);
 
   absl::StatusOr<fsb::agent::v1::SandboxStatus> Get(std::string_view id) const;
   std::vector<fsb::agent::v1::SandboxStatus> List() const;

@@ -115,7 +115,7 @@ TEST_F(SandboxManagerTest, CapacityIsEnforcedAndFreedByDelete) {
   auto full = manager_.Create(Spec("a3"));
   EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(full.status().message(), HasSubstr("capacity"));
-  ASSERT_TRUE(manager_.Delete("a1", absl::ZeroDuration()).ok());
+  ASSERT_TRUE(manager_.Delete("a1", std::nullopt).ok());
   EXPECT_TRUE(manager_.Create(Spec("a3")).ok());
 }
 
@@ -159,7 +159,7 @@ TEST_F(SandboxManagerTest, RejectsMalformedSpecs) {
 TEST_F(SandboxManagerTest, DeleteStopsGracefullyRemovesAndDropsTheLog) {
   ASSERT_TRUE(manager_.Create(Spec("a1")).ok());
   std::ofstream(log_dir_ / "a1.log") << "hello\n";
-  ASSERT_TRUE(manager_.Delete("a1", absl::ZeroDuration()).ok());
+  ASSERT_TRUE(manager_.Delete("a1", std::nullopt).ok());
   ASSERT_EQ(runtime_.stops.size(), 1u);
   EXPECT_EQ(runtime_.stops[0].second, absl::Seconds(3));  // the default grace
   EXPECT_EQ(runtime_.removed, std::vector<std::string>{"a1"});

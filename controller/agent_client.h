@@ -1,6 +1,7 @@
 #ifndef FSB_CONTROLLER_AGENT_CLIENT_H_
 #define FSB_CONTROLLER_AGENT_CLIENT_H_
 
+#include <optional>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -24,10 +25,10 @@ class AgentClient {
   virtual absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
       std::string_view address, const fsb::agent::v1::SandboxSpec& spec) = 0;
 
-  // Stops (SIGTERM, `grace`, SIGKILL) and removes the sandbox. A zero `grace` leaves the
-  // grace period to the agent's default.
+  // Stops (SIGTERM, `grace`, SIGKILL) and removes the sandbox. An unset `grace` leaves
+  // the grace period to the agent's default.
   virtual absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
-                                     absl::Duration grace) = 0;
+                                     std::optional<absl::Duration> grace) = 0;
 };
 
 }  // namespace fsb::controller

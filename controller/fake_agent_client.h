@@ -2,6 +2,8 @@
 #define FSB_CONTROLLER_FAKE_AGENT_CLIENT_H_
 
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,7 +14,8 @@
 namespace fsb::controller {
 
 // A deterministic in-memory AgentClient for tests. It records every call and answers
-// with the configured statuses; a successful create reports the sandbox RUNNING.
+// with the configured statuses (per agent address where set, else the default); a
+// successful create reports the sandbox RUNNING.
 // `on_create`, when set, runs inside CreateSandbox before it answers (without the
 // fake's lock held), e.g. to block the call. Thread-safe.
 class FakeAgentClient : public AgentClient {
@@ -24,7 +27,7 @@ class FakeAgentClient : public AgentClient {
   struct DeleteCall {
     std::string address;
     std::string sandbox_id;
-    absl::Duration grace;
+    std::optional<absl::Duration> grace;
   };
 
   absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
@@ -37,7 +40,11 @@ class FakeAgentClient : public AgentClient {
     }
     if (hook) hook();
     absl::MutexLock lock(&mu_);
-    if (!create_status_.ok()) return create_status_;
+    if (auto it = create_status_for_.find(std::string(address)); it != create_status_for_.end()) {
+      if (!it->second.ok()) return it->second;
+    } else if (!create_status_.ok()) {
+      return create_status_;
+    }
     fsb::agent::v1::SandboxStatus status;
     status.set_sandbox_id(spec.sandbox_id());
     status.set_name(spec.name());
@@ -48,7 +55,7 @@ class FakeAgentClient : public AgentClient {
   }
 
   absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
-                             absl::Duration grace) override {
+                             std::optional<absl::Duration> grace) override {
     absl::MutexLock lock(&mu_);
     deletes_.push_back({std::string(address), std::string(sandbox_id), grace});
     return delete_status_;
@@ -57,6 +64,10 @@ class FakeAgentClient : public AgentClient {
   void set_create_status(absl::Status s) {
     absl::MutexLock lock(&mu_);
     create_status_ = std::move(s);
+  }
+  void set_create_status_for(const std::string& address, absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    create_status_for_[address] = std::move(s);
   }
   void set_delete_status(absl::Status s) {
     absl::MutexLock lock(&mu_);
@@ -78,6 +89,7 @@ class FakeAgentClient : public AgentClient {
  private:
   mutable absl::Mutex mu_;
   absl::Status create_status_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Status> create_status_for_ ABSL_GUARDED_BY(mu_);
   absl::Status delete_status_ ABSL_GUARDED_BY(mu_);
   std::function<void()> on_create_ ABSL_GUARDED_BY(mu_);
   std::vector<CreateCall> creates_ ABSL_GUARDED_BY(mu_);

@@ -1,42 +1,18 @@
 #include "controller/fastpath_server.h"
 
+#include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "controller/sandbox_spec.h"
 #include "internal/status.h"
 
 namespace fsb::controller {
-namespace {
-
-void EncodeInfo(const fsb::v1alpha1::Sandbox& sandbox, fastpath::v1::SandboxInfo* info) {
-  const auto& meta = sandbox.metadata();
-  const auto& spec = sandbox.spec();
-  const auto& status = sandbox.status();
-  info->set_sandbox_id(status.container_id());
-  info->set_phase(fsb::v1alpha1::SandboxStatus::Phase_Name(status.phase()));
-  info->set_agent_pod(status.agent());
-  *info->mutable_endpoints() = status.endpoints();
-  info->set_created_at(meta.creation_timestamp().seconds());
-  info->set_image(spec.image());
-  info->set_pool_ref(spec.pool_ref());
-  info->set_sandbox_name(meta.name());
-  info->set_namespace_(meta.namespace_());
-  *info->mutable_labels() = meta.labels();
-  *info->mutable_command() = spec.command();
-  *info->mutable_args() = spec.args();
-  for (const auto& var : spec.env()) (*info->mutable_envs())[var.name()] = var.value();
-  info->set_working_dir(spec.working_dir());
-  *info->mutable_exposed_ports() = spec.exposed_ports();
-  info->set_node(status.node());
-  info->set_message(status.message());
-  info->set_exit_code(status.exit_code());
-}
-
-}  // namespace
 
 grpc::Status FastPathServer::CreateSandbox(grpc::ServerContext*,
                                            const fastpath::v1::CreateRequest* req,
                                            fastpath::v1::CreateResponse* resp) {
-  absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox = sandboxes_->Create(*req);
+  absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox = sandboxes_->CreateSandbox(*req);
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
   resp->set_sandbox_id(sandbox->status().container_id());
   resp->set_agent_pod(sandbox->status().agent());
@@ -48,25 +24,37 @@ grpc::Status FastPathServer::CreateSandbox(grpc::ServerContext*,
 grpc::Status FastPathServer::DeleteSandbox(grpc::ServerContext*,
                                            const fastpath::v1::DeleteRequest* req,
                                            fastpath::v1::DeleteResponse* resp) {
-  absl::Status status = sandboxes_->Delete(req->namespace_(), req->sandbox_name());
+  std::optional<absl::Duration> grace;
+  if (req->has_grace_period_seconds()) {
+    if (req->grace_period_seconds() < 0) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+          "grace_period_seconds ", req->grace_period_seconds(), " must not be negative")));
+    }
+    grace = absl::Seconds(req->grace_period_seconds());
+  }
+  absl::Status status = sandboxes_->Delete(req->namespace_(), req->sandbox_name(), grace);
   if (!status.ok()) return ToGrpcStatus(status);
   resp->set_success(true);
   return grpc::Status::OK;
 }
 
-grpc::Status FastPathServer::UpdateSandbox(grpc::ServerContext*, const fastpath::v1::UpdateRequest*,
-                                           fastpath::v1::UpdateResponse*) {
-  return ToGrpcStatus(absl::UnimplementedError(
-      "UpdateSandbox is not implemented yet (expiry, reset, failure policy and label updates "
-      "come in a later release)"));
+grpc::Status FastPathServer::UpdateSandbox(grpc::ServerContext*,
+                                           const fastpath::v1::UpdateRequest* req,
+                                           fastpath::v1::UpdateResponse* resp) {
+  absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox = sandboxes_->Update(*req);
+  if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
+  resp->set_success(true);
+  resp->set_message("desired state committed");
+  ToSandboxInfo(*sandbox, resp->mutable_sandbox());
+  return grpc::Status::OK;
 }
 
 grpc::Status FastPathServer::ListSandboxes(grpc::ServerContext*,
                                            const fastpath::v1::ListRequest* req,
                                            fastpath::v1::ListResponse* resp) {
-  for (const auto& sandbox : sandboxes_->List(req->namespace_())) {
-    EncodeInfo(sandbox, resp->add_items());
-  }
+  auto sandboxes = sandboxes_->List(req->namespace_(), req->label_selector());
+  if (!sandboxes.ok()) return ToGrpcStatus(sandboxes.status());
+  for (const auto& sandbox : *sandboxes) ToSandboxInfo(sandbox, resp->add_items());
   return grpc::Status::OK;
 }
 
@@ -75,7 +63,35 @@ grpc::Status FastPathServer::GetSandbox(grpc::ServerContext*, const fastpath::v1
   absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox =
       sandboxes_->Get(req->namespace_(), req->sandbox_name());
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
-  EncodeInfo(*sandbox, resp);
+  ToSandboxInfo(*sandbox, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status FastPathServer::GetSandboxResource(grpc::ServerContext*,
+                                                const fastpath::v1::GetRequest* req,
+                                                fsb::v1alpha1::Sandbox* resp) {
+  absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox =
+      sandboxes_->Get(req->namespace_(), req->sandbox_name());
+  if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
+  *resp = *std::move(sandbox);
+  return grpc::Status::OK;
+}
+
+grpc::Status FastPathServer::ApplySandbox(grpc::ServerContext*,
+                                          const fastpath::v1::ApplyRequest* req,
+                                          fastpath::v1::ApplyResponse* resp) {
+  bool created = false;
+  absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox = sandboxes_->Apply(req->sandbox(), &created);
+  if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
+  *resp->mutable_sandbox() = *std::move(sandbox);
+  resp->set_created(created);
+  return grpc::Status::OK;
+}
+
+grpc::Status FastPathServer::ListAgents(grpc::ServerContext*,
+                                        const fastpath::v1::ListAgentsRequest*,
+                                        fastpath::v1::ListAgentsResponse* resp) {
+  for (auto& agent : sandboxes_->ListAgents()) *resp->add_items() = std::move(agent);
   return grpc::Status::OK;
 }
 

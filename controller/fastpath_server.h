@@ -7,8 +7,7 @@
 namespace fsb::controller {
 
 // gRPC adapter of fastpath.v1.FastPathService over a SandboxService: decode, call,
-// encode; domain errors travel as the matching gRPC codes. UpdateSandbox is not
-// implemented yet and answers UNIMPLEMENTED. Thread-safe as the service is.
+// encode; domain errors travel as the matching gRPC codes. Thread-safe as the service is.
 class FastPathServer final : public fastpath::v1::FastPathService::Service {
  public:
   // `sandboxes` must outlive the server.
@@ -24,6 +23,12 @@ class FastPathServer final : public fastpath::v1::FastPathService::Service {
                              fastpath::v1::ListResponse* resp) override;
   grpc::Status GetSandbox(grpc::ServerContext* ctx, const fastpath::v1::GetRequest* req,
                           fastpath::v1::SandboxInfo* resp) override;
+  grpc::Status GetSandboxResource(grpc::ServerContext* ctx, const fastpath::v1::GetRequest* req,
+                                  fsb::v1alpha1::Sandbox* resp) override;
+  grpc::Status ApplySandbox(grpc::ServerContext* ctx, const fastpath::v1::ApplyRequest* req,
+                            fastpath::v1::ApplyResponse* resp) override;
+  grpc::Status ListAgents(grpc::ServerContext* ctx, const fastpath::v1::ListAgentsRequest* req,
+                          fastpath::v1::ListAgentsResponse* resp) override;
 
  private:
   SandboxService* const sandboxes_;

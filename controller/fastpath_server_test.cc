@@ -1,6 +1,6 @@
 #include "controller/fastpath_server.h"
 
-#include "controller/fake_agent_client.h"
+#include "controller/service_test_env.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -16,24 +16,14 @@ using ::testing::UnorderedElementsAre;
 // Calls the adapter's methods directly: it ignores the ServerContext.
 class FastPathServerTest : public ::testing::Test {
  protected:
-  FastPathServerTest() {
-    fsb::agent::v1::RegisterRequest req;
-    req.mutable_agent()->set_agent_id("agent-1");
-    req.mutable_agent()->set_node_name("node-1");
-    req.mutable_agent()->set_address("10.1.2.3:5758");
-    req.mutable_agent()->set_capacity(2);
-    CHECK(sandboxes_.RegisterAgent(req).ok());
-  }
+  FastPathServerTest() { env_.AddAgent("agent-1", 2, "default", "10.1.2.3:5758"); }
 
   grpc::Status Create(const fastpath::v1::CreateRequest& req, fastpath::v1::CreateResponse* resp) {
     return server_.CreateSandbox(nullptr, &req, resp);
   }
 
-  ManualClock clock_;
-  Registry registry_{&clock_, {}};
-  FakeAgentClient agents_;
-  SandboxService sandboxes_{&registry_, &agents_, &clock_};
-  FastPathServer server_{&sandboxes_};
+  ServiceTestEnv env_;
+  FastPathServer server_{&env_.service()};
 };
 
 TEST_F(FastPathServerTest, CreateThenGetAndListEncodeEveryField) {
@@ -64,7 +54,7 @@ TEST_F(FastPathServerTest, CreateThenGetAndListEncodeEveryField) {
   EXPECT_EQ(info.phase(), "Running");
   EXPECT_EQ(info.agent_pod(), "agent-1");
   EXPECT_THAT(info.endpoints(), ElementsAre("10.1.2.3:80"));
-  EXPECT_EQ(info.created_at(), absl::ToUnixSeconds(clock_.Now()));
+  EXPECT_EQ(info.created_at(), absl::ToUnixSeconds(env_.clock().Now()));
   EXPECT_EQ(info.image(), "docker.io/library/busybox:1.36");
   EXPECT_EQ(info.pool_ref(), "default");
   EXPECT_EQ(info.sandbox_name(), "web");
@@ -75,7 +65,7 @@ TEST_F(FastPathServerTest, CreateThenGetAndListEncodeEveryField) {
   EXPECT_THAT(info.envs(), UnorderedElementsAre(Pair("MODE", "prod")));
   EXPECT_EQ(info.working_dir(), "/www");
   EXPECT_THAT(info.exposed_ports(), ElementsAre(80));
-  EXPECT_EQ(info.node(), "node-1");
+  EXPECT_EQ(info.node(), "node-agent-1");
   EXPECT_EQ(info.exit_code(), 0);
 
   fastpath::v1::ListRequest list;
@@ -95,7 +85,7 @@ TEST_F(FastPathServerTest, DomainErrorsBecomeTheirGrpcCodes) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("image is required"));
 
-  agents_.set_create_status(
+  env_.agents().set_create_status(
       absl::NotFoundError("image \"docker.io/library/nope:latest\" not found"));
   req.set_image("nope");
   status = Create(req, &created);
@@ -124,13 +114,58 @@ TEST_F(FastPathServerTest, DeleteAnswersSuccess) {
             grpc::StatusCode::NOT_FOUND);
 }
 
-TEST_F(FastPathServerTest, UpdateIsUnimplemented) {
+TEST_F(FastPathServerTest, DeleteValidatesTheGrace) {
+  fastpath::v1::DeleteRequest del;
+  del.set_sandbox_name("web");
+  del.set_grace_period_seconds(-1);
+  fastpath::v1::DeleteResponse deleted;
+  grpc::Status status = server_.DeleteSandbox(nullptr, &del, &deleted);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("grace_period_seconds"));
+}
+
+TEST_F(FastPathServerTest, UpdateAnswersTheSandbox) {
+  fastpath::v1::CreateRequest create;
+  create.set_name("web");
+  create.set_image("busybox");
+  fastpath::v1::CreateResponse created;
+  ASSERT_TRUE(Create(create, &created).ok());
   fastpath::v1::UpdateRequest req;
   req.set_sandbox_name("web");
+  req.set_failure_policy(fastpath::v1::AUTO_RECREATE);
+  (*req.mutable_labels())["team"] = "a";
   fastpath::v1::UpdateResponse resp;
-  grpc::Status status = server_.UpdateSandbox(nullptr, &req, &resp);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(status.error_message(), HasSubstr("not implemented yet"));
+  ASSERT_TRUE(server_.UpdateSandbox(nullptr, &req, &resp).ok());
+  EXPECT_TRUE(resp.success());
+  EXPECT_EQ(resp.sandbox().sandbox_name(), "web");
+  EXPECT_THAT(resp.sandbox().labels(), UnorderedElementsAre(Pair("team", "a")));
+
+  req.set_sandbox_name("nope");
+  EXPECT_EQ(server_.UpdateSandbox(nullptr, &req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(FastPathServerTest, ResourceApplyAndAgents) {
+  fastpath::v1::ApplyRequest apply;
+  apply.mutable_sandbox()->mutable_metadata()->set_name("web");
+  apply.mutable_sandbox()->mutable_spec()->set_image("busybox");
+  fastpath::v1::ApplyResponse applied;
+  ASSERT_TRUE(server_.ApplySandbox(nullptr, &apply, &applied).ok());
+  EXPECT_TRUE(applied.created());
+  EXPECT_EQ(applied.sandbox().kind(), "Sandbox");
+
+  fastpath::v1::GetRequest get;
+  get.set_sandbox_name("web");
+  fsb::v1alpha1::Sandbox resource;
+  ASSERT_TRUE(server_.GetSandboxResource(nullptr, &get, &resource).ok());
+  EXPECT_EQ(resource.metadata().uid(), applied.sandbox().metadata().uid());
+  EXPECT_EQ(resource.status().agent(), "agent-1");
+
+  fastpath::v1::ListAgentsRequest list;
+  fastpath::v1::ListAgentsResponse agents;
+  ASSERT_TRUE(server_.ListAgents(nullptr, &list, &agents).ok());
+  ASSERT_EQ(agents.items_size(), 1);
+  EXPECT_EQ(agents.items(0).spec().address(), "10.1.2.3:5758");
+  EXPECT_EQ(agents.items(0).status().allocated(), 1);
 }
 
 }  // namespace

@@ -32,14 +32,13 @@ absl::StatusOr<fsb::agent::v1::SandboxStatus> GrpcAgentClient::CreateSandbox(
 }
 
 absl::Status GrpcAgentClient::DeleteSandbox(std::string_view address, std::string_view sandbox_id,
-                                            absl::Duration grace) {
+                                            std::optional<absl::Duration> grace) {
   fsb::agent::v1::DeleteSandboxRequest req;
   req.set_sandbox_id(std::string(sandbox_id));
-  req.set_grace_period_millis(absl::ToInt64Milliseconds(grace));
+  if (grace.has_value()) req.set_grace_period_millis(absl::ToInt64Milliseconds(*grace));
   fsb::agent::v1::DeleteSandboxResponse resp;
   grpc::ClientContext ctx;
-  const absl::Duration effective_grace =
-      grace > absl::ZeroDuration() ? grace : options_.default_grace;
+  const absl::Duration effective_grace = grace.value_or(options_.default_grace);
   SetTimeout(&ctx, effective_grace + options_.delete_timeout_margin);
   return FromGrpcStatus(Stub(address)->DeleteSandbox(&ctx, req, &resp));
 }

@@ -33,7 +33,7 @@ class GrpcAgentClient final : public AgentClient {
   absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
       std::string_view address, const fsb::agent::v1::SandboxSpec& spec) override;
   absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
-                             absl::Duration grace) override;
+                             std::optional<absl::Duration> grace) override;
 
  private:
   // The stub for `address`, created on first use. Never null; valid as long as `this`.

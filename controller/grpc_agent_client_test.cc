@@ -148,10 +148,15 @@ TEST_F(GrpcAgentClientTest, DeleteSendsTheGraceAndSizesTheDeadlineByIt) {
   EXPECT_LT(agent_.delete_time_left(), absl::Seconds(18));
 
   // No grace: the agent's default applies, and the deadline assumes default_grace.
-  ASSERT_TRUE(client_.DeleteSandbox(address_, "0123456789abcdef", absl::ZeroDuration()).ok());
-  EXPECT_EQ(agent_.last_delete().grace_period_millis(), 0);
+  ASSERT_TRUE(client_.DeleteSandbox(address_, "0123456789abcdef", std::nullopt).ok());
+  EXPECT_FALSE(agent_.last_delete().has_grace_period_millis());
   EXPECT_GT(agent_.delete_time_left(), absl::Seconds(24));
   EXPECT_LT(agent_.delete_time_left(), absl::Seconds(26));
+
+  // Zero grace is sent as zero: SIGKILL at once.
+  ASSERT_TRUE(client_.DeleteSandbox(address_, "0123456789abcdef", absl::ZeroDuration()).ok());
+  ASSERT_TRUE(agent_.last_delete().has_grace_period_millis());
+  EXPECT_EQ(agent_.last_delete().grace_period_millis(), 0);
 }
 
 TEST_F(GrpcAgentClientTest, UnreachableAgentIsUnavailable) {

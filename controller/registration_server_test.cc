@@ -1,6 +1,6 @@
 #include "controller/registration_server.h"
 
-#include "controller/fake_agent_client.h"
+#include "controller/service_test_env.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -10,11 +10,8 @@ namespace {
 // Calls the adapter's methods directly: it ignores the ServerContext.
 class RegistrationServerTest : public ::testing::Test {
  protected:
-  ManualClock clock_;
-  Registry registry_{&clock_, {}};
-  FakeAgentClient agents_;
-  SandboxService sandboxes_{&registry_, &agents_, &clock_};
-  RegistrationServer server_{&sandboxes_, absl::Seconds(5)};
+  ServiceTestEnv env_;
+  RegistrationServer server_{&env_.service(), absl::Seconds(5)};
 };
 
 TEST_F(RegistrationServerTest, RegisterAddsTheAgentAndAnswersTheInterval) {
@@ -26,11 +23,11 @@ TEST_F(RegistrationServerTest, RegisterAddsTheAgentAndAnswersTheInterval) {
   fsb::agent::v1::RegisterResponse resp;
   ASSERT_TRUE(server_.Register(nullptr, &req, &resp).ok());
   EXPECT_EQ(resp.heartbeat_interval_millis(), 5000);
-  absl::StatusOr<AgentView> agent = registry_.Get("agent-1");
+  absl::StatusOr<AgentSnapshot> agent = env_.scheduler().GetAgentByID("agent-1");
   ASSERT_TRUE(agent.ok());
   EXPECT_EQ(agent->address, "10.0.0.9:5758");
   EXPECT_EQ(agent->pool, "gpu");
-  EXPECT_EQ(agent->capacity, 3);
+  EXPECT_EQ(agent->max_sandboxes, 3);
 
   fsb::agent::v1::HeartbeatRequest beat;
   beat.set_agent_id("agent-1");

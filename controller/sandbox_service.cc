@@ -1,14 +1,16 @@
 #include "controller/sandbox_service.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <span>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "controller/store/resources.h"
 #include "glog/logging.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "internal/ids.h"
-#include "internal/image_ref.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
 
@@ -16,16 +18,31 @@ namespace fsb::controller {
 namespace {
 
 using ::fsb::v1alpha1::Sandbox;
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
-}
+using ::fsb::v1alpha1::SandboxSpec;
+using ::fsb::v1alpha1::SandboxStatus;
 
 std::string Qualified(std::string_view ns, std::string_view name) {
   return absl::StrCat(Sv(ns), "/", Sv(name));
 }
+
+std::string Qualified(const Sandbox& sandbox) {
+  return Qualified(sandbox.metadata().namespace_(), sandbox.metadata().name());
+}
+
+// A sandbox's exposed ports in the scheduler's form, without allocating.
+class Ports {
+ public:
+  explicit Ports(const Sandbox& sandbox) {
+    for (int port : sandbox.spec().exposed_ports()) {
+      if (size_ < ports_.size()) ports_[size_++] = static_cast<uint16_t>(port);
+    }
+  }
+  std::span<const uint16_t> span() const { return {ports_.data(), size_}; }
+
+ private:
+  std::array<uint16_t, kMaxPorts> ports_{};
+  size_t size_ = 0;
+};
 
 // The host part of a host:port address, brackets of an IPv6 literal kept, so that
 // host + ":" + port is again an address.
@@ -36,158 +53,494 @@ std::string_view HostOf(std::string_view address) {
   return address.substr(0, colon);
 }
 
-v1alpha1::SandboxSpec::ConsistencyMode ToSpecMode(fastpath::v1::ConsistencyMode mode) {
-  return mode == fastpath::v1::STRONG ? v1alpha1::SandboxSpec::strong : v1alpha1::SandboxSpec::fast;
+bool Placed(const Sandbox& sandbox) { return !sandbox.status().agent().empty(); }
+
+void ClearPlacement(SandboxStatus* status) {
+  status->clear_agent();
+  status->clear_node();
+  status->clear_endpoints();
 }
 
-// Validates `request` and turns it into a Pending record with defaults applied and a
-// fresh sandbox id; the placement fields of its status are left empty.
-absl::StatusOr<Sandbox> NewSandbox(const fastpath::v1::CreateRequest& request) {
-  Sandbox sandbox;
-  sandbox.set_api_version("fsb.io/v1alpha1");
-  sandbox.set_kind("Sandbox");
-  auto* meta = sandbox.mutable_metadata();
-  meta->set_namespace_(request.namespace_().empty() ? kDefaultNamespace : request.namespace_());
-  meta->set_name(request.name().empty() ? absl::StrCat("sb-", RandomHex(4)) : request.name());
-  if (absl::Status s = ValidateDnsLabel("namespace", meta->namespace_()); !s.ok()) return s;
-  if (absl::Status s = ValidateDnsLabel("name", meta->name()); !s.ok()) return s;
-  for (const auto& [key, value] : request.labels()) {
-    if (absl::Status s = ValidateLabel("labels", key, value); !s.ok()) return s;
-  }
-  *meta->mutable_labels() = request.labels();
-
-  auto* spec = sandbox.mutable_spec();
-  if (request.image().empty()) return absl::InvalidArgumentError("image is required");
-  absl::StatusOr<std::string> image = NormalizeImageReference(request.image());
-  if (!image.ok()) return image.status();
-  spec->set_image(*std::move(image));
-  *spec->mutable_command() = request.command();
-  *spec->mutable_args() = request.args();
-  std::vector<std::pair<std::string, std::string>> env(request.envs().begin(),
-                                                       request.envs().end());
-  std::sort(env.begin(), env.end());
-  for (auto& [name, value] : env) {
-    if (absl::Status s = ValidateEnvName("envs", name); !s.ok()) return s;
-    auto* var = spec->add_env();
-    var->set_name(std::move(name));
-    var->set_value(std::move(value));
-  }
-  spec->set_working_dir(request.working_dir());
-  absl::flat_hash_set<int> ports;
-  for (int port : request.exposed_ports()) {
-    if (absl::Status s = ValidatePort("exposed_ports", port); !s.ok()) return s;
-    if (!ports.insert(port).second) {
-      return absl::InvalidArgumentError(absl::StrCat("exposed_ports: port ", port, " is repeated"));
-    }
-  }
-  *spec->mutable_exposed_ports() = request.exposed_ports();
-  spec->set_pool_ref(request.pool_ref().empty() ? kDefaultPool : request.pool_ref());
-  spec->set_consistency_mode(ToSpecMode(request.consistency_mode()));
-
-  sandbox.mutable_status()->set_phase(v1alpha1::SandboxStatus::Pending);
-  sandbox.mutable_status()->set_container_id(RandomHex(8));
-  return sandbox;
+void ClearLoss(SandboxStatus* status) {
+  status->clear_lost_at();
+  status->clear_recovery_deadline();
 }
 
-fsb::agent::v1::SandboxSpec AgentSpec(const Sandbox& sandbox) {
-  fsb::agent::v1::SandboxSpec spec;
-  spec.set_sandbox_id(sandbox.status().container_id());
-  spec.set_name(sandbox.metadata().name());
-  spec.set_namespace_(sandbox.metadata().namespace_());
-  spec.set_image(sandbox.spec().image());
-  *spec.mutable_command() = sandbox.spec().command();
-  *spec.mutable_args() = sandbox.spec().args();
-  for (const auto& var : sandbox.spec().env()) (*spec.mutable_env())[var.name()] = var.value();
-  spec.set_working_dir(sandbox.spec().working_dir());
-  *spec.mutable_labels() = sandbox.metadata().labels();
-  *spec.mutable_exposed_ports() = sandbox.spec().exposed_ports();
-  return spec;
-}
-
-// Moves `status` to the phase the agent reports: RUNNING -> Running; EXITED ->
-// Succeeded (exit code 0) or Failed, with the exit code and the agent's message.
-// Other agent phases say nothing new and leave `status` alone.
-void ApplyAgentState(const fsb::agent::v1::SandboxStatus& state, v1alpha1::SandboxStatus* status) {
+// Moves `status` to the phase the agent reports. Returns whether anything changed.
+bool ApplyAgentState(const fsb::agent::v1::SandboxStatus& state, SandboxStatus* status) {
   switch (state.phase()) {
     case fsb::agent::v1::SANDBOX_PHASE_RUNNING:
-      status->set_phase(v1alpha1::SandboxStatus::Running);
-      break;
-    case fsb::agent::v1::SANDBOX_PHASE_EXITED:
-      status->set_phase(state.exit_code() == 0 ? v1alpha1::SandboxStatus::Succeeded
-                                               : v1alpha1::SandboxStatus::Failed);
+      if (status->phase() == SandboxStatus::Running) return false;
+      if (status->phase() != SandboxStatus::Pending && status->phase() != SandboxStatus::Scheduled &&
+          status->phase() != SandboxStatus::Lost) {
+        return false;
+      }
+      status->set_phase(SandboxStatus::Running);
+      ClearLoss(status);
+      status->clear_message();
+      return true;
+    case fsb::agent::v1::SANDBOX_PHASE_EXITED: {
+      const SandboxStatus::Phase phase =
+          state.exit_code() == 0 ? SandboxStatus::Succeeded : SandboxStatus::Failed;
+      if (status->phase() == phase && status->exit_code() == state.exit_code()) return false;
+      status->set_phase(phase);
       status->set_exit_code(state.exit_code());
-      if (!state.message().empty()) status->set_message(state.message());
-      break;
+      ClearLoss(status);
+      status->set_message(state.message());
+      return true;
+    }
     default:
-      break;
+      return false;
   }
 }
 
-// The references that parse, normalized; agents already report normalized ones.
-std::vector<std::string> NormalizedImages(
-    const google::protobuf::RepeatedPtrField<std::string>& images) {
-  std::vector<std::string> out;
-  out.reserve(images.size());
-  for (const std::string& image : images) {
-    if (auto ref = NormalizeImageReference(image); ref.ok()) out.push_back(*std::move(ref));
-  }
-  return out;
+// Whether spec.resetRevision asks for a reset that status.acceptedResetRevision has not
+// seen. Unparseable revisions (validated on input) never trigger.
+bool ResetRequested(const Sandbox& sandbox) {
+  const std::string& wanted = sandbox.spec().reset_revision();
+  if (wanted.empty()) return false;
+  absl::StatusOr<absl::Time> w = ParseResetRevision(wanted);
+  if (!w.ok()) return false;
+  const std::string& accepted = sandbox.status().accepted_reset_revision();
+  if (accepted.empty()) return true;
+  absl::StatusOr<absl::Time> a = ParseResetRevision(accepted);
+  return !a.ok() || *w > *a;
+}
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
 }
 
 }  // namespace
 
-SandboxService::SandboxService(Registry* registry, AgentClient* agents, const Clock* clock)
-    : registry_(registry), agents_(agents), clock_(clock) {}
+struct SandboxService::Action {
+  enum class Kind {
+    kDelete,   // a Terminating record: stop on the agent, then forget it
+    kExpire,   // past expireTime: stop on the agent, phase Expired
+    kReset,    // a new resetRevision: stop, then place a fresh container
+    kRecreate, // Lost past its recovery deadline with AutoRecreate: place a fresh container
+    kPlace,    // Pending without an agent (an earlier placement failed): place it
+    kRedrive,  // Scheduled but not reported by its agent: create it there again
+    kOrphan,   // a container an agent runs that no record owns: delete it
+  };
+  Kind kind;
+  Key key;
+  Sandbox sandbox;  // the record when the action was planned
+  std::string agent_address;
+  std::string container_id;  // kOrphan
+};
 
-absl::StatusOr<Sandbox> SandboxService::Create(const fastpath::v1::CreateRequest& request) {
-  absl::StatusOr<Sandbox> built = NewSandbox(request);
-  if (!built.ok()) return built.status();
-  Sandbox sandbox = *std::move(built);
-  SetTimestamp(clock_->Now(), sandbox.mutable_metadata()->mutable_creation_timestamp());
-  const Key key{sandbox.metadata().namespace_(), sandbox.metadata().name()};
-  {
-    absl::MutexLock lock(&mu_);
-    if (!sandboxes_.try_emplace(key, Entry{sandbox, /*busy=*/true}).second) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("sandbox ", Qualified(key.first, key.second), " already exists"));
-    }
-  }
-
-  absl::StatusOr<Placement> placement =
-      registry_->Allocate(sandbox.spec().pool_ref(), sandbox.spec().image());
-  if (!placement.ok()) return AbortCreate(key, placement.status());
-  absl::StatusOr<fsb::agent::v1::SandboxStatus> started =
-      agents_->CreateSandbox(placement->address, AgentSpec(sandbox));
-  if (!started.ok()) {
-    registry_->Release(placement->agent_id);
-    return AbortCreate(key, started.status());
-  }
-
-  auto* status = sandbox.mutable_status();
-  status->set_agent(placement->agent_id);
-  status->set_node(placement->node);
-  const std::string_view host = HostOf(placement->address);
-  for (int port : sandbox.spec().exposed_ports()) {
-    status->add_endpoints(absl::StrCat(Sv(host), ":", port));
-  }
-  status->set_phase(v1alpha1::SandboxStatus::Running);
-  ApplyAgentState(*started, status);
-  {
-    absl::MutexLock lock(&mu_);
-    // The busy record is still there: only this call removes or replaces it.
-    Entry& entry = sandboxes_.at(key);
-    entry.sandbox = sandbox;
-    entry.busy = false;
-  }
-  VLOG(1) << "sandbox " << Qualified(key.first, key.second) << " (" << status->container_id()
-          << ") created on agent " << placement->agent_id;
-  return sandbox;
+absl::StatusOr<std::unique_ptr<SandboxService>> SandboxService::Create(
+    Scheduler* scheduler, AgentClient* agents, store::Store* store, const Clock* clock,
+    Options options) {
+  auto service = std::unique_ptr<SandboxService>(
+      new SandboxService(scheduler, agents, store, clock, options));
+  if (absl::Status s = service->Load(); !s.ok()) return s;
+  return service;
 }
 
-absl::Status SandboxService::AbortCreate(const Key& key, absl::Status status) {
+SandboxService::SandboxService(Scheduler* scheduler, AgentClient* agents, store::Store* store,
+                               const Clock* clock, Options options)
+    : scheduler_(scheduler),
+      agents_(agents),
+      store_(store),
+      clock_(clock),
+      options_(options),
+      started_(clock->Now()),
+      persister_(store, {}) {}
+
+SandboxService::~SandboxService() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (reconciler_.joinable()) reconciler_.join();
+  if (absl::Status s = persister_.WaitAll(options_.persist_timeout); !s.ok()) {
+    LOG(WARNING) << "shutting down with unwritten sandbox records: " << s;
+  }
+}
+
+absl::Status SandboxService::Load() {
+  store::ListOptions list{.kind = "Sandbox", .limit = 500};
+  int loaded = 0;
   absl::MutexLock lock(&mu_);
-  sandboxes_.erase(key);
-  return status;
+  do {
+    absl::StatusOr<store::ListResult> page = store_->List(list);
+    if (!page.ok()) return page.status();
+    for (const store::Object& object : page->items) {
+      absl::StatusOr<Sandbox> sandbox = store::DecodeObject<Sandbox>(object);
+      if (!sandbox.ok()) return sandbox.status();
+      persister_.Known(object.key, object.resource_version);
+      const Key key{sandbox->metadata().namespace_(), sandbox->metadata().name()};
+      Entry& entry = sandboxes_[key];
+      entry.sandbox = *std::move(sandbox);
+      entry.stored = true;
+      entry.agent_seen = started_;
+      Index(key, entry);
+      ++loaded;
+    }
+    list.continue_token = page->continue_token;
+  } while (!list.continue_token.empty());
+  LOG(INFO) << "loaded " << loaded << " sandboxes from the store";
+  return absl::OkStatus();
+}
+
+void SandboxService::Start() {
+  if (!options_.run_reconciler || reconciler_.joinable()) return;
+  reconciler_ = std::thread([this] { RunReconciler(); });
+}
+
+void SandboxService::RunReconciler() {
+  auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || wake_; };
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&woken), options_.reconcile_interval);
+      if (stop_) return;
+      wake_ = false;
+    }
+    ReconcileOnce();
+  }
+}
+
+absl::Status SandboxService::Flush(absl::Duration timeout) { return persister_.WaitAll(timeout); }
+
+// ------------------------------------------------------------------------- bookkeeping
+
+void SandboxService::Index(const Key& key, const Entry& entry) {
+  const Sandbox& s = entry.sandbox;
+  auto it = s.metadata().annotations().find(kRequestIdAnnotation);
+  if (it != s.metadata().annotations().end()) by_request_id_[it->second] = key;
+  if (!s.status().container_id().empty()) by_container_[s.status().container_id()] = key;
+  if (Placed(s)) by_agent_[s.status().agent()].insert(key);
+}
+
+void SandboxService::Unindex(const Key& key, const Entry& entry) {
+  const Sandbox& s = entry.sandbox;
+  auto erase_if_ours = [&](absl::flat_hash_map<std::string, Key>& index, const std::string& k) {
+    auto it = index.find(k);
+    if (it != index.end() && it->second == key) index.erase(it);
+  };
+  auto it = s.metadata().annotations().find(kRequestIdAnnotation);
+  if (it != s.metadata().annotations().end()) erase_if_ours(by_request_id_, it->second);
+  erase_if_ours(by_container_, s.status().container_id());
+  if (Placed(s)) {
+    auto agent = by_agent_.find(s.status().agent());
+    if (agent != by_agent_.end()) {
+      agent->second.erase(key);
+      if (agent->second.empty()) by_agent_.erase(agent);
+    }
+  }
+}
+
+uint64_t SandboxService::Persist(const Key& key) {
+  Entry& entry = sandboxes_.at(key);
+  entry.stored = true;
+  entry.sandbox.mutable_metadata()->clear_resource_version();
+  return persister_.Put(store::EncodeObject(entry.sandbox));
+}
+
+absl::Status SandboxService::AwaitDurable(const Key& key, uint64_t ticket) {
+  absl::Status s = persister_.Wait(store::ObjectKey{"Sandbox", key.first, key.second}, ticket,
+                                   options_.persist_timeout);
+  if (s.ok()) return s;
+  return absl::UnavailableError(absl::StrCat("sandbox ", Qualified(key.first, key.second),
+                                             " could not be stored: ", s.message()));
+}
+
+void SandboxService::Settle(Entry& entry) { entry.op = Op::kNone; }
+
+void SandboxService::Erase(const Key& key) {
+  auto it = sandboxes_.find(key);
+  if (it == sandboxes_.end()) return;
+  ReleaseSlot(it->second);
+  Unindex(key, it->second);
+  const bool stored = it->second.stored;
+  sandboxes_.erase(it);
+  if (stored) persister_.Remove(store::ObjectKey{"Sandbox", key.first, key.second});
+}
+
+void SandboxService::ReleaseSlot(Entry& entry) {
+  if (!entry.holds_slot) return;
+  entry.holds_slot = false;
+  std::optional<AgentHandle> agent = scheduler_->FindAgent(entry.sandbox.status().agent());
+  if (!agent.has_value()) return;
+  Ports ports(entry.sandbox);
+  if (absl::Status s = scheduler_->Release(*agent, ports.span()); !s.ok()) {
+    LOG(WARNING) << "releasing the slot of sandbox " << Qualified(entry.sandbox) << ": " << s;
+  }
+}
+
+void SandboxService::Unplace(const Key& key, Entry& entry) {
+  ReleaseSlot(entry);
+  Unindex(key, entry);
+  ClearPlacement(entry.sandbox.mutable_status());
+  Index(key, entry);
+}
+
+void SandboxService::RestoreSlots(std::string_view agent_id) {
+  auto placed = by_agent_.find(Sv(agent_id));
+  std::optional<AgentHandle> agent = scheduler_->FindAgent(agent_id);
+  if (placed == by_agent_.end() || !agent.has_value()) return;
+  int restored = 0;
+  for (const Key& key : placed->second) {
+    Entry& entry = sandboxes_.at(key);
+    if (entry.holds_slot || entry.sandbox.status().phase() == SandboxStatus::Expired) continue;
+    Ports ports(entry.sandbox);
+    if (absl::Status s = scheduler_->Restore(*agent, ports.span()); !s.ok()) {
+      LOG(WARNING) << "restoring the slot of sandbox " << Qualified(entry.sandbox) << ": " << s;
+      continue;
+    }
+    entry.holds_slot = true;
+    ++restored;
+  }
+  if (restored > 0) LOG(INFO) << "agent " << agent_id << ": restored " << restored << " slots";
+}
+
+// ------------------------------------------------------------------------------- API
+
+absl::StatusOr<Sandbox> SandboxService::CreateSandbox(const fastpath::v1::CreateRequest& request) {
+  absl::StatusOr<Sandbox> desired =
+      SandboxFromRequest(request, options_.default_mode, clock_->Now());
+  if (!desired.ok()) return desired.status();
+  return CreateRecord(*std::move(desired));
+}
+
+absl::StatusOr<Sandbox> SandboxService::CreateRecord(Sandbox desired) {
+  const auto& annotations = desired.metadata().annotations();
+  const std::string request_id = annotations.at(kRequestIdAnnotation);
+  const std::string spec_hash = annotations.at(kSpecHashAnnotation);
+  const Key key{desired.metadata().namespace_(), desired.metadata().name()};
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time wait_deadline = absl::Now() + options_.create_wait_timeout;
+    while (true) {
+      auto same = by_request_id_.find(request_id);
+      if (same != by_request_id_.end()) {
+        const Key existing_key = same->second;
+        Entry& existing = sandboxes_.at(existing_key);
+        const auto& existing_annotations = existing.sandbox.metadata().annotations();
+        auto hash = existing_annotations.find(kSpecHashAnnotation);
+        if (hash == existing_annotations.end() || hash->second != spec_hash) {
+          return absl::AlreadyExistsError(absl::StrCat(
+              "request id \"", request_id, "\" already created sandbox ",
+              Qualified(existing_key.first, existing_key.second), " with a different spec"));
+        }
+        if (existing.op != Op::kCreating) return existing.sandbox;
+        // The same request is in flight: wait for its outcome, then look again.
+        auto settled = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          auto it = sandboxes_.find(existing_key);
+          return it == sandboxes_.end() || it->second.op != Op::kCreating;
+        };
+        if (!mu_.AwaitWithDeadline(absl::Condition(&settled), wait_deadline)) {
+          return absl::UnavailableError(absl::StrCat(
+              "sandbox ", Qualified(existing_key.first, existing_key.second),
+              " of request id \"", request_id, "\" is still being created; retry later"));
+        }
+        continue;
+      }
+      if (auto taken = sandboxes_.find(key); taken != sandboxes_.end()) {
+        auto rid = taken->second.sandbox.metadata().annotations().find(kRequestIdAnnotation);
+        return absl::AlreadyExistsError(absl::StrCat(
+            "sandbox ", Qualified(key.first, key.second), " already exists",
+            rid == taken->second.sandbox.metadata().annotations().end()
+                ? std::string()
+                : absl::StrCat(" (created by request id \"", rid->second, "\")")));
+      }
+      break;
+    }
+    auto* meta = desired.mutable_metadata();
+    meta->set_uid(RandomHex(16));
+    meta->set_generation(1);
+    SetTimestamp(clock_->Now(), meta->mutable_creation_timestamp());
+    desired.mutable_status()->set_container_id(RandomHex(8));
+    desired.mutable_status()->set_observed_generation(1);
+    Entry& entry = sandboxes_[key];
+    entry.sandbox = desired;
+    entry.op = Op::kCreating;
+    Index(key, entry);
+  }
+
+  absl::StatusOr<Sandbox> started = PlaceAndStart(key, desired);
+  absl::MutexLock lock(&mu_);
+  Entry& entry = sandboxes_.at(key);
+  if (!started.ok()) {
+    Erase(key);
+    return started.status();
+  }
+  Unindex(key, entry);
+  *entry.sandbox.mutable_status() = started->status();
+  entry.holds_slot = true;
+  entry.agent_seen = clock_->Now();
+  Index(key, entry);
+  Persist(key);
+  Settle(entry);
+  VLOG(1) << "sandbox " << Qualified(key.first, key.second) << " ("
+          << entry.sandbox.status().container_id() << ") running on agent "
+          << entry.sandbox.status().agent();
+  return entry.sandbox;
+}
+
+absl::StatusOr<Sandbox> SandboxService::PlaceAndStart(const Key& key, Sandbox sandbox) {
+  const Ports ports(sandbox);
+  AllocationRequest request;
+  request.pool = scheduler_->LookupPool(sandbox.spec().pool_ref());
+  request.image = scheduler_->LookupImage(sandbox.spec().image());
+  request.ports = ports.span();
+  request.request_hash = HashRequestId(sandbox.status().container_id());
+  if (request.pool == kUnknownPool) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("no agent in pool \"", sandbox.spec().pool_ref(), "\""));
+  }
+  std::array<AgentHandle, kMaxCandidates> candidates;
+  absl::StatusOr<int> found = scheduler_->Allocate(request, candidates);
+  if (!found.ok()) return found.status();
+
+  const bool strong = sandbox.spec().consistency_mode() == SandboxSpec::strong;
+  SandboxStatus* status = sandbox.mutable_status();
+  absl::Status last;
+  for (int i = 0; i < *found; ++i) {
+    const AgentHandle candidate = candidates[i];
+    if (i > 0) {
+      if (absl::Status s = scheduler_->Reserve(candidate, request); !s.ok()) {
+        last = s;
+        continue;
+      }
+    }
+    absl::StatusOr<AgentSnapshot> agent = scheduler_->GetAgent(candidate);
+    if (!agent.ok()) {  // removed since it was chosen
+      last = agent.status();
+      continue;
+    }
+    status->set_agent(agent->id);
+    status->set_node(agent->node);
+    status->clear_endpoints();
+    const std::string_view host = HostOf(agent->address);
+    for (int port : sandbox.spec().exposed_ports()) {
+      status->add_endpoints(absl::StrCat(Sv(host), ":", port));
+    }
+    status->set_phase(SandboxStatus::Scheduled);
+
+    if (strong) {
+      // Durable before the agent is called: after a crash the reconciler finds the
+      // Scheduled record and creates the sandbox on this agent again (idempotent).
+      uint64_t ticket;
+      {
+        absl::MutexLock lock(&mu_);
+        Entry& entry = sandboxes_.at(key);
+        Unindex(key, entry);
+        *entry.sandbox.mutable_status() = *status;
+        entry.holds_slot = true;
+        Index(key, entry);
+        ticket = Persist(key);
+      }
+      absl::Status durable = AwaitDurable(key, ticket);
+      if (!durable.ok()) {
+        absl::MutexLock lock(&mu_);
+        Unplace(key, sandboxes_.at(key));
+        return durable;
+      }
+    }
+
+    absl::StatusOr<fsb::agent::v1::SandboxStatus> started =
+        agents_->CreateSandbox(agent->address, AgentSpecOf(sandbox));
+    if (started.ok()) {
+      status->set_phase(SandboxStatus::Running);
+      ApplyAgentState(*started, status);
+      return sandbox;
+    }
+    last = started.status();
+    if (strong) {
+      absl::MutexLock lock(&mu_);
+      Unplace(key, sandboxes_.at(key));
+    } else {
+      (void)scheduler_->Release(candidate, ports.span());
+    }
+    if (!absl::IsResourceExhausted(last) && !absl::IsUnavailable(last)) break;
+    LOG(INFO) << "agent " << agent->id << " could not take sandbox " << Qualified(sandbox)
+              << " (" << last << "); trying the next candidate";
+  }
+  ClearPlacement(status);
+  status->set_phase(SandboxStatus::Pending);
+  if (absl::IsResourceExhausted(last) || absl::IsUnavailable(last)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "no candidate agent could take sandbox ", Qualified(sandbox), "; last: ", last.message()));
+  }
+  return last;
+}
+
+absl::StatusOr<Sandbox> SandboxService::Apply(const Sandbox& resource, bool* created) {
+  const absl::Time now = clock_->Now();
+  absl::StatusOr<Sandbox> desired = SandboxFromResource(resource, options_.default_mode, now);
+  if (!desired.ok()) return desired.status();
+  const Key key{desired->metadata().namespace_(), desired->metadata().name()};
+  bool exists;
+  {
+    absl::MutexLock lock(&mu_);
+    exists = sandboxes_.contains(key);
+  }
+  *created = !exists;
+  // A create racing this one is caught by CreateRecord (ALREADY_EXISTS, or the same
+  // sandbox when it came from the same request id).
+  if (!exists) return CreateRecord(*std::move(desired));
+
+  uint64_t ticket = 0;
+  bool strong = false;
+  Sandbox result;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sandboxes_.find(key);
+    if (it == sandboxes_.end()) {
+      return absl::AbortedError(absl::StrCat("sandbox ", Qualified(key.first, key.second),
+                                             " was deleted while being applied; apply again"));
+    }
+    Entry& entry = it->second;
+    if (entry.op == Op::kCreating || entry.op == Op::kDeleting ||
+        entry.sandbox.status().phase() == SandboxStatus::Terminating) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "sandbox ", Qualified(key.first, key.second), " is being created or deleted"));
+    }
+    const std::string immutable = ImmutableSpecChanges(entry.sandbox.spec(), desired->spec());
+    if (!immutable.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sandbox ", Qualified(key.first, key.second), ": spec fields ", immutable,
+          " cannot change after create; delete the sandbox and create it again"));
+    }
+    Sandbox updated = entry.sandbox;
+    auto* meta = updated.mutable_metadata();
+    *meta->mutable_labels() = desired->metadata().labels();
+    // The user's annotations replace theirs; fsb's own bookkeeping stays.
+    auto annotations = desired->metadata().annotations();
+    annotations[kRequestIdAnnotation] = meta->annotations().at(kRequestIdAnnotation);
+    annotations[kSpecHashAnnotation] = meta->annotations().at(kSpecHashAnnotation);
+    *meta->mutable_annotations() = annotations;
+    auto* spec = updated.mutable_spec();
+    const SandboxSpec& want = desired->spec();
+    if (want.has_expire_time()) {
+      *spec->mutable_expire_time() = want.expire_time();
+    } else {
+      spec->clear_expire_time();
+    }
+    spec->set_failure_policy(want.failure_policy());
+    spec->set_recovery_timeout_seconds(want.recovery_timeout_seconds());
+    spec->set_reset_revision(want.reset_revision());
+    if (!google::protobuf::util::MessageDifferencer::Equals(updated.spec(), entry.sandbox.spec())) {
+      meta->set_generation(meta->generation() + 1);
+    }
+    if (!google::protobuf::util::MessageDifferencer::Equals(updated, entry.sandbox)) {
+      Unindex(key, entry);
+      entry.sandbox = std::move(updated);
+      Index(key, entry);
+      ticket = Persist(key);
+      wake_ = true;
+    }
+    strong = entry.sandbox.spec().consistency_mode() == SandboxSpec::strong;
+    result = entry.sandbox;
+  }
+  if (strong && ticket != 0) {
+    if (absl::Status s = AwaitDurable(key, ticket); !s.ok()) return s;
+  }
+  return result;
 }
 
 absl::StatusOr<Sandbox> SandboxService::Get(std::string_view ns, std::string_view name) const {
@@ -198,103 +551,515 @@ absl::StatusOr<Sandbox> SandboxService::Get(std::string_view ns, std::string_vie
     return absl::NotFoundError(
         absl::StrCat("sandbox ", Qualified(key.first, key.second), " not found"));
   }
-  return it->second.sandbox;
+  Sandbox sandbox = it->second.sandbox;
+  sandbox.mutable_metadata()->set_resource_version(
+      persister_.StoredVersion(store::ObjectKey{"Sandbox", key.first, key.second}));
+  return sandbox;
 }
 
-std::vector<Sandbox> SandboxService::List(std::string_view ns) const {
+absl::StatusOr<std::vector<Sandbox>> SandboxService::List(std::string_view ns,
+                                                          std::string_view label_selector) const {
+  absl::StatusOr<store::LabelSelector> selector = store::ParseLabelSelector(label_selector);
+  if (!selector.ok()) return selector.status();
   std::vector<Sandbox> out;
   absl::MutexLock lock(&mu_);
   // Keys are ordered by namespace first, so one namespace is a contiguous range.
   auto it = ns.empty() ? sandboxes_.begin() : sandboxes_.lower_bound(Key{ns, ""});
   for (; it != sandboxes_.end() && (ns.empty() || it->first.first == ns); ++it) {
+    const auto& labels = it->second.sandbox.metadata().labels();
+    if (!selector->empty() && !store::Matches(*selector, store::Labels(labels.begin(), labels.end()))) {
+      continue;
+    }
     out.push_back(it->second.sandbox);
   }
   return out;
 }
 
-absl::Status SandboxService::Delete(std::string_view ns, std::string_view name) {
-  const Key key{ns.empty() ? kDefaultNamespace : ns, name};
+absl::StatusOr<Sandbox> SandboxService::Update(const fastpath::v1::UpdateRequest& request) {
+  const Key key{request.namespace_().empty() ? kDefaultNamespace : request.namespace_(),
+                request.sandbox_name()};
   const std::string qualified = Qualified(key.first, key.second);
-  std::string agent_id;
-  std::string sandbox_id;
+  const absl::Time now = clock_->Now();
+  uint64_t ticket = 0;
+  bool strong = false;
+  Sandbox result;
   {
     absl::MutexLock lock(&mu_);
     auto it = sandboxes_.find(key);
-    if (it == sandboxes_.end())
-      return absl::NotFoundError(absl::StrCat("sandbox ", qualified, " not found"));
+    if (it == sandboxes_.end()) return absl::NotFoundError(absl::StrCat("sandbox ", qualified, " not found"));
     Entry& entry = it->second;
-    auto* status = entry.sandbox.mutable_status();
-    if (entry.busy) {
+    if (entry.op == Op::kCreating) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("sandbox ", qualified, " is being created; retry when the create returns"));
+    }
+    if (entry.op == Op::kDeleting || entry.sandbox.status().phase() == SandboxStatus::Terminating) {
+      return absl::FailedPreconditionError(absl::StrCat("sandbox ", qualified, " is being deleted"));
+    }
+    Sandbox updated = entry.sandbox;
+    SandboxSpec* spec = updated.mutable_spec();
+    switch (request.update_case()) {
+      case fastpath::v1::UpdateRequest::kExpireTimeSeconds:
+        if (request.expire_time_seconds() < 0) {
+          return absl::InvalidArgumentError("expire_time_seconds must not be negative");
+        }
+        if (request.expire_time_seconds() == 0) {
+          spec->clear_expire_time();
+        } else {
+          const absl::Time at = absl::FromUnixSeconds(request.expire_time_seconds());
+          if (at <= now) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "expire_time_seconds ", request.expire_time_seconds(), " (", Rfc3339(at),
+                ") is not in the future"));
+          }
+          SetTimestamp(at, spec->mutable_expire_time());
+        }
+        break;
+      case fastpath::v1::UpdateRequest::kResetRevision:
+        if (auto t = ParseResetRevision(request.reset_revision()); !t.ok()) return t.status();
+        spec->set_reset_revision(request.reset_revision());
+        break;
+      case fastpath::v1::UpdateRequest::kFailurePolicy:
+        if (request.failure_policy() == fastpath::v1::MANUAL) {
+          spec->set_failure_policy(SandboxSpec::Manual);
+        } else if (request.failure_policy() == fastpath::v1::AUTO_RECREATE) {
+          spec->set_failure_policy(SandboxSpec::AutoRecreate);
+        } else {
+          return absl::InvalidArgumentError(
+              absl::StrCat("failure_policy ", request.failure_policy(), " is not a known policy"));
+        }
+        break;
+      case fastpath::v1::UpdateRequest::kRecoveryTimeoutSeconds:
+        if (request.recovery_timeout_seconds() < 1 ||
+            request.recovery_timeout_seconds() > kMaxRecoveryTimeoutSeconds) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "recovery_timeout_seconds ", request.recovery_timeout_seconds(),
+              " is out of range 1-", kMaxRecoveryTimeoutSeconds));
+        }
+        spec->set_recovery_timeout_seconds(request.recovery_timeout_seconds());
+        break;
+      case fastpath::v1::UpdateRequest::UPDATE_NOT_SET:
+        break;
+    }
+    auto* labels = updated.mutable_metadata()->mutable_labels();
+    for (const auto& [k, v] : request.labels()) {
+      if (absl::Status s = ValidateLabel("labels", k, v); !s.ok()) return s;
+      (*labels)[k] = v;
+    }
+    for (const std::string& k : request.remove_labels()) labels->erase(k);
+    if (labels->size() > static_cast<size_t>(kMaxLabels)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("labels: ", labels->size(), " entries, at most ", kMaxLabels, " are allowed"));
+    }
+    if (!google::protobuf::util::MessageDifferencer::Equals(updated.spec(), entry.sandbox.spec())) {
+      updated.mutable_metadata()->set_generation(updated.metadata().generation() + 1);
+      wake_ = true;  // expiry or reset may be due now
+    }
+    if (!google::protobuf::util::MessageDifferencer::Equals(updated, entry.sandbox)) {
+      entry.sandbox = std::move(updated);
+      ticket = Persist(key);
+    }
+    strong = entry.sandbox.spec().consistency_mode() == SandboxSpec::strong;
+    result = entry.sandbox;
+  }
+  if (strong && ticket != 0) {
+    if (absl::Status s = AwaitDurable(key, ticket); !s.ok()) return s;
+  }
+  return result;
+}
+
+absl::Status SandboxService::Delete(std::string_view ns, std::string_view name,
+                                    std::optional<absl::Duration> grace) {
+  const Key key{ns.empty() ? kDefaultNamespace : ns, name};
+  const std::string qualified = Qualified(key.first, key.second);
+  Sandbox sandbox;
+  uint64_t ticket;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sandboxes_.find(key);
+    if (it == sandboxes_.end()) return absl::NotFoundError(absl::StrCat("sandbox ", qualified, " not found"));
+    Entry& entry = it->second;
+    if (entry.op != Op::kNone) {
       return absl::FailedPreconditionError(absl::StrCat(
           "sandbox ", qualified, " is being ",
-          status->phase() == v1alpha1::SandboxStatus::Terminating ? "deleted" : "created",
-          "; retry later"));
+          entry.op == Op::kCreating   ? "created"
+          : entry.op == Op::kDeleting ? "deleted"
+                                      : "reconciled",
+          "; retry in a moment"));
     }
-    entry.busy = true;
-    status->set_phase(v1alpha1::SandboxStatus::Terminating);
-    SetTimestamp(clock_->Now(), entry.sandbox.mutable_metadata()->mutable_deletion_timestamp());
-    agent_id = status->agent();
-    sandbox_id = status->container_id();
+    entry.op = Op::kDeleting;
+    entry.sandbox.mutable_status()->set_phase(SandboxStatus::Terminating);
+    if (!entry.sandbox.metadata().has_deletion_timestamp()) {
+      SetTimestamp(clock_->Now(), entry.sandbox.mutable_metadata()->mutable_deletion_timestamp());
+    }
+    ticket = Persist(key);
+    sandbox = entry.sandbox;
   }
-
-  absl::StatusOr<AgentView> agent = registry_->Get(agent_id);
-  absl::Status deleted =
-      agent.ok() ? agents_->DeleteSandbox(agent->address, sandbox_id, absl::ZeroDuration())
-                 : absl::UnavailableError(absl::StrCat("agent ", agent_id, " hosting sandbox ",
-                                                       qualified, " is not registered"));
-  if (deleted.ok() || absl::IsNotFound(deleted)) {
-    registry_->Release(agent_id);
-    absl::MutexLock lock(&mu_);
-    sandboxes_.erase(key);
-    VLOG(1) << "sandbox " << qualified << " (" << sandbox_id << ") deleted";
-    return absl::OkStatus();
-  }
+  // The deletion is durable before the container goes: a crash in between leaves a
+  // Terminating record that the reconciler deletes, never a record of nothing.
+  absl::Status durable = AwaitDurable(key, ticket);
+  absl::Status stopped = durable.ok() ? StopOnAgent(sandbox, grace) : durable;
   absl::MutexLock lock(&mu_);
   Entry& entry = sandboxes_.at(key);
-  entry.busy = false;
-  entry.sandbox.mutable_status()->set_message(absl::StrCat("delete failed: ", deleted.message()));
-  return deleted;
+  if (stopped.ok()) {
+    Erase(key);
+    VLOG(1) << "sandbox " << qualified << " deleted";
+    return absl::OkStatus();
+  }
+  entry.sandbox.mutable_status()->set_message(
+      absl::StrCat("deletion pending: ", stopped.message()));
+  Persist(key);
+  Settle(entry);
+  return absl::UnavailableError(absl::StrCat("sandbox ", qualified,
+                                             " is Terminating; the deletion will be retried: ",
+                                             stopped.message()));
 }
+
+absl::Status SandboxService::StopOnAgent(const Sandbox& sandbox,
+                                         std::optional<absl::Duration> grace) {
+  const std::string& agent_id = sandbox.status().agent();
+  if (agent_id.empty()) return absl::OkStatus();
+  absl::StatusOr<AgentSnapshot> agent = scheduler_->GetAgentByID(agent_id);
+  if (!agent.ok() || clock_->Now() - agent->last_heartbeat > options_.agent_lost_timeout) {
+    // Nothing to ask: should the agent come back with the container, the orphan
+    // reconciler deletes it.
+    return absl::OkStatus();
+  }
+  absl::Status s = agents_->DeleteSandbox(agent->address, sandbox.status().container_id(), grace);
+  if (s.ok() || absl::IsNotFound(s)) return absl::OkStatus();
+  return absl::Status(s.code(), absl::StrCat("agent ", agent_id, ": ", s.message()));
+}
+
+std::vector<v1alpha1::Agent> SandboxService::ListAgents() const {
+  const absl::Time now = clock_->Now();
+  std::vector<v1alpha1::Agent> out;
+  for (const AgentSnapshot& snapshot : scheduler_->GetAllAgents()) {
+    v1alpha1::Agent& agent = out.emplace_back();
+    agent.set_api_version("fsb.io/v1alpha1");
+    agent.set_kind("Agent");
+    agent.mutable_metadata()->set_name(snapshot.id);
+    auto* spec = agent.mutable_spec();
+    spec->set_address(snapshot.address);
+    spec->set_node(snapshot.node);
+    spec->set_pool(snapshot.pool);
+    spec->set_capacity(snapshot.max_sandboxes);
+    spec->set_draining(snapshot.draining);
+    auto* status = agent.mutable_status();
+    for (const std::string& image : snapshot.images) status->add_images(image);
+    status->set_allocated(snapshot.used);
+    SetTimestamp(snapshot.last_heartbeat, status->mutable_last_heartbeat());
+    auto* ready = status->add_conditions();
+    ready->set_type("Ready");
+    const bool fresh = now - snapshot.last_heartbeat <= options_.agent_lost_timeout;
+    ready->set_status(snapshot.healthy ? "True" : "False");
+    ready->set_reason(snapshot.healthy ? "HeartbeatFresh"
+                      : !fresh         ? "HeartbeatMissed"
+                                       : "Draining");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------- agents
 
 absl::Status SandboxService::RegisterAgent(const fsb::agent::v1::RegisterRequest& request) {
   const fsb::agent::v1::AgentInfo& info = request.agent();
-  absl::Status registered = registry_->Register({.id = info.agent_id(),
-                                                 .address = info.address(),
-                                                 .node = info.node_name(),
-                                                 .pool = info.pool(),
-                                                 .capacity = info.capacity(),
-                                                 .images = NormalizedImages(info.images()),
-                                                 .reported_sandboxes = request.sandboxes_size()});
-  if (!registered.ok()) return registered;
-  Observe(info.agent_id(), request.sandboxes());
-  LOG(INFO) << "agent " << info.agent_id() << " registered: address " << info.address() << ", node "
-            << info.node_name() << ", pool " << (info.pool().empty() ? kDefaultPool : info.pool())
-            << ", capacity " << info.capacity() << ", " << request.sandboxes_size() << " sandboxes";
+  AgentDescriptor agent;
+  agent.id = info.agent_id();
+  agent.address = info.address();
+  agent.node = info.node_name();
+  agent.pool = info.pool().empty() ? kDefaultPool : info.pool();
+  agent.max_sandboxes = info.capacity();
+  agent.images.assign(info.images().begin(), info.images().end());
+  agent.reported_sandboxes = request.sandboxes_size();
+  if (agent.address.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("agent ", agent.id, ": address is required"));
+  }
+  const bool known = scheduler_->FindAgent(agent.id).has_value();
+  absl::StatusOr<AgentHandle> handle = scheduler_->RegisterOrUpdate(agent);
+  if (!handle.ok()) return handle.status();
+  if (!known) {
+    absl::MutexLock lock(&mu_);
+    RestoreSlots(agent.id);
+  }
+  Observe(agent.id, request.sandboxes(), /*complete=*/true);
+  LOG(INFO) << "agent " << agent.id << " registered: address " << agent.address << ", node "
+            << agent.node << ", pool " << agent.pool << ", capacity " << agent.max_sandboxes
+            << ", " << request.sandboxes_size() << " sandboxes";
   return absl::OkStatus();
 }
 
 absl::Status SandboxService::Heartbeat(const fsb::agent::v1::HeartbeatRequest& request) {
-  absl::Status status = registry_->Heartbeat(request.agent_id(), NormalizedImages(request.images()),
-                                             request.sandboxes_size());
-  if (!status.ok()) return status;
-  Observe(request.agent_id(), request.sandboxes());
+  std::vector<ImageId> images;
+  images.reserve(request.images_size());
+  for (const std::string& image : request.images()) {
+    if (absl::StatusOr<ImageId> id = scheduler_->InternImage(image); id.ok()) images.push_back(*id);
+  }
+  HeartbeatUpdate update;
+  update.reported_sandboxes = request.sandboxes_size();
+  update.images = images;
+  if (absl::Status s = scheduler_->Heartbeat(request.agent_id(), update); !s.ok()) return s;
+  Observe(request.agent_id(), request.sandboxes(), /*complete=*/true);
   return absl::OkStatus();
 }
 
 void SandboxService::Observe(
     std::string_view agent_id,
-    const google::protobuf::RepeatedPtrField<fsb::agent::v1::SandboxStatus>& states) {
+    const google::protobuf::RepeatedPtrField<fsb::agent::v1::SandboxStatus>& states,
+    bool complete) {
+  const absl::Time now = clock_->Now();
+  const std::string agent(agent_id);
+  absl::flat_hash_set<std::string> reported;
   absl::MutexLock lock(&mu_);
   for (const fsb::agent::v1::SandboxStatus& state : states) {
-    auto it = sandboxes_.find(Key{state.namespace_(), state.name()});
-    if (it == sandboxes_.end() || it->second.busy) continue;
-    v1alpha1::SandboxStatus* status = it->second.sandbox.mutable_status();
-    if (status->phase() == v1alpha1::SandboxStatus::Terminating || status->agent() != agent_id ||
-        status->container_id() != state.sandbox_id()) {
+    reported.insert(state.sandbox_id());
+    auto owner = by_container_.find(state.sandbox_id());
+    if (owner != by_container_.end()) {
+      Entry& entry = sandboxes_.at(owner->second);
+      if (entry.sandbox.status().agent() == agent) {
+        entry.agent_seen = now;
+        const SandboxStatus::Phase phase = entry.sandbox.status().phase();
+        if (entry.op == Op::kNone && phase != SandboxStatus::Terminating &&
+            phase != SandboxStatus::Expired &&
+            ApplyAgentState(state, entry.sandbox.mutable_status())) {
+          Persist(owner->second);
+        }
+        continue;
+      }
+    }
+    unknown_.try_emplace({agent, state.sandbox_id()}, now);
+  }
+  if (!complete) return;
+  for (auto it = unknown_.begin(); it != unknown_.end();) {
+    auto next = std::next(it);
+    if (it->first.first == agent && !reported.contains(it->first.second)) unknown_.erase(it);
+    it = next;
+  }
+  auto placed = by_agent_.find(agent);
+  if (placed == by_agent_.end()) return;
+  for (const Key& key : placed->second) {
+    Entry& entry = sandboxes_.at(key);
+    SandboxStatus* status = entry.sandbox.mutable_status();
+    if (entry.op != Op::kNone || status->phase() != SandboxStatus::Running ||
+        reported.contains(status->container_id()) ||
+        now - entry.agent_seen < options_.orphan_timeout) {
       continue;
     }
-    ApplyAgentState(state, status);
+    status->set_phase(SandboxStatus::Lost);
+    SetTimestamp(now, status->mutable_lost_at());
+    SetTimestamp(now + absl::Seconds(entry.sandbox.spec().recovery_timeout_seconds()),
+                 status->mutable_recovery_deadline());
+    status->set_message(absl::StrCat("agent ", agent, " no longer reports the container"));
+    Persist(key);
+    wake_ = true;
   }
+}
+
+// ----------------------------------------------------------------------- reconcilers
+
+void SandboxService::ReconcileOnce() {
+  std::vector<Action> actions = PlanReconcile(clock_->Now());
+  for (Action& action : actions) Execute(action);
+}
+
+std::vector<SandboxService::Action> SandboxService::PlanReconcile(absl::Time now) {
+  struct AgentState {
+    bool lost;
+    std::string address;
+  };
+  absl::flat_hash_map<std::string, AgentState> agents;
+  for (const AgentSnapshot& a : scheduler_->GetAllAgents()) {
+    agents[a.id] = {now - a.last_heartbeat > options_.agent_lost_timeout, a.address};
+  }
+  // An agent the scheduler does not know is lost once it had the time to register.
+  auto lost = [&](const std::string& id) {
+    auto it = agents.find(id);
+    return it == agents.end() ? now - started_ > options_.agent_lost_timeout : it->second.lost;
+  };
+
+  std::vector<Action> actions;
+  absl::MutexLock lock(&mu_);
+  for (auto& [key, entry] : sandboxes_) {
+    if (entry.op != Op::kNone) continue;
+    Sandbox& sandbox = entry.sandbox;
+    SandboxStatus* status = sandbox.mutable_status();
+    const SandboxSpec& spec = sandbox.spec();
+    const SandboxStatus::Phase phase = status->phase();
+    auto plan = [&](Action::Kind kind) {
+      entry.op = kind == Action::Kind::kDelete ? Op::kDeleting : Op::kReconciling;
+      actions.push_back(Action{kind, key, sandbox, "", ""});
+    };
+    if (phase == SandboxStatus::Terminating) {
+      plan(Action::Kind::kDelete);
+      continue;
+    }
+    if (phase == SandboxStatus::Expired) continue;
+    if (spec.has_expire_time() && now >= TimeOf(spec.expire_time())) {
+      plan(Action::Kind::kExpire);
+      continue;
+    }
+    if (ResetRequested(sandbox)) {
+      plan(Action::Kind::kReset);
+      continue;
+    }
+    if (!Placed(sandbox)) {
+      if (phase == SandboxStatus::Pending) plan(Action::Kind::kPlace);
+      continue;
+    }
+    const bool agent_lost = lost(status->agent());
+    if (agent_lost && (phase == SandboxStatus::Pending || phase == SandboxStatus::Scheduled ||
+                       phase == SandboxStatus::Running)) {
+      status->set_phase(SandboxStatus::Lost);
+      SetTimestamp(now, status->mutable_lost_at());
+      SetTimestamp(now + absl::Seconds(spec.recovery_timeout_seconds()),
+                   status->mutable_recovery_deadline());
+      status->set_message(absl::StrCat("agent ", status->agent(), " lost: no heartbeat for more than ",
+                                       absl::FormatDuration(options_.agent_lost_timeout)));
+      Persist(key);
+      LOG(WARNING) << "sandbox " << Qualified(sandbox) << ": " << status->message();
+    }
+    if (status->phase() == SandboxStatus::Lost) {
+      if (spec.failure_policy() == SandboxSpec::AutoRecreate &&
+          now >= TimeOf(status->recovery_deadline())) {
+        plan(Action::Kind::kRecreate);
+      }
+      continue;
+    }
+    auto agent = agents.find(status->agent());
+    if (phase == SandboxStatus::Scheduled && agent != agents.end() &&
+        now - entry.agent_seen >= options_.orphan_timeout) {
+      plan(Action::Kind::kRedrive);
+      actions.back().agent_address = agent->second.address;
+    }
+  }
+  for (auto it = unknown_.begin(); it != unknown_.end();) {
+    auto next = std::next(it);
+    const auto& [agent, container] = it->first;
+    if (now - it->second >= options_.orphan_timeout && !lost(agent)) {
+      actions.push_back(Action{Action::Kind::kOrphan, {}, {}, agents[agent].address, container});
+      unknown_.erase(it);
+    }
+    it = next;
+  }
+  return actions;
+}
+
+void SandboxService::Execute(Action& action) {
+  const std::string qualified = Qualified(action.key.first, action.key.second);
+  switch (action.kind) {
+    case Action::Kind::kOrphan: {
+      absl::Status s = agents_->DeleteSandbox(action.agent_address, action.container_id, std::nullopt);
+      LOG(INFO) << "orphan container " << action.container_id << " on " << action.agent_address
+                << " (unknown to the store for "
+                << absl::FormatDuration(options_.orphan_timeout) << "): delete: " << s;
+      return;
+    }
+    case Action::Kind::kDelete: {
+      absl::Status s = StopOnAgent(action.sandbox, std::nullopt);
+      absl::MutexLock lock(&mu_);
+      Entry& entry = sandboxes_.at(action.key);
+      if (s.ok()) {
+        Erase(action.key);
+        LOG(INFO) << "sandbox " << qualified << " deleted (retried)";
+        return;
+      }
+      entry.sandbox.mutable_status()->set_message(absl::StrCat("deletion pending: ", s.message()));
+      Settle(entry);
+      return;
+    }
+    case Action::Kind::kExpire: {
+      absl::Status s = StopOnAgent(action.sandbox, std::nullopt);
+      absl::MutexLock lock(&mu_);
+      Entry& entry = sandboxes_.at(action.key);
+      SandboxStatus* status = entry.sandbox.mutable_status();
+      if (s.ok()) {
+        Unplace(action.key, entry);
+        ClearLoss(status);
+        status->set_phase(SandboxStatus::Expired);
+        status->set_message(absl::StrCat(
+            "expired at ", Rfc3339(TimeOf(entry.sandbox.spec().expire_time()))));
+        LOG(INFO) << "sandbox " << qualified << " " << status->message();
+      } else {
+        status->set_message(absl::StrCat("expiry pending: ", s.message()));
+      }
+      Persist(action.key);
+      Settle(entry);
+      return;
+    }
+    case Action::Kind::kRedrive: {
+      absl::StatusOr<fsb::agent::v1::SandboxStatus> started =
+          agents_->CreateSandbox(action.agent_address, AgentSpecOf(action.sandbox));
+      absl::MutexLock lock(&mu_);
+      Entry& entry = sandboxes_.at(action.key);
+      SandboxStatus* status = entry.sandbox.mutable_status();
+      if (started.ok()) {
+        entry.agent_seen = clock_->Now();
+        status->set_phase(SandboxStatus::Running);
+        ApplyAgentState(*started, status);
+      } else {
+        // Place it again, elsewhere if need be.
+        Unplace(action.key, entry);
+        status->set_phase(SandboxStatus::Pending);
+        status->set_message(absl::StrCat("re-creating on its agent failed: ", started.status().message()));
+      }
+      Persist(action.key);
+      Settle(entry);
+      return;
+    }
+    case Action::Kind::kReset:
+    case Action::Kind::kRecreate:
+    case Action::Kind::kPlace:
+      break;
+  }
+
+  // Reset, recreate and place all end with a fresh container placed from the spec.
+  if (action.kind == Action::Kind::kReset) {
+    if (absl::Status s = StopOnAgent(action.sandbox, std::nullopt); !s.ok()) {
+      absl::MutexLock lock(&mu_);
+      Entry& entry = sandboxes_.at(action.key);
+      entry.sandbox.mutable_status()->set_message(absl::StrCat("reset pending: ", s.message()));
+      Settle(entry);
+      return;
+    }
+  }
+  Sandbox fresh;
+  {
+    absl::MutexLock lock(&mu_);
+    Entry& entry = sandboxes_.at(action.key);
+    ReleaseSlot(entry);
+    Unindex(action.key, entry);
+    SandboxStatus* status = entry.sandbox.mutable_status();
+    if (action.kind != Action::Kind::kPlace) {
+      status->set_container_id(RandomHex(8));
+      status->set_restart_count(status->restart_count() + 1);
+    }
+    if (action.kind == Action::Kind::kReset) {
+      status->set_accepted_reset_revision(entry.sandbox.spec().reset_revision());
+    }
+    ClearPlacement(status);
+    ClearLoss(status);
+    status->clear_exit_code();
+    status->set_phase(SandboxStatus::Pending);
+    status->set_observed_generation(entry.sandbox.metadata().generation());
+    Index(action.key, entry);
+    Persist(action.key);
+    fresh = entry.sandbox;
+  }
+  absl::StatusOr<Sandbox> started = PlaceAndStart(action.key, fresh);
+  absl::MutexLock lock(&mu_);
+  Entry& entry = sandboxes_.at(action.key);
+  Unindex(action.key, entry);
+  if (started.ok()) {
+    *entry.sandbox.mutable_status() = started->status();
+    entry.holds_slot = true;
+    entry.agent_seen = clock_->Now();
+    LOG(INFO) << "sandbox " << qualified << " placed on agent " << started->status().agent()
+              << " (restart " << started->status().restart_count() << ")";
+  } else {
+    entry.sandbox.mutable_status()->set_message(
+        absl::StrCat("placement failed, will retry: ", started.status().message()));
+  }
+  Index(action.key, entry);
+  Persist(action.key);
+  Settle(entry);
 }
 
 }  // namespace fsb::controller

@@ -2,100 +2,241 @@
 #define FSB_CONTROLLER_SANDBOX_SERVICE_H_
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "controller/agent_client.h"
-#include "controller/registry.h"
+#include "controller/sandbox_spec.h"
+#include "controller/scheduler/scheduler.h"
+#include "controller/store/persister.h"
+#include "controller/store/store.h"
 #include "fastpath/v1/fastpath.pb.h"
 #include "fsb/agent/v1/agent.pb.h"
 #include "fsb/v1alpha1/resources.pb.h"
-#include "google/protobuf/repeated_ptr_field.h"
 #include "internal/clock.h"
 
 namespace fsb::controller {
 
-inline constexpr char kDefaultNamespace[] = "default";
-
-// The controller's sandbox domain: validates requests, places sandboxes on agents
-// through the Registry, drives the agents through an AgentClient and keeps one record
-// per sandbox, keyed by (namespace, name).
+// The controller's sandbox domain: the API operations (create, get, list, update,
+// apply, delete), the agents' reports (register, heartbeat) and the reconcilers
+// (expiry, agent loss and recovery, reset, re-drive after a crash, retried deletes,
+// orphans). Sandboxes are fsb.io/v1alpha1 Sandbox resources kept in memory, keyed by
+// (namespace, name), and written behind to the Store through a Persister.
 //
-// Records are fsb.io/v1alpha1 Sandbox resources, the shape the durable store persists:
-// metadata (name, namespace, labels, creationTimestamp), spec (normalized image,
-// command, args, env sorted by name, working dir, exposed ports, pool, consistency
-// mode) and status (phase, agent, node, container_id = the sandbox id, endpoints,
-// exit code, message). They live in memory only for now.
+// Consistency: a `strong` sandbox is durable (phase Scheduled, agent chosen) before its
+// agent is called; a `fast` one is written right after the agent answered, off the
+// response path. A fast sandbox that a crash kept from being written is unknown to the
+// store: its agent keeps reporting it, and the orphan reconciler deletes it once it has
+// been unknown for `orphan_timeout`. Deletes are durable (Terminating) before the agent
+// is called, and the record goes only when the agent confirms the container is gone.
 //
-// Invariants:
-// * A name is reserved (a Pending record exists) before any agent is called, so two
-//   concurrent creates of one name never both reach an agent.
-// * Every record placed on an agent holds exactly one Registry slot, released when the
-//   record is removed; a failed create removes its record and releases its slot.
-// * At most one create or delete runs per record; the other gets FAILED_PRECONDITION.
-// * Heartbeats update the phase only of settled (not busy, not Terminating) records
-//   placed on the reporting agent.
-// Thread-safe: one mutex guards the records and is never held across agent calls.
+// Idempotent create: a request id (default "<namespace>/<name>") is bound to the hash
+// of the spec it created. The same request again returns the same sandbox (waiting for
+// an in-flight create of it); another spec under that request id, or another request
+// for a taken name, is ALREADY_EXISTS.
+//
+// Placement: the Scheduler picks up to kMaxCandidates agents and reserves a slot (and
+// the exposed ports) on the best; an agent that answers RESOURCE_EXHAUSTED or cannot be
+// reached gets its slot back and the next candidate is tried. A sandbox holds its slot
+// while its container may exist on its agent (status.agent set), and gives it back when
+// it is deleted, expires, or is recreated elsewhere. After a restart, slots are
+// re-reserved when each agent registers again.
+//
+// Invariants (under mu_):
+// * Each record's request id and container id are indexed (by_request_id_,
+//   by_container_), and each placed record is in by_agent_[status.agent].
+// * At most one operation (create, delete, reconcile action) is in flight per record
+//   (Entry::op); API calls that would race one get FAILED_PRECONDITION, a repeated
+//   create waits for the first.
+// * No lock is held across an agent call or a store wait.
+// Thread-safe.
 class SandboxService {
  public:
-  // `registry`, `agents` and `clock` must outlive the service.
-  SandboxService(Registry* registry, AgentClient* agents, const Clock* clock);
+  struct Options {
+    v1alpha1::SandboxSpec::ConsistencyMode default_mode = v1alpha1::SandboxSpec::fast;
+    // How long a sandbox an agent reports may stay unknown to the store before it is
+    // deleted as an orphan; also the grace before a Scheduled sandbox its agent does not
+    // report is created again.
+    absl::Duration orphan_timeout = absl::Seconds(10);
+    // An agent whose heartbeats stopped for this long is lost (as the Scheduler judges);
+    // after a controller restart, an agent that has not registered again within it.
+    absl::Duration agent_lost_timeout = absl::Seconds(15);
+    // How long a repeated create waits for the in-flight create of the same request.
+    absl::Duration create_wait_timeout = absl::Seconds(60);
+    // How long a strong write waits for the store.
+    absl::Duration persist_timeout = absl::Seconds(10);
+    // Period of the reconcile loop (it is also woken by updates that need it).
+    absl::Duration reconcile_interval = absl::Milliseconds(500);
+    // Whether Start() runs the reconcile loop (tests drive ReconcileOnce themselves).
+    bool run_reconciler = true;
+  };
+
+  // Loads every stored Sandbox into memory. `scheduler`, `agents`, `store` and `clock`
+  // must outlive the service. Store errors are returned as they are.
+  static absl::StatusOr<std::unique_ptr<SandboxService>> Create(Scheduler* scheduler,
+                                                                AgentClient* agents,
+                                                                store::Store* store,
+                                                                const Clock* clock,
+                                                                Options options);
+  // Stops the reconcile loop and flushes pending store writes (bounded by
+  // persist_timeout).
+  ~SandboxService();
 
   SandboxService(const SandboxService&) = delete;
   SandboxService& operator=(const SandboxService&) = delete;
 
-  // Validates, places and starts a sandbox; returns its record, phase Running (or
-  // Succeeded/Failed if the agent already saw it exit). Defaults: namespace "default",
-  // name "sb-<8 hex>", pool "default". INVALID_ARGUMENT naming the bad field;
-  // ALREADY_EXISTS for a taken namespace/name; RESOURCE_EXHAUSTED when no agent can take
-  // it; otherwise the agent's status unchanged (e.g. NOT_FOUND for an unknown image).
-  absl::StatusOr<fsb::v1alpha1::Sandbox> Create(const fastpath::v1::CreateRequest& request);
+  // Starts the reconcile loop (unless disabled in Options).
+  void Start();
+
+  // ---- API ----
+
+  // Validates, places and starts a sandbox; returns its record once its process runs
+  // (phase Running, or Succeeded/Failed if it already exited). INVALID_ARGUMENT naming
+  // the field; ALREADY_EXISTS (see above); RESOURCE_EXHAUSTED with the scheduler's
+  // reason when no agent can take it; UNAVAILABLE when a strong write cannot be made
+  // durable; otherwise the agent's status (e.g. NOT_FOUND for an unknown image).
+  absl::StatusOr<v1alpha1::Sandbox> CreateSandbox(const fastpath::v1::CreateRequest& request);
+
+  // Creates the sandbox `resource` describes, or updates the mutable fields of the
+  // existing one (labels, annotations, expireTime, failurePolicy,
+  // recoveryTimeoutSeconds, resetRevision). Sets `*created`. INVALID_ARGUMENT for an
+  // invalid resource or a change to an immutable spec field (naming the fields).
+  absl::StatusOr<v1alpha1::Sandbox> Apply(const v1alpha1::Sandbox& resource, bool* created);
 
   // An empty `ns` means "default". NOT_FOUND for an unknown sandbox.
-  absl::StatusOr<fsb::v1alpha1::Sandbox> Get(std::string_view ns, std::string_view name) const;
+  absl::StatusOr<v1alpha1::Sandbox> Get(std::string_view ns, std::string_view name) const;
 
-  // The sandboxes of `ns` (every namespace when empty), ordered by (namespace, name).
-  std::vector<fsb::v1alpha1::Sandbox> List(std::string_view ns) const;
+  // Sandboxes of `ns` (every namespace when empty) matching `label_selector`, ordered
+  // by (namespace, name). INVALID_ARGUMENT for a malformed selector.
+  absl::StatusOr<std::vector<v1alpha1::Sandbox>> List(std::string_view ns,
+                                                      std::string_view label_selector) const;
 
-  // Stops and removes the sandbox on its agent (an agent that no longer knows it counts
-  // as done), releases its slot and forgets it. An empty `ns` means "default".
-  // NOT_FOUND for an unknown sandbox; FAILED_PRECONDITION while it is being created or
-  // deleted; on an agent error the record stays, phase Terminating, and Delete may be
-  // retried.
-  absl::Status Delete(std::string_view ns, std::string_view name);
+  // Applies one field of the seed's UpdateRequest oneof (expiry, reset revision,
+  // failure policy, recovery timeout), merges `labels` and removes `remove_labels`.
+  // NOT_FOUND; FAILED_PRECONDITION while the sandbox is being deleted; INVALID_ARGUMENT
+  // naming the field.
+  absl::StatusOr<v1alpha1::Sandbox> Update(const fastpath::v1::UpdateRequest& request);
+
+  // Stops and removes the sandbox on its agent, then forgets it. `grace` unset leaves
+  // the grace period to the agent. OK also when the agent no longer has it, or is lost
+  // (the orphan reconciler removes the container if the agent returns). NOT_FOUND;
+  // FAILED_PRECONDITION while it is being created; UNAVAILABLE when the agent cannot be
+  // reached (the sandbox stays Terminating and the deletion is retried in background).
+  absl::Status Delete(std::string_view ns, std::string_view name,
+                      std::optional<absl::Duration> grace);
+
+  // The registered agents as fsb.io/v1alpha1 Agent resources, ordered by name.
+  std::vector<v1alpha1::Agent> ListAgents() const;
+
+  // ---- Agents ----
 
   // Registers (or re-registers) an agent and applies the sandbox states it reports.
   // INVALID_ARGUMENT for a malformed agent description.
   absl::Status RegisterAgent(const fsb::agent::v1::RegisterRequest& request);
-
   // Refreshes an agent's liveness, images and load and applies the sandbox states it
   // reports. NOT_FOUND for an unknown agent (it must register again).
   absl::Status Heartbeat(const fsb::agent::v1::HeartbeatRequest& request);
 
+  // ---- Reconciliation ----
+
+  // One pass of every reconciler; runs the actions it decides (agent calls) before it
+  // returns. Called by the reconcile loop, or directly by tests.
+  void ReconcileOnce();
+
+  // Blocks until every store write made so far is durable (tests, shutdown).
+  absl::Status Flush(absl::Duration timeout);
+
  private:
   using Key = std::pair<std::string, std::string>;  // (namespace, name)
 
+  enum class Op { kNone, kCreating, kDeleting, kReconciling };
+
   struct Entry {
-    fsb::v1alpha1::Sandbox sandbox;
-    bool busy = false;  // a create or delete is calling the agent
+    v1alpha1::Sandbox sandbox;
+    Op op = Op::kNone;
+    // Whether the scheduler holds a slot for this sandbox on status.agent.
+    bool holds_slot = false;
+    // Whether the record was ever queued for the store (its removal must be written).
+    bool stored = false;
+    // Last time its agent reported it (or it was placed, or loaded at startup).
+    absl::Time agent_seen;
   };
 
-  // Applies agent-reported states to the settled records placed on `agent_id`.
-  void Observe(std::string_view agent_id,
-               const google::protobuf::RepeatedPtrField<fsb::agent::v1::SandboxStatus>& states);
-  // Drops the Pending record of a failed create and returns `status`.
-  absl::Status AbortCreate(const Key& key, absl::Status status);
+  // One thing the reconciler decided to do; runs without the lock.
+  struct Action;
 
-  Registry* const registry_;
+  SandboxService(Scheduler* scheduler, AgentClient* agents, store::Store* store,
+                 const Clock* clock, Options options);
+
+  absl::Status Load();
+  void RunReconciler();
+
+  // Creates a record for `desired` (validated, defaults applied) and starts it.
+  absl::StatusOr<v1alpha1::Sandbox> CreateRecord(v1alpha1::Sandbox desired);
+  // Places `sandbox` (its container id set) on an agent and starts it there. Returns
+  // the sandbox with its placement and phase; holds a slot iff it succeeded. For a
+  // strong sandbox the Scheduled record is made durable before the agent is called.
+  absl::StatusOr<v1alpha1::Sandbox> PlaceAndStart(const Key& key, v1alpha1::Sandbox sandbox);
+  // Stops and removes the sandbox's container on its agent. OK when the agent no longer
+  // has it, or is not registered/healthy (then nothing can be done now).
+  absl::Status StopOnAgent(const v1alpha1::Sandbox& sandbox, std::optional<absl::Duration> grace);
+  // Returns the slot the sandbox holds, if any.
+  void ReleaseSlot(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Clears the record's placement: gives back its slot and drops it from by_agent_.
+  void Unplace(const Key& key, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Re-reserves the slots of the records placed on a (re-)registered agent.
+  void RestoreSlots(std::string_view agent_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Applies an agent's sandbox states; `complete` when they are all its sandboxes.
+  void Observe(std::string_view agent_id,
+               const google::protobuf::RepeatedPtrField<fsb::agent::v1::SandboxStatus>& states,
+               bool complete) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Index maintenance around changes of a record's request id, container id or agent.
+  void Index(const Key& key, const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Unindex(const Key& key, const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the record's current state (or its absence) for the store; returns the ticket.
+  uint64_t Persist(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits for a queued write; UNAVAILABLE naming the sandbox when it does not complete.
+  absl::Status AwaitDurable(const Key& key, uint64_t ticket) ABSL_LOCKS_EXCLUDED(mu_);
+  // Ends the operation on `key`, wakes waiters.
+  void Settle(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the record (and its store object) and wakes waiters.
+  void Erase(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  std::vector<Action> PlanReconcile(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+  void Execute(Action& action) ABSL_LOCKS_EXCLUDED(mu_);
+
+  Scheduler* const scheduler_;
   AgentClient* const agents_;
+  store::Store* const store_;
   const Clock* const clock_;
+  const Options options_;
+  const absl::Time started_;
+  store::Persister persister_;
+
   mutable absl::Mutex mu_;
   std::map<Key, Entry> sandboxes_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Key> by_request_id_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Key> by_container_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, absl::flat_hash_set<Key>> by_agent_ ABSL_GUARDED_BY(mu_);
+  // Sandboxes agents report that no record owns: (agent, container id) -> first report.
+  absl::flat_hash_map<std::pair<std::string, std::string>, absl::Time> unknown_
+      ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;  // the reconciler should run now
+  std::thread reconciler_;
 };
 
 }  // namespace fsb::controller

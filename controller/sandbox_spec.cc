@@ -1,0 +1,339 @@
+#include "controller/sandbox_spec.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "internal/ids.h"
+#include "internal/image_ref.h"
+#include "internal/strings.h"
+#include "internal/validation.h"
+
+namespace fsb::controller {
+namespace {
+
+using ::fsb::v1alpha1::Sandbox;
+using ::fsb::v1alpha1::SandboxSpec;
+
+constexpr char kApiVersion[] = "fsb.io/v1alpha1";
+constexpr char kKind[] = "Sandbox";
+
+absl::Status TooMany(std::string_view field, size_t n, size_t max) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(Sv(field), ": ", n, " entries, at most ", max, " are allowed"));
+}
+
+absl::Status TooLarge(std::string_view field, size_t bytes, size_t max) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(Sv(field), ": ", bytes, " bytes, at most ", max, " are allowed"));
+}
+
+absl::Status ValidateRequestId(std::string_view id) {
+  if (id.size() > kMaxRequestIdBytes) return TooLarge("request_id", id.size(), kMaxRequestIdBytes);
+  for (char c : id) {
+    if (c <= ' ' || c == 0x7f) {
+      return absl::InvalidArgumentError(
+          "request_id may not contain whitespace or control characters");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateProcess(const SandboxSpec& spec) {
+  if (spec.command_size() + spec.args_size() > kMaxArgs) {
+    return TooMany("command+args", spec.command_size() + spec.args_size(), kMaxArgs);
+  }
+  size_t argv_bytes = 0;
+  for (const std::string& a : spec.command()) argv_bytes += a.size() + 1;
+  for (const std::string& a : spec.args()) argv_bytes += a.size() + 1;
+  if (argv_bytes > kMaxArgvBytes) return TooLarge("command+args", argv_bytes, kMaxArgvBytes);
+
+  if (spec.env_size() > kMaxEnv) return TooMany("env", spec.env_size(), kMaxEnv);
+  size_t env_bytes = 0;
+  std::string_view previous;
+  for (const auto& var : spec.env()) {
+    if (absl::Status s = ValidateEnvName("env", var.name()); !s.ok()) return s;
+    if (var.name() == previous) {
+      return absl::InvalidArgumentError(absl::StrCat("env: ", var.name(), " is set twice"));
+    }
+    previous = var.name();
+    env_bytes += var.name().size() + var.value().size() + 2;
+  }
+  if (env_bytes > kMaxEnvBytes) return TooLarge("env", env_bytes, kMaxEnvBytes);
+
+  const std::string& dir = spec.working_dir();
+  if (!dir.empty() && dir.front() != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("working_dir \"", dir, "\" must be an absolute path"));
+  }
+  if (dir.size() > kMaxPathBytes) return TooLarge("working_dir", dir.size(), kMaxPathBytes);
+
+  if (spec.exposed_ports_size() > kMaxPorts) {
+    return TooMany("exposed_ports", spec.exposed_ports_size(), kMaxPorts);
+  }
+  absl::flat_hash_set<int> ports;
+  for (int port : spec.exposed_ports()) {
+    if (absl::Status s = ValidatePort("exposed_ports", port); !s.ok()) return s;
+    if (!ports.insert(port).second) {
+      return absl::InvalidArgumentError(absl::StrCat("exposed_ports: port ", port, " is repeated"));
+    }
+  }
+
+  const auto& r = spec.resources();
+  if (r.cpu_millicores() < 0 || r.memory_bytes() < 0 || r.pids() < 0) {
+    return absl::InvalidArgumentError("resources: cpu, memory and pids must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+// Validates `sandbox` as submitted by a client and fills in defaults; see
+// SandboxFromRequest.
+absl::Status Admit(Sandbox& sandbox, SandboxSpec::ConsistencyMode default_mode, absl::Time now) {
+  if (!sandbox.api_version().empty() && sandbox.api_version() != kApiVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("apiVersion must be ", kApiVersion, ", not ", sandbox.api_version()));
+  }
+  if (!sandbox.kind().empty() && sandbox.kind() != kKind) {
+    return absl::InvalidArgumentError(absl::StrCat("kind must be ", kKind, ", not ", sandbox.kind()));
+  }
+  sandbox.set_api_version(kApiVersion);
+  sandbox.set_kind(kKind);
+
+  auto* meta = sandbox.mutable_metadata();
+  if (meta->namespace_().empty()) meta->set_namespace_(kDefaultNamespace);
+  if (meta->name().empty()) meta->set_name(absl::StrCat("sb-", RandomHex(4)));
+  if (absl::Status s = ValidateDnsLabel("namespace", meta->namespace_()); !s.ok()) return s;
+  if (absl::Status s = ValidateDnsLabel("name", meta->name()); !s.ok()) return s;
+  if (meta->labels_size() > kMaxLabels) return TooMany("labels", meta->labels_size(), kMaxLabels);
+  for (const auto& [key, value] : meta->labels()) {
+    if (absl::Status s = ValidateLabel("labels", key, value); !s.ok()) return s;
+  }
+  auto* annotations = meta->mutable_annotations();
+  std::string& request_id = (*annotations)[kRequestIdAnnotation];
+  if (request_id.empty()) request_id = absl::StrCat(meta->namespace_(), "/", meta->name());
+  if (absl::Status s = ValidateRequestId(request_id); !s.ok()) return s;
+
+  SandboxSpec* spec = sandbox.mutable_spec();
+  if (spec->image().empty()) return absl::InvalidArgumentError("image is required");
+  absl::StatusOr<std::string> image = NormalizeImageReference(spec->image());
+  if (!image.ok()) return image.status();
+  spec->set_image(*std::move(image));
+  std::sort(spec->mutable_env()->begin(), spec->mutable_env()->end(),
+            [](const auto& a, const auto& b) { return a.name() < b.name(); });
+  if (absl::Status s = ValidateProcess(*spec); !s.ok()) return s;
+  if (spec->pool_ref().empty()) spec->set_pool_ref(kDefaultPool);
+  if (absl::Status s = ValidateDnsLabel("pool_ref", spec->pool_ref()); !s.ok()) return s;
+  if (spec->failure_policy() == SandboxSpec::FAILURE_POLICY_UNSET) {
+    spec->set_failure_policy(SandboxSpec::Manual);
+  }
+  if (spec->recovery_timeout_seconds() == 0) {
+    spec->set_recovery_timeout_seconds(kDefaultRecoveryTimeoutSeconds);
+  }
+  if (spec->consistency_mode() == SandboxSpec::CONSISTENCY_MODE_UNSET) {
+    spec->set_consistency_mode(default_mode);
+  }
+  if (absl::Status s = ValidateMutableSpec(*spec, now); !s.ok()) return s;
+  (*annotations)[kSpecHashAnnotation] = SpecHash(*spec);
+
+  sandbox.clear_status();
+  sandbox.mutable_status()->set_phase(v1alpha1::SandboxStatus::Pending);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+}
+
+absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+absl::StatusOr<Sandbox> SandboxFromRequest(const fastpath::v1::CreateRequest& request,
+                                           SandboxSpec::ConsistencyMode default_mode,
+                                           absl::Time now) {
+  Sandbox sandbox;
+  auto* meta = sandbox.mutable_metadata();
+  meta->set_namespace_(request.namespace_());
+  meta->set_name(request.name());
+  *meta->mutable_labels() = request.labels();
+  if (!request.request_id().empty()) {
+    (*meta->mutable_annotations())[kRequestIdAnnotation] = request.request_id();
+  }
+  SandboxSpec* spec = sandbox.mutable_spec();
+  spec->set_image(request.image());
+  *spec->mutable_command() = request.command();
+  *spec->mutable_args() = request.args();
+  for (const auto& [name, value] : request.envs()) {
+    auto* var = spec->add_env();
+    var->set_name(name);
+    var->set_value(value);
+  }
+  spec->set_working_dir(request.working_dir());
+  *spec->mutable_exposed_ports() = request.exposed_ports();
+  *spec->mutable_resources() = request.resources();
+  spec->set_pool_ref(request.pool_ref());
+  switch (request.failure_policy()) {
+    case fastpath::v1::MANUAL: spec->set_failure_policy(SandboxSpec::Manual); break;
+    case fastpath::v1::AUTO_RECREATE: spec->set_failure_policy(SandboxSpec::AutoRecreate); break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("failure_policy ", request.failure_policy(), " is not a known policy"));
+  }
+  if (request.recovery_timeout_seconds() < 0) {
+    return absl::InvalidArgumentError("recovery_timeout_seconds must not be negative");
+  }
+  spec->set_recovery_timeout_seconds(request.recovery_timeout_seconds());
+  if (request.expire_time_seconds() < 0) {
+    return absl::InvalidArgumentError("expire_time_seconds must not be negative");
+  }
+  if (request.expire_time_seconds() > 0) {
+    spec->mutable_expire_time()->set_seconds(request.expire_time_seconds());
+  }
+  if (request.consistency_mode() == fastpath::v1::STRONG) {
+    spec->set_consistency_mode(SandboxSpec::strong);
+  } else if (request.consistency_mode() != fastpath::v1::FAST) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("consistency_mode ", request.consistency_mode(), " is not a known mode"));
+  }
+  if (absl::Status s = Admit(sandbox, default_mode, now); !s.ok()) return s;
+  return sandbox;
+}
+
+absl::StatusOr<Sandbox> SandboxFromResource(Sandbox resource,
+                                            SandboxSpec::ConsistencyMode default_mode,
+                                            absl::Time now) {
+  auto* meta = resource.mutable_metadata();
+  meta->clear_uid();
+  meta->clear_resource_version();
+  meta->clear_generation();
+  meta->clear_creation_timestamp();
+  meta->clear_deletion_timestamp();
+  meta->mutable_annotations()->erase(kSpecHashAnnotation);
+  if (absl::Status s = Admit(resource, default_mode, now); !s.ok()) return s;
+  return resource;
+}
+
+std::string SpecHash(const SandboxSpec& spec) {
+  SandboxSpec fixed = spec;
+  fixed.clear_expire_time();
+  fixed.clear_reset_revision();
+  fixed.clear_failure_policy();
+  fixed.clear_recovery_timeout_seconds();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    fixed.SerializeToCodedStream(&coded);
+  }
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64: stable across processes
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return absl::StrCat(absl::Hex(h, absl::kZeroPad16));
+}
+
+std::string ImmutableSpecChanges(const SandboxSpec& current, const SandboxSpec& desired) {
+  std::vector<std::string> changed;
+  const google::protobuf::Descriptor* d = SandboxSpec::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    if (f->number() == SandboxSpec::kExpireTimeFieldNumber ||
+        f->number() == SandboxSpec::kResetRevisionFieldNumber ||
+        f->number() == SandboxSpec::kFailurePolicyFieldNumber ||
+        f->number() == SandboxSpec::kRecoveryTimeoutSecondsFieldNumber) {
+      continue;
+    }
+    google::protobuf::util::MessageDifferencer differ;
+    std::vector<const google::protobuf::FieldDescriptor*> only{f};
+    if (!differ.CompareWithFields(current, desired, only, only)) changed.push_back(f->json_name());
+  }
+  return absl::StrJoin(changed, ", ");
+}
+
+absl::Status ValidateMutableSpec(const SandboxSpec& spec, absl::Time now) {
+  if (spec.failure_policy() != SandboxSpec::Manual &&
+      spec.failure_policy() != SandboxSpec::AutoRecreate) {
+    return absl::InvalidArgumentError("failurePolicy must be Manual or AutoRecreate");
+  }
+  if (spec.recovery_timeout_seconds() < 0 ||
+      spec.recovery_timeout_seconds() > kMaxRecoveryTimeoutSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat("recovery_timeout_seconds ",
+                                                   spec.recovery_timeout_seconds(),
+                                                   " is out of range 0-", kMaxRecoveryTimeoutSeconds));
+  }
+  if (spec.has_expire_time() && TimeOf(spec.expire_time()) <= now) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expire time ", absl::FormatTime(absl::RFC3339_sec, TimeOf(spec.expire_time()),
+                                                      absl::UTCTimeZone()),
+                     " is not in the future"));
+  }
+  if (!spec.reset_revision().empty()) {
+    if (auto t = ParseResetRevision(spec.reset_revision()); !t.ok()) return t.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Time> ParseResetRevision(std::string_view revision) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, Sv(revision), &t, &err)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reset_revision \"", Sv(revision), "\" is not an RFC 3339 timestamp: ", err));
+  }
+  return t;
+}
+
+fsb::agent::v1::SandboxSpec AgentSpecOf(const Sandbox& sandbox) {
+  fsb::agent::v1::SandboxSpec spec;
+  spec.set_sandbox_id(sandbox.status().container_id());
+  spec.set_name(sandbox.metadata().name());
+  spec.set_namespace_(sandbox.metadata().namespace_());
+  spec.set_image(sandbox.spec().image());
+  *spec.mutable_command() = sandbox.spec().command();
+  *spec.mutable_args() = sandbox.spec().args();
+  for (const auto& var : sandbox.spec().env()) (*spec.mutable_env())[var.name()] = var.value();
+  spec.set_working_dir(sandbox.spec().working_dir());
+  *spec.mutable_labels() = sandbox.metadata().labels();
+  *spec.mutable_exposed_ports() = sandbox.spec().exposed_ports();
+  return spec;
+}
+
+void ToSandboxInfo(const Sandbox& sandbox, fastpath::v1::SandboxInfo* info) {
+  const auto& meta = sandbox.metadata();
+  const auto& spec = sandbox.spec();
+  const auto& status = sandbox.status();
+  info->set_sandbox_id(status.container_id());
+  info->set_phase(v1alpha1::SandboxStatus::Phase_Name(status.phase()));
+  info->set_agent_pod(status.agent());
+  *info->mutable_endpoints() = status.endpoints();
+  info->set_created_at(meta.creation_timestamp().seconds());
+  info->set_image(spec.image());
+  info->set_pool_ref(spec.pool_ref());
+  info->set_sandbox_name(meta.name());
+  info->set_namespace_(meta.namespace_());
+  *info->mutable_labels() = meta.labels();
+  *info->mutable_command() = spec.command();
+  *info->mutable_args() = spec.args();
+  for (const auto& var : spec.env()) (*info->mutable_envs())[var.name()] = var.value();
+  info->set_working_dir(spec.working_dir());
+  *info->mutable_exposed_ports() = spec.exposed_ports();
+  info->set_node(status.node());
+  info->set_message(status.message());
+  info->set_exit_code(status.exit_code());
+  info->set_restart_count(status.restart_count());
+}
+
+}  // namespace fsb::controller

@@ -1,0 +1,94 @@
+#ifndef FSB_CONTROLLER_SANDBOX_SPEC_H_
+#define FSB_CONTROLLER_SANDBOX_SPEC_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "fastpath/v1/fastpath.pb.h"
+#include "fsb/agent/v1/agent.pb.h"
+#include "fsb/v1alpha1/resources.pb.h"
+
+namespace fsb::controller {
+
+// Pure functions between the client's requests, the fsb.io/v1alpha1 Sandbox record and
+// the agent's SandboxSpec. No I/O, no clock reads ("now" is passed in). Thread-safe.
+
+inline constexpr char kDefaultNamespace[] = "default";
+inline constexpr char kDefaultPool[] = "default";
+inline constexpr int kDefaultRecoveryTimeoutSeconds = 60;
+
+// Annotations the controller keeps on each Sandbox.
+inline constexpr char kRequestIdAnnotation[] = "fsb.io/request-id";
+inline constexpr char kSpecHashAnnotation[] = "fsb.io/spec-hash";
+
+// Bounds on request sizes; larger requests are INVALID_ARGUMENT.
+inline constexpr int kMaxArgs = 1024;            // command + args entries
+inline constexpr int kMaxEnv = 256;              // environment variables
+inline constexpr int kMaxLabels = 64;            // labels per sandbox
+inline constexpr int kMaxPorts = 64;             // exposed ports per sandbox
+inline constexpr size_t kMaxArgvBytes = 128 << 10;  // command + args, bytes
+inline constexpr size_t kMaxEnvBytes = 128 << 10;   // env names + values, bytes
+inline constexpr size_t kMaxPathBytes = 4096;       // working dir
+inline constexpr size_t kMaxRequestIdBytes = 253;
+inline constexpr int kMaxRecoveryTimeoutSeconds = 86400;
+
+// Validates a CreateRequest and turns it into a new Sandbox record: apiVersion/kind,
+// metadata (namespace default "default"; name as given, or "sb-<8 hex>" when empty;
+// labels; annotations request-id (default "<namespace>/<name>") and spec-hash), spec
+// (normalized image, env sorted by name, pool default "default", failure policy default
+// Manual, recovery timeout default 60 s, expiry, consistency mode) and status phase
+// Pending. uid, timestamps, generation and the container id are left to the caller.
+//
+// consistency_mode STRONG asks for strong; FAST, the proto3 default that clients which
+// never heard of the field send, means the controller's `default_mode`.
+//
+// INVALID_ARGUMENT naming the field for: a name/namespace/pool that is not a DNS label,
+// an empty or malformed image, invalid env names or labels, too many or too large
+// args/env/labels, a relative or too long working dir, ports out of 1-65535 or
+// repeated, negative resources, a recovery timeout outside 0-86400 s, an expiry that is
+// not in the future (relative to `now`), an invalid request id.
+absl::StatusOr<v1alpha1::Sandbox> SandboxFromRequest(
+    const fastpath::v1::CreateRequest& request,
+    v1alpha1::SandboxSpec::ConsistencyMode default_mode, absl::Time now);
+
+// Validates a Sandbox resource submitted by `fsb apply`, fills defaults and the
+// annotations as SandboxFromRequest does; server-owned fields (uid, resourceVersion,
+// generation, timestamps, status) are cleared. Same errors, plus INVALID_ARGUMENT for a
+// wrong apiVersion/kind.
+absl::StatusOr<v1alpha1::Sandbox> SandboxFromResource(
+    v1alpha1::Sandbox resource, v1alpha1::SandboxSpec::ConsistencyMode default_mode,
+    absl::Time now);
+
+// A stable hex digest of the parts of `spec` a create request fixes (everything but
+// expireTime and resetRevision, which updates change). Equal specs give equal digests
+// across processes and restarts.
+std::string SpecHash(const v1alpha1::SandboxSpec& spec);
+
+// The names of the fields whose change `fsb apply` refuses (immutable after create),
+// comma-separated in field order; empty when `desired` only changes mutable fields.
+std::string ImmutableSpecChanges(const v1alpha1::SandboxSpec& current,
+                                 const v1alpha1::SandboxSpec& desired);
+
+// Validates the mutable fields an update may set: expire time (future or unset),
+// recovery timeout (0-86400 s), failure policy, reset revision (RFC 3339).
+absl::Status ValidateMutableSpec(const v1alpha1::SandboxSpec& spec, absl::Time now);
+
+// Parses an RFC 3339 reset revision. INVALID_ARGUMENT naming the value otherwise.
+absl::StatusOr<absl::Time> ParseResetRevision(std::string_view revision);
+
+// What the agent needs to run the sandbox.
+fsb::agent::v1::SandboxSpec AgentSpecOf(const v1alpha1::Sandbox& sandbox);
+
+// The sandbox as the FastPath API's SandboxInfo.
+void ToSandboxInfo(const v1alpha1::Sandbox& sandbox, fastpath::v1::SandboxInfo* info);
+
+// Converts a time to a protobuf Timestamp and back.
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out);
+absl::Time TimeOf(const google::protobuf::Timestamp& t);
+
+}  // namespace fsb::controller
+
+#endif  // FSB_CONTROLLER_SANDBOX_SPEC_H_

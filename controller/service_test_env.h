@@ -1,0 +1,93 @@
+#ifndef FSB_CONTROLLER_SERVICE_TEST_ENV_H_
+#define FSB_CONTROLLER_SERVICE_TEST_ENV_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "controller/fake_agent_client.h"
+#include "controller/sandbox_service.h"
+#include "controller/scheduler/scheduler.h"
+#include "controller/store/sqlite_store.h"
+#include "glog/logging.h"
+#include "gtest/gtest.h"
+#include "internal/clock.h"
+#include "internal/ids.h"
+
+namespace fsb::controller {
+
+// What a SandboxService test needs: a manual clock, a real scheduler, a fake agent
+// client and a real SQLite store in a fresh temp folder. Restart() simulates a controller
+// restart: a new scheduler and service on the same store file (the old service flushes
+// its pending writes; to model a crash that lost writes, change the store by hand
+// between a Flush and the Restart). The reconcile loop does not run; tests call
+// ReconcileOnce.
+class ServiceTestEnv {
+ public:
+  explicit ServiceTestEnv(SandboxService::Options options = {})
+      : options_(WithoutLoop(options)),
+        dir_(std::filesystem::temp_directory_path() / ("fsb-svc-" + RandomHex(6))) {
+    std::filesystem::create_directories(dir_);
+    auto store = store::SqliteStore::Open((dir_ / "fsb.db").string(), {});
+    CHECK(store.ok()) << store.status();
+    store_ = *std::move(store);
+    StartService();
+  }
+  ~ServiceTestEnv() {
+    service_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Restart() {
+    service_.reset();
+    StartService();
+  }
+
+  // Registers an agent with `capacity` slots in `pool`.
+  void AddAgent(const std::string& id, int capacity, const std::string& pool = "default",
+                const std::string& address = "") {
+    fsb::agent::v1::RegisterRequest req;
+    req.mutable_agent()->set_agent_id(id);
+    req.mutable_agent()->set_node_name("node-" + id);
+    req.mutable_agent()->set_address(address.empty() ? id + ":5758" : address);
+    req.mutable_agent()->set_pool(pool);
+    req.mutable_agent()->set_capacity(capacity);
+    absl::Status s = service_->RegisterAgent(req);
+    CHECK(s.ok()) << s;
+  }
+
+  ManualClock& clock() { return clock_; }
+  Scheduler& scheduler() { return *scheduler_; }
+  FakeAgentClient& agents() { return agents_; }
+  store::SqliteStore& store() { return *store_; }
+  SandboxService& service() { return *service_; }
+
+ private:
+  static SandboxService::Options WithoutLoop(SandboxService::Options options) {
+    options.run_reconciler = false;
+    return options;
+  }
+
+  void StartService() {
+    scheduler_ = std::make_unique<Scheduler>(&clock_, Scheduler::Options{
+                                                          .heartbeat_timeout =
+                                                              options_.agent_lost_timeout});
+    auto service = SandboxService::Create(scheduler_.get(), &agents_, store_.get(), &clock_,
+                                          options_);
+    CHECK(service.ok()) << service.status();
+    service_ = *std::move(service);
+  }
+
+  const SandboxService::Options options_;
+  const std::filesystem::path dir_;
+  ManualClock clock_;
+  FakeAgentClient agents_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<SandboxService> service_;
+};
+
+}  // namespace fsb::controller
+
+#endif  // FSB_CONTROLLER_SERVICE_TEST_ENV_H_
