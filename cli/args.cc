@@ -1,11 +1,13 @@
 #include "cli/args.h"
 
 #include <cstdint>
+#include <iterator>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cli/values.h"
 #include "internal/image_ref.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
@@ -21,40 +23,94 @@ Usage:
 
 Commands:
   run       Create and start a sandbox
-  ls        List sandboxes in the namespace (alias: list)
+  ls        List sandboxes (alias: list)
   get       Show one sandbox
+  update    Change a sandbox's expiry, failure policy, recovery timeout or labels
+  reset     Restart a sandbox in a fresh container (same name and spec)
   rm        Delete sandboxes (alias: delete)
+  apply     Create or update sandboxes from YAML or JSON files
+  agents    List the registered agents
   version   Print the client version
   help      Show this help
 
 fsb run --image IMG [flags] [-- CMD [ARG...]]
-  --image IMG            image to run (required)
-  --name NAME            sandbox name, a DNS label (default: generated)
-  -e, --env K=V          environment variable (repeatable)
-  -w, --workdir DIR      working directory
-  --pool POOL            sandbox pool to place the sandbox in
-  -l, --label K=V        label (repeatable)
-  --port PORT            port to expose, 1-65535 (repeatable)
-  --strong               persist before starting (strong consistency)
-  -- CMD [ARG...]        command replacing the image's entrypoint and cmd
+  --image IMG               image to run (required)
+  --name NAME               sandbox name, a DNS label (default: generated)
+  -e, --env K=V             environment variable (repeatable)
+  -w, --workdir DIR         working directory
+  --pool POOL               sandbox pool to place the sandbox in
+  -l, --label K=V           label (repeatable)
+  --port PORT               port to expose, 1-65535 (repeatable)
+  --strong                  persist before starting (strong consistency)
+  --request-id ID           idempotency key (default: NAMESPACE/NAME); the same ID with
+                            the same spec returns the existing sandbox
+  --cpu CPU                 CPU limit, a Kubernetes quantity: 500m (half a core), 2, 0.5
+  --memory SIZE             memory limit: 256Mi, 1Gi, 500M or bytes
+  --pids N                  maximum number of processes, 1-4194304
+  --expire-in DURATION      expire the sandbox DURATION from now (1s-87600h), e.g. 30m
+  --failure-policy POLICY   when its agent is lost: manual (default: stay Lost) or
+                            auto-recreate (recreate elsewhere after the recovery timeout)
+  --recovery-timeout DUR    wait before auto-recreate, whole seconds 1s-24h (default 60s)
+  -- CMD [ARG...]           command replacing the image's entrypoint and cmd
 
-fsb ls [-o json|yaml|wide]
+fsb ls [-l SELECTOR] [-A] [-o json|yaml|wide]
+  -l, --selector SELECTOR   label selector: k=v, k==v, k!=v, k, !k, comma-separated (AND)
+  -A, --all-namespaces      list every namespace; the table gains a NAMESPACE column
+  -o, --output FORMAT       json, yaml or wide (default: a table)
+
 fsb get NAME [-o json|yaml|wide]
-  -o, --output FORMAT    json, yaml or wide (default: a table)
+  -o, --output FORMAT       json or yaml: the fsb.io/v1alpha1 Sandbox resource
+                            (metadata, spec, status); wide: more columns
 
-fsb rm NAME [NAME...]
+fsb update NAME [flags]     at least one of:
+  --expire-in DURATION      expire DURATION from now
+  --expire-at TIME          expire at TIME: RFC 3339 (2030-01-02T15:04:05Z) or unix seconds
+  --no-expire               never expire
+  --failure-policy POLICY   manual or auto-recreate
+  --recovery-timeout DUR    whole seconds, 1s-24h
+  -l, --label K=V           add or change a label (repeatable)
+  --remove-label KEY        remove a label (repeatable)
+
+fsb reset NAME              replace the sandbox's container with a fresh one (same name
+                            and spec): sends a new reset revision, the current time
+
+fsb rm NAME [NAME...] [--grace DURATION | --now]
+  --grace DURATION          SIGTERM-to-SIGKILL grace, whole seconds 0-24h
+                            (default: the agent's); the request deadline grows by it
+  --now                     kill at once (--grace 0)
+
+fsb apply -f FILE [-f FILE...]
+  -f, --filename FILE       Sandbox resources in YAML (documents separated by ---) or
+                            JSON; - reads standard input (repeatable). Creates missing
+                            sandboxes, updates the mutable fields of existing ones
+
+fsb agents [-o json|yaml|wide]
+  -o, --output FORMAT       json or yaml: the fsb.io/v1alpha1 Agent resources;
+                            wide: adds ADDRESS and IMAGES
 
 Global flags:
-  --endpoint HOST:PORT   controller address (default: $FSB_ENDPOINT, else 127.0.0.1:9090)
-  -n, --namespace NS     namespace (default "default")
-  --timeout DURATION     deadline of each request, e.g. 500ms, 30s, 2m (default 60s)
-  -h, --help             show this help
+  --endpoint HOST:PORT      controller address (default: $FSB_ENDPOINT, else 127.0.0.1:9090)
+  -n, --namespace NS        namespace (default "default")
+  --timeout DURATION        deadline of each request, e.g. 500ms, 30s, 2m (default 60s)
+  -h, --help                show this help
+
+Durations: whole seconds (30) or units ms, s, m, h (1h30m).
 
 Examples:
   fsb run --image busybox --name hello -- sh -c 'echo hi; sleep 3600'
+  fsb run --image busybox --name job --cpu 500m --memory 256Mi --pids 100 \
+      --expire-in 2h --failure-policy auto-recreate -l team=a -- sleep 7200
   fsb ls -o wide
+  fsb ls -A -l team=a,tier!=batch
   fsb get hello -o yaml
+  fsb update hello --expire-in 30m -l tier=fe --remove-label old
+  fsb update hello --no-expire --failure-policy manual
+  fsb reset hello
+  fsb apply -f sandboxes.yaml
+  fsb get hello -o yaml | fsb apply -f -
+  fsb agents -o wide
   fsb rm hello
+  fsb rm --now job
 
 Exit status: 0 on success, 1 on a server or connection error, 2 on a usage error.
 )";
@@ -67,7 +123,11 @@ enum CommandBit : uint32_t {
   kDeleteBit = 1 << 3,
   kVersionBit = 1 << 4,
   kHelpBit = 1 << 5,
-  kAllBits = (1 << 6) - 1,
+  kUpdateBit = 1 << 6,
+  kResetBit = 1 << 7,
+  kApplyBit = 1 << 8,
+  kAgentsBit = 1 << 9,
+  kAllBits = (1 << 10) - 1,
 };
 
 struct FlagSpec {
@@ -87,11 +147,41 @@ constexpr FlagSpec kFlags[] = {
     {"env", 'e', true, kRunBit},
     {"workdir", 'w', true, kRunBit},
     {"pool", 0, true, kRunBit},
-    {"label", 'l', true, kRunBit},
+    {"label", 'l', true, kRunBit | kUpdateBit},
     {"port", 0, true, kRunBit},
     {"strong", 0, false, kRunBit},
-    {"output", 'o', true, kListBit | kGetBit},
+    {"request-id", 0, true, kRunBit},
+    {"cpu", 0, true, kRunBit},
+    {"memory", 0, true, kRunBit},
+    {"pids", 0, true, kRunBit},
+    {"expire-in", 0, true, kRunBit | kUpdateBit},
+    {"failure-policy", 0, true, kRunBit | kUpdateBit},
+    {"recovery-timeout", 0, true, kRunBit | kUpdateBit},
+    {"expire-at", 0, true, kUpdateBit},
+    {"no-expire", 0, false, kUpdateBit},
+    {"remove-label", 0, true, kUpdateBit},
+    {"selector", 'l', true, kListBit},
+    {"all-namespaces", 'A', false, kListBit},
+    {"output", 'o', true, kListBit | kGetBit | kAgentsBit},
+    {"grace", 0, true, kDeleteBit},
+    {"now", 0, false, kDeleteBit},
+    {"filename", 'f', true, kApplyBit},
 };
+
+// A short name shared by several flags must mean one flag per command, and all of them
+// must agree on taking a value (the tokenizer decides before it knows the command).
+constexpr bool ShortNamesAreUnambiguous() {
+  for (size_t i = 0; i < std::size(kFlags); ++i) {
+    for (size_t j = i + 1; j < std::size(kFlags); ++j) {
+      const FlagSpec& a = kFlags[i];
+      const FlagSpec& b = kFlags[j];
+      if (a.short_name == 0 || a.short_name != b.short_name) continue;
+      if (a.takes_value != b.takes_value || (a.commands & b.commands) != 0) return false;
+    }
+  }
+  return true;
+}
+static_assert(ShortNamesAreUnambiguous());
 
 struct CommandWord {
   std::string_view word;
@@ -99,16 +189,25 @@ struct CommandWord {
 };
 
 constexpr CommandWord kCommands[] = {
-    {"run", kRunBit},    {"ls", kListBit},         {"list", kListBit},
-    {"get", kGetBit},    {"rm", kDeleteBit},       {"delete", kDeleteBit},
-    {"version", kVersionBit}, {"help", kHelpBit},
+    {"run", kRunBit},       {"ls", kListBit},       {"list", kListBit},
+    {"get", kGetBit},       {"rm", kDeleteBit},     {"delete", kDeleteBit},
+    {"update", kUpdateBit}, {"reset", kResetBit},   {"apply", kApplyBit},
+    {"agents", kAgentsBit}, {"version", kVersionBit}, {"help", kHelpBit},
 };
+
+// Bounds of the duration flags.
+constexpr absl::Duration kMaxExpireIn = absl::Hours(24 * 3650);  // ten years
+constexpr absl::Duration kMaxRecoveryTimeout = absl::Hours(24);  // the server's limit
+constexpr absl::Duration kMaxGrace = absl::Hours(24);
+// Linux's PID_MAX_LIMIT: no cgroup can hold more processes.
+constexpr int64_t kMaxPids = 4 * 1024 * 1024;
 
 // A flag occurrence, in command-line order.
 struct FlagValue {
-  const FlagSpec* spec;
-  std::string spelled;  // as typed, for messages: "--env", "-n"
-  std::string value;    // "true"/"false" for boolean flags
+  const FlagSpec* spec;  // for a short flag, resolved again once the command is known
+  std::string spelled;   // as typed, for messages: "--env", "-n"
+  char short_name;       // the letter when typed in short form, else 0
+  std::string value;     // "true"/"false" for boolean flags
 };
 
 // The command line split into flags, positional words and the words after "--".
@@ -123,6 +222,14 @@ absl::Status UsageError(std::string_view message) {
   return absl::InvalidArgumentError(std::string(message));
 }
 
+// Stores the value of `parsed` into `into`, or returns its error.
+template <typename T, typename U>
+absl::Status Assign(absl::StatusOr<T> parsed, U& into) {
+  if (!parsed.ok()) return parsed.status();
+  into = *std::move(parsed);
+  return absl::OkStatus();
+}
+
 const FlagSpec* FindLong(std::string_view name) {
   for (const FlagSpec& f : kFlags) {
     if (f.name == name) return &f;
@@ -130,9 +237,10 @@ const FlagSpec* FindLong(std::string_view name) {
   return nullptr;
 }
 
-const FlagSpec* FindShort(char c) {
+// The flag with short name `c` among those valid for one of `commands`.
+const FlagSpec* FindShort(char c, uint32_t commands) {
   for (const FlagSpec& f : kFlags) {
-    if (f.short_name != 0 && f.short_name == c) return &f;
+    if (f.short_name != 0 && f.short_name == c && (f.commands & commands) != 0) return &f;
   }
   return nullptr;
 }
@@ -158,6 +266,7 @@ absl::StatusOr<Tokens> Tokenize(const std::vector<std::string>& args) {
     }
     const FlagSpec* spec = nullptr;
     std::string spelled;
+    char short_name = 0;
     std::optional<std::string> inline_value;
     if (arg[1] == '-') {
       std::string_view body = std::string_view(arg).substr(2);
@@ -168,7 +277,8 @@ absl::StatusOr<Tokens> Tokenize(const std::vector<std::string>& args) {
       spec = FindLong(name);
     } else {
       spelled = arg.substr(0, 2);
-      spec = FindShort(arg[1]);
+      short_name = arg[1];
+      spec = FindShort(short_name, kAllBits);
       std::string_view rest = std::string_view(arg).substr(2);
       if (!rest.empty()) {
         if (rest.front() == '=') rest.remove_prefix(1);
@@ -177,7 +287,7 @@ absl::StatusOr<Tokens> Tokenize(const std::vector<std::string>& args) {
     }
     if (spec == nullptr) return UsageError(absl::StrCat("unknown flag \"", Sv(spelled), "\""));
 
-    FlagValue flag{spec, spelled, ""};
+    FlagValue flag{spec, spelled, short_name, ""};
     if (!spec->takes_value) {
       absl::StatusOr<std::string> value =
           inline_value ? ParseBool(spelled, *inline_value) : std::string("true");
@@ -195,17 +305,12 @@ absl::StatusOr<Tokens> Tokenize(const std::vector<std::string>& args) {
   return tokens;
 }
 
-absl::StatusOr<absl::Duration> ParseTimeout(std::string_view value) {
-  absl::Duration d;
-  int64_t seconds = 0;
-  if (absl::SimpleAtoi(Sv(value), &seconds)) {
-    d = absl::Seconds(seconds);
-  } else if (!absl::ParseDuration(Sv(value), &d)) {
-    return UsageError(absl::StrCat("--timeout \"", Sv(value),
-                                   "\" is not a duration (examples: 500ms, 30s, 2m)"));
-  }
-  if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
-    return UsageError(absl::StrCat("--timeout \"", Sv(value), "\" must be positive and finite"));
+absl::StatusOr<absl::Duration> ParseTimeout(const FlagValue& flag) {
+  absl::StatusOr<absl::Duration> d = ParseDuration(flag.spelled, flag.value);
+  if (!d.ok()) return d.status();
+  if (*d <= absl::ZeroDuration() || *d == absl::InfiniteDuration()) {
+    return UsageError(
+        absl::StrCat(flag.spelled, " \"", flag.value, "\" must be positive and finite"));
   }
   return d;
 }
@@ -216,6 +321,62 @@ absl::StatusOr<OutputFormat> ParseOutput(std::string_view value) {
   if (value == "wide") return OutputFormat::kWide;
   return UsageError(
       absl::StrCat("unknown output format \"", Sv(value), "\" for -o: use json, yaml or wide"));
+}
+
+absl::StatusOr<FailurePolicy> ParseFailurePolicy(const FlagValue& flag) {
+  if (flag.value == "manual" || flag.value == "Manual") return FailurePolicy::kManual;
+  if (flag.value == "auto-recreate" || flag.value == "AutoRecreate") {
+    return FailurePolicy::kAutoRecreate;
+  }
+  return UsageError(absl::StrCat(flag.spelled, " \"", flag.value,
+                                 "\" is not a policy: use manual or auto-recreate"));
+}
+
+absl::StatusOr<int32_t> ParseRecoveryTimeout(const FlagValue& flag) {
+  absl::StatusOr<int64_t> seconds =
+      ParseSeconds(flag.spelled, flag.value, absl::Seconds(1), kMaxRecoveryTimeout);
+  if (!seconds.ok()) return seconds.status();
+  return static_cast<int32_t>(*seconds);
+}
+
+// --expire-in: unix seconds `now` + the duration.
+absl::StatusOr<int64_t> ParseExpireIn(const FlagValue& flag, absl::Time now) {
+  absl::StatusOr<int64_t> seconds =
+      ParseSeconds(flag.spelled, flag.value, absl::Seconds(1), kMaxExpireIn);
+  if (!seconds.ok()) return seconds.status();
+  return absl::ToUnixSeconds(now + absl::Seconds(*seconds));
+}
+
+// --expire-at: unix seconds of a time after `now`.
+absl::StatusOr<int64_t> ParseExpireAt(const FlagValue& flag, absl::Time now) {
+  absl::StatusOr<absl::Time> at = ParseTimestamp(flag.spelled, flag.value);
+  if (!at.ok()) return at.status();
+  if (*at <= now) {
+    return UsageError(absl::StrCat(flag.spelled, " \"", flag.value, "\" is not in the future"));
+  }
+  return absl::ToUnixSeconds(*at);
+}
+
+absl::StatusOr<int64_t> ParsePids(const FlagValue& flag) {
+  int64_t pids = 0;
+  if (!absl::SimpleAtoi(flag.value, &pids)) {
+    return UsageError(absl::StrCat(flag.spelled, " \"", flag.value, "\" is not a number"));
+  }
+  if (pids < 1 || pids > kMaxPids) {
+    return UsageError(absl::StrCat(flag.spelled, " ", pids, " is out of range 1-", kMaxPids));
+  }
+  return pids;
+}
+
+absl::StatusOr<std::string> ParseRequestId(const FlagValue& flag) {
+  if (flag.value.empty()) return UsageError(absl::StrCat(flag.spelled, " is empty"));
+  for (char c : flag.value) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+      return UsageError(absl::StrCat(flag.spelled, " \"", flag.value,
+                                     "\" may not contain whitespace or control characters"));
+    }
+  }
+  return flag.value;
 }
 
 // Adds a validated KEY=VALUE from --env or --label to `into`.
@@ -231,7 +392,21 @@ absl::Status AddKeyValue(const FlagValue& flag, std::map<std::string, std::strin
   return absl::OkStatus();
 }
 
-absl::StatusOr<RunCommand> BuildRun(const Tokens& tokens) {
+// A group of mutually exclusive flags; repeating one flag of the group is allowed.
+struct Conflicts {
+  // Records that `flag` was given; an error if another flag of the group was too.
+  absl::Status Add(const FlagValue& flag) {
+    if (first != nullptr && first->spec != flag.spec) {
+      return UsageError(
+          absl::StrCat("flag ", flag.spelled, " cannot be combined with ", first->spelled));
+    }
+    first = &flag;
+    return absl::OkStatus();
+  }
+  const FlagValue* first = nullptr;
+};
+
+absl::StatusOr<RunCommand> BuildRun(const Tokens& tokens, absl::Time now) {
   if (!tokens.positionals.empty()) {
     return UsageError(absl::StrCat("unexpected argument \"", tokens.positionals.front(),
                                    "\" for run; put the sandbox command after '--'"));
@@ -239,6 +414,7 @@ absl::StatusOr<RunCommand> BuildRun(const Tokens& tokens) {
   RunCommand run;
   for (const FlagValue& flag : tokens.flags) {
     std::string_view name = flag.spec->name;
+    absl::Status s;
     if (name == "image") {
       run.image = flag.value;
     } else if (name == "name") {
@@ -250,17 +426,34 @@ absl::StatusOr<RunCommand> BuildRun(const Tokens& tokens) {
     } else if (name == "strong") {
       run.strong = flag.value == "true";
     } else if (name == "env") {
-      if (absl::Status s = AddKeyValue(flag, run.envs); !s.ok()) return s;
+      s = AddKeyValue(flag, run.envs);
     } else if (name == "label") {
-      if (absl::Status s = AddKeyValue(flag, run.labels); !s.ok()) return s;
+      s = AddKeyValue(flag, run.labels);
     } else if (name == "port") {
       int port = 0;
       if (!absl::SimpleAtoi(Sv(flag.value), &port)) {
         return UsageError(absl::StrCat("--port \"", flag.value, "\" is not a number"));
       }
-      if (absl::Status s = ValidatePort("--port", port); !s.ok()) return s;
+      s = ValidatePort("--port", port);
       run.ports.push_back(port);
+    } else if (name == "request-id") {
+      s = Assign(ParseRequestId(flag), run.request_id);
+    } else if (name == "expire-in") {
+      s = Assign(ParseExpireIn(flag, now), run.expire_time_seconds);
+    } else if (name == "failure-policy") {
+      s = Assign(ParseFailurePolicy(flag), run.failure_policy);
+    } else if (name == "recovery-timeout") {
+      s = Assign(ParseRecoveryTimeout(flag), run.recovery_timeout_seconds);
+    } else if (name == "cpu") {
+      s = Assign(ParseQuantity(flag.spelled, flag.value, QuantityUnit::kMillicores),
+                 run.cpu_millicores);
+    } else if (name == "memory") {
+      s = Assign(ParseQuantity(flag.spelled, flag.value, QuantityUnit::kBytes),
+                 run.memory_bytes);
+    } else if (name == "pids") {
+      s = Assign(ParsePids(flag), run.pids);
     }
+    if (!s.ok()) return s;
   }
   if (run.image.empty()) return UsageError("run needs --image");
   if (absl::StatusOr<std::string> ref = NormalizeImageReference(run.image); !ref.ok()) {
@@ -273,20 +466,112 @@ absl::StatusOr<RunCommand> BuildRun(const Tokens& tokens) {
   return run;
 }
 
-// The single NAME of `get`, or the NAMEs of `rm`, validated as DNS labels.
+// The NAMEs of `rm`, validated as DNS labels; at least one.
 absl::StatusOr<std::vector<std::string>> Names(std::string_view command,
-                                               const Tokens& tokens, bool exactly_one) {
+                                               const Tokens& tokens) {
   if (tokens.positionals.empty()) {
     return UsageError(absl::StrCat(Sv(command), " needs a sandbox NAME"));
-  }
-  if (exactly_one && tokens.positionals.size() > 1) {
-    return UsageError(absl::StrCat(Sv(command), " takes one NAME, got ",
-                                   tokens.positionals.size()));
   }
   for (const std::string& name : tokens.positionals) {
     if (absl::Status s = ValidateDnsLabel("NAME", name); !s.ok()) return s;
   }
   return tokens.positionals;
+}
+
+// The single NAME of `get`, `update` and `reset`.
+absl::StatusOr<std::string> OneName(std::string_view command, const Tokens& tokens) {
+  if (tokens.positionals.size() > 1) {
+    return UsageError(absl::StrCat(Sv(command), " takes one NAME, got ",
+                                   tokens.positionals.size()));
+  }
+  absl::StatusOr<std::vector<std::string>> names = Names(command, tokens);
+  if (!names.ok()) return names.status();
+  return names->front();
+}
+
+absl::StatusOr<UpdateCommand> BuildUpdate(std::string_view word, const Tokens& tokens,
+                                          absl::Time now) {
+  UpdateCommand update;
+  if (absl::Status s = Assign(OneName(word, tokens), update.name); !s.ok()) return s;
+  Conflicts expiry;
+  for (const FlagValue& flag : tokens.flags) {
+    std::string_view name = flag.spec->name;
+    absl::Status s;
+    if (name == "expire-in") {
+      s = expiry.Add(flag);
+      if (s.ok()) s = Assign(ParseExpireIn(flag, now), update.expire_time_seconds);
+    } else if (name == "expire-at") {
+      s = expiry.Add(flag);
+      if (s.ok()) s = Assign(ParseExpireAt(flag, now), update.expire_time_seconds);
+    } else if (name == "no-expire" && flag.value == "true") {
+      s = expiry.Add(flag);
+      update.expire_time_seconds = 0;
+    } else if (name == "failure-policy") {
+      s = Assign(ParseFailurePolicy(flag), update.failure_policy);
+    } else if (name == "recovery-timeout") {
+      s = Assign(ParseRecoveryTimeout(flag), update.recovery_timeout_seconds);
+    } else if (name == "label") {
+      s = AddKeyValue(flag, update.labels);
+    } else if (name == "remove-label") {
+      s = ValidateLabel(flag.spelled, flag.value, "");
+      update.remove_labels.push_back(flag.value);
+    }
+    if (!s.ok()) return s;
+  }
+  for (const std::string& key : update.remove_labels) {
+    if (update.labels.contains(key)) {
+      return UsageError(
+          absl::StrCat("label \"", key, "\" is both set (--label) and removed (--remove-label)"));
+    }
+  }
+  if (!update.expire_time_seconds && !update.failure_policy &&
+      !update.recovery_timeout_seconds && update.labels.empty() &&
+      update.remove_labels.empty()) {
+    return UsageError(
+        "update needs something to change: --expire-in, --expire-at, --no-expire, "
+        "--failure-policy, --recovery-timeout, --label or --remove-label");
+  }
+  return update;
+}
+
+absl::StatusOr<DeleteCommand> BuildDelete(std::string_view word, const Tokens& tokens) {
+  DeleteCommand del;
+  if (absl::Status s = Assign(Names(word, tokens), del.names); !s.ok()) return s;
+  Conflicts grace;
+  for (const FlagValue& flag : tokens.flags) {
+    std::string_view name = flag.spec->name;
+    absl::Status s;
+    if (name == "grace") {
+      s = grace.Add(flag);
+      if (s.ok()) {
+        s = Assign(ParseSeconds(flag.spelled, flag.value, absl::ZeroDuration(), kMaxGrace),
+                   del.grace_period_seconds);
+      }
+    } else if (name == "now" && flag.value == "true") {
+      s = grace.Add(flag);
+      del.grace_period_seconds = 0;
+    }
+    if (!s.ok()) return s;
+  }
+  return del;
+}
+
+absl::Status NoPositionals(std::string_view command, const Tokens& tokens) {
+  if (tokens.positionals.empty()) return absl::OkStatus();
+  return UsageError(absl::StrCat("unexpected argument \"", tokens.positionals.front(),
+                                 "\" for ", Sv(command)));
+}
+
+absl::StatusOr<ApplyCommand> BuildApply(std::string_view word, const Tokens& tokens) {
+  if (absl::Status s = NoPositionals(word, tokens); !s.ok()) return s;
+  ApplyCommand apply;
+  for (const FlagValue& flag : tokens.flags) {
+    if (flag.spec->name != "filename") continue;
+    if (flag.value.empty()) return UsageError(absl::StrCat("flag ", flag.spelled, " is empty"));
+    apply.files.push_back(flag.value);
+  }
+  if (apply.files.empty()) return UsageError("apply needs -f FILE (- for standard input)");
+  return apply;
 }
 
 absl::StatusOr<OutputFormat> OutputOf(const Tokens& tokens) {
@@ -300,10 +585,19 @@ absl::StatusOr<OutputFormat> OutputOf(const Tokens& tokens) {
   return format;
 }
 
-absl::Status NoPositionals(std::string_view command, const Tokens& tokens) {
-  if (tokens.positionals.empty()) return absl::OkStatus();
-  return UsageError(absl::StrCat("unexpected argument \"", tokens.positionals.front(),
-                                 "\" for ", Sv(command)));
+absl::StatusOr<ListCommand> BuildList(std::string_view word, const Tokens& tokens) {
+  if (absl::Status s = NoPositionals(word, tokens); !s.ok()) return s;
+  ListCommand list;
+  if (absl::Status s = Assign(OutputOf(tokens), list.output); !s.ok()) return s;
+  for (const FlagValue& flag : tokens.flags) {
+    if (flag.spec->name == "selector") {
+      if (flag.value.empty()) return UsageError(absl::StrCat("flag ", flag.spelled, " is empty"));
+      list.selector = flag.value;
+    } else if (flag.spec->name == "all-namespaces") {
+      list.all_namespaces = flag.value == "true";
+    }
+  }
+  return list;
 }
 
 absl::Status ApplyGlobals(const Tokens& tokens, const EnvLookup& env, GlobalOptions& global) {
@@ -322,9 +616,24 @@ absl::Status ApplyGlobals(const Tokens& tokens, const EnvLookup& env, GlobalOpti
       if (absl::Status s = ValidateDnsLabel("--namespace", flag.value); !s.ok()) return s;
       global.ns = flag.value;
     } else if (name == "timeout") {
-      absl::StatusOr<absl::Duration> timeout = ParseTimeout(flag.value);
-      if (!timeout.ok()) return timeout.status();
-      global.timeout = *timeout;
+      if (absl::Status s = Assign(ParseTimeout(flag), global.timeout); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Binds every flag to the command: resolves short names (which may mean different flags
+// for different commands) and rejects flags the command does not take.
+absl::Status BindFlags(std::string_view word, CommandBit bit, Tokens& tokens) {
+  for (FlagValue& flag : tokens.flags) {
+    if (flag.short_name != 0) {
+      if (const FlagSpec* spec = FindShort(flag.short_name, bit); spec != nullptr) {
+        flag.spec = spec;
+      }
+    }
+    if ((flag.spec->commands & bit) == 0) {
+      return UsageError(
+          absl::StrCat("flag ", flag.spelled, " is not valid for \"", Sv(word), "\""));
     }
   }
   return absl::OkStatus();
@@ -333,7 +642,7 @@ absl::Status ApplyGlobals(const Tokens& tokens, const EnvLookup& env, GlobalOpti
 }  // namespace
 
 absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
-                                     const EnvLookup& env) {
+                                     const EnvLookup& env, absl::Time now) {
   absl::StatusOr<Tokens> tokenized = Tokenize(args);
   if (!tokenized.ok()) return tokenized.status();
   Tokens tokens = *std::move(tokenized);
@@ -362,46 +671,50 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
     if (c.word == word) command = &c;
   }
   if (command == nullptr) return UsageError(absl::StrCat("unknown command \"", word, "\""));
-  for (const FlagValue& flag : tokens.flags) {
-    if ((flag.spec->commands & command->bit) == 0) {
-      return UsageError(
-          absl::StrCat("flag ", flag.spelled, " is not valid for \"", word, "\""));
-    }
-  }
+  if (absl::Status s = BindFlags(word, command->bit, tokens); !s.ok()) return s;
   if (tokens.saw_dash_dash && command->bit != kRunBit) {
     return UsageError(absl::StrCat("'--' is only valid for run, not \"", word, "\""));
   }
 
+  absl::Status built;
   switch (command->bit) {
-    case kRunBit: {
-      absl::StatusOr<RunCommand> run = BuildRun(tokens);
-      if (!run.ok()) return run.status();
-      invocation.command = *std::move(run);
+    case kRunBit:
+      built = Assign(BuildRun(tokens, now), invocation.command);
       break;
-    }
-    case kListBit: {
-      if (absl::Status s = NoPositionals(word, tokens); !s.ok()) return s;
-      absl::StatusOr<OutputFormat> output = OutputOf(tokens);
-      if (!output.ok()) return output.status();
-      invocation.command = ListCommand{*output};
+    case kListBit:
+      built = Assign(BuildList(word, tokens), invocation.command);
       break;
-    }
     case kGetBit: {
-      absl::StatusOr<std::vector<std::string>> names = Names(word, tokens, true);
-      if (!names.ok()) return names.status();
-      absl::StatusOr<OutputFormat> output = OutputOf(tokens);
-      if (!output.ok()) return output.status();
-      invocation.command = GetCommand{names->front(), *output};
+      GetCommand get;
+      built = Assign(OneName(word, tokens), get.name);
+      if (built.ok()) built = Assign(OutputOf(tokens), get.output);
+      invocation.command = std::move(get);
       break;
     }
-    case kDeleteBit: {
-      absl::StatusOr<std::vector<std::string>> names = Names(word, tokens, false);
-      if (!names.ok()) return names.status();
-      invocation.command = DeleteCommand{*std::move(names)};
+    case kUpdateBit:
+      built = Assign(BuildUpdate(word, tokens, now), invocation.command);
+      break;
+    case kResetBit: {
+      ResetCommand reset;
+      built = Assign(OneName(word, tokens), reset.name);
+      invocation.command = std::move(reset);
+      break;
+    }
+    case kDeleteBit:
+      built = Assign(BuildDelete(word, tokens), invocation.command);
+      break;
+    case kApplyBit:
+      built = Assign(BuildApply(word, tokens), invocation.command);
+      break;
+    case kAgentsBit: {
+      AgentsCommand agents;
+      built = NoPositionals(word, tokens);
+      if (built.ok()) built = Assign(OutputOf(tokens), agents.output);
+      invocation.command = agents;
       break;
     }
     case kVersionBit:
-      if (absl::Status s = NoPositionals(word, tokens); !s.ok()) return s;
+      built = NoPositionals(word, tokens);
       invocation.command = VersionCommand{};
       break;
     case kHelpBit:  // `fsb help [anything]`
@@ -410,6 +723,7 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
     default:
       return absl::InternalError(absl::StrCat("unhandled command \"", word, "\""));
   }
+  if (!built.ok()) return built;
   return invocation;
 }
 

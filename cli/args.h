@@ -1,6 +1,7 @@
 #ifndef FSB_CLI_ARGS_H_
 #define FSB_CLI_ARGS_H_
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -21,7 +22,7 @@ inline constexpr std::string_view kEndpointEnvVar = "FSB_ENDPOINT";
 inline constexpr std::string_view kDefaultNamespace = "default";
 inline constexpr absl::Duration kDefaultTimeout = absl::Seconds(60);
 
-// How `ls` and `get` render sandboxes.
+// How `ls`, `get` and `agents` render their results.
 enum class OutputFormat { kTable, kWide, kJson, kYaml };
 
 // Flags accepted by every command.
@@ -38,7 +39,14 @@ struct HelpCommand {};
 struct NoCommand {};
 struct VersionCommand {};
 
-// `fsb run`: CreateSandbox. Every field is validated by the parser.
+// How the controller treats a sandbox whose agent is lost.
+enum class FailurePolicy {
+  kManual,        // it stays Lost until a user acts
+  kAutoRecreate,  // it is recreated elsewhere after the recovery timeout
+};
+
+// `fsb run`: CreateSandbox. Every field is validated by the parser; zero values mean
+// "the server's default".
 struct RunCommand {
   std::string image;    // as typed; the server normalizes it
   std::string name;     // empty: the server generates one
@@ -48,28 +56,67 @@ struct RunCommand {
   std::map<std::string, std::string> labels;
   std::vector<int> ports;
   bool strong = false;
+  std::string request_id;            // empty: NAMESPACE/NAME
+  int64_t expire_time_seconds = 0;   // unix seconds, in the future; 0: never
+  FailurePolicy failure_policy = FailurePolicy::kManual;
+  int32_t recovery_timeout_seconds = 0;  // 1..86400; 0: the server's default (60)
+  int64_t cpu_millicores = 0;            // > 0 when set
+  int64_t memory_bytes = 0;              // > 0 when set
+  int64_t pids = 0;                      // > 0 when set
   // Everything after `--`; replaces the image's entrypoint and cmd as a whole.
   std::vector<std::string> command;
 };
 
-// `fsb ls` / `fsb list`: ListSandboxes in the namespace.
+// `fsb ls` / `fsb list`: ListSandboxes in the namespace, or in every namespace.
 struct ListCommand {
   OutputFormat output = OutputFormat::kTable;
+  std::string selector;         // label selector; empty: every sandbox
+  bool all_namespaces = false;  // the request carries an empty namespace
 };
 
-// `fsb get NAME`: GetSandbox.
+// `fsb get NAME`: GetSandbox for the table forms, GetSandboxResource for JSON and YAML.
 struct GetCommand {
   std::string name;
   OutputFormat output = OutputFormat::kTable;
 };
 
+// `fsb update NAME`: one UpdateSandbox per set field among expire_time_seconds,
+// failure_policy and recovery_timeout_seconds (in that order), the labels riding on the
+// first. At least one field, label or removal is set.
+struct UpdateCommand {
+  std::string name;
+  std::optional<int64_t> expire_time_seconds;  // unix seconds; 0 removes the expiry
+  std::optional<FailurePolicy> failure_policy;
+  std::optional<int32_t> recovery_timeout_seconds;  // 1..86400
+  std::map<std::string, std::string> labels;         // added or changed
+  std::vector<std::string> remove_labels;            // keys, none also in `labels`
+};
+
+// `fsb reset NAME`: UpdateSandbox with a new reset revision.
+struct ResetCommand {
+  std::string name;
+};
+
 // `fsb rm NAME...` / `fsb delete NAME...`: DeleteSandbox for each name, in order.
 struct DeleteCommand {
   std::vector<std::string> names;  // at least one
+  // SIGTERM -> SIGKILL grace, 0..86400 seconds; unset: the agent's default.
+  std::optional<int32_t> grace_period_seconds;
+};
+
+// `fsb apply -f FILE...`: ApplySandbox for every Sandbox document of every file.
+struct ApplyCommand {
+  std::vector<std::string> files;  // at least one; "-" is standard input
+};
+
+// `fsb agents`: ListAgents.
+struct AgentsCommand {
+  OutputFormat output = OutputFormat::kTable;
 };
 
 using Command = std::variant<NoCommand, HelpCommand, VersionCommand, RunCommand,
-                             ListCommand, GetCommand, DeleteCommand>;
+                             ListCommand, GetCommand, UpdateCommand, ResetCommand,
+                             DeleteCommand, ApplyCommand, AgentsCommand>;
 
 // A fully parsed and validated command line.
 struct Invocation {
@@ -81,20 +128,25 @@ struct Invocation {
 // never touches the process environment.
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 
-// Parses the arguments after argv[0].
+// Parses the arguments after argv[0]. `now` is the wall-clock time that relative
+// expiries (--expire-in) count from.
 //
 // Forms: `--flag value`, `--flag=value`, `-n value`, `-nvalue`, `-n=value`; boolean
 // flags take no value (`--strong`, or `--strong=true|false`). Flags may appear before or
 // after the command word; `--` ends flag parsing and everything after it is the sandbox
-// command (only for `run`). Repeated --env/--label/--port accumulate; other repeated
-// flags keep the last value. The endpoint is --endpoint, else FSB_ENDPOINT, else
+// command (only for `run`). Repeated --env, --label, --port, --remove-label and -f
+// accumulate; other repeated flags keep the last value. A short flag may stand for
+// different long flags in different commands (`-l` is --label for run and update,
+// --selector for ls). The endpoint is --endpoint, else FSB_ENDPOINT, else
 // kDefaultEndpoint.
 //
 // Returns INVALID_ARGUMENT with a message naming the offending argument for every usage
 // error: unknown command or flag, a flag not valid for the command, a missing value or
-// positional argument, malformed --env/--label/--port/--timeout/-o values, invalid names.
+// positional argument, a malformed or out-of-range value, invalid names, conflicting
+// flags (--expire-in with --expire-at, --grace with --now, ...), `update` without
+// anything to change.
 absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
-                                     const EnvLookup& env);
+                                     const EnvLookup& env, absl::Time now);
 
 // The usage text printed by `fsb help`. Ends with a newline.
 std::string_view UsageText();

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -14,7 +15,10 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Optional;
 using ::testing::Pair;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
 EnvLookup EnvOf(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
@@ -25,7 +29,7 @@ EnvLookup EnvOf(std::map<std::string, std::string> vars) {
 }
 
 Invocation ParseOk(const std::vector<std::string>& args, const EnvLookup& env = EnvOf({})) {
-  absl::StatusOr<Invocation> parsed = ParseArgs(args, env);
+  absl::StatusOr<Invocation> parsed = ParseArgs(args, env, kNow);
   EXPECT_TRUE(parsed.ok()) << parsed.status();
   return parsed.ok() ? *std::move(parsed) : Invocation{};
 }
@@ -161,6 +165,125 @@ TEST(ParseArgsTest, HelpVersionAndNoCommand) {
   EXPECT_TRUE(std::holds_alternative<NoCommand>(ParseOk({"-n", "team"}).command));
 }
 
+TEST(ParseArgsTest, RunResourcesPoliciesAndExpiry) {
+  RunCommand run = ParseAs<RunCommand>(
+      {"run", "--image", "busybox", "--request-id", "job-42", "--expire-in", "10m",
+       "--failure-policy", "auto-recreate", "--recovery-timeout", "2m", "--cpu", "500m",
+       "--memory", "256Mi", "--pids", "100"});
+  EXPECT_EQ(run.request_id, "job-42");
+  EXPECT_EQ(run.expire_time_seconds, 1'800'000'600);  // kNow + 10m
+  EXPECT_EQ(run.failure_policy, FailurePolicy::kAutoRecreate);
+  EXPECT_EQ(run.recovery_timeout_seconds, 120);
+  EXPECT_EQ(run.cpu_millicores, 500);
+  EXPECT_EQ(run.memory_bytes, 256 << 20);
+  EXPECT_EQ(run.pids, 100);
+}
+
+TEST(ParseArgsTest, RunNewFieldsDefaultToUnset) {
+  RunCommand run = ParseAs<RunCommand>({"run", "--image", "busybox"});
+  EXPECT_EQ(run.request_id, "");
+  EXPECT_EQ(run.expire_time_seconds, 0);
+  EXPECT_EQ(run.failure_policy, FailurePolicy::kManual);
+  EXPECT_EQ(run.recovery_timeout_seconds, 0);
+  EXPECT_EQ(run.cpu_millicores, 0);
+  EXPECT_EQ(run.memory_bytes, 0);
+  EXPECT_EQ(run.pids, 0);
+}
+
+TEST(ParseArgsTest, FailurePolicySpellings) {
+  for (const auto& [spelled, policy] : std::vector<std::pair<std::string, FailurePolicy>>{
+           {"manual", FailurePolicy::kManual},
+           {"Manual", FailurePolicy::kManual},
+           {"auto-recreate", FailurePolicy::kAutoRecreate},
+           {"AutoRecreate", FailurePolicy::kAutoRecreate}}) {
+    EXPECT_EQ(ParseAs<RunCommand>({"run", "--image", "b", "--failure-policy", spelled})
+                  .failure_policy,
+              policy)
+        << spelled;
+    EXPECT_THAT(ParseAs<UpdateCommand>({"update", "web", "--failure-policy=" + spelled})
+                    .failure_policy,
+                Optional(policy))
+        << spelled;
+  }
+}
+
+TEST(ParseArgsTest, ListSelectorAndAllNamespaces) {
+  ListCommand list = ParseAs<ListCommand>({"ls", "-l", "app=web,tier!=batch", "-A"});
+  EXPECT_EQ(list.selector, "app=web,tier!=batch");
+  EXPECT_TRUE(list.all_namespaces);
+  list = ParseAs<ListCommand>({"ls", "--selector=app", "--all-namespaces", "-o", "wide"});
+  EXPECT_EQ(list.selector, "app");
+  EXPECT_TRUE(list.all_namespaces);
+  EXPECT_EQ(list.output, OutputFormat::kWide);
+  list = ParseAs<ListCommand>({"ls"});
+  EXPECT_EQ(list.selector, "");
+  EXPECT_FALSE(list.all_namespaces);
+}
+
+TEST(ParseArgsTest, ShortLMeansLabelOrSelectorByCommand) {
+  // Before or after the command word, -l binds to the command's flag.
+  EXPECT_EQ(ParseAs<ListCommand>({"-l", "a=b", "ls"}).selector, "a=b");
+  EXPECT_EQ(ParseAs<ListCommand>({"ls", "-la=b"}).selector, "a=b");
+  EXPECT_THAT(ParseAs<RunCommand>({"-l", "a=b", "run", "--image", "x"}).labels,
+              ElementsAre(Pair("a", "b")));
+  EXPECT_THAT(ParseAs<UpdateCommand>({"update", "web", "-l", "a=b"}).labels,
+              ElementsAre(Pair("a", "b")));
+}
+
+TEST(ParseArgsTest, UpdateEveryField) {
+  UpdateCommand update = ParseAs<UpdateCommand>(
+      {"update", "web", "--expire-in", "1h", "--failure-policy", "manual", "--recovery-timeout",
+       "30", "-l", "a=1", "--label", "b=2", "--remove-label", "old", "--remove-label",
+       "example.com/gone"});
+  EXPECT_EQ(update.name, "web");
+  EXPECT_THAT(update.expire_time_seconds, Optional(1'800'003'600));
+  EXPECT_THAT(update.failure_policy, Optional(FailurePolicy::kManual));
+  EXPECT_THAT(update.recovery_timeout_seconds, Optional(30));
+  EXPECT_THAT(update.labels, ElementsAre(Pair("a", "1"), Pair("b", "2")));
+  EXPECT_THAT(update.remove_labels, ElementsAre("old", "example.com/gone"));
+}
+
+TEST(ParseArgsTest, UpdateExpiryForms) {
+  EXPECT_THAT(ParseAs<UpdateCommand>({"update", "web", "--expire-at", "2030-01-02T15:04:05Z"})
+                  .expire_time_seconds,
+              Optional(1893596645));
+  EXPECT_THAT(
+      ParseAs<UpdateCommand>({"update", "web", "--expire-at", "1900000000"}).expire_time_seconds,
+      Optional(1900000000));
+  EXPECT_THAT(ParseAs<UpdateCommand>({"update", "web", "--no-expire"}).expire_time_seconds,
+              Optional(0));
+  // The same flag twice keeps the last; --no-expire=false is no request.
+  EXPECT_THAT(ParseAs<UpdateCommand>({"update", "web", "--expire-in", "1m", "--expire-in", "2m"})
+                  .expire_time_seconds,
+              Optional(1'800'000'120));
+  UpdateCommand only_labels =
+      ParseAs<UpdateCommand>({"update", "web", "--no-expire=false", "-l", "a=b"});
+  EXPECT_EQ(only_labels.expire_time_seconds, std::nullopt);
+  EXPECT_EQ(only_labels.failure_policy, std::nullopt);
+  EXPECT_EQ(only_labels.recovery_timeout_seconds, std::nullopt);
+}
+
+TEST(ParseArgsTest, ResetAgentsApply) {
+  EXPECT_EQ(ParseAs<ResetCommand>({"reset", "web"}).name, "web");
+  EXPECT_EQ(ParseAs<AgentsCommand>({"agents"}).output, OutputFormat::kTable);
+  EXPECT_EQ(ParseAs<AgentsCommand>({"agents", "-o", "yaml"}).output, OutputFormat::kYaml);
+  EXPECT_THAT(ParseAs<ApplyCommand>({"apply", "-f", "a.yaml", "--filename=b.json", "-f", "-"})
+                  .files,
+              ElementsAre("a.yaml", "b.json", "-"));
+  EXPECT_THAT(ParseAs<ApplyCommand>({"apply", "-f-"}).files, ElementsAre("-"));
+}
+
+TEST(ParseArgsTest, DeleteGrace) {
+  EXPECT_EQ(ParseAs<DeleteCommand>({"rm", "a"}).grace_period_seconds, std::nullopt);
+  EXPECT_THAT(ParseAs<DeleteCommand>({"rm", "a", "--grace", "30s"}).grace_period_seconds,
+              Optional(30));
+  EXPECT_THAT(ParseAs<DeleteCommand>({"rm", "a", "--grace=0"}).grace_period_seconds, Optional(0));
+  EXPECT_THAT(ParseAs<DeleteCommand>({"rm", "--now", "a", "b"}).grace_period_seconds,
+              Optional(0));
+  EXPECT_EQ(ParseAs<DeleteCommand>({"rm", "a", "--now=false"}).grace_period_seconds,
+            std::nullopt);
+}
+
 struct UsageErrorCase {
   std::vector<std::string> args;
   std::string message;  // a substring of the error
@@ -169,7 +292,7 @@ struct UsageErrorCase {
 class UsageErrorTest : public ::testing::TestWithParam<UsageErrorCase> {};
 
 TEST_P(UsageErrorTest, IsInvalidArgumentNamingTheProblem) {
-  absl::StatusOr<Invocation> parsed = ParseArgs(GetParam().args, EnvOf({}));
+  absl::StatusOr<Invocation> parsed = ParseArgs(GetParam().args, EnvOf({}), kNow);
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(parsed.status().message()), HasSubstr(GetParam().message));
@@ -216,14 +339,95 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{{"--timeout", "0s", "ls"}, "must be positive"},
         UsageErrorCase{{"--timeout", "-5s", "ls"}, "must be positive"},
         UsageErrorCase{{"--endpoint=", "ls"}, "--endpoint is empty"},
-        UsageErrorCase{{"-n", "Bad", "ls"}, "--namespace \"Bad\" is invalid"}));
+        UsageErrorCase{{"-n", "Bad", "ls"}, "--namespace \"Bad\" is invalid"},
+        // run's new flags
+        UsageErrorCase{{"run", "--image", "b", "--request-id="}, "--request-id is empty"},
+        UsageErrorCase{{"run", "--image", "b", "--request-id", "a b"},
+                       "--request-id \"a b\" may not contain whitespace"},
+        UsageErrorCase{{"run", "--image", "b", "--expire-in", "soon"},
+                       "--expire-in \"soon\" is not a duration"},
+        UsageErrorCase{{"run", "--image", "b", "--expire-in", "0s"},
+                       "--expire-in \"0s\" is out of range 1s-87600h"},
+        UsageErrorCase{{"run", "--image", "b", "--expire-in", "90000h"}, "is out of range"},
+        UsageErrorCase{{"run", "--image", "b", "--expire-in", "1500ms"},
+                       "--expire-in \"1500ms\" is not a whole number of seconds"},
+        UsageErrorCase{{"run", "--image", "b", "--failure-policy", "sometimes"},
+                       "--failure-policy \"sometimes\" is not a policy: use manual or "
+                       "auto-recreate"},
+        UsageErrorCase{{"run", "--image", "b", "--failure-policy", "AUTO_RECREATE"},
+                       "is not a policy"},
+        UsageErrorCase{{"run", "--image", "b", "--recovery-timeout", "25h"},
+                       "--recovery-timeout \"25h\" is out of range 1s-24h"},
+        UsageErrorCase{{"run", "--image", "b", "--recovery-timeout", "0"}, "out of range 1s-24h"},
+        UsageErrorCase{{"run", "--image", "b", "--cpu", "lots"},
+                       "--cpu \"lots\" is not a CPU quantity"},
+        UsageErrorCase{{"run", "--image", "b", "--cpu", "0.1m"},
+                       "--cpu \"0.1m\" is not a whole number of millicores"},
+        UsageErrorCase{{"run", "--image", "b", "--memory", "1GB"},
+                       "--memory \"1GB\" is not a memory quantity"},
+        UsageErrorCase{{"run", "--image", "b", "--memory", "0"}, "must be greater than zero"},
+        UsageErrorCase{{"run", "--image", "b", "--pids", "many"}, "--pids \"many\" is not a number"},
+        UsageErrorCase{{"run", "--image", "b", "--pids", "0"}, "--pids 0 is out of range 1-4194304"},
+        UsageErrorCase{{"run", "--image", "b", "--expire-at", "1900000000"},
+                       "flag --expire-at is not valid for \"run\""},
+        // ls
+        UsageErrorCase{{"ls", "--selector="}, "flag --selector is empty"},
+        UsageErrorCase{{"ls", "-A=yes"}, "flag -A takes true or false"},
+        UsageErrorCase{{"get", "web", "-l", "a=b"}, "flag -l is not valid for \"get\""},
+        UsageErrorCase{{"rm", "web", "-A"}, "flag -A is not valid for \"rm\""},
+        // update
+        UsageErrorCase{{"update"}, "update needs a sandbox NAME"},
+        UsageErrorCase{{"update", "a", "b", "-l", "x=y"}, "update takes one NAME, got 2"},
+        UsageErrorCase{{"update", "web"}, "update needs something to change"},
+        UsageErrorCase{{"update", "web", "--no-expire=false"}, "update needs something to change"},
+        UsageErrorCase{{"update", "web", "--expire-in", "1m", "--no-expire"},
+                       "flag --no-expire cannot be combined with --expire-in"},
+        UsageErrorCase{{"update", "web", "--expire-at", "1900000000", "--expire-in", "1m"},
+                       "flag --expire-in cannot be combined with --expire-at"},
+        UsageErrorCase{{"update", "web", "--expire-at", "1700000000"},
+                       "--expire-at \"1700000000\" is not in the future"},
+        UsageErrorCase{{"update", "web", "--expire-at", "next week"}, "is not a time"},
+        UsageErrorCase{{"update", "web", "--remove-label", "bad key"},
+                       "--remove-label \"bad key\" is invalid"},
+        UsageErrorCase{{"update", "web", "-l", "a=1", "--remove-label", "a"},
+                       "label \"a\" is both set (--label) and removed (--remove-label)"},
+        UsageErrorCase{{"update", "web", "--recovery-timeout", "1.5s"},
+                       "is not a whole number of seconds"},
+        UsageErrorCase{{"update", "web", "--cpu", "1"}, "flag --cpu is not valid for \"update\""},
+        // reset
+        UsageErrorCase{{"reset"}, "reset needs a sandbox NAME"},
+        UsageErrorCase{{"reset", "a", "b"}, "reset takes one NAME, got 2"},
+        UsageErrorCase{{"reset", "web", "-l", "a=b"}, "flag -l is not valid for \"reset\""},
+        // rm
+        UsageErrorCase{{"rm", "web", "--grace", "-1s"}, "--grace \"-1s\" is out of range 0-24h"},
+        UsageErrorCase{{"rm", "web", "--grace", "1500ms"}, "is not a whole number of seconds"},
+        UsageErrorCase{{"rm", "web", "--grace", "5", "--now"},
+                       "flag --now cannot be combined with --grace"},
+        // apply
+        UsageErrorCase{{"apply"}, "apply needs -f FILE"},
+        UsageErrorCase{{"apply", "-f", ""}, "flag -f is empty"},
+        UsageErrorCase{{"apply", "-f"}, "flag -f needs a value"},
+        UsageErrorCase{{"apply", "x.yaml"}, "unexpected argument \"x.yaml\" for apply"},
+        UsageErrorCase{{"ls", "-f", "x.yaml"}, "flag -f is not valid for \"ls\""},
+        // agents
+        UsageErrorCase{{"agents", "extra"}, "unexpected argument \"extra\" for agents"},
+        UsageErrorCase{{"agents", "-o", "csv"}, "unknown output format \"csv\""}));
 
 TEST(UsageTextTest, MentionsEveryCommandAndGlobalFlag) {
   std::string usage(UsageText());
-  for (const char* word : {"run", "ls", "get", "rm", "version", "help", "--endpoint",
-                           "FSB_ENDPOINT", "--namespace", "--timeout", "--image", "--env",
-                           "--label", "--port", "--strong", "--workdir", "--pool", "-o"}) {
+  for (const char* word :
+       {"run", "ls", "get", "update", "reset", "rm", "apply", "agents", "version", "help",
+        "--endpoint", "FSB_ENDPOINT", "--namespace", "--timeout", "--image", "--env", "--label",
+        "--port", "--strong", "--workdir", "--pool", "-o", "--request-id", "--expire-in",
+        "--failure-policy", "--recovery-timeout", "--cpu", "--memory", "--pids", "--selector",
+        "-A, --all-namespaces", "--expire-at", "--no-expire", "--remove-label", "--grace",
+        "--now", "-f, --filename", "auto-recreate", "256Mi", "500m"}) {
     EXPECT_THAT(usage, HasSubstr(word));
+  }
+  // Every command has an example.
+  for (const char* example : {"fsb run ", "fsb ls ", "fsb get ", "fsb update ", "fsb reset ",
+                              "fsb rm ", "fsb apply ", "fsb agents "}) {
+    EXPECT_THAT(usage, HasSubstr(absl::StrCat("\n  ", example)));
   }
   EXPECT_EQ(usage.back(), '\n');
 }

@@ -1,37 +1,102 @@
 #include "cli/commands.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <tuple>
 #include <utility>
 #include <variant>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/format.h"
+#include "cli/manifest.h"
 #include "internal/status.h"
 
 namespace fsb::cli {
 namespace {
 
+using fastpath::v1::ApplyRequest;
+using fastpath::v1::ApplyResponse;
 using fastpath::v1::CreateRequest;
 using fastpath::v1::CreateResponse;
 using fastpath::v1::DeleteRequest;
 using fastpath::v1::DeleteResponse;
 using fastpath::v1::FastPathService;
 using fastpath::v1::GetRequest;
+using fastpath::v1::ListAgentsRequest;
+using fastpath::v1::ListAgentsResponse;
 using fastpath::v1::ListRequest;
 using fastpath::v1::ListResponse;
 using fastpath::v1::SandboxInfo;
+using fastpath::v1::UpdateRequest;
+using fastpath::v1::UpdateResponse;
+using fsb::v1alpha1::Agent;
+using fsb::v1alpha1::Sandbox;
 
 constexpr std::string_view kUsageHint = "Run 'fsb help' for usage.";
+
+// Prints a usage error the way Run guarantees; returns kExitUsage.
+int UsageFailure(std::ostream& err, absl::string_view message) {
+  err << "fsb: error: " << message << "\n" << kUsageHint << "\n";
+  return kExitUsage;
+}
+
+fastpath::v1::FailurePolicy ToProto(FailurePolicy policy) {
+  return policy == FailurePolicy::kAutoRecreate ? fastpath::v1::AUTO_RECREATE
+                                                : fastpath::v1::MANUAL;
+}
+
+// The UpdateSandbox requests of `update`: one per field of the request's oneof, in the
+// order expiry, failure policy, recovery timeout; labels and removals ride on the first.
+std::vector<UpdateRequest> UpdateRequests(const UpdateCommand& update, const std::string& ns) {
+  std::vector<UpdateRequest> requests;
+  auto next = [&]() -> UpdateRequest& {
+    UpdateRequest& request = requests.emplace_back();
+    request.set_sandbox_name(update.name);
+    request.set_namespace_(ns);
+    return request;
+  };
+  if (update.expire_time_seconds) next().set_expire_time_seconds(*update.expire_time_seconds);
+  if (update.failure_policy) next().set_failure_policy(ToProto(*update.failure_policy));
+  if (update.recovery_timeout_seconds) {
+    next().set_recovery_timeout_seconds(*update.recovery_timeout_seconds);
+  }
+  UpdateRequest& first = requests.empty() ? next() : requests.front();
+  first.mutable_labels()->insert(update.labels.begin(), update.labels.end());
+  first.mutable_remove_labels()->Add(update.remove_labels.begin(), update.remove_labels.end());
+  return requests;
+}
+
+// The whole content of `path`, or of `in` for "-".
+absl::StatusOr<std::string> ReadManifest(const std::string& path, std::istream& in) {
+  if (path == "-") return std::string(std::istreambuf_iterator<char>(in), {});
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  }
+  std::string text(std::istreambuf_iterator<char>(file), {});
+  if (file.bad()) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  return text;
+}
 
 // Executes one command. Connects to the server on the first RPC only, so commands that
 // need no server never touch the network. Not thread-safe; lives for one Run.
 class Executor {
  public:
-  Executor(const GlobalOptions& global, const StubFactory& connect, std::ostream& out,
-           std::ostream& err, absl::Time now)
-      : global_(global), connect_(connect), out_(out), err_(err), now_(now) {}
+  Executor(const GlobalOptions& global, const CliContext& context)
+      : global_(global),
+        connect_(context.connect),
+        in_(*context.in),
+        out_(*context.out),
+        err_(*context.err),
+        now_(context.now) {}
 
   int operator()(const NoCommand&) {
     err_ << UsageText();
@@ -60,14 +125,20 @@ class Executor {
     request.mutable_labels()->insert(run.labels.begin(), run.labels.end());
     request.mutable_exposed_ports()->Add(run.ports.begin(), run.ports.end());
     request.mutable_command()->Add(run.command.begin(), run.command.end());
+    request.set_request_id(run.request_id);
+    request.set_expire_time_seconds(run.expire_time_seconds);
+    request.set_failure_policy(ToProto(run.failure_policy));
+    request.set_recovery_timeout_seconds(run.recovery_timeout_seconds);
+    if (run.cpu_millicores != 0 || run.memory_bytes != 0 || run.pids != 0) {
+      auto* resources = request.mutable_resources();
+      resources->set_cpu_millicores(run.cpu_millicores);
+      resources->set_memory_bytes(run.memory_bytes);
+      resources->set_pids(run.pids);
+    }
 
-    FastPathService::StubInterface* stub = Stub();
-    if (stub == nullptr) return kExitServerError;
     CreateResponse response;
-    grpc::ClientContext context;
-    SetDeadline(context);
     const auto start = std::chrono::steady_clock::now();
-    grpc::Status status = stub->CreateSandbox(&context, request, &response);
+    grpc::Status status = Call(&FastPathService::StubInterface::CreateSandbox, request, response);
     const absl::Duration took = absl::FromChrono(std::chrono::steady_clock::now() - start);
     if (!status.ok()) return Fail(status);
 
@@ -84,20 +155,18 @@ class Executor {
   }
 
   int operator()(const ListCommand& list) {
-    FastPathService::StubInterface* stub = Stub();
-    if (stub == nullptr) return kExitServerError;
     ListRequest request;
-    request.set_namespace_(global_.ns);
+    request.set_namespace_(list.all_namespaces ? "" : global_.ns);
+    request.set_label_selector(list.selector);
     ListResponse response;
-    grpc::ClientContext context;
-    SetDeadline(context);
-    grpc::Status status = stub->ListSandboxes(&context, request, &response);
+    grpc::Status status = Call(&FastPathService::StubInterface::ListSandboxes, request, response);
     if (!status.ok()) return Fail(status);
 
     auto* items = response.mutable_items();
     std::sort(items->pointer_begin(), items->pointer_end(),
               [](const SandboxInfo* a, const SandboxInfo* b) {
-                return a->sandbox_name() < b->sandbox_name();
+                return std::tie(a->namespace_(), a->sandbox_name()) <
+                       std::tie(b->namespace_(), b->sandbox_name());
               });
     switch (list.output) {
       case OutputFormat::kJson:
@@ -107,52 +176,76 @@ class Executor {
       case OutputFormat::kTable:
       case OutputFormat::kWide:
         if (response.items().empty()) {
-          err_ << "No sandboxes found in namespace \"" << global_.ns << "\".\n";
+          err_ << "No sandboxes found "
+               << (list.all_namespaces ? "in any namespace"
+                                       : absl::StrCat("in namespace \"", global_.ns, "\""));
+          if (!list.selector.empty()) err_ << " matching \"" << list.selector << "\"";
+          err_ << ".\n";
           return kExitOk;
         }
-        return Print(FormatSandboxTable({response.items().pointer_begin(), response.items().pointer_end()},
-                                        list.output == OutputFormat::kWide, now_));
+        return Print(FormatSandboxTable({items->pointer_begin(), items->pointer_end()},
+                                        list.output == OutputFormat::kWide,
+                                        list.all_namespaces, now_));
     }
     return kExitOk;
   }
 
   int operator()(const GetCommand& get) {
-    FastPathService::StubInterface* stub = Stub();
-    if (stub == nullptr) return kExitServerError;
     GetRequest request;
     request.set_sandbox_name(get.name);
     request.set_namespace_(global_.ns);
-    SandboxInfo info;
-    grpc::ClientContext context;
-    SetDeadline(context);
-    grpc::Status status = stub->GetSandbox(&context, request, &info);
-    if (!status.ok()) return Fail(status);
-
-    switch (get.output) {
-      case OutputFormat::kJson:
-        return Print(FormatJson(info));
-      case OutputFormat::kYaml:
-        return Print(FormatSandboxYaml(info));
-      case OutputFormat::kTable:
-      case OutputFormat::kWide:
-        return Print(FormatSandboxTable({&info}, get.output == OutputFormat::kWide, now_));
+    if (get.output == OutputFormat::kJson || get.output == OutputFormat::kYaml) {
+      Sandbox sandbox;
+      grpc::Status status =
+          Call(&FastPathService::StubInterface::GetSandboxResource, request, sandbox);
+      if (!status.ok()) return Fail(status);
+      return PrintResource(sandbox, get.output);
     }
+    SandboxInfo info;
+    grpc::Status status = Call(&FastPathService::StubInterface::GetSandbox, request, info);
+    if (!status.ok()) return Fail(status);
+    return Print(FormatSandboxTable({&info}, get.output == OutputFormat::kWide,
+                                    /*with_namespace=*/false, now_));
+  }
+
+  // Sends the requests of UpdateRequests in order and stops at the first failure.
+  int operator()(const UpdateCommand& update) {
+    UpdateResponse response;
+    for (const UpdateRequest& request : UpdateRequests(update, global_.ns)) {
+      if (int code = SendUpdate(request, response); code != kExitOk) return code;
+    }
+    out_ << "sandbox/" << update.name << " updated\n";
+    out_ << "  phase:     " << response.sandbox().phase() << "\n";
+    out_ << "  agent:     " << response.sandbox().agent_pod() << "\n";
+    return kExitOk;
+  }
+
+  // Asks for a reset with a revision newer than any before: `now` in RFC 3339 with
+  // nanoseconds, UTC.
+  int operator()(const ResetCommand& reset) {
+    UpdateRequest request;
+    request.set_sandbox_name(reset.name);
+    request.set_namespace_(global_.ns);
+    request.set_reset_revision(
+        absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", now_, absl::UTCTimeZone()));
+    UpdateResponse response;
+    if (int code = SendUpdate(request, response); code != kExitOk) return code;
+    out_ << "sandbox/" << reset.name << " reset requested\n";
     return kExitOk;
   }
 
   // Deletes every name even when one fails; exit 1 if any failed.
   int operator()(const DeleteCommand& del) {
-    FastPathService::StubInterface* stub = Stub();
-    if (stub == nullptr) return kExitServerError;
+    const absl::Duration grace = absl::Seconds(del.grace_period_seconds.value_or(0));
     int exit_code = kExitOk;
     for (const std::string& name : del.names) {
       DeleteRequest request;
       request.set_sandbox_name(name);
       request.set_namespace_(global_.ns);
+      if (del.grace_period_seconds) request.set_grace_period_seconds(*del.grace_period_seconds);
       DeleteResponse response;
-      grpc::ClientContext context;
-      SetDeadline(context);
-      grpc::Status status = stub->DeleteSandbox(&context, request, &response);
+      grpc::Status status =
+          Call(&FastPathService::StubInterface::DeleteSandbox, request, response, grace);
       if (!status.ok()) {
         exit_code = Fail(status);
       } else if (!response.success()) {
@@ -165,17 +258,91 @@ class Executor {
     return exit_code;
   }
 
- private:
-  FastPathService::StubInterface* Stub() {
-    if (stub_ == nullptr && connect_) stub_ = connect_(global_.endpoint);
-    if (stub_ == nullptr) {
-      err_ << "fsb: error: cannot connect to " << global_.endpoint << "\n";
+  // Reads and checks every file first (a bad one is a usage error and nothing is
+  // applied), then applies each sandbox in order, continuing past failures; exit 1 if
+  // any failed.
+  int operator()(const ApplyCommand& apply) {
+    std::vector<Sandbox> sandboxes;
+    for (const std::string& path : apply.files) {
+      const std::string shown = path == "-" ? "<stdin>" : path;
+      absl::StatusOr<std::string> text = ReadManifest(path, in_);
+      if (!text.ok()) return UsageFailure(err_, text.status().message());
+      absl::StatusOr<std::vector<Sandbox>> parsed = ParseSandboxManifest(*text);
+      if (!parsed.ok()) {
+        return UsageFailure(err_, absl::StrCat(shown, ": ", parsed.status().message()));
+      }
+      for (Sandbox& sandbox : *parsed) {
+        if (sandbox.metadata().namespace_().empty()) {
+          sandbox.mutable_metadata()->set_namespace_(global_.ns);
+        }
+        sandboxes.push_back(std::move(sandbox));
+      }
     }
-    return stub_.get();
+    int exit_code = kExitOk;
+    for (Sandbox& sandbox : sandboxes) {
+      const std::string name = sandbox.metadata().name();
+      ApplyRequest request;
+      *request.mutable_sandbox() = std::move(sandbox);
+      ApplyResponse response;
+      grpc::Status status = Call(&FastPathService::StubInterface::ApplySandbox, request, response);
+      if (!status.ok()) {
+        exit_code = Fail(status);
+      } else {
+        out_ << "sandbox/" << name << (response.created() ? " created\n" : " configured\n");
+      }
+    }
+    return exit_code;
   }
 
-  void SetDeadline(grpc::ClientContext& context) const {
-    context.set_deadline(absl::ToChronoTime(absl::Now() + global_.timeout));
+  int operator()(const AgentsCommand& agents) {
+    ListAgentsResponse response;
+    grpc::Status status =
+        Call(&FastPathService::StubInterface::ListAgents, ListAgentsRequest(), response);
+    if (!status.ok()) return Fail(status);
+
+    auto* items = response.mutable_items();
+    std::sort(items->pointer_begin(), items->pointer_end(), [](const Agent* a, const Agent* b) {
+      return a->metadata().name() < b->metadata().name();
+    });
+    if (agents.output == OutputFormat::kJson || agents.output == OutputFormat::kYaml) {
+      return PrintResource(response, agents.output);
+    }
+    if (response.items().empty()) {
+      err_ << "No agents registered.\n";
+      return kExitOk;
+    }
+    return Print(FormatAgentTable({items->pointer_begin(), items->pointer_end()},
+                                  agents.output == OutputFormat::kWide, now_));
+  }
+
+ private:
+  // Calls `method` on the stub (connecting on first use) with a deadline of --timeout
+  // plus `extra` from now.
+  template <typename Request, typename Response>
+  grpc::Status Call(grpc::Status (FastPathService::StubInterface::*method)(
+                        grpc::ClientContext*, const Request&, Response*),
+                    const Request& request, Response& response,
+                    absl::Duration extra = absl::ZeroDuration()) {
+    if (stub_ == nullptr && connect_) stub_ = connect_(global_.endpoint);
+    if (stub_ == nullptr) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          absl::StrCat("cannot connect to ", global_.endpoint));
+    }
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + global_.timeout + extra));
+    return (stub_.get()->*method)(&context, request, &response);
+  }
+
+  // One UpdateSandbox; kExitOk, or the exit code after reporting the failure.
+  int SendUpdate(const UpdateRequest& request, UpdateResponse& response) {
+    grpc::Status status = Call(&FastPathService::StubInterface::UpdateSandbox, request, response);
+    if (!status.ok()) return Fail(status);
+    if (!response.success()) {
+      err_ << "fsb: error: sandbox/" << request.sandbox_name()
+           << " was not updated: " << response.message() << "\n";
+      return kExitServerError;
+    }
+    return kExitOk;
   }
 
   int Fail(const grpc::Status& grpc_status) {
@@ -201,8 +368,15 @@ class Executor {
     return kExitOk;
   }
 
+  // A resource for -o json or -o yaml.
+  int PrintResource(const google::protobuf::Message& message, OutputFormat output) {
+    return Print(output == OutputFormat::kJson ? FormatResourceJson(message)
+                                               : FormatResourceYaml(message));
+  }
+
   const GlobalOptions& global_;
   const StubFactory& connect_;
+  std::istream& in_;
   std::ostream& out_;
   std::ostream& err_;
   const absl::Time now_;
@@ -212,14 +386,9 @@ class Executor {
 }  // namespace
 
 int Run(const std::vector<std::string>& args, const CliContext& context) {
-  std::ostream& out = *context.out;
-  std::ostream& err = *context.err;
-  absl::StatusOr<Invocation> invocation = ParseArgs(args, context.env);
-  if (!invocation.ok()) {
-    err << "fsb: error: " << invocation.status().message() << "\n" << kUsageHint << "\n";
-    return kExitUsage;
-  }
-  Executor executor(invocation->global, context.connect, out, err, context.now);
+  absl::StatusOr<Invocation> invocation = ParseArgs(args, context.env, context.now);
+  if (!invocation.ok()) return UsageFailure(*context.err, invocation.status().message());
+  Executor executor(invocation->global, context);
   return std::visit(executor, invocation->command);
 }
 

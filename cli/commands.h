@@ -2,6 +2,7 @@
 #define FSB_CLI_COMMANDS_H_
 
 #include <functional>
+#include <istream>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -28,10 +29,12 @@ using StubFactory =
         const std::string& endpoint)>;
 
 // What a run of `fsb` needs from the process: the environment, the way to reach the
-// server, the output streams and the wall-clock time (for AGE columns).
+// server, the standard streams (all three non-null) and the wall-clock time (for AGE
+// columns, --expire-in and reset revisions).
 struct CliContext {
   EnvLookup env;
   StubFactory connect;
+  std::istream* in = nullptr;  // read by `apply -f -`
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
   absl::Time now;
@@ -40,9 +43,11 @@ struct CliContext {
 // Parses `args` (argv without argv[0]) and executes the command; returns the exit code.
 //
 // Guarantees: a usage error prints "fsb: error: <problem>" and a hint to stderr, returns
-// kExitUsage and never calls `connect`. A failed RPC prints
-// "fsb: error: <CODE>: <message>" to stderr and returns kExitServerError. Results go to
-// `out`, diagnostics to `err`. Every RPC carries a deadline of --timeout.
+// kExitUsage and never calls `connect`; for `apply` this includes a file that cannot be
+// read or is not a valid Sandbox manifest — every file is read and checked before the
+// first RPC. A failed RPC prints "fsb: error: <CODE>: <message>" to stderr and returns
+// kExitServerError. Results go to `out`, diagnostics to `err`. Every RPC carries a
+// deadline of --timeout (DeleteSandbox: plus --grace, which the server may wait).
 int Run(const std::vector<std::string>& args, const CliContext& context);
 
 }  // namespace fsb::cli

@@ -1,6 +1,7 @@
 #include "cli/commands.h"
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,16 +16,22 @@
 namespace fsb::cli {
 namespace {
 
+using fastpath::v1::ApplyRequest;
+using fastpath::v1::ApplyResponse;
 using fastpath::v1::CreateRequest;
 using fastpath::v1::CreateResponse;
 using fastpath::v1::DeleteRequest;
 using fastpath::v1::DeleteResponse;
 using fastpath::v1::GetRequest;
+using fastpath::v1::ListAgentsRequest;
+using fastpath::v1::ListAgentsResponse;
 using fastpath::v1::ListRequest;
 using fastpath::v1::ListResponse;
 using fastpath::v1::SandboxInfo;
 using fastpath::v1::UpdateRequest;
 using fastpath::v1::UpdateResponse;
+using fsb::v1alpha1::Agent;
+using fsb::v1alpha1::Sandbox;
 using ::testing::_;
 using ::testing::DoAll;
 using ::testing::ElementsAre;
@@ -53,6 +60,12 @@ class MockFastPathStub : public fastpath::v1::FastPathService::StubInterface {
               (grpc::ClientContext*, const ListRequest&, ListResponse*), (override));
   MOCK_METHOD(grpc::Status, GetSandbox, (grpc::ClientContext*, const GetRequest&, SandboxInfo*),
               (override));
+  MOCK_METHOD(grpc::Status, GetSandboxResource,
+              (grpc::ClientContext*, const GetRequest&, Sandbox*), (override));
+  MOCK_METHOD(grpc::Status, ApplySandbox,
+              (grpc::ClientContext*, const ApplyRequest&, ApplyResponse*), (override));
+  MOCK_METHOD(grpc::Status, ListAgents,
+              (grpc::ClientContext*, const ListAgentsRequest&, ListAgentsResponse*), (override));
 
  private:
   template <typename T>
@@ -100,6 +113,31 @@ class MockFastPathStub : public fastpath::v1::FastPathService::StubInterface {
                                                  grpc::CompletionQueue*) override {
     return nullptr;
   }
+  Reader<Sandbox>* AsyncGetSandboxResourceRaw(grpc::ClientContext*, const GetRequest&,
+                                              grpc::CompletionQueue*) override {
+    return nullptr;
+  }
+  Reader<Sandbox>* PrepareAsyncGetSandboxResourceRaw(grpc::ClientContext*, const GetRequest&,
+                                                     grpc::CompletionQueue*) override {
+    return nullptr;
+  }
+  Reader<ApplyResponse>* AsyncApplySandboxRaw(grpc::ClientContext*, const ApplyRequest&,
+                                              grpc::CompletionQueue*) override {
+    return nullptr;
+  }
+  Reader<ApplyResponse>* PrepareAsyncApplySandboxRaw(grpc::ClientContext*, const ApplyRequest&,
+                                                     grpc::CompletionQueue*) override {
+    return nullptr;
+  }
+  Reader<ListAgentsResponse>* AsyncListAgentsRaw(grpc::ClientContext*, const ListAgentsRequest&,
+                                                 grpc::CompletionQueue*) override {
+    return nullptr;
+  }
+  Reader<ListAgentsResponse>* PrepareAsyncListAgentsRaw(grpc::ClientContext*,
+                                                        const ListAgentsRequest&,
+                                                        grpc::CompletionQueue*) override {
+    return nullptr;
+  }
 };
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
@@ -130,6 +168,7 @@ class CliTest : public ::testing::Test {
       connected_endpoints_.push_back(endpoint);
       return std::move(owned_stub_);
     };
+    context.in = &in_;
     context.out = &out_;
     context.err = &err_;
     context.now = kNow;
@@ -141,6 +180,7 @@ class CliTest : public ::testing::Test {
   StrictMock<MockFastPathStub>& stub_ = *owned_stub_;
   std::map<std::string, std::string> env_;
   std::vector<std::string> connected_endpoints_;
+  std::istringstream in_;
   std::ostringstream out_;
   std::ostringstream err_;
 };
@@ -256,7 +296,23 @@ INSTANTIATE_TEST_SUITE_P(
                       std::vector<std::string>{"get"},
                       std::vector<std::string>{"rm"},
                       std::vector<std::string>{"ls", "-o", "toml"},
-                      std::vector<std::string>{"get", "web", "-o", "toml"}));
+                      std::vector<std::string>{"get", "web", "-o", "toml"},
+                      std::vector<std::string>{"run", "--image", "b", "--cpu", "lots"},
+                      std::vector<std::string>{"run", "--image", "b", "--memory", "1.5"},
+                      std::vector<std::string>{"run", "--image", "b", "--pids", "0"},
+                      std::vector<std::string>{"run", "--image", "b", "--expire-in", "0s"},
+                      std::vector<std::string>{"run", "--image", "b", "--failure-policy", "x"},
+                      std::vector<std::string>{"run", "--image", "b", "--recovery-timeout", "2d"},
+                      std::vector<std::string>{"ls", "--selector="},
+                      std::vector<std::string>{"update", "web"},
+                      std::vector<std::string>{"update", "web", "--no-expire", "--expire-in",
+                                               "1m"},
+                      std::vector<std::string>{"update", "web", "--expire-at", "1"},
+                      std::vector<std::string>{"reset"},
+                      std::vector<std::string>{"rm", "web", "--grace", "5", "--now"},
+                      std::vector<std::string>{"apply"},
+                      std::vector<std::string>{"apply", "-f", "/nonexistent/fsb/x.yaml"},
+                      std::vector<std::string>{"agents", "-o", "csv"}));
 
 TEST_F(CliTest, UsageErrorMessageNamesTheProblem) {
   EXPECT_EQ(RunCli({"run", "--image", "busybox", "--env", "NOEQ"}), 2);
@@ -367,29 +423,6 @@ TEST_F(CliTest, GetPrintsOneRow) {
             "web    Running   busybox   agent-1   2h\n");
 }
 
-TEST_F(CliTest, GetJsonIsTheSandboxInfo) {
-  SandboxInfo info = Info("web", "Running", 5);
-  info.mutable_labels()->insert({"app", "web"});
-  EXPECT_CALL(stub_, GetSandbox(_, _, _))
-      .WillOnce(DoAll(SetArgPointee<2>(info), Return(grpc::Status::OK)));
-  EXPECT_EQ(RunCli({"get", "web", "-o", "json"}), 0);
-  EXPECT_THAT(out_.str(), HasSubstr("\"sandbox_name\""));
-  SandboxInfo parsed;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &parsed).ok());
-  EXPECT_EQ(parsed.SerializeAsString(), info.SerializeAsString());
-}
-
-TEST_F(CliTest, GetYamlIsASandbox) {
-  SandboxInfo info = Info("web", "Running", 5);
-  info.set_message("said \"no\"");
-  EXPECT_CALL(stub_, GetSandbox(_, _, _))
-      .WillOnce(DoAll(SetArgPointee<2>(info), Return(grpc::Status::OK)));
-  EXPECT_EQ(RunCli({"get", "web", "-o", "yaml"}), 0);
-  EXPECT_THAT(out_.str(), StartsWith("apiVersion: fsb.io/v1alpha1\nkind: Sandbox\nmetadata:\n"
-                                     "  name: web\n  uid: sb-web\n"));
-  EXPECT_THAT(out_.str(), HasSubstr("  message: \"said \\\"no\\\"\"\n"));
-}
-
 TEST_F(CliTest, GetNotFoundExitsOne) {
   EXPECT_CALL(stub_, GetSandbox(_, _, _))
       .WillOnce(Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "sandbox \"web\" not found")));
@@ -427,6 +460,505 @@ TEST_F(CliTest, DeleteAlias) {
       }));
   EXPECT_EQ(RunCli({"delete", "web"}), 0);
   EXPECT_EQ(out_.str(), "sandbox/web deleted\n");
+}
+
+TEST_F(CliTest, RunSendsResourcesPoliciesAndExpiry) {
+  CreateRequest sent;
+  EXPECT_CALL(stub_, CreateSandbox(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"run", "--image", "busybox", "--name", "job", "--request-id", "req-1",
+                    "--expire-in", "10m", "--failure-policy", "AutoRecreate",
+                    "--recovery-timeout", "90s", "--cpu", "0.5", "--memory", "1Gi", "--pids",
+                    "64"}),
+            0);
+  EXPECT_EQ(sent.request_id(), "req-1");
+  EXPECT_EQ(sent.expire_time_seconds(), absl::ToUnixSeconds(kNow) + 600);
+  EXPECT_EQ(sent.failure_policy(), fastpath::v1::AUTO_RECREATE);
+  EXPECT_EQ(sent.recovery_timeout_seconds(), 90);
+  ASSERT_TRUE(sent.has_resources());
+  EXPECT_EQ(sent.resources().cpu_millicores(), 500);
+  EXPECT_EQ(sent.resources().memory_bytes(), int64_t{1} << 30);
+  EXPECT_EQ(sent.resources().pids(), 64);
+}
+
+TEST_F(CliTest, RunWithoutResourcesSendsNone) {
+  CreateRequest sent;
+  EXPECT_CALL(stub_, CreateSandbox(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"run", "--image", "busybox", "--memory", "64Mi"}), 0);
+  EXPECT_EQ(sent.resources().memory_bytes(), 64 << 20);
+  EXPECT_EQ(sent.resources().cpu_millicores(), 0);
+
+  owned_stub_ = std::make_unique<StrictMock<MockFastPathStub>>();
+  StrictMock<MockFastPathStub>& second = *owned_stub_;
+  EXPECT_CALL(second, CreateSandbox(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"run", "--image", "busybox"}), 0);
+  EXPECT_FALSE(sent.has_resources());
+  EXPECT_EQ(sent.expire_time_seconds(), 0);
+  EXPECT_EQ(sent.failure_policy(), fastpath::v1::MANUAL);
+  EXPECT_EQ(sent.request_id(), "");
+}
+
+TEST_F(CliTest, ListSendsTheSelector) {
+  ListRequest sent;
+  EXPECT_CALL(stub_, ListSandboxes(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(ThreeSandboxes()),
+                      Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"ls", "-l", "app=web,tier!=batch"}), 0);
+  EXPECT_EQ(sent.label_selector(), "app=web,tier!=batch");
+  EXPECT_EQ(sent.namespace_(), "default");
+  EXPECT_THAT(out_.str(), StartsWith("NAME    PHASE"));
+}
+
+TEST_F(CliTest, ListAllNamespacesSendsNoNamespaceAndAddsAColumn) {
+  ListRequest sent;
+  ListResponse list;
+  *list.add_items() = Info("web", "Running", 5);
+  list.mutable_items(0)->set_namespace_("team-b");
+  *list.add_items() = Info("web", "Running", 60);
+  list.mutable_items(1)->set_namespace_("team-a");
+  *list.add_items() = Info("api", "Pending", 120);
+  list.mutable_items(2)->set_namespace_("team-b");
+  EXPECT_CALL(stub_, ListSandboxes(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(list), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"ls", "-A", "-n", "ignored"}), 0);
+  EXPECT_EQ(sent.namespace_(), "");
+  EXPECT_EQ(out_.str(),
+            "NAMESPACE   NAME   PHASE     IMAGE     AGENT     AGE\n"
+            "team-a      web    Running   busybox   agent-1   1m\n"
+            "team-b      api    Pending   busybox   agent-1   2m\n"
+            "team-b      web    Running   busybox   agent-1   5s\n");
+}
+
+TEST_F(CliTest, ListEmptyMentionsScopeAndSelector) {
+  EXPECT_CALL(stub_, ListSandboxes(_, _, _)).WillOnce(Return(grpc::Status::OK));
+  EXPECT_EQ(RunCli({"ls", "-A", "--selector", "app=x"}), 0);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_EQ(err_.str(), "No sandboxes found in any namespace matching \"app=x\".\n");
+}
+
+Sandbox ResourceOf(const std::string& name) {
+  Sandbox sandbox;
+  sandbox.set_api_version("fsb.io/v1alpha1");
+  sandbox.set_kind("Sandbox");
+  sandbox.mutable_metadata()->set_name(name);
+  sandbox.mutable_metadata()->set_namespace_("team");
+  sandbox.mutable_metadata()->set_uid("u-1");
+  sandbox.mutable_metadata()->set_resource_version(7);
+  sandbox.mutable_metadata()->mutable_creation_timestamp()->set_seconds(absl::ToUnixSeconds(kNow));
+  sandbox.mutable_spec()->set_image("docker.io/library/busybox:latest");
+  sandbox.mutable_spec()->set_failure_policy(fsb::v1alpha1::SandboxSpec::AutoRecreate);
+  sandbox.mutable_status()->set_phase(fsb::v1alpha1::SandboxStatus::Running);
+  sandbox.mutable_status()->set_restart_count(1);
+  return sandbox;
+}
+
+TEST_F(CliTest, GetYamlIsTheSandboxResource) {
+  GetRequest sent;
+  EXPECT_CALL(stub_, GetSandboxResource(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(ResourceOf("web")),
+                      Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"get", "web", "-n", "team", "-o", "yaml"}), 0);
+  EXPECT_EQ(sent.sandbox_name(), "web");
+  EXPECT_EQ(sent.namespace_(), "team");
+  EXPECT_EQ(out_.str(),
+            "apiVersion: fsb.io/v1alpha1\n"
+            "kind: Sandbox\n"
+            "metadata:\n"
+            "  creationTimestamp: \"2027-01-15T08:00:00Z\"\n"
+            "  name: web\n"
+            "  namespace: team\n"
+            "  resourceVersion: \"7\"\n"
+            "  uid: u-1\n"
+            "spec:\n"
+            "  failurePolicy: AutoRecreate\n"
+            "  image: docker.io/library/busybox:latest\n"
+            "status:\n"
+            "  phase: Running\n"
+            "  restartCount: 1\n");
+}
+
+TEST_F(CliTest, GetJsonIsTheSandboxResourceInLowerCamel) {
+  EXPECT_CALL(stub_, GetSandboxResource(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(ResourceOf("web")), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"get", "web", "-o", "json"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("\"creationTimestamp\": \"2027-01-15T08:00:00Z\""));
+  EXPECT_THAT(out_.str(), HasSubstr("\"failurePolicy\": \"AutoRecreate\""));
+  Sandbox parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &parsed).ok());
+  EXPECT_EQ(parsed.SerializeAsString(), ResourceOf("web").SerializeAsString());
+}
+
+TEST_F(CliTest, GetResourceNotFoundExitsOne) {
+  EXPECT_CALL(stub_, GetSandboxResource(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "sandbox default/web not found")));
+  EXPECT_EQ(RunCli({"get", "web", "-o", "yaml"}), 1);
+  EXPECT_EQ(err_.str(), "fsb: error: NOT_FOUND: sandbox default/web not found\n");
+  EXPECT_EQ(out_.str(), "");
+}
+
+UpdateResponse Updated(const std::string& phase) {
+  UpdateResponse response;
+  response.set_success(true);
+  response.mutable_sandbox()->set_phase(phase);
+  response.mutable_sandbox()->set_agent_pod("agent-3");
+  return response;
+}
+
+TEST_F(CliTest, UpdateSendsOneRequestPerFieldWithLabelsOnTheFirst) {
+  std::vector<UpdateRequest> sent;
+  EXPECT_CALL(stub_, UpdateSandbox(_, _, _))
+      .Times(3)
+      .WillRepeatedly(Invoke([&](grpc::ClientContext*, const UpdateRequest& request,
+                                 UpdateResponse* response) {
+        sent.push_back(request);
+        *response = Updated(sent.size() == 3 ? "Running" : "Pending");
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(RunCli({"update", "web", "-n", "team", "--recovery-timeout", "5m", "-l", "a=1",
+                    "--failure-policy", "auto-recreate", "--expire-in", "1h", "--remove-label",
+                    "old"}),
+            0);
+  ASSERT_EQ(sent.size(), 3u);
+  for (const UpdateRequest& request : sent) {
+    EXPECT_EQ(request.sandbox_name(), "web");
+    EXPECT_EQ(request.namespace_(), "team");
+  }
+  EXPECT_EQ(sent[0].update_case(), UpdateRequest::kExpireTimeSeconds);
+  EXPECT_EQ(sent[0].expire_time_seconds(), absl::ToUnixSeconds(kNow) + 3600);
+  EXPECT_THAT(sent[0].labels(), UnorderedElementsAre(Pair("a", "1")));
+  EXPECT_THAT(sent[0].remove_labels(), ElementsAre("old"));
+  EXPECT_EQ(sent[1].update_case(), UpdateRequest::kFailurePolicy);
+  EXPECT_EQ(sent[1].failure_policy(), fastpath::v1::AUTO_RECREATE);
+  EXPECT_THAT(sent[1].labels(), IsEmpty());
+  EXPECT_THAT(sent[1].remove_labels(), IsEmpty());
+  EXPECT_EQ(sent[2].update_case(), UpdateRequest::kRecoveryTimeoutSeconds);
+  EXPECT_EQ(sent[2].recovery_timeout_seconds(), 300);
+  EXPECT_THAT(sent[2].labels(), IsEmpty());
+  EXPECT_EQ(out_.str(),
+            "sandbox/web updated\n"
+            "  phase:     Running\n"
+            "  agent:     agent-3\n");
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CliTest, UpdateLabelsOnlyIsOneRequestWithoutOneof) {
+  UpdateRequest sent;
+  EXPECT_CALL(stub_, UpdateSandbox(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Updated("Running")),
+                      Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"update", "web", "--remove-label", "x"}), 0);
+  EXPECT_EQ(sent.update_case(), UpdateRequest::UPDATE_NOT_SET);
+  EXPECT_THAT(sent.remove_labels(), ElementsAre("x"));
+  EXPECT_THAT(out_.str(), StartsWith("sandbox/web updated\n"));
+}
+
+TEST_F(CliTest, UpdateNoExpireSendsZero) {
+  UpdateRequest sent;
+  EXPECT_CALL(stub_, UpdateSandbox(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Updated("Running")),
+                      Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"update", "web", "--no-expire"}), 0);
+  EXPECT_EQ(sent.update_case(), UpdateRequest::kExpireTimeSeconds);
+  EXPECT_EQ(sent.expire_time_seconds(), 0);
+}
+
+TEST_F(CliTest, UpdateStopsAtTheFirstError) {
+  int calls = 0;
+  EXPECT_CALL(stub_, UpdateSandbox(_, _, _))
+      .Times(2)
+      .WillRepeatedly(Invoke([&](grpc::ClientContext*, const UpdateRequest&,
+                                 UpdateResponse* response) {
+        if (++calls == 2) {
+          return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "sandbox is being deleted");
+        }
+        *response = Updated("Running");
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(RunCli({"update", "web", "--no-expire", "--failure-policy", "manual",
+                    "--recovery-timeout", "10"}),
+            1);
+  EXPECT_EQ(err_.str(), "fsb: error: FAILED_PRECONDITION: sandbox is being deleted\n");
+  EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(CliTest, UpdateNotSuccessfulExitsOne) {
+  UpdateResponse refused;
+  refused.set_success(false);
+  refused.set_message("nothing changed");
+  EXPECT_CALL(stub_, UpdateSandbox(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(refused), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"update", "web", "-l", "a=b"}), 1);
+  EXPECT_EQ(err_.str(), "fsb: error: sandbox/web was not updated: nothing changed\n");
+}
+
+TEST_F(CliTest, ResetSendsNowAsAnRfc3339NanosecondRevision) {
+  UpdateRequest sent;
+  EXPECT_CALL(stub_, UpdateSandbox(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Updated("Running")),
+                      Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"reset", "web", "-n", "team"}), 0);
+  EXPECT_EQ(sent.sandbox_name(), "web");
+  EXPECT_EQ(sent.namespace_(), "team");
+  EXPECT_EQ(sent.update_case(), UpdateRequest::kResetRevision);
+  EXPECT_EQ(sent.reset_revision(), "2027-01-15T08:00:00.000000000Z");
+  EXPECT_THAT(sent.labels(), IsEmpty());
+  EXPECT_EQ(out_.str(), "sandbox/web reset requested\n");
+}
+
+TEST_F(CliTest, ResetFailureExitsOne) {
+  EXPECT_CALL(stub_, UpdateSandbox(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "sandbox default/web not found")));
+  EXPECT_EQ(RunCli({"reset", "web"}), 1);
+  EXPECT_EQ(err_.str(), "fsb: error: NOT_FOUND: sandbox default/web not found\n");
+  EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(CliTest, DeleteWithGraceSetsItAndExtendsTheDeadline) {
+  std::vector<DeleteRequest> sent;
+  std::vector<std::chrono::system_clock::time_point> deadlines;
+  EXPECT_CALL(stub_, DeleteSandbox(_, _, _))
+      .Times(2)
+      .WillRepeatedly(Invoke([&](grpc::ClientContext* context, const DeleteRequest& request,
+                                 DeleteResponse* response) {
+        sent.push_back(request);
+        deadlines.push_back(context->deadline());
+        response->set_success(true);
+        return grpc::Status::OK;
+      }));
+  const auto before = std::chrono::system_clock::now();
+  EXPECT_EQ(RunCli({"rm", "a", "b", "--grace", "2m", "--timeout", "5s"}), 0);
+  ASSERT_EQ(sent.size(), 2u);
+  for (size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_TRUE(sent[i].has_grace_period_seconds());
+    EXPECT_EQ(sent[i].grace_period_seconds(), 120);
+    // --timeout plus the grace the server may wait.
+    EXPECT_GT(deadlines[i], before + std::chrono::seconds(124));
+    EXPECT_LE(deadlines[i], std::chrono::system_clock::now() + std::chrono::seconds(125));
+  }
+}
+
+TEST_F(CliTest, DeleteNowAndDefaultGrace) {
+  std::vector<DeleteRequest> sent;
+  EXPECT_CALL(stub_, DeleteSandbox(_, _, _))
+      .WillOnce(Invoke([&](grpc::ClientContext*, const DeleteRequest& request,
+                           DeleteResponse* response) {
+        sent.push_back(request);
+        response->set_success(true);
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(RunCli({"rm", "--now", "a"}), 0);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(sent[0].has_grace_period_seconds());
+  EXPECT_EQ(sent[0].grace_period_seconds(), 0);
+
+  owned_stub_ = std::make_unique<StrictMock<MockFastPathStub>>();
+  StrictMock<MockFastPathStub>& second = *owned_stub_;
+  EXPECT_CALL(second, DeleteSandbox(_, _, _))
+      .WillOnce(Invoke([&](grpc::ClientContext*, const DeleteRequest& request,
+                           DeleteResponse* response) {
+        sent.push_back(request);
+        response->set_success(true);
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(RunCli({"rm", "a"}), 0);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_FALSE(sent[1].has_grace_period_seconds());  // the agent's default
+}
+
+// Writes `content` to a fresh file under the test's temporary folder.
+std::string WriteTempFile(const std::string& name, const std::string& content) {
+  std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+  return path;
+}
+
+constexpr char kTwoSandboxes[] = R"(apiVersion: fsb.io/v1alpha1
+kind: Sandbox
+metadata:
+  name: web
+spec:
+  image: busybox
+  failurePolicy: AutoRecreate
+---
+apiVersion: fsb.io/v1alpha1
+kind: Sandbox
+metadata: {name: db, namespace: data}
+spec: {image: postgres}
+)";
+
+TEST_F(CliTest, ApplySendsEverySandboxAndReportsCreatedOrConfigured) {
+  const std::string path = WriteTempFile("two.yaml", kTwoSandboxes);
+  std::vector<Sandbox> sent;
+  EXPECT_CALL(stub_, ApplySandbox(_, _, _))
+      .Times(2)
+      .WillRepeatedly(Invoke([&](grpc::ClientContext*, const ApplyRequest& request,
+                                 ApplyResponse* response) {
+        sent.push_back(request.sandbox());
+        response->set_created(sent.size() == 1);
+        *response->mutable_sandbox() = request.sandbox();
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(RunCli({"apply", "-f", path, "-n", "team"}), 0);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].metadata().name(), "web");
+  EXPECT_EQ(sent[0].metadata().namespace_(), "team");  // from -n when the file has none
+  EXPECT_EQ(sent[0].spec().image(), "busybox");
+  EXPECT_EQ(sent[0].spec().failure_policy(), fsb::v1alpha1::SandboxSpec::AutoRecreate);
+  EXPECT_EQ(sent[1].metadata().name(), "db");
+  EXPECT_EQ(sent[1].metadata().namespace_(), "data");  // the file's own wins
+  EXPECT_EQ(out_.str(), "sandbox/web created\nsandbox/db configured\n");
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CliTest, ApplyReadsStandardInput) {
+  in_.str(R"({"apiVersion": "fsb.io/v1alpha1", "kind": "Sandbox",
+              "metadata": {"name": "web"}, "spec": {"image": "busybox"}})");
+  ApplyRequest sent;
+  ApplyResponse created;
+  created.set_created(true);
+  EXPECT_CALL(stub_, ApplySandbox(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(created), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"apply", "-f", "-"}), 0);
+  EXPECT_EQ(sent.sandbox().metadata().name(), "web");
+  EXPECT_EQ(sent.sandbox().metadata().namespace_(), "default");
+  EXPECT_EQ(out_.str(), "sandbox/web created\n");
+}
+
+TEST_F(CliTest, ApplyContinuesPastAServerErrorAndExitsOne) {
+  const std::string path = WriteTempFile("continue.yaml", kTwoSandboxes);
+  EXPECT_CALL(stub_, ApplySandbox(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                    "sandbox team/web: spec fields image cannot change")))
+      .WillOnce(Return(grpc::Status::OK));
+  EXPECT_EQ(RunCli({"apply", "-f", path}), 1);
+  EXPECT_EQ(err_.str(), "fsb: error: INVALID_ARGUMENT: sandbox team/web: spec fields image "
+                        "cannot change\n");
+  EXPECT_EQ(out_.str(), "sandbox/db configured\n");
+}
+
+struct ApplyUsageCase {
+  std::string content;
+  std::string message;  // the expected stderr line after "fsb: error: <file>: "
+};
+
+class CliApplyUsageErrorTest : public CliTest,
+                               public ::testing::WithParamInterface<ApplyUsageCase> {};
+
+TEST_P(CliApplyUsageErrorTest, ExitsTwoNamingFileAndDocumentWithoutAnyRpc) {
+  // A valid document before the bad one is not applied either.
+  const std::string path = WriteTempFile("bad.yaml", std::string(kTwoSandboxes) + "---\n" +
+                                                         GetParam().content);
+  EXPECT_EQ(RunCli({"apply", "-f", path}), 2);
+  EXPECT_EQ(err_.str(), "fsb: error: " + path + ": " + GetParam().message +
+                            "\nRun 'fsb help' for usage.\n");
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_THAT(connected_endpoints_, IsEmpty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cli, CliApplyUsageErrorTest,
+    ::testing::Values(
+        ApplyUsageCase{"apiVersion: fsb.io/v1alpha1\nkind: Sandbox\nmetadata: {name: x}\n"
+                       "spec: {image: b, cpu: 1}\n",
+                       "document 3 (line 14): (spec) cpu: Cannot find field."},
+        ApplyUsageCase{"apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n",
+                       "document 3 (line 14): kind must be Sandbox, got \"Pod\""},
+        ApplyUsageCase{"apiVersion: fsb.io/v1alpha1\nkind: Sandbox\nmetadata: {name: [x\n",
+                       "document 3: line 17, column 1: did not find expected ',' or ']' "
+                       "(while parsing a flow sequence at line 16)"}));
+
+TEST_F(CliTest, ApplyMissingFileIsAUsageError) {
+  EXPECT_EQ(RunCli({"apply", "-f", "/nonexistent/fsb/x.yaml"}), 2);
+  EXPECT_EQ(err_.str(),
+            "fsb: error: cannot open /nonexistent/fsb/x.yaml: No such file or directory\n"
+            "Run 'fsb help' for usage.\n");
+  EXPECT_THAT(connected_endpoints_, IsEmpty());
+}
+
+TEST_F(CliTest, ApplyEmptyInputIsAUsageError) {
+  EXPECT_EQ(RunCli({"apply", "-f", "-"}), 2);
+  EXPECT_EQ(err_.str(), "fsb: error: <stdin>: no document found\nRun 'fsb help' for usage.\n");
+  EXPECT_THAT(connected_endpoints_, IsEmpty());
+}
+
+ListAgentsResponse TwoAgents() {
+  ListAgentsResponse list;
+  for (const char* name : {"b-agent", "a-agent"}) {
+    Agent& agent = *list.add_items();
+    agent.set_api_version("fsb.io/v1alpha1");
+    agent.set_kind("Agent");
+    agent.mutable_metadata()->set_name(name);
+    agent.mutable_spec()->set_address("10.0.0.9:5758");
+    agent.mutable_spec()->set_node("node-1");
+    agent.mutable_spec()->set_pool("default");
+    agent.mutable_spec()->set_capacity(5);
+    agent.mutable_status()->set_allocated(1);
+    agent.mutable_status()->add_images("busybox");
+    agent.mutable_status()->mutable_last_heartbeat()->set_seconds(absl::ToUnixSeconds(kNow) - 2);
+    auto* ready = agent.mutable_status()->add_conditions();
+    ready->set_type("Ready");
+    ready->set_status(std::string(name) == "a-agent" ? "True" : "False");
+  }
+  return list;
+}
+
+TEST_F(CliTest, AgentsTableSortedByName) {
+  EXPECT_CALL(stub_, ListAgents(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(TwoAgents()), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"agents"}), 0);
+  EXPECT_EQ(out_.str(),
+            "NAME      POOL      NODE     CAPACITY   USED   READY   LAST-HEARTBEAT\n"
+            "a-agent   default   node-1   5          1      True    2s\n"
+            "b-agent   default   node-1   5          1      False   2s\n");
+}
+
+TEST_F(CliTest, AgentsWideAddsAddressAndImages) {
+  EXPECT_CALL(stub_, ListAgents(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(TwoAgents()), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"agents", "-o", "wide"}), 0);
+  EXPECT_THAT(out_.str(), StartsWith("NAME      POOL      NODE     CAPACITY   USED   READY   "
+                                     "LAST-HEARTBEAT   ADDRESS         IMAGES\n"
+                                     "a-agent   default   node-1   5          1      True    "
+                                     "2s               10.0.0.9:5758   busybox\n"));
+}
+
+TEST_F(CliTest, AgentsJsonAndYamlAreTheAgentResources) {
+  EXPECT_CALL(stub_, ListAgents(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(TwoAgents()), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"agents", "-o", "json"}), 0);
+  ListAgentsResponse parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &parsed).ok()) << out_.str();
+  ASSERT_EQ(parsed.items_size(), 2);
+  EXPECT_EQ(parsed.items(0).metadata().name(), "a-agent");
+  EXPECT_THAT(out_.str(), HasSubstr("\"lastHeartbeat\": \"2027-01-15T07:59:58Z\""));
+
+  owned_stub_ = std::make_unique<StrictMock<MockFastPathStub>>();
+  StrictMock<MockFastPathStub>& second = *owned_stub_;
+  EXPECT_CALL(second, ListAgents(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(TwoAgents()), Return(grpc::Status::OK)));
+  out_.str("");
+  EXPECT_EQ(RunCli({"agents", "-o", "yaml"}), 0);
+  EXPECT_THAT(out_.str(), StartsWith("items:\n"
+                                     "  - apiVersion: fsb.io/v1alpha1\n"
+                                     "    kind: Agent\n"
+                                     "    metadata:\n"
+                                     "      name: a-agent\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("      lastHeartbeat: \"2027-01-15T07:59:58Z\"\n"));
+}
+
+TEST_F(CliTest, AgentsNoneSaysSoOnStderr) {
+  EXPECT_CALL(stub_, ListAgents(_, _, _)).WillOnce(Return(grpc::Status::OK));
+  EXPECT_EQ(RunCli({"agents"}), 0);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_EQ(err_.str(), "No agents registered.\n");
+}
+
+TEST_F(CliTest, ConnectionFailureIsAServerError) {
+  owned_stub_.reset();  // the factory returns no stub
+  EXPECT_EQ(RunCli({"agents"}), 1);
+  EXPECT_THAT(err_.str(), StartsWith("fsb: error: UNAVAILABLE: cannot connect to 127.0.0.1:9090\n"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "cli/format.h"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <utility>
 
@@ -19,8 +20,8 @@ namespace {
 
 using fastpath::v1::ListResponse;
 using fastpath::v1::SandboxInfo;
+using fsb::v1alpha1::Agent;
 
-constexpr std::string_view kApiVersion = "fsb.io/v1alpha1";
 constexpr std::string_view kNone = "<none>";
 
 bool IsPlainSafe(char c) {
@@ -110,6 +111,18 @@ class MapBuilder {
   YamlNode node_ = YamlNode::Map();
 };
 
+// `message` as JSON with `options`, ending with '\n'.
+absl::StatusOr<std::string> PrintJson(const google::protobuf::Message& message,
+                                      const google::protobuf::util::JsonPrintOptions& options) {
+  std::string out;
+  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("cannot render JSON: ", status.ToString()));
+  }
+  if (out.empty() || out.back() != '\n') out.push_back('\n');
+  return out;
+}
+
 }  // namespace
 
 std::string ShortHumanDuration(absl::Duration d) {
@@ -125,9 +138,9 @@ std::string ShortHumanDuration(absl::Duration d) {
   return absl::StrCat(days / 365, "y");
 }
 
-std::string FormatAge(int64_t created_at, absl::Time now) {
-  if (created_at == 0) return "<unknown>";
-  return ShortHumanDuration(now - absl::FromUnixSeconds(created_at));
+std::string FormatAge(int64_t unix_seconds, absl::Time now) {
+  if (unix_seconds == 0) return "<unknown>";
+  return ShortHumanDuration(now - absl::FromUnixSeconds(unix_seconds));
 }
 
 std::string FormatTook(absl::Duration d) {
@@ -158,21 +171,41 @@ std::string FormatColumns(const std::vector<std::vector<std::string>>& rows) {
 }
 
 std::string FormatSandboxTable(const std::vector<const SandboxInfo*>& items, bool wide,
-                               absl::Time now) {
+                               bool with_namespace, absl::Time now) {
   std::vector<std::vector<std::string>> rows;
   rows.reserve(items.size() + 1);
-  rows.push_back({"NAME", "PHASE", "IMAGE", "AGENT", "AGE"});
-  if (wide) {
-    rows.back().push_back("ID");
-    rows.back().push_back("ENDPOINTS");
-  }
+  rows.push_back({"NAMESPACE", "NAME", "PHASE", "IMAGE", "AGENT", "AGE", "ID", "ENDPOINTS"});
   for (const SandboxInfo* info : items) {
-    rows.push_back({info->sandbox_name(), info->phase(), info->image(), info->agent_pod(),
-                    FormatAge(info->created_at(), now)});
-    if (wide) {
-      rows.back().push_back(info->sandbox_id());
-      rows.back().push_back(absl::StrJoin(info->endpoints(), ","));
+    rows.push_back({info->namespace_(), info->sandbox_name(), info->phase(), info->image(),
+                    info->agent_pod(), FormatAge(info->created_at(), now), info->sandbox_id(),
+                    absl::StrJoin(info->endpoints(), ",")});
+  }
+  for (std::vector<std::string>& row : rows) {
+    if (!wide) row.resize(6);
+    if (!with_namespace) row.erase(row.begin());
+  }
+  return FormatColumns(rows);
+}
+
+std::string FormatAgentTable(const std::vector<const Agent*>& items, bool wide,
+                             absl::Time now) {
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(items.size() + 1);
+  rows.push_back({"NAME", "POOL", "NODE", "CAPACITY", "USED", "READY", "LAST-HEARTBEAT",
+                  "ADDRESS", "IMAGES"});
+  for (const Agent* agent : items) {
+    std::string ready = "Unknown";
+    for (const auto& condition : agent->status().conditions()) {
+      if (condition.type() == "Ready") ready = condition.status();
     }
+    rows.push_back({agent->metadata().name(), agent->spec().pool(), agent->spec().node(),
+                    absl::StrCat(agent->spec().capacity()),
+                    absl::StrCat(agent->status().allocated()), std::move(ready),
+                    FormatAge(agent->status().last_heartbeat().seconds(), now),
+                    agent->spec().address(), absl::StrJoin(agent->status().images(), ",")});
+  }
+  if (!wide) {
+    for (std::vector<std::string>& row : rows) row.resize(7);
   }
   return FormatColumns(rows);
 }
@@ -182,13 +215,23 @@ absl::StatusOr<std::string> FormatJson(const google::protobuf::Message& message)
   options.preserve_proto_field_names = true;
   options.add_whitespace = true;
   options.always_print_primitive_fields = true;  // a stable shape for scripts
-  std::string out;
-  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
-  if (!status.ok()) {
-    return absl::InternalError(absl::StrCat("cannot render JSON: ", status.ToString()));
+  return PrintJson(message, options);
+}
+
+absl::StatusOr<std::string> FormatResourceJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  return PrintJson(message, options);
+}
+
+absl::StatusOr<std::string> FormatResourceYaml(const google::protobuf::Message& message) {
+  absl::StatusOr<std::string> json = PrintJson(message, {});
+  if (!json.ok()) return json.status();
+  google::protobuf::Value value;
+  if (auto status = google::protobuf::util::JsonStringToMessage(*json, &value); !status.ok()) {
+    return absl::InternalError(absl::StrCat("cannot render YAML: ", status.ToString()));
   }
-  if (out.empty() || out.back() != '\n') out.push_back('\n');
-  return out;
+  return ValueToYaml(value).Emit();
 }
 
 std::string YamlScalar(std::string_view value) {
@@ -211,6 +254,27 @@ YamlNode YamlNode::String(std::string_view value) {
 YamlNode YamlNode::Int(int64_t value) {
   YamlNode node(Kind::kScalar);
   node.scalar_ = absl::StrCat(value);
+  return node;
+}
+
+YamlNode YamlNode::Number(double value) {
+  YamlNode node(Kind::kScalar);
+  char buffer[32];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  CHECK(ec == std::errc()) << "to_chars(double) needs more than 32 bytes";
+  node.scalar_.assign(buffer, end);
+  return node;
+}
+
+YamlNode YamlNode::Bool(bool value) {
+  YamlNode node(Kind::kScalar);
+  node.scalar_ = value ? "true" : "false";
+  return node;
+}
+
+YamlNode YamlNode::Null() {
+  YamlNode node(Kind::kScalar);
+  node.scalar_ = "null";
   return node;
 }
 
@@ -272,6 +336,38 @@ std::string YamlNode::Emit() const {
   return out;
 }
 
+YamlNode ValueToYaml(const google::protobuf::Value& value) {
+  switch (value.kind_case()) {
+    case google::protobuf::Value::kNumberValue:
+      return YamlNode::Number(value.number_value());
+    case google::protobuf::Value::kStringValue:
+      return YamlNode::String(value.string_value());
+    case google::protobuf::Value::kBoolValue:
+      return YamlNode::Bool(value.bool_value());
+    case google::protobuf::Value::kStructValue: {
+      std::vector<std::pair<std::string_view, const google::protobuf::Value*>> fields;
+      fields.reserve(value.struct_value().fields().size());
+      for (const auto& [key, field] : value.struct_value().fields()) {
+        fields.emplace_back(key, &field);
+      }
+      std::sort(fields.begin(), fields.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      YamlNode map = YamlNode::Map();
+      for (const auto& [key, field] : fields) map.Set(key, ValueToYaml(*field));
+      return map;
+    }
+    case google::protobuf::Value::kListValue: {
+      YamlNode list = YamlNode::List();
+      for (const auto& item : value.list_value().values()) list.Append(ValueToYaml(item));
+      return list;
+    }
+    case google::protobuf::Value::kNullValue:
+    case google::protobuf::Value::KIND_NOT_SET:
+      break;
+  }
+  return YamlNode::Null();
+}
+
 YamlNode SandboxToYaml(const SandboxInfo& info) {
   YamlNode labels = YamlNode::Map();
   for (const auto& [k, v] : Sorted(info.labels())) labels.Set(k, YamlNode::String(v));
@@ -325,8 +421,6 @@ YamlNode SandboxToYaml(const SandboxInfo& info) {
       .Node("status", status.Build())
       .Build();
 }
-
-std::string FormatSandboxYaml(const SandboxInfo& info) { return SandboxToYaml(info).Emit(); }
 
 std::string FormatSandboxListYaml(const ListResponse& list) {
   YamlNode items = YamlNode::List();

@@ -15,6 +15,7 @@ using fastpath::v1::ListResponse;
 using fastpath::v1::SandboxInfo;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
@@ -66,7 +67,7 @@ TEST(FormatSandboxTableTest, ColumnsAndAges) {
   SandboxInfo a = Info("web", "Running", 5);
   SandboxInfo b = Info("batch-job", "Succeeded", 3 * 3600 + 10);
   b.set_agent_pod("");
-  EXPECT_EQ(FormatSandboxTable({&a, &b}, /*wide=*/false, kNow),
+  EXPECT_EQ(FormatSandboxTable({&a, &b}, /*wide=*/false, /*with_namespace=*/false, kNow),
             "NAME        PHASE       IMAGE                              AGENT     AGE\n"
             "web         Running     docker.io/library/busybox:latest   agent-1   5s\n"
             "batch-job   Succeeded   docker.io/library/busybox:latest   <none>    3h\n");
@@ -76,10 +77,63 @@ TEST(FormatSandboxTableTest, WideAddsIdAndEndpoints) {
   SandboxInfo a = Info("web", "Running", 4 * 86400);
   a.add_endpoints("10.0.0.1:80");
   a.add_endpoints("10.0.0.1:443");
-  EXPECT_EQ(FormatSandboxTable({&a}, /*wide=*/true, kNow),
+  EXPECT_EQ(FormatSandboxTable({&a}, /*wide=*/true, /*with_namespace=*/false, kNow),
             "NAME   PHASE     IMAGE                              AGENT     AGE   ID       ENDPOINTS\n"
             "web    Running   docker.io/library/busybox:latest   agent-1   4d    sb-web   "
             "10.0.0.1:80,10.0.0.1:443\n");
+}
+
+TEST(FormatSandboxTableTest, NamespaceColumnComesFirst) {
+  SandboxInfo a = Info("web", "Running", 5);
+  a.set_namespace_("team-a");
+  SandboxInfo b = Info("db", "Pending", 60);
+  b.set_namespace_("default");
+  EXPECT_EQ(FormatSandboxTable({&a, &b}, /*wide=*/false, /*with_namespace=*/true, kNow),
+            "NAMESPACE   NAME   PHASE     IMAGE                              AGENT     AGE\n"
+            "team-a      web    Running   docker.io/library/busybox:latest   agent-1   5s\n"
+            "default     db     Pending   docker.io/library/busybox:latest   agent-1   1m\n");
+  EXPECT_THAT(FormatSandboxTable({&a}, /*wide=*/true, /*with_namespace=*/true, kNow),
+              StartsWith("NAMESPACE   NAME   PHASE     IMAGE                              "
+                                  "AGENT     AGE   ID       ENDPOINTS\n"
+                                  "team-a      web    Running   "));
+}
+
+fsb::v1alpha1::Agent MakeAgent(std::string name, std::string ready, int64_t heartbeat_age) {
+  fsb::v1alpha1::Agent agent;
+  agent.set_api_version("fsb.io/v1alpha1");
+  agent.set_kind("Agent");
+  agent.mutable_metadata()->set_name(name);
+  agent.mutable_spec()->set_address("10.0.0.1:5758");
+  agent.mutable_spec()->set_node("node-" + name);
+  agent.mutable_spec()->set_pool("default");
+  agent.mutable_spec()->set_capacity(5);
+  agent.mutable_status()->set_allocated(2);
+  agent.mutable_status()->add_images("busybox");
+  agent.mutable_status()->add_images("nginx");
+  agent.mutable_status()->mutable_last_heartbeat()->set_seconds(absl::ToUnixSeconds(kNow) -
+                                                                 heartbeat_age);
+  if (!ready.empty()) {
+    auto* condition = agent.mutable_status()->add_conditions();
+    condition->set_type("Ready");
+    condition->set_status(ready);
+  }
+  return agent;
+}
+
+TEST(FormatAgentTableTest, ColumnsAndWide) {
+  fsb::v1alpha1::Agent a = MakeAgent("a1", "True", 3);
+  fsb::v1alpha1::Agent b = MakeAgent("b2", "", 0);
+  b.mutable_status()->clear_last_heartbeat();
+  b.mutable_spec()->clear_pool();
+  EXPECT_EQ(FormatAgentTable({&a, &b}, /*wide=*/false, kNow),
+            "NAME   POOL      NODE      CAPACITY   USED   READY     LAST-HEARTBEAT\n"
+            "a1     default   node-a1   5          2      True      3s\n"
+            "b2     <none>    node-b2   5          2      Unknown   <unknown>\n");
+  EXPECT_EQ(FormatAgentTable({&a}, /*wide=*/true, kNow),
+            "NAME   POOL      NODE      CAPACITY   USED   READY   LAST-HEARTBEAT   ADDRESS         "
+            "IMAGES\n"
+            "a1     default   node-a1   5          2      True    3s               10.0.0.1:5758   "
+            "busybox,nginx\n");
 }
 
 TEST(FormatJsonTest, UsesProtoFieldNamesAndParsesBack) {
@@ -177,6 +231,178 @@ TEST(YamlNodeTest, EmitsNestedBlocks) {
   EXPECT_EQ(YamlNode::String("s").Emit(), "s\n");
 }
 
+TEST(YamlNodeTest, NumbersBooleansAndNull) {
+  YamlNode doc = YamlNode::Map();
+  doc.Set("int", YamlNode::Number(8080))
+      .Set("negative", YamlNode::Number(-3))
+      .Set("half", YamlNode::Number(0.5))
+      .Set("tenth", YamlNode::Number(0.1))
+      .Set("big", YamlNode::Number(1e20))
+      .Set("on", YamlNode::Bool(true))
+      .Set("off", YamlNode::Bool(false))
+      .Set("nothing", YamlNode::Null());
+  EXPECT_EQ(doc.Emit(),
+            "int: 8080\nnegative: -3\nhalf: 0.5\ntenth: 0.1\nbig: 1e+20\n\"on\": true\n"
+            "\"off\": false\nnothing: null\n");
+}
+
+google::protobuf::Value Json(const std::string& json) {
+  google::protobuf::Value value;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &value).ok()) << json;
+  return value;
+}
+
+TEST(ValueToYamlTest, SortsKeysAndQuotesAmbiguousStrings) {
+  EXPECT_EQ(ValueToYaml(Json(R"({"zeta": 1, "alpha": {"b": [1, "2", true, null, {}],
+                                  "a": "yes"}, "mid": [], "str": "1.5", "empty": ""})"))
+                .Emit(),
+            "alpha:\n"
+            "  a: \"yes\"\n"
+            "  b:\n"
+            "    - 1\n"
+            "    - \"2\"\n"
+            "    - true\n"
+            "    - null\n"
+            "    - {}\n"
+            "empty: \"\"\n"
+            "mid: []\n"
+            "str: \"1.5\"\n"
+            "zeta: 1\n");
+  EXPECT_EQ(ValueToYaml(Json("[]")).Emit(), "[]\n");
+  EXPECT_EQ(ValueToYaml(Json("\"x\"")).Emit(), "x\n");
+}
+
+fsb::v1alpha1::Sandbox FullSandbox() {
+  fsb::v1alpha1::Sandbox sandbox;
+  sandbox.set_api_version("fsb.io/v1alpha1");
+  sandbox.set_kind("Sandbox");
+  auto* meta = sandbox.mutable_metadata();
+  meta->set_name("web");
+  meta->set_namespace_("team-a");
+  meta->set_uid("0b7e-42");
+  meta->set_resource_version(42);
+  meta->set_generation(3);
+  meta->mutable_creation_timestamp()->set_seconds(1'800'000'000);
+  meta->mutable_labels()->insert({"tier", "fe"});
+  meta->mutable_labels()->insert({"app", "true"});
+  meta->mutable_annotations()->insert({"fsb.io/request-id", "team-a/web"});
+  auto* spec = sandbox.mutable_spec();
+  spec->set_image("docker.io/library/busybox:latest");
+  spec->add_command("sh");
+  spec->add_command("-c");
+  spec->add_args("sleep 3600");
+  auto* env = spec->add_env();
+  env->set_name("PORT");
+  env->set_value("8080");
+  spec->add_exposed_ports(8080);
+  spec->mutable_resources()->set_cpu_millicores(500);
+  spec->mutable_resources()->set_memory_bytes(268435456);
+  spec->set_pool_ref("default");
+  spec->set_failure_policy(fsb::v1alpha1::SandboxSpec::AutoRecreate);
+  spec->set_recovery_timeout_seconds(60);
+  spec->mutable_expire_time()->set_seconds(1'800'003'600);
+  spec->set_consistency_mode(fsb::v1alpha1::SandboxSpec::fast);
+  auto* status = sandbox.mutable_status();
+  status->set_phase(fsb::v1alpha1::SandboxStatus::Running);
+  status->set_agent("agent-1");
+  status->set_node("node-1");
+  status->add_endpoints("10.0.0.1:8080");
+  status->set_restart_count(2);
+  auto* ready = status->add_conditions();
+  ready->set_type("Ready");
+  ready->set_status("True");
+  ready->mutable_last_transition_time()->set_seconds(1'800'000'001);
+  ready->mutable_last_transition_time()->set_nanos(500'000'000);
+  status->set_observed_generation(3);
+  return sandbox;
+}
+
+TEST(FormatResourceTest, JsonUsesTheProto3JsonMapping) {
+  absl::StatusOr<std::string> json = FormatResourceJson(FullSandbox());
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_THAT(*json, StartsWith("{\n \"apiVersion\": \"fsb.io/v1alpha1\",\n"));
+  for (const char* fragment :
+       {"\"creationTimestamp\": \"2027-01-15T08:00:00Z\"", "\"resourceVersion\": \"42\"",
+        "\"poolRef\": \"default\"", "\"failurePolicy\": \"AutoRecreate\"",
+        "\"phase\": \"Running\"", "\"consistencyMode\": \"fast\"",
+        "\"lastTransitionTime\": \"2027-01-15T08:00:01.500Z\"", "\"restartCount\": 2"}) {
+    EXPECT_THAT(*json, HasSubstr(fragment));
+  }
+  EXPECT_THAT(*json, Not(HasSubstr("exitCode")));  // defaults are left out
+  EXPECT_EQ(json->back(), '\n');
+  fsb::v1alpha1::Sandbox parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*json, &parsed).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, FullSandbox()));
+}
+
+TEST(FormatResourceTest, YamlIsTheJsonDocumentWithSortedKeys) {
+  absl::StatusOr<std::string> yaml = FormatResourceYaml(FullSandbox());
+  ASSERT_TRUE(yaml.ok()) << yaml.status();
+  EXPECT_EQ(*yaml,
+            "apiVersion: fsb.io/v1alpha1\n"
+            "kind: Sandbox\n"
+            "metadata:\n"
+            "  annotations:\n"
+            "    fsb.io/request-id: team-a/web\n"
+            "  creationTimestamp: \"2027-01-15T08:00:00Z\"\n"
+            "  generation: \"3\"\n"
+            "  labels:\n"
+            "    app: \"true\"\n"
+            "    tier: fe\n"
+            "  name: web\n"
+            "  namespace: team-a\n"
+            "  resourceVersion: \"42\"\n"
+            "  uid: \"0b7e-42\"\n"
+            "spec:\n"
+            "  args:\n"
+            "    - \"sleep 3600\"\n"
+            "  command:\n"
+            "    - sh\n"
+            "    - \"-c\"\n"
+            "  consistencyMode: fast\n"
+            "  env:\n"
+            "    - name: PORT\n"
+            "      value: \"8080\"\n"
+            "  expireTime: \"2027-01-15T09:00:00Z\"\n"
+            "  exposedPorts:\n"
+            "    - 8080\n"
+            "  failurePolicy: AutoRecreate\n"
+            "  image: docker.io/library/busybox:latest\n"
+            "  poolRef: default\n"
+            "  recoveryTimeoutSeconds: 60\n"
+            "  resources:\n"
+            "    cpuMillicores: \"500\"\n"
+            "    memoryBytes: \"268435456\"\n"
+            "status:\n"
+            "  agent: agent-1\n"
+            "  conditions:\n"
+            "    - lastTransitionTime: \"2027-01-15T08:00:01.500Z\"\n"
+            "      status: \"True\"\n"
+            "      type: Ready\n"
+            "  endpoints:\n"
+            "    - \"10.0.0.1:8080\"\n"
+            "  node: node-1\n"
+            "  observedGeneration: \"3\"\n"
+            "  phase: Running\n"
+            "  restartCount: 2\n");
+}
+
+TEST(FormatResourceTest, AgentListInJsonAndYaml) {
+  fastpath::v1::ListAgentsResponse list;
+  *list.add_items() = MakeAgent("a1", "True", 3);
+  absl::StatusOr<std::string> json = FormatResourceJson(list);
+  ASSERT_TRUE(json.ok());
+  fastpath::v1::ListAgentsResponse parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*json, &parsed).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, list));
+  absl::StatusOr<std::string> yaml = FormatResourceYaml(list);
+  ASSERT_TRUE(yaml.ok());
+  EXPECT_THAT(*yaml, StartsWith("items:\n  - apiVersion: fsb.io/v1alpha1\n    kind: Agent\n"
+                                         "    metadata:\n      name: a1\n    spec:\n"
+                                         "      address: \"10.0.0.1:5758\"\n      capacity: 5\n"));
+  EXPECT_EQ(*FormatResourceYaml(fastpath::v1::ListAgentsResponse()), "{}\n");
+}
+
 SandboxInfo FullInfo() {
   SandboxInfo info;
   info.set_sandbox_id("sb-0001");
@@ -205,7 +431,7 @@ SandboxInfo FullInfo() {
 }
 
 TEST(SandboxYamlTest, KubernetesShape) {
-  EXPECT_EQ(FormatSandboxYaml(FullInfo()),
+  EXPECT_EQ(SandboxToYaml(FullInfo()).Emit(),
             "apiVersion: fsb.io/v1alpha1\n"
             "kind: Sandbox\n"
             "metadata:\n"
@@ -245,7 +471,7 @@ TEST(SandboxYamlTest, OmitsEmptyFields) {
   SandboxInfo info;
   info.set_sandbox_name("web");
   info.set_phase("Running");
-  EXPECT_EQ(FormatSandboxYaml(info),
+  EXPECT_EQ(SandboxToYaml(info).Emit(),
             "apiVersion: fsb.io/v1alpha1\n"
             "kind: Sandbox\n"
             "metadata:\n"

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     return fastpath::v1::FastPathService::NewStub(
         grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
   };
+  context.in = &std::cin;
   context.out = &std::cout;
   context.err = &std::cerr;
   context.now = absl::Now();

@@ -16,7 +16,7 @@ packages=(
   libgoogle-glog-dev libgflags-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libgoogle-perftools-dev google-perftools
-  libcivetweb-dev libsqlite3-dev
+  libcivetweb-dev libsqlite3-dev libyaml-dev
   containerd runc busybox-static
   curl ca-certificates jq
 )
