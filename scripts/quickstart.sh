@@ -87,7 +87,7 @@ echo "quickstart: containerd answering on ${sock}"
 "${repo_root}/scripts/build-test-image.sh" --address "${sock}" --namespace fsb --name "${image}"
 
 start_process fsb-controller "${build_dir}/controller/fsb-controller" \
-  --fastpath-bind-address="0.0.0.0:9090"
+  --fastpath-bind-address="0.0.0.0:9090" --data-dir="${state}/controller"
 start_process fsb-agent "${build_dir}/agent/fsb-agent" \
   --agent-port="${agent_port}" --controller="${endpoint}" \
   --containerd-socket="${sock}" --containerd-namespace=fsb \

@@ -12,13 +12,14 @@
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "tests/testing/stack.h"
+#include "tests/testing/local_stack.h"
 
 namespace fsb {
 namespace {
 
 using ::testing::HasSubstr;
-using fsb::testing::ChildProcess;
+using ::testing::Not;
+using fsb::testing::LocalStack;
 using fsb::testing::PrivateContainerd;
 using fsb::testing::WaitFor;
 
@@ -26,69 +27,15 @@ class StackTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!fsb::testing::MissingPrerequisite().empty()) return;
-    auto ctrd = PrivateContainerd::Start();
-    if (!ctrd.ok()) {
-      setup_error_ = new std::string(ctrd.status().ToString());
+    auto stack = LocalStack::Start({.agent_capacity = 4});
+    if (!stack.ok()) {
+      setup_error_ = new std::string(stack.status().ToString());
       return;
     }
-    containerd_ = ctrd->release();
-    const std::string dir = containerd_->dir();
-    endpoint_ = new std::string(absl::StrCat("127.0.0.1:", fsb::testing::FreePort()));
-    const int agent_port = fsb::testing::FreePort();
-    agent_state_ = new std::string(dir + "/agent");
-
-    auto controller = ChildProcess::Start(
-        {FSB_CONTROLLER_BIN, "--fastpath-bind-address=" + *endpoint_, "--logtostderr"},
-        dir + "/controller.log");
-    auto agent = ChildProcess::Start(
-        {FSB_AGENT_BIN, absl::StrCat("--agent-port=", agent_port), "--controller=" + *endpoint_,
-         "--containerd-socket=" + containerd_->socket(), "--containerd-namespace=fsb",
-         "--state-dir=" + *agent_state_, "--agent-id=it-agent", "--node-name=it-node",
-         "--capacity=4", "--heartbeat_interval_ms=200", "--delete_grace_ms=1000",
-         "--logtostderr"},
-        dir + "/agent.log");
-    if (!controller.ok() || !agent.ok()) {
-      setup_error_ = new std::string("cannot start controller or agent");
-      return;
-    }
-    controller_ = controller->release();
-    agent_ = agent->release();
-    client_ = new fsb::agent::Containerd({.socket = containerd_->socket(), .ns = "fsb"});
-    stub_ = fastpath::v1::FastPathService::NewStub(
-                grpc::CreateChannel(*endpoint_, grpc::InsecureChannelCredentials()))
-                .release();
-    // The controller refuses creates (RESOURCE_EXHAUSTED) until the agent registers.
-    bool registered = WaitFor(
-        [] {
-          fastpath::v1::CreateRequest req;
-          req.set_name("warmup");
-          req.set_image(PrivateContainerd::kTestImage);
-          req.add_command("true");
-          fastpath::v1::CreateResponse resp;
-          grpc::ClientContext ctx;
-          auto s = stub_->CreateSandbox(&ctx, req, &resp);
-          return s.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED &&
-                 s.error_code() != grpc::StatusCode::UNAVAILABLE;
-        },
-        absl::Seconds(20));
-    if (!registered) {
-      setup_error_ = new std::string("the agent never registered with the controller");
-      return;
-    }
-    fastpath::v1::DeleteRequest del;
-    del.set_sandbox_name("warmup");
-    fastpath::v1::DeleteResponse resp;
-    grpc::ClientContext ctx;
-    stub_->DeleteSandbox(&ctx, del, &resp);
+    stack_ = stack->release();
   }
 
-  static void TearDownTestSuite() {
-    delete stub_;
-    delete client_;
-    delete agent_;
-    delete controller_;
-    delete containerd_;  // stops containerd, its shims and removes the folder
-  }
+  static void TearDownTestSuite() { delete stack_; }
 
   void SetUp() override {
     if (std::string missing = fsb::testing::MissingPrerequisite(); !missing.empty()) {
@@ -99,41 +46,23 @@ class StackTest : public ::testing::Test {
 
   static grpc::Status Create(const fastpath::v1::CreateRequest& req,
                              fastpath::v1::CreateResponse* resp) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    return stub_->CreateSandbox(&ctx, req, resp);
+    return stack_->Create(req, resp);
   }
-
-  static grpc::Status Delete(const std::string& name) {
-    fastpath::v1::DeleteRequest req;
-    req.set_sandbox_name(name);
-    fastpath::v1::DeleteResponse resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    return stub_->DeleteSandbox(&ctx, req, &resp);
-  }
+  static grpc::Status Delete(const std::string& name) { return stack_->Delete(name); }
 
   static std::string ReadLog(const std::string& sandbox_id) {
-    std::ifstream f(*agent_state_ + "/logs/" + sandbox_id + ".log");
+    std::ifstream f(stack_->agent_state_dir() + "/logs/" + sandbox_id + ".log");
     std::stringstream ss;
     ss << f.rdbuf();
     return ss.str();
   }
 
   int Fsb(const std::vector<std::string>& args, std::string* out, std::string* err) {
-    std::vector<std::string> argv = {FSB_CLI_BIN, "--endpoint", *endpoint_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return fsb::testing::RunCommand(argv, out, err);
+    return stack_->Fsb(args, out, err);
   }
 
   static inline std::string* setup_error_ = nullptr;
-  static inline PrivateContainerd* containerd_ = nullptr;
-  static inline ChildProcess* controller_ = nullptr;
-  static inline ChildProcess* agent_ = nullptr;
-  static inline std::string* endpoint_ = nullptr;
-  static inline std::string* agent_state_ = nullptr;
-  static inline fsb::agent::Containerd* client_ = nullptr;
-  static inline fastpath::v1::FastPathService::Stub* stub_ = nullptr;
+  static inline LocalStack* stack_ = nullptr;
 };
 
 TEST_F(StackTest, CreateRunsARealContainerAndDeleteRemovesIt) {
@@ -151,11 +80,11 @@ TEST_F(StackTest, CreateRunsARealContainerAndDeleteRemovesIt) {
   ASSERT_FALSE(id.empty());
 
   // containerd itself says the task runs, with a pid.
-  auto task = client_->GetTask(id);
+  auto task = stack_->containerd().GetTask(id);
   ASSERT_TRUE(task.ok()) << task.status();
   EXPECT_EQ(task->status(), containerd::v1::types::RUNNING);
   EXPECT_GT(task->pid(), 0u);
-  auto container = client_->GetContainer(id);
+  auto container = stack_->containerd().GetContainer(id);
   ASSERT_TRUE(container.ok()) << container.status();
   EXPECT_EQ(container->labels().at("fsb.io/managed"), "true");
   EXPECT_EQ(container->labels().at("fsb.io/sandbox-name"), "hello");
@@ -166,7 +95,7 @@ TEST_F(StackTest, CreateRunsARealContainerAndDeleteRemovesIt) {
   fastpath::v1::ListRequest list_req;
   fastpath::v1::ListResponse list;
   grpc::ClientContext list_ctx;
-  ASSERT_TRUE(stub_->ListSandboxes(&list_ctx, list_req, &list).ok());
+  ASSERT_TRUE(stack_->fastpath().ListSandboxes(&list_ctx, list_req, &list).ok());
   bool listed = false;
   for (const auto& item : list.items()) {
     if (item.sandbox_name() == "hello") {
@@ -179,16 +108,17 @@ TEST_F(StackTest, CreateRunsARealContainerAndDeleteRemovesIt) {
   EXPECT_TRUE(listed);
 
   ASSERT_TRUE(Delete("hello").ok());
-  EXPECT_TRUE(absl::IsNotFound(client_->GetTask(id).status()));
-  EXPECT_TRUE(absl::IsNotFound(client_->GetContainer(id).status()));
-  EXPECT_TRUE(absl::IsNotFound(client_->StatSnapshot(id).status()));
-  EXPECT_FALSE(std::filesystem::exists(*agent_state_ + "/logs/" + id + ".log"));
+  EXPECT_TRUE(absl::IsNotFound(stack_->containerd().GetTask(id).status()));
+  EXPECT_TRUE(absl::IsNotFound(stack_->containerd().GetContainer(id).status()));
+  EXPECT_TRUE(absl::IsNotFound(stack_->containerd().StatSnapshot(id).status()));
+  EXPECT_FALSE(std::filesystem::exists(stack_->agent_state_dir() + "/logs/" + id + ".log"));
 
   fastpath::v1::GetRequest get;
   get.set_sandbox_name("hello");
   fastpath::v1::SandboxInfo info;
   grpc::ClientContext get_ctx;
-  EXPECT_EQ(stub_->GetSandbox(&get_ctx, get, &info).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(stack_->fastpath().GetSandbox(&get_ctx, get, &info).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(StackTest, UnknownImageIsNotFoundNamingTheImage) {
@@ -215,21 +145,30 @@ TEST_F(StackTest, EmptyImageIsInvalidArgument) {
   EXPECT_THAT(s.error_message(), HasSubstr("image"));
 }
 
-TEST_F(StackTest, DuplicateNameIsAlreadyExists) {
+TEST_F(StackTest, SameRequestIsIdempotentDuplicateNameIsAlreadyExists) {
   fastpath::v1::CreateRequest req;
   req.set_name("dup");
   req.set_image(PrivateContainerd::kTestImage);
   req.add_command("sleep");
   req.add_command("60");
-  fastpath::v1::CreateResponse first, second;
+  fastpath::v1::CreateResponse first, again, other;
   ASSERT_TRUE(Create(req, &first).ok());
-  grpc::Status s = Create(req, &second);
+  // The same request again is the same sandbox: no second container.
+  ASSERT_TRUE(Create(req, &again).ok());
+  EXPECT_EQ(again.sandbox_id(), first.sandbox_id());
+  // The same name with another spec is taken.
+  req.set_command(1, "120");
+  grpc::Status s = Create(req, &other);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_THAT(s.error_message(), HasSubstr("dup"));
-  // The first sandbox is untouched.
-  auto task = client_->GetTask(first.sandbox_id());
+  // The first sandbox is untouched, and it is the only one.
+  auto task = stack_->containerd().GetTask(first.sandbox_id());
   ASSERT_TRUE(task.ok());
   EXPECT_EQ(task->status(), containerd::v1::types::RUNNING);
+  auto managed = stack_->ManagedContainers();
+  ASSERT_TRUE(managed.ok());
+  EXPECT_EQ(std::count(managed->begin(), managed->end(), first.sandbox_id()), 1);
+  EXPECT_EQ(managed->size(), 1u);
   EXPECT_TRUE(Delete("dup").ok());
 }
 
@@ -268,6 +207,97 @@ TEST_F(StackTest, CliRunListGetRemove) {
   err.clear();
   EXPECT_EQ(Fsb({"get", "cli1"}, &out, &err), 1);
   EXPECT_THAT(err, HasSubstr("NOT_FOUND"));
+}
+
+// The sandbox lifecycle through the CLI: labels and selectors, update, reset (a new
+// container), expiry (the container goes, the record stays), apply, agents.
+TEST_F(StackTest, CliLifecycleUpdateResetExpireApplyAgents) {
+  std::string out, err;
+  ASSERT_EQ(Fsb({"run", "--image", PrivateContainerd::kTestImage, "--name", "life", "-l",
+                 "team=a", "--", "sleep", "600"},
+                &out, &err),
+            0)
+      << err;
+  out.clear();
+  ASSERT_EQ(Fsb({"ls", "-l", "team=a"}, &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("life"));
+  out.clear();
+  err.clear();
+  ASSERT_EQ(Fsb({"ls", "-l", "team=b"}, &out, &err), 0) << err;
+  EXPECT_THAT(out, Not(HasSubstr("life")));
+
+  out.clear();
+  ASSERT_EQ(Fsb({"update", "life", "--failure-policy", "auto-recreate", "-l", "tier=x"}, &out,
+                &err),
+            0)
+      << err;
+  out.clear();
+  ASSERT_EQ(Fsb({"get", "life", "-o", "yaml"}, &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("failurePolicy: AutoRecreate"));
+  EXPECT_THAT(out, HasSubstr("tier: x"));
+  EXPECT_THAT(out, HasSubstr("resourceVersion:"));
+
+  // Reset: a fresh container replaces the old one, which containerd no longer has.
+  fastpath::v1::GetRequest get;
+  get.set_sandbox_name("life");
+  auto info = [&] {
+    fastpath::v1::SandboxInfo i;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(stack_->fastpath().GetSandbox(&ctx, get, &i).ok());
+    return i;
+  };
+  const std::string old_id = info().sandbox_id();
+  ASSERT_EQ(Fsb({"reset", "life"}, &out, &err), 0) << err;
+  ASSERT_TRUE(WaitFor([&] { return info().restart_count() == 1 && info().phase() == "Running"; },
+                      absl::Seconds(30)))
+      << info().DebugString();
+  const std::string new_id = info().sandbox_id();
+  EXPECT_NE(new_id, old_id);
+  EXPECT_TRUE(absl::IsNotFound(stack_->containerd().GetContainer(old_id).status()));
+  auto task = stack_->containerd().GetTask(new_id);
+  ASSERT_TRUE(task.ok()) << task.status();
+  EXPECT_EQ(task->status(), containerd::v1::types::RUNNING);
+
+  // Expiry: the container goes, the record stays as Expired.
+  ASSERT_EQ(Fsb({"run", "--image", PrivateContainerd::kTestImage, "--name", "brief",
+                 "--expire-in", "2s", "--", "sleep", "600"},
+                &out, &err),
+            0)
+      << err;
+  get.set_sandbox_name("brief");
+  const std::string brief_id = info().sandbox_id();
+  ASSERT_TRUE(WaitFor([&] { return info().phase() == "Expired"; }, absl::Seconds(30)));
+  EXPECT_TRUE(absl::IsNotFound(stack_->containerd().GetContainer(brief_id).status()));
+  EXPECT_EQ(Fsb({"rm", "brief"}, &out, &err), 0) << err;
+
+  // Apply: create, then configure a mutable field; an immutable change is refused.
+  const std::string manifest = stack_->dir() + "/applied.yaml";
+  auto write = [&](const std::string& label, const std::string& image) {
+    std::ofstream(manifest) << "apiVersion: fsb.io/v1alpha1\nkind: Sandbox\nmetadata:\n"
+                            << "  name: applied\n  labels:\n    stage: " << label << "\n"
+                            << "spec:\n  image: " << image << "\n  command: [sleep, \"600\"]\n";
+  };
+  write("one", PrivateContainerd::kTestImage);
+  out.clear();
+  ASSERT_EQ(Fsb({"apply", "-f", manifest}, &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("sandbox/applied created"));
+  write("two", PrivateContainerd::kTestImage);
+  out.clear();
+  ASSERT_EQ(Fsb({"apply", "-f", manifest}, &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("sandbox/applied configured"));
+  write("two", "docker.io/fsb/other:1");
+  err.clear();
+  EXPECT_EQ(Fsb({"apply", "-f", manifest}, &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(err, HasSubstr("image"));
+
+  out.clear();
+  ASSERT_EQ(Fsb({"agents"}, &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr(LocalStack::kAgentId));
+  EXPECT_THAT(out, HasSubstr("True"));
+
+  EXPECT_EQ(Fsb({"rm", "--now", "life", "applied"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::IsNotFound(stack_->containerd().GetContainer(new_id).status()));
 }
 
 }  // namespace

@@ -87,11 +87,15 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
 
 ChildProcess::~ChildProcess() { Stop(); }
 
-void ChildProcess::Stop() {
+void ChildProcess::Stop() { Signal(SIGTERM, absl::Seconds(10)); }
+
+void ChildProcess::Kill() { Signal(SIGKILL, absl::ZeroDuration()); }
+
+void ChildProcess::Signal(int signal, absl::Duration wait) {
   if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
+  kill(pid_, signal);
   int status = 0;
-  bool exited = WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, absl::Seconds(10));
+  bool exited = WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, wait);
   if (!exited) {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status, 0);

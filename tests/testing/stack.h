@@ -20,17 +20,20 @@ std::string MissingPrerequisite();
 int FreePort();
 
 // A child process with stdout and stderr appended to `log_path`. Stop() (also run
-// by the destructor) sends SIGTERM, waits up to 10 s, then SIGKILLs. Not thread-safe.
+// by the destructor) sends SIGTERM, waits up to 10 s, then SIGKILLs; Kill() SIGKILLs
+// at once (a crash). Not thread-safe.
 class ChildProcess {
  public:
   static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(const std::vector<std::string>& argv,
                                                              const std::string& log_path);
   ~ChildProcess();
   void Stop();
+  void Kill();
   pid_t pid() const { return pid_; }
 
  private:
   explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  void Signal(int signal, absl::Duration wait);
   pid_t pid_;
 };
 

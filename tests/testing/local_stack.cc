@@ -1,0 +1,147 @@
+#include "tests/testing/local_stack.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "internal/status.h"
+
+namespace fsb::testing {
+namespace {
+
+void SetDeadline(grpc::ClientContext& ctx, absl::Duration timeout = absl::Seconds(60)) {
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+}  // namespace
+
+LocalStack::LocalStack(Options options, std::unique_ptr<PrivateContainerd> containerd)
+    : options_(std::move(options)), containerd_(std::move(containerd)) {}
+
+absl::StatusOr<std::unique_ptr<LocalStack>> LocalStack::Start(Options options) {
+  absl::StatusOr<std::unique_ptr<PrivateContainerd>> containerd = PrivateContainerd::Start();
+  if (!containerd.ok()) return containerd.status();
+  auto stack = std::unique_ptr<LocalStack>(new LocalStack(std::move(options), *std::move(containerd)));
+  stack->endpoint_ = absl::StrCat("127.0.0.1:", FreePort());
+  stack->agent_port_ = FreePort();
+  stack->client_ = std::make_unique<fsb::agent::Containerd>(
+      fsb::agent::Containerd::Options{.socket = stack->containerd_->socket(), .ns = "fsb"});
+  stack->fastpath_ = fastpath::v1::FastPathService::NewStub(
+      grpc::CreateChannel(stack->endpoint_, grpc::InsecureChannelCredentials()));
+  if (absl::Status s = stack->StartController(); !s.ok()) return s;
+  if (absl::Status s = stack->StartAgent(); !s.ok()) return s;
+  if (absl::Status s = stack->WaitForAgent(absl::Seconds(30)); !s.ok()) return s;
+  return stack;
+}
+
+LocalStack::~LocalStack() {
+  agent_.reset();
+  controller_.reset();
+  containerd_.reset();  // stops containerd and its shims, removes the folder
+}
+
+absl::Status LocalStack::StartController() {
+  std::vector<std::string> argv = {FSB_CONTROLLER_BIN, "--fastpath-bind-address=" + endpoint_,
+                                   "--data-dir=" + controller_data_dir(), "--logtostderr"};
+  argv.insert(argv.end(), options_.controller_flags.begin(), options_.controller_flags.end());
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start(argv, dir() + "/controller.log");
+  if (!child.ok()) return child.status();
+  controller_ = *std::move(child);
+  return absl::OkStatus();
+}
+
+void LocalStack::KillController() {
+  if (controller_ != nullptr) controller_->Kill();
+  controller_.reset();
+}
+
+void LocalStack::StopController() { controller_.reset(); }
+
+absl::Status LocalStack::StartAgent() {
+  std::vector<std::string> argv = {
+      FSB_AGENT_BIN, absl::StrCat("--agent-port=", agent_port_), "--controller=" + endpoint_,
+      "--containerd-socket=" + containerd_->socket(), "--containerd-namespace=fsb",
+      "--state-dir=" + agent_state_dir(), absl::StrCat("--agent-id=", kAgentId),
+      "--node-name=it-node", absl::StrCat("--capacity=", options_.agent_capacity),
+      "--heartbeat_interval_ms=200", "--delete_grace_ms=1000", "--logtostderr"};
+  argv.insert(argv.end(), options_.agent_flags.begin(), options_.agent_flags.end());
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(argv, dir() + "/agent.log");
+  if (!child.ok()) return child.status();
+  agent_ = *std::move(child);
+  return absl::OkStatus();
+}
+
+void LocalStack::KillAgent() {
+  if (agent_ != nullptr) agent_->Kill();
+  agent_.reset();
+}
+
+absl::Status LocalStack::WaitForAgent(absl::Duration timeout) {
+  bool ready = WaitFor(
+      [&] {
+        fastpath::v1::ListAgentsRequest req;
+        fastpath::v1::ListAgentsResponse resp;
+        grpc::ClientContext ctx;
+        SetDeadline(ctx, absl::Seconds(2));
+        if (!fastpath_->ListAgents(&ctx, req, &resp).ok()) return false;
+        for (const auto& agent : resp.items()) {
+          if (agent.metadata().name() == kAgentId && agent.status().conditions_size() > 0 &&
+              agent.status().conditions(0).status() == "True") {
+            return true;
+          }
+        }
+        return false;
+      },
+      timeout);
+  if (ready) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat("agent ", kAgentId, " not Ready within ",
+                                                  absl::FormatDuration(timeout), "; see ", dir(),
+                                                  "/agent.log and controller.log"));
+}
+
+int LocalStack::Fsb(const std::vector<std::string>& args, std::string* out,
+                    std::string* err) const {
+  std::vector<std::string> argv = {FSB_CLI_BIN, "--endpoint", endpoint_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, out, err);
+}
+
+grpc::Status LocalStack::Create(const fastpath::v1::CreateRequest& req,
+                                fastpath::v1::CreateResponse* resp) {
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  return fastpath_->CreateSandbox(&ctx, req, resp);
+}
+
+grpc::Status LocalStack::Delete(const std::string& name) {
+  fastpath::v1::DeleteRequest req;
+  req.set_sandbox_name(name);
+  fastpath::v1::DeleteResponse resp;
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  return fastpath_->DeleteSandbox(&ctx, req, &resp);
+}
+
+absl::StatusOr<fastpath::v1::ListResponse> LocalStack::List() {
+  fastpath::v1::ListRequest req;
+  fastpath::v1::ListResponse resp;
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  if (grpc::Status s = fastpath_->ListSandboxes(&ctx, req, &resp); !s.ok()) {
+    return FromGrpcStatus(s);
+  }
+  return resp;
+}
+
+absl::StatusOr<std::vector<std::string>> LocalStack::ManagedContainers() {
+  auto containers = client_->ListContainers("labels.\"fsb.io/managed\"==true");
+  if (!containers.ok()) return containers.status();
+  std::vector<std::string> ids;
+  for (const auto& c : *containers) ids.push_back(c.id());
+  return ids;
+}
+
+}  // namespace fsb::testing
