@@ -25,19 +25,33 @@ absl::StatusOr<std::unique_ptr<LocalStack>> LocalStack::Start(Options options) {
   if (!containerd.ok()) return containerd.status();
   auto stack = std::unique_ptr<LocalStack>(new LocalStack(std::move(options), *std::move(containerd)));
   stack->endpoint_ = absl::StrCat("127.0.0.1:", FreePort());
-  stack->agent_port_ = FreePort();
-  stack->client_ = std::make_unique<fsb::agent::Containerd>(
-      fsb::agent::Containerd::Options{.socket = stack->containerd_->socket(), .ns = "fsb"});
   stack->fastpath_ = fastpath::v1::FastPathService::NewStub(
       grpc::CreateChannel(stack->endpoint_, grpc::InsecureChannelCredentials()));
+  stack->agents_.resize(stack->options_.agents);
+  for (int i = 0; i < stack->options_.agents; ++i) {
+    Agent& agent = stack->agents_[i];
+    agent.port = FreePort();
+    agent.client = std::make_unique<fsb::agent::Containerd>(fsb::agent::Containerd::Options{
+        .socket = stack->containerd_->socket(), .ns = stack->agent_namespace(i)});
+    if (i > 0) {
+      if (absl::Status s = stack->containerd_->ImportTestImage(stack->agent_namespace(i));
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
   if (absl::Status s = stack->StartController(); !s.ok()) return s;
-  if (absl::Status s = stack->StartAgent(); !s.ok()) return s;
-  if (absl::Status s = stack->WaitForAgent(absl::Seconds(30)); !s.ok()) return s;
+  for (int i = 0; i < stack->options_.agents; ++i) {
+    if (absl::Status s = stack->StartAgent(i); !s.ok()) return s;
+  }
+  for (int i = 0; i < stack->options_.agents; ++i) {
+    if (absl::Status s = stack->WaitForAgent(absl::Seconds(30), i); !s.ok()) return s;
+  }
   return stack;
 }
 
 LocalStack::~LocalStack() {
-  agent_.reset();
+  agents_.clear();
   controller_.reset();
   containerd_.reset();  // stops containerd and its shims, removes the folder
 }
@@ -60,26 +74,37 @@ void LocalStack::KillController() {
 
 void LocalStack::StopController() { controller_.reset(); }
 
-absl::Status LocalStack::StartAgent() {
+std::string LocalStack::agent_id(int i) const {
+  return i == 0 ? kAgentId : absl::StrCat(kAgentId, "-", i + 1);
+}
+
+std::string LocalStack::agent_namespace(int i) const {
+  return i == 0 ? "fsb" : absl::StrCat("fsb-", i + 1);
+}
+
+absl::Status LocalStack::StartAgent(int i) {
   std::vector<std::string> argv = {
-      FSB_AGENT_BIN, absl::StrCat("--agent-port=", agent_port_), "--controller=" + endpoint_,
-      "--containerd-socket=" + containerd_->socket(), "--containerd-namespace=fsb",
-      "--state-dir=" + agent_state_dir(), absl::StrCat("--agent-id=", kAgentId),
-      "--node-name=it-node", absl::StrCat("--capacity=", options_.agent_capacity),
-      "--heartbeat_interval_ms=200", "--delete_grace_ms=1000", "--logtostderr"};
+      FSB_AGENT_BIN, absl::StrCat("--agent-port=", agents_[i].port), "--controller=" + endpoint_,
+      "--containerd-socket=" + containerd_->socket(),
+      "--containerd-namespace=" + agent_namespace(i), "--state-dir=" + agent_state_dir(i),
+      "--agent-id=" + agent_id(i), "--node-name=it-node",
+      absl::StrCat("--capacity=", options_.agent_capacity), "--heartbeat_interval_ms=200",
+      "--delete_grace_ms=1000", "--logtostderr"};
   argv.insert(argv.end(), options_.agent_flags.begin(), options_.agent_flags.end());
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(argv, dir() + "/agent.log");
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start(argv, absl::StrCat(dir(), "/", agent_id(i), ".log"));
   if (!child.ok()) return child.status();
-  agent_ = *std::move(child);
+  agents_[i].process = *std::move(child);
   return absl::OkStatus();
 }
 
-void LocalStack::KillAgent() {
-  if (agent_ != nullptr) agent_->Kill();
-  agent_.reset();
+void LocalStack::KillAgent(int i) {
+  if (agents_[i].process != nullptr) agents_[i].process->Kill();
+  agents_[i].process.reset();
 }
 
-absl::Status LocalStack::WaitForAgent(absl::Duration timeout) {
+absl::Status LocalStack::WaitForAgent(absl::Duration timeout, int i) {
+  const std::string id = agent_id(i);
   bool ready = WaitFor(
       [&] {
         fastpath::v1::ListAgentsRequest req;
@@ -88,7 +113,7 @@ absl::Status LocalStack::WaitForAgent(absl::Duration timeout) {
         SetDeadline(ctx, absl::Seconds(2));
         if (!fastpath_->ListAgents(&ctx, req, &resp).ok()) return false;
         for (const auto& agent : resp.items()) {
-          if (agent.metadata().name() == kAgentId && agent.status().conditions_size() > 0 &&
+          if (agent.metadata().name() == id && agent.status().conditions_size() > 0 &&
               agent.status().conditions(0).status() == "True") {
             return true;
           }
@@ -97,9 +122,9 @@ absl::Status LocalStack::WaitForAgent(absl::Duration timeout) {
       },
       timeout);
   if (ready) return absl::OkStatus();
-  return absl::DeadlineExceededError(absl::StrCat("agent ", kAgentId, " not Ready within ",
+  return absl::DeadlineExceededError(absl::StrCat("agent ", id, " not Ready within ",
                                                   absl::FormatDuration(timeout), "; see ", dir(),
-                                                  "/agent.log and controller.log"));
+                                                  "/", id, ".log and controller.log"));
 }
 
 int LocalStack::Fsb(const std::vector<std::string>& args, std::string* out,
@@ -136,8 +161,8 @@ absl::StatusOr<fastpath::v1::ListResponse> LocalStack::List() {
   return resp;
 }
 
-absl::StatusOr<std::vector<std::string>> LocalStack::ManagedContainers() {
-  auto containers = client_->ListContainers("labels.\"fsb.io/managed\"==true");
+absl::StatusOr<std::vector<std::string>> LocalStack::ManagedContainers(int i) {
+  auto containers = agents_[i].client->ListContainers("labels.\"fsb.io/managed\"==true");
   if (!containers.ok()) return containers.status();
   std::vector<std::string> ids;
   for (const auto& c : *containers) ids.push_back(c.id());

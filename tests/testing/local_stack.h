@@ -16,19 +16,22 @@ namespace fsb::testing {
 
 // A whole fsb on one machine, as real processes: a private containerd (with the test
 // image), fsb-controller on a free loopback port with its store in the stack's folder,
-// and one fsb-agent. Processes can be killed and restarted on the same state, to test
-// crashes. Logs: <dir>/controller.log, <dir>/agent.log. Not thread-safe.
+// and `agents` fsb-agents, agent i in its own containerd namespace ("fsb", "fsb-2", ...)
+// so that each sees only its own containers. Processes can be killed and restarted on
+// the same state, to test crashes. Logs: <dir>/controller.log, <dir>/<agent id>.log.
+// Agent arguments default to agent 0. Not thread-safe.
 class LocalStack {
  public:
   struct Options {
     std::vector<std::string> controller_flags;  // added to the defaults
     std::vector<std::string> agent_flags;
     int agent_capacity = 8;
+    int agents = 1;
   };
 
   static constexpr char kAgentId[] = "it-agent";
 
-  // Starts containerd, the controller and the agent, and waits until the agent is
+  // Starts containerd, the controller and the agents, and waits until every agent is
   // registered and Ready.
   static absl::StatusOr<std::unique_ptr<LocalStack>> Start(Options options);
   ~LocalStack();
@@ -36,17 +39,20 @@ class LocalStack {
   absl::Status StartController();
   void KillController();  // SIGKILL
   void StopController();  // SIGTERM
-  absl::Status StartAgent();
-  void KillAgent();
-  // Waits until the controller lists the agent as Ready.
-  absl::Status WaitForAgent(absl::Duration timeout);
+  absl::Status StartAgent(int i = 0);
+  void KillAgent(int i = 0);
+  // Waits until the controller lists agent `i` as Ready.
+  absl::Status WaitForAgent(absl::Duration timeout, int i = 0);
 
   const std::string& dir() const { return containerd_->dir(); }
   const std::string& endpoint() const { return endpoint_; }
-  std::string agent_state_dir() const { return dir() + "/agent"; }
+  std::string agent_id(int i = 0) const;
+  std::string agent_namespace(int i = 0) const;
+  std::string agent_state_dir(int i = 0) const { return dir() + "/" + agent_id(i); }
   std::string controller_data_dir() const { return dir() + "/controller"; }
   fastpath::v1::FastPathService::Stub& fastpath() { return *fastpath_; }
-  fsb::agent::Containerd& containerd() { return *client_; }
+  // containerd's API in agent i's namespace.
+  fsb::agent::Containerd& containerd(int i = 0) { return *agents_[i].client; }
 
   // Runs the fsb CLI against the controller; returns its exit code.
   int Fsb(const std::vector<std::string>& args, std::string* out, std::string* err) const;
@@ -56,19 +62,23 @@ class LocalStack {
   grpc::Status Delete(const std::string& name);
   absl::StatusOr<fastpath::v1::ListResponse> List();
 
-  // fsb-managed container ids in containerd's fsb namespace.
-  absl::StatusOr<std::vector<std::string>> ManagedContainers();
+  // fsb-managed container ids in agent i's containerd namespace.
+  absl::StatusOr<std::vector<std::string>> ManagedContainers(int i = 0);
 
  private:
+  struct Agent {
+    int port = 0;
+    std::unique_ptr<ChildProcess> process;
+    std::unique_ptr<fsb::agent::Containerd> client;
+  };
+
   LocalStack(Options options, std::unique_ptr<PrivateContainerd> containerd);
 
   const Options options_;
   std::unique_ptr<PrivateContainerd> containerd_;
   std::string endpoint_;
-  int agent_port_ = 0;
   std::unique_ptr<ChildProcess> controller_;
-  std::unique_ptr<ChildProcess> agent_;
-  std::unique_ptr<fsb::agent::Containerd> client_;
+  std::vector<Agent> agents_;
   std::unique_ptr<fastpath::v1::FastPathService::Stub> fastpath_;
 };
 

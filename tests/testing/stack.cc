@@ -141,12 +141,18 @@ absl::StatusOr<std::unique_ptr<PrivateContainerd>> PrivateContainerd::Start() {
   if (RunCommand({SourcePath("scripts/containerd.sh"), "start", ctrd->dir_}, &out, &err) != 0) {
     return absl::InternalError(absl::StrCat("scripts/containerd.sh start failed: ", out, err));
   }
-  if (RunCommand({SourcePath("scripts/build-test-image.sh"), "--address", ctrd->socket(),
-                  "--namespace", "fsb", "--name", kTestImage},
+  if (absl::Status s = ctrd->ImportTestImage("fsb"); !s.ok()) return s;
+  return ctrd;
+}
+
+absl::Status PrivateContainerd::ImportTestImage(const std::string& ns) const {
+  std::string out, err;
+  if (RunCommand({SourcePath("scripts/build-test-image.sh"), "--address", socket(), "--namespace",
+                  ns, "--name", kTestImage},
                  &out, &err) != 0) {
     return absl::InternalError(absl::StrCat("scripts/build-test-image.sh failed: ", out, err));
   }
-  return ctrd;
+  return absl::OkStatus();
 }
 
 PrivateContainerd::~PrivateContainerd() {

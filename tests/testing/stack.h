@@ -53,6 +53,8 @@ class PrivateContainerd {
 
   const std::string& dir() const { return dir_; }
   std::string socket() const { return dir_ + "/containerd/containerd.sock"; }
+  // Imports the test image into another containerd namespace.
+  absl::Status ImportTestImage(const std::string& ns) const;
 
  private:
   explicit PrivateContainerd(std::string dir) : dir_(std::move(dir)) {}
