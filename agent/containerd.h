@@ -70,9 +70,14 @@ class Containerd {
   absl::StatusOr<uint32_t> WaitTask(std::string_view id, absl::Duration timeout);
   absl::StatusOr<containerd::services::tasks::v1::DeleteResponse> DeleteTask(std::string_view id);
 
- private:
+  // For components that call more of containerd's API than this class wraps (their own
+  // stubs on the same channel): the channel, and the per-call setup every call needs
+  // (the namespace header and a deadline `timeout` from now).
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   void Prepare(grpc::ClientContext* ctx, absl::Duration timeout) const;
   void Prepare(grpc::ClientContext* ctx) const { Prepare(ctx, options_.rpc_timeout); }
+
+ private:
 
   const Options options_;
   std::shared_ptr<grpc::Channel> channel_;

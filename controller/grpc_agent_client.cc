@@ -26,7 +26,7 @@ absl::StatusOr<fsb::agent::v1::SandboxStatus> GrpcAgentClient::CreateSandbox(
   fsb::agent::v1::CreateSandboxResponse resp;
   grpc::ClientContext ctx;
   SetTimeout(&ctx, options_.create_timeout);
-  absl::Status status = FromGrpcStatus(Stub(address)->CreateSandbox(&ctx, req, &resp));
+  absl::Status status = FromGrpcStatus(Connect(address)->stub->CreateSandbox(&ctx, req, &resp));
   if (!status.ok()) return status;
   return std::move(*resp.mutable_status());
 }
@@ -40,17 +40,23 @@ absl::Status GrpcAgentClient::DeleteSandbox(std::string_view address, std::strin
   grpc::ClientContext ctx;
   const absl::Duration effective_grace = grace.value_or(options_.default_grace);
   SetTimeout(&ctx, effective_grace + options_.delete_timeout_margin);
-  return FromGrpcStatus(Stub(address)->DeleteSandbox(&ctx, req, &resp));
+  return FromGrpcStatus(Connect(address)->stub->DeleteSandbox(&ctx, req, &resp));
 }
 
-fsb::agent::v1::AgentService::Stub* GrpcAgentClient::Stub(std::string_view address) {
+GrpcAgentClient::Connection* GrpcAgentClient::Connect(std::string_view address) {
   absl::MutexLock lock(&mu_);
-  auto& stub = stubs_[Sv(address)];
-  if (stub == nullptr) {
-    stub = fsb::agent::v1::AgentService::NewStub(
-        grpc::CreateChannel(std::string(address), grpc::InsecureChannelCredentials()));
+  std::unique_ptr<Connection>& connection = connections_[Sv(address)];
+  if (connection == nullptr) {
+    connection = std::make_unique<Connection>();
+    connection->channel =
+        grpc::CreateChannel(std::string(address), grpc::InsecureChannelCredentials());
+    connection->stub = fsb::agent::v1::AgentService::NewStub(connection->channel);
   }
-  return stub.get();
+  return connection.get();
+}
+
+std::shared_ptr<grpc::Channel> GrpcAgentClient::Channel(std::string_view address) {
+  return Connect(address)->channel;
 }
 
 }  // namespace fsb::controller

@@ -35,14 +35,22 @@ class GrpcAgentClient final : public AgentClient {
   absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
                              std::optional<absl::Duration> grace) override;
 
+  // The channel to the agent at `address`, created on first use and kept; for the
+  // controller's other calls to agents (logs, exec, images) to share it.
+  std::shared_ptr<grpc::Channel> Channel(std::string_view address);
+
  private:
-  // The stub for `address`, created on first use. Never null; valid as long as `this`.
-  fsb::agent::v1::AgentService::Stub* Stub(std::string_view address);
+  struct Connection {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<fsb::agent::v1::AgentService::Stub> stub;
+  };
+  // The connection to `address`, created on first use. Never null; valid as long as
+  // `this`.
+  Connection* Connect(std::string_view address);
 
   const Options options_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::unique_ptr<fsb::agent::v1::AgentService::Stub>> stubs_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::unique_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fsb::controller

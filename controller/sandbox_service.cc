@@ -729,6 +729,24 @@ absl::Status SandboxService::StopOnAgent(const Sandbox& sandbox,
   return absl::Status(s.code(), absl::StrCat("agent ", agent_id, ": ", s.message()));
 }
 
+absl::StatusOr<SandboxService::Location> SandboxService::Locate(std::string_view ns,
+                                                                std::string_view name) const {
+  absl::StatusOr<Sandbox> sandbox = Get(ns, name);
+  if (!sandbox.ok()) return sandbox.status();
+  const SandboxStatus& status = sandbox->status();
+  if (!Placed(*sandbox)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("sandbox ", Qualified(*sandbox), " has no container on an agent (phase ",
+                     SandboxStatus::Phase_Name(status.phase()), ")"));
+  }
+  absl::StatusOr<AgentSnapshot> agent = scheduler_->GetAgentByID(status.agent());
+  if (!agent.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sandbox ", Qualified(*sandbox), ": its agent ", status.agent(), " is not registered"));
+  }
+  return Location{status.agent(), agent->address, status.container_id(), status.phase()};
+}
+
 std::vector<v1alpha1::Agent> SandboxService::ListAgents() const {
   const absl::Time now = clock_->Now();
   std::vector<v1alpha1::Agent> out;

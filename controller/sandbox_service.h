@@ -139,6 +139,17 @@ class SandboxService {
   // The registered agents as fsb.io/v1alpha1 Agent resources, ordered by name.
   std::vector<v1alpha1::Agent> ListAgents() const;
 
+  // Where a sandbox's container runs, for calls that go straight to its agent (logs,
+  // exec). NOT_FOUND for an unknown sandbox; FAILED_PRECONDITION when it has no
+  // container on an agent (Pending, Expired) or its agent is not registered.
+  struct Location {
+    std::string agent_id;
+    std::string agent_address;
+    std::string container_id;
+    v1alpha1::SandboxStatus::Phase phase;
+  };
+  absl::StatusOr<Location> Locate(std::string_view ns, std::string_view name) const;
+
   // ---- Agents ----
 
   // Registers (or re-registers) an agent and applies the sandbox states it reports.
