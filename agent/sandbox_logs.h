@@ -1,0 +1,133 @@
+#ifndef FSB_AGENT_SANDBOX_LOGS_H_
+#define FSB_AGENT_SANDBOX_LOGS_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/containerd.h"
+#include "agent/logger/fd.h"
+#include "agent/sandbox_manager.h"
+#include "fsb/agent/v1/agent.pb.h"
+
+namespace fsb::agent {
+
+// ---- Where a task's stdout and stderr go ----
+
+// fsb-logger (agent/logger) as the runc shim starts it.
+struct TaskLoggerOptions {
+  std::string binary;     // absolute path of fsb-logger as the shim (on the host) sees it
+  int64_t max_bytes = 0;  // size cap of each log generation; 0: the log is never rotated
+};
+
+// The stdio URI that makes the runc shim run fsb-logger writing `log_path`:
+// binary://<binary>?path=<log_path>&max-size=<max_bytes>, percent-encoded so that the
+// shim (Go's url package) decodes every byte back.
+std::string LoggerStdioUri(const TaskLoggerOptions& options, std::string_view log_path);
+
+
+// Copies the fsb-logger binary `source` to `<dir>/fsb-logger` (mode 0755, through a
+// temporary file and a rename, so loggers running the previous copy are unaffected) and
+// returns that path. The agent's state dir is on the host even when the agent runs in a
+// container, so the shim can run the copy.
+absl::StatusOr<std::string> InstallLogger(const std::string& source, const std::string& dir);
+
+// ---- Reading a log ----
+
+struct LogQuery {
+  int64_t tail_lines = -1;       // only the last N entries of what is kept; < 0: all
+  int64_t since_unix_nanos = 0;  // only entries read by the logger at or after this time
+  bool follow = false;
+};
+
+// Receives entries in file order, batched; returns false when the receiver is gone.
+using LogSink = std::function<bool(fsb::agent::v1::LogChunk chunk)>;
+
+// Streams the log at `path` (log_format.h), its rotated generation first, as `query`
+// asks. A missing file is an empty log. Malformed lines are skipped; a last line without
+// its newline yet is held back until the newline is written.
+//
+// With `query.follow`, keeps sending new entries as they are written — watching the file
+// with inotify, never polling — and follows it across rotations (a reader slower than
+// two rotations loses the generation in between). The follow ends:
+//  * when `exited` is notified: after everything written so far has been sent (the
+//    task's output reached fsb-logger's pipes before the task exited, so the logger has
+//    written it by the time anyone learns of the exit) -> OK;
+//  * when the log is deleted (the sandbox was) -> OK;
+//  * when `cancelled` is notified -> CANCELLED, or `sink` returns false -> CANCELLED.
+// Without follow, `exited` is not used. INTERNAL for an I/O error.
+absl::Status StreamLog(const std::string& path, const LogQuery& query,
+                       const logger::EventFd& exited, const logger::EventFd& cancelled,
+                       const LogSink& sink);
+
+// ---- Waiting for a task ----
+
+// Waits for a containerd task (`exec_id` empty) or one of its exec processes to exit,
+// without a thread: Tasks.Wait runs asynchronously and `done` is notified when it has
+// answered. While containerd is unreachable or restarting the wait is re-issued
+// (wait-for-ready), since the shim keeps the task running meanwhile. The call's deadline
+// is `timeout` (InfiniteDuration: none, for waits bounded by their caller, who destroys
+// the TaskWait). Destruction cancels the call and blocks until its callback has
+// returned. Thread-safe.
+class TaskWait {
+ public:
+  TaskWait(Containerd* containerd, std::string container_id, std::string exec_id,
+           absl::Duration timeout, logger::EventFd* done);
+  ~TaskWait();
+  TaskWait(const TaskWait&) = delete;
+  TaskWait& operator=(const TaskWait&) = delete;
+
+  // After `done` is notified: the exit status, or containerd's error (NOT_FOUND: no such
+  // task or process; DEADLINE_EXCEEDED after `timeout`).
+  absl::StatusOr<uint32_t> result() const;
+
+ private:
+  // Starts a Tasks.Wait call, unless the TaskWait is being destroyed.
+  void Issue() ABSL_LOCKS_EXCLUDED(mu_);
+  void OnAnswer(const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+
+  Containerd* const containerd_;
+  const absl::Time deadline_;
+  logger::EventFd* const done_;
+  const std::unique_ptr<containerd::services::tasks::v1::Tasks::Stub> tasks_;
+  containerd::services::tasks::v1::WaitRequest request_;
+  // Written by the call in flight; read by its callback.
+  containerd::services::tasks::v1::WaitResponse response_;
+  mutable absl::Mutex mu_;
+  std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);
+  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::StatusOr<uint32_t> result_ ABSL_GUARDED_BY(mu_);
+};
+
+// ---- SandboxIO.Logs ----
+
+// A sandbox's log as the node keeps it: `LogsRequest` -> StreamLog, following until the
+// sandbox's task exits (containerd's Tasks.Wait; a sandbox the manager no longer counts
+// as running is not followed). NOT_FOUND for a sandbox the manager does not know;
+// INVALID_ARGUMENT for a request without a sandbox id or with a negative since.
+// Thread-safe; each call blocks its caller's thread until the stream ends.
+class SandboxLogs {
+ public:
+  // Both must outlive this object.
+  SandboxLogs(SandboxManager* manager, Containerd* containerd)
+      : manager_(manager), containerd_(containerd) {}
+
+  absl::Status Logs(const fsb::agent::v1::LogsRequest& request,
+                    const logger::EventFd& cancelled, const LogSink& sink);
+
+ private:
+  SandboxManager* const manager_;
+  Containerd* const containerd_;
+};
+
+}  // namespace fsb::agent
+
+#endif  // FSB_AGENT_SANDBOX_LOGS_H_
