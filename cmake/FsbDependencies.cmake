@@ -15,3 +15,21 @@ set(FSB_PROTO_CACHE "${PROJECT_SOURCE_DIR}/.cache/protos" CACHE PATH
 if(NOT EXISTS "${FSB_PROTO_CACHE}/github.com/containerd/containerd/api")
   message(FATAL_ERROR "containerd protos missing under ${FSB_PROTO_CACHE}: run scripts/install-deps.sh")
 endif()
+
+# civetweb: the admin HTTP listeners (internal/admin). Debian's CMake config for it needs
+# the `civetweb` binary package too, so the library and header are found directly.
+find_library(FSB_CIVETWEB_LIBRARY civetweb REQUIRED)
+find_path(FSB_CIVETWEB_INCLUDE_DIR civetweb.h REQUIRED)
+add_library(fsb::civetweb UNKNOWN IMPORTED)
+set_target_properties(fsb::civetweb PROPERTIES
+  IMPORTED_LOCATION "${FSB_CIVETWEB_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${FSB_CIVETWEB_INCLUDE_DIR}")
+
+# gperftools has no CMake config: pkg-config gives the CPU profiler and tcmalloc.
+# fsb_gperftools links both into a binary: tcmalloc becomes its allocator (heap samples
+# for /debug/pprof/heap) and libprofiler serves /debug/pprof/profile. fsb_admin links it
+# publicly, so every binary linking fsb_admin gets both.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(FSB_GPERFTOOLS REQUIRED IMPORTED_TARGET libprofiler libtcmalloc)
+add_library(fsb_gperftools INTERFACE)
+target_link_libraries(fsb_gperftools INTERFACE PkgConfig::FSB_GPERFTOOLS)
