@@ -6,9 +6,10 @@
 
 namespace fsb::agent {
 
-grpc::Status AgentServiceImpl::CreateSandbox(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::CreateSandbox(grpc::ServerContext* ctx,
                                              const v1::CreateSandboxRequest* req,
                                              v1::CreateSandboxResponse* resp) {
+  ctx->AddTrailingMetadata(kHandledTrailer, "1");
   auto status = manager_->Create(req->spec());
   if (!status.ok()) return ToGrpcStatus(status.status());
   *resp->mutable_status() = *std::move(status);

@@ -28,12 +28,30 @@ Containerd::Containerd(Options options)
       containers_(cctr::Containers::NewStub(channel_)),
       tasks_(ctasks::Tasks::NewStub(channel_)) {}
 
+class Containerd::RpcTimer {
+ public:
+  RpcTimer(const Containerd* containerd, std::string_view rpc)
+      : containerd_(containerd), rpc_(rpc), start_(std::chrono::steady_clock::now()) {}
+  ~RpcTimer() {
+    if (containerd_->options_.observe_rpc) {
+      containerd_->options_.observe_rpc(
+          rpc_, absl::FromChrono(std::chrono::steady_clock::now() - start_));
+    }
+  }
+
+ private:
+  const Containerd* const containerd_;
+  const std::string_view rpc_;
+  const std::chrono::steady_clock::time_point start_;
+};
+
 void Containerd::Prepare(grpc::ClientContext* ctx, absl::Duration timeout) const {
   ctx->AddMetadata("containerd-namespace", options_.ns);
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
 
 absl::StatusOr<std::string> Containerd::Version() {
+  const RpcTimer timer(this, "Version.Version");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   google::protobuf::Empty req;
@@ -43,6 +61,7 @@ absl::StatusOr<std::string> Containerd::Version() {
 }
 
 absl::StatusOr<cimages::Image> Containerd::GetImage(std::string_view name) {
+  const RpcTimer timer(this, "Images.Get");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   cimages::GetImageRequest req;
@@ -53,6 +72,7 @@ absl::StatusOr<cimages::Image> Containerd::GetImage(std::string_view name) {
 }
 
 absl::StatusOr<std::vector<cimages::Image>> Containerd::ListImages() {
+  const RpcTimer timer(this, "Images.List");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   cimages::ListImagesRequest req;
@@ -62,6 +82,7 @@ absl::StatusOr<std::vector<cimages::Image>> Containerd::ListImages() {
 }
 
 absl::StatusOr<ccontent::Info> Containerd::ContentInfo(std::string_view digest) {
+  const RpcTimer timer(this, "Content.Info");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   ccontent::InfoRequest req;
@@ -72,6 +93,7 @@ absl::StatusOr<ccontent::Info> Containerd::ContentInfo(std::string_view digest) 
 }
 
 absl::StatusOr<std::string> Containerd::ReadContent(std::string_view digest) {
+  const RpcTimer timer(this, "Content.Read");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   ccontent::ReadContentRequest req;
@@ -100,7 +122,40 @@ absl::StatusOr<std::vector<containerd::types::Mount>> Containerd::PrepareSnapsho
   return std::vector<containerd::types::Mount>(resp.mounts().begin(), resp.mounts().end());
 }
 
+absl::StatusOr<std::vector<containerd::types::Mount>> Containerd::ViewSnapshot(
+    std::string_view key, std::string_view parent,
+    const std::map<std::string, std::string>& labels) {
+  const RpcTimer timer(this, "Snapshots.View");
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  csnap::ViewSnapshotRequest req;
+  req.set_snapshotter(options_.snapshotter);
+  req.set_key(std::string(key));
+  req.set_parent(std::string(parent));
+  req.mutable_labels()->insert(labels.begin(), labels.end());
+  csnap::ViewSnapshotResponse resp;
+  if (auto s = snapshots_->View(&ctx, req, &resp); !s.ok()) return FromGrpcStatus(s);
+  return std::vector<containerd::types::Mount>(resp.mounts().begin(), resp.mounts().end());
+}
+
+absl::StatusOr<std::vector<csnap::Info>> Containerd::ListSnapshots(std::string_view filter) {
+  const RpcTimer timer(this, "Snapshots.List");
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  csnap::ListSnapshotsRequest req;
+  req.set_snapshotter(options_.snapshotter);
+  if (!filter.empty()) req.add_filters(std::string(filter));
+  std::unique_ptr<grpc::ClientReader<csnap::ListSnapshotsResponse>> reader =
+      snapshots_->List(&ctx, req);
+  std::vector<csnap::Info> out;
+  csnap::ListSnapshotsResponse page;
+  while (reader->Read(&page)) out.insert(out.end(), page.info().begin(), page.info().end());
+  if (auto s = reader->Finish(); !s.ok()) return FromGrpcStatus(s);
+  return out;
+}
+
 absl::Status Containerd::RemoveSnapshot(std::string_view key) {
+  const RpcTimer timer(this, "Snapshots.Remove");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   csnap::RemoveSnapshotRequest req;
@@ -111,6 +166,7 @@ absl::Status Containerd::RemoveSnapshot(std::string_view key) {
 }
 
 absl::StatusOr<csnap::Info> Containerd::StatSnapshot(std::string_view key) {
+  const RpcTimer timer(this, "Snapshots.Stat");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   csnap::StatSnapshotRequest req;
@@ -122,6 +178,7 @@ absl::StatusOr<csnap::Info> Containerd::StatSnapshot(std::string_view key) {
 }
 
 absl::Status Containerd::CreateContainer(const cctr::Container& container) {
+  const RpcTimer timer(this, "Containers.Create");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   cctr::CreateContainerRequest req;
@@ -131,6 +188,7 @@ absl::Status Containerd::CreateContainer(const cctr::Container& container) {
 }
 
 absl::StatusOr<cctr::Container> Containerd::GetContainer(std::string_view id) {
+  const RpcTimer timer(this, "Containers.Get");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   cctr::GetContainerRequest req;
@@ -141,6 +199,7 @@ absl::StatusOr<cctr::Container> Containerd::GetContainer(std::string_view id) {
 }
 
 absl::StatusOr<std::vector<cctr::Container>> Containerd::ListContainers(std::string_view filter) {
+  const RpcTimer timer(this, "Containers.List");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   cctr::ListContainersRequest req;
@@ -151,6 +210,7 @@ absl::StatusOr<std::vector<cctr::Container>> Containerd::ListContainers(std::str
 }
 
 absl::Status Containerd::DeleteContainer(std::string_view id) {
+  const RpcTimer timer(this, "Containers.Delete");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   cctr::DeleteContainerRequest req;
@@ -160,6 +220,7 @@ absl::Status Containerd::DeleteContainer(std::string_view id) {
 }
 
 absl::StatusOr<uint32_t> Containerd::CreateTask(const ctasks::CreateTaskRequest& req) {
+  const RpcTimer timer(this, "Tasks.Create");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   ctasks::CreateTaskResponse resp;
@@ -168,6 +229,7 @@ absl::StatusOr<uint32_t> Containerd::CreateTask(const ctasks::CreateTaskRequest&
 }
 
 absl::StatusOr<uint32_t> Containerd::StartTask(std::string_view id) {
+  const RpcTimer timer(this, "Tasks.Start");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   ctasks::StartRequest req;
@@ -178,6 +240,7 @@ absl::StatusOr<uint32_t> Containerd::StartTask(std::string_view id) {
 }
 
 absl::StatusOr<containerd::v1::types::Process> Containerd::GetTask(std::string_view id) {
+  const RpcTimer timer(this, "Tasks.Get");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   ctasks::GetRequest req;
@@ -188,6 +251,7 @@ absl::StatusOr<containerd::v1::types::Process> Containerd::GetTask(std::string_v
 }
 
 absl::StatusOr<std::vector<containerd::v1::types::Process>> Containerd::ListTasks() {
+  const RpcTimer timer(this, "Tasks.List");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   ctasks::ListTasksRequest req;
@@ -197,6 +261,7 @@ absl::StatusOr<std::vector<containerd::v1::types::Process>> Containerd::ListTask
 }
 
 absl::Status Containerd::KillTask(std::string_view id, uint32_t signal, bool all) {
+  const RpcTimer timer(this, "Tasks.Kill");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   ctasks::KillRequest req;
@@ -208,6 +273,7 @@ absl::Status Containerd::KillTask(std::string_view id, uint32_t signal, bool all
 }
 
 absl::StatusOr<uint32_t> Containerd::WaitTask(std::string_view id, absl::Duration timeout) {
+  const RpcTimer timer(this, "Tasks.Wait");
   grpc::ClientContext ctx;
   Prepare(&ctx, timeout);
   ctasks::WaitRequest req;
@@ -218,6 +284,7 @@ absl::StatusOr<uint32_t> Containerd::WaitTask(std::string_view id, absl::Duratio
 }
 
 absl::StatusOr<ctasks::DeleteResponse> Containerd::DeleteTask(std::string_view id) {
+  const RpcTimer timer(this, "Tasks.Delete");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   ctasks::DeleteTaskRequest req;

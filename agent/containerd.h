@@ -2,6 +2,7 @@
 #define FSB_AGENT_CONTAINERD_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,9 @@ class Containerd {
     std::string ns = "fsb";
     std::string snapshotter = "overlayfs";
     absl::Duration rpc_timeout = absl::Seconds(10);
+    // Called after every unary call with its name ("Tasks.Create") and duration; may be
+    // empty. Must be thread-safe.
+    std::function<void(std::string_view rpc, absl::Duration took)> observe_rpc;
   };
 
   explicit Containerd(Options options);
@@ -48,7 +52,14 @@ class Containerd {
   absl::StatusOr<std::vector<containerd::types::Mount>> PrepareSnapshot(
       std::string_view key, std::string_view parent,
       const std::map<std::string, std::string>& labels);
+  // A read-only view of `parent` under `key` (remove it when done); returns its mounts.
+  absl::StatusOr<std::vector<containerd::types::Mount>> ViewSnapshot(
+      std::string_view key, std::string_view parent,
+      const std::map<std::string, std::string>& labels);
   absl::Status RemoveSnapshot(std::string_view key);
+  // Snapshots matching `filter` (containerd's filter syntax; empty = all).
+  absl::StatusOr<std::vector<containerd::services::snapshots::v1::Info>> ListSnapshots(
+      std::string_view filter);
   absl::StatusOr<containerd::services::snapshots::v1::Info> StatSnapshot(std::string_view key);
 
   // Containers (metadata records).
@@ -78,6 +89,8 @@ class Containerd {
   void Prepare(grpc::ClientContext* ctx) const { Prepare(ctx, options_.rpc_timeout); }
 
  private:
+  // Times one call for Options::observe_rpc, from construction to destruction.
+  class RpcTimer;
 
   const Options options_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -1,10 +1,19 @@
 #include "agent/containerd_runtime.h"
 
+#include <sys/stat.h>
+
 #include <csignal>
+#include <fstream>
+#include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "glog/logging.h"
+#include "internal/ids.h"
+#include "internal/stopwatch.h"
+#include "internal/strings.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace fsb::agent {
@@ -14,6 +23,9 @@ namespace cctr = containerd::services::containers::v1;
 namespace ctasks = containerd::services::tasks::v1;
 
 constexpr char kSpecTypeUrl[] = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+// Where ContainerParams::extension is kept on the container.
+constexpr char kExtensionKey[] = "fsb.io/sandbox";
+constexpr char kExtensionTypeUrl[] = "fsb.io/agent-extension";
 
 #if defined(__x86_64__)
 constexpr char kArch[] = "amd64";
@@ -76,6 +88,15 @@ absl::StatusOr<std::string> ContainerdRuntime::ManifestDigest(
 
 absl::StatusOr<ResolvedImage> ContainerdRuntime::ResolveImage(std::string_view name) {
   auto image = containerd_->GetImage(name);
+  if (absl::IsNotFound(image.status()) && options_.puller != nullptr) {
+    if (absl::Status pulled = options_.puller->Pull(name); !pulled.ok()) {
+      return absl::Status(pulled.code(), absl::StrCat("image \"", Sv(name),
+                                                      "\" is not on this node and pulling it "
+                                                      "failed: ",
+                                                      pulled.message()));
+    }
+    image = containerd_->GetImage(name);
+  }
   if (!image.ok()) {
     if (absl::IsNotFound(image.status())) {
       return absl::NotFoundError(absl::StrCat("image \"", std::string(name),
@@ -120,20 +141,30 @@ absl::StatusOr<ResolvedImage> ContainerdRuntime::ResolveImage(std::string_view n
   return resolved;
 }
 
-absl::StatusOr<uint32_t> ContainerdRuntime::CreateAndStart(const ContainerParams& params) {
+absl::StatusOr<uint32_t> ContainerdRuntime::CreateAndStart(const ContainerParams& params,
+                                                           AgentTimings& timings) {
+  Stopwatch stage;
   // The container record comes first: it references the snapshot key, which protects
   // the snapshot from containerd's garbage collector as soon as it exists.
   cctr::Container container;
   container.set_id(params.id);
   container.mutable_labels()->insert(params.labels.begin(), params.labels.end());
   (*container.mutable_labels())[kManagedLabel] = "true";
+  (*container.mutable_labels())[kOwnerLabel] = options_.owner;
+  if (!params.extension.empty()) {
+    google::protobuf::Any& extension = (*container.mutable_extensions())[kExtensionKey];
+    extension.set_type_url(kExtensionTypeUrl);
+    extension.set_value(params.extension);
+  }
   container.set_image(params.image);
   container.mutable_runtime()->set_name(options_.runtime_name);
   container.mutable_spec()->set_type_url(kSpecTypeUrl);
   container.mutable_spec()->set_value(params.spec_json);
   container.set_snapshotter(containerd_->options().snapshotter);
   container.set_snapshot_key(params.id);
-  if (absl::Status s = containerd_->CreateContainer(container); !s.ok()) return s;
+  absl::Status created = containerd_->CreateContainer(container);
+  timings[AgentStage::kContainerCreate] = stage.Lap();
+  if (!created.ok()) return created;
 
   auto cleanup = [&](absl::Status cause) {
     // Best effort: whatever of task, snapshot and container exists goes away.
@@ -143,17 +174,23 @@ absl::StatusOr<uint32_t> ContainerdRuntime::CreateAndStart(const ContainerParams
     return cause;
   };
 
-  auto mounts = containerd_->PrepareSnapshot(params.id, params.chain_id, {});
+  auto mounts = containerd_->PrepareSnapshot(
+      params.id, params.chain_id, {{kManagedLabel, "true"}, {kOwnerLabel, options_.owner}});
+  timings[AgentStage::kSnapshotPrepare] = stage.Lap();
   if (!mounts.ok()) return cleanup(mounts.status());
 
   ctasks::CreateTaskRequest req;
   req.set_container_id(params.id);
   for (auto& m : *mounts) *req.add_rootfs() = std::move(m);
-  const std::string log_uri = absl::StrCat("file://", params.log_path);
+  const std::string log_uri = options_.stdio_uri ? options_.stdio_uri(params.log_path)
+                                                 : absl::StrCat("file://", params.log_path);
   req.set_stdout(log_uri);
   req.set_stderr(log_uri);
-  if (auto pid = containerd_->CreateTask(req); !pid.ok()) return cleanup(pid.status());
-  auto pid = containerd_->StartTask(params.id);
+  absl::StatusOr<uint32_t> task = containerd_->CreateTask(req);
+  timings[AgentStage::kTaskCreate] = stage.Lap();
+  if (!task.ok()) return cleanup(task.status());
+  absl::StatusOr<uint32_t> pid = containerd_->StartTask(params.id);
+  timings[AgentStage::kTaskStart] = stage.Lap();
   if (!pid.ok()) return cleanup(pid.status());
   return *pid;
 }
@@ -202,9 +239,13 @@ absl::Status ContainerdRuntime::Remove(std::string_view id) {
   return absl::OkStatus();
 }
 
+std::string ContainerdRuntime::OwnedFilter() const {
+  return absl::StrCat("labels.\"", kManagedLabel, "\"==true,labels.\"", kOwnerLabel, "\"==\"",
+                      options_.owner, "\"");
+}
+
 absl::StatusOr<std::vector<ContainerState>> ContainerdRuntime::ListManaged() {
-  auto containers =
-      containerd_->ListContainers(absl::StrCat("labels.\"", kManagedLabel, "\"==true"));
+  auto containers = containerd_->ListContainers(OwnedFilter());
   if (!containers.ok()) return containers.status();
   auto tasks = containerd_->ListTasks();
   if (!tasks.ok()) return tasks.status();
@@ -216,6 +257,11 @@ absl::StatusOr<std::vector<ContainerState>> ContainerdRuntime::ListManaged() {
     ContainerState state;
     state.id = c.id();
     state.labels.insert(c.labels().begin(), c.labels().end());
+    if (auto ext = c.extensions().find(kExtensionKey); ext != c.extensions().end()) {
+      state.extension = ext->second.value();
+    }
+    state.created_at =
+        absl::FromUnixSeconds(c.created_at().seconds()) + absl::Nanoseconds(c.created_at().nanos());
     if (auto it = by_id.find(c.id()); it != by_id.end()) {
       state.task = FromContainerd(it->second->status());
       state.pid = it->second->pid();
@@ -233,6 +279,67 @@ absl::StatusOr<std::vector<std::string>> ContainerdRuntime::ListImages() {
   names.reserve(images->size());
   for (const auto& i : *images) names.push_back(i.name());
   return names;
+}
+
+absl::StatusOr<std::vector<std::string>> ContainerdRuntime::ListManagedSnapshots() {
+  auto snapshots = containerd_->ListSnapshots(OwnedFilter());
+  if (!snapshots.ok()) return snapshots.status();
+  std::vector<std::string> keys;
+  keys.reserve(snapshots->size());
+  for (const auto& s : *snapshots) keys.push_back(s.name());
+  return keys;
+}
+
+absl::StatusOr<std::string> ContainerdRuntime::ReadImageFile(std::string_view chain_id,
+                                                             std::string_view path) {
+  const std::pair<std::string, std::string> key{std::string(chain_id), std::string(path)};
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = files_.find(key); it != files_.end()) return it->second;
+  }
+  absl::StatusOr<std::string> content = ReadFromView(chain_id, path);
+  if (content.ok() || absl::IsNotFound(content.status())) {
+    absl::MutexLock lock(&mu_);
+    files_.emplace(key, content);
+  }
+  return content;
+}
+
+absl::StatusOr<std::string> ContainerdRuntime::ReadFromView(std::string_view chain_id,
+                                                            std::string_view path) {
+  const std::string view = absl::StrCat("fsb-view-", RandomHex(8));
+  auto mounts = containerd_->ViewSnapshot(view, chain_id, {});
+  if (!mounts.ok()) return mounts.status();
+  // The view's directories, topmost first: a bind mount of one layer, or an overlay
+  // whose lowerdir lists the layers (a view has no upper layer).
+  std::vector<std::string> dirs;
+  for (const containerd::types::Mount& m : *mounts) {
+    if (m.type() == "bind") dirs.push_back(m.source());
+    for (const std::string& option : m.options()) {
+      if (absl::StartsWith(option, "lowerdir=")) {
+        for (absl::string_view dir : absl::StrSplit(option.substr(9), ':')) {
+          dirs.emplace_back(dir);
+        }
+      }
+    }
+  }
+  absl::StatusOr<std::string> content = absl::NotFoundError(
+      absl::StrCat(Sv(path), " is not in the image (snapshot ", Sv(chain_id), ")"));
+  for (const std::string& dir : dirs) {
+    const std::string file = absl::StrCat(dir, Sv(path));
+    struct stat st;
+    if (lstat(file.c_str(), &st) != 0) continue;
+    if (S_ISCHR(st.st_mode)) break;  // an overlay whiteout: deleted in this layer
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    content = ss.str();
+    break;
+  }
+  if (absl::Status s = containerd_->RemoveSnapshot(view); !s.ok()) {
+    LOG(WARNING) << "removing snapshot view " << view << ": " << s;
+  }
+  return content;
 }
 
 }  // namespace fsb::agent

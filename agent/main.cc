@@ -11,8 +11,20 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent_service.h"
 #include "agent/containerd.h"
+#include "agent/agent_metrics.h"
+#include "internal/admin/endpoints.h"
 #include "agent/containerd_runtime.h"
+#include "agent/exit_watcher.h"
+#include "agent/image_credentials.h"
+#include "agent/image_importer.h"
+#include "agent/image_registry_puller.h"
+#include "agent/image_service.h"
+#include "agent/image_store.h"
+#include "agent/janitor.h"
 #include "agent/registration_loop.h"
+#include "agent/sandbox_exec.h"
+#include "agent/sandbox_io_service.h"
+#include "agent/sandbox_logs.h"
 #include "agent/sandbox_manager.h"
 #include "absl/synchronization/mutex.h"
 #include "gflags/gflags.h"
@@ -21,6 +33,8 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "internal/clock.h"
+#include "internal/metrics/grpc_server_metrics.h"
+#include "internal/metrics/metrics.h"
 
 DEFINE_int32(agent_port, 5758, "Port of the agent's gRPC API (all interfaces).");
 DEFINE_string(controller, "127.0.0.1:9090", "Controller address (host:port) to register with.");
@@ -37,6 +51,29 @@ DEFINE_string(advertise_address, "127.0.0.1",
 DEFINE_string(state_dir, "/var/lib/fsb-agent", "Folder for sandbox logs and agent state.");
 DEFINE_int32(heartbeat_interval_ms, 2000, "Heartbeat period.");
 DEFINE_int32(delete_grace_ms, 10000, "Default SIGTERM -> SIGKILL grace period on delete.");
+DEFINE_string(registry_config, "",
+              "Registry credentials for image pulls: a docker config.json-style file "
+              "({\"auths\": {\"HOST[:PORT]\": {\"auth\": base64(user:password)}}, "
+              "\"insecure-registries\": [\"HOST[:PORT]\"]}). Loopback registries and insecure "
+              "ones are reached over HTTP, others over HTTPS.");
+DEFINE_int32(shim_group_size, 8,
+             "Sandboxes sharing one runc shim (io.containerd.runc.v2.group); 1 = a shim each.");
+DEFINE_string(logger_binary, "",
+              "fsb-logger, which the runc shim runs for each sandbox to write its log; "
+              "default: fsb-logger next to fsb-agent. Copied to <state-dir>/bin, where the "
+              "shim can run it even when the agent runs in a container.");
+DEFINE_int64(log_max_bytes, 10 << 20,
+             "Size cap of a sandbox's log <id>.log; at the cap it becomes <id>.log.1 (one "
+             "older generation is kept). 0: never rotated.");
+DEFINE_int32(exec_max_duration_s, 86400, "An exec running longer is killed.");
+DEFINE_int32(janitor_interval_s, 30, "Period of the janitor's cleanup pass.");
+DEFINE_string(metrics_bind_address, ":5759",
+              "host:port serving /metrics, /healthz and /readyz (empty host: every interface).");
+DEFINE_string(pprof_bind_address, "localhost:6061",
+              "host:port serving /debug/pprof CPU and heap profiles; loopback by default "
+              "because profiles expose internals. Empty: no profiling listener.");
+DEFINE_int32(janitor_grace_s, 60,
+             "The janitor removes unowned containers, snapshots and logs only once older.");
 
 namespace {
 
@@ -84,28 +121,81 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot create " << log_dir << ": " << ec.message();
     return 1;
   }
+  const std::string logger_source =
+      FLAGS_logger_binary.empty()
+          ? (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "fsb-logger").string()
+          : FLAGS_logger_binary;
+  absl::StatusOr<std::string> logger =
+      fsb::agent::InstallLogger(logger_source, FLAGS_state_dir + "/bin");
+  if (!logger.ok()) {
+    LOG(ERROR) << logger.status();
+    return 1;
+  }
 
-  fsb::agent::Containerd containerd({.socket = FLAGS_containerd_socket,
-                                     .ns = FLAGS_containerd_namespace,
-                                     .snapshotter = FLAGS_snapshotter});
+  fsb::metrics::Registry registry;
+  fsb::agent::AgentMetrics metrics(&registry);
+  fsb::agent::Containerd containerd(
+      {.socket = FLAGS_containerd_socket,
+       .ns = FLAGS_containerd_namespace,
+       .snapshotter = FLAGS_snapshotter,
+       .observe_rpc = [&metrics](std::string_view rpc, absl::Duration took) {
+         metrics.RecordContainerdRpc(rpc, took);
+       }});
   if (auto v = containerd.Version(); v.ok()) {
     LOG(INFO) << "containerd " << *v << " at " << FLAGS_containerd_socket;
   } else {
     LOG(WARNING) << "containerd at " << FLAGS_containerd_socket << " not reachable yet: "
                  << v.status();
   }
-  fsb::agent::ContainerdRuntime runtime(&containerd, {.runtime_name = FLAGS_runtime});
+  fsb::agent::RegistryCredentials credentials;
+  if (!FLAGS_registry_config.empty()) {
+    absl::StatusOr<fsb::agent::RegistryCredentials> loaded =
+        fsb::agent::RegistryCredentials::Load(FLAGS_registry_config);
+    if (!loaded.ok()) {
+      LOG(ERROR) << "--registry-config: " << loaded.status();
+      return 2;
+    }
+    credentials = *std::move(loaded);
+  }
+  fsb::agent::ImageStore images(&containerd, {});
+  fsb::agent::RegistryPuller puller(&images, std::move(credentials), {});
+  fsb::agent::ImageImporter importer(&images);
+  const std::string agent_id = FLAGS_agent_id.empty() ? node : FLAGS_agent_id;
+  const fsb::agent::TaskLoggerOptions task_logger{.binary = *logger,
+                                                  .max_bytes = FLAGS_log_max_bytes};
+  fsb::agent::ContainerdRuntime runtime(
+      &containerd, {.runtime_name = FLAGS_runtime,
+                    .owner = agent_id,
+                    .stdio_uri =
+                        [&task_logger](std::string_view log_path) {
+                          return fsb::agent::LoggerStdioUri(task_logger, log_path);
+                        },
+                    .puller = &puller});
   fsb::agent::SandboxManager manager(
-      &runtime, fsb::Clock::Real(),
+      &runtime, fsb::Clock::Real(), &metrics,
       {.capacity = Capacity(),
        .log_dir = log_dir,
-       .default_grace = absl::Milliseconds(FLAGS_delete_grace_ms)});
+       .default_grace = absl::Milliseconds(FLAGS_delete_grace_ms),
+       .shim_group_size = FLAGS_shim_group_size,
+       .janitor_grace = absl::Seconds(FLAGS_janitor_grace_s)});
   fsb::agent::AgentServiceImpl service(&manager);
+  fsb::agent::SandboxLogs logs(&manager, &containerd);
+  fsb::agent::SandboxExec execs(
+      &manager, &containerd,
+      {.fifo_dir = FLAGS_state_dir + "/exec",
+       .max_duration = absl::Seconds(FLAGS_exec_max_duration_s)});
+  fsb::agent::SandboxIOService io(&logs, &execs);
+  fsb::agent::ImageServiceImpl image_service(&importer, &puller);
 
   const std::string listen = absl::StrCat("0.0.0.0:", FLAGS_agent_port);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(fsb::metrics::NewGrpcServerMetrics(&registry));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(&service);
+  builder.RegisterService(&io);
+  builder.RegisterService(&image_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {
     LOG(ERROR) << "cannot listen on " << listen;
@@ -115,7 +205,7 @@ int main(int argc, char** argv) {
             << manager.capacity();
 
   fsb::agent::v1::AgentInfo info;
-  info.set_agent_id(FLAGS_agent_id.empty() ? node : FLAGS_agent_id);
+  info.set_agent_id(agent_id);
   info.set_node_name(node);
   info.set_address(absl::StrCat(FLAGS_advertise_address, ":", FLAGS_agent_port));
   info.set_pool(FLAGS_pool);
@@ -123,13 +213,30 @@ int main(int argc, char** argv) {
   fsb::agent::RegistrationLoop registration(
       grpc::CreateChannel(FLAGS_controller, grpc::InsecureChannelCredentials()), &manager,
       &runtime, {.agent = info, .interval = absl::Milliseconds(FLAGS_heartbeat_interval_ms)});
+  // Exits reach the controller at once, not on the next heartbeat.
+  fsb::agent::ExitWatcher exits(&containerd, [&](const std::string& id, uint32_t status) {
+    if (manager.OnExit(id, status)) registration.PushNow();
+  });
+  fsb::agent::Janitor janitor(&manager, &metrics, absl::Seconds(FLAGS_janitor_interval_s));
+  absl::StatusOr<fsb::admin::Endpoints> admin = fsb::admin::StartEndpoints(
+      FLAGS_metrics_bind_address, FLAGS_pprof_bind_address, &registry,
+      [&registration] { return registration.Ready(); });
+  if (!admin.ok()) {
+    LOG(ERROR) << admin.status();
+    return 1;
+  }
+  exits.Start();
   registration.Start();
+  janitor.Start();
 
   // Wait for SIGTERM/SIGINT, then stop taking requests. Sandboxes keep running.
   int sig = 0;
   sigwait(&signals, &sig);
   LOG(INFO) << "signal " << sig << ": shutting down";
+  admin->Stop();
+  janitor.Stop();
   registration.Stop();
+  exits.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;
 }

@@ -6,10 +6,16 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "internal/json_writer.h"
+#include "internal/strings.h"
 
 namespace fsb::agent {
 namespace {
+
+// The CFS period a CPU limit is expressed over, in microseconds (100 ms, as Docker and
+// Kubernetes use).
+constexpr uint32_t kCfsPeriodMicros = 100000;
 
 constexpr std::string_view kDefaultPath =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -29,19 +35,53 @@ bool ParseUint32(std::string_view s, uint32_t* out) {
   return ec == std::errc() && ptr == s.data() + s.size();
 }
 
-absl::Status ParseUser(std::string_view user, ProcessSpec* p) {
-  if (user.empty() || user == "root" || user == "0") return absl::OkStatus();
-  std::string_view uid = user, gid;
-  if (size_t colon = user.find(':'); colon != std::string_view::npos) {
-    uid = user.substr(0, colon);
-    gid = user.substr(colon + 1);
+// The ':'-separated fields of a passwd(5) or group(5) line.
+std::vector<std::string_view> SplitFields(absl::string_view line) {
+  std::vector<std::string_view> fields;
+  for (absl::string_view f : absl::StrSplit(line, ':')) fields.emplace_back(f.data(), f.size());
+  return fields;
+}
+
+// Splits "user[:group]".
+std::pair<std::string_view, std::string_view> SplitUser(std::string_view user) {
+  const size_t colon = user.find(':');
+  if (colon == std::string_view::npos) return {user, {}};
+  return {user.substr(0, colon), user.substr(colon + 1)};
+}
+
+absl::Status NotInImage(std::string_view what, std::string_view name, std::string_view file) {
+  return absl::FailedPreconditionError(absl::StrCat("image ", std::string(what), " \"",
+                                                    std::string(name), "\" is not in the image's ",
+                                                    std::string(file)));
+}
+
+absl::Status ResolveUser(std::string_view user, const UserDatabase* db, ProcessSpec* p) {
+  if (user.empty()) return absl::OkStatus();
+  static const UserDatabase* const kNoDatabase = new UserDatabase;
+  const UserDatabase& users = db != nullptr ? *db : *kNoDatabase;
+  auto [name, group] = SplitUser(user);
+  if (ParseUint32(name, &p->uid)) {
+    p->gid = p->uid;
+    for (const auto& [n, u] : users.users) {
+      if (u.uid == p->uid) {
+        p->gid = u.gid;
+        break;
+      }
+    }
+  } else {
+    auto it = users.users.find(std::string(name));
+    if (it == users.users.end()) return NotInImage("user", name, "/etc/passwd");
+    p->uid = it->second.uid;
+    p->gid = it->second.gid;
+    if (auto groups = users.member_of.find(it->first); groups != users.member_of.end()) {
+      p->additional_gids = groups->second;
+    }
   }
-  if (!ParseUint32(uid, &p->uid) || (!gid.empty() && !ParseUint32(gid, &p->gid))) {
-    return absl::UnimplementedError(absl::StrCat(
-        "image user \"", std::string(user),
-        "\" is a name; only numeric uid[:gid] users are supported so far"));
+  if (!group.empty() && !ParseUint32(group, &p->gid)) {
+    auto it = users.groups.find(std::string(group));
+    if (it == users.groups.end()) return NotInImage("group", group, "/etc/group");
+    p->gid = it->second;
   }
-  if (gid.empty()) p->gid = p->uid;
   return absl::OkStatus();
 }
 
@@ -57,8 +97,42 @@ void Mount(JsonWriter& w, std::string_view dest, std::string_view type, std::str
 
 }  // namespace
 
+UserDatabase ParseUserDatabase(std::string_view passwd, std::string_view group) {
+  UserDatabase db;
+  for (absl::string_view line : absl::StrSplit(Sv(passwd), '\n')) {
+    // name:password:uid:gid:gecos:home:shell
+    std::vector<std::string_view> f = SplitFields(line);
+    UserDatabase::User user;
+    if (f.size() < 4 || f[0].empty() || !ParseUint32(f[2], &user.uid) ||
+        !ParseUint32(f[3], &user.gid)) {
+      continue;
+    }
+    db.users.emplace(std::string(f[0]), user);
+  }
+  for (absl::string_view line : absl::StrSplit(Sv(group), '\n')) {
+    // name:password:gid:member,member
+    std::vector<std::string_view> f = SplitFields(line);
+    uint32_t gid = 0;
+    if (f.size() < 3 || f[0].empty() || !ParseUint32(f[2], &gid)) continue;
+    db.groups.emplace(std::string(f[0]), gid);
+    if (f.size() < 4) continue;
+    for (absl::string_view member : absl::StrSplit(Sv(f[3]), ',', absl::SkipEmpty())) {
+      db.member_of[std::string(member)].push_back(gid);
+    }
+  }
+  return db;
+}
+
+bool NeedsUserDatabase(std::string_view user) {
+  auto [name, group] = SplitUser(user);
+  uint32_t ignored;
+  return (!name.empty() && !ParseUint32(name, &ignored)) ||
+         (!group.empty() && !ParseUint32(group, &ignored));
+}
+
 absl::StatusOr<ProcessSpec> MergeProcess(const fsb::oci::v1::ImageConfig& image,
-                                         const fsb::agent::v1::SandboxSpec& request) {
+                                         const fsb::agent::v1::SandboxSpec& request,
+                                         const UserDatabase* users) {
   const auto& config = image.config();
   ProcessSpec p;
   if (!request.command().empty()) {
@@ -95,7 +169,7 @@ absl::StatusOr<ProcessSpec> MergeProcess(const fsb::oci::v1::ImageConfig& image,
   p.cwd = !request.working_dir().empty() ? request.working_dir()
           : !config.working_dir().empty() ? config.working_dir()
                                           : "/";
-  if (absl::Status s = ParseUser(config.user(), &p); !s.ok()) return s;
+  if (absl::Status s = ResolveUser(config.user(), users, &p); !s.ok()) return s;
   return p;
 }
 
@@ -105,7 +179,13 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
 
   w.Key("process").BeginObject()
       .Key("terminal").Bool(false)
-      .Key("user").BeginObject().Key("uid").Uint(process.uid).Key("gid").Uint(process.gid).EndObject()
+      .Key("user").BeginObject().Key("uid").Uint(process.uid).Key("gid").Uint(process.gid);
+  if (!process.additional_gids.empty()) {
+    w.Key("additionalGids").BeginArray();
+    for (uint32_t gid : process.additional_gids) w.Uint(gid);
+    w.EndArray();
+  }
+  w.EndObject()
       .Key("args").StringArray(process.args)
       .Key("env").StringArray(process.env)
       .Key("cwd").String(process.cwd);
@@ -154,8 +234,18 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
   w.Key("resources").BeginObject()
       .Key("devices").BeginArray()
       .BeginObject().Key("allow").Bool(false).Key("access").String("rwm").EndObject()
-      .EndArray()
-      .EndObject();
+      .EndArray();
+  if (options.cpu_millicores > 0) {
+    w.Key("cpu").BeginObject()
+        .Key("quota").Int(options.cpu_millicores * kCfsPeriodMicros / 1000)
+        .Key("period").Uint(kCfsPeriodMicros)
+        .EndObject();
+  }
+  if (options.memory_bytes > 0) {
+    w.Key("memory").BeginObject().Key("limit").Int(options.memory_bytes).EndObject();
+  }
+  if (options.pids > 0) w.Key("pids").BeginObject().Key("limit").Int(options.pids).EndObject();
+  w.EndObject();
   w.Key("cgroupsPath").String(options.cgroups_path);
   w.Key("maskedPaths").StringArray({"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
                                     "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -19,22 +20,48 @@ struct ProcessSpec {
   std::string cwd;
   uint32_t uid = 0;
   uint32_t gid = 0;
+  std::vector<uint32_t> additional_gids;  // from the image's /etc/group membership
 };
+
+// The image's /etc/passwd and /etc/group, as far as user resolution needs them.
+struct UserDatabase {
+  struct User {
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+  };
+  std::map<std::string, User> users;                  // by name
+  std::map<std::string, uint32_t> groups;             // gid by name
+  std::map<std::string, std::vector<uint32_t>> member_of;  // user name -> gids listing it
+};
+
+// Parses passwd(5) and group(5) text; malformed lines are skipped.
+UserDatabase ParseUserDatabase(std::string_view passwd, std::string_view group);
+
+// Whether an image User needs the image's user database to resolve (it names a user or
+// group instead of numeric "uid[:gid]").
+bool NeedsUserDatabase(std::string_view user);
 
 // Merges a sandbox request over its image's config:
 //   argv = command + args when command is set; else Entrypoint + (args or Cmd);
 //   env  = image Env with request keys replaced in place, new keys appended sorted;
 //   cwd  = request working_dir, else image WorkingDir, else "/";
-//   user = image User as numeric "uid[:gid]" (or "root"/empty).
-// INVALID_ARGUMENT when the result has no argv; UNIMPLEMENTED for a named user (needs
-// /etc/passwd resolution in the rootfs).
+//   user = image User "user[:group]", each numeric or a name resolved in `users` (the
+//          image's /etc/passwd and /etc/group); a named user also gets the groups that
+//          list it. A numeric uid without a group uses the uid's passwd gid, else uid.
+// INVALID_ARGUMENT when the result has no argv; FAILED_PRECONDITION naming the user or
+// group when a name is not in `users` (or `users` is null).
 absl::StatusOr<ProcessSpec> MergeProcess(const fsb::oci::v1::ImageConfig& image,
-                                         const fsb::agent::v1::SandboxSpec& request);
+                                         const fsb::agent::v1::SandboxSpec& request,
+                                         const UserDatabase* users = nullptr);
 
 struct RuntimeSpecOptions {
   std::string hostname;
   std::string cgroups_path;  // e.g. "/fsb/<id>"
   bool readonly_rootfs = false;
+  // Limits; 0 means none. CPU becomes a CFS quota over a 100 ms period.
+  int64_t cpu_millicores = 0;
+  int64_t memory_bytes = 0;
+  int64_t pids = 0;
   std::map<std::string, std::string> annotations;
 };
 
@@ -42,7 +69,7 @@ struct RuntimeSpecOptions {
 // mounts (proc, dev, devpts, shm, mqueue, sysfs, cgroup, and the host's resolv.conf and
 // hosts, read-only), pid/ipc/uts/mount namespaces (the network namespace is the
 // agent's, shared by its sandboxes), Docker's default capability set, masked and
-// read-only kernel paths, no_new_privileges, and the cgroups path.
+// read-only kernel paths, no_new_privileges, the cgroups path and the resource limits.
 std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOptions& options);
 
 }  // namespace fsb::agent

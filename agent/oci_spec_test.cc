@@ -80,12 +80,54 @@ TEST(MergeProcessTest, NumericUser) {
   EXPECT_EQ(p->gid, 65534u);
 }
 
-TEST(MergeProcessTest, RejectsNoCommandAndNamedUsers) {
+TEST(MergeProcessTest, RejectsNoCommandAndUnknownNames) {
   EXPECT_EQ(MergeProcess(fsb::oci::v1::ImageConfig(), {}).status().code(),
             absl::StatusCode::kInvalidArgument);
   fsb::oci::v1::ImageConfig image = Image();
   image.mutable_config()->set_user("www-data");
-  EXPECT_THAT(MergeProcess(image, {}).status().message(), HasSubstr("www-data"));
+  auto p = MergeProcess(image, {});
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(p.status().message(), HasSubstr("www-data"));
+  UserDatabase db = ParseUserDatabase("www-data:x:33:33::/var/www:/bin/false\n", "");
+  image.mutable_config()->set_user("www-data:staff");
+  EXPECT_THAT(MergeProcess(image, {}, &db).status().message(),
+              HasSubstr("group \"staff\" is not in the image's /etc/group"));
+}
+
+TEST(MergeProcessTest, NamesResolveThroughTheImagesUserDatabase) {
+  UserDatabase db = ParseUserDatabase(
+      "root:x:0:0:root:/root:/bin/sh\n"
+      "broken line\n"
+      "app:x:1000:1001::/home/app:/bin/sh\n",
+      "app:x:1001:\nwheel:x:10:root,app\naudio:x:29:app\n");
+  EXPECT_TRUE(NeedsUserDatabase("app"));
+  EXPECT_TRUE(NeedsUserDatabase("1000:wheel"));
+  EXPECT_FALSE(NeedsUserDatabase("1000:10"));
+  EXPECT_FALSE(NeedsUserDatabase(""));
+  fsb::oci::v1::ImageConfig image = Image();
+  image.mutable_config()->set_user("app");
+  auto p = MergeProcess(image, {}, &db);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->uid, 1000u);
+  EXPECT_EQ(p->gid, 1001u);
+  EXPECT_THAT(p->additional_gids, ElementsAre(10, 29));
+  // A numeric uid takes its primary group from passwd; a named group its gid.
+  image.mutable_config()->set_user("1000");
+  EXPECT_EQ(MergeProcess(image, {}, &db)->gid, 1001u);
+  image.mutable_config()->set_user("1000:wheel");
+  EXPECT_EQ(MergeProcess(image, {}, &db)->gid, 10u);
+}
+
+TEST(BuildRuntimeSpecJsonTest, WritesLimitsOnlyWhenSet) {
+  ProcessSpec p{.args = {"sh"}, .cwd = "/"};
+  std::string none = BuildRuntimeSpecJson(p, {.cgroups_path = "/fsb/x"});
+  EXPECT_THAT(none, ::testing::Not(HasSubstr("\"cpu\"")));
+  EXPECT_THAT(none, ::testing::Not(HasSubstr("\"pids\"")));
+  std::string limited = BuildRuntimeSpecJson(
+      p, {.cgroups_path = "/fsb/x", .cpu_millicores = 1500, .memory_bytes = 1 << 30, .pids = 10});
+  EXPECT_THAT(limited, HasSubstr(R"("cpu":{"quota":150000,"period":100000})"));
+  EXPECT_THAT(limited, HasSubstr(R"("memory":{"limit":1073741824})"));
+  EXPECT_THAT(limited, HasSubstr(R"("pids":{"limit":10})"));
 }
 
 TEST(BuildRuntimeSpecJsonTest, ProducesAValidSpec) {

@@ -1,10 +1,18 @@
 #include "agent/registration_loop.h"
 
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "internal/image_ref.h"
 #include "internal/status.h"
 
 namespace fsb::agent {
+namespace {
+
+constexpr absl::Duration kRetryInterval = absl::Seconds(1);
+
+}  // namespace
 
 RegistrationLoop::RegistrationLoop(std::shared_ptr<grpc::ChannelInterface> controller,
                                    SandboxManager* manager, Runtime* runtime, Options options)
@@ -21,21 +29,62 @@ void RegistrationLoop::Start() {
 }
 
 void RegistrationLoop::Stop() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
   if (thread_.joinable()) thread_.join();
+}
+
+void RegistrationLoop::PushNow() {
+  absl::MutexLock lock(&mu_);
+  push_ = true;
+}
+
+absl::Status RegistrationLoop::Ready() const {
+  absl::MutexLock lock(&mu_);
+  return ready_;
 }
 
 void RegistrationLoop::Run() {
   bool registered = false;
-  do {
+  auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || push_; };
+  while (true) {
     registered = Tick(registered);
-  } while (!stop_.WaitForNotificationWithTimeout(options_.interval));
+    if (!registered) {
+      absl::MutexLock lock(&mu_);
+      if (ready_.ok()) ready_ = absl::UnavailableError("lost the controller; registering again");
+    }
+    // Not registered yet (controller or runtime not up): try again soon, whatever the
+    // heartbeat period.
+    const absl::Duration wait =
+        registered ? options_.interval : std::min(options_.interval, kRetryInterval);
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
+    if (stop_) return;
+    push_ = false;
+  }
 }
 
 bool RegistrationLoop::Tick(bool registered) {
-  if (absl::Status s = manager_->Refresh(); !s.ok()) {
-    LOG(WARNING) << "cannot refresh sandbox states from the runtime: " << s;
+  if (!manager_->ready()) {
+    if (absl::Status s = manager_->Recover(); !s.ok()) {
+      LOG(WARNING) << "cannot recover sandboxes from the runtime yet: " << s;
+      absl::MutexLock lock(&mu_);
+      ready_ = absl::UnavailableError(
+          absl::StrCat("recovering the sandboxes from the runtime: ", s.message()));
+      return false;
+    }
   }
+  const absl::Status refreshed = manager_->Refresh();
+  if (!refreshed.ok()) {
+    LOG(WARNING) << "cannot refresh sandbox states from the runtime: " << refreshed;
+  }
+  // Readiness after this round, if the controller hears it.
+  const absl::Status ready =
+      refreshed.ok() ? absl::OkStatus()
+                     : absl::UnavailableError(absl::StrCat("runtime unavailable: ",
+                                                           refreshed.message()));
   std::vector<std::string> images;
   if (auto names = runtime_->ListImages(); names.ok()) {
     for (const std::string& name : *names) {
@@ -52,16 +101,22 @@ bool RegistrationLoop::Tick(bool registered) {
   if (registered) {
     fsb::agent::v1::HeartbeatRequest req;
     req.set_agent_id(options_.agent.agent_id());
+    req.set_runtime_unavailable(!refreshed.ok());
     for (auto& i : images) req.add_images(std::move(i));
     for (auto& s : sandboxes) *req.add_sandboxes() = std::move(s);
     fsb::agent::v1::HeartbeatResponse resp;
     absl::Status s = FromGrpcStatus(stub_->Heartbeat(&ctx, req, &resp));
-    if (s.ok()) return true;
+    if (s.ok()) {
+      absl::MutexLock lock(&mu_);
+      ready_ = ready;
+      return true;
+    }
     LOG(WARNING) << "heartbeat failed, registering again: " << s;
     return false;
   }
   fsb::agent::v1::RegisterRequest req;
   *req.mutable_agent() = options_.agent;
+  req.set_runtime_unavailable(!refreshed.ok());
   for (auto& i : images) req.mutable_agent()->add_images(std::move(i));
   for (auto& s : sandboxes) *req.add_sandboxes() = std::move(s);
   fsb::agent::v1::RegisterResponse resp;
@@ -71,6 +126,8 @@ bool RegistrationLoop::Tick(bool registered) {
     return false;
   }
   LOG(INFO) << "registered with the controller as " << options_.agent.agent_id();
+  absl::MutexLock lock(&mu_);
+  ready_ = ready;
   return true;
 }
 

@@ -4,7 +4,7 @@
 #include <memory>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/runtime.h"
 #include "agent/sandbox_manager.h"
@@ -12,11 +12,14 @@
 
 namespace fsb::agent {
 
-// Keeps this agent registered with the controller: registers, then heartbeats every
-// `interval` with the node's images and the sandboxes' states (refreshed from the
-// runtime first). A heartbeat answered NOT_FOUND (the controller restarted) or failing
-// triggers a fresh registration on the next tick. Runs on its own thread between
-// Start() and Stop(); Stop() is idempotent and joins.
+// Keeps this agent registered with the controller: once the sandbox manager has
+// recovered its sandboxes (it retries Recover() until it succeeds; before that it says
+// nothing, so that the controller never sees a partial list), registers, then heartbeats
+// every `interval` — or at once after PushNow() — with the node's images, the sandboxes'
+// states (refreshed from the runtime first) and whether the runtime answers.
+// A heartbeat answered NOT_FOUND (the controller restarted) or failing triggers a fresh
+// registration on the next tick. Runs on its own thread between Start() and Stop();
+// Stop() is idempotent and joins. PushNow() is thread-safe.
 class RegistrationLoop {
  public:
   struct Options {
@@ -31,6 +34,11 @@ class RegistrationLoop {
 
   void Start();
   void Stop();
+  // Sends the next heartbeat now (e.g. a sandbox exited).
+  void PushNow();
+  // OK once the sandboxes are recovered, the agent is registered and its last round
+  // found the runtime answering; UNAVAILABLE saying which is missing otherwise (/readyz).
+  absl::Status Ready() const;
 
  private:
   void Run();
@@ -41,7 +49,11 @@ class RegistrationLoop {
   SandboxManager* const manager_;
   Runtime* const runtime_;
   const Options options_;
-  absl::Notification stop_;
+  mutable absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool push_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status ready_ ABSL_GUARDED_BY(mu_) =
+      absl::UnavailableError("not yet registered with the controller");
   std::thread thread_;
 };
 

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/agent_metrics.h"
 #include "fsb/oci/v1/image.pb.h"
 
 namespace fsb::agent {
@@ -27,6 +28,9 @@ struct ContainerParams {
   std::string spec_json;  // OCI runtime spec
   std::map<std::string, std::string> labels;
   std::string log_path;  // stdout and stderr are appended here by the shim
+  // Opaque bytes kept with the container and returned by ListManaged (the agent's own
+  // description of the sandbox, for re-adopting it after an agent restart).
+  std::string extension;
 };
 
 enum class TaskState { kNoTask, kCreated, kRunning, kStopped, kPaused, kUnknown };
@@ -34,6 +38,8 @@ enum class TaskState { kNoTask, kCreated, kRunning, kStopped, kPaused, kUnknown 
 struct ContainerState {
   std::string id;
   std::map<std::string, std::string> labels;
+  std::string extension;  // as given in ContainerParams; empty if none was stored
+  absl::Time created_at;
   TaskState task = TaskState::kNoTask;
   uint32_t pid = 0;
   uint32_t exit_status = 0;
@@ -47,18 +53,27 @@ class Runtime {
 
   // NOT_FOUND naming the image when the node does not have it.
   virtual absl::StatusOr<ResolvedImage> ResolveImage(std::string_view name) = 0;
-  // Creates the container, its snapshot and task, and starts it; returns the pid. On
-  // failure nothing it created is left behind.
-  virtual absl::StatusOr<uint32_t> CreateAndStart(const ContainerParams& params) = 0;
+  // Creates the container, its snapshot and task, and starts it; returns the pid and
+  // sets the container_create, snapshot_prepare, task_create and task_start durations
+  // in `timings`. On failure nothing it created is left behind.
+  virtual absl::StatusOr<uint32_t> CreateAndStart(const ContainerParams& params,
+                                                  AgentTimings& timings) = 0;
   // SIGTERM, up to `grace` for the task to exit, then SIGKILL to all its processes.
   // OK when there is no task or it already exited.
   virtual absl::Status Stop(std::string_view id, absl::Duration grace) = 0;
   // Deletes task, container and snapshot, whichever exist. NOT_FOUND if none did.
   virtual absl::Status Remove(std::string_view id) = 0;
-  // fsb-managed containers with their task state.
+  // The containers this agent manages, with their task state.
   virtual absl::StatusOr<std::vector<ContainerState>> ListManaged() = 0;
+  // Keys of the snapshots this agent prepared for containers (some may have lost their
+  // container in a crash).
+  virtual absl::StatusOr<std::vector<std::string>> ListManagedSnapshots() = 0;
   // Names of the images on the node.
   virtual absl::StatusOr<std::vector<std::string>> ListImages() = 0;
+  // The content of `path` (absolute) in an image's root filesystem, given the chain id of
+  // its unpacked snapshot. NOT_FOUND when the image has no such file.
+  virtual absl::StatusOr<std::string> ReadImageFile(std::string_view chain_id,
+                                                    std::string_view path) = 0;
 };
 
 }  // namespace fsb::agent

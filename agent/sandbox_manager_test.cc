@@ -2,8 +2,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "absl/status/status.h"
+#include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -11,6 +13,7 @@ namespace fsb::agent {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A deterministic in-memory Runtime that records what it was asked to do.
 class FakeRuntime : public Runtime {
@@ -21,12 +24,22 @@ class FakeRuntime : public Runtime {
     }
     ResolvedImage image{std::string(name), "sha256:chain", {}};
     image.config.mutable_config()->add_cmd("sh");
+    image.config.mutable_config()->set_user(image_user);
     return image;
   }
-  absl::StatusOr<uint32_t> CreateAndStart(const ContainerParams& params) override {
+  absl::StatusOr<uint32_t> CreateAndStart(const ContainerParams& params,
+                                          AgentTimings& timings) override {
+    timings[AgentStage::kTaskStart] = absl::Microseconds(5);
     if (!create_error.ok()) return create_error;
     created.push_back(params);
-    running[params.id] = ContainerState{params.id, params.labels, TaskState::kRunning, 100, 0};
+    ContainerState& c = running[params.id];
+    c.id = params.id;
+    c.labels = params.labels;
+    c.extension = params.extension;
+    c.created_at = absl::FromUnixSeconds(1000);
+    c.task = TaskState::kRunning;
+    c.pid = 100;
+    snapshots.insert(params.id);
     return 100 + static_cast<uint32_t>(created.size());
   }
   absl::Status Stop(std::string_view id, absl::Duration grace) override {
@@ -35,17 +48,31 @@ class FakeRuntime : public Runtime {
   }
   absl::Status Remove(std::string_view id) override {
     removed.emplace_back(id);
-    return running.erase(std::string(id)) ? absl::OkStatus() : absl::NotFoundError("gone");
+    const bool had_snapshot = snapshots.erase(std::string(id)) > 0;
+    return running.erase(std::string(id)) || had_snapshot ? absl::OkStatus()
+                                                           : absl::NotFoundError("gone");
   }
   absl::StatusOr<std::vector<ContainerState>> ListManaged() override {
     std::vector<ContainerState> out;
     for (const auto& [id, s] : running) out.push_back(s);
     return out;
   }
+  absl::StatusOr<std::vector<std::string>> ListManagedSnapshots() override {
+    return std::vector<std::string>(snapshots.begin(), snapshots.end());
+  }
   absl::StatusOr<std::vector<std::string>> ListImages() override {
     return std::vector<std::string>{"docker.io/fsb/busybox:latest"};
   }
+  absl::StatusOr<std::string> ReadImageFile(std::string_view chain_id,
+                                            std::string_view path) override {
+    auto it = files.find(std::string(path));
+    if (chain_id != "sha256:chain" || it == files.end()) return absl::NotFoundError("no file");
+    return it->second;
+  }
 
+  std::string image_user;
+  std::map<std::string, std::string> files;  // path -> content in the image
+  std::set<std::string> snapshots;
   absl::Status create_error;
   std::vector<ContainerParams> created;
   std::vector<std::pair<std::string, absl::Duration>> stops;
@@ -57,8 +84,12 @@ class SandboxManagerTest : public ::testing::Test {
  protected:
   SandboxManagerTest()
       : log_dir_(std::filesystem::path(::testing::TempDir()) / "sbm_logs"),
-        manager_(&runtime_, &clock_,
-                 {.capacity = 2, .log_dir = log_dir_.string(), .default_grace = absl::Seconds(3)}) {
+        manager_(&runtime_, &clock_, &metrics_,
+                 {.capacity = 2,
+                  .log_dir = log_dir_.string(),
+                  .default_grace = absl::Seconds(3),
+                  .shim_group_size = 2,
+                  .janitor_grace = absl::Seconds(60)}) {
     std::filesystem::create_directories(log_dir_);
   }
 
@@ -76,10 +107,18 @@ class SandboxManagerTest : public ::testing::Test {
   std::filesystem::path log_dir_;
   FakeRuntime runtime_;
   ManualClock clock_{absl::FromUnixSeconds(1000)};
+  metrics::Registry registry_;
+  AgentMetrics metrics_{&registry_};
   SandboxManager manager_;
 };
 
-TEST_F(SandboxManagerTest, CreateStartsTheContainerWithLabelsSpecAndLog) {
+// Most tests start from a recovered (empty) node.
+class ReadyManagerTest : public SandboxManagerTest {
+ protected:
+  ReadyManagerTest() { CHECK(manager_.Recover().ok()); }
+};
+
+TEST_F(ReadyManagerTest, CreateStartsTheContainerWithLabelsSpecAndLog) {
   auto status = manager_.Create(Spec("a1"));
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_EQ(status->phase(), v1::SANDBOX_PHASE_RUNNING);
@@ -98,7 +137,7 @@ TEST_F(SandboxManagerTest, CreateStartsTheContainerWithLabelsSpecAndLog) {
   EXPECT_THAT(p.spec_json, HasSubstr(R"("hostname":"sb-a1")"));
 }
 
-TEST_F(SandboxManagerTest, SameSpecIsIdempotentDifferentSpecConflicts) {
+TEST_F(ReadyManagerTest, SameSpecIsIdempotentDifferentSpecConflicts) {
   ASSERT_TRUE(manager_.Create(Spec("a1")).ok());
   auto again = manager_.Create(Spec("a1"));
   ASSERT_TRUE(again.ok());
@@ -109,7 +148,7 @@ TEST_F(SandboxManagerTest, SameSpecIsIdempotentDifferentSpecConflicts) {
   EXPECT_EQ(manager_.Create(other).status().code(), absl::StatusCode::kAlreadyExists);
 }
 
-TEST_F(SandboxManagerTest, CapacityIsEnforcedAndFreedByDelete) {
+TEST_F(ReadyManagerTest, CapacityIsEnforcedAndFreedByDelete) {
   ASSERT_TRUE(manager_.Create(Spec("a1")).ok());
   ASSERT_TRUE(manager_.Create(Spec("a2")).ok());
   auto full = manager_.Create(Spec("a3"));
@@ -119,7 +158,7 @@ TEST_F(SandboxManagerTest, CapacityIsEnforcedAndFreedByDelete) {
   EXPECT_TRUE(manager_.Create(Spec("a3")).ok());
 }
 
-TEST_F(SandboxManagerTest, UnknownImageIsNotFoundAndAdmitsNothing) {
+TEST_F(ReadyManagerTest, UnknownImageIsNotFoundAndAdmitsNothing) {
   v1::SandboxSpec spec = Spec("a1");
   spec.set_image("nope:1");
   auto status = manager_.Create(spec);
@@ -129,14 +168,14 @@ TEST_F(SandboxManagerTest, UnknownImageIsNotFoundAndAdmitsNothing) {
   EXPECT_EQ(manager_.Get("a1").status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(SandboxManagerTest, RuntimeFailureAdmitsNothing) {
+TEST_F(ReadyManagerTest, RuntimeFailureAdmitsNothing) {
   runtime_.create_error = absl::InternalError("runc exploded");
   auto status = manager_.Create(Spec("a1"));
   EXPECT_EQ(status.status().code(), absl::StatusCode::kInternal);
   EXPECT_TRUE(manager_.List().empty());
 }
 
-TEST_F(SandboxManagerTest, RejectsMalformedSpecs) {
+TEST_F(ReadyManagerTest, RejectsMalformedSpecs) {
   auto code = [&](v1::SandboxSpec spec) { return manager_.Create(spec).status(); };
   v1::SandboxSpec s = Spec("a1");
   s.set_sandbox_id("../etc");
@@ -156,7 +195,7 @@ TEST_F(SandboxManagerTest, RejectsMalformedSpecs) {
   EXPECT_TRUE(runtime_.created.empty());
 }
 
-TEST_F(SandboxManagerTest, DeleteStopsGracefullyRemovesAndDropsTheLog) {
+TEST_F(ReadyManagerTest, DeleteStopsGracefullyRemovesAndDropsTheLog) {
   ASSERT_TRUE(manager_.Create(Spec("a1")).ok());
   std::ofstream(log_dir_ / "a1.log") << "hello\n";
   ASSERT_TRUE(manager_.Delete("a1", std::nullopt).ok());
@@ -167,14 +206,14 @@ TEST_F(SandboxManagerTest, DeleteStopsGracefullyRemovesAndDropsTheLog) {
   EXPECT_EQ(manager_.Get("a1").status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(SandboxManagerTest, DeleteUnknownIsNotFound) {
+TEST_F(ReadyManagerTest, DeleteUnknownIsNotFound) {
   absl::Status s = manager_.Delete("missing", absl::Seconds(1));
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(s.message(), HasSubstr("missing"));
   EXPECT_TRUE(runtime_.stops.empty());
 }
 
-TEST_F(SandboxManagerTest, RefreshRecordsExitsAndVanishedContainers) {
+TEST_F(ReadyManagerTest, RefreshRecordsExitsAndVanishedContainers) {
   ASSERT_TRUE(manager_.Create(Spec("a1")).ok());
   ASSERT_TRUE(manager_.Create(Spec("a2")).ok());
   runtime_.running["a1"].task = TaskState::kStopped;
@@ -185,6 +224,171 @@ TEST_F(SandboxManagerTest, RefreshRecordsExitsAndVanishedContainers) {
   EXPECT_EQ(a1->phase(), v1::SANDBOX_PHASE_EXITED);
   EXPECT_EQ(a1->exit_code(), 3);
   EXPECT_EQ(manager_.Get("a2")->phase(), v1::SANDBOX_PHASE_UNKNOWN);
+}
+
+TEST_F(SandboxManagerTest, NotReadyUntilRecovered) {
+  EXPECT_FALSE(manager_.ready());
+  EXPECT_EQ(manager_.Create(Spec("a1")).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(manager_.Delete("a1", std::nullopt).code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(manager_.Recover().ok());
+  EXPECT_TRUE(manager_.ready());
+  EXPECT_TRUE(manager_.Create(Spec("a1")).ok());
+}
+
+TEST_F(SandboxManagerTest, RecoverAdoptsRunningAndExitedAndRemovesInterruptedCreates) {
+  // What a previous agent process left in containerd.
+  {
+    SandboxManager previous(&runtime_, &clock_, &metrics_, {.capacity = 8, .log_dir = log_dir_.string()});
+    ASSERT_TRUE(previous.Recover().ok());
+    ASSERT_TRUE(previous.Create(Spec("run")).ok());
+    ASSERT_TRUE(previous.Create(Spec("done")).ok());
+    ASSERT_TRUE(previous.Create(Spec("half")).ok());
+  }
+  runtime_.running["done"].task = TaskState::kStopped;
+  runtime_.running["done"].exit_status = 4;
+  runtime_.running["half"].task = TaskState::kNoTask;  // killed between container and task
+  runtime_.running["alien"] = ContainerState{.id = "alien", .task = TaskState::kRunning};
+
+  ASSERT_TRUE(manager_.Recover().ok());
+  auto run = manager_.Get("run");
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->phase(), v1::SANDBOX_PHASE_RUNNING);
+  EXPECT_EQ(run->name(), "sb-run");
+  EXPECT_EQ(run->created_at_unix_nanos(), absl::ToUnixNanos(absl::FromUnixSeconds(1000)));
+  EXPECT_EQ(manager_.Get("done")->phase(), v1::SANDBOX_PHASE_EXITED);
+  EXPECT_EQ(manager_.Get("done")->exit_code(), 4);
+  EXPECT_EQ(manager_.Get("half").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(runtime_.removed, ::testing::ElementsAre("half"));
+  EXPECT_EQ(manager_.Get("alien").status().code(), absl::StatusCode::kNotFound);
+  // Never restarted: nothing was created again.
+  EXPECT_EQ(runtime_.created.size(), 3u);
+  // The adopted spec is the original: the same create is idempotent, another conflicts.
+  EXPECT_EQ(manager_.Create(Spec("run"))->pid(), 100u);
+  v1::SandboxSpec other = Spec("run");
+  other.add_args("x");
+  EXPECT_EQ(manager_.Create(other).status().code(), absl::StatusCode::kAlreadyExists);
+  // Adopted sandboxes count against capacity (2): run and done.
+  EXPECT_EQ(manager_.Create(Spec("new")).status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST_F(ReadyManagerTest, ExitEventsMarkRunningSandboxesExited) {
+  ASSERT_TRUE(manager_.Create(Spec("a1")).ok());
+  EXPECT_TRUE(manager_.OnExit("a1", 137));
+  EXPECT_EQ(manager_.Get("a1")->phase(), v1::SANDBOX_PHASE_EXITED);
+  EXPECT_EQ(manager_.Get("a1")->exit_code(), 137);
+  EXPECT_FALSE(manager_.OnExit("a1", 1));  // already exited
+  EXPECT_FALSE(manager_.OnExit("nope", 0));
+}
+
+TEST_F(ReadyManagerTest, ShimGroupsAreBoundedAndFreed) {
+  SandboxManager big(&runtime_, &clock_, &metrics_,
+                     {.capacity = 8, .log_dir = log_dir_.string(), .shim_group_size = 2});
+  ASSERT_TRUE(big.Recover().ok());
+  for (const char* id : {"g1", "g2", "g3"}) ASSERT_TRUE(big.Create(Spec(id)).ok());
+  auto group = [&](int i) { return runtime_.created[i].labels.at(kShimGroupLabel); };
+  EXPECT_EQ(group(0), group(1));
+  EXPECT_NE(group(0), group(2));
+  EXPECT_THAT(runtime_.created[0].spec_json,
+              HasSubstr(absl::StrCat(R"("io.containerd.runc.v2.group":")", group(0), "\"")));
+  // Freed places are reused before a new group is made: g4 and g5 fill the two groups.
+  ASSERT_TRUE(big.Delete("g1", std::nullopt).ok());
+  ASSERT_TRUE(big.Create(Spec("g4")).ok());
+  ASSERT_TRUE(big.Create(Spec("g5")).ok());
+  EXPECT_THAT((std::set<std::string>{group(3), group(4)}),
+              ::testing::UnorderedElementsAre(group(0), group(2)));
+  // Without grouping, no annotation.
+  SandboxManager solo(&runtime_, &clock_, &metrics_,
+                      {.capacity = 8, .log_dir = log_dir_.string(), .shim_group_size = 1});
+  ASSERT_TRUE(solo.Recover().ok());
+  ASSERT_TRUE(solo.Create(Spec("s1")).ok());
+  EXPECT_FALSE(runtime_.created.back().labels.contains(kShimGroupLabel));
+  EXPECT_THAT(runtime_.created.back().spec_json, Not(HasSubstr("runc.v2.group")));
+}
+
+TEST_F(ReadyManagerTest, LimitsAndReadOnlyRootReachTheSpec) {
+  v1::SandboxSpec spec = Spec("a1");
+  spec.mutable_resources()->set_cpu_millicores(250);
+  spec.mutable_resources()->set_memory_bytes(32 << 20);
+  spec.mutable_resources()->set_pids(64);
+  spec.set_readonly_rootfs(true);
+  ASSERT_TRUE(manager_.Create(spec).ok());
+  const std::string& json = runtime_.created[0].spec_json;
+  EXPECT_THAT(json, HasSubstr(R"("cpu":{"quota":25000,"period":100000})"));
+  EXPECT_THAT(json, HasSubstr(R"("memory":{"limit":33554432})"));
+  EXPECT_THAT(json, HasSubstr(R"("pids":{"limit":64})"));
+  EXPECT_THAT(json, HasSubstr(R"("readonly":true)"));
+}
+
+TEST_F(ReadyManagerTest, NamedImageUserIsResolvedInTheImage) {
+  runtime_.image_user = "app";
+  runtime_.files["/etc/passwd"] = "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n";
+  runtime_.files["/etc/group"] = "app:x:1001:\nwheel:x:10:root,app\n";
+  ASSERT_TRUE(manager_.Create(Spec("a1")).ok());
+  EXPECT_THAT(runtime_.created[0].spec_json,
+              HasSubstr(R"("user":{"uid":1000,"gid":1001,"additionalGids":[10]})"));
+  runtime_.image_user = "ghost";
+  auto missing = manager_.Create(Spec("a2"));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(missing.status().message(), HasSubstr("\"ghost\" is not in the image's /etc/passwd"));
+}
+
+TEST_F(ReadyManagerTest, JanitorRemovesOnlyOldUnownedThings) {
+  ASSERT_TRUE(manager_.Create(Spec("mine")).ok());
+  std::ofstream(log_dir_ / "mine.log") << "x";
+  // Leftovers: a container nobody owns, a snapshot without container, an old log.
+  runtime_.running["stray"] = ContainerState{
+      .id = "stray", .created_at = absl::FromUnixSeconds(1000), .task = TaskState::kRunning};
+  runtime_.snapshots.insert("orphan-snap");
+  std::ofstream(log_dir_ / "gone.log") << "x";
+  std::ofstream(log_dir_ / "gone.log.1") << "x";
+  // Written at the (manual) clock's start.
+  const auto old = std::chrono::file_clock::from_sys(std::chrono::system_clock::from_time_t(1000));
+  std::filesystem::last_write_time(log_dir_ / "gone.log", old);
+  std::filesystem::last_write_time(log_dir_ / "gone.log.1", old);
+  std::filesystem::last_write_time(log_dir_ / "mine.log", old);
+
+  // Within the grace period no container or log is touched; a snapshot without its
+  // container goes at once (it cannot be a create in progress: those have both).
+  clock_.Advance(absl::Seconds(30));
+  auto first = manager_.CollectGarbage();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->containers, 0);
+  EXPECT_EQ(first->log_files, 0);
+  EXPECT_EQ(first->snapshots, 1);
+  EXPECT_TRUE(runtime_.running.contains("stray"));
+  EXPECT_TRUE(std::filesystem::exists(log_dir_ / "gone.log"));
+
+  clock_.Advance(absl::Seconds(31));
+  auto second = manager_.CollectGarbage();
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->containers, 1);
+  EXPECT_EQ(second->log_files, 2);
+  EXPECT_FALSE(runtime_.running.contains("stray"));
+  EXPECT_FALSE(runtime_.snapshots.contains("orphan-snap"));
+  EXPECT_TRUE(runtime_.running.contains("mine"));
+  EXPECT_FALSE(std::filesystem::exists(log_dir_ / "gone.log"));
+  EXPECT_FALSE(std::filesystem::exists(log_dir_ / "gone.log.1"));
+  EXPECT_TRUE(std::filesystem::exists(log_dir_ / "mine.log"));
+}
+
+TEST_F(ReadyManagerTest, CreatesAndDeletesAreCountedAndTimedByStage) {
+  ASSERT_TRUE(manager_.Create(Spec("a1")).ok());
+  v1::SandboxSpec bad = Spec("a2");
+  bad.set_image("nope:1");
+  EXPECT_FALSE(manager_.Create(bad).ok());
+  ASSERT_TRUE(manager_.Delete("a1", std::nullopt).ok());
+  ASSERT_TRUE(manager_.Refresh().ok());
+  const std::string text = registry_.Serialize();
+  EXPECT_THAT(text, HasSubstr("fsb_agent_sandbox_creates_total{result=\"ok\"} 1"));
+  EXPECT_THAT(text, HasSubstr("fsb_agent_sandbox_creates_total{result=\"NOT_FOUND\"} 1"));
+  EXPECT_THAT(text, HasSubstr("fsb_agent_sandbox_deletes_total{result=\"ok\"} 1"));
+  for (const char* stage : {"admission", "image_resolve", "task_start"}) {
+    EXPECT_THAT(text, HasSubstr(absl::StrCat("fsb_agent_create_stage_duration_seconds_count{stage=\"",
+                                             stage, "\"}")));
+  }
+  EXPECT_THAT(text, HasSubstr("fsb_agent_capacity_slots{state=\"total\"} 2"));
+  EXPECT_THAT(text, HasSubstr("fsb_agent_capacity_slots{state=\"used\"} 0"));
+  EXPECT_THAT(text, HasSubstr("fsb_agent_sandboxes{phase=\"running\"} 0"));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "cli/args.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <iterator>
 #include <utility>
@@ -29,6 +30,8 @@ Commands:
   reset     Restart a sandbox in a fresh container (same name and spec)
   rm        Delete sandboxes (alias: delete)
   apply     Create or update sandboxes from YAML or JSON files
+  logs      Print a sandbox's output
+  exec      Run a command in a sandbox
   agents    List the registered agents
   version   Print the client version
   help      Show this help
@@ -84,6 +87,21 @@ fsb apply -f FILE [-f FILE...]
                             JSON; - reads standard input (repeatable). Creates missing
                             sandboxes, updates the mutable fields of existing ones
 
+fsb logs NAME [-f] [--tail N] [--since DURATION] [--timestamps]
+  -f, --follow              keep printing new lines until the sandbox exits
+  --tail N                  only the last N lines (default -1: all)
+  --since DURATION          only lines logged in the last DURATION, e.g. 10m
+  --timestamps              prefix each line with the time it was logged (RFC 3339)
+                            stdout lines go to stdout, stderr lines to stderr
+
+fsb exec NAME [-i] [-t] [-e K=V]... [-w DIR] -- CMD [ARG...]
+  -i, --stdin               forward standard input to the command
+  -t, --tty                 run the command in a terminal (this one in raw mode; its
+                            size follows this window's)
+  -e, --env K=V             environment variable over the sandbox's (repeatable)
+  -w, --workdir DIR         working directory (default: the sandbox's)
+                            fsb exits with the command's exit code
+
 fsb agents [-o json|yaml|wide]
   -o, --output FORMAT       json or yaml: the fsb.io/v1alpha1 Agent resources;
                             wide: adds ADDRESS and IMAGES
@@ -109,10 +127,14 @@ Examples:
   fsb apply -f sandboxes.yaml
   fsb get hello -o yaml | fsb apply -f -
   fsb agents -o wide
+  fsb logs hello -f --tail 20
+  fsb exec hello -- sh -c 'echo $HOSTNAME'
+  fsb exec -it hello -- sh
   fsb rm hello
   fsb rm --now job
 
-Exit status: 0 on success, 1 on a server or connection error, 2 on a usage error.
+Exit status: 0 on success, 1 on a server or connection error, 2 on a usage error;
+exec: the command's.
 )";
 
 // One bit per command word, to say which commands accept a flag.
@@ -127,7 +149,9 @@ enum CommandBit : uint32_t {
   kResetBit = 1 << 7,
   kApplyBit = 1 << 8,
   kAgentsBit = 1 << 9,
-  kAllBits = (1 << 10) - 1,
+  kLogsBit = 1 << 10,
+  kExecBit = 1 << 11,
+  kAllBits = (1 << 12) - 1,
 };
 
 struct FlagSpec {
@@ -144,8 +168,8 @@ constexpr FlagSpec kFlags[] = {
     {"help", 'h', false, kAllBits},
     {"image", 0, true, kRunBit},
     {"name", 0, true, kRunBit},
-    {"env", 'e', true, kRunBit},
-    {"workdir", 'w', true, kRunBit},
+    {"env", 'e', true, kRunBit | kExecBit},
+    {"workdir", 'w', true, kRunBit | kExecBit},
     {"pool", 0, true, kRunBit},
     {"label", 'l', true, kRunBit | kUpdateBit},
     {"port", 0, true, kRunBit},
@@ -166,17 +190,23 @@ constexpr FlagSpec kFlags[] = {
     {"grace", 0, true, kDeleteBit},
     {"now", 0, false, kDeleteBit},
     {"filename", 'f', true, kApplyBit},
+    {"follow", 'f', false, kLogsBit},
+    {"tail", 0, true, kLogsBit},
+    {"since", 0, true, kLogsBit},
+    {"timestamps", 0, false, kLogsBit},
+    {"stdin", 'i', false, kExecBit},
+    {"tty", 't', false, kExecBit},
 };
 
-// A short name shared by several flags must mean one flag per command, and all of them
-// must agree on taking a value (the tokenizer decides before it knows the command).
+// A short name shared by several flags must mean one flag per command. (Where they
+// disagree on taking a value, the tokenizer needs the command word first.)
 constexpr bool ShortNamesAreUnambiguous() {
   for (size_t i = 0; i < std::size(kFlags); ++i) {
     for (size_t j = i + 1; j < std::size(kFlags); ++j) {
       const FlagSpec& a = kFlags[i];
       const FlagSpec& b = kFlags[j];
       if (a.short_name == 0 || a.short_name != b.short_name) continue;
-      if (a.takes_value != b.takes_value || (a.commands & b.commands) != 0) return false;
+      if ((a.commands & b.commands) != 0) return false;
     }
   }
   return true;
@@ -193,6 +223,7 @@ constexpr CommandWord kCommands[] = {
     {"get", kGetBit},       {"rm", kDeleteBit},     {"delete", kDeleteBit},
     {"update", kUpdateBit}, {"reset", kResetBit},   {"apply", kApplyBit},
     {"agents", kAgentsBit}, {"version", kVersionBit}, {"help", kHelpBit},
+    {"logs", kLogsBit},     {"exec", kExecBit},
 };
 
 // Bounds of the duration flags.
@@ -251,42 +282,44 @@ absl::StatusOr<std::string> ParseBool(std::string_view spelled, std::string_view
                                  Sv(value), "\""));
 }
 
+// The commands `word` names; all of them when it names none.
+uint32_t CommandBits(std::string_view word) {
+  for (const CommandWord& c : kCommands) {
+    if (c.word == word) return c.bit;
+  }
+  return kAllBits;
+}
+
+// The flag a short name stands for in command `word` (empty: not known yet, any command).
+// An error when no flag has that name for the command, or when, the command not being
+// known, the candidates disagree on taking a value (a letter like -f).
+absl::StatusOr<const FlagSpec*> ResolveShort(char c, std::string_view word) {
+  const uint32_t commands = word.empty() ? kAllBits : CommandBits(word);
+  const FlagSpec* found = FindShort(c, commands);
+  const std::string spelled = absl::StrCat("-", std::string(1, c));
+  if (found == nullptr) {
+    if (FindShort(c, kAllBits) == nullptr) {
+      return UsageError(absl::StrCat("unknown flag \"", spelled, "\""));
+    }
+    return UsageError(absl::StrCat("flag ", spelled, " is not valid for \"", Sv(word), "\""));
+  }
+  for (const FlagSpec& f : kFlags) {
+    if (f.short_name == c && (f.commands & commands) != 0 &&
+        f.takes_value != found->takes_value) {
+      return UsageError(absl::StrCat("flag ", spelled,
+                                     " means different things for different commands: put "
+                                     "it after the command"));
+    }
+  }
+  return found;
+}
+
 absl::StatusOr<Tokens> Tokenize(const std::vector<std::string>& args) {
   Tokens tokens;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--") {
-      tokens.saw_dash_dash = true;
-      tokens.after_dash_dash.assign(args.begin() + i + 1, args.end());
-      break;
-    }
-    if (arg.size() < 2 || arg[0] != '-') {
-      tokens.positionals.push_back(arg);
-      continue;
-    }
-    const FlagSpec* spec = nullptr;
-    std::string spelled;
-    char short_name = 0;
-    std::optional<std::string> inline_value;
-    if (arg[1] == '-') {
-      std::string_view body = std::string_view(arg).substr(2);
-      size_t eq = body.find('=');
-      std::string_view name = body.substr(0, eq);
-      spelled = absl::StrCat("--", Sv(name));
-      if (eq != std::string_view::npos) inline_value = std::string(body.substr(eq + 1));
-      spec = FindLong(name);
-    } else {
-      spelled = arg.substr(0, 2);
-      short_name = arg[1];
-      spec = FindShort(short_name, kAllBits);
-      std::string_view rest = std::string_view(arg).substr(2);
-      if (!rest.empty()) {
-        if (rest.front() == '=') rest.remove_prefix(1);
-        inline_value = std::string(rest);
-      }
-    }
-    if (spec == nullptr) return UsageError(absl::StrCat("unknown flag \"", Sv(spelled), "\""));
-
+  std::string word;  // the command word, once seen (if it is one)
+  // Stores a flag's value: `inline_value` if given, else the next argument.
+  auto add = [&](const FlagSpec* spec, std::string spelled, char short_name,
+                 std::optional<std::string> inline_value, size_t& i) -> absl::Status {
     FlagValue flag{spec, spelled, short_name, ""};
     if (!spec->takes_value) {
       absl::StatusOr<std::string> value =
@@ -301,6 +334,51 @@ absl::StatusOr<Tokens> Tokenize(const std::vector<std::string>& args) {
       return UsageError(absl::StrCat("flag ", Sv(spelled), " needs a value"));
     }
     tokens.flags.push_back(std::move(flag));
+    return absl::OkStatus();
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      tokens.saw_dash_dash = true;
+      tokens.after_dash_dash.assign(args.begin() + i + 1, args.end());
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      if (tokens.positionals.empty() && CommandBits(arg) != kAllBits) word = arg;
+      tokens.positionals.push_back(arg);
+      continue;
+    }
+    if (arg[1] == '-') {
+      std::string_view body = std::string_view(arg).substr(2);
+      size_t eq = body.find('=');
+      std::string_view name = body.substr(0, eq);
+      std::string spelled = absl::StrCat("--", Sv(name));
+      const FlagSpec* spec = FindLong(name);
+      if (spec == nullptr) {
+        return UsageError(absl::StrCat("unknown flag \"", Sv(spelled), "\""));
+      }
+      std::optional<std::string> inline_value;
+      if (eq != std::string_view::npos) inline_value = std::string(body.substr(eq + 1));
+      if (absl::Status s = add(spec, spelled, 0, std::move(inline_value), i); !s.ok()) return s;
+      continue;
+    }
+    // Short flags: boolean ones combine (-it); one that takes a value takes the rest of
+    // the word (-nteam, -n=team) or the next argument.
+    std::string_view letters = std::string_view(arg).substr(1);
+    while (!letters.empty()) {
+      const char c = letters.front();
+      letters.remove_prefix(1);
+      absl::StatusOr<const FlagSpec*> spec = ResolveShort(c, word);
+      if (!spec.ok()) return spec.status();
+      std::optional<std::string> inline_value;
+      if (!letters.empty() && (letters.front() == '=' || (*spec)->takes_value)) {
+        if (letters.front() == '=') letters.remove_prefix(1);
+        inline_value = std::string(letters);
+        letters = {};
+      }
+      const std::string spelled = absl::StrCat("-", std::string(1, c));
+      if (absl::Status s = add(*spec, spelled, c, std::move(inline_value), i); !s.ok()) return s;
+    }
   }
   return tokens;
 }
@@ -600,6 +678,62 @@ absl::StatusOr<ListCommand> BuildList(std::string_view word, const Tokens& token
   return list;
 }
 
+absl::StatusOr<LogsCommand> BuildLogs(std::string_view word, const Tokens& tokens,
+                                      absl::Time now) {
+  LogsCommand logs;
+  if (absl::Status s = Assign(OneName(word, tokens), logs.name); !s.ok()) return s;
+  for (const FlagValue& flag : tokens.flags) {
+    std::string_view name = flag.spec->name;
+    if (name == "follow") {
+      logs.follow = flag.value == "true";
+    } else if (name == "timestamps") {
+      logs.timestamps = flag.value == "true";
+    } else if (name == "tail") {
+      if (!absl::SimpleAtoi(flag.value, &logs.tail_lines) || logs.tail_lines < -1) {
+        return UsageError(absl::StrCat(flag.spelled, " \"", flag.value,
+                                       "\" must be a number of lines, or -1 for all"));
+      }
+    } else if (name == "since") {
+      absl::StatusOr<absl::Duration> since = ParseDuration(flag.spelled, flag.value);
+      if (!since.ok()) return since.status();
+      if (*since <= absl::ZeroDuration() || *since == absl::InfiniteDuration()) {
+        return UsageError(
+            absl::StrCat(flag.spelled, " \"", flag.value, "\" must be positive and finite"));
+      }
+      logs.since_unix_seconds = std::max<int64_t>(1, absl::ToUnixSeconds(now - *since));
+    }
+  }
+  return logs;
+}
+
+absl::StatusOr<ExecCommand> BuildExec(std::string_view word, const Tokens& tokens) {
+  ExecCommand exec;
+  if (absl::Status s = Assign(OneName(word, tokens), exec.name); !s.ok()) return s;
+  for (const FlagValue& flag : tokens.flags) {
+    std::string_view name = flag.spec->name;
+    absl::Status s;
+    if (name == "stdin") {
+      exec.stdin = flag.value == "true";
+    } else if (name == "tty") {
+      exec.tty = flag.value == "true";
+    } else if (name == "env") {
+      s = AddKeyValue(flag, exec.envs);
+    } else if (name == "workdir") {
+      if (flag.value.empty() || flag.value.front() != '/') {
+        return UsageError(
+            absl::StrCat(flag.spelled, " \"", flag.value, "\" must be an absolute path"));
+      }
+      exec.workdir = flag.value;
+    }
+    if (!s.ok()) return s;
+  }
+  if (tokens.after_dash_dash.empty() || tokens.after_dash_dash.front().empty()) {
+    return UsageError("exec needs a command after '--': fsb exec NAME -- CMD [ARG...]");
+  }
+  exec.command = tokens.after_dash_dash;
+  return exec;
+}
+
 absl::Status ApplyGlobals(const Tokens& tokens, const EnvLookup& env, GlobalOptions& global) {
   if (env) {
     if (std::optional<std::string> from_env = env(kEndpointEnvVar);
@@ -672,8 +806,8 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
   }
   if (command == nullptr) return UsageError(absl::StrCat("unknown command \"", word, "\""));
   if (absl::Status s = BindFlags(word, command->bit, tokens); !s.ok()) return s;
-  if (tokens.saw_dash_dash && command->bit != kRunBit) {
-    return UsageError(absl::StrCat("'--' is only valid for run, not \"", word, "\""));
+  if (tokens.saw_dash_dash && command->bit != kRunBit && command->bit != kExecBit) {
+    return UsageError(absl::StrCat("'--' is only valid for run and exec, not \"", word, "\""));
   }
 
   absl::Status built;
@@ -713,6 +847,12 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
       invocation.command = agents;
       break;
     }
+    case kLogsBit:
+      built = Assign(BuildLogs(word, tokens, now), invocation.command);
+      break;
+    case kExecBit:
+      built = Assign(BuildExec(word, tokens), invocation.command);
+      break;
     case kVersionBit:
       built = NoPositionals(word, tokens);
       invocation.command = VersionCommand{};

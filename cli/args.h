@@ -114,9 +114,30 @@ struct AgentsCommand {
   OutputFormat output = OutputFormat::kTable;
 };
 
+// `fsb logs NAME`: SandboxIO.Logs; stdout entries to stdout, stderr entries to stderr.
+struct LogsCommand {
+  std::string name;
+  bool follow = false;             // until the sandbox exits (or Ctrl-C)
+  int64_t tail_lines = -1;         // the last N lines; -1: all
+  int64_t since_unix_seconds = 0;  // lines logged at or after; 0: all
+  bool timestamps = false;         // prefix each line with its RFC 3339 time
+};
+
+// `fsb exec NAME [-i] [-t] -- CMD [ARG...]`: SandboxIO.Exec; exits with the command's
+// exit code.
+struct ExecCommand {
+  std::string name;
+  std::vector<std::string> command;  // at least one word, the first not empty
+  std::map<std::string, std::string> envs;
+  std::string workdir;  // empty: the sandbox's
+  bool stdin = false;   // -i: forward standard input
+  bool tty = false;     // -t: a terminal (raw mode locally, resizes forwarded)
+};
+
 using Command = std::variant<NoCommand, HelpCommand, VersionCommand, RunCommand,
                              ListCommand, GetCommand, UpdateCommand, ResetCommand,
-                             DeleteCommand, ApplyCommand, AgentsCommand>;
+                             DeleteCommand, ApplyCommand, AgentsCommand, LogsCommand,
+                             ExecCommand>;
 
 // A fully parsed and validated command line.
 struct Invocation {
@@ -132,9 +153,11 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 // expiries (--expire-in) count from.
 //
 // Forms: `--flag value`, `--flag=value`, `-n value`, `-nvalue`, `-n=value`; boolean
-// flags take no value (`--strong`, or `--strong=true|false`). Flags may appear before or
-// after the command word; `--` ends flag parsing and everything after it is the sandbox
-// command (only for `run`). Repeated --env, --label, --port, --remove-label and -f
+// flags take no value (`--strong`, or `--strong=true|false`) and short ones combine
+// (`-it`). Flags may appear before or after the command word, except a short flag whose
+// letter takes a value for some commands and not for others (`-f`): that one must follow
+// the command word. `--` ends flag parsing and everything after it is the sandbox
+// command (only for `run` and `exec`). Repeated --env, --label, --port, --remove-label and -f
 // accumulate; other repeated flags keep the last value. A short flag may stand for
 // different long flags in different commands (`-l` is --label for run and update,
 // --selector for ls). The endpoint is --endpoint, else FSB_ENDPOINT, else

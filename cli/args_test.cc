@@ -432,5 +432,72 @@ TEST(UsageTextTest, MentionsEveryCommandAndGlobalFlag) {
   EXPECT_EQ(usage.back(), '\n');
 }
 
+TEST(ParseArgsTest, LogsDefaultsAndFlags) {
+  LogsCommand logs = ParseAs<LogsCommand>({"logs", "box"});
+  EXPECT_EQ(logs.name, "box");
+  EXPECT_FALSE(logs.follow);
+  EXPECT_EQ(logs.tail_lines, -1);
+  EXPECT_EQ(logs.since_unix_seconds, 0);
+  EXPECT_FALSE(logs.timestamps);
+
+  logs = ParseAs<LogsCommand>({"logs", "-f", "box", "--tail=20", "--since", "1h", "--timestamps"});
+  EXPECT_TRUE(logs.follow);
+  EXPECT_EQ(logs.tail_lines, 20);
+  EXPECT_EQ(logs.since_unix_seconds, absl::ToUnixSeconds(kNow) - 3600);
+  EXPECT_TRUE(logs.timestamps);
+  EXPECT_TRUE(ParseAs<LogsCommand>({"logs", "box", "--follow"}).follow);
+  EXPECT_EQ(ParseAs<LogsCommand>({"logs", "box", "--tail", "-1"}).tail_lines, -1);
+}
+
+TEST(ParseArgsTest, ExecTakesTheCommandAfterDashDash) {
+  ExecCommand exec = ParseAs<ExecCommand>(
+      {"exec", "-it", "box", "-e", "A=1", "--env=B=2", "-w", "/srv", "--", "sh", "-c", "ls -l"});
+  EXPECT_EQ(exec.name, "box");
+  EXPECT_TRUE(exec.stdin);
+  EXPECT_TRUE(exec.tty);
+  EXPECT_THAT(exec.envs, ElementsAre(Pair("A", "1"), Pair("B", "2")));
+  EXPECT_EQ(exec.workdir, "/srv");
+  EXPECT_THAT(exec.command, ElementsAre("sh", "-c", "ls -l"));
+
+  exec = ParseAs<ExecCommand>({"exec", "box", "--", "true"});
+  EXPECT_FALSE(exec.stdin);
+  EXPECT_FALSE(exec.tty);
+  EXPECT_TRUE(ParseAs<ExecCommand>({"exec", "-i", "-t", "box", "--", "sh"}).tty);
+  EXPECT_TRUE(ParseAs<ExecCommand>({"exec", "--stdin", "--tty", "box", "--", "sh"}).stdin);
+  // Flags after the command are the sandbox command's.
+  EXPECT_THAT(ParseAs<ExecCommand>({"exec", "box", "--", "ls", "-it"}).command,
+              ElementsAre("ls", "-it"));
+}
+
+TEST(ParseArgsTest, ShortFlagsThatDifferByCommandNeedTheCommandFirst) {
+  EXPECT_TRUE(ParseAs<LogsCommand>({"logs", "box", "-f"}).follow);
+  EXPECT_THAT(ParseAs<ApplyCommand>({"apply", "-f", "x.yaml"}).files, ElementsAre("x.yaml"));
+  absl::StatusOr<Invocation> parsed = ParseArgs({"-f", "logs", "box"}, EnvOf({}), kNow);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("put it after the command"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    LogsAndExec, UsageErrorTest,
+    ::testing::Values(
+        UsageErrorCase{{"logs"}, "logs needs a sandbox NAME"},
+        UsageErrorCase{{"logs", "a", "b"}, "logs takes one NAME"},
+        UsageErrorCase{{"logs", "box", "--tail", "x"}, "--tail \"x\" must be a number"},
+        UsageErrorCase{{"logs", "box", "--tail", "-2"}, "--tail \"-2\" must be a number"},
+        UsageErrorCase{{"logs", "box", "--since", "0s"}, "must be positive"},
+        UsageErrorCase{{"logs", "box", "--since", "soon"}, "--since"},
+        UsageErrorCase{{"logs", "box", "-i"}, "flag -i is not valid for \"logs\""},
+        UsageErrorCase{{"logs", "box", "--", "x"}, "'--' is only valid for run and exec"},
+        UsageErrorCase{{"exec", "--", "sh"}, "exec needs a sandbox NAME"},
+        UsageErrorCase{{"exec", "box"}, "exec needs a command after '--'"},
+        UsageErrorCase{{"exec", "box", "--"}, "exec needs a command after '--'"},
+        UsageErrorCase{{"exec", "box", "--", ""}, "exec needs a command after '--'"},
+        UsageErrorCase{{"exec", "a", "b", "--", "sh"}, "exec takes one NAME"},
+        UsageErrorCase{{"exec", "box", "-e", "1A=x", "--", "sh"}, "-e"},
+        UsageErrorCase{{"exec", "box", "-w", "rel", "--", "sh"}, "must be an absolute path"},
+        UsageErrorCase{{"exec", "box", "-ix", "--", "sh"}, "unknown flag \"-x\""},
+        UsageErrorCase{{"exec", "box", "-f", "--", "sh"}, "flag -f is not valid for \"exec\""},
+        UsageErrorCase{{"exec", "Box", "--", "sh"}, "NAME"}));
+
 }  // namespace
 }  // namespace fsb::cli

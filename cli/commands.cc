@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <atomic>
 #include <iterator>
 #include <memory>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <variant>
@@ -16,6 +18,8 @@
 #include "absl/strings/str_join.h"
 #include "cli/format.h"
 #include "cli/manifest.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "internal/status.h"
 
 namespace fsb::cli {
@@ -86,6 +90,120 @@ absl::StatusOr<std::string> ReadManifest(const std::string& path, std::istream& 
   return text;
 }
 
+// Prints log entries: stdout ones to `out`, stderr ones to `err`. A partial entry's line
+// goes on with the next entry of its stream; with timestamps, each line starts with the
+// time of its first entry. Not thread-safe.
+class LogPrinter {
+ public:
+  LogPrinter(std::ostream& out, std::ostream& err, bool timestamps)
+      : out_(out), err_(err), timestamps_(timestamps) {}
+
+  void Print(const fastpath::v1::LogChunk& chunk) {
+    for (const fastpath::v1::LogEntry& entry : chunk.entries()) {
+      const bool is_stderr = entry.stream() == "stderr";
+      std::ostream& o = is_stderr ? err_ : out_;
+      bool& at_line_start = at_line_start_[is_stderr ? 1 : 0];
+      if (timestamps_ && at_line_start) {
+        o << absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", absl::FromUnixNanos(entry.time_unix_nanos()),
+                              absl::UTCTimeZone())
+          << " ";
+      }
+      o << entry.data();
+      if (!entry.partial()) o << "\n";
+      at_line_start = !entry.partial();
+    }
+    out_.flush();
+    err_.flush();
+  }
+
+ private:
+  std::ostream& out_;
+  std::ostream& err_;
+  const bool timestamps_;
+  bool at_line_start_[2] = {true, true};
+};
+
+// The exec request's first message.
+fastpath::v1::ExecRequest ExecStartRequest(const ExecCommand& exec, const std::string& ns,
+                                           std::optional<TerminalSize> size) {
+  fastpath::v1::ExecRequest request;
+  fastpath::v1::ExecStart* start = request.mutable_start();
+  start->set_sandbox_name(exec.name);
+  start->set_namespace_(ns);
+  start->mutable_args()->Add(exec.command.begin(), exec.command.end());
+  start->mutable_env()->insert(exec.envs.begin(), exec.envs.end());
+  start->set_working_dir(exec.workdir);
+  start->set_tty(exec.tty);
+  start->set_stdin(exec.stdin);
+  if (exec.tty && size) {
+    start->set_rows(size->rows);
+    start->set_cols(size->cols);
+  }
+  return request;
+}
+
+// Forwards the terminal's events to an exec stream, on a thread of its own, until the
+// stream or the terminal is done: input as stdin (its end as a stdin close, then, without
+// a terminal, the stream's half-close), window changes as resizes (with -t), and a
+// SIGINT/SIGTERM/SIGHUP as the call's cancellation, remembered in signal().
+class ExecInputPump {
+ public:
+  using Stream = grpc::ClientReaderWriterInterface<fastpath::v1::ExecRequest,
+                                                   fastpath::v1::ExecResponse>;
+
+  ExecInputPump(const ExecCommand& exec, ExecTerminal& terminal, Stream& stream,
+                grpc::ClientContext& context)
+      : terminal_(terminal),
+        thread_([this, &exec, &stream, &context] { Pump(exec, stream, context); }) {}
+
+  ~ExecInputPump() {
+    terminal_.Interrupt();
+    thread_.join();
+  }
+
+  // The signal that cancelled the call; 0 if none did.
+  int signal() const { return signal_.load(); }
+
+ private:
+  void Pump(const ExecCommand& exec, Stream& stream, grpc::ClientContext& context) {
+    bool read_input = exec.stdin;
+    if (!exec.stdin && !exec.tty) stream.WritesDone();  // nothing to send
+    for (;;) {
+      ExecTerminal::Event event = terminal_.Next(read_input);
+      fastpath::v1::ExecRequest request;
+      switch (event.kind) {
+        case ExecTerminal::Event::Kind::kInput:
+          request.set_stdin(std::move(event.data));
+          break;
+        case ExecTerminal::Event::Kind::kEndOfInput:
+          read_input = false;
+          request.set_close_stdin(true);
+          break;
+        case ExecTerminal::Event::Kind::kResize:
+          if (!exec.tty) continue;
+          request.mutable_resize()->set_rows(event.size.rows);
+          request.mutable_resize()->set_cols(event.size.cols);
+          break;
+        case ExecTerminal::Event::Kind::kSignal:
+          signal_ = event.signal;
+          context.TryCancel();
+          return;
+        case ExecTerminal::Event::Kind::kInterrupted:
+          return;
+      }
+      if (!stream.Write(request)) return;
+      if (request.has_close_stdin() && !exec.tty) {
+        stream.WritesDone();
+        return;
+      }
+    }
+  }
+
+  ExecTerminal& terminal_;
+  std::atomic<int> signal_{0};
+  std::thread thread_;  // last: starts once the rest is ready
+};
+
 // Executes one command. Connects to the server on the first RPC only, so commands that
 // need no server never touch the network. Not thread-safe; lives for one Run.
 class Executor {
@@ -96,7 +214,9 @@ class Executor {
         in_(*context.in),
         out_(*context.out),
         err_(*context.err),
-        now_(context.now) {}
+        now_(context.now),
+        connect_io_(context.connect_io),
+        terminal_(context.terminal) {}
 
   int operator()(const NoCommand&) {
     err_ << UsageText();
@@ -315,7 +435,79 @@ class Executor {
                                   agents.output == OutputFormat::kWide, now_));
   }
 
+  int operator()(const LogsCommand& logs) {
+    if (logs.tail_lines == 0 && !logs.follow) {
+      return UsageFailure(err_, "--tail 0 prints nothing; with -f it prints only new lines");
+    }
+    fastpath::v1::LogsRequest request;
+    request.set_sandbox_name(logs.name);
+    request.set_namespace_(global_.ns);
+    request.set_follow(logs.follow);
+    request.set_tail_lines(logs.tail_lines);
+    request.set_since_unix_seconds(logs.since_unix_seconds);
+    grpc::ClientContext context;
+    // A follow lasts until the sandbox exits or the user stops fsb: no deadline.
+    if (!logs.follow) context.set_deadline(absl::ToChronoTime(absl::Now() + global_.timeout));
+    std::unique_ptr<grpc::ClientReaderInterface<fastpath::v1::LogChunk>> reader =
+        IoStub().Logs(&context, request);
+    LogPrinter printer(out_, err_, logs.timestamps);
+    fastpath::v1::LogChunk chunk;
+    while (reader->Read(&chunk)) printer.Print(chunk);
+    grpc::Status status = reader->Finish();
+    if (!status.ok()) return Fail(status);
+    return kExitOk;
+  }
+
+  int operator()(const ExecCommand& exec) {
+    std::unique_ptr<ExecTerminal> terminal = terminal_ ? terminal_() : NewProcessTerminal();
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kExecDeadline));
+    std::unique_ptr<ExecInputPump::Stream> stream = IoStub().Exec(&context);
+    if (!stream->Write(ExecStartRequest(exec, global_.ns,
+                                        exec.tty ? terminal->Size() : std::nullopt))) {
+      return Fail(stream->Finish());
+    }
+    std::optional<int> exit_code;
+    int signal = 0;
+    {
+      // Raw mode ends with this scope, whichever way it is left.
+      std::unique_ptr<ExecTerminal::RawMode> raw =
+          exec.tty ? terminal->EnterRawMode() : nullptr;
+      ExecInputPump pump(exec, *terminal, *stream, context);
+      fastpath::v1::ExecResponse response;
+      while (stream->Read(&response)) {
+        if (response.has_stdout()) {
+          out_ << response.stdout() << std::flush;
+        } else if (response.has_stderr()) {
+          err_ << response.stderr() << std::flush;
+        } else if (response.has_exit_code()) {
+          exit_code = response.exit_code();
+        }
+      }
+      terminal->Interrupt();
+      signal = pump.signal();
+    }
+    grpc::Status status = stream->Finish();
+    if (signal != 0) return 128 + signal;
+    if (!status.ok()) return Fail(status);
+    if (!exit_code) {
+      err_ << "fsb: error: the command's exit code never came\n";
+      return kExitServerError;
+    }
+    return *exit_code;
+  }
+
  private:
+  // The SandboxIO stub, connected on first use.
+  fastpath::v1::SandboxIO::StubInterface& IoStub() {
+    if (io_stub_ == nullptr) {
+      io_stub_ = connect_io_ ? connect_io_(global_.endpoint)
+                             : fastpath::v1::SandboxIO::NewStub(grpc::CreateChannel(
+                                   global_.endpoint, grpc::InsecureChannelCredentials()));
+    }
+    return *io_stub_;
+  }
+
   // Calls `method` on the stub (connecting on first use) with a deadline of --timeout
   // plus `extra` from now.
   template <typename Request, typename Response>
@@ -380,7 +572,10 @@ class Executor {
   std::ostream& out_;
   std::ostream& err_;
   const absl::Time now_;
+  const IoStubFactory& connect_io_;
+  const std::function<std::unique_ptr<ExecTerminal>()>& terminal_;
   std::unique_ptr<FastPathService::StubInterface> stub_;
+  std::unique_ptr<fastpath::v1::SandboxIO::StubInterface> io_stub_;
 };
 
 }  // namespace

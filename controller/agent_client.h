@@ -16,12 +16,21 @@ namespace fsb::controller {
 // RESOURCE_EXHAUSTED when the agent is full, ...) or the transport's (UNAVAILABLE,
 // DEADLINE_EXCEEDED). Implementations are thread-safe and bound every call with a
 // deadline.
+// Payload marking an error as "the agent was not reached", as opposed to an error the
+// agent returned (which may have the same code, e.g. UNAVAILABLE for a registry it
+// cannot reach).
+inline constexpr char kAgentUnreachable[] = "fsb.io/agent-unreachable";
+inline bool IsAgentUnreachable(const absl::Status& status) {
+  return status.GetPayload(kAgentUnreachable).has_value();
+}
+
 class AgentClient {
  public:
   virtual ~AgentClient() = default;
 
   // Creates and starts the sandbox described by `spec`; returns its status once its
-  // process runs.
+  // process runs. When the agent could not be reached (nothing was created), the error
+  // carries the kAgentUnreachable payload (see IsAgentUnreachable).
   virtual absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
       std::string_view address, const fsb::agent::v1::SandboxSpec& spec) = 0;
 

@@ -5,6 +5,8 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 #include "internal/status.h"
 #include "internal/strings.h"
 
@@ -27,8 +29,13 @@ absl::StatusOr<fsb::agent::v1::SandboxStatus> GrpcAgentClient::CreateSandbox(
   grpc::ClientContext ctx;
   SetTimeout(&ctx, options_.create_timeout);
   absl::Status status = FromGrpcStatus(Connect(address)->stub->CreateSandbox(&ctx, req, &resp));
-  if (!status.ok()) return status;
-  return std::move(*resp.mutable_status());
+  if (status.ok()) return std::move(*resp.mutable_status());
+  if (!ctx.GetServerTrailingMetadata().contains(kHandledTrailer)) {
+    status = absl::Status(status.code(), absl::StrCat("agent at ", Sv(address),
+                                                      " not reached: ", status.message()));
+    status.SetPayload(kAgentUnreachable, absl::Cord());
+  }
+  return status;
 }
 
 absl::Status GrpcAgentClient::DeleteSandbox(std::string_view address, std::string_view sandbox_id,

@@ -21,6 +21,7 @@ class ScriptedAgent final : public fsb::agent::v1::AgentService::Service {
   grpc::Status CreateSandbox(grpc::ServerContext* ctx,
                              const fsb::agent::v1::CreateSandboxRequest* req,
                              fsb::agent::v1::CreateSandboxResponse* resp) override {
+    ctx->AddTrailingMetadata(kHandledTrailer, "1");  // as the real agent's handler does
     bool hang = false;
     absl::Status answer;
     {
@@ -128,6 +129,12 @@ TEST_F(GrpcAgentClientTest, AgentErrorsKeepTheirCodeAndMessage) {
       client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec());
   EXPECT_EQ(status.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(status.status().message(), HasSubstr("docker.io/library/nope:latest"));
+  EXPECT_FALSE(IsAgentUnreachable(status.status()));
+  // The agent's own UNAVAILABLE (e.g. a registry it cannot reach) is not "unreachable".
+  agent_.set_create_status(absl::UnavailableError("registry example.com cannot be reached"));
+  status = client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec());
+  EXPECT_EQ(status.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(IsAgentUnreachable(status.status()));
 }
 
 TEST_F(GrpcAgentClientTest, CreateGivesUpAtItsDeadline) {
@@ -164,6 +171,11 @@ TEST_F(GrpcAgentClientTest, UnreachableAgentIsUnavailable) {
   server_.reset();
   absl::Status status = client_.DeleteSandbox(address_, "0123456789abcdef", absl::Seconds(1));
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  absl::StatusOr<fsb::agent::v1::SandboxStatus> created =
+      client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec());
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(IsAgentUnreachable(created.status())) << created.status();
+  EXPECT_THAT(created.status().message(), HasSubstr("not reached"));
 }
 
 }  // namespace

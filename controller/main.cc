@@ -11,8 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "controller/fastpath_server.h"
+#include "internal/admin/endpoints.h"
 #include "controller/grpc_agent_client.h"
+#include "controller/image_proxy.h"
 #include "controller/registration_server.h"
+#include "controller/sandbox_io_proxy.h"
 #include "controller/sandbox_service.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/sqlite_store.h"
@@ -22,6 +25,8 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "internal/clock.h"
+#include "internal/metrics/grpc_server_metrics.h"
+#include "internal/metrics/metrics.h"
 #include "internal/strings.h"
 
 DEFINE_string(fastpath_bind_address, "0.0.0.0:9090",
@@ -38,7 +43,16 @@ DEFINE_string(agent_heartbeat_timeout, "15s",
               "An agent whose last heartbeat is older than this gets no new sandboxes and "
               "its sandboxes become Lost.");
 DEFINE_string(agent_create_timeout, "30s", "Deadline of the agent's CreateSandbox call.");
+DEFINE_string(metrics_bind_address, ":9091",
+              "host:port serving /metrics, /healthz and /readyz (empty host: every interface).");
+DEFINE_string(pprof_bind_address, "localhost:6060",
+              "host:port serving /debug/pprof CPU and heap profiles; loopback by default "
+              "because profiles expose internals. Empty: no profiling listener.");
 DEFINE_string(reconcile_interval, "500ms", "Period of the reconcilers (expiry, loss, reset, ...).");
+DEFINE_string(agent_logs_timeout, "5m",
+              "Deadline of a Logs call relayed to an agent without follow (a follow has none "
+              "but the client's: it ends when the sandbox exits or the client leaves).");
+DEFINE_string(agent_exec_timeout, "24h", "Deadline of an Exec session relayed to an agent.");
 
 namespace {
 
@@ -50,6 +64,8 @@ struct Options {
   absl::Duration heartbeat_timeout;
   absl::Duration agent_create_timeout;
   absl::Duration reconcile_interval;
+  absl::Duration agent_logs_timeout;
+  absl::Duration agent_exec_timeout;
 };
 
 absl::StatusOr<absl::Duration> PositiveDuration(std::string_view flag, const std::string& value) {
@@ -81,6 +97,8 @@ absl::StatusOr<Options> OptionsFromFlags() {
       {"agent-heartbeat-timeout", FLAGS_agent_heartbeat_timeout, &options.heartbeat_timeout},
       {"agent-create-timeout", FLAGS_agent_create_timeout, &options.agent_create_timeout},
       {"reconcile-interval", FLAGS_reconcile_interval, &options.reconcile_interval},
+      {"agent-logs-timeout", FLAGS_agent_logs_timeout, &options.agent_logs_timeout},
+      {"agent-exec-timeout", FLAGS_agent_exec_timeout, &options.agent_exec_timeout},
   };
   for (auto& d : durations) {
     absl::StatusOr<absl::Duration> parsed = PositiveDuration(d.flag, d.value);
@@ -131,11 +149,12 @@ int main(int argc, char** argv) {
   }
 
   fsb::Clock* clock = fsb::Clock::Real();
+  fsb::metrics::Registry registry;
   fsb::controller::Scheduler scheduler(clock, {.heartbeat_timeout = options->heartbeat_timeout});
   fsb::controller::GrpcAgentClient agents({.create_timeout = options->agent_create_timeout});
   absl::StatusOr<std::unique_ptr<fsb::controller::SandboxService>> sandboxes =
       fsb::controller::SandboxService::Create(
-          &scheduler, &agents, store->get(), clock,
+          &scheduler, &agents, store->get(), clock, &registry,
           {.default_mode = options->mode,
            .orphan_timeout = options->orphan_timeout,
            .agent_lost_timeout = options->heartbeat_timeout,
@@ -151,14 +170,33 @@ int main(int argc, char** argv) {
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options->bind_address, grpc::InsecureServerCredentials());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(fsb::metrics::NewGrpcServerMetrics(&registry));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(&fastpath);
   builder.RegisterService(&registration);
+  // Logs and exec, relayed to the sandbox's agent.
+  fsb::controller::SandboxIOProxy io(
+      sandboxes->get(), &agents,
+      {.logs_timeout = options->agent_logs_timeout, .exec_timeout = options->agent_exec_timeout});
+  builder.RegisterService(&io);
+  // Image archives relayed to the agents (`fsb image import`).
+  fsb::controller::ImageProxy images(
+      &scheduler, [&agents](std::string_view address) { return agents.Channel(address); }, {});
+  builder.RegisterService(&images);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {
     LOG(ERROR) << "cannot listen on " << options->bind_address;
     return 1;
   }
   (*sandboxes)->Start();
+  // Ready once the store is loaded (above) and the API serves.
+  absl::StatusOr<fsb::admin::Endpoints> admin = fsb::admin::StartEndpoints(
+      FLAGS_metrics_bind_address, FLAGS_pprof_bind_address, &registry, nullptr);
+  if (!admin.ok()) {
+    LOG(ERROR) << admin.status();
+    return 1;
+  }
   LOG(INFO) << "fsb-controller serving FastPath and agent registration on "
             << options->bind_address << "; store " << db << "; default consistency "
             << FLAGS_fastpath_consistency_mode << "; agent heartbeat timeout "
@@ -169,6 +207,7 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&signals, &sig);
   LOG(INFO) << "signal " << sig << ": shutting down";
+  admin->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;
 }

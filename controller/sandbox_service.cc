@@ -11,6 +11,7 @@
 #include "glog/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "internal/ids.h"
+#include "internal/stopwatch.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
 
@@ -130,23 +131,38 @@ struct SandboxService::Action {
   std::string container_id;  // kOrphan
 };
 
+std::string_view SandboxService::ActionName(const Action& action) {
+  using Kind = Action::Kind;
+  switch (action.kind) {
+    case Kind::kDelete: return "delete";
+    case Kind::kExpire: return "expire";
+    case Kind::kReset: return "reset";
+    case Kind::kRecreate: return "recreate";
+    case Kind::kPlace: return "place";
+    case Kind::kRedrive: return "redrive";
+    case Kind::kOrphan: return "orphan";
+  }
+  return "unknown";
+}
+
 absl::StatusOr<std::unique_ptr<SandboxService>> SandboxService::Create(
     Scheduler* scheduler, AgentClient* agents, store::Store* store, const Clock* clock,
-    Options options) {
+    metrics::Registry* registry, Options options) {
   auto service = std::unique_ptr<SandboxService>(
-      new SandboxService(scheduler, agents, store, clock, options));
+      new SandboxService(scheduler, agents, store, clock, registry, options));
   if (absl::Status s = service->Load(); !s.ok()) return s;
   return service;
 }
 
 SandboxService::SandboxService(Scheduler* scheduler, AgentClient* agents, store::Store* store,
-                               const Clock* clock, Options options)
+                               const Clock* clock, metrics::Registry* registry, Options options)
     : scheduler_(scheduler),
       agents_(agents),
       store_(store),
       clock_(clock),
       options_(options),
       started_(clock->Now()),
+      metrics_(registry),
       persister_(store, {}) {}
 
 SandboxService::~SandboxService() {
@@ -300,13 +316,31 @@ void SandboxService::RestoreSlots(std::string_view agent_id) {
 // ------------------------------------------------------------------------------- API
 
 absl::StatusOr<Sandbox> SandboxService::CreateSandbox(const fastpath::v1::CreateRequest& request) {
+  const Stopwatch total;
+  CreateTimings timings;
   absl::StatusOr<Sandbox> desired =
       SandboxFromRequest(request, options_.default_mode, clock_->Now());
-  if (!desired.ok()) return desired.status();
-  return CreateRecord(*std::move(desired));
+  timings[CreateStage::kValidate] = total.Elapsed();
+  const bool strong = desired.ok() ? desired->spec().consistency_mode() == SandboxSpec::strong
+                                   : request.consistency_mode() == fastpath::v1::STRONG;
+  absl::StatusOr<Sandbox> created =
+      desired.ok() ? CreateRecord(*std::move(desired), timings) : desired.status();
+  const absl::Duration took = total.Elapsed();
+  metrics_.RecordCreate(strong, created.status(), took, timings);
+  VLOG(2) << "create " << Qualified(request.namespace_().empty() ? kDefaultNamespace
+                                                                 : request.namespace_(),
+                                    created.ok() ? created->metadata().name() : request.name())
+          << " mode=" << (strong ? "strong" : "fast") << " result="
+          << (created.ok() ? "ok" : absl::StatusCodeToString(created.status().code()))
+          << " total=" << took << " validate=" << timings[CreateStage::kValidate]
+          << " allocate=" << timings[CreateStage::kAllocate]
+          << " persist=" << timings[CreateStage::kPersist]
+          << " agent_rpc=" << timings[CreateStage::kAgentRpc]
+          << (created.ok() ? absl::StrCat(" agent=", created->status().agent()) : "");
+  return created;
 }
 
-absl::StatusOr<Sandbox> SandboxService::CreateRecord(Sandbox desired) {
+absl::StatusOr<Sandbox> SandboxService::CreateRecord(Sandbox desired, CreateTimings& timings) {
   const auto& annotations = desired.metadata().annotations();
   const std::string request_id = annotations.at(kRequestIdAnnotation);
   const std::string spec_hash = annotations.at(kSpecHashAnnotation);
@@ -361,7 +395,7 @@ absl::StatusOr<Sandbox> SandboxService::CreateRecord(Sandbox desired) {
     Index(key, entry);
   }
 
-  absl::StatusOr<Sandbox> started = PlaceAndStart(key, desired);
+  absl::StatusOr<Sandbox> started = PlaceAndStart(key, desired, timings);
   absl::MutexLock lock(&mu_);
   Entry& entry = sandboxes_.at(key);
   if (!started.ok()) {
@@ -381,7 +415,9 @@ absl::StatusOr<Sandbox> SandboxService::CreateRecord(Sandbox desired) {
   return entry.sandbox;
 }
 
-absl::StatusOr<Sandbox> SandboxService::PlaceAndStart(const Key& key, Sandbox sandbox) {
+absl::StatusOr<Sandbox> SandboxService::PlaceAndStart(const Key& key, Sandbox sandbox,
+                                                      CreateTimings& timings) {
+  Stopwatch stage;
   const Ports ports(sandbox);
   AllocationRequest request;
   request.pool = scheduler_->LookupPool(sandbox.spec().pool_ref());
@@ -394,6 +430,7 @@ absl::StatusOr<Sandbox> SandboxService::PlaceAndStart(const Key& key, Sandbox sa
   }
   std::array<AgentHandle, kMaxCandidates> candidates;
   absl::StatusOr<int> found = scheduler_->Allocate(request, candidates);
+  timings[CreateStage::kAllocate] += stage.Lap();
   if (!found.ok()) return found.status();
 
   const bool strong = sandbox.spec().consistency_mode() == SandboxSpec::strong;
@@ -402,8 +439,10 @@ absl::StatusOr<Sandbox> SandboxService::PlaceAndStart(const Key& key, Sandbox sa
   for (int i = 0; i < *found; ++i) {
     const AgentHandle candidate = candidates[i];
     if (i > 0) {
-      if (absl::Status s = scheduler_->Reserve(candidate, request); !s.ok()) {
-        last = s;
+      absl::Status reserved = scheduler_->Reserve(candidate, request);
+      timings[CreateStage::kAllocate] += stage.Lap();
+      if (!reserved.ok()) {
+        last = reserved;
         continue;
       }
     }
@@ -435,6 +474,7 @@ absl::StatusOr<Sandbox> SandboxService::PlaceAndStart(const Key& key, Sandbox sa
         ticket = Persist(key);
       }
       absl::Status durable = AwaitDurable(key, ticket);
+      timings[CreateStage::kPersist] += stage.Lap();
       if (!durable.ok()) {
         absl::MutexLock lock(&mu_);
         Unplace(key, sandboxes_.at(key));
@@ -442,8 +482,10 @@ absl::StatusOr<Sandbox> SandboxService::PlaceAndStart(const Key& key, Sandbox sa
       }
     }
 
+    stage.Lap();
     absl::StatusOr<fsb::agent::v1::SandboxStatus> started =
         agents_->CreateSandbox(agent->address, AgentSpecOf(sandbox));
+    timings[CreateStage::kAgentRpc] += stage.Lap();
     if (started.ok()) {
       status->set_phase(SandboxStatus::Running);
       ApplyAgentState(*started, status);
@@ -456,13 +498,13 @@ absl::StatusOr<Sandbox> SandboxService::PlaceAndStart(const Key& key, Sandbox sa
     } else {
       (void)scheduler_->Release(candidate, ports.span());
     }
-    if (!absl::IsResourceExhausted(last) && !absl::IsUnavailable(last)) break;
+    if (!absl::IsResourceExhausted(last) && !IsAgentUnreachable(last)) break;
     LOG(INFO) << "agent " << agent->id << " could not take sandbox " << Qualified(sandbox)
               << " (" << last << "); trying the next candidate";
   }
   ClearPlacement(status);
   status->set_phase(SandboxStatus::Pending);
-  if (absl::IsResourceExhausted(last) || absl::IsUnavailable(last)) {
+  if (absl::IsResourceExhausted(last) || IsAgentUnreachable(last)) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "no candidate agent could take sandbox ", Qualified(sandbox), "; last: ", last.message()));
   }
@@ -482,7 +524,10 @@ absl::StatusOr<Sandbox> SandboxService::Apply(const Sandbox& resource, bool* cre
   *created = !exists;
   // A create racing this one is caught by CreateRecord (ALREADY_EXISTS, or the same
   // sandbox when it came from the same request id).
-  if (!exists) return CreateRecord(*std::move(desired));
+  if (!exists) {
+    CreateTimings timings;
+    return CreateRecord(*std::move(desired), timings);
+  }
 
   uint64_t ticket = 0;
   bool strong = false;
@@ -669,6 +714,13 @@ absl::StatusOr<Sandbox> SandboxService::Update(const fastpath::v1::UpdateRequest
 
 absl::Status SandboxService::Delete(std::string_view ns, std::string_view name,
                                     std::optional<absl::Duration> grace) {
+  absl::Status deleted = DeleteRecord(ns, name, grace);
+  metrics_.RecordDelete(deleted);
+  return deleted;
+}
+
+absl::Status SandboxService::DeleteRecord(std::string_view ns, std::string_view name,
+                                          std::optional<absl::Duration> grace) {
   const Key key{ns.empty() ? kDefaultNamespace : ns, name};
   const std::string qualified = Qualified(key.first, key.second);
   Sandbox sandbox;
@@ -771,7 +823,7 @@ std::vector<v1alpha1::Agent> SandboxService::ListAgents() const {
     ready->set_status(snapshot.healthy ? "True" : "False");
     ready->set_reason(snapshot.healthy ? "HeartbeatFresh"
                       : !fresh         ? "HeartbeatMissed"
-                                       : "Draining");
+                                       : "RuntimeUnavailable");
   }
   return out;
 }
@@ -794,6 +846,10 @@ absl::Status SandboxService::RegisterAgent(const fsb::agent::v1::RegisterRequest
   const bool known = scheduler_->FindAgent(agent.id).has_value();
   absl::StatusOr<AgentHandle> handle = scheduler_->RegisterOrUpdate(agent);
   if (!handle.ok()) return handle.status();
+  // An agent whose containerd does not answer takes no new sandboxes until it does.
+  if (absl::Status s = scheduler_->SetDraining(agent.id, request.runtime_unavailable()); !s.ok()) {
+    return s;
+  }
   if (!known) {
     absl::MutexLock lock(&mu_);
     RestoreSlots(agent.id);
@@ -815,6 +871,10 @@ absl::Status SandboxService::Heartbeat(const fsb::agent::v1::HeartbeatRequest& r
   update.reported_sandboxes = request.sandboxes_size();
   update.images = images;
   if (absl::Status s = scheduler_->Heartbeat(request.agent_id(), update); !s.ok()) return s;
+  if (absl::Status s = scheduler_->SetDraining(request.agent_id(), request.runtime_unavailable());
+      !s.ok()) {
+    return s;
+  }
   Observe(request.agent_id(), request.sandboxes(), /*complete=*/true);
   return absl::OkStatus();
 }
@@ -875,7 +935,34 @@ void SandboxService::Observe(
 
 void SandboxService::ReconcileOnce() {
   std::vector<Action> actions = PlanReconcile(clock_->Now());
-  for (Action& action : actions) Execute(action);
+  for (Action& action : actions) {
+    metrics_.RecordReconcile(ActionName(action));
+    Execute(action);
+  }
+  UpdateGauges();
+}
+
+void SandboxService::UpdateGauges() {
+  std::array<int, SandboxStatus::Phase_ARRAYSIZE> phases{};
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, entry] : sandboxes_) ++phases[entry.sandbox.status().phase()];
+  }
+  for (int p = SandboxStatus::Pending; p < SandboxStatus::Phase_ARRAYSIZE; ++p) {
+    metrics_.Sandboxes(SandboxStatus::Phase_Name(static_cast<SandboxStatus::Phase>(p)))
+        .Set(phases[p]);
+  }
+  int ready = 0, total = 0, used = 0;
+  const std::vector<AgentSnapshot> agents = scheduler_->GetAllAgents();
+  for (const AgentSnapshot& agent : agents) {
+    ready += agent.healthy ? 1 : 0;
+    total += agent.max_sandboxes;
+    used += agent.used;
+  }
+  metrics_.agents().Set(static_cast<double>(agents.size()));
+  metrics_.agents_ready().Set(ready);
+  metrics_.capacity_total().Set(total);
+  metrics_.capacity_used().Set(used);
 }
 
 std::vector<SandboxService::Action> SandboxService::PlanReconcile(absl::Time now) {
@@ -1061,7 +1148,8 @@ void SandboxService::Execute(Action& action) {
     Persist(action.key);
     fresh = entry.sandbox;
   }
-  absl::StatusOr<Sandbox> started = PlaceAndStart(action.key, fresh);
+  CreateTimings timings;
+  absl::StatusOr<Sandbox> started = PlaceAndStart(action.key, fresh, timings);
   absl::MutexLock lock(&mu_);
   Entry& entry = sandboxes_.at(action.key);
   Unindex(action.key, entry);

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/agent_client.h"
+#include "controller/controller_metrics.h"
 #include "controller/sandbox_spec.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/persister.h"
@@ -25,6 +26,7 @@
 #include "fsb/agent/v1/agent.pb.h"
 #include "fsb/v1alpha1/resources.pb.h"
 #include "internal/clock.h"
+#include "internal/metrics/metrics.h"
 
 namespace fsb::controller {
 
@@ -82,13 +84,12 @@ class SandboxService {
     bool run_reconciler = true;
   };
 
-  // Loads every stored Sandbox into memory. `scheduler`, `agents`, `store` and `clock`
-  // must outlive the service. Store errors are returned as they are.
-  static absl::StatusOr<std::unique_ptr<SandboxService>> Create(Scheduler* scheduler,
-                                                                AgentClient* agents,
-                                                                store::Store* store,
-                                                                const Clock* clock,
-                                                                Options options);
+  // Loads every stored Sandbox into memory and registers the controller's metrics in
+  // `registry`. `scheduler`, `agents`, `store`, `clock` and `registry` must outlive the
+  // service. Store errors are returned as they are.
+  static absl::StatusOr<std::unique_ptr<SandboxService>> Create(
+      Scheduler* scheduler, AgentClient* agents, store::Store* store, const Clock* clock,
+      metrics::Registry* registry, Options options);
   // Stops the reconcile loop and flushes pending store writes (bounded by
   // persist_timeout).
   ~SandboxService();
@@ -184,21 +185,32 @@ class SandboxService {
     absl::Time agent_seen;
   };
 
-  // One thing the reconciler decided to do; runs without the lock.
-  struct Action;
 
   SandboxService(Scheduler* scheduler, AgentClient* agents, store::Store* store,
-                 const Clock* clock, Options options);
+                 const Clock* clock, metrics::Registry* registry, Options options);
+
+  // One thing the reconciler decided to do; runs without the lock.
+  struct Action;
+  // The action's name in metrics and logs.
+  static std::string_view ActionName(const Action& action);
 
   absl::Status Load();
+  absl::Status DeleteRecord(std::string_view ns, std::string_view name,
+                            std::optional<absl::Duration> grace);
   void RunReconciler();
 
-  // Creates a record for `desired` (validated, defaults applied) and starts it.
-  absl::StatusOr<v1alpha1::Sandbox> CreateRecord(v1alpha1::Sandbox desired);
+  // Creates a record for `desired` (validated, defaults applied) and starts it; adds the
+  // stages' durations to `timings`.
+  absl::StatusOr<v1alpha1::Sandbox> CreateRecord(v1alpha1::Sandbox desired,
+                                                 CreateTimings& timings);
   // Places `sandbox` (its container id set) on an agent and starts it there. Returns
   // the sandbox with its placement and phase; holds a slot iff it succeeded. For a
   // strong sandbox the Scheduled record is made durable before the agent is called.
-  absl::StatusOr<v1alpha1::Sandbox> PlaceAndStart(const Key& key, v1alpha1::Sandbox sandbox);
+  // Adds the allocate, persist and agent_rpc durations to `timings`.
+  absl::StatusOr<v1alpha1::Sandbox> PlaceAndStart(const Key& key, v1alpha1::Sandbox sandbox,
+                                                  CreateTimings& timings);
+  // Refreshes the point-in-time gauges (sandboxes by phase, agents, capacity).
+  void UpdateGauges() ABSL_LOCKS_EXCLUDED(mu_);
   // Stops and removes the sandbox's container on its agent. OK when the agent no longer
   // has it, or is not registered/healthy (then nothing can be done now).
   absl::Status StopOnAgent(const v1alpha1::Sandbox& sandbox, std::optional<absl::Duration> grace);
@@ -235,6 +247,7 @@ class SandboxService {
   const Clock* const clock_;
   const Options options_;
   const absl::Time started_;
+  ControllerMetrics metrics_;
   store::Persister persister_;
 
   mutable absl::Mutex mu_;

@@ -189,6 +189,29 @@ TEST_F(SandboxServiceTest, RefusingAgentFallsBackToTheNextCandidate) {
   EXPECT_EQ(none.status().code(), absl::StatusCode::kResourceExhausted);
 }
 
+TEST_F(SandboxServiceTest, UnreachableAgentFallsBackButAnAgentsOwnErrorDoesNot) {
+  env_.AddAgent("a1", 4);
+  env_.AddAgent("a2", 4);
+  absl::Status unreachable = absl::UnavailableError("agent at a1:5758 not reached");
+  unreachable.SetPayload(kAgentUnreachable, absl::Cord());
+  agents().set_create_status_for("a1:5758", unreachable);
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<Sandbox> s = service().CreateSandbox(Request(absl::StrCat("s", i)));
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(s->status().agent(), "a2");
+  }
+  // An agent that answers UNAVAILABLE itself (a registry it cannot reach) is final.
+  for (const char* address : {"a1:5758", "a2:5758"}) {
+    agents().set_create_status_for(address,
+                                   absl::UnavailableError("registry example.com cannot be reached"));
+  }
+  const size_t calls = agents().creates().size();
+  absl::StatusOr<Sandbox> s = service().CreateSandbox(Request("pulled"));
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.status().message(), HasSubstr("example.com"));
+  EXPECT_EQ(agents().creates().size(), calls + 1);  // no second candidate
+}
+
 TEST_F(SandboxServiceTest, NoAgentIsResourceExhaustedSayingWhy) {
   absl::StatusOr<Sandbox> s = service().CreateSandbox(Request("web"));
   EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted);
@@ -597,6 +620,42 @@ TEST_F(SandboxServiceTest, ListAgentsDescribesCapacityAndHealth) {
   EXPECT_EQ(agents[1].spec().pool(), "gpu");
   EXPECT_EQ(agents[1].status().conditions(0).status(), "False");
   EXPECT_EQ(agents[1].status().conditions(0).reason(), "HeartbeatMissed");
+}
+
+TEST_F(SandboxServiceTest, MetricsRecordCreatesStagesDeletesAndGauges) {
+  env_.AddAgent("a1", 4);
+  ASSERT_TRUE(service().CreateSandbox(Request("web")).ok());
+  fastpath::v1::CreateRequest strong = Request("db");
+  strong.set_consistency_mode(fastpath::v1::STRONG);
+  ASSERT_TRUE(service().CreateSandbox(strong).ok());
+  EXPECT_FALSE(service().CreateSandbox(Request("Bad_Name")).ok());
+  ASSERT_TRUE(service().Delete("", "web", std::nullopt).ok());
+  service().ReconcileOnce();
+  const std::string text = env_.registry().Serialize();
+  EXPECT_THAT(text, HasSubstr(
+      "fastpath_create_sandbox_duration_seconds_count{mode=\"fast\",success=\"true\"} 1"));
+  EXPECT_THAT(text, HasSubstr(
+      "fastpath_create_sandbox_duration_seconds_count{mode=\"strong\",success=\"true\"} 1"));
+  EXPECT_THAT(text, HasSubstr(
+      "fastpath_create_sandbox_duration_seconds_count{mode=\"fast\",success=\"false\"} 1"));
+  // The seed's buckets, 1 ms to 1 s.
+  EXPECT_THAT(text, HasSubstr("fastpath_create_sandbox_duration_seconds_bucket{mode=\"fast\","
+                              "success=\"true\",le=\"0.001\"}"));
+  EXPECT_THAT(text, HasSubstr("fastpath_create_sandbox_duration_seconds_bucket{mode=\"fast\","
+                              "success=\"true\",le=\"1\"}"));
+  for (const char* stage : {"validate", "allocate", "agent_rpc"}) {
+    EXPECT_THAT(text, HasSubstr(absl::StrCat("fsb_create_stage_duration_seconds_count{stage=\"",
+                                             stage, "\"} ")));
+  }
+  // Only the strong create waited for the store.
+  EXPECT_THAT(text, HasSubstr("fsb_create_stage_duration_seconds_count{stage=\"persist\"} 1"));
+  EXPECT_THAT(text, HasSubstr("fsb_sandbox_creates_total{result=\"ok\"} 2"));
+  EXPECT_THAT(text, HasSubstr("fsb_sandbox_creates_total{result=\"INVALID_ARGUMENT\"} 1"));
+  EXPECT_THAT(text, HasSubstr("fsb_sandbox_deletes_total{result=\"ok\"} 1"));
+  EXPECT_THAT(text, HasSubstr("fsb_sandboxes{phase=\"Running\"} 1"));
+  EXPECT_THAT(text, HasSubstr("fsb_agents 1"));
+  EXPECT_THAT(text, HasSubstr("fsb_capacity_slots{state=\"total\"} 4"));
+  EXPECT_THAT(text, HasSubstr("fsb_capacity_slots{state=\"used\"} 1"));
 }
 
 }  // namespace

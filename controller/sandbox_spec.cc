@@ -182,6 +182,7 @@ absl::StatusOr<Sandbox> SandboxFromRequest(const fastpath::v1::CreateRequest& re
   spec->set_working_dir(request.working_dir());
   *spec->mutable_exposed_ports() = request.exposed_ports();
   *spec->mutable_resources() = request.resources();
+  spec->set_read_only_root_filesystem(request.read_only_root_filesystem());
   spec->set_pool_ref(request.pool_ref());
   switch (request.failure_policy()) {
     case fastpath::v1::MANUAL: spec->set_failure_policy(SandboxSpec::Manual); break;
@@ -308,6 +309,10 @@ fsb::agent::v1::SandboxSpec AgentSpecOf(const Sandbox& sandbox) {
   spec.set_working_dir(sandbox.spec().working_dir());
   *spec.mutable_labels() = sandbox.metadata().labels();
   *spec.mutable_exposed_ports() = sandbox.spec().exposed_ports();
+  spec.mutable_resources()->set_cpu_millicores(sandbox.spec().resources().cpu_millicores());
+  spec.mutable_resources()->set_memory_bytes(sandbox.spec().resources().memory_bytes());
+  spec.mutable_resources()->set_pids(sandbox.spec().resources().pids());
+  spec.set_readonly_rootfs(sandbox.spec().read_only_root_filesystem());
   return spec;
 }
 

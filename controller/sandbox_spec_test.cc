@@ -198,6 +198,10 @@ TEST(AgentSpecOfTest, CarriesTheProcessAndIdentity) {
   req.add_args("-c");
   (*req.mutable_envs())["K"] = "V";
   req.add_exposed_ports(8080);
+  req.mutable_resources()->set_cpu_millicores(500);
+  req.mutable_resources()->set_memory_bytes(64 << 20);
+  req.mutable_resources()->set_pids(100);
+  req.set_read_only_root_filesystem(true);
   Sandbox s = *FromRequest(req);
   s.mutable_status()->set_container_id("0123456789abcdef");
   fsb::agent::v1::SandboxSpec spec = AgentSpecOf(s);
@@ -209,6 +213,10 @@ TEST(AgentSpecOfTest, CarriesTheProcessAndIdentity) {
   EXPECT_THAT(spec.args(), ElementsAre("-c"));
   EXPECT_EQ(spec.env().at("K"), "V");
   EXPECT_THAT(spec.exposed_ports(), ElementsAre(8080));
+  EXPECT_EQ(spec.resources().cpu_millicores(), 500);
+  EXPECT_EQ(spec.resources().memory_bytes(), 64 << 20);
+  EXPECT_EQ(spec.resources().pids(), 100);
+  EXPECT_TRUE(spec.readonly_rootfs());
 }
 
 }  // namespace

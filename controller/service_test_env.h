@@ -62,6 +62,8 @@ class ServiceTestEnv {
   FakeAgentClient& agents() { return agents_; }
   store::SqliteStore& store() { return *store_; }
   SandboxService& service() { return *service_; }
+  // The current service's metrics (a new registry per Restart).
+  metrics::Registry& registry() { return *registry_; }
 
  private:
   static SandboxService::Options WithoutLoop(SandboxService::Options options) {
@@ -73,8 +75,9 @@ class ServiceTestEnv {
     scheduler_ = std::make_unique<Scheduler>(&clock_, Scheduler::Options{
                                                           .heartbeat_timeout =
                                                               options_.agent_lost_timeout});
+    registry_ = std::make_unique<metrics::Registry>();
     auto service = SandboxService::Create(scheduler_.get(), &agents_, store_.get(), &clock_,
-                                          options_);
+                                          registry_.get(), options_);
     CHECK(service.ok()) << service.status();
     service_ = *std::move(service);
   }
@@ -85,6 +88,7 @@ class ServiceTestEnv {
   FakeAgentClient agents_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<metrics::Registry> registry_;
   std::unique_ptr<SandboxService> service_;
 };
 

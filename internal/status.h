@@ -12,6 +12,11 @@ namespace fsb {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
+// Trailing metadata a server handler attaches to its response, so that a client can tell
+// the handler's own errors from transport failures (a server that cannot be reached is
+// UNAVAILABLE too).
+inline constexpr char kHandledTrailer[] = "fsb-handled";
+
 }  // namespace fsb
 
 #endif  // FSB_INTERNAL_STATUS_H_

@@ -7,6 +7,9 @@
 #                                     it answers on DIR/containerd/containerd.sock
 #   scripts/containerd.sh stop DIR    kill every task it runs, stop it and its shims,
 #                                     unmount what it mounted
+#   scripts/containerd.sh kill DIR    stop only the daemon, as a crash or an upgrade does:
+#                                     shims and containers keep running
+#   scripts/containerd.sh restart DIR kill, then start
 #   scripts/containerd.sh socket DIR  print the socket path
 #
 # The log is DIR/containerd/containerd.log. Needs root.
@@ -15,7 +18,7 @@ set -euo pipefail
 cmd="${1:-}"
 dir="${2:-}"
 if [[ -z "${cmd}" || -z "${dir}" ]]; then
-  echo "usage: $0 start|stop|socket DIR" >&2
+  echo "usage: $0 start|stop|kill|restart|socket DIR" >&2
   exit 2
 fi
 mkdir -p "${dir}"
@@ -76,6 +79,20 @@ EOF
   exit 1
 }
 
+kill_daemon() {
+  if running; then
+    local pid
+    pid="$(cat "${pidfile}")"
+    kill "${pid}" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      kill -0 "${pid}" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "${pid}" 2>/dev/null || true
+  fi
+  rm -f "${pidfile}"
+}
+
 stop() {
   if running; then
     # Tasks first, in every namespace, so no container outlives its containerd.
@@ -107,9 +124,14 @@ stop() {
 case "${cmd}" in
   start) start ;;
   stop) stop ;;
+  kill) kill_daemon ;;
+  restart)
+    kill_daemon
+    start
+    ;;
   socket) echo "${sock}" ;;
   *)
-    echo "usage: $0 start|stop|socket DIR" >&2
+    echo "usage: $0 start|stop|kill|restart|socket DIR" >&2
     exit 2
     ;;
 esac

@@ -19,6 +19,13 @@ packages=(
   libcivetweb-dev libsqlite3-dev libyaml-dev
   containerd runc busybox-static
   curl ca-certificates jq
+  # promtool (metrics tests) and a Prometheus server (e2e scrape test)
+  prometheus
+  # scripts/profile.sh (ss) and scripts/flamegraph.sh (python3)
+  iproute2 python3
+  # image pulls (libcurl, OpenSSL's SHA-256) and the registry pull test (a loopback
+  # registry with htpasswd auth, skopeo to push to it)
+  libcurl4-openssl-dev libssl-dev docker-registry skopeo apache2-utils
 )
 
 if [[ "${1:-}" != "--protos-only" ]]; then
@@ -32,6 +39,16 @@ if [[ "${1:-}" != "--protos-only" ]]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # Debian's prometheus package enables a system Prometheus on :9090, the controller's
+    # FastPath port; fsb's tests start their own on a free port.
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
+      echo "install-deps: disabling the system prometheus service (it listens on :9090)"
+      systemctl disable --now prometheus.service || true
+    fi
+    # Likewise docker-registry's system service: tests run their own (scripts/registry.sh).
+    if [[ " ${missing[*]} " == *" docker-registry "* ]] && [[ -d /run/systemd/system ]]; then
+      systemctl disable --now docker-registry.service || true
+    fi
   fi
 fi
 

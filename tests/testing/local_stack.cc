@@ -25,12 +25,16 @@ absl::StatusOr<std::unique_ptr<LocalStack>> LocalStack::Start(Options options) {
   if (!containerd.ok()) return containerd.status();
   auto stack = std::unique_ptr<LocalStack>(new LocalStack(std::move(options), *std::move(containerd)));
   stack->endpoint_ = absl::StrCat("127.0.0.1:", FreePort());
+  stack->controller_metrics_ = absl::StrCat("127.0.0.1:", FreePort());
+  stack->controller_pprof_ = absl::StrCat("127.0.0.1:", FreePort());
   stack->fastpath_ = fastpath::v1::FastPathService::NewStub(
       grpc::CreateChannel(stack->endpoint_, grpc::InsecureChannelCredentials()));
   stack->agents_.resize(stack->options_.agents);
   for (int i = 0; i < stack->options_.agents; ++i) {
     Agent& agent = stack->agents_[i];
     agent.port = FreePort();
+    agent.metrics = absl::StrCat("127.0.0.1:", FreePort());
+    agent.pprof = absl::StrCat("127.0.0.1:", FreePort());
     agent.client = std::make_unique<fsb::agent::Containerd>(fsb::agent::Containerd::Options{
         .socket = stack->containerd_->socket(), .ns = stack->agent_namespace(i)});
     if (i > 0) {
@@ -58,7 +62,9 @@ LocalStack::~LocalStack() {
 
 absl::Status LocalStack::StartController() {
   std::vector<std::string> argv = {FSB_CONTROLLER_BIN, "--fastpath-bind-address=" + endpoint_,
-                                   "--data-dir=" + controller_data_dir(), "--logtostderr"};
+                                   "--data-dir=" + controller_data_dir(),
+                                   "--metrics-bind-address=" + controller_metrics_,
+                                   "--pprof-bind-address=" + controller_pprof_, "--logtostderr"};
   argv.insert(argv.end(), options_.controller_flags.begin(), options_.controller_flags.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> child =
       ChildProcess::Start(argv, dir() + "/controller.log");
@@ -89,7 +95,8 @@ absl::Status LocalStack::StartAgent(int i) {
       "--containerd-namespace=" + agent_namespace(i), "--state-dir=" + agent_state_dir(i),
       "--agent-id=" + agent_id(i), "--node-name=it-node",
       absl::StrCat("--capacity=", options_.agent_capacity), "--heartbeat_interval_ms=200",
-      "--delete_grace_ms=1000", "--logtostderr"};
+      "--delete_grace_ms=1000", "--metrics-bind-address=" + agents_[i].metrics,
+      "--pprof-bind-address=" + agents_[i].pprof, "--logtostderr"};
   argv.insert(argv.end(), options_.agent_flags.begin(), options_.agent_flags.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> child =
       ChildProcess::Start(argv, absl::StrCat(dir(), "/", agent_id(i), ".log"));

@@ -46,6 +46,11 @@ class LocalStack {
 
   const std::string& dir() const { return containerd_->dir(); }
   const std::string& endpoint() const { return endpoint_; }
+  // host:port of the controller's and agent i's /metrics (and /healthz, /readyz) and
+  // /debug/pprof listeners.
+  const std::string& controller_metrics() const { return controller_metrics_; }
+  const std::string& controller_pprof() const { return controller_pprof_; }
+  const std::string& agent_metrics(int i = 0) const { return agents_[i].metrics; }
   std::string agent_id(int i = 0) const;
   std::string agent_namespace(int i = 0) const;
   std::string agent_state_dir(int i = 0) const { return dir() + "/" + agent_id(i); }
@@ -53,6 +58,8 @@ class LocalStack {
   fastpath::v1::FastPathService::Stub& fastpath() { return *fastpath_; }
   // containerd's API in agent i's namespace.
   fsb::agent::Containerd& containerd(int i = 0) { return *agents_[i].client; }
+  // The private containerd daemon (to kill and restart it).
+  const PrivateContainerd& containerd_daemon() const { return *containerd_; }
 
   // Runs the fsb CLI against the controller; returns its exit code.
   int Fsb(const std::vector<std::string>& args, std::string* out, std::string* err) const;
@@ -68,6 +75,8 @@ class LocalStack {
  private:
   struct Agent {
     int port = 0;
+    std::string metrics;
+    std::string pprof;
     std::unique_ptr<ChildProcess> process;
     std::unique_ptr<fsb::agent::Containerd> client;
   };
@@ -77,6 +86,8 @@ class LocalStack {
   const Options options_;
   std::unique_ptr<PrivateContainerd> containerd_;
   std::string endpoint_;
+  std::string controller_metrics_;
+  std::string controller_pprof_;
   std::unique_ptr<ChildProcess> controller_;
   std::vector<Agent> agents_;
   std::unique_ptr<fastpath::v1::FastPathService::Stub> fastpath_;

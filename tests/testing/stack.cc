@@ -145,6 +145,22 @@ absl::StatusOr<std::unique_ptr<PrivateContainerd>> PrivateContainerd::Start() {
   return ctrd;
 }
 
+absl::Status PrivateContainerd::KillDaemon() const {
+  std::string out;
+  if (RunCommand({SourcePath("scripts/containerd.sh"), "kill", dir_}, &out, &out) != 0) {
+    return absl::InternalError(absl::StrCat("scripts/containerd.sh kill failed: ", out));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PrivateContainerd::StartDaemon() const {
+  std::string out;
+  if (RunCommand({SourcePath("scripts/containerd.sh"), "start", dir_}, &out, &out) != 0) {
+    return absl::InternalError(absl::StrCat("scripts/containerd.sh start failed: ", out));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status PrivateContainerd::ImportTestImage(const std::string& ns) const {
   std::string out, err;
   if (RunCommand({SourcePath("scripts/build-test-image.sh"), "--address", socket(), "--namespace",

@@ -55,6 +55,10 @@ class PrivateContainerd {
   std::string socket() const { return dir_ + "/containerd/containerd.sock"; }
   // Imports the test image into another containerd namespace.
   absl::Status ImportTestImage(const std::string& ns) const;
+  // Stops only the daemon (shims and containers keep running), as a crash does, and
+  // starts it again.
+  absl::Status KillDaemon() const;
+  absl::Status StartDaemon() const;
 
  private:
   explicit PrivateContainerd(std::string dir) : dir_(std::move(dir)) {}

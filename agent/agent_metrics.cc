@@ -1,0 +1,77 @@
+#include "agent/agent_metrics.h"
+
+#include <string>
+
+namespace fsb::agent {
+namespace {
+
+std::string ResultLabel(const absl::Status& status) {
+  return status.ok() ? "ok" : absl::StatusCodeToString(status.code());
+}
+
+}  // namespace
+
+AgentMetrics::AgentMetrics(metrics::Registry* registry)
+    : stage_duration_(registry->AddHistogram(
+          "fsb_agent_create_stage_duration_seconds",
+          "Duration of each stage of a sandbox create on the agent, by stage.",
+          metrics::LatencyBuckets())),
+      creates_(registry->AddCounter("fsb_agent_sandbox_creates_total",
+                                    "Sandbox creates on this agent, by result.")),
+      deletes_(registry->AddCounter("fsb_agent_sandbox_deletes_total",
+                                    "Sandbox deletes on this agent, by result.")),
+      containerd_rpc_(registry->AddHistogram("fsb_containerd_rpc_duration_seconds",
+                                             "Duration of containerd API calls, by RPC.",
+                                             metrics::LatencyBuckets())),
+      janitor_(registry->AddCounter("fsb_agent_janitor_removed_total",
+                                    "What the janitor removed, by kind (container, snapshot, "
+                                    "log_file).")),
+      sandboxes_(registry->AddGauge("fsb_agent_sandboxes", "Sandboxes on this agent, by phase.")),
+      capacity_(registry->AddGauge("fsb_agent_capacity_slots",
+                                   "This agent's sandbox slots, total and used.")),
+      capacity_total_(capacity_.Add({{"state", "total"}})),
+      capacity_used_(capacity_.Add({{"state", "used"}})) {
+  for (int i = 0; i < kAgentStages; ++i) {
+    stages_[i] =
+        &stage_duration_.Add({{"stage", std::string(StageName(static_cast<AgentStage>(i)))}});
+  }
+}
+
+std::string_view AgentMetrics::StageName(AgentStage s) {
+  switch (s) {
+    case AgentStage::kAdmission: return "admission";
+    case AgentStage::kImageResolve: return "image_resolve";
+    case AgentStage::kContainerCreate: return "container_create";
+    case AgentStage::kSnapshotPrepare: return "snapshot_prepare";
+    case AgentStage::kTaskCreate: return "task_create";
+    case AgentStage::kTaskStart: return "task_start";
+  }
+  return "unknown";
+}
+
+void AgentMetrics::RecordCreate(const absl::Status& result, const AgentTimings& timings) {
+  for (int i = 0; i < kAgentStages; ++i) {
+    if (timings.stage[i] > absl::ZeroDuration()) {
+      stages_[i]->Observe(absl::ToDoubleSeconds(timings.stage[i]));
+    }
+  }
+  creates_.Add({{"result", ResultLabel(result)}}).Increment();
+}
+
+void AgentMetrics::RecordDelete(const absl::Status& result) {
+  deletes_.Add({{"result", ResultLabel(result)}}).Increment();
+}
+
+void AgentMetrics::RecordContainerdRpc(std::string_view rpc, absl::Duration took) {
+  containerd_rpc_.Add({{"rpc", std::string(rpc)}}).Observe(absl::ToDoubleSeconds(took));
+}
+
+void AgentMetrics::RecordJanitor(std::string_view kind, int removed) {
+  if (removed > 0) janitor_.Add({{"kind", std::string(kind)}}).Increment(removed);
+}
+
+metrics::Gauge& AgentMetrics::Sandboxes(std::string_view phase) {
+  return sandboxes_.Add({{"phase", std::string(phase)}});
+}
+
+}  // namespace fsb::agent

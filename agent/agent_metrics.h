@@ -1,0 +1,67 @@
+#ifndef FSB_AGENT_AGENT_METRICS_H_
+#define FSB_AGENT_AGENT_METRICS_H_
+
+#include <array>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "internal/metrics/metrics.h"
+
+namespace fsb::agent {
+
+// The stages of a create on the agent.
+enum class AgentStage {
+  kAdmission,        // validation, idempotency and capacity checks
+  kImageResolve,     // image record, manifest and config (pull on a miss), user database
+  kContainerCreate,  // containerd container record
+  kSnapshotPrepare,  // the container's writable snapshot
+  kTaskCreate,       // shim start (or reuse) and `runc create`
+  kTaskStart,        // `runc start`
+};
+inline constexpr int kAgentStages = 6;
+
+// How long each stage of one create took (zero for stages it did not reach).
+struct AgentTimings {
+  std::array<absl::Duration, kAgentStages> stage{};
+  absl::Duration& operator[](AgentStage s) { return stage[static_cast<int>(s)]; }
+  absl::Duration operator[](AgentStage s) const { return stage[static_cast<int>(s)]; }
+};
+
+// The agent's metrics, registered in the process's registry (which must outlive them):
+//   fsb_agent_create_stage_duration_seconds{stage}
+//   fsb_agent_sandbox_creates_total{result}, fsb_agent_sandbox_deletes_total{result}
+//   fsb_containerd_rpc_duration_seconds{rpc}
+//   fsb_agent_janitor_removed_total{kind}
+//   fsb_agent_sandboxes{phase}, fsb_agent_capacity_slots{state}
+// Thread-safe (updates are lock-free; a label set's first use takes its family's lock).
+class AgentMetrics {
+ public:
+  explicit AgentMetrics(metrics::Registry* registry);
+
+  void RecordCreate(const absl::Status& result, const AgentTimings& timings);
+  void RecordDelete(const absl::Status& result);
+  void RecordContainerdRpc(std::string_view rpc, absl::Duration took);
+  void RecordJanitor(std::string_view kind, int removed);
+  metrics::Gauge& Sandboxes(std::string_view phase);
+  metrics::Gauge& capacity_total() { return capacity_total_; }
+  metrics::Gauge& capacity_used() { return capacity_used_; }
+
+  static std::string_view StageName(AgentStage s);
+
+ private:
+  metrics::Family<metrics::Histogram>& stage_duration_;
+  metrics::Family<metrics::Counter>& creates_;
+  metrics::Family<metrics::Counter>& deletes_;
+  metrics::Family<metrics::Histogram>& containerd_rpc_;
+  metrics::Family<metrics::Counter>& janitor_;
+  metrics::Family<metrics::Gauge>& sandboxes_;
+  metrics::Family<metrics::Gauge>& capacity_;
+  metrics::Gauge& capacity_total_;
+  metrics::Gauge& capacity_used_;
+  std::array<metrics::Histogram*, kAgentStages> stages_;
+};
+
+}  // namespace fsb::agent
+
+#endif  // FSB_AGENT_AGENT_METRICS_H_

@@ -1,0 +1,171 @@
+// The agent survives its own crash and containerd's: killed with SIGKILL while sandboxes
+// run (and one is being created), a restarted agent re-adopts them from containerd
+// without restarting any, the controller never sees them Lost, and delete still works;
+// while containerd is down the agent is not Ready and takes no sandbox, and it recovers
+// by itself when containerd returns. Exits reach the controller through containerd's
+// event stream at once (the heartbeat is slowed down here to prove it).
+#include <string>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/local_stack.h"
+
+namespace fsb {
+namespace {
+
+using fsb::testing::LocalStack;
+using fsb::testing::PrivateContainerd;
+using fsb::testing::WaitFor;
+
+fastpath::v1::CreateRequest Sleeper(const std::string& name) {
+  fastpath::v1::CreateRequest req;
+  req.set_name(name);
+  req.set_image(PrivateContainerd::kTestImage);
+  req.add_command("sleep");
+  req.add_command("600");
+  return req;
+}
+
+class AgentRestartTest : public ::testing::Test {
+ protected:
+  void Start(std::vector<std::string> agent_flags,
+             const std::string& heartbeat_timeout = "--agent-heartbeat-timeout=6s") {
+    auto stack = LocalStack::Start(
+        {.controller_flags = {heartbeat_timeout, "--reconcile-interval=200ms",
+                              "--fastpath-orphan-timeout=2s"},
+         .agent_flags = std::move(agent_flags)});
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = *std::move(stack);
+  }
+
+  void SetUp() override {
+    if (std::string missing = fsb::testing::MissingPrerequisite(); !missing.empty()) {
+      GTEST_SKIP() << "integration test skipped: " << missing;
+    }
+  }
+
+  fastpath::v1::SandboxInfo Get(const std::string& name) {
+    fastpath::v1::GetRequest req;
+    req.set_sandbox_name(name);
+    fastpath::v1::SandboxInfo info;
+    grpc::ClientContext ctx;
+    stack_->fastpath().GetSandbox(&ctx, req, &info);
+    return info;
+  }
+
+  uint32_t Pid(const std::string& id) {
+    auto task = stack_->containerd().GetTask(id);
+    return task.ok() && task->status() == containerd::v1::types::RUNNING ? task->pid() : 0;
+  }
+
+  std::unique_ptr<LocalStack> stack_;
+};
+
+TEST_F(AgentRestartTest, KilledAgentReadoptsItsSandboxesWithoutRestartingThem) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--janitor-interval-s=1", "--janitor-grace-s=2"}));
+  fastpath::v1::CreateResponse a, b;
+  ASSERT_TRUE(stack_->Create(Sleeper("a"), &a).ok());
+  ASSERT_TRUE(stack_->Create(Sleeper("b"), &b).ok());
+  const uint32_t pid_a = Pid(a.sandbox_id());
+  ASSERT_GT(pid_a, 0u);
+
+  // One more create in flight when the agent dies.
+  std::thread in_flight([&] {
+    fastpath::v1::CreateResponse resp;
+    stack_->Create(Sleeper("c"), &resp);
+  });
+  absl::SleepFor(absl::Milliseconds(30));
+  stack_->KillAgent();
+  in_flight.join();
+  EXPECT_EQ(Pid(a.sandbox_id()), pid_a) << "a sandbox died with its agent";
+
+  ASSERT_TRUE(stack_->StartAgent().ok());
+  ASSERT_TRUE(stack_->WaitForAgent(absl::Seconds(30)).ok());
+  // Same processes, still Running for the controller.
+  EXPECT_EQ(Pid(a.sandbox_id()), pid_a);
+  EXPECT_GT(Pid(b.sandbox_id()), 0u);
+  EXPECT_EQ(Get("a").phase(), "Running");
+  EXPECT_EQ(Get("b").phase(), "Running");
+  // The interrupted one is either running and known, or gone everywhere.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        absl::StatusOr<std::vector<std::string>> managed = stack_->ManagedContainers();
+        absl::StatusOr<fastpath::v1::ListResponse> listed = stack_->List();
+        if (!managed.ok() || !listed.ok()) return false;
+        if (static_cast<int>(managed->size()) != listed->items_size()) return false;
+        for (const auto& item : listed->items()) {
+          if (item.phase() != "Running" || Pid(item.sandbox_id()) == 0) return false;
+        }
+        return true;
+      },
+      absl::Seconds(30)));
+
+  // Deleting an adopted sandbox works and removes its container.
+  ASSERT_TRUE(stack_->Delete("a").ok());
+  EXPECT_TRUE(absl::IsNotFound(stack_->containerd().GetContainer(a.sandbox_id()).status()));
+  EXPECT_GT(Pid(b.sandbox_id()), 0u);
+}
+
+TEST_F(AgentRestartTest, ContainerdDownMeansNotReadyAndTheAgentRecoversByItself) {
+  ASSERT_NO_FATAL_FAILURE(Start({}));
+  fastpath::v1::CreateResponse before;
+  ASSERT_TRUE(stack_->Create(Sleeper("before"), &before).ok());
+  const uint32_t pid = Pid(before.sandbox_id());
+
+  ASSERT_TRUE(stack_->containerd_daemon().KillDaemon().ok());
+  auto ready = [&] {
+    fastpath::v1::ListAgentsRequest req;
+    fastpath::v1::ListAgentsResponse resp;
+    grpc::ClientContext ctx;
+    return stack_->fastpath().ListAgents(&ctx, req, &resp).ok() && resp.items_size() == 1 &&
+           resp.items(0).status().conditions(0).status() == "True";
+  };
+  ASSERT_TRUE(WaitFor([&] { return !ready(); }, absl::Seconds(20)));
+  fastpath::v1::CreateResponse refused;
+  grpc::Status s = stack_->Create(Sleeper("during"), &refused);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.error_code(), ::testing::AnyOf(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                               grpc::StatusCode::UNAVAILABLE));
+
+  ASSERT_TRUE(stack_->containerd_daemon().StartDaemon().ok());
+  ASSERT_TRUE(WaitFor(ready, absl::Seconds(30)));
+  EXPECT_EQ(Pid(before.sandbox_id()), pid) << "the sandbox did not survive containerd's restart";
+  fastpath::v1::CreateResponse after;
+  ASSERT_TRUE(stack_->Create(Sleeper("after"), &after).ok());
+  EXPECT_GT(Pid(after.sandbox_id()), 0u);
+}
+
+TEST_F(AgentRestartTest, ExitsArePushedAtOnceEvenAfterContainerdRestarts) {
+  // Heartbeats every 5 minutes (and a controller that waits that long for them): only
+  // the event-driven push can deliver an exit while the test waits.
+  ASSERT_NO_FATAL_FAILURE(
+      Start({"--heartbeat_interval_ms=300000"}, "--agent-heartbeat-timeout=600s"));
+  auto exits_with = [&](const std::string& name, int code) {
+    fastpath::v1::CreateRequest req = Sleeper(name);
+    req.clear_command();
+    req.add_command("sh");
+    req.add_command("-c");
+    req.add_command("sleep 0.5; exit " + std::to_string(code));
+    fastpath::v1::CreateResponse resp;
+    ASSERT_TRUE(stack_->Create(req, &resp).ok());
+    ASSERT_TRUE(WaitFor([&] { return Get(name).phase() == "Failed"; }, absl::Seconds(20)))
+        << Get(name).DebugString();
+    EXPECT_EQ(Get(name).exit_code(), code);
+  };
+  exits_with("first", 5);
+  ASSERT_TRUE(stack_->containerd_daemon().KillDaemon().ok());
+  ASSERT_TRUE(stack_->containerd_daemon().StartDaemon().ok());
+  // The agent subscribes again; creates work once it is Ready.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        fastpath::v1::CreateResponse probe;
+        fastpath::v1::CreateRequest req = Sleeper("probe");
+        return stack_->Create(req, &probe).ok();
+      },
+      absl::Seconds(30)));
+  exits_with("second", 6);
+}
+
+}  // namespace
+}  // namespace fsb
