@@ -1,5 +1,4 @@
 // fsb-agent: the node agent. Composition root: flags -> options -> wiring.
-#include <signal.h>
 #include <unistd.h>
 
 #include <climits>
@@ -26,13 +25,13 @@
 #include "agent/sandbox_io_service.h"
 #include "agent/sandbox_logs.h"
 #include "agent/sandbox_manager.h"
-#include "absl/synchronization/mutex.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "internal/clock.h"
+#include "internal/daemon.h"
 #include "internal/metrics/grpc_server_metrics.h"
 #include "internal/metrics/metrics.h"
 
@@ -96,22 +95,7 @@ std::string HostName() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Block the shutdown signals before any thread starts so that every thread inherits
-  // the mask and sigwait() below receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  gflags::SetUsageMessage("fsb node agent: runs sandboxes on containerd");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
-  // Debian's Abseil is built without NDEBUG and checks every mutex acquisition for lock
-  // cycles, about a third of a scheduler Allocate (bench/README.md); the unit tests keep
-  // the check, production does what an NDEBUG build does.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  google::InitGoogleLogging(argv[0]);
-  FLAGS_logtostderr = FLAGS_logtostderr || FLAGS_log_dir.empty();
+  fsb::Daemon daemon("fsb node agent: runs sandboxes on containerd", &argc, &argv);
 
   const std::string node = FLAGS_node_name.empty() ? HostName() : FLAGS_node_name;
   const std::string log_dir = FLAGS_state_dir + "/logs";
@@ -230,8 +214,7 @@ int main(int argc, char** argv) {
   janitor.Start();
 
   // Wait for SIGTERM/SIGINT, then stop taking requests. Sandboxes keep running.
-  int sig = 0;
-  sigwait(&signals, &sig);
+  const int sig = daemon.WaitForShutdown();
   LOG(INFO) << "signal " << sig << ": shutting down";
   admin->Stop();
   janitor.Stop();

@@ -1,5 +1,4 @@
 // fsb-controller: the control plane. Composition root: flags -> Options -> wiring.
-#include <signal.h>
 
 #include <chrono>
 #include <filesystem>
@@ -19,12 +18,12 @@
 #include "controller/sandbox_service.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/sqlite_store.h"
-#include "absl/synchronization/mutex.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "internal/clock.h"
+#include "internal/daemon.h"
 #include "internal/metrics/grpc_server_metrics.h"
 #include "internal/metrics/metrics.h"
 #include "internal/strings.h"
@@ -111,23 +110,9 @@ absl::StatusOr<Options> OptionsFromFlags() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Block the shutdown signals before any thread starts so that every thread inherits
-  // the mask and sigwait() below receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  gflags::SetUsageMessage("fsb controller: the FastPath API, the agents' registry and the "
-                          "sandboxes' durable state");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
-  // Debian's Abseil is built without NDEBUG and checks every mutex acquisition for lock
-  // cycles, about a third of a scheduler Allocate (bench/README.md); the unit tests keep
-  // the check, production does what an NDEBUG build does.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  google::InitGoogleLogging(argv[0]);
-  FLAGS_logtostderr = FLAGS_logtostderr || FLAGS_log_dir.empty();
+  fsb::Daemon daemon(
+      "fsb controller: the FastPath API, the agents' registry and the sandboxes' durable state",
+      &argc, &argv);
 
   absl::StatusOr<Options> options = OptionsFromFlags();
   if (!options.ok()) {
@@ -204,8 +189,7 @@ int main(int argc, char** argv) {
 
   // Wait for SIGTERM/SIGINT, then finish in-flight calls for up to 5s; the service's
   // destructor flushes pending store writes.
-  int sig = 0;
-  sigwait(&signals, &sig);
+  const int sig = daemon.WaitForShutdown();
   LOG(INFO) << "signal " << sig << ": shutting down";
   admin->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));

@@ -28,9 +28,9 @@ sock="${base}/containerd.sock"
 pidfile="${base}/containerd.pid"
 ctr=(ctr --address "${sock}")
 
-running() {
-  [[ -f "${pidfile}" ]] && kill -0 "$(cat "${pidfile}")" 2>/dev/null
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+running() { pid_alive "${pidfile}"; }
 
 start() {
   if running; then
@@ -79,19 +79,7 @@ EOF
   exit 1
 }
 
-kill_daemon() {
-  if running; then
-    local pid
-    pid="$(cat "${pidfile}")"
-    kill "${pid}" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "${pid}" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "${pid}" 2>/dev/null || true
-  fi
-  rm -f "${pidfile}"
-}
+kill_daemon() { stop_pidfile "${pidfile}"; }
 
 stop() {
   if running; then
@@ -102,16 +90,8 @@ stop() {
         "${ctr[@]}" -n "${ns}" tasks delete -f "${task}" >/dev/null 2>&1 || true
       done
     done
-    local pid
-    pid="$(cat "${pidfile}")"
-    kill "${pid}" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "${pid}" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "${pid}" 2>/dev/null || true
   fi
-  rm -f "${pidfile}"
+  kill_daemon
   # Shims of this containerd (they outlive it by design) and their containers.
   pkill -9 -f "containerd-shim.* -address ${sock}( |$)" 2>/dev/null || true
   # Mounts (task rootfs) left under the private state/root, deepest first.

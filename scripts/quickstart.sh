@@ -26,22 +26,11 @@ state="$(cd "${state}" && pwd)"
 sock="$("${repo_root}/scripts/containerd.sh" socket "${state}")"
 fsb="${build_dir}/cli/fsb"
 
-alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+. "${repo_root}/scripts/lib.sh"
 
 stop_process() {
-  local pidfile="${state}/$1.pid"
-  if alive "${pidfile}"; then
-    local pid
-    pid="$(cat "${pidfile}")"
-    kill "${pid}"
-    for _ in $(seq 1 100); do
-      kill -0 "${pid}" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "${pid}" 2>/dev/null || true
-    echo "quickstart: stopped $1"
-  fi
-  rm -f "${pidfile}"
+  if pid_alive "${state}/$1.pid"; then echo "quickstart: stopping $1"; fi
+  stop_pidfile "${state}/$1.pid"
 }
 
 down() {
@@ -56,7 +45,7 @@ start_process() {
   local name="$1" binary="$2"
   shift 2
   local pidfile="${state}/${name}.pid"
-  if alive "${pidfile}"; then
+  if pid_alive "${pidfile}"; then
     echo "quickstart: ${name} already running (pid $(cat "${pidfile}"))"
     return
   fi

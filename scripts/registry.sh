@@ -24,9 +24,9 @@ mkdir -p "${dir}"
 dir="$(cd "${dir}" && pwd)"
 pidfile="${dir}/registry.pid"
 
-running() {
-  [[ -f "${pidfile}" ]] && kill -0 "$(cat "${pidfile}")" 2>/dev/null
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+running() { pid_alive "${pidfile}"; }
 
 start() {
   local port="${1:-}" login="${2:-}"
@@ -86,19 +86,7 @@ EOF
   exit 1
 }
 
-stop() {
-  if running; then
-    local pid
-    pid="$(cat "${pidfile}")"
-    kill "${pid}" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "${pid}" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "${pid}" 2>/dev/null || true
-  fi
-  rm -f "${pidfile}"
-}
+stop() { stop_pidfile "${pidfile}"; }
 
 case "${cmd}" in
   start) start "${3:-}" "${4:-}" ;;

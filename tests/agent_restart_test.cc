@@ -167,5 +167,50 @@ TEST_F(AgentRestartTest, ExitsArePushedAtOnceEvenAfterContainerdRestarts) {
   exits_with("second", 6);
 }
 
+// The janitor removes what nobody owns — an fsb container of this agent that no sandbox
+// owns and a snapshot left without its container — and never touches a container
+// without fsb's labels.
+TEST_F(AgentRestartTest, JanitorRemovesOnlyUnownedFsbObjects) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--janitor-interval-s=1", "--janitor-grace-s=1"}));
+  fsb::agent::Containerd& ctr = stack_->containerd();
+  auto container = [&](const std::string& id, bool fsb_labels) {
+    containerd::services::containers::v1::Container c;
+    c.set_id(id);
+    c.set_image(PrivateContainerd::kTestImage);
+    c.mutable_runtime()->set_name("io.containerd.runc.v2");
+    c.mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Spec");
+    c.mutable_spec()->set_value("{}");
+    if (fsb_labels) {
+      (*c.mutable_labels())["fsb.io/managed"] = "true";
+      (*c.mutable_labels())["fsb.io/agent"] = stack_->agent_id();
+    }
+    return ctr.CreateContainer(c);
+  };
+  ASSERT_TRUE(container("stray-fsb", true).ok());
+  ASSERT_TRUE(container("not-ours", false).ok());
+  auto image = ctr.GetImage(PrivateContainerd::kTestImage);
+  ASSERT_TRUE(image.ok());
+  // A snapshot of ours whose container is gone.
+  auto parent = ctr.ListSnapshots("");
+  ASSERT_TRUE(parent.ok() && !parent->empty());
+  std::string chain;
+  for (const auto& s : *parent) {
+    if (s.kind() == containerd::services::snapshots::v1::COMMITTED) chain = s.name();
+  }
+  ASSERT_FALSE(chain.empty());
+  ASSERT_TRUE(ctr.PrepareSnapshot("stray-snap", chain,
+                                  {{"fsb.io/managed", "true"}, {"fsb.io/agent", stack_->agent_id()}})
+                  .ok());
+
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return absl::IsNotFound(ctr.GetContainer("stray-fsb").status()) &&
+               absl::IsNotFound(ctr.StatSnapshot("stray-snap").status());
+      },
+      absl::Seconds(30)));
+  EXPECT_TRUE(ctr.GetContainer("not-ours").ok()) << "the janitor touched a foreign container";
+  ASSERT_TRUE(ctr.DeleteContainer("not-ours").ok());
+}
+
 }  // namespace
 }  // namespace fsb

@@ -1,0 +1,32 @@
+#include "internal/daemon.h"
+
+#include <pthread.h>
+
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "gflags/gflags.h"
+#include "glog/logging.h"
+
+namespace fsb {
+
+Daemon::Daemon(std::string_view usage, int* argc, char*** argv) {
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGTERM);
+  sigaddset(&signals_, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+
+  gflags::SetUsageMessage(std::string(usage));
+  gflags::ParseCommandLineFlags(argc, argv, true);
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  google::InitGoogleLogging((*argv)[0]);
+  FLAGS_logtostderr = FLAGS_logtostderr || FLAGS_log_dir.empty();
+}
+
+int Daemon::WaitForShutdown() {
+  int signal = 0;
+  sigwait(&signals_, &signal);
+  return signal;
+}
+
+}  // namespace fsb
