@@ -33,6 +33,8 @@ Commands:
   logs      Print a sandbox's output
   exec      Run a command in a sandbox
   agents    List the registered agents
+  image     Import an image archive on the agents (image import FILE)
+  bench     Create sandboxes under load; report latencies and the servers' stages
   version   Print the client version
   help      Show this help
 
@@ -106,6 +108,28 @@ fsb agents [-o json|yaml|wide]
   -o, --output FORMAT       json or yaml: the fsb.io/v1alpha1 Agent resources;
                             wide: adds ADDRESS and IMAGES
 
+fsb image import FILE [--agent NAME] [-o json]
+  --agent NAME              import on this agent only (default: every registered agent)
+  -o, --output json         print the controller's answer as JSON
+                            FILE is an OCI image archive; the deadline is --timeout, at
+                            least 30m; exit 1 unless every agent imported it
+
+fsb bench --image IMG [flags] [-- CMD [ARG...]]
+  --image IMG               image of the sandboxes (required)
+  --requests N              sandboxes to create, 1-100000 (default 10); named
+                            bench-<run id>-<i>
+  --concurrency C           creates in flight at once, 1-N (default 1)
+  --rate R                  start at most R creates per second in all (default: no limit)
+  --cleanup                 delete the sandboxes afterwards (grace 0) and time it
+  --strong                  persist before starting (strong consistency)
+  --controller-metrics HOST:PORT
+                            controller /metrics (default: the endpoint's host, port 9091)
+  --agent-metrics HOST:PORT agent /metrics (repeatable; default: every registered agent)
+  --agent-metrics-port PORT port of the agents' /metrics (default 5759)
+  -o, --output json         every figure as JSON
+  -- CMD [ARG...]           the sandboxes' command (default: sleep 3600)
+                            exit 1 if any create (or cleanup delete) failed
+
 Global flags:
   --endpoint HOST:PORT      controller address (default: $FSB_ENDPOINT, else 127.0.0.1:9090)
   -n, --namespace NS        namespace (default "default")
@@ -132,6 +156,8 @@ Examples:
   fsb exec -it hello -- sh
   fsb rm hello
   fsb rm --now job
+  fsb image import app.tar --agent node-1
+  fsb bench --image busybox --requests 50 --concurrency 8 --cleanup -o json
 
 Exit status: 0 on success, 1 on a server or connection error, 2 on a usage error;
 exec: the command's.
@@ -151,7 +177,9 @@ enum CommandBit : uint32_t {
   kAgentsBit = 1 << 9,
   kLogsBit = 1 << 10,
   kExecBit = 1 << 11,
-  kAllBits = (1 << 12) - 1,
+  kImageBit = 1 << 12,
+  kBenchBit = 1 << 13,
+  kAllBits = (1 << 14) - 1,
 };
 
 struct FlagSpec {
@@ -166,14 +194,14 @@ constexpr FlagSpec kFlags[] = {
     {"namespace", 'n', true, kAllBits},
     {"timeout", 0, true, kAllBits},
     {"help", 'h', false, kAllBits},
-    {"image", 0, true, kRunBit},
+    {"image", 0, true, kRunBit | kBenchBit},
     {"name", 0, true, kRunBit},
     {"env", 'e', true, kRunBit | kExecBit},
     {"workdir", 'w', true, kRunBit | kExecBit},
     {"pool", 0, true, kRunBit},
     {"label", 'l', true, kRunBit | kUpdateBit},
     {"port", 0, true, kRunBit},
-    {"strong", 0, false, kRunBit},
+    {"strong", 0, false, kRunBit | kBenchBit},
     {"request-id", 0, true, kRunBit},
     {"cpu", 0, true, kRunBit},
     {"memory", 0, true, kRunBit},
@@ -186,7 +214,7 @@ constexpr FlagSpec kFlags[] = {
     {"remove-label", 0, true, kUpdateBit},
     {"selector", 'l', true, kListBit},
     {"all-namespaces", 'A', false, kListBit},
-    {"output", 'o', true, kListBit | kGetBit | kAgentsBit},
+    {"output", 'o', true, kListBit | kGetBit | kAgentsBit | kImageBit | kBenchBit},
     {"grace", 0, true, kDeleteBit},
     {"now", 0, false, kDeleteBit},
     {"filename", 'f', true, kApplyBit},
@@ -196,6 +224,14 @@ constexpr FlagSpec kFlags[] = {
     {"timestamps", 0, false, kLogsBit},
     {"stdin", 'i', false, kExecBit},
     {"tty", 't', false, kExecBit},
+    {"agent", 0, true, kImageBit},
+    {"requests", 0, true, kBenchBit},
+    {"concurrency", 0, true, kBenchBit},
+    {"rate", 0, true, kBenchBit},
+    {"cleanup", 0, false, kBenchBit},
+    {"controller-metrics", 0, true, kBenchBit},
+    {"agent-metrics", 0, true, kBenchBit},
+    {"agent-metrics-port", 0, true, kBenchBit},
 };
 
 // A short name shared by several flags must mean one flag per command. (Where they
@@ -223,7 +259,8 @@ constexpr CommandWord kCommands[] = {
     {"get", kGetBit},       {"rm", kDeleteBit},     {"delete", kDeleteBit},
     {"update", kUpdateBit}, {"reset", kResetBit},   {"apply", kApplyBit},
     {"agents", kAgentsBit}, {"version", kVersionBit}, {"help", kHelpBit},
-    {"logs", kLogsBit},     {"exec", kExecBit},
+    {"logs", kLogsBit},     {"exec", kExecBit},       {"image", kImageBit},
+    {"bench", kBenchBit},
 };
 
 // Bounds of the duration flags.
@@ -435,15 +472,16 @@ absl::StatusOr<int64_t> ParseExpireAt(const FlagValue& flag, absl::Time now) {
   return absl::ToUnixSeconds(*at);
 }
 
-absl::StatusOr<int64_t> ParsePids(const FlagValue& flag) {
-  int64_t pids = 0;
-  if (!absl::SimpleAtoi(flag.value, &pids)) {
+// A whole number within [min, max].
+absl::StatusOr<int64_t> ParseInteger(const FlagValue& flag, int64_t min, int64_t max) {
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(flag.value, &n)) {
     return UsageError(absl::StrCat(flag.spelled, " \"", flag.value, "\" is not a number"));
   }
-  if (pids < 1 || pids > kMaxPids) {
-    return UsageError(absl::StrCat(flag.spelled, " ", pids, " is out of range 1-", kMaxPids));
+  if (n < min || n > max) {
+    return UsageError(absl::StrCat(flag.spelled, " ", n, " is out of range ", min, "-", max));
   }
-  return pids;
+  return n;
 }
 
 absl::StatusOr<std::string> ParseRequestId(const FlagValue& flag) {
@@ -529,7 +567,7 @@ absl::StatusOr<RunCommand> BuildRun(const Tokens& tokens, absl::Time now) {
       s = Assign(ParseQuantity(flag.spelled, flag.value, QuantityUnit::kBytes),
                  run.memory_bytes);
     } else if (name == "pids") {
-      s = Assign(ParsePids(flag), run.pids);
+      s = Assign(ParseInteger(flag, 1, kMaxPids), run.pids);
     }
     if (!s.ok()) return s;
   }
@@ -734,6 +772,108 @@ absl::StatusOr<ExecCommand> BuildExec(std::string_view word, const Tokens& token
   return exec;
 }
 
+// `-o json`, the one output format of `image import` and `bench` besides their text.
+absl::StatusOr<bool> JsonOutputOf(std::string_view word, const Tokens& tokens) {
+  bool json = false;
+  for (const FlagValue& flag : tokens.flags) {
+    if (flag.spec->name != "output") continue;
+    if (flag.value != "json") {
+      return UsageError(absl::StrCat("unknown output format \"", flag.value, "\" for ",
+                                     Sv(word), ": use -o json"));
+    }
+    json = true;
+  }
+  return json;
+}
+
+absl::StatusOr<ImageImportCommand> BuildImage(std::string_view word, const Tokens& tokens) {
+  const std::vector<std::string>& words = tokens.positionals;
+  if (words.empty()) return UsageError("image needs a subcommand: fsb image import FILE");
+  if (words.front() != "import") {
+    return UsageError(absl::StrCat("unknown subcommand \"", words.front(),
+                                   "\" for image: use fsb image import FILE"));
+  }
+  if (words.size() != 2 || words[1].empty()) {
+    return UsageError(absl::StrCat("image import takes one FILE, got ", words.size() - 1));
+  }
+  ImageImportCommand import;
+  import.file = words[1];
+  if (absl::Status s = Assign(JsonOutputOf(word, tokens), import.json); !s.ok()) return s;
+  for (const FlagValue& flag : tokens.flags) {
+    if (flag.spec->name != "agent") continue;
+    if (flag.value.empty()) return UsageError(absl::StrCat("flag ", flag.spelled, " is empty"));
+    import.agent = flag.value;
+  }
+  return import;
+}
+
+// --rate: creates per second, positive and at most a million.
+absl::StatusOr<double> ParseRate(const FlagValue& flag) {
+  double rate = 0;
+  if (!absl::SimpleAtod(flag.value, &rate) || !(rate > 0) || rate > 1e6) {
+    return UsageError(absl::StrCat(flag.spelled, " \"", flag.value,
+                                   "\" must be a number of creates per second, above 0 and at "
+                                   "most 1000000"));
+  }
+  return rate;
+}
+
+absl::StatusOr<std::string> ParseAddress(const FlagValue& flag) {
+  if (absl::Status s = ParseHostPort(flag.spelled, flag.value).status(); !s.ok()) return s;
+  return flag.value;
+}
+
+absl::StatusOr<BenchCommand> BuildBench(std::string_view word, const Tokens& tokens) {
+  if (absl::Status s = NoPositionals(word, tokens); !s.ok()) return s;
+  BenchCommand bench;
+  if (absl::Status s = Assign(JsonOutputOf(word, tokens), bench.json); !s.ok()) return s;
+  const FlagValue* concurrency = nullptr;
+  for (const FlagValue& flag : tokens.flags) {
+    std::string_view name = flag.spec->name;
+    absl::Status s;
+    if (name == "image") {
+      bench.image = flag.value;
+    } else if (name == "requests") {
+      s = Assign(ParseInteger(flag, 1, kMaxBenchRequests), bench.requests);
+    } else if (name == "concurrency") {
+      concurrency = &flag;
+      s = Assign(ParseInteger(flag, 1, kMaxBenchRequests), bench.concurrency);
+    } else if (name == "rate") {
+      s = Assign(ParseRate(flag), bench.rate);
+    } else if (name == "cleanup") {
+      bench.cleanup = flag.value == "true";
+    } else if (name == "strong") {
+      bench.strong = flag.value == "true";
+    } else if (name == "controller-metrics") {
+      s = Assign(ParseAddress(flag), bench.controller_metrics);
+    } else if (name == "agent-metrics") {
+      std::string address;
+      s = Assign(ParseAddress(flag), address);
+      bench.agent_metrics.push_back(std::move(address));
+    } else if (name == "agent-metrics-port") {
+      s = Assign(ParseInteger(flag, 1, 65535), bench.agent_metrics_port);
+    }
+    if (!s.ok()) return s;
+  }
+  if (bench.image.empty()) return UsageError("bench needs --image");
+  if (absl::StatusOr<std::string> ref = NormalizeImageReference(bench.image); !ref.ok()) {
+    return UsageError(absl::StrCat("--image: ", ref.status().message()));
+  }
+  if (bench.concurrency > bench.requests) {
+    return UsageError(absl::StrCat(concurrency->spelled, " ", bench.concurrency,
+                                   " is above --requests ", bench.requests));
+  }
+  if (tokens.saw_dash_dash) {
+    if (tokens.after_dash_dash.empty() || tokens.after_dash_dash.front().empty()) {
+      return UsageError("bench needs a command after '--' (default: sleep 3600)");
+    }
+    bench.command = tokens.after_dash_dash;
+  } else {
+    bench.command = {"sleep", "3600"};
+  }
+  return bench;
+}
+
 absl::Status ApplyGlobals(const Tokens& tokens, const EnvLookup& env, GlobalOptions& global) {
   if (env) {
     if (std::optional<std::string> from_env = env(kEndpointEnvVar);
@@ -806,8 +946,10 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
   }
   if (command == nullptr) return UsageError(absl::StrCat("unknown command \"", word, "\""));
   if (absl::Status s = BindFlags(word, command->bit, tokens); !s.ok()) return s;
-  if (tokens.saw_dash_dash && command->bit != kRunBit && command->bit != kExecBit) {
-    return UsageError(absl::StrCat("'--' is only valid for run and exec, not \"", word, "\""));
+  if (tokens.saw_dash_dash && command->bit != kRunBit && command->bit != kExecBit &&
+      command->bit != kBenchBit) {
+    return UsageError(
+        absl::StrCat("'--' is only valid for run, exec and bench, not \"", word, "\""));
   }
 
   absl::Status built;
@@ -852,6 +994,12 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
       break;
     case kExecBit:
       built = Assign(BuildExec(word, tokens), invocation.command);
+      break;
+    case kImageBit:
+      built = Assign(BuildImage(word, tokens), invocation.command);
+      break;
+    case kBenchBit:
+      built = Assign(BuildBench(word, tokens), invocation.command);
       break;
     case kVersionBit:
       built = NoPositionals(word, tokens);

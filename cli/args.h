@@ -134,10 +134,43 @@ struct ExecCommand {
   bool tty = false;     // -t: a terminal (raw mode locally, resizes forwarded)
 };
 
+// `fsb image import FILE`: Images.ImportImage, the file streamed to the controller.
+struct ImageImportCommand {
+  std::string file;   // an OCI image archive; not empty
+  std::string agent;  // empty: every registered agent
+  bool json = false;  // -o json: print the ImportImageResponse
+};
+
+// Defaults of `fsb bench`.
+inline constexpr int kDefaultBenchRequests = 10;
+inline constexpr int kMaxBenchRequests = 100000;
+inline constexpr int kDefaultControllerMetricsPort = 9091;
+inline constexpr int kDefaultAgentMetricsPort = 5759;
+
+// `fsb bench`: `requests` CreateSandbox calls from `concurrency` workers, timed, with the
+// servers' stage histograms scraped before and after.
+struct BenchCommand {
+  std::string image;  // required
+  int requests = kDefaultBenchRequests;  // 1..kMaxBenchRequests
+  int concurrency = 1;                   // 1..requests
+  double rate = 0;  // creates started per second, all workers together; 0: unpaced
+  bool cleanup = false;  // delete the sandboxes (grace 0) after the run
+  bool strong = false;
+  // Everything after `--`; default `sleep 3600`.
+  std::vector<std::string> command;
+  // host:port of the controller's /metrics; empty: the endpoint's host, port 9091.
+  std::string controller_metrics;
+  // Port of every agent's /metrics (at the host of its registered address).
+  int agent_metrics_port = kDefaultAgentMetricsPort;
+  // Explicit agent /metrics addresses (host:port); when set, ListAgents is not asked.
+  std::vector<std::string> agent_metrics;
+  bool json = false;  // -o json
+};
+
 using Command = std::variant<NoCommand, HelpCommand, VersionCommand, RunCommand,
                              ListCommand, GetCommand, UpdateCommand, ResetCommand,
                              DeleteCommand, ApplyCommand, AgentsCommand, LogsCommand,
-                             ExecCommand>;
+                             ExecCommand, ImageImportCommand, BenchCommand>;
 
 // A fully parsed and validated command line.
 struct Invocation {
@@ -157,8 +190,9 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 // (`-it`). Flags may appear before or after the command word, except a short flag whose
 // letter takes a value for some commands and not for others (`-f`): that one must follow
 // the command word. `--` ends flag parsing and everything after it is the sandbox
-// command (only for `run` and `exec`). Repeated --env, --label, --port, --remove-label and -f
-// accumulate; other repeated flags keep the last value. A short flag may stand for
+// command (only for `run`, `exec` and `bench`). Repeated --env, --label, --port,
+// --remove-label, --agent-metrics and -f accumulate; other repeated flags keep the last
+// value. A short flag may stand for
 // different long flags in different commands (`-l` is --label for run and update,
 // --selector for ls). The endpoint is --endpoint, else FSB_ENDPOINT, else
 // kDefaultEndpoint.
@@ -167,7 +201,7 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 // error: unknown command or flag, a flag not valid for the command, a missing value or
 // positional argument, a malformed or out-of-range value, invalid names, conflicting
 // flags (--expire-in with --expire-at, --grace with --now, ...), `update` without
-// anything to change.
+// anything to change, `bench` with --concurrency above --requests.
 absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
                                      const EnvLookup& env, absl::Time now);
 

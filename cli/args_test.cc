@@ -487,7 +487,7 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{{"logs", "box", "--since", "0s"}, "must be positive"},
         UsageErrorCase{{"logs", "box", "--since", "soon"}, "--since"},
         UsageErrorCase{{"logs", "box", "-i"}, "flag -i is not valid for \"logs\""},
-        UsageErrorCase{{"logs", "box", "--", "x"}, "'--' is only valid for run and exec"},
+        UsageErrorCase{{"logs", "box", "--", "x"}, "'--' is only valid for run, exec and bench"},
         UsageErrorCase{{"exec", "--", "sh"}, "exec needs a sandbox NAME"},
         UsageErrorCase{{"exec", "box"}, "exec needs a command after '--'"},
         UsageErrorCase{{"exec", "box", "--"}, "exec needs a command after '--'"},
@@ -498,6 +498,81 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{{"exec", "box", "-ix", "--", "sh"}, "unknown flag \"-x\""},
         UsageErrorCase{{"exec", "box", "-f", "--", "sh"}, "flag -f is not valid for \"exec\""},
         UsageErrorCase{{"exec", "Box", "--", "sh"}, "NAME"}));
+
+TEST(ParseArgsTest, ImageImportTakesOneFileAndAnAgent) {
+  ImageImportCommand import =
+      ParseAs<ImageImportCommand>({"image", "import", "app.tar", "--agent", "node-1"});
+  EXPECT_EQ(import.file, "app.tar");
+  EXPECT_EQ(import.agent, "node-1");
+  EXPECT_FALSE(import.json);
+  import = ParseAs<ImageImportCommand>({"-o", "json", "image", "import", "x.tar"});
+  EXPECT_EQ(import.file, "x.tar");
+  EXPECT_EQ(import.agent, "");
+  EXPECT_TRUE(import.json);
+}
+
+TEST(ParseArgsTest, BenchDefaults) {
+  const BenchCommand bench = ParseAs<BenchCommand>({"bench", "--image", "busybox"});
+  EXPECT_EQ(bench.image, "busybox");
+  EXPECT_EQ(bench.requests, kDefaultBenchRequests);
+  EXPECT_EQ(bench.concurrency, 1);
+  EXPECT_EQ(bench.rate, 0);
+  EXPECT_FALSE(bench.cleanup);
+  EXPECT_FALSE(bench.strong);
+  EXPECT_THAT(bench.command, ElementsAre("sleep", "3600"));
+  EXPECT_EQ(bench.controller_metrics, "");
+  EXPECT_EQ(bench.agent_metrics_port, kDefaultAgentMetricsPort);
+  EXPECT_THAT(bench.agent_metrics, IsEmpty());
+  EXPECT_FALSE(bench.json);
+}
+
+TEST(ParseArgsTest, BenchAcceptsEveryFlag) {
+  const BenchCommand bench = ParseAs<BenchCommand>(
+      {"bench", "--image=fsb/busybox", "--requests", "50", "--concurrency=8", "--rate", "12.5",
+       "--cleanup", "--strong", "--controller-metrics", "10.0.0.1:9091", "--agent-metrics",
+       "10.0.0.2:5759", "--agent-metrics=[::1]:6000", "--agent-metrics-port", "7000", "-o",
+       "json", "--", "sh", "-c", "sleep 5"});
+  EXPECT_EQ(bench.image, "fsb/busybox");
+  EXPECT_EQ(bench.requests, 50);
+  EXPECT_EQ(bench.concurrency, 8);
+  EXPECT_EQ(bench.rate, 12.5);
+  EXPECT_TRUE(bench.cleanup);
+  EXPECT_TRUE(bench.strong);
+  EXPECT_EQ(bench.controller_metrics, "10.0.0.1:9091");
+  EXPECT_THAT(bench.agent_metrics, ElementsAre("10.0.0.2:5759", "[::1]:6000"));
+  EXPECT_EQ(bench.agent_metrics_port, 7000);
+  EXPECT_TRUE(bench.json);
+  EXPECT_THAT(bench.command, ElementsAre("sh", "-c", "sleep 5"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ImageAndBench, UsageErrorTest,
+    ::testing::Values(
+        UsageErrorCase{{"image"}, "image needs a subcommand"},
+        UsageErrorCase{{"image", "pull", "x"}, "unknown subcommand \"pull\" for image"},
+        UsageErrorCase{{"image", "import"}, "image import takes one FILE, got 0"},
+        UsageErrorCase{{"image", "import", "a", "b"}, "image import takes one FILE, got 2"},
+        UsageErrorCase{{"image", "import", "a", "-o", "wide"}, "use -o json"},
+        UsageErrorCase{{"image", "import", "a", "--requests", "1"},
+                       "flag --requests is not valid for \"image\""},
+        UsageErrorCase{{"bench"}, "bench needs --image"},
+        UsageErrorCase{{"bench", "--image", "busybox", "--requests", "0"},
+                       "--requests 0 is out of range 1-100000"},
+        UsageErrorCase{{"bench", "--image", "busybox", "--concurrency", "two"},
+                       "--concurrency \"two\" is not a number"},
+        UsageErrorCase{{"bench", "--image", "busybox", "--requests", "3", "--concurrency", "4"},
+                       "--concurrency 4 is above --requests 3"},
+        UsageErrorCase{{"bench", "--image", "busybox", "--rate", "0"},
+                       "--rate \"0\" must be a number of creates per second"},
+        UsageErrorCase{{"bench", "--image", "busybox", "--rate", "inf"}, "--rate \"inf\""},
+        UsageErrorCase{{"bench", "--image", "busybox", "--agent-metrics", "::1:80"},
+                       "write an IPv6 host in brackets"},
+        UsageErrorCase{{"bench", "--image", "busybox", "--controller-metrics", "h:"},
+                       "needs a port 1-65535"},
+        UsageErrorCase{{"bench", "--image", "busybox", "--agent-metrics-port", "0"},
+                       "--agent-metrics-port 0 is out of range 1-65535"},
+        UsageErrorCase{{"bench", "--image", "busybox", "--"}, "bench needs a command after '--'"},
+        UsageErrorCase{{"bench", "--image", "busybox", "box"}, "unexpected argument \"box\""}));
 
 }  // namespace
 }  // namespace fsb::cli

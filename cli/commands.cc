@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <atomic>
 #include <iterator>
@@ -17,9 +18,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/format.h"
+#include "cli/http_get.h"
 #include "cli/manifest.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "internal/ids.h"
 #include "internal/status.h"
 
 namespace fsb::cli {
@@ -33,6 +36,8 @@ using fastpath::v1::DeleteRequest;
 using fastpath::v1::DeleteResponse;
 using fastpath::v1::FastPathService;
 using fastpath::v1::GetRequest;
+using fastpath::v1::ImportImageRequest;
+using fastpath::v1::ImportImageResponse;
 using fastpath::v1::ListAgentsRequest;
 using fastpath::v1::ListAgentsResponse;
 using fastpath::v1::ListRequest;
@@ -216,7 +221,9 @@ class Executor {
         err_(*context.err),
         now_(context.now),
         connect_io_(context.connect_io),
-        terminal_(context.terminal) {}
+        terminal_(context.terminal),
+        connect_images_(context.connect_images),
+        http_get_(context.http_get) {}
 
   int operator()(const NoCommand&) {
     err_ << UsageText();
@@ -497,15 +504,122 @@ class Executor {
     return *exit_code;
   }
 
- private:
-  // The SandboxIO stub, connected on first use.
-  fastpath::v1::SandboxIO::StubInterface& IoStub() {
-    if (io_stub_ == nullptr) {
-      io_stub_ = connect_io_ ? connect_io_(global_.endpoint)
-                             : fastpath::v1::SandboxIO::NewStub(grpc::CreateChannel(
-                                   global_.endpoint, grpc::InsecureChannelCredentials()));
+  // Checks FILE, then streams it: the target first, then the bytes.
+  int operator()(const ImageImportCommand& import) {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(import.file, error)) {
+      err_ << "fsb: error: cannot read " << import.file << ": "
+           << (error ? error.message() : "not a regular file") << "\n";
+      return kExitServerError;
     }
-    return *io_stub_;
+    std::ifstream file(import.file, std::ios::binary);
+    if (!file) {
+      err_ << "fsb: error: cannot open " << import.file << ": " << std::strerror(errno) << "\n";
+      return kExitServerError;
+    }
+    grpc::ClientContext context;
+    context.set_deadline(
+        absl::ToChronoTime(absl::Now() + std::max(global_.timeout, kMinImportDeadline)));
+    ImportImageResponse response;
+    std::unique_ptr<grpc::ClientWriterInterface<ImportImageRequest>> writer =
+        ImagesStub().ImportImage(&context, &response);
+    ImportImageRequest request;
+    request.mutable_target()->set_agent(import.agent);
+    bool accepting = writer->Write(request);
+    std::string buffer(kImportChunkBytes, '\0');
+    while (accepting && file) {
+      file.read(buffer.data(), buffer.size());
+      if (file.gcount() > 0) {
+        request.set_data(buffer.data(), file.gcount());
+        accepting = writer->Write(request);
+      }
+    }
+    if (file.bad()) {
+      context.TryCancel();
+      (void)writer->Finish();
+      err_ << "fsb: error: cannot read " << import.file << ": " << std::strerror(errno) << "\n";
+      return kExitServerError;
+    }
+    if (accepting) writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    if (!status.ok()) return Fail(status);
+
+    if (import.json) {
+      if (int code = Print(FormatJson(response)); code != kExitOk) return code;
+    }
+    int exit_code = kExitOk;
+    for (const ImportImageResponse::Result& result : response.results()) {
+      if (!result.error().empty()) {
+        err_ << result.agent() << ": error: " << result.error() << "\n";
+        exit_code = kExitServerError;
+      } else if (!import.json) {
+        out_ << result.agent() << ": imported "
+             << (result.images().empty() ? "no named image" : absl::StrJoin(result.images(), ", "))
+             << "\n";
+      }
+    }
+    if (response.results().empty()) {
+      err_ << "fsb: error: the controller reported no agent\n";
+      exit_code = kExitServerError;
+    }
+    return exit_code;
+  }
+
+  int operator()(const BenchCommand& bench) {
+    FastPathService::StubInterface* stub = Stub();
+    if (stub == nullptr) return Fail(NoConnection());
+    const absl::Duration timeout = global_.timeout;
+    BenchEnv env{.stub = stub,
+                 .http_get = http_get_,
+                 .endpoint = global_.endpoint,
+                 .ns = global_.ns,
+                 .timeout = timeout,
+                 .run_id = RandomHex(4)};
+    if (!env.http_get) {
+      env.http_get = [timeout](const std::string& url) { return HttpGet(url, timeout); };
+    }
+    BenchReport report = RunBench(bench, env);
+    for (const std::string& warning : report.warnings) {
+      err_ << "fsb: warning: " << warning << "\n";
+    }
+    if (int code = Print(bench.json ? FormatBenchJson(report) : FormatBenchText(report));
+        code != kExitOk) {
+      return code;
+    }
+    return BenchSucceeded(report) ? kExitOk : kExitServerError;
+  }
+
+ private:
+  // The FastPath stub, connected on first use; nullptr when the factory gives none.
+  FastPathService::StubInterface* Stub() {
+    if (stub_ == nullptr && connect_) stub_ = connect_(global_.endpoint);
+    return stub_.get();
+  }
+
+  grpc::Status NoConnection() const {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        absl::StrCat("cannot connect to ", global_.endpoint));
+  }
+
+  // `stub` of `Service`, connected on first use: by `factory` when set, else over an
+  // insecure channel to the endpoint.
+  template <typename Service, typename Factory>
+  typename Service::StubInterface& Connected(
+      std::unique_ptr<typename Service::StubInterface>& stub, const Factory& factory) {
+    if (stub == nullptr) {
+      stub = factory ? factory(global_.endpoint)
+                     : Service::NewStub(grpc::CreateChannel(global_.endpoint,
+                                                            grpc::InsecureChannelCredentials()));
+    }
+    return *stub;
+  }
+
+  fastpath::v1::Images::StubInterface& ImagesStub() {
+    return Connected<fastpath::v1::Images>(images_stub_, connect_images_);
+  }
+
+  fastpath::v1::SandboxIO::StubInterface& IoStub() {
+    return Connected<fastpath::v1::SandboxIO>(io_stub_, connect_io_);
   }
 
   // Calls `method` on the stub (connecting on first use) with a deadline of --timeout
@@ -515,14 +629,11 @@ class Executor {
                         grpc::ClientContext*, const Request&, Response*),
                     const Request& request, Response& response,
                     absl::Duration extra = absl::ZeroDuration()) {
-    if (stub_ == nullptr && connect_) stub_ = connect_(global_.endpoint);
-    if (stub_ == nullptr) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          absl::StrCat("cannot connect to ", global_.endpoint));
-    }
+    FastPathService::StubInterface* stub = Stub();
+    if (stub == nullptr) return NoConnection();
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + global_.timeout + extra));
-    return (stub_.get()->*method)(&context, request, &response);
+    return (stub->*method)(&context, request, &response);
   }
 
   // One UpdateSandbox; kExitOk, or the exit code after reporting the failure.
@@ -574,8 +685,11 @@ class Executor {
   const absl::Time now_;
   const IoStubFactory& connect_io_;
   const std::function<std::unique_ptr<ExecTerminal>()>& terminal_;
+  const ImagesStubFactory& connect_images_;
+  const HttpGetter& http_get_;
   std::unique_ptr<FastPathService::StubInterface> stub_;
   std::unique_ptr<fastpath::v1::SandboxIO::StubInterface> io_stub_;
+  std::unique_ptr<fastpath::v1::Images::StubInterface> images_stub_;
 };
 
 }  // namespace

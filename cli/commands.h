@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "cli/args.h"
+#include "cli/bench.h"
 #include "cli/exec_terminal.h"
 #include "fastpath/v1/fastpath.grpc.pb.h"
 
@@ -26,6 +27,12 @@ inline constexpr int kExitUsage = 2;        // the command line is wrong; no RPC
 // The deadline of an exec session.
 inline constexpr absl::Duration kExecDeadline = absl::Hours(24);
 
+// The shortest deadline of an image import (--timeout when longer): archives are large.
+inline constexpr absl::Duration kMinImportDeadline = absl::Minutes(30);
+
+// The size of the data messages of an image import.
+inline constexpr size_t kImportChunkBytes = 1 << 20;
+
 // Connects to the FastPath API at `endpoint` ("host:port"). Called at most once per
 // Run, and only when the command needs the server.
 using StubFactory =
@@ -35,6 +42,11 @@ using StubFactory =
 // Connects to the SandboxIO API (logs, exec) at `endpoint`.
 using IoStubFactory = std::function<std::unique_ptr<fastpath::v1::SandboxIO::StubInterface>(
     const std::string& endpoint)>;
+
+// Connects to the Images API (image import) at `endpoint`.
+using ImagesStubFactory =
+    std::function<std::unique_ptr<fastpath::v1::Images::StubInterface>(
+        const std::string& endpoint)>;
 
 // What a run of `fsb` needs from the process: the environment, the way to reach the
 // server, the standard streams (all three non-null) and the wall-clock time (for AGE
@@ -50,6 +62,10 @@ struct CliContext {
   IoStubFactory connect_io;
   // The local end of `exec`; unset: NewProcessTerminal().
   std::function<std::unique_ptr<ExecTerminal>()> terminal;
+  // For `image import`; unset: an insecure gRPC channel to the endpoint.
+  ImagesStubFactory connect_images;
+  // Reads the /metrics pages for `bench`; unset: HttpGet with a deadline of --timeout.
+  HttpGetter http_get;
 };
 
 // Parses `args` (argv without argv[0]) and executes the command; returns the exit code.
@@ -61,7 +77,14 @@ struct CliContext {
 // kExitServerError. Results go to `out`, diagnostics to `err`. Every RPC carries a
 // deadline of --timeout (DeleteSandbox: plus --grace, which the server may wait), except
 // the streams: `logs -f` has none (it ends when the sandbox exits, or on Ctrl-C) and
-// `exec` has kExecDeadline.
+// `exec` has kExecDeadline, `image import` max(--timeout, kMinImportDeadline).
+//
+// `image import` opens FILE before connecting (exit 1 when it cannot be read), streams it
+// in kImportChunkBytes pieces, prints "AGENT: imported IMG[, IMG...]" per agent that
+// succeeded to `out` and "AGENT: error: ..." per agent that failed to `err`, and returns
+// kExitOk only if every agent succeeded. `bench` prints its report (FormatBenchText or,
+// with -o json, FormatBenchJson) to `out` and its warnings to `err`, and returns kExitOk
+// only if every create (and cleanup delete) succeeded; its stub is shared by its workers.
 //
 // `logs` writes stdout entries to `out` and stderr entries to `err`. `exec` returns the
 // command's exit code; with -t it holds the terminal in raw mode until it returns,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <memory>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -12,7 +13,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/type_resolver.h"
+#include "google/protobuf/util/type_resolver_util.h"
 #include "internal/strings.h"
 
 namespace fsb::cli {
@@ -111,16 +117,22 @@ class MapBuilder {
   YamlNode node_ = YamlNode::Map();
 };
 
-// `message` as JSON with `options`, ending with '\n'.
-absl::StatusOr<std::string> PrintJson(const google::protobuf::Message& message,
-                                      const google::protobuf::util::JsonPrintOptions& options) {
-  std::string out;
-  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+// The outcome of a JSON conversion: `out` ending with '\n', or INTERNAL.
+absl::StatusOr<std::string> JsonResult(const google::protobuf::util::Status& status,
+                                       std::string out) {
   if (!status.ok()) {
     return absl::InternalError(absl::StrCat("cannot render JSON: ", status.ToString()));
   }
   if (out.empty() || out.back() != '\n') out.push_back('\n');
   return out;
+}
+
+// `message` as JSON with `options`, ending with '\n'.
+absl::StatusOr<std::string> PrintJson(const google::protobuf::Message& message,
+                                      const google::protobuf::util::JsonPrintOptions& options) {
+  std::string out;
+  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+  return JsonResult(status, std::move(out));
 }
 
 }  // namespace
@@ -216,6 +228,27 @@ absl::StatusOr<std::string> FormatJson(const google::protobuf::Message& message)
   options.add_whitespace = true;
   options.always_print_primitive_fields = true;  // a stable shape for scripts
   return PrintJson(message, options);
+}
+
+absl::StatusOr<std::string> FormatValueJson(const google::protobuf::Value& value) {
+  // Deterministic serialization writes map entries (a Struct's fields) sorted by key, and
+  // the JSON printer keeps the order of the wire.
+  std::string binary;
+  {
+    google::protobuf::io::StringOutputStream stream(&binary);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    value.SerializeToCodedStream(&coded);
+  }
+  std::unique_ptr<google::protobuf::util::TypeResolver> resolver(
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          "type.googleapis.com", google::protobuf::DescriptorPool::generated_pool()));
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  std::string out;
+  auto status = google::protobuf::util::BinaryToJsonString(
+      resolver.get(), "type.googleapis.com/google.protobuf.Value", binary, &out, options);
+  return JsonResult(status, std::move(out));
 }
 
 absl::StatusOr<std::string> FormatResourceJson(const google::protobuf::Message& message) {

@@ -51,6 +51,10 @@ std::string FormatAgentTable(const std::vector<const fsb::v1alpha1::Agent*>& ite
 // `"exit_code": 0`), so scripts see a stable shape. INTERNAL if it cannot be converted.
 absl::StatusOr<std::string> FormatJson(const google::protobuf::Message& message);
 
+// `value` as indented JSON ending with '\n', object keys sorted (byte order), so that equal
+// values always print the same. INTERNAL if it cannot be converted.
+absl::StatusOr<std::string> FormatValueJson(const google::protobuf::Value& value);
+
 // A resource (or list of resources) in the proto3 JSON mapping — lowerCamel field names,
 // enums by value name, int64 as strings, Timestamps in RFC 3339 — with fields at their
 // default value left out, indented, ending with '\n'. INTERNAL if it cannot be converted.

@@ -149,6 +149,26 @@ TEST(FormatJsonTest, UsesProtoFieldNamesAndParsesBack) {
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(info, parsed));
 }
 
+TEST(FormatValueJsonTest, SortsKeysAndKeepsEmptyAndNullValues) {
+  google::protobuf::Value value;
+  auto& fields = *value.mutable_struct_value()->mutable_fields();
+  for (const char* key : {"zeta", "alpha", "mid", "beta", "list", "object", "text"}) {
+    fields[key];  // insertion order differs from key order
+  }
+  fields["zeta"].set_number_value(1.5);
+  fields["alpha"].set_number_value(12);
+  fields["mid"].set_null_value(google::protobuf::NULL_VALUE);
+  fields["beta"].set_bool_value(true);
+  fields["list"].mutable_list_value();
+  fields["object"].mutable_struct_value();
+  fields["text"].set_string_value("");
+  absl::StatusOr<std::string> json = FormatValueJson(value);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(*json,
+            "{\n \"alpha\": 12,\n \"beta\": true,\n \"list\": [],\n \"mid\": null,\n"
+            " \"object\": {},\n \"text\": \"\",\n \"zeta\": 1.5\n}\n");
+}
+
 struct ScalarCase {
   std::string in;
   std::string out;

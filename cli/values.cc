@@ -141,4 +141,20 @@ absl::StatusOr<int64_t> ParseQuantity(std::string_view flag, std::string_view va
   return static_cast<int64_t>(result);
 }
 
+absl::StatusOr<HostPort> ParseHostPort(std::string_view flag, std::string_view value) {
+  const size_t colon = value.rfind(':');
+  if (colon == std::string_view::npos) return Invalid(flag, value, "is not HOST:PORT");
+  HostPort address{std::string(value.substr(0, colon)), 0};
+  const bool bracketed = address.host.size() > 2 && address.host.front() == '[' &&
+                         address.host.back() == ']';
+  if (address.host.empty() || (!bracketed && address.host.find(':') != std::string::npos)) {
+    return Invalid(flag, value, "is not HOST:PORT (write an IPv6 host in brackets)");
+  }
+  if (!absl::SimpleAtoi(Sv(value.substr(colon + 1)), &address.port) || address.port < 1 ||
+      address.port > 65535) {
+    return Invalid(flag, value, "needs a port 1-65535 after the last ':'");
+  }
+  return address;
+}
+
 }  // namespace fsb::cli

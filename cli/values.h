@@ -2,6 +2,7 @@
 #define FSB_CLI_VALUES_H_
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
@@ -39,6 +40,15 @@ enum class QuantityUnit {
 // significant digits are read).
 absl::StatusOr<int64_t> ParseQuantity(std::string_view flag, std::string_view value,
                                       QuantityUnit unit);
+
+// A network address "HOST:PORT".
+struct HostPort {
+  std::string host;  // a name, an IPv4 address or a bracketed IPv6 address ("[::1]")
+  int port = 0;      // 1-65535
+};
+
+// "HOST:PORT" as above; the host is not empty and, unless bracketed, has no ':'.
+absl::StatusOr<HostPort> ParseHostPort(std::string_view flag, std::string_view value);
 
 }  // namespace fsb::cli
 

@@ -1,0 +1,318 @@
+#!/usr/bin/env bash
+# End-to-end create benchmark: fsb against containerd's own `ctr run -d`, on one machine.
+#
+# Usage: scripts/bench-e2e.sh [--requests N] [--out FILE] [--agent-arg ARG]...
+#   --requests N     sandboxes per run (default 50)
+#   --out FILE       where the JSON results go (default bench/results/e2e-<UTC date>.json)
+#   --agent-arg ARG  extra fsb-agent flag, e.g. --agent-arg=--shim-group-size=1 (repeatable)
+#
+# Installs the Debian packages (scripts/install-deps.sh), builds Release (build-release/,
+# FSB_BUILD_DIR), then starts a private stack in a temp folder: containerd
+# (scripts/containerd.sh), the test image, fsb-controller and one fsb-agent (capacity 2N,
+# room for deletes the controller retries) on free loopback ports. After one warm-up
+# create (discarded) it runs
+#   1. fsb bench --concurrency 1 --cleanup       N creates, one at a time
+#   2. fsb bench --concurrency 8                 N creates, 8 in flight; then the shims'
+#                                                memory is read with N sandboxes running,
+#                                                and they are deleted
+#   3. ctr run -d IMAGE ID sleep 3600            N times in a row, each timed (after one
+#                                                warm-up run); the shims' memory is read,
+#                                                then the containers are removed
+# prints a table (p50/p90/p99/max and the ctr/fsb ratio at p50) and writes every figure,
+# the machine and the commands to the JSON file. Everything it started is stopped on exit
+# (the temp folder is kept only if the run failed). Needs root (containerd and runc).
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${FSB_BUILD_DIR:-${repo_root}/build-release}"
+jobs="${FSB_JOBS:-2}"
+image=docker.io/fsb/busybox:latest
+requests=50
+out=""
+agent_args=()
+
+usage() {
+  echo "usage: $0 [--requests N] [--out FILE] [--agent-arg ARG]..." >&2
+  exit 2
+}
+while (($#)); do
+  case "$1" in
+    --requests) [[ $# -ge 2 ]] || usage; requests="$2"; shift 2 ;;
+    --requests=*) requests="${1#*=}"; shift ;;
+    --out) [[ $# -ge 2 ]] || usage; out="$2"; shift 2 ;;
+    --out=*) out="${1#*=}"; shift ;;
+    --agent-arg) [[ $# -ge 2 ]] || usage; agent_args+=("$2"); shift 2 ;;
+    --agent-arg=*) agent_args+=("${1#*=}"); shift ;;
+    *) usage ;;
+  esac
+done
+if ! [[ "${requests}" =~ ^[0-9]+$ ]] || ((requests < 1)); then
+  echo "bench-e2e: --requests must be a whole number >= 1" >&2
+  exit 2
+fi
+if [[ "$(id -u)" != 0 ]]; then
+  echo "bench-e2e: needs root (containerd and runc)" >&2
+  exit 1
+fi
+concurrency=$((requests < 8 ? requests : 8))
+if [[ -z "${out}" ]]; then
+  out="${repo_root}/bench/results/e2e-$(date -u +%Y-%m-%dT%H%M%SZ).json"
+fi
+
+. "${repo_root}/scripts/lib.sh"
+
+"${repo_root}/scripts/install-deps.sh"
+cmake -S "${repo_root}" -B "${build_dir}" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "${build_dir}" -j "${jobs}" --target fsb fsb-controller fsb-agent
+
+state="$(mktemp -d /tmp/fsb-bench.XXXXXX)"
+sock="$("${repo_root}/scripts/containerd.sh" socket "${state}")"
+fsb="${build_dir}/cli/fsb"
+ctr=(ctr --address "${sock}" --namespace fsb)
+ctr_ids=()
+ok=0
+
+finish() {
+  set +e
+  for id in "${ctr_ids[@]}"; do
+    "${ctr[@]}" tasks kill --signal SIGKILL "${id}" >/dev/null 2>&1
+  done
+  stop_pidfile "${state}/fsb-agent.pid"
+  stop_pidfile "${state}/fsb-controller.pid"
+  "${repo_root}/scripts/containerd.sh" stop "${state}" >/dev/null 2>&1
+  if ((ok)); then
+    rm -rf "${state}"
+  else
+    echo "bench-e2e: failed; logs kept in ${state}" >&2
+  fi
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+used_ports=" "
+# A TCP port nothing listens on (and not handed out before).
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 30000))
+    [[ "${used_ports}" == *" ${port} "* ]] && continue
+    ss -Htln "sport = :${port}" | grep -q . && continue
+    used_ports+="${port} "
+    echo "${port}"
+    return
+  done
+}
+
+start() {
+  local name="$1"
+  shift
+  setsid "$@" >"${state}/${name}.log" 2>&1 </dev/null &
+  echo $! >"${state}/${name}.pid"
+}
+
+fastpath_port="$(free_port)"
+controller_metrics="127.0.0.1:$(free_port)"
+agent_metrics_port="$(free_port)"
+endpoint="127.0.0.1:${fastpath_port}"
+agent_name=bench-agent
+
+"${repo_root}/scripts/containerd.sh" start "${state}"
+"${repo_root}/scripts/build-test-image.sh" --address "${sock}" --namespace fsb --name "${image}"
+controller_cmd=("${build_dir}/controller/fsb-controller"
+  --fastpath-bind-address="${endpoint}" --data-dir="${state}/controller"
+  --metrics-bind-address="${controller_metrics}"
+  --pprof-bind-address="127.0.0.1:$(free_port)")
+agent_cmd=("${build_dir}/agent/fsb-agent"
+  --agent-port="$(free_port)" --controller="${endpoint}"
+  --containerd-socket="${sock}" --containerd-namespace=fsb
+  --state-dir="${state}/agent" --agent-id="${agent_name}" --node-name="$(hostname)"
+  --capacity=$((requests * 2)) --metrics-bind-address="127.0.0.1:${agent_metrics_port}"
+  --pprof-bind-address="127.0.0.1:$(free_port)" ${agent_args[@]+"${agent_args[@]}"})
+start fsb-controller "${controller_cmd[@]}"
+start fsb-agent "${agent_cmd[@]}"
+
+export FSB_ENDPOINT="${endpoint}"
+ready=0
+for _ in $(seq 1 150); do
+  if "${fsb}" agents -o json 2>/dev/null | jq -e --arg name "${agent_name}" \
+      '.items[]? | select(.metadata.name == $name) | .status.conditions[]?
+       | select(.type == "Ready" and .status == "True")' >/dev/null; then
+    ready=1
+    break
+  fi
+  sleep 0.2
+done
+if ((!ready)); then
+  echo "bench-e2e: the agent did not become Ready; see ${state}/fsb-agent.log" >&2
+  exit 1
+fi
+echo "bench-e2e: stack ready (fastpath ${endpoint}, state ${state})"
+
+bench=("${fsb}" bench --image "${image}" --requests "${requests}"
+  --controller-metrics "${controller_metrics}" --agent-metrics-port "${agent_metrics_port}"
+  -o json)
+
+# The sum over the running processes whose command line matches PATTERN: count, RSS and
+# PSS in KiB, as JSON.
+memory_of() {
+  local count=0 rss=0 pss=0 pid kib
+  for pid in $(pgrep -f -- "$1" || true); do
+    kib="$(awk '/^VmRSS:/ {print $2}' "/proc/${pid}/status" 2>/dev/null)" || continue
+    [[ -n "${kib}" ]] || continue
+    count=$((count + 1))
+    rss=$((rss + kib))
+    pss=$((pss + $(awk '/^Pss:/ {print $2}' "/proc/${pid}/smaps_rollup" 2>/dev/null || echo 0)))
+  done
+  jq -n --argjson count "${count}" --argjson rss "${rss}" --argjson pss "${pss}" \
+    '{processes: $count, rss_kib: $rss, pss_kib: $pss}'
+}
+
+# Shims and fsb-logger processes of this containerd, with N sandboxes running.
+stack_memory() {
+  jq -n --argjson shims "$(memory_of "containerd-shim-runc-v2 .*-address ${sock}( |$)")" \
+    --argjson loggers "$(memory_of "${state}/agent/bin/fsb-logger")" \
+    '{shims: $shims, loggers: $loggers}'
+}
+
+# Runs fsb bench with the extra flags into FILE; failed creates are in its JSON.
+run_bench() {
+  local file="$1"
+  shift
+  if ! "${bench[@]}" "$@" >"${file}"; then
+    jq -e . "${file}" >/dev/null 2>&1 || { echo "bench-e2e: fsb bench failed" >&2; exit 1; }
+    echo "bench-e2e: some calls failed: $(jq -c '{failures, cleanup}' "${file}")" >&2
+  fi
+}
+
+echo "bench-e2e: warm-up create"
+run_bench "${state}/warm-up.json" --requests 1 --cleanup
+
+echo "bench-e2e: fsb bench, concurrency 1, ${requests} creates"
+run_bench "${state}/fsb-c1.json" --concurrency 1 --cleanup
+
+echo "bench-e2e: fsb bench, concurrency ${concurrency}, ${requests} creates"
+run_bench "${state}/fsb-c8.json" --concurrency "${concurrency}"
+fsb_memory="$(stack_memory)"
+mapfile -t names < <(jq -r '.sandboxes[]' "${state}/fsb-c8.json")
+if ((${#names[@]})) && ! "${fsb}" rm --now "${names[@]}" >/dev/null; then
+  echo "bench-e2e: some deletes failed (the controller retries them)" >&2
+fi
+
+echo "bench-e2e: ctr run -d, ${requests} times"
+ctr_run() {
+  local id="$1"
+  ctr_ids+=("${id}")
+  "${ctr[@]}" run -d "${image}" "${id}" sleep 3600 >/dev/null
+}
+ctr_remove() {
+  local id
+  for id in "$@"; do
+    "${ctr[@]}" tasks kill --signal SIGKILL "${id}" >/dev/null 2>&1 || true
+  done
+  for id in "$@"; do
+    for _ in $(seq 1 50); do
+      "${ctr[@]}" tasks delete "${id}" >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    "${ctr[@]}" containers rm "${id}" >/dev/null
+  done
+  ctr_ids=()
+}
+ctr_run bench-ctr-warmup
+ctr_remove bench-ctr-warmup
+ctr_ms=()
+for i in $(seq 0 $((requests - 1))); do
+  t0="$(date +%s%N)"
+  ctr_run "bench-ctr-${i}"
+  t1="$(date +%s%N)"
+  ctr_ms+=("$(((t1 - t0) / 1000))")  # microseconds
+done
+ctr_memory="$(stack_memory)"
+ctr_remove "${ctr_ids[@]}"
+
+# ctr's own start-up (a Go program that dials containerd), for reading the baseline:
+# `ctr version` makes one RPC.
+version_ms=()
+for _ in $(seq 1 10); do
+  t0="$(date +%s%N)"
+  "${ctr[@]}" version >/dev/null
+  t1="$(date +%s%N)"
+  version_ms+=("$(((t1 - t0) / 1000))")
+done
+
+mkdir -p "$(dirname "${out}")"
+commit="$(git -C "${repo_root}" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "${repo_root}" status --porcelain 2>/dev/null)" ]]; then
+  commit+="+changes"
+fi
+# Percentiles as fsb bench computes them: linear interpolation between closest ranks.
+jq -n \
+  --slurpfile c1 "${state}/fsb-c1.json" \
+  --slurpfile c8 "${state}/fsb-c8.json" \
+  --argjson ctr_us "$(printf '%s\n' "${ctr_ms[@]}" | jq -s .)" \
+  --argjson version_us "$(printf '%s\n' "${version_ms[@]}" | jq -s .)" \
+  --argjson fsb_memory "${fsb_memory}" \
+  --argjson ctr_memory "${ctr_memory}" \
+  --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" \
+  --arg vcpus "$(nproc)" \
+  --arg kernel "$(uname -r)" \
+  --arg os "$(. /etc/os-release && echo "${PRETTY_NAME}")" \
+  --arg commit "${commit}" \
+  --arg containerd "$(containerd --version | awk '{print $3}')" \
+  --arg runc "$(runc --version | awk 'NR == 1 {print $3}')" \
+  --arg agent_args "${agent_args[*]-}" \
+  --arg concurrency "${concurrency}" \
+  --arg requests "${requests}" \
+  --arg image "${image}" '
+  def pct($q): sort as $s | ($s | length) as $n | ($q * ($n - 1)) as $p
+    | ($p | floor) as $lo | ([$lo + 1, $n - 1] | min) as $hi
+    | $s[$lo] + ($s[$hi] - $s[$lo]) * ($p - $lo);
+  def r3: . * 1000 | round / 1000;
+  def stats: {count: length, min: (min | r3), p50: (pct(0.5) | r3), p90: (pct(0.9) | r3),
+              p99: (pct(0.99) | r3), max: (max | r3), mean: (add / length | r3)};
+  ($ctr_us | map(. / 1000)) as $ctr_ms
+  | {
+      date: $date,
+      machine: {cpu: $cpu, vcpus: ($vcpus | tonumber), kernel: $kernel, os: $os,
+                containerd: $containerd, runc: $runc},
+      commit: $commit,
+      image: $image,
+      requests: ($requests | tonumber),
+      agent_args: $agent_args,
+      commands: {
+        fsb_c1: "fsb bench --image \($image) --requests \($requests) --concurrency 1 --cleanup -o json",
+        fsb_c8: "fsb bench --image \($image) --requests \($requests) --concurrency \($concurrency) -o json",
+        ctr: "ctr --address SOCK -n fsb run -d \($image) ID sleep 3600"
+      },
+      fsb_c1: $c1[0],
+      fsb_c8: $c8[0],
+      ctr: {latencies_ms: $ctr_ms, latency_ms: ($ctr_ms | stats)},
+      ctr_version_ms: ($version_us | map(. / 1000) | stats),
+      memory: {fsb_c8: $fsb_memory, ctr: $ctr_memory},
+      ratio_ctr_over_fsb_p50: {
+        c1: (($ctr_ms | pct(0.5)) / $c1[0].latency_ms.p50 * 100 | round / 100),
+        c8: (($ctr_ms | pct(0.5)) / $c8[0].latency_ms.p50 * 100 | round / 100)
+      }
+    }' >"${out}"
+
+jq -r --arg c "${concurrency}" '
+  def pad($n): tostring | if length < $n then . + (" " * ($n - length)) else . end;
+  def row($name; $l; $rate): ($name | pad(12)) + ($l.p50 | pad(10)) + ($l.p90 | pad(10))
+    + ($l.p99 | pad(10)) + ($l.max | pad(10)) + ($rate | tostring);
+  def one: . * 10 | round / 10;
+  def mib: . / 1024 | one | tostring;
+  "create latency, \(.requests) creates each (ms)",
+  row(""; {p50: "p50", p90: "p90", p99: "p99", max: "max"}; "creates/s"),
+  row("fsb c=1"; .fsb_c1.latency_ms; .fsb_c1.creates_per_second | one),
+  row("fsb c=\($c)"; .fsb_c8.latency_ms; .fsb_c8.creates_per_second | one),
+  row("ctr run -d"; .ctr.latency_ms; "-"),
+  "",
+  "ctr/fsb at p50: c=1 \(.ratio_ctr_over_fsb_p50.c1), c=\($c) \(.ratio_ctr_over_fsb_p50.c8)",
+  "ctr version (process start + 1 RPC): p50 \(.ctr_version_ms.p50) ms",
+  "memory with \(.requests) sandboxes running:",
+  "  fsb: \(.memory.fsb_c8.shims.processes) shims \(.memory.fsb_c8.shims.rss_kib | mib) MiB RSS, \(.memory.fsb_c8.shims.pss_kib | mib) MiB PSS; \(.memory.fsb_c8.loggers.processes) fsb-loggers \(.memory.fsb_c8.loggers.pss_kib | mib) MiB PSS",
+  "  ctr: \(.memory.ctr.shims.processes) shims \(.memory.ctr.shims.rss_kib | mib) MiB RSS, \(.memory.ctr.shims.pss_kib | mib) MiB PSS"
+' "${out}"
+echo "bench-e2e: results in ${out}"
+ok=1
