@@ -110,6 +110,7 @@ absl::StatusOr<std::string> Containerd::ReadContent(std::string_view digest) {
 absl::StatusOr<std::vector<containerd::types::Mount>> Containerd::PrepareSnapshot(
     std::string_view key, std::string_view parent,
     const std::map<std::string, std::string>& labels) {
+  const RpcTimer timer(this, "Snapshots.Prepare");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   csnap::PrepareSnapshotRequest req;

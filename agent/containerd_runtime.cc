@@ -196,17 +196,22 @@ absl::StatusOr<uint32_t> ContainerdRuntime::CreateAndStart(const ContainerParams
 }
 
 absl::Status ContainerdRuntime::Stop(std::string_view id, absl::Duration grace) {
-  absl::Status kill = containerd_->KillTask(id, SIGTERM, /*all=*/false);
+  if (grace > absl::ZeroDuration()) {
+    absl::Status kill = containerd_->KillTask(id, SIGTERM, /*all=*/false);
+    if (absl::IsNotFound(kill)) return absl::OkStatus();
+    // FAILED_PRECONDITION: the process has already exited; Wait returns at once.
+    if (!kill.ok() && !absl::IsFailedPrecondition(kill)) return kill;
+    auto waited = containerd_->WaitTask(id, grace);
+    if (waited.ok() || absl::IsNotFound(waited.status())) return absl::OkStatus();
+    // Not gone within the grace period. containerd reports its side of the deadline as
+    // UNKNOWN "context deadline exceeded", so every failure of the wait escalates.
+    LOG(INFO) << "sandbox " << id << " still runs after SIGTERM and " << grace << " ("
+              << waited.status() << "); sending SIGKILL";
+  }
+  absl::Status kill = containerd_->KillTask(id, SIGKILL, /*all=*/true);
   if (absl::IsNotFound(kill)) return absl::OkStatus();
-  // FAILED_PRECONDITION: the process has already exited; Wait returns at once.
   if (!kill.ok() && !absl::IsFailedPrecondition(kill)) return kill;
-  auto waited = containerd_->WaitTask(id, grace);
-  if (waited.ok() || absl::IsNotFound(waited.status())) return absl::OkStatus();
-  if (!absl::IsDeadlineExceeded(waited.status())) return waited.status();
-  LOG(INFO) << "sandbox " << id << " ignored SIGTERM for " << grace << "; sending SIGKILL";
-  kill = containerd_->KillTask(id, SIGKILL, /*all=*/true);
-  if (!kill.ok() && !absl::IsNotFound(kill) && !absl::IsFailedPrecondition(kill)) return kill;
-  waited = containerd_->WaitTask(id, options_.kill_timeout);
+  auto waited = containerd_->WaitTask(id, options_.kill_timeout);
   if (waited.ok() || absl::IsNotFound(waited.status())) return absl::OkStatus();
   return waited.status();
 }

@@ -58,8 +58,8 @@ class Runtime {
   // in `timings`. On failure nothing it created is left behind.
   virtual absl::StatusOr<uint32_t> CreateAndStart(const ContainerParams& params,
                                                   AgentTimings& timings) = 0;
-  // SIGTERM, up to `grace` for the task to exit, then SIGKILL to all its processes.
-  // OK when there is no task or it already exited.
+  // SIGTERM, up to `grace` for the task to exit, then SIGKILL to all its processes (a
+  // zero grace: SIGKILL at once). OK when there is no task or it already exited.
   virtual absl::Status Stop(std::string_view id, absl::Duration grace) = 0;
   // Deletes task, container and snapshot, whichever exist. NOT_FOUND if none did.
   virtual absl::Status Remove(std::string_view id) = 0;

@@ -104,7 +104,7 @@ absl::Status SandboxManager::Recover() {
       entry.status = AdoptedStatus(entry.spec, c, LogPath(c.id));
       if (auto group = c.labels.find(kShimGroupLabel); group != c.labels.end()) {
         entry.shim_group = group->second;
-        ++shim_groups_[entry.shim_group];
+        ++shim_groups_[entry.shim_group].members;
       }
       ++adopted;
     }
@@ -145,21 +145,29 @@ absl::Status SandboxManager::Validate(const SandboxSpec& spec) const {
 
 std::string SandboxManager::JoinShimGroup() {
   if (options_.shim_group_size <= 1) return "";
-  for (auto& [group, members] : shim_groups_) {
-    if (members < options_.shim_group_size) {
-      ++members;
-      return group;
+  const std::string* best = nullptr;
+  int best_members = -1;
+  for (const auto& [group, g] : shim_groups_) {
+    if (g.creating == 0 && g.members < options_.shim_group_size && g.members > best_members) {
+      best = &group;
+      best_members = g.members;
     }
   }
-  std::string group = absl::StrCat("fsb-", RandomHex(6));
-  shim_groups_[group] = 1;
+  std::string group = best != nullptr ? *best : absl::StrCat("fsb-", RandomHex(6));
+  ShimGroup& g = shim_groups_[group];
+  ++g.members;
+  ++g.creating;
   return group;
+}
+
+void SandboxManager::CreateDone(const std::string& group) {
+  if (auto it = shim_groups_.find(group); it != shim_groups_.end()) --it->second.creating;
 }
 
 void SandboxManager::LeaveShimGroup(const std::string& group) {
   if (group.empty()) return;
   auto it = shim_groups_.find(group);
-  if (it != shim_groups_.end() && --it->second <= 0) shim_groups_.erase(it);
+  if (it != shim_groups_.end() && --it->second.members <= 0) shim_groups_.erase(it);
 }
 
 absl::StatusOr<SandboxStatus> SandboxManager::Create(const SandboxSpec& spec) {
@@ -221,6 +229,7 @@ absl::StatusOr<SandboxStatus> SandboxManager::CreateTimed(const SandboxSpec& spe
   absl::MutexLock lock(&mu_);
   auto it = sandboxes_.find(id);
   CHECK(it != sandboxes_.end()) << "admitted sandbox " << id << " vanished during create";
+  CreateDone(it->second.shim_group);
   if (!pid.ok()) {
     LeaveShimGroup(it->second.shim_group);
     sandboxes_.erase(it);

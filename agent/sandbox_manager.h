@@ -46,7 +46,9 @@ struct GarbageReport {
 // Invariants: a sandbox id is in `sandboxes_` from the moment it is admitted until
 // its container is gone; at most `capacity` sandboxes are admitted at once; a sandbox
 // being created or deleted is never created or deleted again concurrently; each shim
-// group holds at most `shim_group_size` admitted sandboxes.
+// group holds at most `shim_group_size` admitted sandboxes and at most one create in
+// flight (a shim serializes its task creates, so concurrent creates go to different
+// shims; a new group is made rather than queueing behind a busy one).
 // Thread-safe; no lock is held across runtime calls.
 class SandboxManager {
  public:
@@ -56,6 +58,7 @@ class SandboxManager {
     std::string cgroup_parent = "/fsb";
     absl::Duration default_grace = absl::Seconds(10);
     // Sandboxes per runc shim (the runc v2 shim's task groups); <= 1: one shim each.
+    // Groups fill up one create at a time; concurrent creates open more groups.
     int shim_group_size = 8;
     // The janitor leaves alone what is younger than this (it may be mid-create).
     absl::Duration janitor_grace = absl::Seconds(60);
@@ -121,8 +124,12 @@ class SandboxManager {
                                  const std::string& shim_group, AgentTimings& timings);
   // Refreshes the sandboxes-by-phase and capacity gauges.
   void UpdateGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A shim group with room for one more sandbox (counted in), or "" without grouping.
+  // A shim group with room for one more sandbox and no create in flight (the fullest
+  // such), or a new one; the caller is counted in as a member creating. "" without
+  // grouping.
   std::string JoinShimGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The create of a member of `group` ended.
+  void CreateDone(const std::string& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LeaveShimGroup(const std::string& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes `path` if it exists; logs other failures.
   static void RemoveFile(const std::string& path);
@@ -134,7 +141,11 @@ class SandboxManager {
   mutable absl::Mutex mu_;
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, Entry> sandboxes_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, int> shim_groups_ ABSL_GUARDED_BY(mu_);  // -> members
+  struct ShimGroup {
+    int members = 0;
+    int creating = 0;  // members whose create is in flight
+  };
+  absl::flat_hash_map<std::string, ShimGroup> shim_groups_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fsb::agent

@@ -3,6 +3,9 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
 
 #include "absl/status/status.h"
 #include "glog/logging.h"
@@ -30,6 +33,7 @@ class FakeRuntime : public Runtime {
   absl::StatusOr<uint32_t> CreateAndStart(const ContainerParams& params,
                                           AgentTimings& timings) override {
     timings[AgentStage::kTaskStart] = absl::Microseconds(5);
+    if (on_create) on_create(params);
     if (!create_error.ok()) return create_error;
     created.push_back(params);
     ContainerState& c = running[params.id];
@@ -70,6 +74,7 @@ class FakeRuntime : public Runtime {
     return it->second;
   }
 
+  std::function<void(const ContainerParams&)> on_create;  // runs inside CreateAndStart
   std::string image_user;
   std::map<std::string, std::string> files;  // path -> content in the image
   std::set<std::string> snapshots;
@@ -303,6 +308,30 @@ TEST_F(ReadyManagerTest, ShimGroupsAreBoundedAndFreed) {
   ASSERT_TRUE(solo.Create(Spec("s1")).ok());
   EXPECT_FALSE(runtime_.created.back().labels.contains(kShimGroupLabel));
   EXPECT_THAT(runtime_.created.back().spec_json, Not(HasSubstr("runc.v2.group")));
+}
+
+TEST_F(ReadyManagerTest, ConcurrentCreatesGoToDifferentShims) {
+  SandboxManager big(&runtime_, &clock_, &metrics_,
+                     {.capacity = 8, .log_dir = log_dir_.string(), .shim_group_size = 8});
+  ASSERT_TRUE(big.Recover().ok());
+  absl::Notification in_first, release;
+  runtime_.on_create = [&](const ContainerParams& p) {
+    if (p.id == "c1") {
+      in_first.Notify();
+      release.WaitForNotification();
+    }
+  };
+  std::thread first([&] { ASSERT_TRUE(big.Create(Spec("c1")).ok()); });
+  in_first.WaitForNotification();
+  ASSERT_TRUE(big.Create(Spec("c2")).ok());  // c1's shim is busy creating: another one
+  release.Notify();
+  first.join();
+  runtime_.on_create = nullptr;
+  ASSERT_TRUE(big.Create(Spec("c3")).ok());  // nothing in flight: fills a group
+  std::map<std::string, std::string> group;
+  for (const ContainerParams& p : runtime_.created) group[p.id] = p.labels.at(kShimGroupLabel);
+  EXPECT_NE(group["c1"], group["c2"]);
+  EXPECT_TRUE(group["c3"] == group["c1"] || group["c3"] == group["c2"]);
 }
 
 TEST_F(ReadyManagerTest, LimitsAndReadOnlyRootReachTheSpec) {
