@@ -28,11 +28,12 @@ Commands:
   get       Show one sandbox
   update    Change a sandbox's expiry, failure policy, recovery timeout or labels
   reset     Restart a sandbox in a fresh container (same name and spec)
-  rm        Delete sandboxes (alias: delete)
-  apply     Create or update sandboxes from YAML or JSON files
+  rm        Delete sandboxes or sandbox pools (alias: delete)
+  apply     Create or update sandboxes and sandbox pools from YAML or JSON files
   logs      Print a sandbox's output
   exec      Run a command in a sandbox
   agents    List the registered agents
+  pools     List the sandbox pools
   image     Import an image archive on the agents (image import FILE)
   bench     Create sandboxes under load; report latencies and the servers' stages
   version   Print the client version
@@ -80,14 +81,16 @@ fsb reset NAME              replace the sandbox's container with a fresh one (sa
                             and spec): sends a new reset revision, the current time
 
 fsb rm NAME [NAME...] [--grace DURATION | --now]
+                            a NAME of the form pool/POOL deletes that SandboxPool
   --grace DURATION          SIGTERM-to-SIGKILL grace, whole seconds 0-24h
                             (default: the agent's); the request deadline grows by it
   --now                     kill at once (--grace 0)
 
 fsb apply -f FILE [-f FILE...]
-  -f, --filename FILE       Sandbox resources in YAML (documents separated by ---) or
-                            JSON; - reads standard input (repeatable). Creates missing
-                            sandboxes, updates the mutable fields of existing ones
+  -f, --filename FILE       Sandbox and SandboxPool resources in YAML (documents
+                            separated by ---) or JSON; - reads standard input
+                            (repeatable). Creates missing sandboxes, updates the mutable
+                            fields of existing ones; creates or replaces pools
 
 fsb logs NAME [-f] [--tail N] [--since DURATION] [--timestamps]
   -f, --follow              keep printing new lines until the sandbox exits
@@ -107,6 +110,9 @@ fsb exec NAME [-i] [-t] [-e K=V]... [-w DIR] -- CMD [ARG...]
 fsb agents [-o json|yaml|wide]
   -o, --output FORMAT       json or yaml: the fsb.io/v1alpha1 Agent resources;
                             wide: adds ADDRESS and IMAGES
+
+fsb pools [-o json|yaml]
+  -o, --output FORMAT       json or yaml: the fsb.io/v1alpha1 SandboxPool resources
 
 fsb image import FILE [--agent NAME] [-o json]
   --agent NAME              import on this agent only (default: every registered agent)
@@ -151,6 +157,9 @@ Examples:
   fsb apply -f sandboxes.yaml
   fsb get hello -o yaml | fsb apply -f -
   fsb agents -o wide
+  fsb apply -f pool.yaml    (kind: SandboxPool, spec.maxSandboxesPerAgent: 2)
+  fsb pools
+  fsb rm pool/gpu
   fsb logs hello -f --tail 20
   fsb exec hello -- sh -c 'echo $HOSTNAME'
   fsb exec -it hello -- sh
@@ -179,7 +188,8 @@ enum CommandBit : uint32_t {
   kExecBit = 1 << 11,
   kImageBit = 1 << 12,
   kBenchBit = 1 << 13,
-  kAllBits = (1 << 14) - 1,
+  kPoolsBit = 1 << 14,
+  kAllBits = (1 << 15) - 1,
 };
 
 struct FlagSpec {
@@ -214,7 +224,7 @@ constexpr FlagSpec kFlags[] = {
     {"remove-label", 0, true, kUpdateBit},
     {"selector", 'l', true, kListBit},
     {"all-namespaces", 'A', false, kListBit},
-    {"output", 'o', true, kListBit | kGetBit | kAgentsBit | kImageBit | kBenchBit},
+    {"output", 'o', true, kListBit | kGetBit | kAgentsBit | kPoolsBit | kImageBit | kBenchBit},
     {"grace", 0, true, kDeleteBit},
     {"now", 0, false, kDeleteBit},
     {"filename", 'f', true, kApplyBit},
@@ -260,7 +270,7 @@ constexpr CommandWord kCommands[] = {
     {"update", kUpdateBit}, {"reset", kResetBit},   {"apply", kApplyBit},
     {"agents", kAgentsBit}, {"version", kVersionBit}, {"help", kHelpBit},
     {"logs", kLogsBit},     {"exec", kExecBit},       {"image", kImageBit},
-    {"bench", kBenchBit},
+    {"bench", kBenchBit},   {"pools", kPoolsBit},
 };
 
 // Bounds of the duration flags.
@@ -652,7 +662,16 @@ absl::StatusOr<UpdateCommand> BuildUpdate(std::string_view word, const Tokens& t
 
 absl::StatusOr<DeleteCommand> BuildDelete(std::string_view word, const Tokens& tokens) {
   DeleteCommand del;
-  if (absl::Status s = Assign(Names(word, tokens), del.names); !s.ok()) return s;
+  if (tokens.positionals.empty()) {
+    return UsageError(absl::StrCat(Sv(word), " needs a sandbox NAME (or pool/POOL)"));
+  }
+  for (const std::string& name : tokens.positionals) {
+    absl::Status s = name.starts_with(kPoolPrefix)
+                         ? ValidateDnsLabel("POOL", std::string_view(name).substr(kPoolPrefix.size()))
+                         : ValidateDnsLabel("NAME", name);
+    if (!s.ok()) return s;
+  }
+  del.names = tokens.positionals;
   Conflicts grace;
   for (const FlagValue& flag : tokens.flags) {
     std::string_view name = flag.spec->name;
@@ -987,6 +1006,13 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
       built = NoPositionals(word, tokens);
       if (built.ok()) built = Assign(OutputOf(tokens), agents.output);
       invocation.command = agents;
+      break;
+    }
+    case kPoolsBit: {
+      PoolsCommand pools;
+      built = NoPositionals(word, tokens);
+      if (built.ok()) built = Assign(OutputOf(tokens), pools.output);
+      invocation.command = pools;
       break;
     }
     case kLogsBit:

@@ -97,20 +97,30 @@ struct ResetCommand {
   std::string name;
 };
 
-// `fsb rm NAME...` / `fsb delete NAME...`: DeleteSandbox for each name, in order.
+// `fsb rm pool/NAME` names a SandboxPool.
+inline constexpr std::string_view kPoolPrefix = "pool/";
+
+// `fsb rm NAME...` / `fsb delete NAME...`: DeleteSandbox for each name, in order;
+// DeleteSandboxPool for each "pool/NAME".
 struct DeleteCommand {
-  std::vector<std::string> names;  // at least one
+  std::vector<std::string> names;  // at least one; DNS labels, possibly after kPoolPrefix
   // SIGTERM -> SIGKILL grace, 0..86400 seconds; unset: the agent's default.
   std::optional<int32_t> grace_period_seconds;
 };
 
-// `fsb apply -f FILE...`: ApplySandbox for every Sandbox document of every file.
+// `fsb apply -f FILE...`: ApplySandbox or ApplySandboxPool for every document of every
+// file, in order.
 struct ApplyCommand {
   std::vector<std::string> files;  // at least one; "-" is standard input
 };
 
 // `fsb agents`: ListAgents.
 struct AgentsCommand {
+  OutputFormat output = OutputFormat::kTable;
+};
+
+// `fsb pools`: ListSandboxPools.
+struct PoolsCommand {
   OutputFormat output = OutputFormat::kTable;
 };
 
@@ -169,8 +179,8 @@ struct BenchCommand {
 
 using Command = std::variant<NoCommand, HelpCommand, VersionCommand, RunCommand,
                              ListCommand, GetCommand, UpdateCommand, ResetCommand,
-                             DeleteCommand, ApplyCommand, AgentsCommand, LogsCommand,
-                             ExecCommand, ImageImportCommand, BenchCommand>;
+                             DeleteCommand, ApplyCommand, AgentsCommand, PoolsCommand,
+                             LogsCommand, ExecCommand, ImageImportCommand, BenchCommand>;
 
 // A fully parsed and validated command line.
 struct Invocation {

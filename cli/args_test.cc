@@ -153,6 +153,12 @@ TEST(ParseArgsTest, Get) {
 TEST(ParseArgsTest, DeleteTakesSeveralNamesAndAlias) {
   EXPECT_THAT(ParseAs<DeleteCommand>({"rm", "a", "b", "c"}).names, ElementsAre("a", "b", "c"));
   EXPECT_THAT(ParseAs<DeleteCommand>({"delete", "a"}).names, ElementsAre("a"));
+  EXPECT_THAT(ParseAs<DeleteCommand>({"rm", "pool/gpu", "a"}).names, ElementsAre("pool/gpu", "a"));
+}
+
+TEST(ParseArgsTest, Pools) {
+  EXPECT_EQ(ParseAs<PoolsCommand>({"pools"}).output, OutputFormat::kTable);
+  EXPECT_EQ(ParseAs<PoolsCommand>({"pools", "-o", "json"}).output, OutputFormat::kJson);
 }
 
 TEST(ParseArgsTest, HelpVersionAndNoCommand) {
@@ -327,6 +333,10 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{{"get", "UPPER"}, "NAME \"UPPER\" is invalid"},
         UsageErrorCase{{"rm"}, "rm needs a sandbox NAME"},
         UsageErrorCase{{"delete"}, "delete needs a sandbox NAME"},
+        UsageErrorCase{{"rm", "pool/GPU"}, "POOL \"GPU\" is invalid"},
+        UsageErrorCase{{"rm", "pool/"}, "POOL is empty"},
+        UsageErrorCase{{"rm", "sandbox/web"}, "NAME \"sandbox/web\" is invalid"},
+        UsageErrorCase{{"pools", "extra"}, "unexpected argument \"extra\" for pools"},
         UsageErrorCase{{"ls", "-o", "xml"}, "unknown output format \"xml\""},
         UsageErrorCase{{"ls", "-o"}, "flag -o needs a value"},
         UsageErrorCase{{"rm", "x", "-o", "json"}, "flag -o is not valid for \"rm\""},

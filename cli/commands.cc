@@ -366,6 +366,19 @@ class Executor {
     const absl::Duration grace = absl::Seconds(del.grace_period_seconds.value_or(0));
     int exit_code = kExitOk;
     for (const std::string& name : del.names) {
+      if (name.starts_with(kPoolPrefix)) {
+        fastpath::v1::DeleteSandboxPoolRequest request;
+        request.set_name(name.substr(kPoolPrefix.size()));
+        fastpath::v1::DeleteSandboxPoolResponse response;
+        grpc::Status status =
+            Call(&FastPathService::StubInterface::DeleteSandboxPool, request, response);
+        if (!status.ok()) {
+          exit_code = Fail(status);
+        } else {
+          out_ << name << " deleted\n";
+        }
+        continue;
+      }
       DeleteRequest request;
       request.set_sandbox_name(name);
       request.set_namespace_(global_.ns);
@@ -386,39 +399,68 @@ class Executor {
   }
 
   // Reads and checks every file first (a bad one is a usage error and nothing is
-  // applied), then applies each sandbox in order, continuing past failures; exit 1 if
+  // applied), then applies each resource in order, continuing past failures; exit 1 if
   // any failed.
   int operator()(const ApplyCommand& apply) {
-    std::vector<Sandbox> sandboxes;
+    std::vector<ManifestResource> resources;
     for (const std::string& path : apply.files) {
       const std::string shown = path == "-" ? "<stdin>" : path;
       absl::StatusOr<std::string> text = ReadManifest(path, in_);
       if (!text.ok()) return UsageFailure(err_, text.status().message());
-      absl::StatusOr<std::vector<Sandbox>> parsed = ParseSandboxManifest(*text);
+      absl::StatusOr<std::vector<ManifestResource>> parsed = ParseManifest(*text);
       if (!parsed.ok()) {
         return UsageFailure(err_, absl::StrCat(shown, ": ", parsed.status().message()));
       }
-      for (Sandbox& sandbox : *parsed) {
-        if (sandbox.metadata().namespace_().empty()) {
-          sandbox.mutable_metadata()->set_namespace_(global_.ns);
-        }
-        sandboxes.push_back(std::move(sandbox));
-      }
+      for (ManifestResource& resource : *parsed) resources.push_back(std::move(resource));
     }
     int exit_code = kExitOk;
-    for (Sandbox& sandbox : sandboxes) {
-      const std::string name = sandbox.metadata().name();
-      ApplyRequest request;
-      *request.mutable_sandbox() = std::move(sandbox);
-      ApplyResponse response;
-      grpc::Status status = Call(&FastPathService::StubInterface::ApplySandbox, request, response);
-      if (!status.ok()) {
-        exit_code = Fail(status);
-      } else {
-        out_ << "sandbox/" << name << (response.created() ? " created\n" : " configured\n");
-      }
+    for (ManifestResource& resource : resources) {
+      const int code = std::visit([this](auto& r) { return Apply(std::move(r)); }, resource);
+      if (code != kExitOk) exit_code = code;
     }
     return exit_code;
+  }
+
+  int Apply(Sandbox sandbox) {
+    if (sandbox.metadata().namespace_().empty()) {
+      sandbox.mutable_metadata()->set_namespace_(global_.ns);
+    }
+    const std::string name = sandbox.metadata().name();
+    ApplyRequest request;
+    *request.mutable_sandbox() = std::move(sandbox);
+    ApplyResponse response;
+    grpc::Status status = Call(&FastPathService::StubInterface::ApplySandbox, request, response);
+    if (!status.ok()) return Fail(status);
+    out_ << "sandbox/" << name << (response.created() ? " created\n" : " configured\n");
+    return kExitOk;
+  }
+
+  int Apply(fsb::v1alpha1::SandboxPool pool) {
+    const std::string name = pool.metadata().name();
+    fastpath::v1::ApplySandboxPoolRequest request;
+    *request.mutable_pool() = std::move(pool);
+    fastpath::v1::ApplySandboxPoolResponse response;
+    grpc::Status status =
+        Call(&FastPathService::StubInterface::ApplySandboxPool, request, response);
+    if (!status.ok()) return Fail(status);
+    out_ << kPoolPrefix << name << (response.created() ? " created\n" : " configured\n");
+    return kExitOk;
+  }
+
+  int operator()(const PoolsCommand& pools) {
+    fastpath::v1::ListSandboxPoolsResponse response;
+    grpc::Status status = Call(&FastPathService::StubInterface::ListSandboxPools,
+                               fastpath::v1::ListSandboxPoolsRequest(), response);
+    if (!status.ok()) return Fail(status);
+    if (pools.output == OutputFormat::kJson || pools.output == OutputFormat::kYaml) {
+      return PrintResource(response, pools.output);
+    }
+    if (response.items().empty()) {
+      err_ << "No sandbox pools.\n";
+      return kExitOk;
+    }
+    const auto& items = response.items();
+    return Print(FormatPoolTable({items.pointer_begin(), items.pointer_end()}, now_));
   }
 
   int operator()(const AgentsCommand& agents) {

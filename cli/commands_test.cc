@@ -66,78 +66,45 @@ class MockFastPathStub : public fastpath::v1::FastPathService::StubInterface {
               (grpc::ClientContext*, const ApplyRequest&, ApplyResponse*), (override));
   MOCK_METHOD(grpc::Status, ListAgents,
               (grpc::ClientContext*, const ListAgentsRequest&, ListAgentsResponse*), (override));
+  MOCK_METHOD(grpc::Status, ApplySandboxPool,
+              (grpc::ClientContext*, const fastpath::v1::ApplySandboxPoolRequest&,
+               fastpath::v1::ApplySandboxPoolResponse*),
+              (override));
+  MOCK_METHOD(grpc::Status, ListSandboxPools,
+              (grpc::ClientContext*, const fastpath::v1::ListSandboxPoolsRequest&,
+               fastpath::v1::ListSandboxPoolsResponse*),
+              (override));
+  MOCK_METHOD(grpc::Status, DeleteSandboxPool,
+              (grpc::ClientContext*, const fastpath::v1::DeleteSandboxPoolRequest&,
+               fastpath::v1::DeleteSandboxPoolResponse*),
+              (override));
 
  private:
-  template <typename T>
-  using Reader = grpc::ClientAsyncResponseReaderInterface<T>;
-  Reader<CreateResponse>* AsyncCreateSandboxRaw(grpc::ClientContext*, const CreateRequest&,
-                                                grpc::CompletionQueue*) override {
-    return nullptr;
+  // The async forms of `method`, which the CLI does not use.
+#define FSB_UNUSED_ASYNC(method, Request, Response)                                        \
+  grpc::ClientAsyncResponseReaderInterface<Response>* Async##method##Raw(                  \
+      grpc::ClientContext*, const Request&, grpc::CompletionQueue*) override {             \
+    return nullptr;                                                                        \
+  }                                                                                        \
+  grpc::ClientAsyncResponseReaderInterface<Response>* PrepareAsync##method##Raw(           \
+      grpc::ClientContext*, const Request&, grpc::CompletionQueue*) override {             \
+    return nullptr;                                                                        \
   }
-  Reader<CreateResponse>* PrepareAsyncCreateSandboxRaw(grpc::ClientContext*,
-                                                       const CreateRequest&,
-                                                       grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<DeleteResponse>* AsyncDeleteSandboxRaw(grpc::ClientContext*, const DeleteRequest&,
-                                                grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<DeleteResponse>* PrepareAsyncDeleteSandboxRaw(grpc::ClientContext*,
-                                                       const DeleteRequest&,
-                                                       grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<UpdateResponse>* AsyncUpdateSandboxRaw(grpc::ClientContext*, const UpdateRequest&,
-                                                grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<UpdateResponse>* PrepareAsyncUpdateSandboxRaw(grpc::ClientContext*,
-                                                       const UpdateRequest&,
-                                                       grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<ListResponse>* AsyncListSandboxesRaw(grpc::ClientContext*, const ListRequest&,
-                                              grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<ListResponse>* PrepareAsyncListSandboxesRaw(grpc::ClientContext*, const ListRequest&,
-                                                     grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<SandboxInfo>* AsyncGetSandboxRaw(grpc::ClientContext*, const GetRequest&,
-                                          grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<SandboxInfo>* PrepareAsyncGetSandboxRaw(grpc::ClientContext*, const GetRequest&,
-                                                 grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<Sandbox>* AsyncGetSandboxResourceRaw(grpc::ClientContext*, const GetRequest&,
-                                              grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<Sandbox>* PrepareAsyncGetSandboxResourceRaw(grpc::ClientContext*, const GetRequest&,
-                                                     grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<ApplyResponse>* AsyncApplySandboxRaw(grpc::ClientContext*, const ApplyRequest&,
-                                              grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<ApplyResponse>* PrepareAsyncApplySandboxRaw(grpc::ClientContext*, const ApplyRequest&,
-                                                     grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<ListAgentsResponse>* AsyncListAgentsRaw(grpc::ClientContext*, const ListAgentsRequest&,
-                                                 grpc::CompletionQueue*) override {
-    return nullptr;
-  }
-  Reader<ListAgentsResponse>* PrepareAsyncListAgentsRaw(grpc::ClientContext*,
-                                                        const ListAgentsRequest&,
-                                                        grpc::CompletionQueue*) override {
-    return nullptr;
-  }
+  FSB_UNUSED_ASYNC(CreateSandbox, CreateRequest, CreateResponse)
+  FSB_UNUSED_ASYNC(DeleteSandbox, DeleteRequest, DeleteResponse)
+  FSB_UNUSED_ASYNC(UpdateSandbox, UpdateRequest, UpdateResponse)
+  FSB_UNUSED_ASYNC(ListSandboxes, ListRequest, ListResponse)
+  FSB_UNUSED_ASYNC(GetSandbox, GetRequest, SandboxInfo)
+  FSB_UNUSED_ASYNC(GetSandboxResource, GetRequest, Sandbox)
+  FSB_UNUSED_ASYNC(ApplySandbox, ApplyRequest, ApplyResponse)
+  FSB_UNUSED_ASYNC(ListAgents, ListAgentsRequest, ListAgentsResponse)
+  FSB_UNUSED_ASYNC(ApplySandboxPool, fastpath::v1::ApplySandboxPoolRequest,
+                   fastpath::v1::ApplySandboxPoolResponse)
+  FSB_UNUSED_ASYNC(ListSandboxPools, fastpath::v1::ListSandboxPoolsRequest,
+                   fastpath::v1::ListSandboxPoolsResponse)
+  FSB_UNUSED_ASYNC(DeleteSandboxPool, fastpath::v1::DeleteSandboxPoolRequest,
+                   fastpath::v1::DeleteSandboxPoolResponse)
+#undef FSB_UNUSED_ASYNC
 };
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
@@ -864,7 +831,7 @@ INSTANTIATE_TEST_SUITE_P(
                        "spec: {image: b, cpu: 1}\n",
                        "document 3 (line 14): (spec) cpu: Cannot find field."},
         ApplyUsageCase{"apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n",
-                       "document 3 (line 14): kind must be Sandbox, got \"Pod\""},
+                       "document 3 (line 14): kind must be Sandbox or SandboxPool, got \"Pod\""},
         ApplyUsageCase{"apiVersion: fsb.io/v1alpha1\nkind: Sandbox\nmetadata: {name: [x\n",
                        "document 3: line 17, column 1: did not find expected ',' or ']' "
                        "(while parsing a flow sequence at line 16)"}));
@@ -894,6 +861,7 @@ ListAgentsResponse TwoAgents() {
     agent.mutable_spec()->set_node("node-1");
     agent.mutable_spec()->set_pool("default");
     agent.mutable_spec()->set_capacity(5);
+    agent.mutable_status()->set_capacity(5);
     agent.mutable_status()->set_allocated(1);
     agent.mutable_status()->add_images("busybox");
     agent.mutable_status()->mutable_last_heartbeat()->set_seconds(absl::ToUnixSeconds(kNow) - 2);
@@ -959,6 +927,120 @@ TEST_F(CliTest, ConnectionFailureIsAServerError) {
   owned_stub_.reset();  // the factory returns no stub
   EXPECT_EQ(RunCli({"agents"}), 1);
   EXPECT_THAT(err_.str(), StartsWith("fsb: error: UNAVAILABLE: cannot connect to 127.0.0.1:9090\n"));
+}
+
+
+constexpr char kPoolAndSandbox[] = R"(apiVersion: fsb.io/v1alpha1
+kind: SandboxPool
+metadata: {name: gpu}
+spec:
+  maxSandboxesPerAgent: 2
+  warmImages: [{image: busybox, count: 1}]
+---
+apiVersion: fsb.io/v1alpha1
+kind: Sandbox
+metadata: {name: web}
+spec: {image: busybox, poolRef: gpu}
+)";
+
+TEST_F(CliTest, ApplySendsPoolsAndSandboxesInFileOrder) {
+  const std::string path = WriteTempFile("pool.yaml", kPoolAndSandbox);
+  ::testing::InSequence order;
+  fastpath::v1::ApplySandboxPoolRequest pool_sent;
+  fastpath::v1::ApplySandboxPoolResponse pool_created;
+  pool_created.set_created(true);
+  EXPECT_CALL(stub_, ApplySandboxPool(_, _, _))
+      .WillOnce(
+          DoAll(SaveArg<1>(&pool_sent), SetArgPointee<2>(pool_created), Return(grpc::Status::OK)));
+  ApplyRequest sandbox_sent;
+  EXPECT_CALL(stub_, ApplySandbox(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sandbox_sent), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"apply", "-f", path}), 0);
+  EXPECT_EQ(pool_sent.pool().metadata().name(), "gpu");
+  EXPECT_EQ(pool_sent.pool().metadata().namespace_(), "");  // pools are cluster-scoped
+  EXPECT_EQ(pool_sent.pool().spec().max_sandboxes_per_agent(), 2);
+  EXPECT_EQ(sandbox_sent.sandbox().spec().pool_ref(), "gpu");
+  EXPECT_EQ(out_.str(), "pool/gpu created\nsandbox/web configured\n");
+}
+
+TEST_F(CliTest, ApplyPoolServerErrorExitsOne) {
+  const std::string path = WriteTempFile("badpool.yaml", kPoolAndSandbox);
+  EXPECT_CALL(stub_, ApplySandboxPool(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                    "spec.warmImages[0].count: -1 is out of range 0-1000")));
+  EXPECT_CALL(stub_, ApplySandbox(_, _, _)).WillOnce(Return(grpc::Status::OK));
+  EXPECT_EQ(RunCli({"apply", "-f", path}), 1);
+  EXPECT_EQ(err_.str(),
+            "fsb: error: INVALID_ARGUMENT: spec.warmImages[0].count: -1 is out of range 0-1000\n");
+}
+
+fastpath::v1::ListSandboxPoolsResponse TwoPools() {
+  fastpath::v1::ListSandboxPoolsResponse list;
+  for (const char* name : {"cpu", "gpu"}) {
+    fsb::v1alpha1::SandboxPool& pool = *list.add_items();
+    pool.set_api_version("fsb.io/v1alpha1");
+    pool.set_kind("SandboxPool");
+    pool.mutable_metadata()->set_name(name);
+    pool.mutable_metadata()->mutable_creation_timestamp()->set_seconds(absl::ToUnixSeconds(kNow) -
+                                                                       120);
+    pool.mutable_status()->set_agents(3);
+    pool.mutable_status()->set_sandboxes(4);
+  }
+  fsb::v1alpha1::SandboxPool& gpu = *list.mutable_items(1);
+  gpu.mutable_spec()->set_max_sandboxes_per_agent(2);
+  auto* warm = gpu.mutable_spec()->add_warm_images();
+  warm->set_image("docker.io/library/busybox:latest");
+  warm->set_count(1);
+  return list;
+}
+
+TEST_F(CliTest, PoolsTableAndYaml) {
+  EXPECT_CALL(stub_, ListSandboxPools(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(TwoPools()), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"pools"}), 0);
+  EXPECT_EQ(out_.str(),
+            "NAME   MAX-PER-AGENT   AGENTS   SANDBOXES   WARM-IMAGES                          AGE\n"
+            "cpu    <none>          3        4           <none>                               2m\n"
+            "gpu    2               3        4           docker.io/library/busybox:latest=1   "
+            "2m\n");
+
+  owned_stub_ = std::make_unique<StrictMock<MockFastPathStub>>();
+  StrictMock<MockFastPathStub>& second = *owned_stub_;
+  EXPECT_CALL(second, ListSandboxPools(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(TwoPools()), Return(grpc::Status::OK)));
+  out_.str("");
+  EXPECT_EQ(RunCli({"pools", "-o", "yaml"}), 0);
+  EXPECT_THAT(out_.str(), StartsWith("items:\n"
+                                     "  - apiVersion: fsb.io/v1alpha1\n"
+                                     "    kind: SandboxPool\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("      maxSandboxesPerAgent: 2\n"));
+}
+
+TEST_F(CliTest, PoolsNoneSaysSoOnStderr) {
+  EXPECT_CALL(stub_, ListSandboxPools(_, _, _)).WillOnce(Return(grpc::Status::OK));
+  EXPECT_EQ(RunCli({"pools"}), 0);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_EQ(err_.str(), "No sandbox pools.\n");
+}
+
+TEST_F(CliTest, RmPoolDeletesTheSandboxPoolAndSandboxesAsBefore) {
+  fastpath::v1::DeleteSandboxPoolRequest pool_sent;
+  EXPECT_CALL(stub_, DeleteSandboxPool(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&pool_sent), Return(grpc::Status::OK)));
+  DeleteResponse deleted;
+  deleted.set_success(true);
+  EXPECT_CALL(stub_, DeleteSandbox(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(deleted), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"rm", "pool/gpu", "web"}), 0);
+  EXPECT_EQ(pool_sent.name(), "gpu");
+  EXPECT_EQ(out_.str(), "pool/gpu deleted\nsandbox/web deleted\n");
+}
+
+TEST_F(CliTest, RmUnknownPoolIsAServerError) {
+  EXPECT_CALL(stub_, DeleteSandboxPool(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "sandbox pool \"gpu\" not found")));
+  EXPECT_EQ(RunCli({"rm", "pool/gpu"}), 1);
+  EXPECT_EQ(err_.str(), "fsb: error: NOT_FOUND: sandbox pool \"gpu\" not found\n");
 }
 
 }  // namespace

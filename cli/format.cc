@@ -210,14 +210,36 @@ std::string FormatAgentTable(const std::vector<const Agent*>& items, bool wide,
     for (const auto& condition : agent->status().conditions()) {
       if (condition.type() == "Ready") ready = condition.status();
     }
+    // The capacity placement uses; the agent's own when its pool lowers it.
+    const int32_t own = agent->spec().capacity(), capacity = agent->status().capacity();
     rows.push_back({agent->metadata().name(), agent->spec().pool(), agent->spec().node(),
-                    absl::StrCat(agent->spec().capacity()),
+                    capacity == own ? absl::StrCat(own)
+                                    : absl::StrCat(capacity, " (agent: ", own, ")"),
                     absl::StrCat(agent->status().allocated()), std::move(ready),
                     FormatAge(agent->status().last_heartbeat().seconds(), now),
                     agent->spec().address(), absl::StrJoin(agent->status().images(), ",")});
   }
   if (!wide) {
     for (std::vector<std::string>& row : rows) row.resize(7);
+  }
+  return FormatColumns(rows);
+}
+
+std::string FormatPoolTable(const std::vector<const fsb::v1alpha1::SandboxPool*>& items,
+                            absl::Time now) {
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(items.size() + 1);
+  rows.push_back({"NAME", "MAX-PER-AGENT", "AGENTS", "SANDBOXES", "WARM-IMAGES", "AGE"});
+  for (const fsb::v1alpha1::SandboxPool* pool : items) {
+    const int32_t max = pool->spec().max_sandboxes_per_agent();
+    rows.push_back({pool->metadata().name(), max > 0 ? absl::StrCat(max) : "",
+                    absl::StrCat(pool->status().agents()),
+                    absl::StrCat(pool->status().sandboxes()),
+                    absl::StrJoin(pool->spec().warm_images(), ",",
+                                  [](std::string* out, const fsb::v1alpha1::WarmImage& warm) {
+                                    absl::StrAppend(out, warm.image(), "=", warm.count());
+                                  }),
+                    FormatAge(pool->metadata().creation_timestamp().seconds(), now)});
   }
   return FormatColumns(rows);
 }

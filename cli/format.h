@@ -46,6 +46,11 @@ std::string FormatSandboxTable(const std::vector<const fastpath::v1::SandboxInfo
 std::string FormatAgentTable(const std::vector<const fsb::v1alpha1::Agent*>& items, bool wide,
                              absl::Time now);
 
+// The `pools` table: NAME MAX-PER-AGENT (<none>: no limit) AGENTS SANDBOXES WARM-IMAGES
+// (image=count, comma-separated) AGE. Rows in the order of `items`.
+std::string FormatPoolTable(const std::vector<const fsb::v1alpha1::SandboxPool*>& items,
+                            absl::Time now);
+
 // Proto3 JSON of `message` with proto field names (sandbox_id, created_at), indented,
 // ending with '\n'. Every field is present, defaults included (`"items": []`,
 // `"exit_code": 0`), so scripts see a stable shape. INTERNAL if it cannot be converted.

@@ -107,6 +107,7 @@ fsb::v1alpha1::Agent MakeAgent(std::string name, std::string ready, int64_t hear
   agent.mutable_spec()->set_node("node-" + name);
   agent.mutable_spec()->set_pool("default");
   agent.mutable_spec()->set_capacity(5);
+  agent.mutable_status()->set_capacity(5);
   agent.mutable_status()->set_allocated(2);
   agent.mutable_status()->add_images("busybox");
   agent.mutable_status()->add_images("nginx");
@@ -125,10 +126,11 @@ TEST(FormatAgentTableTest, ColumnsAndWide) {
   fsb::v1alpha1::Agent b = MakeAgent("b2", "", 0);
   b.mutable_status()->clear_last_heartbeat();
   b.mutable_spec()->clear_pool();
+  b.mutable_status()->set_capacity(2);  // its pool caps it below its own capacity
   EXPECT_EQ(FormatAgentTable({&a, &b}, /*wide=*/false, kNow),
-            "NAME   POOL      NODE      CAPACITY   USED   READY     LAST-HEARTBEAT\n"
-            "a1     default   node-a1   5          2      True      3s\n"
-            "b2     <none>    node-b2   5          2      Unknown   <unknown>\n");
+            "NAME   POOL      NODE      CAPACITY       USED   READY     LAST-HEARTBEAT\n"
+            "a1     default   node-a1   5              2      True      3s\n"
+            "b2     <none>    node-b2   2 (agent: 5)   2      Unknown   <unknown>\n");
   EXPECT_EQ(FormatAgentTable({&a}, /*wide=*/true, kNow),
             "NAME   POOL      NODE      CAPACITY   USED   READY   LAST-HEARTBEAT   ADDRESS         "
             "IMAGES\n"

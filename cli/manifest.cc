@@ -262,22 +262,27 @@ absl::StatusOr<std::vector<YamlDocument>> ParseYamlStream(std::string_view text)
   return documents;
 }
 
-absl::StatusOr<std::vector<fsb::v1alpha1::Sandbox>> ParseSandboxManifest(std::string_view text) {
+absl::StatusOr<std::vector<ManifestResource>> ParseManifest(std::string_view text) {
   absl::StatusOr<std::vector<YamlDocument>> documents = ParseYamlStream(text);
   if (!documents.ok()) return documents.status();
   if (documents->empty()) return absl::InvalidArgumentError("no document found");
-  std::vector<fsb::v1alpha1::Sandbox> sandboxes;
+  std::vector<ManifestResource> resources;
   for (const YamlDocument& document : *documents) {
     auto invalid = [&document](const std::string& problem) {
       return absl::InvalidArgumentError(
           absl::StrCat("document ", document.number, " (line ", document.line, "): ", problem));
     };
     if (!document.value.has_struct_value()) {
-      return invalid("expected a mapping (a Sandbox resource)");
+      return invalid("expected a mapping (a Sandbox or SandboxPool resource)");
     }
     const auto& fields = document.value.struct_value().fields();
-    if (std::string_view kind = StringField(fields, "kind"); kind != "Sandbox") {
-      return invalid(absl::StrCat("kind must be Sandbox, got \"", Sv(kind), "\""));
+    std::string_view kind = StringField(fields, "kind");
+    if (kind == "Sandbox") {
+      resources.emplace_back(std::in_place_type<fsb::v1alpha1::Sandbox>);
+    } else if (kind == "SandboxPool") {
+      resources.emplace_back(std::in_place_type<fsb::v1alpha1::SandboxPool>);
+    } else {
+      return invalid(absl::StrCat("kind must be Sandbox or SandboxPool, got \"", Sv(kind), "\""));
     }
     if (std::string_view version = StringField(fields, "apiVersion"); version != kApiVersion) {
       return invalid(
@@ -287,15 +292,20 @@ absl::StatusOr<std::vector<fsb::v1alpha1::Sandbox>> ParseSandboxManifest(std::st
     if (auto s = google::protobuf::util::MessageToJsonString(document.value, &json); !s.ok()) {
       return invalid(s.message().ToString());
     }
-    fsb::v1alpha1::Sandbox& sandbox = sandboxes.emplace_back();
-    if (auto s = google::protobuf::util::JsonStringToMessage(json, &sandbox); !s.ok()) {
+    auto* message = std::visit(
+        [](auto& resource) -> google::protobuf::Message* { return &resource; }, resources.back());
+    if (auto s = google::protobuf::util::JsonStringToMessage(json, message); !s.ok()) {
       return invalid(s.message().ToString());
     }
-    if (absl::Status s = ValidateDnsLabel("metadata.name", sandbox.metadata().name()); !s.ok()) {
+    const std::string& name =
+        std::visit([](const auto& resource) -> const std::string& {
+          return resource.metadata().name();
+        }, resources.back());
+    if (absl::Status s = ValidateDnsLabel("metadata.name", name); !s.ok()) {
       return invalid(std::string(s.message()));
     }
   }
-  return sandboxes;
+  return resources;
 }
 
 }  // namespace fsb::cli

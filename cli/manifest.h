@@ -2,6 +2,7 @@
 #define FSB_CLI_MANIFEST_H_
 
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,15 +37,18 @@ struct YamlDocument {
 // than 100 levels.
 absl::StatusOr<std::vector<YamlDocument>> ParseYamlStream(std::string_view text);
 
-// The fsb.io/v1alpha1 Sandbox resources of a manifest, in document order. Every
-// non-empty document must be a mapping with `kind: Sandbox`, `apiVersion:
-// fsb.io/v1alpha1`, a `metadata.name` that is a DNS label, and only fields of
-// fsb.v1alpha1.Sandbox (proto3 JSON mapping: lowerCamel names, enums by name). The
-// namespace is left as written (possibly empty).
+// A resource `fsb apply` takes.
+using ManifestResource = std::variant<fsb::v1alpha1::Sandbox, fsb::v1alpha1::SandboxPool>;
+
+// The fsb.io/v1alpha1 resources of a manifest, in document order. Every non-empty
+// document must be a mapping with `kind: Sandbox` or `kind: SandboxPool`, `apiVersion:
+// fsb.io/v1alpha1`, a `metadata.name` that is a DNS label, and only fields of that
+// resource's message (proto3 JSON mapping: lowerCamel names, enums by name). A
+// sandbox's namespace is left as written (possibly empty).
 //
 // INVALID_ARGUMENT naming the document, "document N (line L): problem", when one is not
-// such a Sandbox (a ParseYamlStream error as is); also when there is no document at all.
-absl::StatusOr<std::vector<fsb::v1alpha1::Sandbox>> ParseSandboxManifest(std::string_view text);
+// such a resource (a ParseYamlStream error as is); also when there is no document at all.
+absl::StatusOr<std::vector<ManifestResource>> ParseManifest(std::string_view text);
 
 }  // namespace fsb::cli
 

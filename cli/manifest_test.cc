@@ -234,6 +234,42 @@ spec:
   consistencyMode: strong
 )";
 
+// The Sandboxes of a manifest; fails the test for any other kind.
+absl::StatusOr<std::vector<Sandbox>> ParseSandboxManifest(std::string_view text) {
+  absl::StatusOr<std::vector<ManifestResource>> resources = ParseManifest(text);
+  if (!resources.ok()) return resources.status();
+  std::vector<Sandbox> sandboxes;
+  for (ManifestResource& resource : *resources) {
+    if (auto* sandbox = std::get_if<Sandbox>(&resource)) {
+      sandboxes.push_back(std::move(*sandbox));
+    } else {
+      ADD_FAILURE() << "not a Sandbox";
+    }
+  }
+  return sandboxes;
+}
+
+TEST(ParseManifestTest, SandboxPoolsAndSandboxesInOneStream) {
+  absl::StatusOr<std::vector<ManifestResource>> resources = ParseManifest(
+      "apiVersion: fsb.io/v1alpha1\nkind: SandboxPool\nmetadata: {name: gpu}\n"
+      "spec:\n  maxSandboxesPerAgent: 2\n  warmImages:\n  - {image: busybox, count: 3}\n"
+      "---\n"
+      "apiVersion: fsb.io/v1alpha1\nkind: Sandbox\nmetadata: {name: a}\n"
+      "spec: {image: busybox, poolRef: gpu}\n");
+  ASSERT_TRUE(resources.ok()) << resources.status();
+  ASSERT_THAT(*resources, SizeIs(2));
+  const auto* pool = std::get_if<fsb::v1alpha1::SandboxPool>(&(*resources)[0]);
+  ASSERT_NE(pool, nullptr);
+  EXPECT_EQ(pool->metadata().name(), "gpu");
+  EXPECT_EQ(pool->spec().max_sandboxes_per_agent(), 2);
+  ASSERT_EQ(pool->spec().warm_images_size(), 1);
+  EXPECT_EQ(pool->spec().warm_images(0).image(), "busybox");
+  EXPECT_EQ(pool->spec().warm_images(0).count(), 3);
+  const auto* sandbox = std::get_if<Sandbox>(&(*resources)[1]);
+  ASSERT_NE(sandbox, nullptr);
+  EXPECT_EQ(sandbox->spec().pool_ref(), "gpu");
+}
+
 TEST(ParseSandboxManifestTest, ReadsEveryField) {
   absl::StatusOr<std::vector<Sandbox>> sandboxes = ParseSandboxManifest(kSandboxYaml);
   ASSERT_TRUE(sandboxes.ok()) << sandboxes.status();
@@ -349,7 +385,7 @@ INSTANTIATE_TEST_SUITE_P(
                           "document 1 (line 1): (spec.exposed_ports[0]): invalid value"},
         ManifestErrorCase{
             "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: []}\n",
-            "document 1 (line 1): kind must be Sandbox, got \"Pod\""},
+            "document 1 (line 1): kind must be Sandbox or SandboxPool, got \"Pod\""},
         ManifestErrorCase{"kind: Sandbox\nmetadata: {name: a}\n",
                           "document 1 (line 1): apiVersion must be fsb.io/v1alpha1, got \"\""},
         ManifestErrorCase{"apiVersion: fsb.io/v2\nkind: Sandbox\n",
@@ -360,6 +396,11 @@ INSTANTIATE_TEST_SUITE_P(
                           "document 1 (line 1): metadata.name is empty"},
         ManifestErrorCase{std::string(kHeader) + "metadata: {name: Web_1}\n",
                           "document 1 (line 1): metadata.name \"Web_1\" is invalid"},
+        ManifestErrorCase{"apiVersion: fsb.io/v1alpha1\nkind: SandboxPool\nmetadata: {name: p}\n"
+                          "spec: {maxSandboxesPerAgent: many}\n",
+                          "document 1 (line 1): (spec.max_sandboxes_per_agent): invalid value"},
+        ManifestErrorCase{"apiVersion: fsb.io/v1alpha1\nkind: SandboxPool\nmetadata: {name: P}\n",
+                          "document 1 (line 1): metadata.name \"P\" is invalid"},
         ManifestErrorCase{std::string(kHeader) + "metadata: {name: a}\nspec: [\n",
                           "document 1: line 5, column 1: did not find expected node content"}));
 

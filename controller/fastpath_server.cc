@@ -95,4 +95,30 @@ grpc::Status FastPathServer::ListAgents(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status FastPathServer::ApplySandboxPool(grpc::ServerContext*,
+                                              const fastpath::v1::ApplySandboxPoolRequest* req,
+                                              fastpath::v1::ApplySandboxPoolResponse* resp) {
+  bool created = false;
+  absl::StatusOr<fsb::v1alpha1::SandboxPool> pool = pools_->Apply(req->pool(), &created);
+  if (!pool.ok()) return ToGrpcStatus(pool.status());
+  *resp->mutable_pool() = *std::move(pool);
+  resp->set_created(created);
+  return grpc::Status::OK;
+}
+
+grpc::Status FastPathServer::ListSandboxPools(grpc::ServerContext*,
+                                              const fastpath::v1::ListSandboxPoolsRequest*,
+                                              fastpath::v1::ListSandboxPoolsResponse* resp) {
+  absl::StatusOr<std::vector<fsb::v1alpha1::SandboxPool>> pools = pools_->List();
+  if (!pools.ok()) return ToGrpcStatus(pools.status());
+  for (auto& pool : *pools) *resp->add_items() = std::move(pool);
+  return grpc::Status::OK;
+}
+
+grpc::Status FastPathServer::DeleteSandboxPool(grpc::ServerContext*,
+                                               const fastpath::v1::DeleteSandboxPoolRequest* req,
+                                               fastpath::v1::DeleteSandboxPoolResponse*) {
+  return ToGrpcStatus(pools_->Delete(req->name()));
+}
+
 }  // namespace fsb::controller

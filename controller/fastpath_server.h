@@ -1,17 +1,20 @@
 #ifndef FSB_CONTROLLER_FASTPATH_SERVER_H_
 #define FSB_CONTROLLER_FASTPATH_SERVER_H_
 
+#include "controller/pool_service.h"
 #include "controller/sandbox_service.h"
 #include "fastpath/v1/fastpath.grpc.pb.h"
 
 namespace fsb::controller {
 
-// gRPC adapter of fastpath.v1.FastPathService over a SandboxService: decode, call,
-// encode; domain errors travel as the matching gRPC codes. Thread-safe as the service is.
+// gRPC adapter of fastpath.v1.FastPathService over a SandboxService and a PoolService:
+// decode, call, encode; domain errors travel as the matching gRPC codes. Thread-safe as
+// the services are.
 class FastPathServer final : public fastpath::v1::FastPathService::Service {
  public:
-  // `sandboxes` must outlive the server.
-  explicit FastPathServer(SandboxService* sandboxes) : sandboxes_(sandboxes) {}
+  // `sandboxes` and `pools` must outlive the server.
+  FastPathServer(SandboxService* sandboxes, PoolService* pools)
+      : sandboxes_(sandboxes), pools_(pools) {}
 
   grpc::Status CreateSandbox(grpc::ServerContext* ctx, const fastpath::v1::CreateRequest* req,
                              fastpath::v1::CreateResponse* resp) override;
@@ -29,9 +32,19 @@ class FastPathServer final : public fastpath::v1::FastPathService::Service {
                             fastpath::v1::ApplyResponse* resp) override;
   grpc::Status ListAgents(grpc::ServerContext* ctx, const fastpath::v1::ListAgentsRequest* req,
                           fastpath::v1::ListAgentsResponse* resp) override;
+  grpc::Status ApplySandboxPool(grpc::ServerContext* ctx,
+                                const fastpath::v1::ApplySandboxPoolRequest* req,
+                                fastpath::v1::ApplySandboxPoolResponse* resp) override;
+  grpc::Status ListSandboxPools(grpc::ServerContext* ctx,
+                                const fastpath::v1::ListSandboxPoolsRequest* req,
+                                fastpath::v1::ListSandboxPoolsResponse* resp) override;
+  grpc::Status DeleteSandboxPool(grpc::ServerContext* ctx,
+                                 const fastpath::v1::DeleteSandboxPoolRequest* req,
+                                 fastpath::v1::DeleteSandboxPoolResponse* resp) override;
 
  private:
   SandboxService* const sandboxes_;
+  PoolService* const pools_;
 };
 
 }  // namespace fsb::controller

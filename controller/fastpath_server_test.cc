@@ -23,7 +23,7 @@ class FastPathServerTest : public ::testing::Test {
   }
 
   ServiceTestEnv env_;
-  FastPathServer server_{&env_.service()};
+  FastPathServer server_{&env_.service(), &env_.pools()};
 };
 
 TEST_F(FastPathServerTest, CreateThenGetAndListEncodeEveryField) {

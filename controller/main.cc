@@ -13,6 +13,7 @@
 #include "internal/admin/endpoints.h"
 #include "controller/grpc_agent_client.h"
 #include "controller/image_proxy.h"
+#include "controller/pool_service.h"
 #include "controller/registration_server.h"
 #include "controller/sandbox_io_proxy.h"
 #include "controller/sandbox_service.h"
@@ -148,7 +149,13 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot load the sandboxes from " << db << ": " << sandboxes.status();
     return 1;
   }
-  fsb::controller::FastPathServer fastpath(sandboxes->get());
+  absl::StatusOr<std::unique_ptr<fsb::controller::PoolService>> pools =
+      fsb::controller::PoolService::Create(&scheduler, store->get(), clock);
+  if (!pools.ok()) {
+    LOG(ERROR) << "cannot load the sandbox pools from " << db << ": " << pools.status();
+    return 1;
+  }
+  fsb::controller::FastPathServer fastpath(sandboxes->get(), pools->get());
   // Asking for three heartbeats per timeout lets an agent miss two before it is lost.
   fsb::controller::RegistrationServer registration(sandboxes->get(),
                                                    options->heartbeat_timeout / 3);

@@ -816,6 +816,7 @@ std::vector<v1alpha1::Agent> SandboxService::ListAgents() const {
     auto* status = agent.mutable_status();
     for (const std::string& image : snapshot.images) status->add_images(image);
     status->set_allocated(snapshot.used);
+    status->set_capacity(snapshot.capacity);
     SetTimestamp(snapshot.last_heartbeat, status->mutable_last_heartbeat());
     auto* ready = status->add_conditions();
     ready->set_type("Ready");
@@ -956,7 +957,7 @@ void SandboxService::UpdateGauges() {
   const std::vector<AgentSnapshot> agents = scheduler_->GetAllAgents();
   for (const AgentSnapshot& agent : agents) {
     ready += agent.healthy ? 1 : 0;
-    total += agent.max_sandboxes;
+    total += agent.capacity;
     used += agent.used;
   }
   metrics_.agents().Set(static_cast<double>(agents.size()));

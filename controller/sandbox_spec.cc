@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "controller/store/resources.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "internal/ids.h"
 #include "internal/image_ref.h"
@@ -21,9 +22,6 @@ namespace {
 
 using ::fsb::v1alpha1::Sandbox;
 using ::fsb::v1alpha1::SandboxSpec;
-
-constexpr char kApiVersion[] = "fsb.io/v1alpha1";
-constexpr char kKind[] = "Sandbox";
 
 absl::Status TooMany(std::string_view field, size_t n, size_t max) {
   return absl::InvalidArgumentError(
@@ -96,25 +94,14 @@ absl::Status ValidateProcess(const SandboxSpec& spec) {
 // Validates `sandbox` as submitted by a client and fills in defaults; see
 // SandboxFromRequest.
 absl::Status Admit(Sandbox& sandbox, SandboxSpec::ConsistencyMode default_mode, absl::Time now) {
-  if (!sandbox.api_version().empty() && sandbox.api_version() != kApiVersion) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("apiVersion must be ", kApiVersion, ", not ", sandbox.api_version()));
-  }
-  if (!sandbox.kind().empty() && sandbox.kind() != kKind) {
-    return absl::InvalidArgumentError(absl::StrCat("kind must be ", kKind, ", not ", sandbox.kind()));
-  }
-  sandbox.set_api_version(kApiVersion);
-  sandbox.set_kind(kKind);
+  if (absl::Status s = store::CheckTypeMeta(&sandbox); !s.ok()) return s;
 
   auto* meta = sandbox.mutable_metadata();
   if (meta->namespace_().empty()) meta->set_namespace_(kDefaultNamespace);
   if (meta->name().empty()) meta->set_name(absl::StrCat("sb-", RandomHex(4)));
   if (absl::Status s = ValidateDnsLabel("namespace", meta->namespace_()); !s.ok()) return s;
   if (absl::Status s = ValidateDnsLabel("name", meta->name()); !s.ok()) return s;
-  if (meta->labels_size() > kMaxLabels) return TooMany("labels", meta->labels_size(), kMaxLabels);
-  for (const auto& [key, value] : meta->labels()) {
-    if (absl::Status s = ValidateLabel("labels", key, value); !s.ok()) return s;
-  }
+  if (absl::Status s = ValidateMetadataLabels(*meta); !s.ok()) return s;
   auto* annotations = meta->mutable_annotations();
   std::string& request_id = (*annotations)[kRequestIdAnnotation];
   if (request_id.empty()) request_id = absl::StrCat(meta->namespace_(), "/", meta->name());
@@ -148,6 +135,14 @@ absl::Status Admit(Sandbox& sandbox, SandboxSpec::ConsistencyMode default_mode, 
 }
 
 }  // namespace
+
+absl::Status ValidateMetadataLabels(const v1alpha1::ObjectMeta& meta) {
+  if (meta.labels_size() > kMaxLabels) return TooMany("labels", meta.labels_size(), kMaxLabels);
+  for (const auto& [key, value] : meta.labels()) {
+    if (absl::Status s = ValidateLabel("labels", key, value); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
 
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t seconds = absl::ToUnixSeconds(t);
@@ -215,11 +210,7 @@ absl::StatusOr<Sandbox> SandboxFromResource(Sandbox resource,
                                             SandboxSpec::ConsistencyMode default_mode,
                                             absl::Time now) {
   auto* meta = resource.mutable_metadata();
-  meta->clear_uid();
-  meta->clear_resource_version();
-  meta->clear_generation();
-  meta->clear_creation_timestamp();
-  meta->clear_deletion_timestamp();
+  store::ClearServerOwnedMetadata(meta);
   meta->mutable_annotations()->erase(kSpecHashAnnotation);
   if (absl::Status s = Admit(resource, default_mode, now); !s.ok()) return s;
   return resource;

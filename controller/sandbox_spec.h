@@ -79,6 +79,9 @@ absl::Status ValidateMutableSpec(const v1alpha1::SandboxSpec& spec, absl::Time n
 // Parses an RFC 3339 reset revision. INVALID_ARGUMENT naming the value otherwise.
 absl::StatusOr<absl::Time> ParseResetRevision(std::string_view revision);
 
+// At most kMaxLabels labels, each valid (ValidateLabel). INVALID_ARGUMENT otherwise.
+absl::Status ValidateMetadataLabels(const v1alpha1::ObjectMeta& meta);
+
 // What the agent needs to run the sandbox.
 fsb::agent::v1::SandboxSpec AgentSpecOf(const v1alpha1::Sandbox& sandbox);
 

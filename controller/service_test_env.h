@@ -6,6 +6,7 @@
 #include <string>
 
 #include "controller/fake_agent_client.h"
+#include "controller/pool_service.h"
 #include "controller/sandbox_service.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/sqlite_store.h"
@@ -16,9 +17,9 @@
 
 namespace fsb::controller {
 
-// What a SandboxService test needs: a manual clock, a real scheduler, a fake agent
-// client and a real SQLite store in a fresh temp folder. Restart() simulates a controller
-// restart: a new scheduler and service on the same store file (the old service flushes
+// What a SandboxService (or PoolService) test needs: a manual clock, a real scheduler, a
+// fake agent client and a real SQLite store in a fresh temp folder. Restart() simulates a
+// controller restart: a new scheduler and services on the same store file (the old service flushes
 // its pending writes; to model a crash that lost writes, change the store by hand
 // between a Flush and the Restart). The reconcile loop does not run; tests call
 // ReconcileOnce.
@@ -35,12 +36,14 @@ class ServiceTestEnv {
   }
   ~ServiceTestEnv() {
     service_.reset();
+    pools_.reset();
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
 
   void Restart() {
     service_.reset();
+    pools_.reset();
     StartService();
   }
 
@@ -62,6 +65,7 @@ class ServiceTestEnv {
   FakeAgentClient& agents() { return agents_; }
   store::SqliteStore& store() { return *store_; }
   SandboxService& service() { return *service_; }
+  PoolService& pools() { return *pools_; }
   // The current service's metrics (a new registry per Restart).
   metrics::Registry& registry() { return *registry_; }
 
@@ -76,6 +80,9 @@ class ServiceTestEnv {
                                                           .heartbeat_timeout =
                                                               options_.agent_lost_timeout});
     registry_ = std::make_unique<metrics::Registry>();
+    auto pools = PoolService::Create(scheduler_.get(), store_.get(), &clock_);
+    CHECK(pools.ok()) << pools.status();
+    pools_ = *std::move(pools);
     auto service = SandboxService::Create(scheduler_.get(), &agents_, store_.get(), &clock_,
                                           registry_.get(), options_);
     CHECK(service.ok()) << service.status();
@@ -89,6 +96,7 @@ class ServiceTestEnv {
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<metrics::Registry> registry_;
+  std::unique_ptr<PoolService> pools_;
   std::unique_ptr<SandboxService> service_;
 };
 

@@ -3,6 +3,7 @@
 // orphaned on the agent, new creates work, and the capacity the registry reserves
 // matches what the agent really runs. Real processes on a private containerd.
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <atomic>
 #include <set>
@@ -155,6 +156,44 @@ TEST_F(ControllerCrashTest, SigkillInTheMiddleOfABurstLeavesNoOrphanAndNoDuplica
   ExpectConsistent();
   fastpath::v1::CreateResponse resp;
   ASSERT_TRUE(stack_->Create(SleepRequest("after"), &resp).ok());
+  ExpectConsistent();
+}
+
+TEST_F(ControllerCrashTest, SandboxPoolCapHoldsOnARealAgentAndSurvivesACrash) {
+  // The agent registers in pool "default" with capacity 16; the pool caps it at 1.
+  const std::string manifest = stack_->dir() + "/pool.yaml";
+  std::ofstream(manifest) << "apiVersion: fsb.io/v1alpha1\nkind: SandboxPool\n"
+                          << "metadata: {name: default}\nspec: {maxSandboxesPerAgent: 1}\n";
+  std::string out, err;
+  auto fsb = [&](const std::vector<std::string>& args) {
+    out.clear();
+    err.clear();
+    return stack_->Fsb(args, &out, &err);
+  };
+  ASSERT_EQ(fsb({"apply", "-f", manifest}), 0) << err;
+  EXPECT_EQ(out, "pool/default created\n");
+
+  fastpath::v1::CreateResponse resp;
+  ASSERT_TRUE(stack_->Create(SleepRequest("first"), &resp).ok());
+  grpc::Status full = stack_->Create(SleepRequest("second"), &resp);
+  EXPECT_EQ(full.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << full.error_message();
+  EXPECT_THAT(full.error_message(), ::testing::HasSubstr("are full"));
+  ASSERT_EQ(fsb({"pools"}), 0) << err;
+  EXPECT_THAT(out, ::testing::ContainsRegex("default +1 +1 +1 "));
+
+  // The cap is durable: after a SIGKILL and restart it still holds.
+  stack_->KillController();
+  ASSERT_TRUE(stack_->StartController().ok());
+  ASSERT_TRUE(stack_->WaitForAgent(absl::Seconds(30)).ok());
+  full = stack_->Create(SleepRequest("third"), &resp);
+  EXPECT_EQ(full.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << full.error_message();
+
+  // Deleting the pool gives the agent its own capacity back.
+  ASSERT_EQ(fsb({"rm", "pool/default"}), 0) << err;
+  EXPECT_EQ(out, "pool/default deleted\n");
+  EXPECT_EQ(fsb({"rm", "pool/default"}), 1);
+  EXPECT_THAT(err, ::testing::HasSubstr("NOT_FOUND: sandbox pool \"default\" not found"));
+  ASSERT_TRUE(stack_->Create(SleepRequest("fourth"), &resp).ok());
   ExpectConsistent();
 }
 

@@ -347,7 +347,9 @@ TEST_F(StackTest, ResourceLimitsReadOnlyRootAndHostname) {
       absl::Seconds(10)))
       << ReadLog(id);
   ASSERT_TRUE(Delete("limited").ok());
-  if (v1) EXPECT_FALSE(std::filesystem::exists("/sys/fs/cgroup/cpu/fsb/" + id));
+  if (v1) {
+    EXPECT_FALSE(std::filesystem::exists("/sys/fs/cgroup/cpu/fsb/" + id));
+  }
 }
 
 }  // namespace

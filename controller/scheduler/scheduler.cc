@@ -212,6 +212,7 @@ void Scheduler::EnsurePool(PoolId pool) {
   pool_members_.resize(n, 0);
   pool_bucket_count_.resize(n, std::array<uint32_t, kLoadBuckets>{});
   pool_bucket_mask_.resize(n, 0);
+  pool_limit_.resize(n, 0);
 }
 
 void Scheduler::EnsureImage(ImageId image) {
@@ -223,11 +224,17 @@ void Scheduler::EnsureImage(ImageId image) {
   warm_agents_.resize(n, 0);
 }
 
+int32_t Scheduler::Capacity(uint32_t i) const {
+  const PoolId p = pool_[i];
+  const int32_t limit = p == kUnknownPool ? 0 : pool_limit_[p];
+  return limit > 0 ? std::min(max_sandboxes_[i], limit) : max_sandboxes_[i];
+}
+
 void Scheduler::Rebucket(uint32_t i) {
   uint8_t nb = kNoBucket;
   if ((flags_[i] & (kLive | kDraining)) == kLive) {
     const int64_t used = std::max(reserved_[i], reported_[i]);
-    const int64_t cap = max_sandboxes_[i];
+    const int64_t cap = Capacity(i);
     // used < cap, so the bucket is at most floor(64 * (cap - 1) / cap) <= 63.
     if (used < cap) nb = static_cast<uint8_t>(used * kLoadBuckets / cap);
   }
@@ -321,6 +328,26 @@ void Scheduler::RemoveLocked(uint32_t i) {
   max_sandboxes_[i] = 0;
   free_indices_.push_back(i);
   --live_agents_;
+}
+
+// ------------------------------------------------------------------------------- pools
+
+absl::Status Scheduler::SetPoolLimit(std::string_view pool, int max_sandboxes_per_agent) {
+  if (pool.empty()) return absl::InvalidArgumentError("pool name is required");
+  if (max_sandboxes_per_agent < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("pool ", Sv(pool), ": maxSandboxesPerAgent ",
+                                                   max_sandboxes_per_agent, " is negative"));
+  }
+  const PoolId id = InternPool(pool);
+  absl::MutexLock lock(&mu_);
+  EnsurePool(id);
+  if (pool_limit_[id] == max_sandboxes_per_agent) return absl::OkStatus();
+  pool_limit_[id] = max_sandboxes_per_agent;
+  const Bitmap& members = pool_bits_[id];
+  for (uint32_t i = 0; i < high_water_; ++i) {
+    if (TestBit(members, i)) Rebucket(i);
+  }
+  return absl::OkStatus();
 }
 
 // --------------------------------------------------------------------- agent lifecycle
@@ -468,6 +495,7 @@ AgentSnapshot Scheduler::SnapshotLocked(uint32_t i, int64_t cutoff_ns) const {
   s.address = c.address;
   s.node = c.node;
   s.max_sandboxes = max_sandboxes_[i];
+  s.capacity = Capacity(i);
   s.reserved = reserved_[i];
   s.reported = reported_[i];
   s.used = std::max(s.reserved, s.reported);
@@ -650,7 +678,7 @@ Scheduler::Diagnosis Scheduler::Diagnose(const AllocationRequest& request,
       ++d.draining;
     } else if (heartbeat_ns_[i] < cutoff_ns) {
       ++d.stale;
-    } else if (std::max(reserved_[i], reported_[i]) >= max_sandboxes_[i]) {
+    } else if (std::max(reserved_[i], reported_[i]) >= Capacity(i)) {
       ++d.full;
     } else if (request.require_cached_image && !HasImage(i, request.image)) {
       ++d.no_image;

@@ -24,10 +24,11 @@
 // PLACEMENT
 //   Hard filters: the agent is in the requested pool, healthy (last heartbeat at most
 //   `Options::heartbeat_timeout` old on the injected clock, and not draining), has a free
-//   slot (used < max_sandboxes, where used = max(reserved, reported)), holds none of the
+//   slot (used < capacity, where used = max(reserved, reported) and capacity is the
+//   agent's max_sandboxes, lowered to its pool's limit if one is set), holds none of the
 //   requested ports, and, if the request says so, has the image cached.
 //   Score, lexicographic: warm instance for the image > image cached > lower load ratio,
-//   compared at 1/64 resolution: bucket = floor(64 * used / max_sandboxes). Load ratios
+//   compared at 1/64 resolution: bucket = floor(64 * used / capacity). Load ratios
 //   that differ by at least 1/64 always land in different buckets (so agents of equal
 //   capacity up to 64 are ordered exactly); closer ratios may share a bucket and tie.
 //   Agents with equal score, a (tier, bucket) class, are ties. A tie is broken by rotation:
@@ -50,14 +51,15 @@
 // INVARIANTS (under mu_)
 //   * An index i is live iff flags_[i] has kLive; then index_by_id_[cold_[i].id] == i and
 //     bit i is set in pool_bits_[pool_[i]] and in no other pool bitmap.
-//   * bucket_[i] != kNoBucket iff i is live, not draining and used < max_sandboxes; then
+//   * bucket_[i] != kNoBucket iff i is live, not draining and used < Capacity(i); then
 //     bit i is set in bucket_bits_[bucket_[i]] (and in no other bucket bitmap) and counted
 //     in pool_bucket_count_[pool_[i]][bucket_[i]]; pool_bucket_mask_ has bit b iff that
 //     count is non-zero. Heartbeat freshness is checked per candidate, not indexed.
 //   * Bit i of cached_bits_[m] / warm_bits_[m] is set iff live agent i reported image m
 //     (with a non-zero warm count for warm_bits_); cached_agents_/warm_agents_ are their
 //     popcounts.
-//   * reserved_[i] >= 0; a reservation is only made while used < max_sandboxes.
+//   * reserved_[i] >= 0; a reservation is only made while used < Capacity(i).
+//   * pool_limit_ has an entry for every pool in pool_bits_ (0: no limit).
 //   * Removing an agent increments generation_[i]; handles to it become stale.
 //
 // THREAD-SAFETY
@@ -153,7 +155,8 @@ struct AgentSnapshot {
   std::string address;
   std::string node;
   std::string pool;
-  int max_sandboxes = 0;
+  int max_sandboxes = 0;  // the agent's own capacity
+  int capacity = 0;       // what placement uses: max_sandboxes, lowered to the pool's limit
   int reserved = 0;  // slots handed out by Allocate/Reserve and not released
   int reported = 0;  // sandboxes the agent reported in its last heartbeat
   int used = 0;      // max(reserved, reported)
@@ -198,6 +201,14 @@ class Scheduler {
   // Canonical names; empty for an unknown id.
   std::string PoolName(PoolId pool) const;
   std::string ImageName(ImageId image) const;
+
+  // ---- Pools ----
+
+  // Caps every agent of `pool` (now and later members) at `max_sandboxes_per_agent`
+  // sandboxes, below its own capacity; 0 removes the cap. Sandboxes already placed stay:
+  // a lowered cap only stops new placements. INVALID_ARGUMENT for an empty pool name or a
+  // negative limit.
+  absl::Status SetPoolLimit(std::string_view pool, int max_sandboxes_per_agent);
 
   // ---- Agent lifecycle ----
 
@@ -300,6 +311,8 @@ class Scheduler {
   void EnsurePool(PoolId pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnsureImage(ImageId image) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetPool(uint32_t i, PoolId pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Agent i's capacity for placement: its max_sandboxes, lowered to its pool's limit.
+  int32_t Capacity(uint32_t i) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Rebucket(uint32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyImages(uint32_t i, std::span<const ImageId> images, std::span<const WarmImage> warm)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -361,6 +374,7 @@ class Scheduler {
   std::vector<uint32_t> pool_members_ ABSL_GUARDED_BY(mu_);
   std::vector<std::array<uint32_t, kLoadBuckets>> pool_bucket_count_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> pool_bucket_mask_ ABSL_GUARDED_BY(mu_);
+  std::vector<int32_t> pool_limit_ ABSL_GUARDED_BY(mu_);  // per pool; 0 = no limit
 };
 
 }  // namespace fsb::controller

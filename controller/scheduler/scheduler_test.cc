@@ -208,6 +208,40 @@ TEST_F(SchedulerTest, FiltersCapacity) {
   EXPECT_EQ(Reserved("a1"), 2);
 }
 
+TEST_F(SchedulerTest, PoolLimitCapsEveryMemberBelowItsOwnCapacity) {
+  EXPECT_EQ(s_.SetPoolLimit("", 1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s_.SetPoolLimit("p", -1).code(), absl::StatusCode::kInvalidArgument);
+  // A limit set before any member registers applies to later members.
+  ASSERT_TRUE(s_.SetPoolLimit("p", 1).ok());
+  Add("a1", "p", 3);
+  Add("b1", "other", 3);
+  absl::StatusOr<AgentSnapshot> snap = s_.GetAgentByID("a1");
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->max_sandboxes, 3);
+  EXPECT_EQ(snap->capacity, 1);
+  EXPECT_EQ(AllocateId(Req("p")), "a1");
+  std::array<AgentHandle, 4> out;
+  absl::StatusOr<int> n = s_.Allocate(Req("p"), out);
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(n.status().message(), HasSubstr("all 1 healthy agents in pool \"p\" are full"));
+  // Another pool is not affected.
+  EXPECT_EQ(AllocateId(Req("other")), "b1");
+  EXPECT_EQ(AllocateId(Req("other")), "b1");
+  // Raising the limit above the agent's own capacity leaves the agent's capacity.
+  ASSERT_TRUE(s_.SetPoolLimit("p", 10).ok());
+  EXPECT_EQ(s_.GetAgentByID("a1")->capacity, 3);
+  EXPECT_EQ(AllocateId(Req("p")), "a1");
+  EXPECT_EQ(AllocateId(Req("p")), "a1");
+  EXPECT_EQ(AllocateId(Req("p")), "");
+  // Lowering it keeps what is placed and stops new placements; 0 removes it.
+  ASSERT_TRUE(s_.SetPoolLimit("p", 2).ok());
+  EXPECT_EQ(Reserved("a1"), 3);
+  ASSERT_TRUE(s_.Release(*s_.FindAgent("a1"), {}).ok());
+  EXPECT_EQ(AllocateId(Req("p")), "");  // used 2 of the pool's 2
+  ASSERT_TRUE(s_.SetPoolLimit("p", 0).ok());
+  EXPECT_EQ(AllocateId(Req("p")), "a1");
+}
+
 TEST_F(SchedulerTest, ReportedSandboxesCountTowardsCapacity) {
   // used = max(reserved, reported): the agent's own count covers sandboxes the controller
   // does not know about; the controller's reservations cover those not yet reported.

@@ -40,17 +40,7 @@ std::string NamespaceFor(std::string_view ns) {
 // Checks and fills apiVersion and kind, and the namespace of `object`.
 template <typename T>
 absl::Status Normalize(T* object) {
-  constexpr std::string_view kind = KindTraits<T>::kKind;
-  if (!object->api_version().empty() && object->api_version() != kApiVersion) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("apiVersion must be ", kApiVersion, ", not ", object->api_version()));
-  }
-  if (!object->kind().empty() && object->kind() != kind) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("kind must be ", Sv(kind), ", not ", object->kind()));
-  }
-  object->set_api_version(kApiVersion);
-  object->set_kind(std::string(kind));
+  if (absl::Status s = CheckTypeMeta(object); !s.ok()) return s;
   v1alpha1::ObjectMeta* meta = object->mutable_metadata();
   if constexpr (KindTraits<T>::kNamespaced) {
     if (meta->namespace_().empty()) meta->set_namespace_(kDefaultNamespace);
@@ -64,6 +54,30 @@ absl::Status Normalize(T* object) {
 }
 
 }  // namespace
+
+template <typename T>
+absl::Status CheckTypeMeta(T* object) {
+  constexpr std::string_view kind = KindTraits<T>::kKind;
+  if (!object->api_version().empty() && object->api_version() != kApiVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("apiVersion must be ", kApiVersion, ", not ", object->api_version()));
+  }
+  if (!object->kind().empty() && object->kind() != kind) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kind must be ", Sv(kind), ", not ", object->kind()));
+  }
+  object->set_api_version(kApiVersion);
+  object->set_kind(std::string(kind));
+  return absl::OkStatus();
+}
+
+void ClearServerOwnedMetadata(v1alpha1::ObjectMeta* meta) {
+  meta->clear_uid();
+  meta->clear_resource_version();
+  meta->clear_generation();
+  meta->clear_creation_timestamp();
+  meta->clear_deletion_timestamp();
+}
 
 template <typename T>
 ObjectKey KeyOf(const T& object) {
@@ -205,6 +219,7 @@ absl::StatusOr<std::unique_ptr<WatchHandle>> ResourceClient<T>::Watch(
 
 #define FSB_INSTANTIATE_RESOURCE(T)                        \
   template class ResourceClient<T>;                        \
+  template absl::Status CheckTypeMeta<T>(T*);              \
   template ObjectKey KeyOf<T>(const T&);                   \
   template Object EncodeObject<T>(const T&);               \
   template absl::StatusOr<T> DecodeObject<T>(const Object&);

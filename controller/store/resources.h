@@ -108,6 +108,15 @@ Object EncodeObject(const T& object);
 template <typename T>
 absl::StatusOr<T> DecodeObject(const Object& stored);
 
+// Checks apiVersion (fsb.io/v1alpha1) and kind (T's) when set, INVALID_ARGUMENT naming
+// the wrong one, and fills both.
+template <typename T>
+absl::Status CheckTypeMeta(T* object);
+
+// Clears what the server owns in a client's metadata: uid, resourceVersion, generation,
+// creation and deletion timestamps.
+void ClearServerOwnedMetadata(v1alpha1::ObjectMeta* meta);
+
 // Fills unset Sandbox fields with their defaults: failurePolicy Manual, consistencyMode
 // fast, phase Pending. Idempotent.
 void ApplyDefaults(v1alpha1::Sandbox* sandbox);

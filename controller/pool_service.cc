@@ -1,0 +1,162 @@
+#include "controller/pool_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "controller/sandbox_spec.h"
+#include "glog/logging.h"
+#include "internal/image_ref.h"
+#include "internal/strings.h"
+#include "internal/validation.h"
+
+namespace fsb::controller {
+
+using ::fsb::v1alpha1::SandboxPool;
+
+absl::StatusOr<SandboxPool> PoolFromResource(SandboxPool resource) {
+  if (absl::Status s = store::CheckTypeMeta(&resource); !s.ok()) return s;
+  v1alpha1::ObjectMeta* meta = resource.mutable_metadata();
+  if (!meta->namespace_().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metadata.namespace: a SandboxPool is cluster-scoped; remove namespace \"",
+        meta->namespace_(), "\""));
+  }
+  if (absl::Status s = ValidateDnsLabel("metadata.name", meta->name()); !s.ok()) return s;
+  if (absl::Status s = ValidateMetadataLabels(*meta); !s.ok()) return s;
+  store::ClearServerOwnedMetadata(meta);
+
+  v1alpha1::SandboxPoolSpec* spec = resource.mutable_spec();
+  if (spec->max_sandboxes_per_agent() < 0 ||
+      spec->max_sandboxes_per_agent() > kMaxSandboxesPerAgentLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("spec.maxSandboxesPerAgent: ", spec->max_sandboxes_per_agent(),
+                     " is out of range 0-", kMaxSandboxesPerAgentLimit, " (0: no limit)"));
+  }
+  if (spec->warm_images_size() > kMaxWarmImages) {
+    return absl::InvalidArgumentError(absl::StrCat("spec.warmImages: ", spec->warm_images_size(),
+                                                   " entries, at most ", kMaxWarmImages,
+                                                   " are allowed"));
+  }
+  absl::flat_hash_set<std::string> seen;
+  for (int i = 0; i < spec->warm_images_size(); ++i) {
+    v1alpha1::WarmImage* warm = spec->mutable_warm_images(i);
+    const std::string field = absl::StrCat("spec.warmImages[", i, "]");
+    if (warm->image().empty()) return absl::InvalidArgumentError(field + ".image is required");
+    absl::StatusOr<std::string> image = NormalizeImageReference(warm->image());
+    if (!image.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".image: ", image.status().message()));
+    }
+    if (!seen.insert(*image).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".image: ", *image, " is listed twice"));
+    }
+    warm->set_image(*std::move(image));
+    if (warm->count() < 0 || warm->count() > kMaxWarmCount) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".count: ", warm->count(),
+                                                     " is out of range 0-", kMaxWarmCount));
+    }
+  }
+  resource.clear_status();
+  return resource;
+}
+
+PoolService::PoolService(Scheduler* scheduler, store::Store* store, const Clock* clock)
+    : scheduler_(scheduler), pools_(store, clock) {}
+
+absl::StatusOr<std::unique_ptr<PoolService>> PoolService::Create(Scheduler* scheduler,
+                                                                 store::Store* store,
+                                                                 const Clock* clock) {
+  std::unique_ptr<PoolService> service(new PoolService(scheduler, store, clock));
+  absl::StatusOr<store::ResourceList<SandboxPool>> stored = service->pools_.List({});
+  if (!stored.ok()) return stored.status();
+  for (const SandboxPool& pool : stored->items) {
+    if (absl::Status s = scheduler->SetPoolLimit(pool.metadata().name(),
+                                                 pool.spec().max_sandboxes_per_agent());
+        !s.ok()) {
+      return s;
+    }
+  }
+  return service;
+}
+
+absl::StatusOr<SandboxPool> PoolService::Apply(SandboxPool resource, bool* created) {
+  absl::StatusOr<SandboxPool> desired = PoolFromResource(std::move(resource));
+  if (!desired.ok()) return desired.status();
+  const std::string name = desired->metadata().name();
+
+  absl::MutexLock lock(&write_mu_);
+  absl::StatusOr<SandboxPool> current = pools_.Get("", name);
+  absl::StatusOr<SandboxPool> written;
+  if (absl::IsNotFound(current.status())) {
+    *created = true;
+    written = pools_.Create(*std::move(desired));
+  } else if (!current.ok()) {
+    return current.status();
+  } else {
+    *created = false;
+    v1alpha1::ObjectMeta* meta = current->mutable_metadata();
+    *meta->mutable_labels() = desired->metadata().labels();
+    *meta->mutable_annotations() = desired->metadata().annotations();
+    *current->mutable_spec() = desired->spec();
+    // Writes are serialized by write_mu_, so the compare-and-swap sees no other writer
+    // of this controller.
+    written = pools_.Update(*std::move(current));
+  }
+  if (!written.ok()) return written.status();
+  if (absl::Status s =
+          scheduler_->SetPoolLimit(name, written->spec().max_sandboxes_per_agent());
+      !s.ok()) {
+    return s;
+  }
+  LOG(INFO) << "pool " << name << (*created ? " created" : " configured")
+            << ": maxSandboxesPerAgent " << written->spec().max_sandboxes_per_agent();
+  std::vector<SandboxPool> one{*std::move(written)};
+  FillStatus(one);
+  return std::move(one.front());
+}
+
+absl::StatusOr<std::vector<SandboxPool>> PoolService::List() const {
+  absl::StatusOr<store::ResourceList<SandboxPool>> stored = pools_.List({});
+  if (!stored.ok()) return stored.status();
+  FillStatus(stored->items);
+  return std::move(stored->items);
+}
+
+absl::Status PoolService::Delete(std::string_view name) {
+  absl::MutexLock lock(&write_mu_);
+  absl::StatusOr<SandboxPool> deleted = pools_.Delete("", name);
+  if (!deleted.ok()) {
+    if (absl::IsNotFound(deleted.status())) {
+      return absl::NotFoundError(absl::StrCat("sandbox pool \"", Sv(name), "\" not found"));
+    }
+    return deleted.status();
+  }
+  LOG(INFO) << "pool " << name << " deleted: its agents keep their own capacity";
+  return scheduler_->SetPoolLimit(name, 0);
+}
+
+void PoolService::FillStatus(std::vector<SandboxPool>& pools) const {
+  struct Count {
+    int agents = 0;
+    int sandboxes = 0;
+  };
+  absl::flat_hash_map<std::string, Count> counts;
+  for (const AgentSnapshot& agent : scheduler_->GetAllAgents()) {
+    Count& count = counts[agent.pool];
+    ++count.agents;
+    count.sandboxes += agent.used;
+  }
+  for (SandboxPool& pool : pools) {
+    const auto it = counts.find(pool.metadata().name());
+    v1alpha1::SandboxPoolStatus* status = pool.mutable_status();
+    status->set_agents(it == counts.end() ? 0 : it->second.agents);
+    status->set_sandboxes(it == counts.end() ? 0 : it->second.sandboxes);
+    status->set_observed_generation(pool.metadata().generation());
+  }
+}
+
+}  // namespace fsb::controller
