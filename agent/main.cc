@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_service.h"
@@ -34,6 +35,7 @@
 #include "internal/daemon.h"
 #include "internal/metrics/grpc_server_metrics.h"
 #include "internal/metrics/metrics.h"
+#include "internal/validation.h"
 
 DEFINE_int32(agent_port, 5758, "Port of the agent's gRPC API (all interfaces).");
 DEFINE_string(controller, "127.0.0.1:9090", "Controller address (host:port) to register with.");
@@ -42,7 +44,7 @@ DEFINE_string(containerd_namespace, "fsb", "containerd namespace of fsb's contai
 DEFINE_string(snapshotter, "overlayfs", "containerd snapshotter.");
 DEFINE_string(runtime, "io.containerd.runc.v2", "containerd runtime (shim) name.");
 DEFINE_int32(capacity, 0, "Max sandboxes on this node; 0 = $AGENT_CAPACITY, else 5.");
-DEFINE_string(node_name, "", "Node name; default: the host name.");
+DEFINE_string(node_name, "", "Node name; default: the host name, lowercased.");
 DEFINE_string(agent_id, "", "Agent name, unique among agents; default: the node name.");
 DEFINE_string(pool, "default", "Pool this agent serves.");
 DEFINE_string(advertise_address, "127.0.0.1",
@@ -86,10 +88,12 @@ int Capacity() {
   return 5;
 }
 
+// The host name, lowercased (host names are case-insensitive; the controller takes
+// agent ids that are DNS subdomains, like Kubernetes node names).
 std::string HostName() {
   char buf[HOST_NAME_MAX + 1] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
-  return buf;
+  return absl::AsciiStrToLower(buf);
 }
 
 }  // namespace
@@ -145,6 +149,10 @@ int main(int argc, char** argv) {
   fsb::agent::RegistryPuller puller(&images, std::move(credentials), {});
   fsb::agent::ImageImporter importer(&images);
   const std::string agent_id = FLAGS_agent_id.empty() ? node : FLAGS_agent_id;
+  if (absl::Status s = fsb::ValidateDnsSubdomain("--agent-id", agent_id); !s.ok()) {
+    LOG(ERROR) << s.message() << " (it defaults to --node-name, else the host name)";
+    return 2;
+  }
   const fsb::agent::TaskLoggerOptions task_logger{.binary = *logger,
                                                   .max_bytes = FLAGS_log_max_bytes};
   fsb::agent::ContainerdRuntime runtime(

@@ -28,7 +28,7 @@ Commands:
   get       Show one sandbox
   update    Change a sandbox's expiry, failure policy, recovery timeout or labels
   reset     Restart a sandbox in a fresh container (same name and spec)
-  rm        Delete sandboxes or sandbox pools (alias: delete)
+  rm        Delete sandboxes, sandbox pools or gone agents (alias: delete)
   apply     Create or update sandboxes and sandbox pools from YAML or JSON files
   logs      Print a sandbox's output
   exec      Run a command in a sandbox
@@ -81,7 +81,8 @@ fsb reset NAME              replace the sandbox's container with a fresh one (sa
                             and spec): sends a new reset revision, the current time
 
 fsb rm NAME [NAME...] [--grace DURATION | --now]
-                            a NAME of the form pool/POOL deletes that SandboxPool
+                            pool/POOL deletes that SandboxPool; agent/AGENT forgets an
+                            agent that is gone (no heartbeat), its sandboxes stay Lost
   --grace DURATION          SIGTERM-to-SIGKILL grace, whole seconds 0-24h
                             (default: the agent's); the request deadline grows by it
   --now                     kill at once (--grace 0)
@@ -160,6 +161,7 @@ Examples:
   fsb apply -f pool.yaml    (kind: SandboxPool, spec.maxSandboxesPerAgent: 2)
   fsb pools
   fsb rm pool/gpu
+  fsb rm agent/node-7
   fsb logs hello -f --tail 20
   fsb exec hello -- sh -c 'echo $HOSTNAME'
   fsb exec -it hello -- sh
@@ -666,9 +668,15 @@ absl::StatusOr<DeleteCommand> BuildDelete(std::string_view word, const Tokens& t
     return UsageError(absl::StrCat(Sv(word), " needs a sandbox NAME (or pool/POOL)"));
   }
   for (const std::string& name : tokens.positionals) {
-    absl::Status s = name.starts_with(kPoolPrefix)
-                         ? ValidateDnsLabel("POOL", std::string_view(name).substr(kPoolPrefix.size()))
-                         : ValidateDnsLabel("NAME", name);
+    const std::string_view n = name;
+    absl::Status s;
+    if (n.starts_with(kPoolPrefix)) {
+      s = ValidateDnsLabel("POOL", n.substr(kPoolPrefix.size()));
+    } else if (n.starts_with(kAgentPrefix)) {
+      s = ValidateDnsSubdomain("AGENT", n.substr(kAgentPrefix.size()));
+    } else {
+      s = ValidateDnsLabel("NAME", n);
+    }
     if (!s.ok()) return s;
   }
   del.names = tokens.positionals;

@@ -97,13 +97,16 @@ struct ResetCommand {
   std::string name;
 };
 
-// `fsb rm pool/NAME` names a SandboxPool.
+// `fsb rm pool/NAME` names a SandboxPool, `fsb rm agent/NAME` an agent.
 inline constexpr std::string_view kPoolPrefix = "pool/";
+inline constexpr std::string_view kAgentPrefix = "agent/";
 
-// `fsb rm NAME...` / `fsb delete NAME...`: DeleteSandbox for each name, in order;
-// DeleteSandboxPool for each "pool/NAME".
+// `fsb rm NAME...` / `fsb delete NAME...`: in order, DeleteSandbox for each name,
+// DeleteSandboxPool for each "pool/NAME", DeleteAgent for each "agent/NAME".
 struct DeleteCommand {
-  std::vector<std::string> names;  // at least one; DNS labels, possibly after kPoolPrefix
+  // At least one: DNS labels, possibly after kPoolPrefix, or DNS subdomains after
+  // kAgentPrefix.
+  std::vector<std::string> names;
   // SIGTERM -> SIGKILL grace, 0..86400 seconds; unset: the agent's default.
   std::optional<int32_t> grace_period_seconds;
 };

@@ -153,7 +153,8 @@ TEST(ParseArgsTest, Get) {
 TEST(ParseArgsTest, DeleteTakesSeveralNamesAndAlias) {
   EXPECT_THAT(ParseAs<DeleteCommand>({"rm", "a", "b", "c"}).names, ElementsAre("a", "b", "c"));
   EXPECT_THAT(ParseAs<DeleteCommand>({"delete", "a"}).names, ElementsAre("a"));
-  EXPECT_THAT(ParseAs<DeleteCommand>({"rm", "pool/gpu", "a"}).names, ElementsAre("pool/gpu", "a"));
+  EXPECT_THAT(ParseAs<DeleteCommand>({"rm", "pool/gpu", "a", "agent/n1.example"}).names,
+              ElementsAre("pool/gpu", "a", "agent/n1.example"));
 }
 
 TEST(ParseArgsTest, Pools) {
@@ -336,6 +337,7 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{{"rm", "pool/GPU"}, "POOL \"GPU\" is invalid"},
         UsageErrorCase{{"rm", "pool/"}, "POOL is empty"},
         UsageErrorCase{{"rm", "sandbox/web"}, "NAME \"sandbox/web\" is invalid"},
+        UsageErrorCase{{"rm", "agent/Node_1"}, "AGENT \"Node_1\" is invalid"},
         UsageErrorCase{{"pools", "extra"}, "unexpected argument \"extra\" for pools"},
         UsageErrorCase{{"ls", "-o", "xml"}, "unknown output format \"xml\""},
         UsageErrorCase{{"ls", "-o"}, "flag -o needs a value"},

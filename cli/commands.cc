@@ -366,12 +366,19 @@ class Executor {
     const absl::Duration grace = absl::Seconds(del.grace_period_seconds.value_or(0));
     int exit_code = kExitOk;
     for (const std::string& name : del.names) {
-      if (name.starts_with(kPoolPrefix)) {
-        fastpath::v1::DeleteSandboxPoolRequest request;
-        request.set_name(name.substr(kPoolPrefix.size()));
-        fastpath::v1::DeleteSandboxPoolResponse response;
-        grpc::Status status =
-            Call(&FastPathService::StubInterface::DeleteSandboxPool, request, response);
+      if (name.starts_with(kPoolPrefix) || name.starts_with(kAgentPrefix)) {
+        grpc::Status status;
+        if (name.starts_with(kPoolPrefix)) {
+          fastpath::v1::DeleteSandboxPoolRequest request;
+          request.set_name(name.substr(kPoolPrefix.size()));
+          fastpath::v1::DeleteSandboxPoolResponse response;
+          status = Call(&FastPathService::StubInterface::DeleteSandboxPool, request, response);
+        } else {
+          fastpath::v1::DeleteAgentRequest request;
+          request.set_name(name.substr(kAgentPrefix.size()));
+          fastpath::v1::DeleteAgentResponse response;
+          status = Call(&FastPathService::StubInterface::DeleteAgent, request, response);
+        }
         if (!status.ok()) {
           exit_code = Fail(status);
         } else {

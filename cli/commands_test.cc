@@ -66,6 +66,10 @@ class MockFastPathStub : public fastpath::v1::FastPathService::StubInterface {
               (grpc::ClientContext*, const ApplyRequest&, ApplyResponse*), (override));
   MOCK_METHOD(grpc::Status, ListAgents,
               (grpc::ClientContext*, const ListAgentsRequest&, ListAgentsResponse*), (override));
+  MOCK_METHOD(grpc::Status, DeleteAgent,
+              (grpc::ClientContext*, const fastpath::v1::DeleteAgentRequest&,
+               fastpath::v1::DeleteAgentResponse*),
+              (override));
   MOCK_METHOD(grpc::Status, ApplySandboxPool,
               (grpc::ClientContext*, const fastpath::v1::ApplySandboxPoolRequest&,
                fastpath::v1::ApplySandboxPoolResponse*),
@@ -98,6 +102,8 @@ class MockFastPathStub : public fastpath::v1::FastPathService::StubInterface {
   FSB_UNUSED_ASYNC(GetSandboxResource, GetRequest, Sandbox)
   FSB_UNUSED_ASYNC(ApplySandbox, ApplyRequest, ApplyResponse)
   FSB_UNUSED_ASYNC(ListAgents, ListAgentsRequest, ListAgentsResponse)
+  FSB_UNUSED_ASYNC(DeleteAgent, fastpath::v1::DeleteAgentRequest,
+                   fastpath::v1::DeleteAgentResponse)
   FSB_UNUSED_ASYNC(ApplySandboxPool, fastpath::v1::ApplySandboxPoolRequest,
                    fastpath::v1::ApplySandboxPoolResponse)
   FSB_UNUSED_ASYNC(ListSandboxPools, fastpath::v1::ListSandboxPoolsRequest,
@@ -1034,6 +1040,25 @@ TEST_F(CliTest, RmPoolDeletesTheSandboxPoolAndSandboxesAsBefore) {
   EXPECT_EQ(RunCli({"rm", "pool/gpu", "web"}), 0);
   EXPECT_EQ(pool_sent.name(), "gpu");
   EXPECT_EQ(out_.str(), "pool/gpu deleted\nsandbox/web deleted\n");
+}
+
+TEST_F(CliTest, RmAgentForgetsIt) {
+  fastpath::v1::DeleteAgentRequest sent;
+  EXPECT_CALL(stub_, DeleteAgent(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"rm", "agent/ip-10-0-0-7.internal"}), 0);
+  EXPECT_EQ(sent.name(), "ip-10-0-0-7.internal");
+  EXPECT_EQ(out_.str(), "agent/ip-10-0-0-7.internal deleted\n");
+}
+
+TEST_F(CliTest, RmLiveAgentIsAServerError) {
+  EXPECT_CALL(stub_, DeleteAgent(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                    "agent node-1 is registered and sending heartbeats; stop "
+                                    "it first")));
+  EXPECT_EQ(RunCli({"rm", "agent/node-1"}), 1);
+  EXPECT_EQ(err_.str(), "fsb: error: FAILED_PRECONDITION: agent node-1 is registered and "
+                        "sending heartbeats; stop it first\n");
 }
 
 TEST_F(CliTest, RmUnknownPoolIsAServerError) {

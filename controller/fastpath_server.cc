@@ -91,8 +91,16 @@ grpc::Status FastPathServer::ApplySandbox(grpc::ServerContext*,
 grpc::Status FastPathServer::ListAgents(grpc::ServerContext*,
                                         const fastpath::v1::ListAgentsRequest*,
                                         fastpath::v1::ListAgentsResponse* resp) {
-  for (auto& agent : sandboxes_->ListAgents()) *resp->add_items() = std::move(agent);
+  absl::StatusOr<std::vector<fsb::v1alpha1::Agent>> agents = sandboxes_->ListAgents();
+  if (!agents.ok()) return ToGrpcStatus(agents.status());
+  for (auto& agent : *agents) *resp->add_items() = std::move(agent);
   return grpc::Status::OK;
+}
+
+grpc::Status FastPathServer::DeleteAgent(grpc::ServerContext*,
+                                         const fastpath::v1::DeleteAgentRequest* req,
+                                         fastpath::v1::DeleteAgentResponse*) {
+  return ToGrpcStatus(sandboxes_->DeleteAgent(req->name()));
 }
 
 grpc::Status FastPathServer::ApplySandboxPool(grpc::ServerContext*,

@@ -32,6 +32,8 @@ class FastPathServer final : public fastpath::v1::FastPathService::Service {
                             fastpath::v1::ApplyResponse* resp) override;
   grpc::Status ListAgents(grpc::ServerContext* ctx, const fastpath::v1::ListAgentsRequest* req,
                           fastpath::v1::ListAgentsResponse* resp) override;
+  grpc::Status DeleteAgent(grpc::ServerContext* ctx, const fastpath::v1::DeleteAgentRequest* req,
+                           fastpath::v1::DeleteAgentResponse* resp) override;
   grpc::Status ApplySandboxPool(grpc::ServerContext* ctx,
                                 const fastpath::v1::ApplySandboxPoolRequest* req,
                                 fastpath::v1::ApplySandboxPoolResponse* resp) override;

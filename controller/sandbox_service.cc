@@ -159,6 +159,7 @@ SandboxService::SandboxService(Scheduler* scheduler, AgentClient* agents, store:
     : scheduler_(scheduler),
       agents_(agents),
       store_(store),
+      agent_records_(store, clock),
       clock_(clock),
       options_(options),
       started_(clock->Now()),
@@ -799,12 +800,26 @@ absl::StatusOr<SandboxService::Location> SandboxService::Locate(std::string_view
   return Location{status.agent(), agent->address, status.container_id(), status.phase()};
 }
 
-std::vector<v1alpha1::Agent> SandboxService::ListAgents() const {
+absl::StatusOr<std::vector<v1alpha1::Agent>> SandboxService::ListAgents() const {
+  absl::StatusOr<store::ResourceList<v1alpha1::Agent>> stored = agent_records_.List({});
+  if (!stored.ok()) return stored.status();
+  std::map<std::string, v1alpha1::Agent> by_name;
+  for (v1alpha1::Agent& record : stored->items) {
+    // Known only from the store: not registered with this controller process.
+    auto* status = record.mutable_status();
+    status->Clear();
+    auto* ready = status->add_conditions();
+    ready->set_type("Ready");
+    ready->set_status("False");
+    ready->set_reason("NotRegistered");
+    ready->set_message("known from an earlier registration; not registered since the "
+                       "controller started");
+    by_name[record.metadata().name()] = std::move(record);
+  }
   const absl::Time now = clock_->Now();
-  std::vector<v1alpha1::Agent> out;
   for (const AgentSnapshot& snapshot : scheduler_->GetAllAgents()) {
-    v1alpha1::Agent& agent = out.emplace_back();
-    agent.set_api_version("fsb.io/v1alpha1");
+    v1alpha1::Agent& agent = by_name[snapshot.id];
+    agent.set_api_version(store::kApiVersion);
     agent.set_kind("Agent");
     agent.mutable_metadata()->set_name(snapshot.id);
     auto* spec = agent.mutable_spec();
@@ -814,6 +829,7 @@ std::vector<v1alpha1::Agent> SandboxService::ListAgents() const {
     spec->set_capacity(snapshot.max_sandboxes);
     spec->set_draining(snapshot.draining);
     auto* status = agent.mutable_status();
+    status->Clear();
     for (const std::string& image : snapshot.images) status->add_images(image);
     status->set_allocated(snapshot.used);
     status->set_capacity(snapshot.capacity);
@@ -826,7 +842,57 @@ std::vector<v1alpha1::Agent> SandboxService::ListAgents() const {
                       : !fresh         ? "HeartbeatMissed"
                                        : "RuntimeUnavailable");
   }
+  std::vector<v1alpha1::Agent> out;
+  out.reserve(by_name.size());
+  for (auto& [name, agent] : by_name) out.push_back(std::move(agent));
   return out;
+}
+
+absl::Status SandboxService::DeleteAgent(std::string_view name) {
+  const std::string id(name);
+  absl::StatusOr<AgentSnapshot> live = scheduler_->GetAgentByID(id);
+  if (live.ok() && clock_->Now() - live->last_heartbeat <= options_.agent_lost_timeout) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("agent ", id, " is registered and sending heartbeats; stop it first"));
+  }
+  const bool registered = live.ok() && scheduler_->Remove(id).ok();
+  if (registered) {
+    // Its sandboxes no longer hold slots anywhere: should the agent register again, it
+    // is a new registration and its slots are restored from its report.
+    absl::MutexLock lock(&mu_);
+    if (auto placed = by_agent_.find(id); placed != by_agent_.end()) {
+      for (const Key& key : placed->second) sandboxes_.at(key).holds_slot = false;
+    }
+  }
+  absl::StatusOr<v1alpha1::Agent> deleted = agent_records_.Delete("", id);
+  if (absl::IsNotFound(deleted.status())) {
+    if (!registered) return absl::NotFoundError(absl::StrCat("agent ", id, " not found"));
+  } else if (!deleted.ok()) {
+    return deleted.status();
+  }
+  LOG(INFO) << "agent " << id << " deleted";
+  return absl::OkStatus();
+}
+
+absl::Status SandboxService::RecordAgent(const AgentDescriptor& agent) {
+  v1alpha1::AgentSpec spec;
+  spec.set_address(agent.address);
+  spec.set_node(agent.node);
+  spec.set_pool(agent.pool);
+  spec.set_capacity(agent.max_sandboxes);
+  absl::StatusOr<v1alpha1::Agent> record = agent_records_.Get("", agent.id);
+  if (absl::IsNotFound(record.status())) {
+    v1alpha1::Agent created;
+    created.mutable_metadata()->set_name(agent.id);
+    *created.mutable_spec() = std::move(spec);
+    return agent_records_.Create(std::move(created)).status();
+  }
+  if (!record.ok()) return record.status();
+  if (google::protobuf::util::MessageDifferencer::Equals(record->spec(), spec)) {
+    return absl::OkStatus();
+  }
+  *record->mutable_spec() = std::move(spec);
+  return agent_records_.Update(*std::move(record)).status();
 }
 
 // ---------------------------------------------------------------------------- agents
@@ -841,6 +907,7 @@ absl::Status SandboxService::RegisterAgent(const fsb::agent::v1::RegisterRequest
   agent.max_sandboxes = info.capacity();
   agent.images.assign(info.images().begin(), info.images().end());
   agent.reported_sandboxes = request.sandboxes_size();
+  if (absl::Status s = ValidateDnsSubdomain("agent id", agent.id); !s.ok()) return s;
   if (agent.address.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("agent ", agent.id, ": address is required"));
   }
@@ -856,6 +923,9 @@ absl::Status SandboxService::RegisterAgent(const fsb::agent::v1::RegisterRequest
     RestoreSlots(agent.id);
   }
   Observe(agent.id, request.sandboxes(), /*complete=*/true);
+  if (absl::Status s = RecordAgent(agent); !s.ok()) {
+    LOG(WARNING) << "agent " << agent.id << ": its record was not stored: " << s;
+  }
   LOG(INFO) << "agent " << agent.id << " registered: address " << agent.address << ", node "
             << agent.node << ", pool " << agent.pool << ", capacity " << agent.max_sandboxes
             << ", " << request.sandboxes_size() << " sandboxes";

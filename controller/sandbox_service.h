@@ -21,6 +21,7 @@
 #include "controller/sandbox_spec.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/persister.h"
+#include "controller/store/resources.h"
 #include "controller/store/store.h"
 #include "fastpath/v1/fastpath.pb.h"
 #include "fsb/agent/v1/agent.pb.h"
@@ -137,8 +138,17 @@ class SandboxService {
   absl::Status Delete(std::string_view ns, std::string_view name,
                       std::optional<absl::Duration> grace);
 
-  // The registered agents as fsb.io/v1alpha1 Agent resources, ordered by name.
-  std::vector<v1alpha1::Agent> ListAgents() const;
+  // Every agent as an fsb.io/v1alpha1 Agent resource, ordered by name: those registered
+  // (status from the registry) and those only stored, known from an earlier
+  // registration but not registered with this controller process (Ready False,
+  // reason NotRegistered). Store errors as they are.
+  absl::StatusOr<std::vector<v1alpha1::Agent>> ListAgents() const;
+
+  // Forgets an agent that is gone: removes it from the registry and its stored record.
+  // Its sandboxes stay, Lost, and follow their failure policy; if it registers again it
+  // is a new agent. FAILED_PRECONDITION while it is registered with a fresh heartbeat;
+  // NOT_FOUND when it is neither registered nor stored.
+  absl::Status DeleteAgent(std::string_view name);
 
   // Where a sandbox's container runs, for calls that go straight to its agent (logs,
   // exec). NOT_FOUND for an unknown sandbox; FAILED_PRECONDITION when it has no
@@ -153,8 +163,10 @@ class SandboxService {
 
   // ---- Agents ----
 
-  // Registers (or re-registers) an agent and applies the sandbox states it reports.
-  // INVALID_ARGUMENT for a malformed agent description.
+  // Registers (or re-registers) an agent, applies the sandbox states it reports and
+  // keeps its stored Agent record (spec: address, node, pool, capacity) in step; a
+  // failed record write is logged and does not fail the registration (placement uses
+  // the registry). INVALID_ARGUMENT for a malformed agent description.
   absl::Status RegisterAgent(const fsb::agent::v1::RegisterRequest& request);
   // Refreshes an agent's liveness, images and load and applies the sandbox states it
   // reports. NOT_FOUND for an unknown agent (it must register again).
@@ -241,9 +253,14 @@ class SandboxService {
   std::vector<Action> PlanReconcile(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
   void Execute(Action& action) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Creates or updates the stored record of a registered agent.
+  absl::Status RecordAgent(const AgentDescriptor& agent);
+
   Scheduler* const scheduler_;
   AgentClient* const agents_;
   store::Store* const store_;
+  // Agent records; written only on registration (not per heartbeat), thread-safe.
+  mutable store::ResourceClient<v1alpha1::Agent> agent_records_;
   const Clock* const clock_;
   const Options options_;
   const absl::Time started_;

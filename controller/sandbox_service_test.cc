@@ -612,7 +612,9 @@ TEST_F(SandboxServiceTest, ListAgentsDescribesCapacityAndHealth) {
   ASSERT_TRUE(service().CreateSandbox(Request("web")).ok());
   clock().Advance(absl::Seconds(16));
   ASSERT_TRUE(Report("a1", {}).ok());
-  std::vector<v1alpha1::Agent> agents = service().ListAgents();
+  absl::StatusOr<std::vector<v1alpha1::Agent>> listed = service().ListAgents();
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  const std::vector<v1alpha1::Agent>& agents = *listed;
   ASSERT_EQ(agents.size(), 2u);
   EXPECT_EQ(agents[0].metadata().name(), "a1");
   EXPECT_EQ(agents[0].spec().capacity(), 4);
@@ -620,6 +622,64 @@ TEST_F(SandboxServiceTest, ListAgentsDescribesCapacityAndHealth) {
   EXPECT_EQ(agents[1].spec().pool(), "gpu");
   EXPECT_EQ(agents[1].status().conditions(0).status(), "False");
   EXPECT_EQ(agents[1].status().conditions(0).reason(), "HeartbeatMissed");
+  // Stored records give them the metadata of a resource.
+  EXPECT_NE(agents[0].metadata().uid(), "");
+  EXPECT_GT(agents[0].metadata().resource_version(), 0);
+  EXPECT_EQ(agents[0].metadata().creation_timestamp().seconds(),
+            absl::ToUnixSeconds(clock().Now() - absl::Seconds(16)));
+}
+
+TEST_F(SandboxServiceTest, AgentRecordsFollowRegistrationAndOutliveARestart) {
+  env_.AddAgent("a1", 4, "default", "10.0.0.1:5758");
+  const std::string uid = service().ListAgents()->at(0).metadata().uid();
+  // Registering again with the same description writes nothing; a new capacity does.
+  env_.AddAgent("a1", 4, "default", "10.0.0.1:5758");
+  const int64_t version = service().ListAgents()->at(0).metadata().resource_version();
+  env_.AddAgent("a1", 6, "default", "10.0.0.1:5758");
+  absl::StatusOr<std::vector<v1alpha1::Agent>> agents = service().ListAgents();
+  ASSERT_TRUE(agents.ok());
+  EXPECT_EQ(agents->at(0).metadata().uid(), uid);
+  EXPECT_GT(agents->at(0).metadata().resource_version(), version);
+  EXPECT_EQ(agents->at(0).metadata().generation(), 2);
+
+  // After a controller restart the agent is listed before it registers again.
+  env_.Restart();
+  agents = service().ListAgents();
+  ASSERT_TRUE(agents.ok());
+  ASSERT_EQ(agents->size(), 1u);
+  EXPECT_EQ(agents->at(0).spec().capacity(), 6);
+  EXPECT_EQ(agents->at(0).spec().address(), "10.0.0.1:5758");
+  EXPECT_EQ(agents->at(0).status().conditions(0).status(), "False");
+  EXPECT_EQ(agents->at(0).status().conditions(0).reason(), "NotRegistered");
+  env_.AddAgent("a1", 6, "default", "10.0.0.1:5758");
+  agents = service().ListAgents();
+  ASSERT_TRUE(agents.ok());
+  EXPECT_EQ(agents->at(0).status().conditions(0).status(), "True");
+  EXPECT_EQ(agents->at(0).metadata().uid(), uid);
+}
+
+TEST_F(SandboxServiceTest, DeleteAgentOnlyForgetsAgentsThatAreGone) {
+  env_.AddAgent("a1", 4);
+  ASSERT_TRUE(service().CreateSandbox(Request("web")).ok());
+  absl::Status live = service().DeleteAgent("a1");
+  EXPECT_EQ(live.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(live.message(), HasSubstr("agent a1 is registered and sending heartbeats"));
+  EXPECT_EQ(service().DeleteAgent("nobody").code(), absl::StatusCode::kNotFound);
+
+  clock().Advance(absl::Seconds(16));
+  service().ReconcileOnce();
+  ASSERT_EQ(service().Get("", "web")->status().phase(), SandboxStatus::Lost);
+  ASSERT_TRUE(service().DeleteAgent("a1").ok());
+  EXPECT_TRUE(service().ListAgents()->empty());
+  EXPECT_EQ(env_.scheduler().AgentCount(), 0);
+  // Its sandbox stays, Lost, under its failure policy.
+  EXPECT_EQ(service().Get("", "web")->status().phase(), SandboxStatus::Lost);
+  EXPECT_EQ(service().DeleteAgent("a1").code(), absl::StatusCode::kNotFound);
+
+  // An agent of that name that registers again is new to the registry: the sandbox
+  // placed there reserves its slot again.
+  env_.AddAgent("a1", 4);
+  EXPECT_EQ(env_.scheduler().GetAgentByID("a1")->reserved, 1);
 }
 
 TEST_F(SandboxServiceTest, MetricsRecordCreatesStagesDeletesAndGauges) {

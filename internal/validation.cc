@@ -34,6 +34,22 @@ absl::Status ValidateDnsLabel(std::string_view field, std::string_view value) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateDnsSubdomain(std::string_view field, std::string_view value) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(Sv(field), " is empty"));
+  if (value.size() > 253) return Invalid(field, value, "longer than 253 characters");
+  for (size_t start = 0; start <= value.size();) {
+    size_t dot = value.find('.', start);
+    if (dot == std::string_view::npos) dot = value.size();
+    if (!ValidateDnsLabel(field, value.substr(start, dot - start)).ok()) {
+      return Invalid(field, value,
+                     "must be DNS labels (lowercase letters, digits and '-', starting and "
+                     "ending with a letter or digit) joined by '.'");
+    }
+    start = dot + 1;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateEnvName(std::string_view field, std::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(Sv(field), " has an empty name"));
   if (name.size() > 256) return Invalid(field, name, "name longer than 256 characters");

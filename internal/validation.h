@@ -16,6 +16,10 @@ namespace fsb {
 // An RFC 1123 DNS label: 1-63 chars of [a-z0-9-], starting and ending alphanumeric.
 absl::Status ValidateDnsLabel(std::string_view field, std::string_view value);
 
+// An RFC 1123 DNS subdomain, as Kubernetes names nodes: at most 253 chars, DNS labels
+// joined by '.'.
+absl::Status ValidateDnsSubdomain(std::string_view field, std::string_view value);
+
 // An environment variable name: [A-Za-z_][A-Za-z0-9_]*, at most 256 chars.
 absl::Status ValidateEnvName(std::string_view field, std::string_view name);
 

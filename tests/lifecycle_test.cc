@@ -1,8 +1,10 @@
 // Lifecycle reconcilers against real agents on a private containerd: exits become
 // Succeeded/Failed with the exit code; a lost agent's sandboxes become Lost, and
 // AutoRecreate places them again on another agent after the recovery timeout while
-// Manual ones stay Lost.
+// Manual ones stay Lost; an agent that is gone stays listed (from its stored record)
+// until it is deleted.
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -109,6 +111,37 @@ TEST_F(LifecycleTest, LostAgentAutoRecreateMovesManualStaysLost) {
   absl::SleepFor(absl::Seconds(3));
   EXPECT_EQ(Get("manual").phase(), "Lost");
   EXPECT_EQ(Get("manual").agent_pod(), stack_->agent_id(other));
+}
+
+TEST_F(LifecycleTest, AGoneAgentStaysListedAcrossARestartUntilItIsDeleted) {
+  std::string out, err;
+  auto fsb = [&](const std::vector<std::string>& args) {
+    out.clear();
+    err.clear();
+    return stack_->Fsb(args, &out, &err);
+  };
+  const std::string gone = stack_->agent_id(1);
+  // A live agent cannot be forgotten.
+  EXPECT_EQ(fsb({"rm", "agent/" + gone}), 1);
+  EXPECT_THAT(err, HasSubstr("FAILED_PRECONDITION: agent " + gone + " is registered"));
+
+  stack_->KillAgent(1);
+  stack_->StopController();
+  ASSERT_TRUE(stack_->StartController().ok());
+  ASSERT_TRUE(stack_->WaitForAgent(absl::Seconds(30), 0).ok());
+  // The restarted controller knows the gone agent from its stored record.
+  ASSERT_EQ(fsb({"agents", "-o", "json"}), 0) << err;
+  EXPECT_THAT(out, HasSubstr("\"" + gone + "\""));
+  EXPECT_THAT(out, HasSubstr("\"NotRegistered\""));
+  EXPECT_THAT(out, HasSubstr("\"uid\""));
+
+  ASSERT_EQ(fsb({"rm", "agent/" + gone}), 0) << err;
+  EXPECT_EQ(out, "agent/" + gone + " deleted\n");
+  ASSERT_EQ(fsb({"agents"}), 0) << err;
+  EXPECT_THAT(out, HasSubstr(stack_->agent_id(0)));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr(gone)));
+  EXPECT_EQ(fsb({"rm", "agent/" + gone}), 1);
+  EXPECT_THAT(err, HasSubstr("NOT_FOUND"));
 }
 
 }  // namespace

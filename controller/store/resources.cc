@@ -50,6 +50,9 @@ absl::Status Normalize(T* object) {
   } else {
     meta->clear_namespace_();
   }
+  if constexpr (KindTraits<T>::kSubdomainName) {
+    return ValidateDnsSubdomain("metadata.name", meta->name());
+  }
   return ValidateDnsLabel("metadata.name", meta->name());
 }
 

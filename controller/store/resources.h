@@ -22,23 +22,27 @@ inline constexpr char kApiVersion[] = "fsb.io/v1alpha1";
 inline constexpr char kDefaultNamespace[] = "default";
 
 // Static facts about each resource type. Sandboxes are namespaced; SandboxPools and
-// Agents are cluster-scoped (empty namespace), like Kubernetes Nodes.
+// Agents are cluster-scoped (empty namespace), like Kubernetes Nodes. Names are DNS
+// labels, except agents', which are DNS subdomains (host names), like Nodes'.
 template <typename T>
 struct KindTraits;
 template <>
 struct KindTraits<v1alpha1::Sandbox> {
   static constexpr char kKind[] = "Sandbox";
   static constexpr bool kNamespaced = true;
+  static constexpr bool kSubdomainName = false;
 };
 template <>
 struct KindTraits<v1alpha1::SandboxPool> {
   static constexpr char kKind[] = "SandboxPool";
   static constexpr bool kNamespaced = false;
+  static constexpr bool kSubdomainName = false;
 };
 template <>
 struct KindTraits<v1alpha1::Agent> {
   static constexpr char kKind[] = "Agent";
   static constexpr bool kNamespaced = false;
+  static constexpr bool kSubdomainName = true;
 };
 
 template <typename T>
