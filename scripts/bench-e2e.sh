@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end create benchmark: fsb against containerd's own `ctr run -d`, on one machine.
 #
-# Usage: scripts/bench-e2e.sh [--requests N] [--out FILE] [--agent-arg ARG]...
+# Usage: scripts/bench-e2e.sh [--requests N] [--out FILE] [--agent-arg ARG]... [--no-build]
 #   --requests N     sandboxes per run (default 50)
 #   --out FILE       where the JSON results go (default bench/results/e2e-<UTC date>.json)
 #   --agent-arg ARG  extra fsb-agent flag, e.g. --agent-arg=--shim-group-size=1 (repeatable)
+#   --no-build       use the programs already built in FSB_BUILD_DIR, whatever their build
+#                    type (CI runs it on its test build); installs and builds nothing
 #
 # Installs the Debian packages (scripts/install-deps.sh), builds Release (build-release/,
 # FSB_BUILD_DIR), then starts a private stack in a temp folder: containerd
@@ -30,9 +32,10 @@ image=docker.io/fsb/busybox:latest
 requests=50
 out=""
 agent_args=()
+build=1
 
 usage() {
-  echo "usage: $0 [--requests N] [--out FILE] [--agent-arg ARG]..." >&2
+  echo "usage: $0 [--requests N] [--out FILE] [--agent-arg ARG]... [--no-build]" >&2
   exit 2
 }
 while (($#)); do
@@ -43,6 +46,7 @@ while (($#)); do
     --out=*) out="${1#*=}"; shift ;;
     --agent-arg) [[ $# -ge 2 ]] || usage; agent_args+=("$2"); shift 2 ;;
     --agent-arg=*) agent_args+=("${1#*=}"); shift ;;
+    --no-build) build=0; shift ;;
     *) usage ;;
   esac
 done
@@ -61,9 +65,19 @@ fi
 
 . "${repo_root}/scripts/lib.sh"
 
-"${repo_root}/scripts/install-deps.sh"
-cmake -S "${repo_root}" -B "${build_dir}" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "${build_dir}" -j "${jobs}" --target fsb fsb-controller fsb-agent
+if ((build)); then
+  "${repo_root}/scripts/install-deps.sh"
+  cmake -S "${repo_root}" -B "${build_dir}" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "${build_dir}" -j "${jobs}" --target fsb fsb-controller fsb-agent
+else
+  for program in cli/fsb controller/fsb-controller agent/fsb-agent; do
+    if [[ ! -x "${build_dir}/${program}" ]]; then
+      echo "bench-e2e: --no-build, but ${build_dir}/${program} is not built" >&2
+      exit 1
+    fi
+  done
+fi
+build_type="$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "${build_dir}/CMakeCache.txt" 2>/dev/null)"
 
 state="$(mktemp -d /tmp/fsb-bench.XXXXXX)"
 sock="$("${repo_root}/scripts/containerd.sh" socket "${state}")"
@@ -259,6 +273,7 @@ jq -n \
   --arg kernel "$(uname -r)" \
   --arg os "$(. /etc/os-release && echo "${PRETTY_NAME}")" \
   --arg commit "${commit}" \
+  --arg build_type "${build_type:-unknown}" \
   --arg containerd "$(containerd --version | awk '{print $3}')" \
   --arg runc "$(runc --version | awk 'NR == 1 {print $3}')" \
   --arg agent_args "${agent_args[*]-}" \
@@ -277,6 +292,7 @@ jq -n \
       machine: {cpu: $cpu, vcpus: ($vcpus | tonumber), kernel: $kernel, os: $os,
                 containerd: $containerd, runc: $runc},
       commit: $commit,
+      build_type: $build_type,
       image: $image,
       requests: ($requests | tonumber),
       agent_args: $agent_args,
