@@ -29,10 +29,12 @@ class AgentClient {
   virtual ~AgentClient() = default;
 
   // Creates and starts the sandbox described by `spec`; returns its status once its
-  // process runs. When the agent could not be reached (nothing was created), the error
-  // carries the kAgentUnreachable payload (see IsAgentUnreachable).
+  // process runs. `may_pull`: the agent does not report the image, so the create may
+  // include a registry pull; implementations give such a call a longer deadline. When
+  // the agent could not be reached (nothing was created), the error carries the
+  // kAgentUnreachable payload (see IsAgentUnreachable).
   virtual absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
-      std::string_view address, const fsb::agent::v1::SandboxSpec& spec) = 0;
+      std::string_view address, const fsb::agent::v1::SandboxSpec& spec, bool may_pull) = 0;
 
   // Stops (SIGTERM, `grace`, SIGKILL) and removes the sandbox. An unset `grace` leaves
   // the grace period to the agent's default.

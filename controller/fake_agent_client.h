@@ -23,6 +23,7 @@ class FakeAgentClient : public AgentClient {
   struct CreateCall {
     std::string address;
     fsb::agent::v1::SandboxSpec spec;
+    bool may_pull = false;
   };
   struct DeleteCall {
     std::string address;
@@ -31,11 +32,12 @@ class FakeAgentClient : public AgentClient {
   };
 
   absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
-      std::string_view address, const fsb::agent::v1::SandboxSpec& spec) override {
+      std::string_view address, const fsb::agent::v1::SandboxSpec& spec,
+      bool may_pull) override {
     std::function<void()> hook;
     {
       absl::MutexLock lock(&mu_);
-      creates_.push_back({std::string(address), spec});
+      creates_.push_back({std::string(address), spec, may_pull});
       hook = on_create_;
     }
     if (hook) hook();

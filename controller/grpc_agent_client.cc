@@ -22,12 +22,12 @@ void SetTimeout(grpc::ClientContext* ctx, absl::Duration timeout) {
 GrpcAgentClient::GrpcAgentClient(Options options) : options_(options) {}
 
 absl::StatusOr<fsb::agent::v1::SandboxStatus> GrpcAgentClient::CreateSandbox(
-    std::string_view address, const fsb::agent::v1::SandboxSpec& spec) {
+    std::string_view address, const fsb::agent::v1::SandboxSpec& spec, bool may_pull) {
   fsb::agent::v1::CreateSandboxRequest req;
   *req.mutable_spec() = spec;
   fsb::agent::v1::CreateSandboxResponse resp;
   grpc::ClientContext ctx;
-  SetTimeout(&ctx, options_.create_timeout);
+  SetTimeout(&ctx, may_pull ? options_.pull_timeout : options_.create_timeout);
   absl::Status status = FromGrpcStatus(Connect(address)->stub->CreateSandbox(&ctx, req, &resp));
   if (status.ok()) return std::move(*resp.mutable_status());
   if (!ctx.GetServerTrailingMetadata().contains(kHandledTrailer)) {

@@ -16,13 +16,14 @@ namespace fsb::controller {
 // AgentClient over gRPC (insecure channels). Keeps one channel (and stub) per agent
 // address for the client's lifetime, created on first use; gRPC reconnects it as
 // needed. Deadlines are wall-clock deadlines, as gRPC requires: create calls get
-// `create_timeout`; delete calls get the grace period (or `default_grace` when the
+// `create_timeout`, or `pull_timeout` when they may pull the image; delete calls get the grace period (or `default_grace` when the
 // caller leaves it to the agent) plus `delete_timeout_margin`.
 // Thread-safe.
 class GrpcAgentClient final : public AgentClient {
  public:
   struct Options {
     absl::Duration create_timeout = absl::Seconds(30);
+    absl::Duration pull_timeout = absl::Minutes(10);
     absl::Duration delete_timeout_margin = absl::Seconds(15);
     // The grace period agents apply when asked for none; sizes the delete deadline only.
     absl::Duration default_grace = absl::Seconds(10);
@@ -31,7 +32,8 @@ class GrpcAgentClient final : public AgentClient {
   explicit GrpcAgentClient(Options options);
 
   absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
-      std::string_view address, const fsb::agent::v1::SandboxSpec& spec) override;
+      std::string_view address, const fsb::agent::v1::SandboxSpec& spec,
+      bool may_pull) override;
   absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
                              std::optional<absl::Duration> grace) override;
 

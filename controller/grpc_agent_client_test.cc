@@ -27,6 +27,7 @@ class ScriptedAgent final : public fsb::agent::v1::AgentService::Service {
     {
       absl::MutexLock lock(&mu_);
       last_create_ = *req;
+      create_time_left_ = absl::FromChrono(ctx->deadline() - std::chrono::system_clock::now());
       hang = hang_;
       answer = create_status_;
     }
@@ -66,6 +67,10 @@ class ScriptedAgent final : public fsb::agent::v1::AgentService::Service {
     absl::MutexLock lock(&mu_);
     return last_delete_;
   }
+  absl::Duration create_time_left() {
+    absl::MutexLock lock(&mu_);
+    return create_time_left_;
+  }
   absl::Duration delete_time_left() {
     absl::MutexLock lock(&mu_);
     return delete_time_left_;
@@ -78,6 +83,7 @@ class ScriptedAgent final : public fsb::agent::v1::AgentService::Service {
   fsb::agent::v1::CreateSandboxRequest last_create_ ABSL_GUARDED_BY(mu_);
   fsb::agent::v1::DeleteSandboxRequest last_delete_ ABSL_GUARDED_BY(mu_);
   absl::Duration delete_time_left_ ABSL_GUARDED_BY(mu_);
+  absl::Duration create_time_left_ ABSL_GUARDED_BY(mu_);
 };
 
 class GrpcAgentClientTest : public ::testing::Test {
@@ -99,6 +105,7 @@ class GrpcAgentClientTest : public ::testing::Test {
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   GrpcAgentClient client_{{.create_timeout = absl::Milliseconds(300),
+                           .pull_timeout = absl::Seconds(2),
                            .delete_timeout_margin = absl::Seconds(15),
                            .default_grace = absl::Seconds(10)}};
 };
@@ -109,7 +116,8 @@ TEST_F(GrpcAgentClientTest, CreateSendsTheSpecAndReturnsTheStatus) {
   spec.set_name("web");
   spec.set_image("docker.io/library/busybox:latest");
   spec.add_exposed_ports(80);
-  absl::StatusOr<fsb::agent::v1::SandboxStatus> status = client_.CreateSandbox(address_, spec);
+  absl::StatusOr<fsb::agent::v1::SandboxStatus> status =
+      client_.CreateSandbox(address_, spec, /*may_pull=*/false);
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_EQ(status->sandbox_id(), "0123456789abcdef");
   EXPECT_EQ(status->phase(), fsb::agent::v1::SANDBOX_PHASE_RUNNING);
@@ -118,7 +126,7 @@ TEST_F(GrpcAgentClientTest, CreateSendsTheSpecAndReturnsTheStatus) {
 
   // The cached channel serves the next call too.
   spec.set_sandbox_id("fedcba9876543210");
-  EXPECT_TRUE(client_.CreateSandbox(address_, spec).ok());
+  EXPECT_TRUE(client_.CreateSandbox(address_, spec, /*may_pull=*/false).ok());
   EXPECT_EQ(agent_.last_create().spec().sandbox_id(), "fedcba9876543210");
 }
 
@@ -126,13 +134,13 @@ TEST_F(GrpcAgentClientTest, AgentErrorsKeepTheirCodeAndMessage) {
   agent_.set_create_status(
       absl::NotFoundError("image \"docker.io/library/nope:latest\" not found"));
   absl::StatusOr<fsb::agent::v1::SandboxStatus> status =
-      client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec());
+      client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec(), /*may_pull=*/false);
   EXPECT_EQ(status.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(status.status().message(), HasSubstr("docker.io/library/nope:latest"));
   EXPECT_FALSE(IsAgentUnreachable(status.status()));
   // The agent's own UNAVAILABLE (e.g. a registry it cannot reach) is not "unreachable".
   agent_.set_create_status(absl::UnavailableError("registry example.com cannot be reached"));
-  status = client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec());
+  status = client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec(), /*may_pull=*/false);
   EXPECT_EQ(status.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(IsAgentUnreachable(status.status()));
 }
@@ -141,9 +149,24 @@ TEST_F(GrpcAgentClientTest, CreateGivesUpAtItsDeadline) {
   agent_.set_hang(true);
   const absl::Time start = absl::Now();
   absl::StatusOr<fsb::agent::v1::SandboxStatus> status =
-      client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec());
+      client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec(), /*may_pull=*/false);
   EXPECT_EQ(status.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+TEST_F(GrpcAgentClientTest, ACreateThatMayPullGetsThePullDeadline) {
+  absl::StatusOr<fsb::agent::v1::SandboxStatus> status =
+      client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec(), /*may_pull=*/true);
+  ASSERT_TRUE(status.ok()) << status.status();
+  const absl::Duration pull = agent_.create_time_left();
+  ASSERT_TRUE(
+      client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec(), /*may_pull=*/false).ok());
+  const absl::Duration plain = agent_.create_time_left();
+  // Configured: 2 s and 300 ms; the agent sees them as the time left when the call
+  // arrives (the wire carries a timeout, so it may read a little more or less).
+  EXPECT_GT(pull, absl::Seconds(1));
+  EXPECT_LT(pull, absl::Seconds(3));
+  EXPECT_LT(plain, absl::Seconds(1));
 }
 
 TEST_F(GrpcAgentClientTest, DeleteSendsTheGraceAndSizesTheDeadlineByIt) {
@@ -172,7 +195,7 @@ TEST_F(GrpcAgentClientTest, UnreachableAgentIsUnavailable) {
   absl::Status status = client_.DeleteSandbox(address_, "0123456789abcdef", absl::Seconds(1));
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   absl::StatusOr<fsb::agent::v1::SandboxStatus> created =
-      client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec());
+      client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec(), /*may_pull=*/false);
   EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(IsAgentUnreachable(created.status())) << created.status();
   EXPECT_THAT(created.status().message(), HasSubstr("not reached"));

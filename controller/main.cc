@@ -43,6 +43,9 @@ DEFINE_string(agent_heartbeat_timeout, "15s",
               "An agent whose last heartbeat is older than this gets no new sandboxes and "
               "its sandboxes become Lost.");
 DEFINE_string(agent_create_timeout, "30s", "Deadline of the agent's CreateSandbox call.");
+DEFINE_string(agent_pull_timeout, "10m",
+              "Deadline of the agent's CreateSandbox call when the agent does not report the "
+              "image, so that the create may include a registry pull.");
 DEFINE_string(metrics_bind_address, ":9091",
               "host:port serving /metrics, /healthz and /readyz (empty host: every interface).");
 DEFINE_string(pprof_bind_address, "localhost:6060",
@@ -63,6 +66,7 @@ struct Options {
   absl::Duration orphan_timeout;
   absl::Duration heartbeat_timeout;
   absl::Duration agent_create_timeout;
+  absl::Duration agent_pull_timeout;
   absl::Duration reconcile_interval;
   absl::Duration agent_logs_timeout;
   absl::Duration agent_exec_timeout;
@@ -96,6 +100,7 @@ absl::StatusOr<Options> OptionsFromFlags() {
       {"fastpath-orphan-timeout", FLAGS_fastpath_orphan_timeout, &options.orphan_timeout},
       {"agent-heartbeat-timeout", FLAGS_agent_heartbeat_timeout, &options.heartbeat_timeout},
       {"agent-create-timeout", FLAGS_agent_create_timeout, &options.agent_create_timeout},
+      {"agent-pull-timeout", FLAGS_agent_pull_timeout, &options.agent_pull_timeout},
       {"reconcile-interval", FLAGS_reconcile_interval, &options.reconcile_interval},
       {"agent-logs-timeout", FLAGS_agent_logs_timeout, &options.agent_logs_timeout},
       {"agent-exec-timeout", FLAGS_agent_exec_timeout, &options.agent_exec_timeout},
@@ -137,7 +142,8 @@ int main(int argc, char** argv) {
   fsb::Clock* clock = fsb::Clock::Real();
   fsb::metrics::Registry registry;
   fsb::controller::Scheduler scheduler(clock, {.heartbeat_timeout = options->heartbeat_timeout});
-  fsb::controller::GrpcAgentClient agents({.create_timeout = options->agent_create_timeout});
+  fsb::controller::GrpcAgentClient agents({.create_timeout = options->agent_create_timeout,
+                                           .pull_timeout = options->agent_pull_timeout});
   absl::StatusOr<std::unique_ptr<fsb::controller::SandboxService>> sandboxes =
       fsb::controller::SandboxService::Create(
           &scheduler, &agents, store->get(), clock, &registry,

@@ -112,6 +112,11 @@ std::string Rfc3339(absl::Time t) {
   return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
 }
 
+// Whether an agent reports `image` (normalized) among its images (sorted, normalized).
+bool HasImage(const std::vector<std::string>& images, const std::string& image) {
+  return std::binary_search(images.begin(), images.end(), image);
+}
+
 }  // namespace
 
 struct SandboxService::Action {
@@ -485,7 +490,8 @@ absl::StatusOr<Sandbox> SandboxService::PlaceAndStart(const Key& key, Sandbox sa
 
     stage.Lap();
     absl::StatusOr<fsb::agent::v1::SandboxStatus> started =
-        agents_->CreateSandbox(agent->address, AgentSpecOf(sandbox));
+        agents_->CreateSandbox(agent->address, AgentSpecOf(sandbox),
+                               /*may_pull=*/!HasImage(agent->images, sandbox.spec().image()));
     timings[CreateStage::kAgentRpc] += stage.Lap();
     if (started.ok()) {
       status->set_phase(SandboxStatus::Running);
@@ -1161,8 +1167,12 @@ void SandboxService::Execute(Action& action) {
       return;
     }
     case Action::Kind::kRedrive: {
-      absl::StatusOr<fsb::agent::v1::SandboxStatus> started =
-          agents_->CreateSandbox(action.agent_address, AgentSpecOf(action.sandbox));
+      absl::StatusOr<AgentSnapshot> agent =
+          scheduler_->GetAgentByID(action.sandbox.status().agent());
+      const bool may_pull =
+          !agent.ok() || !HasImage(agent->images, action.sandbox.spec().image());
+      absl::StatusOr<fsb::agent::v1::SandboxStatus> started = agents_->CreateSandbox(
+          action.agent_address, AgentSpecOf(action.sandbox), may_pull);
       absl::MutexLock lock(&mu_);
       Entry& entry = sandboxes_.at(action.key);
       SandboxStatus* status = entry.sandbox.mutable_status();

@@ -606,6 +606,19 @@ TEST_F(SandboxServiceTest, ApplyCreatesUpdatesAndRefusesImmutableChanges) {
   EXPECT_THAT(s.status().message(), HasSubstr("image"));
 }
 
+TEST_F(SandboxServiceTest, ACreateMayPullOnlyWhereTheAgentLacksTheImage) {
+  env_.AddAgent("a1", 4);
+  fsb::agent::v1::HeartbeatRequest hb;
+  hb.set_agent_id("a1");
+  hb.add_images("busybox");  // any spelling; the registry normalizes it
+  ASSERT_TRUE(service().Heartbeat(hb).ok());
+  ASSERT_TRUE(service().CreateSandbox(Request("cached", "busybox")).ok());
+  ASSERT_TRUE(service().CreateSandbox(Request("pulled", "nginx:1.25")).ok());
+  ASSERT_EQ(agents().creates().size(), 2u);
+  EXPECT_FALSE(agents().creates()[0].may_pull);
+  EXPECT_TRUE(agents().creates()[1].may_pull);
+}
+
 TEST_F(SandboxServiceTest, ListAgentsDescribesCapacityAndHealth) {
   env_.AddAgent("a1", 4);
   env_.AddAgent("a2", 2, "gpu");
