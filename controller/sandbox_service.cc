@@ -270,7 +270,25 @@ absl::Status SandboxService::AwaitDurable(const Key& key, uint64_t ticket) {
                                              " could not be stored: ", s.message()));
 }
 
-void SandboxService::Settle(Entry& entry) { entry.op = Op::kNone; }
+void SandboxService::Settle(const Key& key, Entry& entry) {
+  entry.op = Op::kNone;
+  if (!entry.deferred) return;
+  const auto [agent, state] = *std::move(entry.deferred);
+  entry.deferred.reset();
+  if (agent == entry.sandbox.status().agent() &&
+      state.sandbox_id() == entry.sandbox.status().container_id()) {
+    ApplyReported(key, entry, state);
+  }
+}
+
+void SandboxService::ApplyReported(const Key& key, Entry& entry,
+                                   const fsb::agent::v1::SandboxStatus& state) {
+  const SandboxStatus::Phase phase = entry.sandbox.status().phase();
+  if (phase != SandboxStatus::Terminating && phase != SandboxStatus::Expired &&
+      ApplyAgentState(state, entry.sandbox.mutable_status())) {
+    Persist(key);
+  }
+}
 
 void SandboxService::Erase(const Key& key) {
   auto it = sandboxes_.find(key);
@@ -414,7 +432,7 @@ absl::StatusOr<Sandbox> SandboxService::CreateRecord(Sandbox desired, CreateTimi
   entry.agent_seen = clock_->Now();
   Index(key, entry);
   Persist(key);
-  Settle(entry);
+  Settle(key, entry);
   VLOG(1) << "sandbox " << Qualified(key.first, key.second) << " ("
           << entry.sandbox.status().container_id() << ") running on agent "
           << entry.sandbox.status().agent();
@@ -767,7 +785,7 @@ absl::Status SandboxService::DeleteRecord(std::string_view ns, std::string_view 
   entry.sandbox.mutable_status()->set_message(
       absl::StrCat("deletion pending: ", stopped.message()));
   Persist(key);
-  Settle(entry);
+  Settle(key, entry);
   return absl::UnavailableError(absl::StrCat("sandbox ", qualified,
                                              " is Terminating; the deletion will be retried: ",
                                              stopped.message()));
@@ -969,14 +987,15 @@ void SandboxService::Observe(
     auto owner = by_container_.find(state.sandbox_id());
     if (owner != by_container_.end()) {
       Entry& entry = sandboxes_.at(owner->second);
+      if (entry.op != Op::kNone) {
+        // A fast create does not know its agent yet; Settle checks the agent.
+        if (entry.sandbox.status().agent() == agent) entry.agent_seen = now;
+        entry.deferred.emplace(agent, state);
+        continue;
+      }
       if (entry.sandbox.status().agent() == agent) {
         entry.agent_seen = now;
-        const SandboxStatus::Phase phase = entry.sandbox.status().phase();
-        if (entry.op == Op::kNone && phase != SandboxStatus::Terminating &&
-            phase != SandboxStatus::Expired &&
-            ApplyAgentState(state, entry.sandbox.mutable_status())) {
-          Persist(owner->second);
-        }
+        ApplyReported(owner->second, entry, state);
         continue;
       }
     }
@@ -1144,7 +1163,7 @@ void SandboxService::Execute(Action& action) {
         return;
       }
       entry.sandbox.mutable_status()->set_message(absl::StrCat("deletion pending: ", s.message()));
-      Settle(entry);
+      Settle(action.key, entry);
       return;
     }
     case Action::Kind::kExpire: {
@@ -1163,7 +1182,7 @@ void SandboxService::Execute(Action& action) {
         status->set_message(absl::StrCat("expiry pending: ", s.message()));
       }
       Persist(action.key);
-      Settle(entry);
+      Settle(action.key, entry);
       return;
     }
     case Action::Kind::kRedrive: {
@@ -1187,7 +1206,7 @@ void SandboxService::Execute(Action& action) {
         status->set_message(absl::StrCat("re-creating on its agent failed: ", started.status().message()));
       }
       Persist(action.key);
-      Settle(entry);
+      Settle(action.key, entry);
       return;
     }
     case Action::Kind::kReset:
@@ -1202,7 +1221,7 @@ void SandboxService::Execute(Action& action) {
       absl::MutexLock lock(&mu_);
       Entry& entry = sandboxes_.at(action.key);
       entry.sandbox.mutable_status()->set_message(absl::StrCat("reset pending: ", s.message()));
-      Settle(entry);
+      Settle(action.key, entry);
       return;
     }
   }
@@ -1246,7 +1265,7 @@ void SandboxService::Execute(Action& action) {
   }
   Index(action.key, entry);
   Persist(action.key);
-  Settle(entry);
+  Settle(action.key, entry);
 }
 
 }  // namespace fsb::controller

@@ -195,6 +195,10 @@ class SandboxService {
     bool stored = false;
     // Last time its agent reported it (or it was placed, or loaded at startup).
     absl::Time agent_seen;
+    // The newest state an agent reported while `op` was in flight, as (agent, state):
+    // it may be newer than the operation's own answer (a process that exits at once is
+    // pushed before the create returns). Applied when the operation settles.
+    std::optional<std::pair<std::string, fsb::agent::v1::SandboxStatus>> deferred;
   };
 
 
@@ -245,8 +249,13 @@ class SandboxService {
   uint64_t Persist(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waits for a queued write; UNAVAILABLE naming the sandbox when it does not complete.
   absl::Status AwaitDurable(const Key& key, uint64_t ticket) ABSL_LOCKS_EXCLUDED(mu_);
-  // Ends the operation on `key`, wakes waiters.
-  void Settle(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the operation on `key` (applying and persisting a deferred agent state that
+  // still describes its container), wakes waiters.
+  void Settle(const Key& key, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies an agent's report of the record's container unless a user's intent (delete,
+  // expiry) owns the phase; persists a change.
+  void ApplyReported(const Key& key, Entry& entry, const fsb::agent::v1::SandboxStatus& state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the record (and its store object) and wakes waiters.
   void Erase(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

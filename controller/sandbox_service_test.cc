@@ -285,6 +285,43 @@ TEST_F(SandboxServiceTest, FailedDeleteStaysTerminatingAndIsRetried) {
   EXPECT_EQ(Used("a1"), 0);
 }
 
+// A process that exits at once: the agent pushes the exit before its create answer
+// reaches the controller, and the answer still says Running. The push is not lost.
+TEST_F(SandboxServiceTest, AnExitReportedWhileTheCreateIsInFlightIsAppliedWhenItSettles) {
+  env_.AddAgent("a1", 4);
+  absl::Status reported = absl::UnknownError("the agent was not called");
+  agents().set_on_create([&] {
+    Sandbox early;
+    early.mutable_metadata()->set_name("quick");
+    early.mutable_metadata()->set_namespace_("default");
+    early.mutable_status()->set_container_id(agents().creates().back().spec.sandbox_id());
+    reported = Report("a1", {&early}, fsb::agent::v1::SANDBOX_PHASE_EXITED, 7);
+  });
+  absl::StatusOr<Sandbox> created = service().CreateSandbox(Request("quick"));
+  agents().set_on_create(nullptr);
+  ASSERT_TRUE(reported.ok()) << reported;
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->status().phase(), SandboxStatus::Failed);
+  EXPECT_EQ(service().Get("", "quick")->status().exit_code(), 7);
+  EXPECT_EQ(Stored("quick")->status().phase(), SandboxStatus::Failed);
+}
+
+// A report from another agent about a container being created there is not its state.
+TEST_F(SandboxServiceTest, AReportFromAnotherAgentDuringTheCreateIsIgnored) {
+  env_.AddAgent("a1", 4);
+  env_.AddAgent("a2", 4, "other");
+  agents().set_on_create([&] {
+    Sandbox early;
+    early.mutable_status()->set_container_id(agents().creates().back().spec.sandbox_id());
+    ASSERT_TRUE(Report("a2", {&early}, fsb::agent::v1::SANDBOX_PHASE_EXITED, 7).ok());
+  });
+  absl::StatusOr<Sandbox> created = service().CreateSandbox(Request("quick"));
+  agents().set_on_create(nullptr);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->status().agent(), "a1");
+  EXPECT_EQ(created->status().phase(), SandboxStatus::Running);
+}
+
 TEST_F(SandboxServiceTest, HeartbeatsMoveExitedSandboxesToSucceededOrFailed) {
   env_.AddAgent("a1", 4);
   Sandbox ok = *service().CreateSandbox(Request("ok"));
