@@ -206,9 +206,16 @@ int main(int argc, char** argv) {
       grpc::CreateChannel(FLAGS_controller, grpc::InsecureChannelCredentials()), &manager,
       &runtime, {.agent = info, .interval = absl::Milliseconds(FLAGS_heartbeat_interval_ms)});
   // Exits reach the controller at once, not on the next heartbeat.
-  fsb::agent::ExitWatcher exits(&containerd, [&](const std::string& id, uint32_t status) {
-    if (manager.OnExit(id, status)) registration.PushNow();
-  });
+  // Once a (new) event stream is live, the next push re-reads every task's state from
+  // containerd, so exits while no stream was live (containerd restarting) are not lost.
+  fsb::agent::ExitWatcher exits(
+      &containerd,
+      [&](const std::string& id, uint32_t status) {
+        if (!manager.OnExit(id, status)) return;
+        LOG(INFO) << "sandbox " << id << " exited with status " << status;
+        registration.PushNow();
+      },
+      [&registration] { registration.PushNow(); });
   fsb::agent::Janitor janitor(&manager, &metrics, absl::Seconds(FLAGS_janitor_interval_s));
   absl::StatusOr<fsb::admin::Endpoints> admin = fsb::admin::StartEndpoints(
       FLAGS_metrics_bind_address, FLAGS_pprof_bind_address, &registry,

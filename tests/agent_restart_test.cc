@@ -3,7 +3,10 @@
 // without restarting any, the controller never sees them Lost, and delete still works;
 // while containerd is down the agent is not Ready and takes no sandbox, and it recovers
 // by itself when containerd returns. Exits reach the controller through containerd's
-// event stream at once (the heartbeat is slowed down here to prove it).
+// event stream at once (the heartbeat is slowed down here to prove it), also an exit
+// while containerd was down and no stream could carry it.
+#include <signal.h>
+
 #include <string>
 #include <thread>
 
@@ -141,30 +144,47 @@ TEST_F(AgentRestartTest, ExitsArePushedAtOnceEvenAfterContainerdRestarts) {
   // the event-driven push can deliver an exit while the test waits.
   ASSERT_NO_FATAL_FAILURE(
       Start({"--heartbeat_interval_ms=300000"}, "--agent-heartbeat-timeout=600s"));
-  auto exits_with = [&](const std::string& name, int code) {
+  auto create_exiting = [&](const std::string& name, const std::string& script) {
     fastpath::v1::CreateRequest req = Sleeper(name);
     req.clear_command();
     req.add_command("sh");
     req.add_command("-c");
-    req.add_command("sleep 0.5; exit " + std::to_string(code));
+    req.add_command(script);
     fastpath::v1::CreateResponse resp;
-    ASSERT_TRUE(stack_->Create(req, &resp).ok());
+    EXPECT_TRUE(stack_->Create(req, &resp).ok());
+    return resp.sandbox_id();
+  };
+  auto expect_failed = [&](const std::string& name, int code) {
     ASSERT_TRUE(WaitFor([&] { return Get(name).phase() == "Failed"; }, absl::Seconds(20)))
         << Get(name).DebugString();
     EXPECT_EQ(Get(name).exit_code(), code);
   };
-  exits_with("first", 5);
+  create_exiting("first", "sleep 0.5; exit 5");
+  expect_failed("first", 5);
+
+  // One exits while containerd is down: no event stream is live to carry it, so the agent
+  // must read it when its new stream goes live.
+  const std::string gap = create_exiting("gap", "sleep 2; exit 7");
+  const uint32_t gap_pid = Pid(gap);
   ASSERT_TRUE(stack_->containerd_daemon().KillDaemon().ok());
+  if (gap_pid > 0) {
+    EXPECT_TRUE(WaitFor([&] { return kill(static_cast<pid_t>(gap_pid), 0) != 0; },
+                        absl::Seconds(20)));
+  }
   ASSERT_TRUE(stack_->containerd_daemon().StartDaemon().ok());
-  // The agent subscribes again; creates work once it is Ready.
+  expect_failed("gap", 7);
+  // The agent subscribes again; creates work, and exits are pushed again.
+  grpc::Status probe_status;
   ASSERT_TRUE(WaitFor(
       [&] {
         fastpath::v1::CreateResponse probe;
-        fastpath::v1::CreateRequest req = Sleeper("probe");
-        return stack_->Create(req, &probe).ok();
+        probe_status = stack_->Create(Sleeper("probe"), &probe);
+        return probe_status.ok();
       },
-      absl::Seconds(30)));
-  exits_with("second", 6);
+      absl::Seconds(30)))
+      << probe_status.error_code() << ": " << probe_status.error_message();
+  create_exiting("second", "sleep 0.5; exit 6");
+  expect_failed("second", 6);
 }
 
 // The janitor removes what nobody owns — an fsb container of this agent that no sandbox
