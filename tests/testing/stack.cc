@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "glog/logging.h"
 
 extern char** environ;
 
@@ -173,6 +174,11 @@ absl::Status PrivateContainerd::ImportTestImage(const std::string& ns) const {
 
 PrivateContainerd::~PrivateContainerd() {
   RunCommand({SourcePath("scripts/containerd.sh"), "stop", dir_});
+  // FSB_KEEP_TEST_DIRS=1 keeps the folder (daemon logs, stores) to debug a failure.
+  if (const char* keep = std::getenv("FSB_KEEP_TEST_DIRS"); keep != nullptr && *keep == '1') {
+    LOG(INFO) << "kept " << dir_;
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }
