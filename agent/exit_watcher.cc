@@ -25,6 +25,7 @@ constexpr char kMarkerTopic[] = "/fsb/agent/exit-watcher-live";
 // it, so markers repeat at this interval, at most kMaxMarkers times.
 constexpr absl::Duration kMarkerInterval = absl::Milliseconds(200);
 constexpr int kMaxMarkers = 25;
+constexpr absl::Duration kMarkerTimeout = absl::Seconds(1);
 
 }  // namespace
 
@@ -127,7 +128,7 @@ void ExitWatcher::PublishMarkers(containerd::services::events::v1::Events::Stub&
   auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return live_ || ended_ || stop_; };
   for (int sent = 0; sent < kMaxMarkers; ++sent) {
     grpc::ClientContext ctx;
-    containerd_->Prepare(&ctx);
+    containerd_->Prepare(&ctx, kMarkerTimeout);  // short: Stop() waits for it
     google::protobuf::Empty resp;
     if (grpc::Status s = stub.Publish(&ctx, req, &resp); !s.ok()) {
       VLOG(1) << "publishing the exit watcher's marker: " << s.error_message();

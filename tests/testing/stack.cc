@@ -9,15 +9,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
+#include "absl/base/const_init.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "glog/logging.h"
 
 extern char** environ;
@@ -53,20 +58,48 @@ std::string MissingPrerequisite() {
   return "";
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+namespace {
+
+// Whether a loopback TCP socket can bind `port` now.
+bool Bindable(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+// The lowest port of the kernel's ephemeral range (what connect() and bind(0) use).
+int EphemeralLow() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  range >> low;
+  return low;
+}
+
+}  // namespace
+
+int FreePort() {
+  // Chosen below the ephemeral range, so no outgoing connection takes it before the
+  // daemon it is for binds it, and never the same port twice in one process (the kernel
+  // may hand out one port to two bind(0) calls in a row).
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* given = new absl::flat_hash_set<int>();
+  static std::mt19937 random(std::random_device{}());
+  const int high = std::min(EphemeralLow(), 65536);
+  const int low = std::max(1024, high - 20000);
+  absl::MutexLock lock(&mu);
+  for (int attempt = 0; attempt < 1000 && high - low > 100; ++attempt) {
+    const int port = std::uniform_int_distribution<int>(low, high - 1)(random);
+    if (given->contains(port) || !Bindable(port)) continue;
+    given->insert(port);
+    return port;
+  }
+  return -1;
 }
 
 absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(

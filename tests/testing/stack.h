@@ -16,7 +16,8 @@ namespace fsb::testing {
 // Why a test that needs root and containerd cannot run here, or "" when it can.
 std::string MissingPrerequisite();
 
-// A loopback TCP port that was free when asked.
+// A loopback TCP port that was free when asked, below the kernel's ephemeral range and
+// never returned twice in one process; -1 when none is found. Thread-safe.
 int FreePort();
 
 // A child process with stdout and stderr appended to `log_path`. Stop() (also run
