@@ -29,6 +29,15 @@ AgentMetrics::AgentMetrics(metrics::Registry* registry)
       sandboxes_(registry->AddGauge("fsb_agent_sandboxes", "Sandboxes on this agent, by phase.")),
       capacity_(registry->AddGauge("fsb_agent_capacity_slots",
                                    "This agent's sandbox slots, total and used.")),
+      warm_instances_(registry->AddGauge("fsb_agent_warm_instances",
+                                         "Prepared (warm) instances, by image and state "
+                                         "(ready, preparing).")),
+      warm_claims_(registry->AddCounter("fsb_agent_warm_claims_total",
+                                        "Creates that claimed a prepared instance (hit) or "
+                                        "went cold (miss), by reason.")),
+      warm_refill_(registry->AddHistogram("fsb_agent_warm_refill_duration_seconds",
+                                          "Time to make one prepared instance, by result.",
+                                          metrics::LatencyBuckets())),
       capacity_total_(capacity_.Add({{"state", "total"}})),
       capacity_used_(capacity_.Add({{"state", "used"}})) {
   for (int i = 0; i < kAgentStages; ++i) {
@@ -45,6 +54,8 @@ std::string_view AgentMetrics::StageName(AgentStage s) {
     case AgentStage::kSnapshotPrepare: return "snapshot_prepare";
     case AgentStage::kTaskCreate: return "task_create";
     case AgentStage::kTaskStart: return "task_start";
+    case AgentStage::kWarmClaim: return "warm_claim";
+    case AgentStage::kInitExec: return "init_exec";
   }
   return "unknown";
 }
@@ -72,6 +83,18 @@ void AgentMetrics::RecordJanitor(std::string_view kind, int removed) {
 
 metrics::Gauge& AgentMetrics::Sandboxes(std::string_view phase) {
   return sandboxes_.Add({{"phase", std::string(phase)}});
+}
+
+void AgentMetrics::RecordWarmClaim(bool hit, std::string_view reason) {
+  warm_claims_.Add({{"result", hit ? "hit" : "miss"}, {"reason", std::string(reason)}}).Increment();
+}
+
+void AgentMetrics::RecordWarmRefill(const absl::Status& result, absl::Duration took) {
+  warm_refill_.Add({{"result", ResultLabel(result)}}).Observe(absl::ToDoubleSeconds(took));
+}
+
+metrics::Gauge& AgentMetrics::WarmInstances(std::string_view image, std::string_view state) {
+  return warm_instances_.Add({{"image", std::string(image)}, {"state", std::string(state)}});
 }
 
 }  // namespace fsb::agent

@@ -18,8 +18,10 @@ enum class AgentStage {
   kSnapshotPrepare,  // the container's writable snapshot
   kTaskCreate,       // shim start (or reuse) and `runc create`
   kTaskStart,        // `runc start`
+  kWarmClaim,        // a prepared instance taken, the process merged, journal and limits
+  kInitExec,         // the order to the instance's init until its execve succeeded
 };
-inline constexpr int kAgentStages = 6;
+inline constexpr int kAgentStages = 8;
 
 // How long each stage of one create took (zero for stages it did not reach).
 struct AgentTimings {
@@ -34,6 +36,8 @@ struct AgentTimings {
 //   fsb_containerd_rpc_duration_seconds{rpc}
 //   fsb_agent_janitor_removed_total{kind}
 //   fsb_agent_sandboxes{phase}, fsb_agent_capacity_slots{state}
+//   fsb_agent_warm_instances{image,state}, fsb_agent_warm_claims_total{result,reason},
+//   fsb_agent_warm_refill_duration_seconds{result}
 // Thread-safe (updates are lock-free; a label set's first use takes its family's lock).
 class AgentMetrics {
  public:
@@ -43,6 +47,13 @@ class AgentMetrics {
   void RecordDelete(const absl::Status& result);
   void RecordContainerdRpc(std::string_view rpc, absl::Duration took);
   void RecordJanitor(std::string_view kind, int removed);
+  // A create found a prepared instance (hit) or not (miss, with why: no_pool, empty,
+  // limits, journal, init).
+  void RecordWarmClaim(bool hit, std::string_view reason);
+  // One prepared instance made (or failed to be made) in `took`.
+  void RecordWarmRefill(const absl::Status& result, absl::Duration took);
+  // Instances of `image` in `state` (ready, preparing).
+  metrics::Gauge& WarmInstances(std::string_view image, std::string_view state);
   metrics::Gauge& Sandboxes(std::string_view phase);
   metrics::Gauge& capacity_total() { return capacity_total_; }
   metrics::Gauge& capacity_used() { return capacity_used_; }
@@ -57,6 +68,9 @@ class AgentMetrics {
   metrics::Family<metrics::Counter>& janitor_;
   metrics::Family<metrics::Gauge>& sandboxes_;
   metrics::Family<metrics::Gauge>& capacity_;
+  metrics::Family<metrics::Gauge>& warm_instances_;
+  metrics::Family<metrics::Counter>& warm_claims_;
+  metrics::Family<metrics::Histogram>& warm_refill_;
   metrics::Gauge& capacity_total_;
   metrics::Gauge& capacity_used_;
   std::array<metrics::Histogram*, kAgentStages> stages_;

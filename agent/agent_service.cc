@@ -10,9 +10,11 @@ grpc::Status AgentServiceImpl::CreateSandbox(grpc::ServerContext* ctx,
                                              const v1::CreateSandboxRequest* req,
                                              v1::CreateSandboxResponse* resp) {
   ctx->AddTrailingMetadata(kHandledTrailer, "1");
-  auto status = manager_->Create(req->spec());
-  if (!status.ok()) return ToGrpcStatus(status.status());
-  *resp->mutable_status() = *std::move(status);
+  absl::StatusOr<SandboxManager::Created> created = manager_->Create(req->spec());
+  if (!created.ok()) return ToGrpcStatus(created.status());
+  *resp->mutable_status() = std::move(created->status);
+  resp->set_warm(created->warm);
+  for (auto& count : manager_->WarmCounts()) *resp->add_warm_counts() = std::move(count);
   return grpc::Status::OK;
 }
 

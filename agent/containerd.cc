@@ -210,6 +210,18 @@ absl::StatusOr<std::vector<cctr::Container>> Containerd::ListContainers(std::str
   return std::vector<cctr::Container>(resp.containers().begin(), resp.containers().end());
 }
 
+absl::Status Containerd::UpdateContainer(const cctr::Container& container,
+                                         const std::vector<std::string>& field_paths) {
+  const RpcTimer timer(this, "Containers.Update");
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  cctr::UpdateContainerRequest req;
+  *req.mutable_container() = container;
+  for (const std::string& path : field_paths) req.mutable_update_mask()->add_paths(path);
+  cctr::UpdateContainerResponse resp;
+  return FromGrpcStatus(containers_->Update(&ctx, req, &resp));
+}
+
 absl::Status Containerd::DeleteContainer(std::string_view id) {
   const RpcTimer timer(this, "Containers.Delete");
   grpc::ClientContext ctx;

@@ -68,6 +68,10 @@ class Containerd {
   // `filter` uses containerd's filter syntax, e.g. `labels."fsb.io/managed"==true`.
   absl::StatusOr<std::vector<containerd::services::containers::v1::Container>> ListContainers(
       std::string_view filter);
+  // Updates the fields of `container` named by `field_paths` (containerd's update mask,
+  // e.g. "spec", "labels.KEY", "extensions.KEY").
+  absl::Status UpdateContainer(const containerd::services::containers::v1::Container& container,
+                               const std::vector<std::string>& field_paths);
   absl::Status DeleteContainer(std::string_view id);
 
   // Tasks (the running process of a container). Task ids are container ids.

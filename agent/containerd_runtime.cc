@@ -216,6 +216,23 @@ absl::Status ContainerdRuntime::Stop(std::string_view id, absl::Duration grace) 
   return waited.status();
 }
 
+absl::Status ContainerdRuntime::UpdateContainer(std::string_view id,
+                                                const std::map<std::string, std::string>& labels,
+                                                std::string_view extension,
+                                                std::string_view spec_json) {
+  cctr::Container container;
+  container.set_id(std::string(id));
+  for (const auto& [key, value] : labels) (*container.mutable_labels())[key] = value;
+  google::protobuf::Any& ext = (*container.mutable_extensions())[kExtensionKey];
+  ext.set_type_url(kExtensionTypeUrl);
+  ext.set_value(std::string(extension));
+  container.mutable_spec()->set_type_url(kSpecTypeUrl);
+  container.mutable_spec()->set_value(std::string(spec_json));
+  std::vector<std::string> paths = {"spec", absl::StrCat("extensions.", kExtensionKey)};
+  for (const auto& [key, value] : labels) paths.push_back(absl::StrCat("labels.", key));
+  return containerd_->UpdateContainer(container, paths);
+}
+
 absl::Status ContainerdRuntime::Remove(std::string_view id) {
   bool found = false;
   auto deleted = containerd_->DeleteTask(id);
@@ -265,6 +282,7 @@ absl::StatusOr<std::vector<ContainerState>> ContainerdRuntime::ListManaged() {
     if (auto ext = c.extensions().find(kExtensionKey); ext != c.extensions().end()) {
       state.extension = ext->second.value();
     }
+    state.spec_json = c.spec().value();
     state.created_at =
         absl::FromUnixSeconds(c.created_at().seconds()) + absl::Nanoseconds(c.created_at().nanos());
     if (auto it = by_id.find(c.id()); it != by_id.end()) {

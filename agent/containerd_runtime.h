@@ -43,6 +43,9 @@ class ContainerdRuntime : public Runtime {
   absl::StatusOr<uint32_t> CreateAndStart(const ContainerParams& params,
                                           AgentTimings& timings) override;
   absl::Status Stop(std::string_view id, absl::Duration grace) override;
+  absl::Status UpdateContainer(std::string_view id,
+                               const std::map<std::string, std::string>& labels,
+                               std::string_view extension, std::string_view spec_json) override;
   absl::Status Remove(std::string_view id) override;
   absl::StatusOr<std::vector<ContainerState>> ListManaged() override;
   absl::StatusOr<std::vector<std::string>> ListManagedSnapshots() override;

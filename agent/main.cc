@@ -26,6 +26,10 @@
 #include "agent/sandbox_io_service.h"
 #include "agent/sandbox_logs.h"
 #include "agent/sandbox_manager.h"
+#include "agent/shim_groups.h"
+#include "agent/warm/cgroup_limits.h"
+#include "agent/warm/warm_pool.h"
+#include "agent/warm/warm_targets.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 #include "grpcpp/create_channel.h"
@@ -73,6 +77,16 @@ DEFINE_string(metrics_bind_address, ":5759",
 DEFINE_string(pprof_bind_address, "localhost:6061",
               "host:port serving /debug/pprof CPU and heap profiles; loopback by default "
               "because profiles expose internals. Empty: no profiling listener.");
+DEFINE_string(warm, "",
+              "IMAGE=N: keep N prepared (warm) instances of IMAGE ready, so that a create "
+              "for it takes milliseconds. Repeatable, or comma-separated. When the "
+              "controller's SandboxPool for this agent's pool lists warmImages, those "
+              "replace these.");
+DEFINE_string(warm_max_age, "1h", "Prepared instances older than this are replaced.");
+DEFINE_int32(warm_refill_concurrency, 2, "Prepared instances made at once.");
+DEFINE_string(init_binary, "",
+              "fsb-init, the first process of prepared instances; default: fsb-init next to "
+              "fsb-agent. Copied to <state-dir>/bin and bind-mounted read-only into them.");
 DEFINE_int32(janitor_grace_s, 60,
              "The janitor removes unowned containers, snapshots and logs only once older.");
 
@@ -88,6 +102,29 @@ int Capacity() {
   return 5;
 }
 
+// Every value given to --NAME (gflags keeps only the last of a repeated flag).
+std::vector<std::string> RepeatedFlag(int argc, char** argv, std::string_view name) {
+  std::vector<std::string> values;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.substr(0, 2) == "--") {
+      arg.remove_prefix(2);
+    } else if (arg.substr(0, 1) == "-") {
+      arg.remove_prefix(1);
+    } else {
+      continue;
+    }
+    if (arg == name && i + 1 < argc) {
+      values.emplace_back(argv[++i]);
+    } else if (arg.size() > name.size() && arg.substr(0, name.size()) == name &&
+               arg[name.size()] == '=') {
+      values.emplace_back(arg.substr(name.size() + 1));
+    }
+  }
+  return values;
+}
+
 // The host name, lowercased (host names are case-insensitive; the controller takes
 // agent ids that are DNS subdomains, like Kubernetes node names).
 std::string HostName() {
@@ -99,7 +136,20 @@ std::string HostName() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const std::vector<std::string> warm_flags = RepeatedFlag(argc, argv, "warm");
   fsb::Daemon daemon("fsb node agent: runs sandboxes on containerd", &argc, &argv);
+  absl::StatusOr<std::vector<fsb::agent::WarmTarget>> warm_targets =
+      fsb::agent::ParseWarmTargets(warm_flags);
+  if (!warm_targets.ok()) {
+    LOG(ERROR) << warm_targets.status().message();
+    return 2;
+  }
+  absl::Duration warm_max_age;
+  if (!absl::ParseDuration(FLAGS_warm_max_age, &warm_max_age) ||
+      warm_max_age <= absl::ZeroDuration()) {
+    LOG(ERROR) << "--warm-max-age \"" << FLAGS_warm_max_age << "\": not a positive duration";
+    return 2;
+  }
 
   const std::string node = FLAGS_node_name.empty() ? HostName() : FLAGS_node_name;
   const std::string log_dir = FLAGS_state_dir + "/logs";
@@ -109,14 +159,19 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot create " << log_dir << ": " << ec.message();
     return 1;
   }
-  const std::string logger_source =
-      FLAGS_logger_binary.empty()
-          ? (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "fsb-logger").string()
-          : FLAGS_logger_binary;
-  absl::StatusOr<std::string> logger =
-      fsb::agent::InstallLogger(logger_source, FLAGS_state_dir + "/bin");
+  const std::filesystem::path self_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path();
+  absl::StatusOr<std::string> logger = fsb::agent::InstallBinary(
+      FLAGS_logger_binary.empty() ? (self_dir / "fsb-logger").string() : FLAGS_logger_binary,
+      FLAGS_state_dir + "/bin");
   if (!logger.ok()) {
     LOG(ERROR) << logger.status();
+    return 1;
+  }
+  absl::StatusOr<std::string> init_binary = fsb::agent::InstallBinary(
+      FLAGS_init_binary.empty() ? (self_dir / "fsb-init").string() : FLAGS_init_binary,
+      FLAGS_state_dir + "/bin");
+  if (!init_binary.ok()) {
+    LOG(ERROR) << init_binary.status();
     return 1;
   }
 
@@ -163,13 +218,25 @@ int main(int argc, char** argv) {
                           return fsb::agent::LoggerStdioUri(task_logger, log_path);
                         },
                     .puller = &puller});
+  absl::StatusOr<fsb::agent::CgroupLimits> cgroup_limits = fsb::agent::CgroupLimits::Detect();
+  if (!cgroup_limits.ok()) {
+    LOG(WARNING) << "warm creates with limits go cold: " << cgroup_limits.status();
+  }
+  fsb::agent::ShimGroups shim_groups(FLAGS_shim_group_size);
+  fsb::agent::WarmPool warm(&runtime, &shim_groups, fsb::Clock::Real(), &metrics,
+                            {.state_dir = FLAGS_state_dir + "/warm",
+                             .init_binary = *init_binary,
+                             .log_dir = log_dir,
+                             .default_targets = *warm_targets,
+                             .refill_concurrency = FLAGS_warm_refill_concurrency,
+                             .max_age = warm_max_age});
   fsb::agent::SandboxManager manager(
-      &runtime, fsb::Clock::Real(), &metrics,
+      &runtime, &shim_groups, fsb::Clock::Real(), &metrics,
       {.capacity = Capacity(),
        .log_dir = log_dir,
        .default_grace = absl::Milliseconds(FLAGS_delete_grace_ms),
-       .shim_group_size = FLAGS_shim_group_size,
-       .janitor_grace = absl::Seconds(FLAGS_janitor_grace_s)});
+       .janitor_grace = absl::Seconds(FLAGS_janitor_grace_s)},
+      {.pool = &warm, .limits = cgroup_limits.ok() ? &*cgroup_limits : nullptr});
   fsb::agent::AgentServiceImpl service(&manager);
   fsb::agent::SandboxLogs logs(&manager, &containerd);
   fsb::agent::SandboxExec execs(
@@ -204,7 +271,8 @@ int main(int argc, char** argv) {
   info.set_capacity(manager.capacity());
   fsb::agent::RegistrationLoop registration(
       grpc::CreateChannel(FLAGS_controller, grpc::InsecureChannelCredentials()), &manager,
-      &runtime, {.agent = info, .interval = absl::Milliseconds(FLAGS_heartbeat_interval_ms)});
+      &runtime,
+      {.agent = info, .interval = absl::Milliseconds(FLAGS_heartbeat_interval_ms), .warm = &warm});
   // Exits reach the controller at once, not on the next heartbeat.
   // Once a (new) event stream is live, the next push re-reads every task's state from
   // containerd, so exits while no stream was live (containerd restarting) are not lost.
@@ -235,6 +303,7 @@ int main(int argc, char** argv) {
   janitor.Stop();
   registration.Stop();
   exits.Stop();
+  warm.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;
 }

@@ -1,8 +1,12 @@
 #include "agent/oci_spec.h"
 
+#include <linux/capability.h>
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <charconv>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -13,21 +17,8 @@
 namespace fsb::agent {
 namespace {
 
-// The CFS period a CPU limit is expressed over, in microseconds (100 ms, as Docker and
-// Kubernetes use).
-constexpr uint32_t kCfsPeriodMicros = 100000;
-
 constexpr std::string_view kDefaultPath =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-// Docker's default capability set.
-const std::vector<std::string>& DefaultCapabilities() {
-  static const auto* caps = new std::vector<std::string>{
-      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",     "CAP_FOWNER",           "CAP_MKNOD",
-      "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID",     "CAP_SETFCAP",          "CAP_SETPCAP",
-      "CAP_NET_BIND_SERVICE",           "CAP_SYS_CHROOT", "CAP_KILL",             "CAP_AUDIT_WRITE"};
-  return *caps;
-}
 
 bool ParseUint32(std::string_view s, uint32_t* out) {
   if (s.empty()) return false;
@@ -96,6 +87,51 @@ void Mount(JsonWriter& w, std::string_view dest, std::string_view type, std::str
 }
 
 }  // namespace
+
+const std::vector<std::string>& DefaultCapabilities() {
+  static const auto* caps = new std::vector<std::string>{
+      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",     "CAP_FOWNER",           "CAP_MKNOD",
+      "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID",     "CAP_SETFCAP",          "CAP_SETPCAP",
+      "CAP_NET_BIND_SERVICE",           "CAP_SYS_CHROOT", "CAP_KILL",             "CAP_AUDIT_WRITE"};
+  return *caps;
+}
+
+uint64_t CapabilityMask(const std::vector<std::string>& names) {
+  static const auto* numbers = new std::vector<std::pair<std::string_view, int>>{
+      {"CAP_CHOWN", CAP_CHOWN},
+      {"CAP_DAC_OVERRIDE", CAP_DAC_OVERRIDE},
+      {"CAP_DAC_READ_SEARCH", CAP_DAC_READ_SEARCH},
+      {"CAP_FOWNER", CAP_FOWNER},
+      {"CAP_FSETID", CAP_FSETID},
+      {"CAP_KILL", CAP_KILL},
+      {"CAP_SETGID", CAP_SETGID},
+      {"CAP_SETUID", CAP_SETUID},
+      {"CAP_SETPCAP", CAP_SETPCAP},
+      {"CAP_NET_BIND_SERVICE", CAP_NET_BIND_SERVICE},
+      {"CAP_NET_ADMIN", CAP_NET_ADMIN},
+      {"CAP_NET_RAW", CAP_NET_RAW},
+      {"CAP_SYS_CHROOT", CAP_SYS_CHROOT},
+      {"CAP_SYS_PTRACE", CAP_SYS_PTRACE},
+      {"CAP_SYS_ADMIN", CAP_SYS_ADMIN},
+      {"CAP_SYS_RESOURCE", CAP_SYS_RESOURCE},
+      {"CAP_MKNOD", CAP_MKNOD},
+      {"CAP_AUDIT_WRITE", CAP_AUDIT_WRITE},
+      {"CAP_SETFCAP", CAP_SETFCAP},
+  };
+  uint64_t mask = 0;
+  for (const std::string& name : names) {
+    for (const auto& [n, bit] : *numbers) {
+      if (n == name) mask |= uint64_t{1} << bit;
+    }
+  }
+  return mask;
+}
+
+const std::vector<ProcessRlimit>& DefaultRlimits() {
+  static const auto* limits =
+      new std::vector<ProcessRlimit>{{"RLIMIT_NOFILE", RLIMIT_NOFILE, 1024, 1024}};
+  return *limits;
+}
 
 UserDatabase ParseUserDatabase(std::string_view passwd, std::string_view group) {
   UserDatabase db;
@@ -189,14 +225,20 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
       .Key("args").StringArray(process.args)
       .Key("env").StringArray(process.env)
       .Key("cwd").String(process.cwd);
+  std::vector<std::string> capabilities = DefaultCapabilities();
+  capabilities.insert(capabilities.end(), options.extra_capabilities.begin(),
+                      options.extra_capabilities.end());
   w.Key("capabilities").BeginObject();
   for (const char* set : {"bounding", "effective", "permitted"}) {
-    w.Key(set).StringArray(DefaultCapabilities());
+    w.Key(set).StringArray(capabilities);
   }
   w.EndObject();
-  w.Key("rlimits").BeginArray()
-      .BeginObject().Key("type").String("RLIMIT_NOFILE").Key("hard").Uint(1024).Key("soft").Uint(1024).EndObject()
-      .EndArray();
+  w.Key("rlimits").BeginArray();
+  for (const ProcessRlimit& l : DefaultRlimits()) {
+    w.BeginObject().Key("type").String(l.type).Key("hard").Uint(l.hard).Key("soft").Uint(l.soft)
+        .EndObject();
+  }
+  w.EndArray();
   w.Key("noNewPrivileges").Bool(true).EndObject();
 
   w.Key("root").BeginObject()
@@ -217,6 +259,10 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
   // Sandboxes share the agent's network namespace, so they use the host's resolver.
   Mount(w, "/etc/resolv.conf", "bind", "/etc/resolv.conf", {"rbind", "ro", "nosuid", "nodev", "noexec"});
   Mount(w, "/etc/hosts", "bind", "/etc/hosts", {"rbind", "ro", "nosuid", "nodev", "noexec"});
+  for (const BindMount& m : options.extra_mounts) {
+    Mount(w, m.destination, "bind", m.source,
+          {"rbind", m.readonly ? "ro" : "rw", "nosuid", "nodev"});
+  }
   w.EndArray();
 
   if (!options.annotations.empty()) {
@@ -237,7 +283,7 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
       .EndArray();
   if (options.cpu_millicores > 0) {
     w.Key("cpu").BeginObject()
-        .Key("quota").Int(options.cpu_millicores * kCfsPeriodMicros / 1000)
+        .Key("quota").Int(CpuQuotaMicros(options.cpu_millicores))
         .Key("period").Uint(kCfsPeriodMicros)
         .EndObject();
   }

@@ -54,6 +54,33 @@ absl::StatusOr<ProcessSpec> MergeProcess(const fsb::oci::v1::ImageConfig& image,
                                          const fsb::agent::v1::SandboxSpec& request,
                                          const UserDatabase* users = nullptr);
 
+// Docker's default capability set: the bounding, effective and permitted sets of every
+// sandbox process (inheritable and ambient are empty).
+const std::vector<std::string>& DefaultCapabilities();
+// The bit mask (bit n = capability n) of capability names such as "CAP_CHOWN".
+uint64_t CapabilityMask(const std::vector<std::string>& names);
+
+// A process resource limit of the runtime spec.
+struct ProcessRlimit {
+  std::string_view type;  // "RLIMIT_NOFILE"
+  int resource;           // RLIMIT_NOFILE
+  uint64_t soft;
+  uint64_t hard;
+};
+// The rlimits every sandbox process gets.
+const std::vector<ProcessRlimit>& DefaultRlimits();
+
+// The CFS period a CPU limit is expressed over (100 ms, as Docker and Kubernetes use),
+// and the quota for `millicores` over it.
+inline constexpr uint32_t kCfsPeriodMicros = 100000;
+inline int64_t CpuQuotaMicros(int64_t millicores) { return millicores * kCfsPeriodMicros / 1000; }
+
+struct BindMount {
+  std::string source;  // host path
+  std::string destination;
+  bool readonly = true;
+};
+
 struct RuntimeSpecOptions {
   std::string hostname;
   std::string cgroups_path;  // e.g. "/fsb/<id>"
@@ -63,6 +90,10 @@ struct RuntimeSpecOptions {
   int64_t memory_bytes = 0;
   int64_t pids = 0;
   std::map<std::string, std::string> annotations;
+  // Added to the default capabilities (a prepared instance's init holds CAP_SYS_ADMIN
+  // until it becomes the sandbox's process), and mounts after the default ones.
+  std::vector<std::string> extra_capabilities;
+  std::vector<BindMount> extra_mounts;
 };
 
 // Returns the OCI runtime spec (runtime-spec 1.0) as JSON: root "rootfs", the default

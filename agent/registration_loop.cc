@@ -66,6 +66,19 @@ void RegistrationLoop::Run() {
   }
 }
 
+void RegistrationLoop::ApplyWarmTargets(const fsb::agent::v1::WarmTargets* targets) {
+  if (options_.warm == nullptr) return;
+  if (targets == nullptr) {
+    options_.warm->SetControllerTargets(std::nullopt);
+    return;
+  }
+  std::vector<WarmTarget> wanted;
+  for (const auto& t : targets->targets()) {
+    if (auto ref = NormalizeImageReference(t.image()); ref.ok()) wanted.push_back({*ref, t.count()});
+  }
+  options_.warm->SetControllerTargets(std::move(wanted));
+}
+
 bool RegistrationLoop::Tick(bool registered) {
   if (!manager_->ready()) {
     if (absl::Status s = manager_->Recover(); !s.ok()) {
@@ -104,9 +117,11 @@ bool RegistrationLoop::Tick(bool registered) {
     req.set_runtime_unavailable(!refreshed.ok());
     for (auto& i : images) req.add_images(std::move(i));
     for (auto& s : sandboxes) *req.add_sandboxes() = std::move(s);
+    for (auto& w : manager_->WarmCounts()) *req.add_warm() = std::move(w);
     fsb::agent::v1::HeartbeatResponse resp;
     absl::Status s = FromGrpcStatus(stub_->Heartbeat(&ctx, req, &resp));
     if (s.ok()) {
+      ApplyWarmTargets(resp.has_warm_targets() ? &resp.warm_targets() : nullptr);
       absl::MutexLock lock(&mu_);
       ready_ = ready;
       return true;
@@ -119,12 +134,14 @@ bool RegistrationLoop::Tick(bool registered) {
   req.set_runtime_unavailable(!refreshed.ok());
   for (auto& i : images) req.mutable_agent()->add_images(std::move(i));
   for (auto& s : sandboxes) *req.add_sandboxes() = std::move(s);
+  for (auto& w : manager_->WarmCounts()) *req.add_warm() = std::move(w);
   fsb::agent::v1::RegisterResponse resp;
   absl::Status s = FromGrpcStatus(stub_->Register(&ctx, req, &resp));
   if (!s.ok()) {
     LOG(WARNING) << "cannot register with the controller: " << s;
     return false;
   }
+  ApplyWarmTargets(resp.has_warm_targets() ? &resp.warm_targets() : nullptr);
   LOG(INFO) << "registered with the controller as " << options_.agent.agent_id();
   absl::MutexLock lock(&mu_);
   ready_ = ready;

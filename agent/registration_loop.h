@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "agent/runtime.h"
 #include "agent/sandbox_manager.h"
+#include "agent/warm/warm_pool.h"
 #include "fsb/agent/v1/agent.grpc.pb.h"
 
 namespace fsb::agent {
@@ -16,7 +17,8 @@ namespace fsb::agent {
 // recovered its sandboxes (it retries Recover() until it succeeds; before that it says
 // nothing, so that the controller never sees a partial list), registers, then heartbeats
 // every `interval` — or at once after PushNow() — with the node's images, the sandboxes'
-// states (refreshed from the runtime first) and whether the runtime answers.
+// states (refreshed from the runtime first), the warm instances and whether the runtime
+// answers; each answer's warm targets go to the warm pool.
 // A heartbeat answered NOT_FOUND (the controller restarted) or failing triggers a fresh
 // registration on the next tick. Runs on its own thread between Start() and Stop();
 // Stop() is idempotent and joins. PushNow() is thread-safe.
@@ -26,6 +28,9 @@ class RegistrationLoop {
     fsb::agent::v1::AgentInfo agent;  // images are filled in by the loop
     absl::Duration interval = absl::Seconds(2);
     absl::Duration rpc_timeout = absl::Seconds(5);
+    // Reported in every round, and given the controller's warm targets for this
+    // agent's pool from each answer; null: no warm pool.
+    WarmPool* warm = nullptr;
   };
 
   RegistrationLoop(std::shared_ptr<grpc::ChannelInterface> controller, SandboxManager* manager,
@@ -44,6 +49,8 @@ class RegistrationLoop {
   void Run();
   // One register-or-heartbeat round; returns whether the agent is registered after it.
   bool Tick(bool registered);
+  // The controller's answer: its targets, or null when it sent none.
+  void ApplyWarmTargets(const fsb::agent::v1::WarmTargets* targets);
 
   std::unique_ptr<fsb::agent::v1::Registration::Stub> stub_;
   SandboxManager* const manager_;

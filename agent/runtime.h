@@ -39,6 +39,7 @@ struct ContainerState {
   std::string id;
   std::map<std::string, std::string> labels;
   std::string extension;  // as given in ContainerParams; empty if none was stored
+  std::string spec_json;  // the OCI runtime spec it records
   absl::Time created_at;
   TaskState task = TaskState::kNoTask;
   uint32_t pid = 0;
@@ -61,6 +62,12 @@ class Runtime {
   // SIGTERM, up to `grace` for the task to exit, then SIGKILL to all its processes (a
   // zero grace: SIGKILL at once). OK when there is no task or it already exited.
   virtual absl::Status Stop(std::string_view id, absl::Duration grace) = 0;
+  // Rewrites a container's record — labels merged over its own, extension and OCI spec
+  // replaced — without touching its task (a claimed warm instance becomes its sandbox's
+  // record). NOT_FOUND for an unknown container.
+  virtual absl::Status UpdateContainer(std::string_view id,
+                                       const std::map<std::string, std::string>& labels,
+                                       std::string_view extension, std::string_view spec_json) = 0;
   // Deletes task, container and snapshot, whichever exist. NOT_FOUND if none did.
   virtual absl::Status Remove(std::string_view id) = 0;
   // The containers this agent manages, with their task state.

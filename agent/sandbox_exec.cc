@@ -525,8 +525,10 @@ absl::StatusOr<std::unique_ptr<ExecSession>> SandboxExec::Prepare(const v1::Exec
     return absl::FailedPreconditionError(absl::StrCat(
         "sandbox ", id, " is not running (", v1::SandboxPhase_Name(sandbox->phase()), ")"));
   }
-  // The manager may not have noticed an exit yet; containerd knows.
-  absl::StatusOr<containerd::v1::types::Process> task = containerd_->GetTask(id);
+  // The manager may not have noticed an exit yet; containerd knows. (A warm sandbox's
+  // container id is not the id the controller proposed.)
+  const std::string& container_id = sandbox->sandbox_id();
+  absl::StatusOr<containerd::v1::types::Process> task = containerd_->GetTask(container_id);
   if (!task.ok() && absl::IsNotFound(task.status())) {
     return absl::FailedPreconditionError(absl::StrCat("sandbox ", id, " has no task"));
   }
@@ -536,14 +538,15 @@ absl::StatusOr<std::unique_ptr<ExecSession>> SandboxExec::Prepare(const v1::Exec
         "sandbox ", id, " is not running (its task is ",
         containerd::v1::types::Status_Name(task->status()), ")"));
   }
-  absl::StatusOr<containerd::services::containers::v1::Container> container =
-      containerd_->GetContainer(id);
-  if (!container.ok()) return container.status();
-  absl::StatusOr<std::string> process = ExecProcessJson(container->spec().value(), start);
+  // The spec as a cold create made it: a warm sandbox's container record may still
+  // describe the prepared instance for a moment after its create.
+  absl::StatusOr<std::string> spec_json = manager_->RuntimeSpec(container_id);
+  if (!spec_json.ok()) return spec_json.status();
+  absl::StatusOr<std::string> process = ExecProcessJson(*spec_json, start);
   if (!process.ok()) return process.status();
 
   ExecSession::Params params;
-  params.container_id = id;
+  params.container_id = container_id;
   params.exec_id = absl::StrCat("exec-", RandomHex(8));
   params.process_json = *std::move(process);
   params.fifo_dir = absl::StrCat(options_.fifo_dir, "/", params.exec_id);

@@ -216,11 +216,11 @@ std::string LoggerStdioUri(const TaskLoggerOptions& options, std::string_view lo
                       "&max-size=", options.max_bytes);
 }
 
-absl::StatusOr<std::string> InstallLogger(const std::string& source, const std::string& dir) {
+absl::StatusOr<std::string> InstallBinary(const std::string& source, const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
-  const std::string target = dir + "/fsb-logger";
+  const std::string target = dir + "/" + std::filesystem::path(source).filename().string();
   const std::string temporary = absl::StrCat(target, ".", getpid(), ".tmp");
   std::filesystem::copy_file(source, temporary,
                              std::filesystem::copy_options::overwrite_existing, ec);
@@ -416,7 +416,7 @@ absl::Status SandboxLogs::Logs(const v1::LogsRequest& request, const EventFd& ca
   std::optional<TaskWait> wait;
   // The wait lives exactly as long as the follow, which its caller bounds.
   if (query.follow) {
-    wait.emplace(containerd_, request.sandbox_id(), "", absl::InfiniteDuration(), &exited);
+    wait.emplace(containerd_, sandbox->sandbox_id(), "", absl::InfiniteDuration(), &exited);
   }
   return StreamLog(sandbox->log_path(), query, exited, cancelled, sink);
 }

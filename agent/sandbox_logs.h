@@ -33,11 +33,12 @@ struct TaskLoggerOptions {
 std::string LoggerStdioUri(const TaskLoggerOptions& options, std::string_view log_path);
 
 
-// Copies the fsb-logger binary `source` to `<dir>/fsb-logger` (mode 0755, through a
-// temporary file and a rename, so loggers running the previous copy are unaffected) and
-// returns that path. The agent's state dir is on the host even when the agent runs in a
-// container, so the shim can run the copy.
-absl::StatusOr<std::string> InstallLogger(const std::string& source, const std::string& dir);
+// Copies a binary the shim runs (fsb-logger) or containers bind-mount (fsb-init) to
+// `<dir>/<its file name>` (mode 0755, through a temporary file and a rename, so processes
+// running or mounting the previous copy are unaffected) and returns that path. The
+// agent's state dir is on the host even when the agent runs in a container, so the shim
+// and runc can use the copy.
+absl::StatusOr<std::string> InstallBinary(const std::string& source, const std::string& dir);
 
 // ---- Reading a log ----
 

@@ -272,20 +272,20 @@ TEST(LoggerUriTest, EncodesTheLogPathAndSize) {
             "?path=%2Fvar%2Flib%2Ffsb%20agent%2Flogs%2Fa%26b%2Bc.log&max-size=1048576");
 }
 
-TEST(InstallLoggerTest, CopiesAnExecutableIntoTheFolder) {
+TEST(InstallBinaryTest, CopiesAnExecutableIntoTheFolder) {
   logger::TempDir temp;
   const std::string& dir = temp.path();
-  const std::string source = dir + "/source";
+  const std::string source = dir + "/fsb-logger";
   std::ofstream(source) << "#!/bin/sh\n";
-  absl::StatusOr<std::string> installed = InstallLogger(source, dir + "/bin");
+  absl::StatusOr<std::string> installed = InstallBinary(source, dir + "/bin");
   ASSERT_TRUE(installed.ok()) << installed.status();
   EXPECT_EQ(*installed, dir + "/bin/fsb-logger");
   struct stat st {};
   ASSERT_EQ(stat(installed->c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0755u);
   // Again, over the first copy.
-  EXPECT_TRUE(InstallLogger(source, dir + "/bin").ok());
-  EXPECT_FALSE(InstallLogger(dir + "/missing", dir + "/bin").ok());
+  EXPECT_TRUE(InstallBinary(source, dir + "/bin").ok());
+  EXPECT_FALSE(InstallBinary(dir + "/missing", dir + "/bin").ok());
 }
 
 }  // namespace

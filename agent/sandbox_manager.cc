@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/oci_spec.h"
+#include "agent/warm/init_order.h"
 #include "glog/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "internal/ids.h"
@@ -69,9 +70,14 @@ bool IsLogOf(std::string_view file, std::string_view id) {
 
 }  // namespace
 
-SandboxManager::SandboxManager(Runtime* runtime, Clock* clock, AgentMetrics* metrics,
-                               Options options)
-    : runtime_(runtime), clock_(clock), metrics_(metrics), options_(std::move(options)) {}
+SandboxManager::SandboxManager(Runtime* runtime, ShimGroups* shim_groups, Clock* clock,
+                               AgentMetrics* metrics, Options options, Warm warm)
+    : runtime_(runtime),
+      shim_groups_(shim_groups),
+      clock_(clock),
+      metrics_(metrics),
+      options_(std::move(options)),
+      warm_(warm) {}
 
 std::string SandboxManager::LogPath(std::string_view id) const {
   return absl::StrCat(options_.log_dir, "/", Sv(id), ".log");
@@ -82,42 +88,94 @@ bool SandboxManager::ready() const {
   return ready_;
 }
 
+void SandboxManager::AdoptLocked(const SandboxSpec& spec, const ContainerState& c,
+                                 std::string spec_json, bool warm) {
+  Entry& entry = sandboxes_[c.id];
+  entry.spec = spec;
+  entry.status = AdoptedStatus(entry.spec, c, LogPath(c.id));
+  entry.spec_json = std::move(spec_json);
+  entry.warm = warm;
+  if (spec.sandbox_id() != c.id) {
+    entry.status.set_requested_id(spec.sandbox_id());
+    aliases_[spec.sandbox_id()] = c.id;
+  }
+  if (auto group = c.labels.find(kShimGroupLabel); group != c.labels.end()) {
+    entry.shim_group = group->second;
+    shim_groups_->Adopt(entry.shim_group);
+  }
+}
+
 absl::Status SandboxManager::Recover() {
   absl::StatusOr<std::vector<ContainerState>> containers = runtime_->ListManaged();
   if (!containers.ok()) return containers.status();
   std::vector<std::string> interrupted;
+  std::vector<const ContainerState*> instances;  // prepared instances not bound yet
   int adopted = 0;
   {
     absl::MutexLock lock(&mu_);
     for (const ContainerState& c : *containers) {
       if (sandboxes_.contains(c.id)) continue;  // already known (a repeated Recover)
+      const bool warm = c.labels.contains(kWarmImageLabel);
+      if (warm && c.extension.empty()) {
+        instances.push_back(&c);
+        continue;
+      }
       SandboxSpec spec;
-      if (c.extension.empty() || !spec.ParseFromString(c.extension) || spec.sandbox_id() != c.id) {
+      if (c.extension.empty() || !spec.ParseFromString(c.extension) ||
+          (spec.sandbox_id() != c.id && !warm)) {
         continue;  // not ours to adopt; the janitor decides
       }
       if (c.task == TaskState::kNoTask || c.task == TaskState::kCreated) {
         interrupted.push_back(c.id);  // a create the agent did not finish
         continue;
       }
-      Entry& entry = sandboxes_[c.id];
-      entry.spec = std::move(spec);
-      entry.status = AdoptedStatus(entry.spec, c, LogPath(c.id));
-      if (auto group = c.labels.find(kShimGroupLabel); group != c.labels.end()) {
-        entry.shim_group = group->second;
-        ++shim_groups_[entry.shim_group].members;
-      }
+      AdoptLocked(spec, c, c.spec_json, warm);
       ++adopted;
     }
   }
+  int idle = 0;
+  for (const ContainerState* c : instances) {
+    std::optional<WarmClaim> claim;
+    if (warm_.pool != nullptr) {
+      claim = warm_.pool->ReadClaim(c->id);
+      if (c->task == TaskState::kRunning) {
+        // An init that still answers was never ordered (the agent died before the
+        // order left): the instance is idle, whatever the journal says.
+        absl::StatusOr<InitConnection> init =
+            InitConnection::Connect(warm_.pool->SocketPath(c->id), absl::Seconds(2));
+        if (init.ok()) {
+          if (claim.has_value()) warm_.pool->RemoveClaim(c->id);
+          warm_.pool->Adopt(*c, *std::move(init));
+          ++idle;
+          continue;
+        }
+      }
+    }
+    if (claim.has_value() && c->task != TaskState::kNoTask && c->task != TaskState::kCreated) {
+      // Ordered before the agent died: it is the sandbox its journal names.
+      absl::MutexLock lock(&mu_);
+      AdoptLocked(claim->spec, *c, claim->spec_json, /*warm=*/true);
+      warm_.pool->Bind(c->id, *std::move(claim));
+      ++adopted;
+      continue;
+    }
+    interrupted.push_back(c->id);  // half-made, or its init is gone
+  }
   for (const std::string& id : interrupted) {
     absl::Status s = runtime_->Remove(id);
-    LOG(INFO) << "removed sandbox " << id << " whose create was interrupted: " << s;
+    LOG(INFO) << "removed container " << id << " whose create was interrupted: " << s;
     RemoveFile(LogPath(id));
+    if (warm_.pool != nullptr) warm_.pool->Forget(id);
   }
-  absl::MutexLock lock(&mu_);
-  ready_ = true;
-  LOG(INFO) << "recovered " << adopted << " sandboxes from containerd ("
-            << interrupted.size() << " interrupted creates removed)";
+  {
+    absl::MutexLock lock(&mu_);
+    ready_ = true;
+  }
+  LOG(INFO) << "recovered " << adopted << " sandboxes and " << idle
+            << " idle warm instances from containerd (" << interrupted.size()
+            << " interrupted creates removed)";
+  // Refilling starts only now, so that re-adopted instances count.
+  if (warm_.pool != nullptr) warm_.pool->Start();
   return absl::OkStatus();
 }
 
@@ -143,43 +201,18 @@ absl::Status SandboxManager::Validate(const SandboxSpec& spec) const {
   return absl::OkStatus();
 }
 
-std::string SandboxManager::JoinShimGroup() {
-  if (options_.shim_group_size <= 1) return "";
-  const std::string* best = nullptr;
-  int best_members = -1;
-  for (const auto& [group, g] : shim_groups_) {
-    if (g.creating == 0 && g.members < options_.shim_group_size && g.members > best_members) {
-      best = &group;
-      best_members = g.members;
-    }
-  }
-  std::string group = best != nullptr ? *best : absl::StrCat("fsb-", RandomHex(6));
-  ShimGroup& g = shim_groups_[group];
-  ++g.members;
-  ++g.creating;
-  return group;
-}
-
-void SandboxManager::CreateDone(const std::string& group) {
-  if (auto it = shim_groups_.find(group); it != shim_groups_.end()) --it->second.creating;
-}
-
-void SandboxManager::LeaveShimGroup(const std::string& group) {
-  if (group.empty()) return;
-  auto it = shim_groups_.find(group);
-  if (it != shim_groups_.end() && --it->second.members <= 0) shim_groups_.erase(it);
-}
-
-absl::StatusOr<SandboxStatus> SandboxManager::Create(const SandboxSpec& spec) {
+absl::StatusOr<SandboxManager::Created> SandboxManager::Create(const SandboxSpec& spec) {
   const Stopwatch total;
   AgentTimings timings;
-  absl::StatusOr<SandboxStatus> created = CreateTimed(spec, timings);
+  absl::StatusOr<Created> created = CreateTimed(spec, timings);
   metrics_->RecordCreate(created.status(), timings);
   VLOG(2) << "create " << spec.sandbox_id() << " (" << spec.namespace_() << "/" << spec.name()
           << ") result=" << (created.ok() ? "ok" : absl::StatusCodeToString(created.status().code()))
+          << " path=" << (created.ok() && created->warm ? "warm" : "cold")
           << " total=" << total.Elapsed() << [&] {
                std::string stages;
                for (int i = 0; i < kAgentStages; ++i) {
+                 if (timings.stage[i] == absl::ZeroDuration()) continue;
                  absl::StrAppend(&stages, " ", Sv(AgentMetrics::StageName(static_cast<AgentStage>(i))),
                                  "=", absl::FormatDuration(timings.stage[i]));
                }
@@ -188,33 +221,55 @@ absl::StatusOr<SandboxStatus> SandboxManager::Create(const SandboxSpec& spec) {
   return created;
 }
 
-absl::StatusOr<SandboxStatus> SandboxManager::CreateTimed(const SandboxSpec& spec,
-                                                          AgentTimings& timings) {
+const std::string* SandboxManager::Resolve(std::string_view id) const {
+  if (auto it = sandboxes_.find(Sv(id)); it != sandboxes_.end()) return &it->first;
+  if (auto alias = aliases_.find(Sv(id)); alias != aliases_.end()) return &alias->second;
+  return nullptr;
+}
+
+void SandboxManager::Rekey(const std::string& from, const std::string& to) {
+  auto it = sandboxes_.find(from);
+  if (it == sandboxes_.end()) return;
+  Entry entry = std::move(it->second);
+  sandboxes_.erase(it);
+  const std::string& requested = entry.spec.sandbox_id();
+  entry.status.set_sandbox_id(to);
+  entry.status.set_log_path(LogPath(to));
+  if (to == requested) {
+    entry.status.clear_requested_id();
+    aliases_.erase(requested);
+  } else {
+    entry.status.set_requested_id(requested);
+    aliases_[requested] = to;
+  }
+  sandboxes_[to] = std::move(entry);
+}
+
+absl::StatusOr<SandboxManager::Created> SandboxManager::CreateTimed(const SandboxSpec& spec,
+                                                                    AgentTimings& timings) {
   Stopwatch stage;
   if (absl::Status s = Validate(spec); !s.ok()) return s;
   const std::string& id = spec.sandbox_id();
-  std::string shim_group;
   {
     absl::MutexLock lock(&mu_);
     if (!ready_) return NotReady();
-    if (auto it = sandboxes_.find(id); it != sandboxes_.end()) {
-      if (!google::protobuf::util::MessageDifferencer::Equals(it->second.spec, spec)) {
+    if (const std::string* key = Resolve(id); key != nullptr) {
+      const Entry& e = sandboxes_.at(*key);
+      if (!google::protobuf::util::MessageDifferencer::Equals(e.spec, spec)) {
         return absl::AlreadyExistsError(
             absl::StrCat("sandbox id \"", id, "\" exists with a different spec"));
       }
-      if (it->second.status.phase() == v1::SANDBOX_PHASE_CREATING) {
+      if (e.status.phase() == v1::SANDBOX_PHASE_CREATING) {
         return absl::UnavailableError(absl::StrCat("sandbox \"", id, "\" is still being created"));
       }
-      return it->second.status;
+      return Created{e.status, e.warm};
     }
     if (static_cast<int>(sandboxes_.size()) >= options_.capacity) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "agent is at capacity (", options_.capacity, " sandboxes)"));
     }
-    shim_group = JoinShimGroup();
     Entry& e = sandboxes_[id];
     e.spec = spec;
-    e.shim_group = shim_group;
     e.status.set_sandbox_id(id);
     e.status.set_name(spec.name());
     e.status.set_namespace_(spec.namespace_());
@@ -225,27 +280,122 @@ absl::StatusOr<SandboxStatus> SandboxManager::CreateTimed(const SandboxSpec& spe
   }
   timings[AgentStage::kAdmission] = stage.Lap();
 
-  absl::StatusOr<uint32_t> pid = Start(spec, shim_group, timings);
+  std::optional<absl::StatusOr<Started>> started;
+  if (warm_.pool != nullptr) {
+    // Validate() checked the reference.
+    const std::string image = *NormalizeImageReference(spec.image());
+    std::string reason;
+    if (std::optional<WarmInstance> instance = warm_.pool->Claim(image, &reason)) {
+      started = StartWarm(spec, *std::move(instance), timings, &reason);
+    }
+    metrics_->RecordWarmClaim(started.has_value(), started.has_value() ? "" : reason);
+  }
+  const bool warm = started.has_value();
+  if (!warm) {
+    if (warm_.pool != nullptr) warm_.pool->ColdCreateStarted();
+    started = StartCold(spec, timings);
+    if (warm_.pool != nullptr) warm_.pool->ColdCreateDone();
+  }
+
   absl::MutexLock lock(&mu_);
-  auto it = sandboxes_.find(id);
-  CHECK(it != sandboxes_.end()) << "admitted sandbox " << id << " vanished during create";
-  CreateDone(it->second.shim_group);
-  if (!pid.ok()) {
-    LeaveShimGroup(it->second.shim_group);
+  const std::string* key = Resolve(id);
+  if (key == nullptr) {
+    return absl::AbortedError(absl::StrCat("sandbox \"", id, "\" vanished during its create"));
+  }
+  auto it = sandboxes_.find(*key);
+  if (!started->ok()) {
+    aliases_.erase(id);
     sandboxes_.erase(it);
-    return pid.status();
+    return started->status();
   }
+  Entry& e = it->second;
+  e.shim_group = (*started)->shim_group;
+  e.spec_json = std::move((*started)->spec_json);
+  e.warm = warm;
   // An exit event may already have moved it on; only a creating sandbox starts running.
-  if (it->second.status.phase() == v1::SANDBOX_PHASE_CREATING) {
-    it->second.status.set_phase(v1::SANDBOX_PHASE_RUNNING);
+  if (e.status.phase() == v1::SANDBOX_PHASE_CREATING) {
+    e.status.set_phase(v1::SANDBOX_PHASE_RUNNING);
   }
-  it->second.status.set_pid(*pid);
-  return it->second.status;
+  e.status.set_pid((*started)->pid);
+  return Created{e.status, warm};
 }
 
-absl::StatusOr<uint32_t> SandboxManager::Start(const SandboxSpec& spec,
-                                               const std::string& shim_group,
-                                               AgentTimings& timings) {
+RuntimeSpecOptions SandboxManager::SpecOptions(const SandboxSpec& spec,
+                                               std::string_view container_id,
+                                               const std::string& shim_group) const {
+  RuntimeSpecOptions options;
+  options.hostname = spec.name();
+  options.cgroups_path = absl::StrCat(options_.cgroup_parent, "/", Sv(container_id));
+  options.readonly_rootfs = spec.readonly_rootfs();
+  options.cpu_millicores = spec.resources().cpu_millicores();
+  options.memory_bytes = spec.resources().memory_bytes();
+  options.pids = spec.resources().pids();
+  if (!shim_group.empty()) options.annotations[kShimGroupAnnotation] = shim_group;
+  return options;
+}
+
+std::optional<absl::StatusOr<SandboxManager::Started>> SandboxManager::StartWarm(
+    const SandboxSpec& spec, WarmInstance instance, AgentTimings& timings, std::string* fallback) {
+  Stopwatch stage;
+  absl::StatusOr<ProcessSpec> process = MergeProcess(instance.resolved.config, spec,
+                                                     instance.users.get());
+  if (!process.ok()) {
+    // The request itself is wrong; a cold create would fail the same way.
+    warm_.pool->Return(std::move(instance));
+    return absl::StatusOr<Started>(process.status());
+  }
+  const v1::ResourceLimits& limits = spec.resources();
+  const bool has_limits = limits.cpu_millicores() > 0 || limits.memory_bytes() > 0 || limits.pids() > 0;
+  if (has_limits && warm_.limits == nullptr) {
+    warm_.pool->Return(std::move(instance));
+    *fallback = "limits";
+    return std::nullopt;
+  }
+  const RuntimeSpecOptions options = SpecOptions(spec, instance.id, instance.shim_group);
+  WarmClaim claim{spec, BuildRuntimeSpecJson(*process, options)};
+  if (absl::Status s = warm_.pool->WriteClaim(instance.id, claim); !s.ok()) {
+    LOG(WARNING) << "warm create " << spec.sandbox_id() << " goes cold: " << s;
+    warm_.pool->Return(std::move(instance));
+    *fallback = "journal";
+    return std::nullopt;
+  }
+  if (has_limits) {
+    if (absl::Status s = warm_.limits->Apply(options.cgroups_path, limits); !s.ok()) {
+      LOG(WARNING) << "warm create " << spec.sandbox_id() << " goes cold: " << s;
+      warm_.pool->RemoveClaim(instance.id);
+      warm_.pool->Discard(std::move(instance));  // its cgroup may be half-limited
+      *fallback = "limits";
+      return std::nullopt;
+    }
+  }
+  {
+    // From here an exit event for the instance is this sandbox's.
+    absl::MutexLock lock(&mu_);
+    Rekey(spec.sandbox_id(), instance.id);
+  }
+  timings[AgentStage::kWarmClaim] = stage.Lap();
+  absl::Status ran = instance.init.Run(InitOrderFor(*process, options), options_.init_timeout);
+  timings[AgentStage::kInitExec] = stage.Lap();
+  if (!ran.ok()) {
+    warm_.pool->RemoveClaim(instance.id);
+    const std::string id = instance.id;
+    warm_.pool->Discard(std::move(instance));
+    if (absl::IsInvalidArgument(ran) || absl::IsFailedPrecondition(ran)) {
+      return absl::StatusOr<Started>(ran);  // the request's process cannot run in its image
+    }
+    LOG(WARNING) << "warm create " << spec.sandbox_id() << " goes cold: " << ran;
+    absl::MutexLock lock(&mu_);
+    Rekey(id, spec.sandbox_id());
+    *fallback = "init";
+    return std::nullopt;
+  }
+  Started started{instance.id, instance.pid, claim.spec_json, instance.shim_group};
+  warm_.pool->Bind(instance.id, std::move(claim));
+  return absl::StatusOr<Started>(std::move(started));
+}
+
+absl::StatusOr<SandboxManager::Started> SandboxManager::StartCold(const SandboxSpec& spec,
+                                                                  AgentTimings& timings) {
   Stopwatch stage;
   absl::StatusOr<std::string> ref = NormalizeImageReference(spec.image());
   if (!ref.ok()) return ref.status();
@@ -264,26 +414,30 @@ absl::StatusOr<uint32_t> SandboxManager::Start(const SandboxSpec& spec,
       MergeProcess(image->config, spec, users.has_value() ? &*users : nullptr);
   if (!process.ok()) return process.status();
 
-  RuntimeSpecOptions spec_options;
-  spec_options.hostname = spec.name();
-  spec_options.cgroups_path = absl::StrCat(options_.cgroup_parent, "/", spec.sandbox_id());
-  spec_options.readonly_rootfs = spec.readonly_rootfs();
-  spec_options.cpu_millicores = spec.resources().cpu_millicores();
-  spec_options.memory_bytes = spec.resources().memory_bytes();
-  spec_options.pids = spec.resources().pids();
-  if (!shim_group.empty()) spec_options.annotations[kShimGroupAnnotation] = shim_group;
+  const std::string& id = spec.sandbox_id();
+  Started started;
+  started.container_id = id;
+  started.shim_group = shim_groups_->Join();
   ContainerParams params;
-  params.id = spec.sandbox_id();
+  params.id = id;
   params.image = image->name;
   params.chain_id = image->chain_id;
-  params.spec_json = BuildRuntimeSpecJson(*process, spec_options);
-  params.labels = {{kSandboxIdLabel, spec.sandbox_id()},
+  params.spec_json = BuildRuntimeSpecJson(*process, SpecOptions(spec, id, started.shim_group));
+  params.labels = {{kSandboxIdLabel, id},
                    {kSandboxNameLabel, spec.name()},
                    {kSandboxNamespaceLabel, spec.namespace_()}};
-  if (!shim_group.empty()) params.labels[kShimGroupLabel] = shim_group;
-  params.log_path = LogPath(spec.sandbox_id());
+  if (!started.shim_group.empty()) params.labels[kShimGroupLabel] = started.shim_group;
+  params.log_path = LogPath(id);
   params.extension = spec.SerializeAsString();
-  return runtime_->CreateAndStart(params, timings);
+  absl::StatusOr<uint32_t> pid = runtime_->CreateAndStart(params, timings);
+  shim_groups_->CreateDone(started.shim_group);
+  if (!pid.ok()) {
+    shim_groups_->Leave(started.shim_group);
+    return pid.status();
+  }
+  started.pid = *pid;
+  started.spec_json = std::move(params.spec_json);
+  return started;
 }
 
 absl::Status SandboxManager::Delete(std::string_view id, std::optional<absl::Duration> grace) {
@@ -294,14 +448,16 @@ absl::Status SandboxManager::Delete(std::string_view id, std::optional<absl::Dur
 
 absl::Status SandboxManager::DeleteUnrecorded(std::string_view id,
                                               std::optional<absl::Duration> grace) {
-  const std::string key(id);
+  std::string key;
   {
     absl::MutexLock lock(&mu_);
     if (!ready_) return NotReady();
-    auto it = sandboxes_.find(key);
-    if (it == sandboxes_.end()) {
-      return absl::NotFoundError(absl::StrCat("sandbox \"", key, "\" not found on this agent"));
+    const std::string* resolved = Resolve(id);
+    if (resolved == nullptr) {
+      return absl::NotFoundError(absl::StrCat("sandbox \"", Sv(id), "\" not found on this agent"));
     }
+    key = *resolved;
+    auto it = sandboxes_.find(key);
     if (it->second.status.phase() == v1::SANDBOX_PHASE_CREATING) {
       return absl::FailedPreconditionError(
           absl::StrCat("sandbox \"", key, "\" is still being created"));
@@ -327,19 +483,36 @@ absl::Status SandboxManager::DeleteUnrecorded(std::string_view id,
   for (const auto& file : std::filesystem::directory_iterator(options_.log_dir, ec)) {
     if (IsLogOf(file.path().filename().string(), key)) RemoveFile(file.path().string());
   }
-  LeaveShimGroup(it->second.shim_group);
+  shim_groups_->Leave(it->second.shim_group);
+  if (it->second.warm && warm_.pool != nullptr) warm_.pool->Forget(key);
+  aliases_.erase(it->second.spec.sandbox_id());
   sandboxes_.erase(it);
   return absl::OkStatus();
 }
 
 absl::StatusOr<SandboxStatus> SandboxManager::Get(std::string_view id) const {
   absl::MutexLock lock(&mu_);
-  auto it = sandboxes_.find(std::string(id));
-  if (it == sandboxes_.end()) {
+  const std::string* key = Resolve(id);
+  if (key == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("sandbox \"", Sv(id), "\" not found on this agent"));
   }
-  return it->second.status;
+  return sandboxes_.at(*key).status;
+}
+
+absl::StatusOr<std::string> SandboxManager::RuntimeSpec(std::string_view id) const {
+  absl::MutexLock lock(&mu_);
+  const std::string* key = Resolve(id);
+  if (key == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("sandbox \"", Sv(id), "\" not found on this agent"));
+  }
+  return sandboxes_.at(*key).spec_json;
+}
+
+std::vector<fsb::agent::v1::WarmCount> SandboxManager::WarmCounts() const {
+  if (warm_.pool == nullptr) return {};
+  return warm_.pool->Counts();
 }
 
 std::vector<SandboxStatus> SandboxManager::List() const {
@@ -351,9 +524,13 @@ std::vector<SandboxStatus> SandboxManager::List() const {
 }
 
 bool SandboxManager::OnExit(std::string_view id, uint32_t exit_status) {
-  absl::MutexLock lock(&mu_);
-  auto it = sandboxes_.find(std::string(id));
-  if (it == sandboxes_.end()) return false;
+  absl::ReleasableMutexLock lock(&mu_);
+  auto it = sandboxes_.find(Sv(id));
+  if (it == sandboxes_.end()) {
+    lock.Release();
+    if (warm_.pool != nullptr) warm_.pool->OnExit(id);
+    return false;
+  }
   SandboxStatus& status = it->second.status;
   if (status.phase() != v1::SANDBOX_PHASE_RUNNING && status.phase() != v1::SANDBOX_PHASE_CREATING) {
     return false;
@@ -413,9 +590,12 @@ absl::StatusOr<GarbageReport> SandboxManager::CollectGarbage() {
     for (const auto& [id, e] : sandboxes_) owned.insert(id);
   }
   absl::flat_hash_set<std::string> with_container;
+  auto pooled = [this](std::string_view id) {
+    return warm_.pool != nullptr && warm_.pool->Owns(id);
+  };
   for (const ContainerState& c : *containers) {
     with_container.insert(c.id);
-    if (!owned.contains(c.id) && c.created_at < cutoff) {
+    if (!owned.contains(c.id) && !pooled(c.id) && c.created_at < cutoff) {
       doomed.push_back(c.id);
       ++report.containers;
     }
@@ -423,7 +603,7 @@ absl::StatusOr<GarbageReport> SandboxManager::CollectGarbage() {
   for (const std::string& key : *snapshots) {
     // A snapshot without container: its create or delete was cut short. Snapshots are
     // prepared right after their container record, so a sandbox being created has both.
-    if (!owned.contains(key) && !with_container.contains(key)) {
+    if (!owned.contains(key) && !with_container.contains(key) && !pooled(key)) {
       doomed.push_back(key);
       ++report.snapshots;
     }
@@ -449,7 +629,7 @@ absl::StatusOr<GarbageReport> SandboxManager::CollectGarbage() {
       absl::MutexLock lock(&mu_);
       live = sandboxes_.contains(id);
     }
-    if (!live) {
+    if (!live && !pooled(id)) {
       RemoveFile(file.path().string());
       ++report.log_files;
     }

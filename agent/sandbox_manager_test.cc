@@ -8,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 
 #include "absl/status/status.h"
+#include "agent/fake_runtime.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -18,82 +19,14 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// A deterministic in-memory Runtime that records what it was asked to do.
-class FakeRuntime : public Runtime {
- public:
-  absl::StatusOr<ResolvedImage> ResolveImage(std::string_view name) override {
-    if (name != "docker.io/fsb/busybox:latest") {
-      return absl::NotFoundError(absl::StrCat("image \"", std::string(name), "\" not found"));
-    }
-    ResolvedImage image{std::string(name), "sha256:chain", {}};
-    image.config.mutable_config()->add_cmd("sh");
-    image.config.mutable_config()->set_user(image_user);
-    return image;
-  }
-  absl::StatusOr<uint32_t> CreateAndStart(const ContainerParams& params,
-                                          AgentTimings& timings) override {
-    timings[AgentStage::kTaskStart] = absl::Microseconds(5);
-    if (on_create) on_create(params);
-    if (!create_error.ok()) return create_error;
-    created.push_back(params);
-    ContainerState& c = running[params.id];
-    c.id = params.id;
-    c.labels = params.labels;
-    c.extension = params.extension;
-    c.created_at = absl::FromUnixSeconds(1000);
-    c.task = TaskState::kRunning;
-    c.pid = 100;
-    snapshots.insert(params.id);
-    return 100 + static_cast<uint32_t>(created.size());
-  }
-  absl::Status Stop(std::string_view id, absl::Duration grace) override {
-    stops.emplace_back(std::string(id), grace);
-    return absl::OkStatus();
-  }
-  absl::Status Remove(std::string_view id) override {
-    removed.emplace_back(id);
-    const bool had_snapshot = snapshots.erase(std::string(id)) > 0;
-    return running.erase(std::string(id)) || had_snapshot ? absl::OkStatus()
-                                                           : absl::NotFoundError("gone");
-  }
-  absl::StatusOr<std::vector<ContainerState>> ListManaged() override {
-    std::vector<ContainerState> out;
-    for (const auto& [id, s] : running) out.push_back(s);
-    return out;
-  }
-  absl::StatusOr<std::vector<std::string>> ListManagedSnapshots() override {
-    return std::vector<std::string>(snapshots.begin(), snapshots.end());
-  }
-  absl::StatusOr<std::vector<std::string>> ListImages() override {
-    return std::vector<std::string>{"docker.io/fsb/busybox:latest"};
-  }
-  absl::StatusOr<std::string> ReadImageFile(std::string_view chain_id,
-                                            std::string_view path) override {
-    auto it = files.find(std::string(path));
-    if (chain_id != "sha256:chain" || it == files.end()) return absl::NotFoundError("no file");
-    return it->second;
-  }
-
-  std::function<void(const ContainerParams&)> on_create;  // runs inside CreateAndStart
-  std::string image_user;
-  std::map<std::string, std::string> files;  // path -> content in the image
-  std::set<std::string> snapshots;
-  absl::Status create_error;
-  std::vector<ContainerParams> created;
-  std::vector<std::pair<std::string, absl::Duration>> stops;
-  std::vector<std::string> removed;
-  std::map<std::string, ContainerState> running;
-};
-
 class SandboxManagerTest : public ::testing::Test {
  protected:
   SandboxManagerTest()
       : log_dir_(std::filesystem::path(::testing::TempDir()) / "sbm_logs"),
-        manager_(&runtime_, &clock_, &metrics_,
+        manager_(&runtime_, &shim_groups_, &clock_, &metrics_,
                  {.capacity = 2,
                   .log_dir = log_dir_.string(),
                   .default_grace = absl::Seconds(3),
-                  .shim_group_size = 2,
                   .janitor_grace = absl::Seconds(60)}) {
     std::filesystem::create_directories(log_dir_);
   }
@@ -111,6 +44,7 @@ class SandboxManagerTest : public ::testing::Test {
 
   std::filesystem::path log_dir_;
   FakeRuntime runtime_;
+  ShimGroups shim_groups_{2};
   ManualClock clock_{absl::FromUnixSeconds(1000)};
   metrics::Registry registry_;
   AgentMetrics metrics_{&registry_};
@@ -126,9 +60,10 @@ class ReadyManagerTest : public SandboxManagerTest {
 TEST_F(ReadyManagerTest, CreateStartsTheContainerWithLabelsSpecAndLog) {
   auto status = manager_.Create(Spec("a1"));
   ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(status->phase(), v1::SANDBOX_PHASE_RUNNING);
-  EXPECT_EQ(status->pid(), 101u);
-  EXPECT_EQ(status->created_at_unix_nanos(), absl::ToUnixNanos(absl::FromUnixSeconds(1000)));
+  EXPECT_FALSE(status->warm);
+  EXPECT_EQ(status->status.phase(), v1::SANDBOX_PHASE_RUNNING);
+  EXPECT_EQ(status->status.pid(), 101u);
+  EXPECT_EQ(status->status.created_at_unix_nanos(), absl::ToUnixNanos(absl::FromUnixSeconds(1000)));
   ASSERT_EQ(runtime_.created.size(), 1u);
   const ContainerParams& p = runtime_.created[0];
   EXPECT_EQ(p.id, "a1");
@@ -146,7 +81,7 @@ TEST_F(ReadyManagerTest, SameSpecIsIdempotentDifferentSpecConflicts) {
   ASSERT_TRUE(manager_.Create(Spec("a1")).ok());
   auto again = manager_.Create(Spec("a1"));
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->pid(), 101u);
+  EXPECT_EQ(again->status.pid(), 101u);
   EXPECT_EQ(runtime_.created.size(), 1u);
   v1::SandboxSpec other = Spec("a1");
   other.add_args("x");
@@ -243,7 +178,8 @@ TEST_F(SandboxManagerTest, NotReadyUntilRecovered) {
 TEST_F(SandboxManagerTest, RecoverAdoptsRunningAndExitedAndRemovesInterruptedCreates) {
   // What a previous agent process left in containerd.
   {
-    SandboxManager previous(&runtime_, &clock_, &metrics_, {.capacity = 8, .log_dir = log_dir_.string()});
+    SandboxManager previous(&runtime_, &shim_groups_, &clock_, &metrics_,
+                            {.capacity = 8, .log_dir = log_dir_.string()});
     ASSERT_TRUE(previous.Recover().ok());
     ASSERT_TRUE(previous.Create(Spec("run")).ok());
     ASSERT_TRUE(previous.Create(Spec("done")).ok());
@@ -268,7 +204,7 @@ TEST_F(SandboxManagerTest, RecoverAdoptsRunningAndExitedAndRemovesInterruptedCre
   // Never restarted: nothing was created again.
   EXPECT_EQ(runtime_.created.size(), 3u);
   // The adopted spec is the original: the same create is idempotent, another conflicts.
-  EXPECT_EQ(manager_.Create(Spec("run"))->pid(), 100u);
+  EXPECT_EQ(manager_.Create(Spec("run"))->status.pid(), 100u);
   v1::SandboxSpec other = Spec("run");
   other.add_args("x");
   EXPECT_EQ(manager_.Create(other).status().code(), absl::StatusCode::kAlreadyExists);
@@ -286,8 +222,9 @@ TEST_F(ReadyManagerTest, ExitEventsMarkRunningSandboxesExited) {
 }
 
 TEST_F(ReadyManagerTest, ShimGroupsAreBoundedAndFreed) {
-  SandboxManager big(&runtime_, &clock_, &metrics_,
-                     {.capacity = 8, .log_dir = log_dir_.string(), .shim_group_size = 2});
+  ShimGroups groups2(2), groups1(1);
+  SandboxManager big(&runtime_, &groups2, &clock_, &metrics_,
+                     {.capacity = 8, .log_dir = log_dir_.string()});
   ASSERT_TRUE(big.Recover().ok());
   for (const char* id : {"g1", "g2", "g3"}) ASSERT_TRUE(big.Create(Spec(id)).ok());
   auto group = [&](int i) { return runtime_.created[i].labels.at(kShimGroupLabel); };
@@ -302,8 +239,8 @@ TEST_F(ReadyManagerTest, ShimGroupsAreBoundedAndFreed) {
   EXPECT_THAT((std::set<std::string>{group(3), group(4)}),
               ::testing::UnorderedElementsAre(group(0), group(2)));
   // Without grouping, no annotation.
-  SandboxManager solo(&runtime_, &clock_, &metrics_,
-                      {.capacity = 8, .log_dir = log_dir_.string(), .shim_group_size = 1});
+  SandboxManager solo(&runtime_, &groups1, &clock_, &metrics_,
+                      {.capacity = 8, .log_dir = log_dir_.string()});
   ASSERT_TRUE(solo.Recover().ok());
   ASSERT_TRUE(solo.Create(Spec("s1")).ok());
   EXPECT_FALSE(runtime_.created.back().labels.contains(kShimGroupLabel));
@@ -311,8 +248,9 @@ TEST_F(ReadyManagerTest, ShimGroupsAreBoundedAndFreed) {
 }
 
 TEST_F(ReadyManagerTest, ConcurrentCreatesGoToDifferentShims) {
-  SandboxManager big(&runtime_, &clock_, &metrics_,
-                     {.capacity = 8, .log_dir = log_dir_.string(), .shim_group_size = 8});
+  ShimGroups groups8(8);
+  SandboxManager big(&runtime_, &groups8, &clock_, &metrics_,
+                     {.capacity = 8, .log_dir = log_dir_.string()});
   ASSERT_TRUE(big.Recover().ok());
   absl::Notification in_first, release;
   runtime_.on_create = [&](const ContainerParams& p) {

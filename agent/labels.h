@@ -1,0 +1,23 @@
+#ifndef FSB_AGENT_LABELS_H_
+#define FSB_AGENT_LABELS_H_
+
+namespace fsb::agent {
+
+// Labels fsb puts on each container so the node's state can be read back from
+// containerd alone (besides the runtime's fsb.io/managed and fsb.io/agent).
+inline constexpr char kSandboxIdLabel[] = "fsb.io/sandbox-id";
+inline constexpr char kSandboxNameLabel[] = "fsb.io/sandbox-name";
+inline constexpr char kSandboxNamespaceLabel[] = "fsb.io/sandbox-namespace";
+inline constexpr char kShimGroupLabel[] = "fsb.io/shim-group";
+// A prepared (warm) instance of this image; it stays on the container once the instance
+// is claimed (the sandbox's own labels and spec are added then).
+inline constexpr char kWarmImageLabel[] = "fsb.io/warm-image";
+// The chain id of the image's snapshot the instance was made from (a re-imported image
+// has another: its instances are recycled).
+inline constexpr char kWarmChainLabel[] = "fsb.io/warm-chain";
+// The OCI annotation by which the runc v2 shim runs the tasks of one group in one shim.
+inline constexpr char kShimGroupAnnotation[] = "io.containerd.runc.v2.group";
+
+}  // namespace fsb::agent
+
+#endif  // FSB_AGENT_LABELS_H_
