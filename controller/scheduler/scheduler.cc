@@ -98,6 +98,7 @@ struct Scheduler::Diagnosis {
   int stale = 0;
   int draining = 0;
   int full = 0;
+  int runtime_down = 0;  // runtime down and no ready warm instance of the image
   int no_image = 0;
   int port_conflict = 0;
   // The first agent found holding a requested port, and that port.
@@ -180,6 +181,7 @@ void Scheduler::GrowWords(size_t words) {
   for (Bitmap& b : bucket_bits_) b.resize(words, 0);
   for (Bitmap& b : cached_bits_) b.resize(words, 0);
   for (Bitmap& b : warm_bits_) b.resize(words, 0);
+  runtime_down_bits_.resize(words, 0);
 }
 
 uint32_t Scheduler::NewIndex() {
@@ -271,24 +273,14 @@ void Scheduler::SetPool(uint32_t i, PoolId pool) {
   Rebucket(i);
 }
 
-void Scheduler::ClearImages(uint32_t i) {
+void Scheduler::ApplyCached(uint32_t i, std::span<const ImageId> images) {
   Cold& c = cold_[i];
   for (ImageId m : c.images) {
-    if (m < cached_bits_.size() && ClearBit(cached_bits_[m], i)) --cached_agents_[m];
-  }
-  for (const WarmImage& w : c.warm) {
-    if (w.image < warm_bits_.size() && ClearBit(warm_bits_[w.image], i)) --warm_agents_[w.image];
+    if (ClearBit(cached_bits_[m], i)) --cached_agents_[m];
   }
   c.images.clear();
-  c.warm.clear();
-}
-
-void Scheduler::ApplyImages(uint32_t i, std::span<const ImageId> images,
-                            std::span<const WarmImage> warm) {
-  ClearImages(i);
   // Every bit of agent i is clear now, so SetBit fails only for a repeat within this
-  // report: the lists stay duplicate-free and repeated warm counts add up.
-  Cold& c = cold_[i];
+  // report: the list stays duplicate-free.
   for (ImageId m : images) {
     if (m == kUnknownImage) continue;
     EnsureImage(m);
@@ -297,24 +289,50 @@ void Scheduler::ApplyImages(uint32_t i, std::span<const ImageId> images,
       c.images.push_back(m);
     }
   }
+}
+
+void Scheduler::ApplyWarm(uint32_t i, std::span<const WarmImage> warm) {
+  Cold& c = cold_[i];
+  for (const WarmImage& w : c.warm) {
+    if (ClearBit(warm_bits_[w.image], i)) --warm_agents_[w.image];
+  }
+  c.warm.clear();
+  // Repeated entries of one image add up (a report lists few images: linear search).
   for (const WarmImage& w : warm) {
-    if (w.image == kUnknownImage || w.count == 0) continue;
+    if (w.image == kUnknownImage || (w.ready | w.preparing | w.desired) == 0) continue;
     EnsureImage(w.image);
-    if (SetBit(warm_bits_[w.image], i)) {
-      ++warm_agents_[w.image];
+    auto same = std::find_if(c.warm.begin(), c.warm.end(),
+                             [&](const WarmImage& e) { return e.image == w.image; });
+    if (same == c.warm.end()) {
       c.warm.push_back(w);
     } else {
-      std::find_if(c.warm.begin(), c.warm.end(), [&](const WarmImage& e) {
-        return e.image == w.image;
-      })->count += w.count;
+      same->ready += w.ready;
+      same->preparing += w.preparing;
+      same->desired += w.desired;
     }
+  }
+  for (const WarmImage& w : c.warm) {
+    if (w.ready > 0 && SetBit(warm_bits_[w.image], i)) ++warm_agents_[w.image];
+  }
+}
+
+void Scheduler::SetRuntimeDown(uint32_t i, bool down) {
+  if (((flags_[i] & kRuntimeDown) != 0) == down) return;
+  if (down) {
+    flags_[i] |= kRuntimeDown;
+    SetBit(runtime_down_bits_, i);
+  } else {
+    flags_[i] &= ~kRuntimeDown;
+    ClearBit(runtime_down_bits_, i);
   }
 }
 
 void Scheduler::RemoveLocked(uint32_t i) {
+  SetRuntimeDown(i, false);
   flags_[i] = 0;
   Rebucket(i);
-  ClearImages(i);
+  ApplyCached(i, {});
+  ApplyWarm(i, {});
   ClearBit(pool_bits_[pool_[i]], i);
   --pool_members_[pool_[i]];
   pool_[i] = kUnknownPool;
@@ -374,13 +392,13 @@ absl::StatusOr<AgentHandle> Scheduler::RegisterOrUpdate(const AgentDescriptor& a
     images.push_back(*id);
   }
   absl::InlinedVector<WarmImage, kInitialWarm> warm;
-  for (const auto& [ref, count] : agent.warm) {
-    absl::StatusOr<ImageId> id = InternImage(ref);
+  for (const NamedWarmImage& w : agent.warm) {
+    absl::StatusOr<ImageId> id = InternImage(w.image);
     if (!id.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("agent ", agent.id, ": warm image ", id.status().message()));
     }
-    warm.push_back({*id, count});
+    warm.push_back({*id, w.ready, w.preparing, w.desired});
   }
   const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
 
@@ -410,7 +428,9 @@ absl::StatusOr<AgentHandle> Scheduler::RegisterOrUpdate(const AgentDescriptor& a
   reported_[i] = agent.reported_sandboxes;
   heartbeat_ns_[i] = now_ns;
   SetPool(i, pool);
-  ApplyImages(i, images, warm);
+  ApplyCached(i, images);
+  ApplyWarm(i, warm);
+  SetRuntimeDown(i, agent.runtime_down);
   Rebucket(i);
   return AgentHandle{i, generation_[i]};
 }
@@ -422,7 +442,9 @@ absl::Status Scheduler::HeartbeatLocked(uint32_t i, const HeartbeatUpdate& updat
   }
   heartbeat_ns_[i] = now_ns;
   reported_[i] = update.reported_sandboxes;
-  ApplyImages(i, update.images, update.warm);
+  ApplyCached(i, update.images);
+  ApplyWarm(i, update.warm);
+  SetRuntimeDown(i, update.runtime_down);
   Rebucket(i);
   return absl::OkStatus();
 }
@@ -443,6 +465,13 @@ absl::Status Scheduler::Heartbeat(std::string_view agent_id, const HeartbeatUpda
         absl::StrCat("agent ", Sv(agent_id), " is not registered; register again"));
   }
   return HeartbeatLocked(it->second, update, now_ns);
+}
+
+absl::Status Scheduler::SetWarm(AgentHandle agent, std::span<const WarmImage> warm) {
+  absl::MutexLock lock(&mu_);
+  if (!Valid(agent)) return absl::NotFoundError("agent is no longer registered");
+  ApplyWarm(agent.index, warm);
+  return absl::OkStatus();
 }
 
 absl::Status Scheduler::SetDraining(std::string_view agent_id, bool draining) {
@@ -487,6 +516,12 @@ std::optional<AgentHandle> Scheduler::FindAgent(std::string_view agent_id) const
   return AgentHandle{it->second, generation_[it->second]};
 }
 
+PoolId Scheduler::PoolOf(std::string_view agent_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = index_by_id_.find(Sv(agent_id));
+  return it == index_by_id_.end() ? kUnknownPool : pool_[it->second];
+}
+
 AgentSnapshot Scheduler::SnapshotLocked(uint32_t i, int64_t cutoff_ns) const {
   const Cold& c = cold_[i];
   AgentSnapshot s;
@@ -501,7 +536,8 @@ AgentSnapshot Scheduler::SnapshotLocked(uint32_t i, int64_t cutoff_ns) const {
   s.used = std::max(s.reserved, s.reported);
   s.ports = c.ports;
   s.draining = (flags_[i] & kDraining) != 0;
-  s.healthy = !s.draining && heartbeat_ns_[i] >= cutoff_ns;
+  s.runtime_down = (flags_[i] & kRuntimeDown) != 0;
+  s.healthy = !s.draining && !s.runtime_down && heartbeat_ns_[i] >= cutoff_ns;
   s.last_heartbeat = absl::FromUnixNanos(heartbeat_ns_[i]);
   {
     absl::ReaderMutexLock lock(&intern_mu_);
@@ -510,11 +546,12 @@ AgentSnapshot Scheduler::SnapshotLocked(uint32_t i, int64_t cutoff_ns) const {
     s.warm.reserve(c.warm.size());
     for (ImageId m : c.images) s.images.push_back(image_names_[m]);
     for (const WarmImage& w : c.warm) {
-      if (w.count > 0) s.warm.emplace_back(image_names_[w.image], w.count);
+      s.warm.push_back({image_names_[w.image], w.ready, w.preparing, w.desired});
     }
   }
   std::sort(s.images.begin(), s.images.end());
-  std::sort(s.warm.begin(), s.warm.end());
+  std::sort(s.warm.begin(), s.warm.end(),
+            [](const NamedWarmImage& a, const NamedWarmImage& b) { return a.image < b.image; });
   return s;
 }
 
@@ -573,6 +610,10 @@ bool Scheduler::HasImage(uint32_t i, ImageId image) const {
          (TestBit(cached_bits_[image], i) || TestBit(warm_bits_[image], i));
 }
 
+bool Scheduler::HasWarm(uint32_t i, ImageId image) const {
+  return image < warm_bits_.size() && TestBit(warm_bits_[image], i);
+}
+
 int Scheduler::Select(const AllocationRequest& request, int64_t cutoff_ns,
                       std::span<AgentHandle> out) const {
   const size_t k = std::min<size_t>(out.size(), kMaxCandidates);
@@ -586,6 +627,7 @@ int Scheduler::Select(const AllocationRequest& request, int64_t cutoff_ns,
   const bool known = image < cached_bits_.size();
   const uint64_t* cached = known ? cached_bits_[image].data() : nullptr;
   const uint64_t* warm = known ? warm_bits_[image].data() : nullptr;
+  const uint64_t* down = runtime_down_bits_.data();
   const bool with_ports = !request.ports.empty();
   const uint64_t h = Mix64(request.request_hash);
 
@@ -603,12 +645,14 @@ int Scheduler::Select(const AllocationRequest& request, int64_t cutoff_ns,
     if (tier == 2 && request.require_cached_image) continue;
     for (uint64_t m = nonempty; m != 0; m &= m - 1) {
       const uint64_t* bucket = bucket_bits_[std::countr_zero(m)].data();
-      // Members of class (tier, bucket) in word w.
+      // Members of class (tier, bucket) in word w. An agent whose runtime is down
+      // qualifies only in the warm tier.
       auto class_bits = [&](size_t w) {
         const uint64_t bits = members[w] & bucket[w];
         if (tier == 0) return bits & warm[w];
-        if (tier == 1) return bits & cached[w] & ~warm[w];
-        return known ? bits & ~(cached[w] | warm[w]) : bits;
+        const uint64_t up = bits & ~down[w];
+        if (tier == 1) return up & cached[w] & ~warm[w];
+        return known ? up & ~(cached[w] | warm[w]) : up;
       };
       if (!have_start) {
         uint64_t size = 0;
@@ -653,10 +697,10 @@ void Scheduler::ReserveLocked(uint32_t i, const AllocationRequest& request) {
   // Claiming a warm instance: count it down locally so the next request prefers another
   // warm agent; the agent's next heartbeat reports the truth.
   const ImageId image = request.image;
-  if (image < warm_bits_.size() && TestBit(warm_bits_[image], i)) {
+  if (HasWarm(i, image)) {
     for (WarmImage& w : c.warm) {
-      if (w.image == image && w.count > 0) {
-        if (--w.count == 0 && ClearBit(warm_bits_[image], i)) --warm_agents_[image];
+      if (w.image == image && w.ready > 0) {
+        if (--w.ready == 0 && ClearBit(warm_bits_[image], i)) --warm_agents_[image];
         break;
       }
     }
@@ -680,6 +724,8 @@ Scheduler::Diagnosis Scheduler::Diagnose(const AllocationRequest& request,
       ++d.stale;
     } else if (std::max(reserved_[i], reported_[i]) >= Capacity(i)) {
       ++d.full;
+    } else if ((flags_[i] & kRuntimeDown) && !HasWarm(i, request.image)) {
+      ++d.runtime_down;
     } else if (request.require_cached_image && !HasImage(i, request.image)) {
       ++d.no_image;
     } else if (const uint16_t port = FirstHeldPort(i, request.ports); port != 0) {
@@ -709,18 +755,33 @@ absl::Status Scheduler::NoCandidate(const AllocationRequest& request, const Diag
     return absl::ResourceExhaustedError(absl::StrCat(
         "all ", healthy, " healthy agents in pool ", pool, " are full"));
   }
+  const std::string image = ImageName(request.image);
+  const std::string quoted_image =
+      image.empty() ? std::string("(requested)") : absl::StrCat("\"", image, "\"");
   const int with_room = left;
+  left -= d.runtime_down;
+  if (left == 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the container runtime is down on all ", with_room,
+        " healthy agents with free capacity in pool ", pool,
+        " (they take only creates that claim a warm instance), and none has a warm instance "
+        "of image ", quoted_image));
+  }
+  const int runtime_up = left;
   left -= d.no_image;
   if (left == 0) {
-    std::string image = ImageName(request.image);
     if (!d.image_anywhere) {
       return absl::ResourceExhaustedError(absl::StrCat(
-          "image ", image.empty() ? std::string("(requested)") : absl::StrCat("\"", image, "\""),
+          "image ", quoted_image,
           " is not cached on any agent, and the request requires a cached image"));
     }
     return absl::ResourceExhaustedError(absl::StrCat(
-        "image \"", image, "\" is not cached on any of the ", with_room,
-        " healthy agents with free capacity in pool ", pool));
+        "image ", quoted_image, " is not cached on any of the ", runtime_up,
+        " healthy agents with free capacity in pool ", pool,
+        d.runtime_down > 0
+            ? absl::StrCat(" (", d.runtime_down,
+                           " more have their container runtime down and no warm instance of it)")
+            : std::string()));
   }
   if (d.port_conflict > 0) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -767,7 +828,9 @@ absl::StatusOr<int> Scheduler::Allocate(const AllocationRequest& request,
 absl::Status Scheduler::Reserve(AgentHandle agent, const AllocationRequest& request) {
   if (absl::Status s = ValidatePorts(request.ports); !s.ok()) return s;
   const int64_t cutoff_ns = CutoffNs();
-  enum class Why { kOk, kStale, kPool, kDraining, kHeartbeat, kFull, kImage, kPort } why;
+  enum class Why {
+    kOk, kStale, kPool, kDraining, kHeartbeat, kFull, kRuntimeDown, kImage, kPort
+  } why;
   uint16_t port = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -782,6 +845,8 @@ absl::Status Scheduler::Reserve(AgentHandle agent, const AllocationRequest& requ
       why = Why::kHeartbeat;
     } else if (bucket_[i] == kNoBucket) {
       why = Why::kFull;
+    } else if ((flags_[i] & kRuntimeDown) && !HasWarm(i, request.image)) {
+      why = Why::kRuntimeDown;
     } else if (request.require_cached_image && !HasImage(i, request.image)) {
       why = Why::kImage;
     } else if (port = FirstHeldPort(i, request.ports); port != 0) {
@@ -803,6 +868,9 @@ absl::Status Scheduler::Reserve(AgentHandle agent, const AllocationRequest& requ
           "agent has sent no heartbeat for ", absl::FormatDuration(options_.heartbeat_timeout)));
     case Why::kFull:
       return absl::ResourceExhaustedError("agent is full");
+    case Why::kRuntimeDown:
+      return absl::ResourceExhaustedError(
+          "agent's container runtime is down and it has no warm instance of the image left");
     case Why::kImage:
       return absl::ResourceExhaustedError("agent does not have the image cached");
     case Why::kPort:

@@ -17,16 +17,21 @@
 //     ("busybox" == "docker.io/library/busybox:latest"); every spelling seen for a known
 //     image is remembered, so later lookups of it do not allocate.
 //   * Bitmaps over agent indices (one bit per agent): members of each pool; agents that
-//     can take a sandbox, split into 64 load buckets by used/capacity; agents with the
-//     image cached, and with a warm instance, per image. Per pool, a 64-bit mask says which
-//     load buckets are non-empty.
+//     can take a sandbox, split into 64 load buckets by used/capacity; agents whose
+//     container runtime is down; agents with the image cached, and with a ready warm
+//     instance, per image. Per pool, a 64-bit mask says which load buckets are non-empty.
+//   * Per agent and image, the warm counts it last reported (ready, preparing, desired);
+//     only `ready` takes part in placement, the others are kept for display.
 //
 // PLACEMENT
 //   Hard filters: the agent is in the requested pool, healthy (last heartbeat at most
 //   `Options::heartbeat_timeout` old on the injected clock, and not draining), has a free
 //   slot (used < capacity, where used = max(reserved, reported) and capacity is the
 //   agent's max_sandboxes, lowered to its pool's limit if one is set), holds none of the
-//   requested ports, and, if the request says so, has the image cached.
+//   requested ports, and, if the request says so, has the image cached. An agent whose
+//   container runtime is down (it says so in its reports) can only claim a prepared
+//   instance, which needs no runtime call: it qualifies only while it has a ready warm
+//   instance of the requested image, i.e. only in the warm tier.
 //   Score, lexicographic: warm instance for the image > image cached > lower load ratio,
 //   compared at 1/64 resolution: bucket = floor(64 * used / capacity). Load ratios
 //   that differ by at least 1/64 always land in different buckets (so agents of equal
@@ -40,10 +45,11 @@
 //   class skipped (worst case O(classes * agents/64)).
 //
 // ALLOCATION-FREEDOM
-//   Allocate, SelectCandidates, Reserve, Release and Heartbeat perform no heap
+//   Allocate, SelectCandidates, Reserve, Release, Heartbeat and SetWarm perform no heap
 //   allocation once the agent is registered, its images are known (interned and seen
-//   before in an agent report) and it reports at most as many images, and holds at most
-//   as many ports, as before (each per-agent list grows its capacity only when exceeded).
+//   before in an agent report) and it reports at most as many images and warm entries,
+//   and holds at most as many ports, as before (each per-agent list grows its capacity
+//   only when exceeded).
 //   RegisterOrUpdate of a registered agent with unchanged strings and at most 16 images
 //   and 8 warm entries does not allocate either. Their error statuses may allocate
 //   (failure path). LookupImage allocates only the first time a spelling is seen.
@@ -51,13 +57,15 @@
 // INVARIANTS (under mu_)
 //   * An index i is live iff flags_[i] has kLive; then index_by_id_[cold_[i].id] == i and
 //     bit i is set in pool_bits_[pool_[i]] and in no other pool bitmap.
-//   * bucket_[i] != kNoBucket iff i is live, not draining and used < Capacity(i); then
+//   * bucket_[i] != kNoBucket iff i is live, not draining and used < Capacity(i) (an
+//     agent whose runtime is down keeps its bucket: it can still take warm claims); then
 //     bit i is set in bucket_bits_[bucket_[i]] (and in no other bucket bitmap) and counted
 //     in pool_bucket_count_[pool_[i]][bucket_[i]]; pool_bucket_mask_ has bit b iff that
 //     count is non-zero. Heartbeat freshness is checked per candidate, not indexed.
 //   * Bit i of cached_bits_[m] / warm_bits_[m] is set iff live agent i reported image m
-//     (with a non-zero warm count for warm_bits_); cached_agents_/warm_agents_ are their
-//     popcounts.
+//     cached / has an entry for m in cold_[i].warm with ready > 0; cached_agents_ and
+//     warm_agents_ are their popcounts. cold_[i].warm has at most one entry per image.
+//   * Bit i of runtime_down_bits_ is set iff live agent i has kRuntimeDown.
 //   * reserved_[i] >= 0; a reservation is only made while used < Capacity(i).
 //   * pool_limit_ has an entry for every pool in pool_bits_ (0: no limit).
 //   * Removing an agent increments generation_[i]; handles to it become stale.
@@ -111,10 +119,23 @@ struct AgentHandle {
   friend bool operator==(const AgentHandle&, const AgentHandle&) = default;
 };
 
-// A per-agent per-image count of prepared (warm) instances, as reported in heartbeats.
+// A per-agent per-image count of prepared (warm) instances, as an agent reports them
+// (heartbeats, create answers), in interned form.
 struct WarmImage {
   ImageId image = kUnknownImage;
-  uint32_t count = 0;
+  uint32_t ready = 0;      // idle instances a create can claim now; used by placement
+  uint32_t preparing = 0;  // being made (kept for display only)
+  uint32_t desired = 0;    // what the agent keeps (kept for display only)
+};
+
+// WarmImage with the image by name: registration input and snapshot output.
+struct NamedWarmImage {
+  std::string image;  // any spelling on input; normalized in snapshots
+  uint32_t ready = 0;
+  uint32_t preparing = 0;
+  uint32_t desired = 0;
+
+  friend bool operator==(const NamedWarmImage&, const NamedWarmImage&) = default;
 };
 
 // What an agent says about itself when it registers (or re-registers). Strings are
@@ -126,17 +147,19 @@ struct AgentDescriptor {
   std::string pool;                 // required
   int max_sandboxes = 0;            // >= 0; 0 means it takes no sandbox
   std::vector<std::string> images;  // any spelling; normalized and interned
-  std::vector<std::pair<std::string, uint32_t>> warm;  // image -> warm instances
+  std::vector<NamedWarmImage> warm;  // its warm instances per image
   int reported_sandboxes = 0;       // sandboxes the agent holds right now; >= 0
+  bool runtime_down = false;        // its container runtime does not answer
 };
 
-// A heartbeat in interned form. Replaces the agent's image set, warm counts and reported
-// sandbox count, and marks the agent fresh. Image ids must come from InternImage /
-// LookupImage (kUnknownImage entries are ignored).
+// A heartbeat in interned form. Replaces the agent's image set, warm counts, reported
+// sandbox count and runtime state, and marks the agent fresh. Image ids must come from
+// InternImage / LookupImage (kUnknownImage entries are ignored).
 struct HeartbeatUpdate {
   int reported_sandboxes = 0;
   std::span<const ImageId> images;  // every image cached on the node
   std::span<const WarmImage> warm;  // images absent here have 0 warm instances
+  bool runtime_down = false;        // its container runtime does not answer
 };
 
 // One placement request, already interned (do that when parsing the request).
@@ -160,11 +183,14 @@ struct AgentSnapshot {
   int reserved = 0;  // slots handed out by Allocate/Reserve and not released
   int reported = 0;  // sandboxes the agent reported in its last heartbeat
   int used = 0;      // max(reserved, reported)
-  std::vector<std::string> images;                     // sorted, normalized
-  std::vector<std::pair<std::string, uint32_t>> warm;  // sorted by image
-  std::vector<uint16_t> ports;                         // held exposed ports, sorted
+  std::vector<std::string> images;  // sorted, normalized
+  // Sorted by image; entries with any non-zero count. `ready` is the last report's,
+  // less the instances claimed by placements since.
+  std::vector<NamedWarmImage> warm;
+  std::vector<uint16_t> ports;  // held exposed ports, sorted
   bool draining = false;
-  bool healthy = false;  // fresh heartbeat and not draining
+  bool runtime_down = false;  // takes only creates that claim a warm instance
+  bool healthy = false;       // fresh heartbeat, not draining, runtime up
   absl::Time last_heartbeat;
 };
 
@@ -215,13 +241,19 @@ class Scheduler {
   // Adds the agent, or replaces the description of a registered one (keeping its index,
   // generation, reservations, held ports and draining flag: the sandboxes placed there
   // still exist), and marks it fresh. INVALID_ARGUMENT for an empty id or pool, a negative
-  // capacity or count, or a malformed image reference.
+  // capacity or count, or a malformed image reference (warm ones included).
   absl::StatusOr<AgentHandle> RegisterOrUpdate(const AgentDescriptor& agent);
 
   // Applies a heartbeat. NOT_FOUND if the agent is unknown (it must register again).
   // Zero allocations when every image was seen before.
   absl::Status Heartbeat(AgentHandle agent, const HeartbeatUpdate& update);
   absl::Status Heartbeat(std::string_view agent_id, const HeartbeatUpdate& update);
+
+  // Replaces the agent's warm counts, and nothing else (as an agent's answer to a create
+  // reports them: freshness, load and images stay). Image ids as for Heartbeat. NOT_FOUND
+  // for a stale handle. Zero allocations when it reports at most as many warm entries as
+  // before (or 8).
+  absl::Status SetWarm(AgentHandle agent, std::span<const WarmImage> warm);
 
   // A draining agent receives no new sandboxes. NOT_FOUND for an unknown agent.
   absl::Status SetDraining(std::string_view agent_id, bool draining);
@@ -235,6 +267,8 @@ class Scheduler {
 
   // The handle of a registered agent (no allocation), or nullopt.
   std::optional<AgentHandle> FindAgent(std::string_view agent_id) const;
+  // The pool of a registered agent (no allocation), or kUnknownPool.
+  PoolId PoolOf(std::string_view agent_id) const;
   // Copies of agents (allocate). NOT_FOUND for an unknown agent / stale handle.
   absl::StatusOr<AgentSnapshot> GetAgentByID(std::string_view agent_id) const;
   absl::StatusOr<AgentSnapshot> GetAgent(AgentHandle agent) const;
@@ -280,6 +314,7 @@ class Scheduler {
   static constexpr uint8_t kNoBucket = 0xFF;
   static constexpr uint8_t kLive = 1;
   static constexpr uint8_t kDraining = 2;
+  static constexpr uint8_t kRuntimeDown = 4;
   static constexpr uint32_t kFirstGeneration = 1;
 
   using Bitmap = std::vector<uint64_t>;
@@ -290,7 +325,8 @@ class Scheduler {
     std::string address;
     std::string node;
     std::vector<ImageId> images;    // as reported, without duplicates
-    // As reported, one entry per image; decremented when an instance is claimed.
+    // As reported, one entry per image, without all-zero entries; `ready` is decremented
+    // when an instance is claimed.
     std::vector<WarmImage> warm;
     std::vector<uint16_t> ports;    // held exposed ports, sorted, unique
   };
@@ -314,9 +350,10 @@ class Scheduler {
   // Agent i's capacity for placement: its max_sandboxes, lowered to its pool's limit.
   int32_t Capacity(uint32_t i) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Rebucket(uint32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplyImages(uint32_t i, std::span<const ImageId> images, std::span<const WarmImage> warm)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ClearImages(uint32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replace agent i's cached images / warm counts (and their bitmaps).
+  void ApplyCached(uint32_t i, std::span<const ImageId> images) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyWarm(uint32_t i, std::span<const WarmImage> warm) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetRuntimeDown(uint32_t i, bool down) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveLocked(uint32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status HeartbeatLocked(uint32_t i, const HeartbeatUpdate& update, int64_t now_ns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -324,6 +361,7 @@ class Scheduler {
   uint16_t FirstHeldPort(uint32_t i, std::span<const uint16_t> ports) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasImage(uint32_t i, ImageId image) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HasWarm(uint32_t i, ImageId image) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int Select(const AllocationRequest& request, int64_t cutoff_ns, std::span<AgentHandle> out)
       const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReserveLocked(uint32_t i, const AllocationRequest& request)
@@ -368,6 +406,7 @@ class Scheduler {
   std::array<Bitmap, kLoadBuckets> bucket_bits_ ABSL_GUARDED_BY(mu_);
   std::vector<Bitmap> cached_bits_ ABSL_GUARDED_BY(mu_);  // by ImageId
   std::vector<Bitmap> warm_bits_ ABSL_GUARDED_BY(mu_);    // by ImageId
+  Bitmap runtime_down_bits_ ABSL_GUARDED_BY(mu_);
   std::vector<uint32_t> cached_agents_ ABSL_GUARDED_BY(mu_);  // popcount of cached_bits_
   std::vector<uint32_t> warm_agents_ ABSL_GUARDED_BY(mu_);    // popcount of warm_bits_
   // Per pool: members, members per load bucket and the mask of non-empty buckets.

@@ -24,7 +24,7 @@ class SchedulerTest : public ::testing::Test {
  protected:
   AgentHandle Add(const std::string& id, const std::string& pool, int cap,
                   std::vector<std::string> images = {},
-                  std::vector<std::pair<std::string, uint32_t>> warm = {}, int reported = 0) {
+                  std::vector<NamedWarmImage> warm = {}, int reported = 0) {
     AgentDescriptor d;
     d.id = id;
     d.address = id + ":5758";
@@ -603,6 +603,113 @@ TEST_F(SchedulerTest, HeartbeatReplacesImagesAndWarmCounts) {
   EXPECT_TRUE(s_.GetAgentByID("b")->images.empty());
 }
 
+TEST_F(SchedulerTest, SetWarmReplacesOnlyTheWarmCounts) {
+  const AgentHandle a = Add("a", "p", 4, {"alpine"}, {{"busybox", 1, 2, 3}}, 1);
+  Add("b", "p", 4, {"busybox"});
+  const ImageId busybox = s_.LookupImage("busybox");
+  const absl::Time registered = clock_.Now();
+  clock_.Advance(absl::Seconds(5));
+
+  // A create answer: two ready instances of busybox now, and some of nginx on the way.
+  const ImageId nginx = s_.InternImage("nginx").value();
+  const WarmImage answer[] = {{busybox, 2, 0, 3}, {nginx, 0, 1, 1}};
+  ASSERT_TRUE(s_.SetWarm(a, answer).ok());
+  absl::StatusOr<AgentSnapshot> snapshot = s_.GetAgent(a);
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_THAT(snapshot->warm,
+              ::testing::ElementsAre(
+                  NamedWarmImage{"docker.io/library/busybox:latest", 2, 0, 3},
+                  NamedWarmImage{"docker.io/library/nginx:latest", 0, 1, 1}));
+  // Images, load and freshness are the last report's.
+  EXPECT_THAT(snapshot->images, ::testing::ElementsAre("docker.io/library/alpine:latest"));
+  EXPECT_EQ(snapshot->reported, 1);
+  EXPECT_EQ(snapshot->last_heartbeat, registered);
+  // Ready instances place: "a" is warm for busybox twice, never for nginx (none ready).
+  EXPECT_EQ(AllocateId(Req("p", "busybox", {}, "x")), "a");
+  EXPECT_EQ(AllocateId(Req("p", "busybox", {}, "y")), "a");
+  EXPECT_EQ(AllocateId(Req("p", "busybox", {}, "z")), "b");
+  EXPECT_EQ(s_.GetAgent(a)->warm[0].ready, 0u);
+
+  // An empty answer clears them; a stale handle changes nothing.
+  ASSERT_TRUE(s_.SetWarm(a, {}).ok());
+  EXPECT_TRUE(s_.GetAgent(a)->warm.empty());
+  ASSERT_TRUE(s_.Remove("a").ok());
+  EXPECT_EQ(s_.SetWarm(a, answer).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, RuntimeDownAgentTakesOnlyCreatesThatClaimAWarmInstance) {
+  AgentDescriptor down;
+  down.id = "down";
+  down.pool = "p";
+  down.max_sandboxes = 8;
+  down.images = {"busybox", "alpine"};
+  down.warm = {{"busybox", 1}};
+  down.runtime_down = true;
+  const AgentHandle d = s_.RegisterOrUpdate(down).value();
+  absl::StatusOr<AgentSnapshot> snapshot = s_.GetAgent(d);
+  EXPECT_TRUE(snapshot->runtime_down);
+  EXPECT_FALSE(snapshot->healthy);
+  EXPECT_FALSE(snapshot->draining);
+
+  // Alone in its pool: a warm claim goes there, anything else finds no agent.
+  std::array<AgentHandle, 4> out;
+  absl::StatusOr<int> n = s_.Allocate(Req("p", "alpine"), out);
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(n.status().message(),
+              HasSubstr("the container runtime is down on all 1 healthy agents with free "
+                        "capacity in pool \"p\""));
+  EXPECT_THAT(n.status().message(),
+              HasSubstr("none has a warm instance of image \"docker.io/library/alpine:latest\""));
+  EXPECT_EQ(s_.Reserve(d, Req("p", "alpine")).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(AllocateId(Req("p", "busybox", {}, "x")), "down");
+  // Its only instance is claimed: a second busybox create cannot go there.
+  n = s_.Allocate(Req("p", "busybox", {}, "y"), out);
+  EXPECT_THAT(n.status().message(), HasSubstr("the container runtime is down"));
+  EXPECT_THAT(s_.Reserve(d, Req("p", "busybox")).message(),
+              HasSubstr("container runtime is down and it has no warm instance"));
+
+  // Next to a cached agent with a running runtime: it is preferred only when warm.
+  Add("up", "p", 8, {"busybox"}, {}, 4);
+  HeartbeatUpdate beat;
+  const ImageId images[] = {s_.LookupImage("busybox"), s_.LookupImage("alpine")};
+  const WarmImage warm[] = {{s_.LookupImage("busybox"), 1}};
+  beat.images = images;
+  beat.warm = warm;
+  beat.runtime_down = true;
+  ASSERT_TRUE(s_.Heartbeat(d, beat).ok());
+  EXPECT_EQ(AllocateId(Req("p", "busybox", {}, "x")), "down");
+  EXPECT_EQ(AllocateId(Req("p", "busybox", {}, "y")), "up");
+  n = s_.SelectCandidates(Req("p", "alpine"), out);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(IdOf(out[0]), "up");
+  AllocationRequest cached_only = Req("p", "alpine");
+  cached_only.require_cached_image = true;
+  n = s_.Allocate(cached_only, out);
+  EXPECT_THAT(n.status().message(),
+              HasSubstr("image \"docker.io/library/alpine:latest\" is not cached on any of the 1 "
+                        "healthy agents with free capacity in pool \"p\" (1 more have their "
+                        "container runtime down and no warm instance of it)"));
+
+  // The runtime answers again: everything may go there.
+  beat.runtime_down = false;
+  ASSERT_TRUE(s_.Heartbeat(d, beat).ok());
+  EXPECT_TRUE(s_.GetAgent(d)->healthy);
+  EXPECT_EQ(AllocateId(cached_only), "down");
+  // A registration says it, too.
+  ASSERT_TRUE(s_.RegisterOrUpdate(down).ok());
+  EXPECT_TRUE(s_.GetAgent(d)->runtime_down);
+}
+
+TEST_F(SchedulerTest, WarmEntriesWithoutReadyInstancesAreKeptButDoNotPlace) {
+  Add("a", "p", 4, {}, {{"busybox", 0, 2, 2}, {"alpine", 0, 0, 0}});
+  Add("b", "p", 4, {"busybox"}, {}, 3);
+  absl::StatusOr<AgentSnapshot> a = s_.GetAgentByID("a");
+  EXPECT_THAT(a->warm, ::testing::ElementsAre(
+                           NamedWarmImage{"docker.io/library/busybox:latest", 0, 2, 2}));
+  EXPECT_EQ(AllocateId(Req("p", "busybox")), "b");
+}
+
 TEST_F(SchedulerTest, RepeatedImagesInAReportAreMerged) {
   // Two spellings of one image, and its warm count split over two entries.
   Add("a", "p", 4, {"busybox", "docker.io/library/busybox:latest"},
@@ -612,7 +719,7 @@ TEST_F(SchedulerTest, RepeatedImagesInAReportAreMerged) {
   ASSERT_TRUE(a.ok());
   EXPECT_THAT(a->images, ::testing::ElementsAre("docker.io/library/busybox:latest"));
   ASSERT_EQ(a->warm.size(), 1u);
-  EXPECT_EQ(a->warm[0].second, 2u);
+  EXPECT_EQ(a->warm[0].ready, 2u);
   // Both warm instances are claimed before "a" stops being warm.
   EXPECT_EQ(AllocateId(Req("p", "busybox", {}, "x")), "a");
   EXPECT_EQ(AllocateId(Req("p", "busybox", {}, "y")), "a");
@@ -685,9 +792,9 @@ TEST_F(SchedulerTest, SnapshotsAndLookups) {
   EXPECT_THAT(b->images, ::testing::ElementsAre("docker.io/library/alpine:latest",
                                                 "docker.io/library/busybox:latest"));
   ASSERT_EQ(b->warm.size(), 1u);
-  EXPECT_EQ(b->warm[0].first, "docker.io/library/alpine:latest");
-  EXPECT_EQ(b->warm[0].second, 2u);
+  EXPECT_EQ(b->warm[0], (NamedWarmImage{"docker.io/library/alpine:latest", 2, 0, 0}));
   EXPECT_TRUE(b->healthy);
+  EXPECT_FALSE(b->runtime_down);
   EXPECT_EQ(b->last_heartbeat, clock_.Now());
   std::vector<AgentSnapshot> all = s_.GetAllAgents();
   ASSERT_EQ(all.size(), 2u);

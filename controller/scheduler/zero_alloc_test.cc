@@ -42,6 +42,8 @@ TEST(ZeroAllocationTest, HotPathDoesNotAllocateInSteadyState) {
     d.max_sandboxes = 10;
     d.images = images;
     d.warm = {{"alpine", a % 3 == 0 ? 2u : 0u}};
+    // Some agents' runtime is down: they take only warm claims.
+    d.runtime_down = a % 9 == 0;
     ASSERT_TRUE(s.RegisterOrUpdate(d).ok());
   }
   const ImageId alpine = s.LookupImage("alpine");
@@ -50,6 +52,7 @@ TEST(ZeroAllocationTest, HotPathDoesNotAllocateInSteadyState) {
   const std::string heartbeat_id = "agent-7";
   const ImageId hb_images[] = {alpine, nginx, redis};
   const WarmImage hb_warm[] = {{alpine, 3}};
+  const WarmImage answer_warm[] = {{alpine, 2, 1, 3}, {redis, 0, 1, 1}};
   HeartbeatUpdate hb;
   hb.reported_sandboxes = 1;
   hb.images = hb_images;
@@ -75,8 +78,11 @@ TEST(ZeroAllocationTest, HotPathDoesNotAllocateInSteadyState) {
     // Heartbeats, by handle and by id.
     std::optional<AgentHandle> h = s.FindAgent(heartbeat_id);
     ASSERT_TRUE(h.has_value());
+    hb.runtime_down = r % 3 == 0;
     ASSERT_TRUE(s.Heartbeat(*h, hb).ok());
     ASSERT_TRUE(s.Heartbeat(heartbeat_id, hb).ok());
+    // The warm counts of a create answer.
+    ASSERT_TRUE(s.SetWarm(out[0], answer_warm).ok());
     // Re-registration of a known agent with the same description.
     ASSERT_TRUE(s.RegisterOrUpdate(agents[r % agents.size()]).ok());
     clock.Advance(absl::Milliseconds(1));
@@ -89,7 +95,7 @@ TEST(ZeroAllocationTest, HotPathDoesNotAllocateInSteadyState) {
   for (int r = 0; r < 2000; ++r) round(r);
   const HeapUse used = ThreadHeapUse() - before;
   EXPECT_EQ(used.allocations, 0u) << "allocations in 2000 rounds of Allocate/Release/Reserve/"
-                               "SelectCandidates/Heartbeat/RegisterOrUpdate";
+                               "SelectCandidates/Heartbeat/SetWarm/RegisterOrUpdate";
 
   // The failure path may allocate (it builds a message), and does.
   AllocationRequest none;
