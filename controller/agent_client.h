@@ -28,12 +28,15 @@ class AgentClient {
  public:
   virtual ~AgentClient() = default;
 
-  // Creates and starts the sandbox described by `spec`; returns its status once its
-  // process runs. `may_pull`: the agent does not report the image, so the create may
-  // include a registry pull; implementations give such a call a longer deadline. When
-  // the agent could not be reached (nothing was created), the error carries the
-  // kAgentUnreachable payload (see IsAgentUnreachable).
-  virtual absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
+  // Creates and starts the sandbox described by `spec`; returns the agent's answer once
+  // its process runs: its status (whose sandbox_id is the container id the agent used:
+  // spec.sandbox_id for a cold create, the claimed instance's for a warm one), whether a
+  // warm instance was claimed, and the agent's warm counts after it. `may_pull`: the
+  // agent does not report the image, so the create may include a registry pull;
+  // implementations give such a call a longer deadline. When the agent could not be
+  // reached (nothing was created), the error carries the kAgentUnreachable payload (see
+  // IsAgentUnreachable).
+  virtual absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> CreateSandbox(
       std::string_view address, const fsb::agent::v1::SandboxSpec& spec, bool may_pull) = 0;
 
   // Stops (SIGTERM, `grace`, SIGKILL) and removes the sandbox. An unset `grace` leaves

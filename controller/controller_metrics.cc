@@ -29,6 +29,11 @@ ControllerMetrics::ControllerMetrics(metrics::Registry* registry)
       deletes_(registry->AddCounter("fsb_sandbox_deletes_total", "DeleteSandbox calls by result.")),
       reconciles_(registry->AddCounter("fsb_reconcile_actions_total",
                                        "Reconciler actions taken, by action.")),
+      placements_family_(registry->AddCounter(
+          "fsb_placements_total",
+          "Sandboxes started on the agent chosen for them, by kind: warm (a prepared "
+          "instance was claimed), cached (a cold start with the image on the agent), cold "
+          "(a cold start on an agent that did not report the image).")),
       sandboxes_(registry->AddGauge("fsb_sandboxes", "Sandboxes known to the controller, by phase.")),
       capacity_(registry->AddGauge("fsb_capacity_slots",
                                    "Sandbox slots of the registered agents, total and used.")),
@@ -44,6 +49,10 @@ ControllerMetrics::ControllerMetrics(metrics::Registry* registry)
     stages_[i] =
         &stage_duration_.Add({{"stage", std::string(StageName(static_cast<CreateStage>(i)))}});
   }
+  for (int i = 0; i < kPlacementKinds; ++i) {
+    placements_[i] = &placements_family_.Add(
+        {{"kind", std::string(PlacementKindName(static_cast<PlacementKind>(i)))}});
+  }
 }
 
 std::string_view ControllerMetrics::StageName(CreateStage s) {
@@ -52,6 +61,15 @@ std::string_view ControllerMetrics::StageName(CreateStage s) {
     case CreateStage::kAllocate: return "allocate";
     case CreateStage::kPersist: return "persist";
     case CreateStage::kAgentRpc: return "agent_rpc";
+  }
+  return "unknown";
+}
+
+std::string_view ControllerMetrics::PlacementKindName(PlacementKind k) {
+  switch (k) {
+    case PlacementKind::kWarm: return "warm";
+    case PlacementKind::kCached: return "cached";
+    case PlacementKind::kCold: return "cold";
   }
   return "unknown";
 }

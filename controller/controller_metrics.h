@@ -15,6 +15,11 @@ namespace fsb::controller {
 enum class CreateStage { kValidate, kAllocate, kPersist, kAgentRpc };
 inline constexpr int kCreateStages = 4;
 
+// How a placed sandbox was started on its agent: by claiming a prepared instance (warm),
+// or cold with the image already on the agent (cached) or not (cold).
+enum class PlacementKind { kWarm, kCached, kCold };
+inline constexpr int kPlacementKinds = 3;
+
 // How long each stage of one create took (zero for a stage it did not go through).
 struct CreateTimings {
   std::array<absl::Duration, kCreateStages> stage{};
@@ -37,6 +42,8 @@ class ControllerMetrics {
   void RecordDelete(const absl::Status& result);
   // fsb_reconcile_actions_total{action}.
   void RecordReconcile(std::string_view action);
+  // fsb_placements_total{kind}: one sandbox started on the agent chosen for it.
+  void RecordPlacement(PlacementKind kind) { placements_[static_cast<int>(kind)]->Increment(); }
 
   // Point-in-time gauges, refreshed by the reconcile loop: fsb_sandboxes{phase},
   // fsb_agents, fsb_agents_ready, fsb_capacity_slots{state="total"|"used"}.
@@ -47,6 +54,7 @@ class ControllerMetrics {
   metrics::Gauge& capacity_used() { return capacity_used_; }
 
   static std::string_view StageName(CreateStage s);
+  static std::string_view PlacementKindName(PlacementKind k);
 
  private:
   metrics::Family<metrics::Histogram>& create_duration_;
@@ -54,6 +62,7 @@ class ControllerMetrics {
   metrics::Family<metrics::Counter>& creates_;
   metrics::Family<metrics::Counter>& deletes_;
   metrics::Family<metrics::Counter>& reconciles_;
+  metrics::Family<metrics::Counter>& placements_family_;
   metrics::Family<metrics::Gauge>& sandboxes_;
   metrics::Family<metrics::Gauge>& capacity_;
   metrics::Gauge& agents_;
@@ -61,6 +70,7 @@ class ControllerMetrics {
   metrics::Gauge& capacity_total_;
   metrics::Gauge& capacity_used_;
   std::array<metrics::Histogram*, kCreateStages> stages_;
+  std::array<metrics::Counter*, kPlacementKinds> placements_;
 };
 
 }  // namespace fsb::controller

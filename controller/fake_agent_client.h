@@ -15,9 +15,10 @@ namespace fsb::controller {
 
 // A deterministic in-memory AgentClient for tests. It records every call and answers
 // with the configured statuses (per agent address where set, else the default); a
-// successful create reports the sandbox RUNNING.
+// successful create reports the sandbox RUNNING under the proposed id, as a cold create.
 // `on_create`, when set, runs inside CreateSandbox before it answers (without the
-// fake's lock held), e.g. to block the call. Thread-safe.
+// fake's lock held), e.g. to block the call; `on_answer`, when set, may then change a
+// successful answer (e.g. to a warm claim's). Thread-safe.
 class FakeAgentClient : public AgentClient {
  public:
   struct CreateCall {
@@ -31,29 +32,38 @@ class FakeAgentClient : public AgentClient {
     std::optional<absl::Duration> grace;
   };
 
-  absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
+  using AnswerHook = std::function<void(const CreateCall&, fsb::agent::v1::CreateSandboxResponse&)>;
+
+  absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> CreateSandbox(
       std::string_view address, const fsb::agent::v1::SandboxSpec& spec,
       bool may_pull) override {
+    const CreateCall call{std::string(address), spec, may_pull};
     std::function<void()> hook;
+    AnswerHook answer_hook;
     {
       absl::MutexLock lock(&mu_);
-      creates_.push_back({std::string(address), spec, may_pull});
+      creates_.push_back(call);
       hook = on_create_;
+      answer_hook = on_answer_;
     }
     if (hook) hook();
-    absl::MutexLock lock(&mu_);
-    if (auto it = create_status_for_.find(std::string(address)); it != create_status_for_.end()) {
-      if (!it->second.ok()) return it->second;
-    } else if (!create_status_.ok()) {
-      return create_status_;
+    {
+      absl::MutexLock lock(&mu_);
+      if (auto it = create_status_for_.find(call.address); it != create_status_for_.end()) {
+        if (!it->second.ok()) return it->second;
+      } else if (!create_status_.ok()) {
+        return create_status_;
+      }
     }
-    fsb::agent::v1::SandboxStatus status;
+    fsb::agent::v1::CreateSandboxResponse answer;
+    fsb::agent::v1::SandboxStatus& status = *answer.mutable_status();
     status.set_sandbox_id(spec.sandbox_id());
     status.set_name(spec.name());
     status.set_namespace_(spec.namespace_());
     status.set_image(spec.image());
     status.set_phase(fsb::agent::v1::SANDBOX_PHASE_RUNNING);
-    return status;
+    if (answer_hook) answer_hook(call, answer);
+    return answer;
   }
 
   absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
@@ -79,6 +89,10 @@ class FakeAgentClient : public AgentClient {
     absl::MutexLock lock(&mu_);
     on_create_ = std::move(hook);
   }
+  void set_on_answer(AnswerHook hook) {
+    absl::MutexLock lock(&mu_);
+    on_answer_ = std::move(hook);
+  }
   std::vector<CreateCall> creates() const {
     absl::MutexLock lock(&mu_);
     return creates_;
@@ -94,6 +108,7 @@ class FakeAgentClient : public AgentClient {
   std::map<std::string, absl::Status> create_status_for_ ABSL_GUARDED_BY(mu_);
   absl::Status delete_status_ ABSL_GUARDED_BY(mu_);
   std::function<void()> on_create_ ABSL_GUARDED_BY(mu_);
+  AnswerHook on_answer_ ABSL_GUARDED_BY(mu_);
   std::vector<CreateCall> creates_ ABSL_GUARDED_BY(mu_);
   std::vector<DeleteCall> deletes_ ABSL_GUARDED_BY(mu_);
 };

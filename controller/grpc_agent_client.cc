@@ -21,7 +21,7 @@ void SetTimeout(grpc::ClientContext* ctx, absl::Duration timeout) {
 
 GrpcAgentClient::GrpcAgentClient(Options options) : options_(options) {}
 
-absl::StatusOr<fsb::agent::v1::SandboxStatus> GrpcAgentClient::CreateSandbox(
+absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> GrpcAgentClient::CreateSandbox(
     std::string_view address, const fsb::agent::v1::SandboxSpec& spec, bool may_pull) {
   fsb::agent::v1::CreateSandboxRequest req;
   *req.mutable_spec() = spec;
@@ -29,7 +29,7 @@ absl::StatusOr<fsb::agent::v1::SandboxStatus> GrpcAgentClient::CreateSandbox(
   grpc::ClientContext ctx;
   SetTimeout(&ctx, may_pull ? options_.pull_timeout : options_.create_timeout);
   absl::Status status = FromGrpcStatus(Connect(address)->stub->CreateSandbox(&ctx, req, &resp));
-  if (status.ok()) return std::move(*resp.mutable_status());
+  if (status.ok()) return resp;
   if (!ctx.GetServerTrailingMetadata().contains(kHandledTrailer)) {
     status = absl::Status(status.code(), absl::StrCat("agent at ", Sv(address),
                                                       " not reached: ", status.message()));

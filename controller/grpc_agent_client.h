@@ -31,7 +31,7 @@ class GrpcAgentClient final : public AgentClient {
 
   explicit GrpcAgentClient(Options options);
 
-  absl::StatusOr<fsb::agent::v1::SandboxStatus> CreateSandbox(
+  absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> CreateSandbox(
       std::string_view address, const fsb::agent::v1::SandboxSpec& spec,
       bool may_pull) override;
   absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,

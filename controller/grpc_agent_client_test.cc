@@ -36,9 +36,16 @@ class ScriptedAgent final : public fsb::agent::v1::AgentService::Service {
       absl::SleepFor(absl::Milliseconds(10));
     }
     if (!answer.ok()) return ToGrpcStatus(answer);
-    resp->mutable_status()->set_sandbox_id(req->spec().sandbox_id());
+    // Answers as a warm claim does: another container id, and the warm counts after it.
+    resp->mutable_status()->set_sandbox_id("warm-" + req->spec().sandbox_id());
+    resp->mutable_status()->set_requested_id(req->spec().sandbox_id());
     resp->mutable_status()->set_phase(fsb::agent::v1::SANDBOX_PHASE_RUNNING);
     resp->mutable_status()->set_pid(42);
+    resp->set_warm(true);
+    fsb::agent::v1::WarmCount* left = resp->add_warm_counts();
+    left->set_image(req->spec().image());
+    left->set_ready(3);
+    left->set_desired(4);
     return grpc::Status::OK;
   }
 
@@ -110,18 +117,23 @@ class GrpcAgentClientTest : public ::testing::Test {
                            .default_grace = absl::Seconds(10)}};
 };
 
-TEST_F(GrpcAgentClientTest, CreateSendsTheSpecAndReturnsTheStatus) {
+TEST_F(GrpcAgentClientTest, CreateSendsTheSpecAndReturnsTheAnswer) {
   fsb::agent::v1::SandboxSpec spec;
   spec.set_sandbox_id("0123456789abcdef");
   spec.set_name("web");
   spec.set_image("docker.io/library/busybox:latest");
   spec.add_exposed_ports(80);
-  absl::StatusOr<fsb::agent::v1::SandboxStatus> status =
+  absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> answer =
       client_.CreateSandbox(address_, spec, /*may_pull=*/false);
-  ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(status->sandbox_id(), "0123456789abcdef");
-  EXPECT_EQ(status->phase(), fsb::agent::v1::SANDBOX_PHASE_RUNNING);
-  EXPECT_EQ(status->pid(), 42u);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->status().sandbox_id(), "warm-0123456789abcdef");
+  EXPECT_EQ(answer->status().requested_id(), "0123456789abcdef");
+  EXPECT_EQ(answer->status().phase(), fsb::agent::v1::SANDBOX_PHASE_RUNNING);
+  EXPECT_EQ(answer->status().pid(), 42u);
+  EXPECT_TRUE(answer->warm());
+  ASSERT_EQ(answer->warm_counts_size(), 1);
+  EXPECT_EQ(answer->warm_counts(0).image(), "docker.io/library/busybox:latest");
+  EXPECT_EQ(answer->warm_counts(0).ready(), 3);
   EXPECT_EQ(agent_.last_create().spec().SerializeAsString(), spec.SerializeAsString());
 
   // The cached channel serves the next call too.
@@ -133,7 +145,7 @@ TEST_F(GrpcAgentClientTest, CreateSendsTheSpecAndReturnsTheStatus) {
 TEST_F(GrpcAgentClientTest, AgentErrorsKeepTheirCodeAndMessage) {
   agent_.set_create_status(
       absl::NotFoundError("image \"docker.io/library/nope:latest\" not found"));
-  absl::StatusOr<fsb::agent::v1::SandboxStatus> status =
+  absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> status =
       client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec(), /*may_pull=*/false);
   EXPECT_EQ(status.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(status.status().message(), HasSubstr("docker.io/library/nope:latest"));
@@ -148,14 +160,14 @@ TEST_F(GrpcAgentClientTest, AgentErrorsKeepTheirCodeAndMessage) {
 TEST_F(GrpcAgentClientTest, CreateGivesUpAtItsDeadline) {
   agent_.set_hang(true);
   const absl::Time start = absl::Now();
-  absl::StatusOr<fsb::agent::v1::SandboxStatus> status =
+  absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> status =
       client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec(), /*may_pull=*/false);
   EXPECT_EQ(status.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
 }
 
 TEST_F(GrpcAgentClientTest, ACreateThatMayPullGetsThePullDeadline) {
-  absl::StatusOr<fsb::agent::v1::SandboxStatus> status =
+  absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> status =
       client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec(), /*may_pull=*/true);
   ASSERT_TRUE(status.ok()) << status.status();
   const absl::Duration pull = agent_.create_time_left();
@@ -194,7 +206,7 @@ TEST_F(GrpcAgentClientTest, UnreachableAgentIsUnavailable) {
   server_.reset();
   absl::Status status = client_.DeleteSandbox(address_, "0123456789abcdef", absl::Seconds(1));
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
-  absl::StatusOr<fsb::agent::v1::SandboxStatus> created =
+  absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> created =
       client_.CreateSandbox(address_, fsb::agent::v1::SandboxSpec(), /*may_pull=*/false);
   EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(IsAgentUnreachable(created.status())) << created.status();

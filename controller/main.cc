@@ -144,21 +144,21 @@ int main(int argc, char** argv) {
   fsb::controller::Scheduler scheduler(clock, {.heartbeat_timeout = options->heartbeat_timeout});
   fsb::controller::GrpcAgentClient agents({.create_timeout = options->agent_create_timeout,
                                            .pull_timeout = options->agent_pull_timeout});
+  absl::StatusOr<std::unique_ptr<fsb::controller::PoolService>> pools =
+      fsb::controller::PoolService::Create(&scheduler, store->get(), clock);
+  if (!pools.ok()) {
+    LOG(ERROR) << "cannot load the sandbox pools from " << db << ": " << pools.status();
+    return 1;
+  }
   absl::StatusOr<std::unique_ptr<fsb::controller::SandboxService>> sandboxes =
       fsb::controller::SandboxService::Create(
-          &scheduler, &agents, store->get(), clock, &registry,
+          &scheduler, pools->get(), &agents, store->get(), clock, &registry,
           {.default_mode = options->mode,
            .orphan_timeout = options->orphan_timeout,
            .agent_lost_timeout = options->heartbeat_timeout,
            .reconcile_interval = options->reconcile_interval});
   if (!sandboxes.ok()) {
     LOG(ERROR) << "cannot load the sandboxes from " << db << ": " << sandboxes.status();
-    return 1;
-  }
-  absl::StatusOr<std::unique_ptr<fsb::controller::PoolService>> pools =
-      fsb::controller::PoolService::Create(&scheduler, store->get(), clock);
-  if (!pools.ok()) {
-    LOG(ERROR) << "cannot load the sandbox pools from " << db << ": " << pools.status();
     return 1;
   }
   fsb::controller::FastPathServer fastpath(sandboxes->get(), pools->get());

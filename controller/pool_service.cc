@@ -1,6 +1,7 @@
 #include "controller/pool_service.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -74,13 +75,40 @@ absl::StatusOr<std::unique_ptr<PoolService>> PoolService::Create(Scheduler* sche
   absl::StatusOr<store::ResourceList<SandboxPool>> stored = service->pools_.List({});
   if (!stored.ok()) return stored.status();
   for (const SandboxPool& pool : stored->items) {
-    if (absl::Status s = scheduler->SetPoolLimit(pool.metadata().name(),
-                                                 pool.spec().max_sandboxes_per_agent());
-        !s.ok()) {
-      return s;
-    }
+    if (absl::Status s = service->Enact(pool); !s.ok()) return s;
   }
   return service;
+}
+
+absl::Status PoolService::Enact(const SandboxPool& pool) {
+  const std::string& name = pool.metadata().name();
+  if (absl::Status s = scheduler_->SetPoolLimit(name, pool.spec().max_sandboxes_per_agent());
+      !s.ok()) {
+    return s;
+  }
+  std::shared_ptr<fsb::agent::v1::WarmTargets> targets;
+  if (pool.spec().warm_images_size() > 0) {
+    targets = std::make_shared<fsb::agent::v1::WarmTargets>();
+    for (const v1alpha1::WarmImage& warm : pool.spec().warm_images()) {
+      fsb::agent::v1::WarmTarget* target = targets->add_targets();
+      target->set_image(warm.image());
+      target->set_count(warm.count());
+    }
+  }
+  const PoolId id = scheduler_->InternPool(name);
+  absl::MutexLock lock(&targets_mu_);
+  if (targets == nullptr) {
+    targets_.erase(id);
+  } else {
+    targets_[id] = std::move(targets);
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const fsb::agent::v1::WarmTargets> PoolService::WarmTargets(PoolId pool) const {
+  absl::ReaderMutexLock lock(&targets_mu_);
+  auto it = targets_.find(pool);
+  return it == targets_.end() ? nullptr : it->second;
 }
 
 absl::StatusOr<SandboxPool> PoolService::Apply(SandboxPool resource, bool* created) {
@@ -107,13 +135,10 @@ absl::StatusOr<SandboxPool> PoolService::Apply(SandboxPool resource, bool* creat
     written = pools_.Update(*std::move(current));
   }
   if (!written.ok()) return written.status();
-  if (absl::Status s =
-          scheduler_->SetPoolLimit(name, written->spec().max_sandboxes_per_agent());
-      !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = Enact(*written); !s.ok()) return s;
   LOG(INFO) << "pool " << name << (*created ? " created" : " configured")
-            << ": maxSandboxesPerAgent " << written->spec().max_sandboxes_per_agent();
+            << ": maxSandboxesPerAgent " << written->spec().max_sandboxes_per_agent() << ", "
+            << written->spec().warm_images_size() << " warm images";
   std::vector<SandboxPool> one{*std::move(written)};
   FillStatus(one);
   return std::move(one.front());
@@ -135,27 +160,50 @@ absl::Status PoolService::Delete(std::string_view name) {
     }
     return deleted.status();
   }
-  LOG(INFO) << "pool " << name << " deleted: its agents keep their own capacity";
-  return scheduler_->SetPoolLimit(name, 0);
+  LOG(INFO) << "pool " << name
+            << " deleted: its agents keep their own capacity and warm instances";
+  SandboxPool none;
+  none.mutable_metadata()->set_name(std::string(name));
+  return Enact(none);
 }
 
 void PoolService::FillStatus(std::vector<SandboxPool>& pools) const {
   struct Count {
     int agents = 0;
     int sandboxes = 0;
+    std::map<std::string, v1alpha1::WarmStatus> warm;  // by image, summed
   };
   absl::flat_hash_map<std::string, Count> counts;
   for (const AgentSnapshot& agent : scheduler_->GetAllAgents()) {
     Count& count = counts[agent.pool];
     ++count.agents;
     count.sandboxes += agent.used;
+    for (const NamedWarmImage& w : agent.warm) {
+      v1alpha1::WarmStatus& sum = count.warm[w.image];
+      sum.set_ready(sum.ready() + static_cast<int32_t>(w.ready));
+      sum.set_preparing(sum.preparing() + static_cast<int32_t>(w.preparing));
+      sum.set_desired(sum.desired() + static_cast<int32_t>(w.desired));
+    }
   }
   for (SandboxPool& pool : pools) {
     const auto it = counts.find(pool.metadata().name());
+    Count count = it == counts.end() ? Count() : std::move(it->second);
+    // Agents keep what the pool lists when it lists anything (and nothing else).
+    if (pool.spec().warm_images_size() > 0) {
+      for (auto& [image, sum] : count.warm) sum.set_desired(0);
+      for (const v1alpha1::WarmImage& listed : pool.spec().warm_images()) {
+        count.warm[listed.image()].set_desired(listed.count() * count.agents);
+      }
+    }
     v1alpha1::SandboxPoolStatus* status = pool.mutable_status();
-    status->set_agents(it == counts.end() ? 0 : it->second.agents);
-    status->set_sandboxes(it == counts.end() ? 0 : it->second.sandboxes);
+    status->set_agents(count.agents);
+    status->set_sandboxes(count.sandboxes);
     status->set_observed_generation(pool.metadata().generation());
+    status->clear_warm();
+    for (auto& [image, sum] : count.warm) {
+      sum.set_image(image);
+      *status->add_warm() = std::move(sum);
+    }
   }
 }
 

@@ -219,6 +219,83 @@ TEST_F(PoolServiceTest, InvalidPoolChangesNothing) {
   EXPECT_EQ(pools().List()->at(0).spec().max_sandboxes_per_agent(), 1);
 }
 
+// A heartbeat of `agent` reporting warm instances of busybox.
+void ReportWarm(SandboxService& service, const std::string& agent, int ready, int preparing,
+                int desired) {
+  fsb::agent::v1::HeartbeatRequest beat;
+  beat.set_agent_id(agent);
+  fsb::agent::v1::WarmCount* count = beat.add_warm();
+  count->set_image("busybox");
+  count->set_ready(ready);
+  count->set_preparing(preparing);
+  count->set_desired(desired);
+  ASSERT_TRUE(service.Heartbeat(beat).ok());
+}
+
+TEST_F(PoolServiceTest, StatusSumsTheAgentsWarmInstancesPerImage) {
+  env_.AddAgent("g1", 4, "gpu");
+  env_.AddAgent("g2", 4, "gpu");
+  env_.AddAgent("c1", 4, "cpu");
+  ReportWarm(env_.service(), "g1", 3, 1, 4);
+  ReportWarm(env_.service(), "g2", 4, 0, 4);
+  ReportWarm(env_.service(), "c1", 9, 0, 9);
+  // Without warm images the agents keep what their own flags say.
+  ASSERT_TRUE(Apply(Pool("gpu", 0)).ok());
+  std::vector<SandboxPool> listed = *pools().List();
+  ASSERT_EQ(listed[0].status().warm_size(), 1);
+  const v1alpha1::WarmStatus& own = listed[0].status().warm(0);
+  EXPECT_EQ(own.image(), "docker.io/library/busybox:latest");
+  EXPECT_EQ(own.ready(), 7);
+  EXPECT_EQ(own.preparing(), 1);
+  EXPECT_EQ(own.desired(), 8);
+
+  // A pool that lists warm images desires count x agents of each, and nothing else.
+  SandboxPool warm = Pool("gpu", 0);
+  AddWarm(warm, "alpine", 2);
+  AddWarm(warm, "busybox", 5);
+  absl::StatusOr<SandboxPool> applied = Apply(warm);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  ASSERT_EQ(applied->status().warm_size(), 2);
+  EXPECT_EQ(applied->status().warm(0).image(), "docker.io/library/alpine:latest");
+  EXPECT_EQ(applied->status().warm(0).ready(), 0);
+  EXPECT_EQ(applied->status().warm(0).desired(), 4);
+  EXPECT_EQ(applied->status().warm(1).image(), "docker.io/library/busybox:latest");
+  EXPECT_EQ(applied->status().warm(1).ready(), 7);
+  EXPECT_EQ(applied->status().warm(1).desired(), 10);
+  SandboxPool only_alpine = Pool("gpu", 0);
+  AddWarm(only_alpine, "alpine", 1);
+  applied = Apply(only_alpine);
+  ASSERT_TRUE(applied.ok());
+  ASSERT_EQ(applied->status().warm_size(), 2);
+  EXPECT_EQ(applied->status().warm(1).ready(), 7);  // kept until the agents drop them
+  EXPECT_EQ(applied->status().warm(1).desired(), 0);
+}
+
+TEST_F(PoolServiceTest, WarmTargetsFollowTheStoredPool) {
+  const PoolId gpu = env_.scheduler().InternPool("gpu");
+  EXPECT_EQ(pools().WarmTargets(gpu), nullptr);
+  SandboxPool pool = Pool("gpu", 0);
+  AddWarm(pool, "busybox", 3);
+  AddWarm(pool, "alpine", 0);
+  ASSERT_TRUE(Apply(pool).ok());
+  std::shared_ptr<const fsb::agent::v1::WarmTargets> targets = pools().WarmTargets(gpu);
+  ASSERT_NE(targets, nullptr);
+  ASSERT_EQ(targets->targets_size(), 2);
+  EXPECT_EQ(targets->targets(0).image(), "docker.io/library/busybox:latest");
+  EXPECT_EQ(targets->targets(0).count(), 3);
+  EXPECT_EQ(targets->targets(1).count(), 0);  // listed with 0: keep none of it
+  EXPECT_EQ(pools().WarmTargets(env_.scheduler().InternPool("cpu")), nullptr);
+  // An invalid change keeps the last valid targets.
+  AddWarm(pool, "busybox", 1);
+  EXPECT_FALSE(Apply(pool).ok());
+  EXPECT_EQ(pools().WarmTargets(gpu)->targets_size(), 2);
+
+  env_.Restart();
+  ASSERT_NE(pools().WarmTargets(gpu), nullptr);
+  ASSERT_TRUE(Apply(Pool("gpu", 0)).ok());  // no warm image listed any more
+  EXPECT_EQ(pools().WarmTargets(gpu), nullptr);
+}
+
 TEST_F(PoolServiceTest, FastPathAdapterMapsCodes) {
   FastPathServer server(&env_.service(), &env_.pools());
   fastpath::v1::ApplySandboxPoolRequest apply;

@@ -9,7 +9,8 @@ namespace fsb::controller {
 
 // gRPC adapter of fsb.agent.v1.Registration over a SandboxService: decode, call,
 // encode. Register answers with `heartbeat_interval`, the period agents are asked to
-// heartbeat at. Thread-safe as the service is.
+// heartbeat at; both answers carry the service's warm targets for the agent. Thread-safe
+// as the service is.
 class RegistrationServer final : public fsb::agent::v1::Registration::Service {
  public:
   // `sandboxes` must outlive the server.

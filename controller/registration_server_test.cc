@@ -33,6 +33,34 @@ TEST_F(RegistrationServerTest, RegisterAddsTheAgentAndAnswersTheInterval) {
   beat.set_agent_id("agent-1");
   fsb::agent::v1::HeartbeatResponse beat_resp;
   EXPECT_TRUE(server_.Heartbeat(nullptr, &beat, &beat_resp).ok());
+  EXPECT_FALSE(beat_resp.has_warm_targets());
+}
+
+TEST_F(RegistrationServerTest, AnswersCarryThePoolsWarmTargets) {
+  v1alpha1::SandboxPool pool;
+  pool.mutable_metadata()->set_name("gpu");
+  v1alpha1::WarmImage* warm = pool.mutable_spec()->add_warm_images();
+  warm->set_image("busybox");
+  warm->set_count(2);
+  bool created;
+  ASSERT_TRUE(env_.pools().Apply(pool, &created).ok());
+
+  fsb::agent::v1::RegisterRequest req;
+  req.mutable_agent()->set_agent_id("agent-1");
+  req.mutable_agent()->set_address("10.0.0.9:5758");
+  req.mutable_agent()->set_pool("gpu");
+  fsb::agent::v1::RegisterResponse resp;
+  ASSERT_TRUE(server_.Register(nullptr, &req, &resp).ok());
+  EXPECT_EQ(resp.heartbeat_interval_millis(), 5000);
+  ASSERT_EQ(resp.warm_targets().targets_size(), 1);
+  EXPECT_EQ(resp.warm_targets().targets(0).count(), 2);
+
+  fsb::agent::v1::HeartbeatRequest beat;
+  beat.set_agent_id("agent-1");
+  fsb::agent::v1::HeartbeatResponse beat_resp;
+  ASSERT_TRUE(server_.Heartbeat(nullptr, &beat, &beat_resp).ok());
+  ASSERT_EQ(beat_resp.warm_targets().targets_size(), 1);
+  EXPECT_EQ(beat_resp.warm_targets().targets(0).image(), "docker.io/library/busybox:latest");
 }
 
 TEST_F(RegistrationServerTest, ErrorsBecomeTheirGrpcCodes) {

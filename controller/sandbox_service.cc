@@ -6,6 +6,7 @@
 #include <span>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "controller/store/resources.h"
 #include "glog/logging.h"
@@ -95,6 +96,48 @@ bool ApplyAgentState(const fsb::agent::v1::SandboxStatus& state, SandboxStatus* 
   }
 }
 
+// Records a create's answer `state` in `status`: Running (or what the state says), under
+// the container id the agent used (the claimed instance's on a warm create).
+void ApplyCreated(const fsb::agent::v1::SandboxStatus& state, SandboxStatus* status) {
+  if (!state.sandbox_id().empty()) status->set_container_id(state.sandbox_id());
+  status->set_phase(SandboxStatus::Running);
+  ApplyAgentState(state, status);
+}
+
+// Whether an agent's `state` describes the container `container_id`: by its id, or, for
+// a claimed warm instance, by the id the controller proposed for it.
+bool Describes(const fsb::agent::v1::SandboxStatus& state, const std::string& container_id) {
+  return state.sandbox_id() == container_id ||
+         (!state.requested_id().empty() && state.requested_id() == container_id);
+}
+
+// Warm counts as the Scheduler takes them: images interned (malformed ones dropped),
+// negative counts as 0. Inline storage: no allocation for a typical agent.
+using InternedWarm = absl::InlinedVector<WarmImage, 8>;
+
+uint32_t NonNegative(int32_t n) { return n > 0 ? static_cast<uint32_t>(n) : 0; }
+
+InternedWarm InternWarm(Scheduler& scheduler,
+                        const google::protobuf::RepeatedPtrField<fsb::agent::v1::WarmCount>& counts) {
+  InternedWarm warm;
+  for (const fsb::agent::v1::WarmCount& count : counts) {
+    absl::StatusOr<ImageId> image = scheduler.InternImage(count.image());
+    if (!image.ok()) continue;
+    warm.push_back({*image, NonNegative(count.ready()), NonNegative(count.preparing()),
+                    NonNegative(count.desired())});
+  }
+  return warm;
+}
+
+// An answer to an agent's registration or heartbeat: its pool's warm targets, absent
+// when the pool has none.
+template <typename Response>
+Response WithWarmTargets(const std::shared_ptr<const fsb::agent::v1::WarmTargets>& targets) {
+  Response response;
+  if (targets != nullptr) *response.mutable_warm_targets() = *targets;
+  return response;
+}
+
 // Whether spec.resetRevision asks for a reset that status.acceptedResetRevision has not
 // seen. Unparseable revisions (validated on input) never trigger.
 bool ResetRequested(const Sandbox& sandbox) {
@@ -151,17 +194,19 @@ std::string_view SandboxService::ActionName(const Action& action) {
 }
 
 absl::StatusOr<std::unique_ptr<SandboxService>> SandboxService::Create(
-    Scheduler* scheduler, AgentClient* agents, store::Store* store, const Clock* clock,
-    metrics::Registry* registry, Options options) {
+    Scheduler* scheduler, const PoolService* pools, AgentClient* agents, store::Store* store,
+    const Clock* clock, metrics::Registry* registry, Options options) {
   auto service = std::unique_ptr<SandboxService>(
-      new SandboxService(scheduler, agents, store, clock, registry, options));
+      new SandboxService(scheduler, pools, agents, store, clock, registry, options));
   if (absl::Status s = service->Load(); !s.ok()) return s;
   return service;
 }
 
-SandboxService::SandboxService(Scheduler* scheduler, AgentClient* agents, store::Store* store,
-                               const Clock* clock, metrics::Registry* registry, Options options)
+SandboxService::SandboxService(Scheduler* scheduler, const PoolService* pools,
+                               AgentClient* agents, store::Store* store, const Clock* clock,
+                               metrics::Registry* registry, Options options)
     : scheduler_(scheduler),
+      pools_(pools),
       agents_(agents),
       store_(store),
       agent_records_(store, clock),
@@ -276,18 +321,30 @@ void SandboxService::Settle(const Key& key, Entry& entry) {
   const auto [agent, state] = *std::move(entry.deferred);
   entry.deferred.reset();
   if (agent == entry.sandbox.status().agent() &&
-      state.sandbox_id() == entry.sandbox.status().container_id()) {
+      Describes(state, entry.sandbox.status().container_id())) {
     ApplyReported(key, entry, state);
   }
 }
 
 void SandboxService::ApplyReported(const Key& key, Entry& entry,
                                    const fsb::agent::v1::SandboxStatus& state) {
+  bool changed = false;
+  if (state.sandbox_id() != entry.sandbox.status().container_id()) {
+    // A claimed warm instance, reported under its own id before the create's answer
+    // was recorded (or after it was lost): it is this record's container.
+    VLOG(1) << "sandbox " << Qualified(entry.sandbox) << ": container "
+            << entry.sandbox.status().container_id() << " runs as " << state.sandbox_id();
+    Unindex(key, entry);
+    entry.sandbox.mutable_status()->set_container_id(state.sandbox_id());
+    Index(key, entry);
+    changed = true;
+  }
   const SandboxStatus::Phase phase = entry.sandbox.status().phase();
   if (phase != SandboxStatus::Terminating && phase != SandboxStatus::Expired &&
       ApplyAgentState(state, entry.sandbox.mutable_status())) {
-    Persist(key);
+    changed = true;
   }
+  if (changed) Persist(key);
 }
 
 void SandboxService::Erase(const Key& key) {
@@ -507,16 +564,19 @@ absl::StatusOr<Sandbox> SandboxService::PlaceAndStart(const Key& key, Sandbox sa
     }
 
     stage.Lap();
-    absl::StatusOr<fsb::agent::v1::SandboxStatus> started =
-        agents_->CreateSandbox(agent->address, AgentSpecOf(sandbox),
-                               /*may_pull=*/!HasImage(agent->images, sandbox.spec().image()));
+    const bool cached = HasImage(agent->images, sandbox.spec().image());
+    absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> answer =
+        agents_->CreateSandbox(agent->address, AgentSpecOf(sandbox), /*may_pull=*/!cached);
     timings[CreateStage::kAgentRpc] += stage.Lap();
-    if (started.ok()) {
-      status->set_phase(SandboxStatus::Running);
-      ApplyAgentState(*started, status);
+    if (answer.ok()) {
+      ApplyCreated(answer->status(), status);
+      UpdateWarm(candidate, answer->warm_counts());
+      metrics_.RecordPlacement(answer->warm() ? PlacementKind::kWarm
+                               : cached       ? PlacementKind::kCached
+                                              : PlacementKind::kCold);
       return sandbox;
     }
-    last = started.status();
+    last = answer.status();
     if (strong) {
       absl::MutexLock lock(&mu_);
       Unplace(key, sandboxes_.at(key));
@@ -534,6 +594,14 @@ absl::StatusOr<Sandbox> SandboxService::PlaceAndStart(const Key& key, Sandbox sa
         "no candidate agent could take sandbox ", Qualified(sandbox), "; last: ", last.message()));
   }
   return last;
+}
+
+void SandboxService::UpdateWarm(
+    AgentHandle agent,
+    const google::protobuf::RepeatedPtrField<fsb::agent::v1::WarmCount>& counts) {
+  const InternedWarm warm = InternWarm(*scheduler_, counts);
+  // NOT_FOUND only: the agent went away since it answered, with its warm counts.
+  (void)scheduler_->SetWarm(agent, warm);
 }
 
 absl::StatusOr<Sandbox> SandboxService::Apply(const Sandbox& resource, bool* created) {
@@ -855,6 +923,13 @@ absl::StatusOr<std::vector<v1alpha1::Agent>> SandboxService::ListAgents() const 
     auto* status = agent.mutable_status();
     status->Clear();
     for (const std::string& image : snapshot.images) status->add_images(image);
+    for (const NamedWarmImage& w : snapshot.warm) {
+      v1alpha1::WarmStatus* warm = status->add_warm();
+      warm->set_image(w.image);
+      warm->set_ready(static_cast<int32_t>(w.ready));
+      warm->set_preparing(static_cast<int32_t>(w.preparing));
+      warm->set_desired(static_cast<int32_t>(w.desired));
+    }
     status->set_allocated(snapshot.used);
     status->set_capacity(snapshot.capacity);
     SetTimestamp(snapshot.last_heartbeat, status->mutable_last_heartbeat());
@@ -862,9 +937,20 @@ absl::StatusOr<std::vector<v1alpha1::Agent>> SandboxService::ListAgents() const 
     ready->set_type("Ready");
     const bool fresh = now - snapshot.last_heartbeat <= options_.agent_lost_timeout;
     ready->set_status(snapshot.healthy ? "True" : "False");
-    ready->set_reason(snapshot.healthy ? "HeartbeatFresh"
-                      : !fresh         ? "HeartbeatMissed"
-                                       : "RuntimeUnavailable");
+    ready->set_reason(snapshot.healthy     ? "HeartbeatFresh"
+                      : !fresh             ? "HeartbeatMissed"
+                      : snapshot.draining  ? "Draining"
+                      : snapshot.runtime_down ? "RuntimeUnavailable"
+                                              : "HeartbeatMissed");
+    auto* runtime = status->add_conditions();
+    runtime->set_type("RuntimeAvailable");
+    runtime->set_status(snapshot.runtime_down ? "False" : "True");
+    if (snapshot.runtime_down) {
+      runtime->set_reason("ContainerdNotAnswering");
+      runtime->set_message(
+          "containerd does not answer: only creates that claim a warm instance are placed here");
+      ready->set_message(runtime->message());
+    }
   }
   std::vector<v1alpha1::Agent> out;
   out.reserve(by_name.size());
@@ -921,7 +1007,8 @@ absl::Status SandboxService::RecordAgent(const AgentDescriptor& agent) {
 
 // ---------------------------------------------------------------------------- agents
 
-absl::Status SandboxService::RegisterAgent(const fsb::agent::v1::RegisterRequest& request) {
+absl::StatusOr<fsb::agent::v1::RegisterResponse> SandboxService::RegisterAgent(
+    const fsb::agent::v1::RegisterRequest& request) {
   const fsb::agent::v1::AgentInfo& info = request.agent();
   AgentDescriptor agent;
   agent.id = info.agent_id();
@@ -930,7 +1017,14 @@ absl::Status SandboxService::RegisterAgent(const fsb::agent::v1::RegisterRequest
   agent.pool = info.pool().empty() ? kDefaultPool : info.pool();
   agent.max_sandboxes = info.capacity();
   agent.images.assign(info.images().begin(), info.images().end());
+  for (const fsb::agent::v1::WarmCount& count : request.warm()) {
+    agent.warm.push_back({count.image(), NonNegative(count.ready()),
+                          NonNegative(count.preparing()), NonNegative(count.desired())});
+  }
   agent.reported_sandboxes = request.sandboxes_size();
+  // An agent whose containerd does not answer takes only creates that claim one of its
+  // warm instances, until it answers again.
+  agent.runtime_down = request.runtime_unavailable();
   if (absl::Status s = ValidateDnsSubdomain("agent id", agent.id); !s.ok()) return s;
   if (agent.address.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("agent ", agent.id, ": address is required"));
@@ -938,10 +1032,6 @@ absl::Status SandboxService::RegisterAgent(const fsb::agent::v1::RegisterRequest
   const bool known = scheduler_->FindAgent(agent.id).has_value();
   absl::StatusOr<AgentHandle> handle = scheduler_->RegisterOrUpdate(agent);
   if (!handle.ok()) return handle.status();
-  // An agent whose containerd does not answer takes no new sandboxes until it does.
-  if (absl::Status s = scheduler_->SetDraining(agent.id, request.runtime_unavailable()); !s.ok()) {
-    return s;
-  }
   if (!known) {
     absl::MutexLock lock(&mu_);
     RestoreSlots(agent.id);
@@ -952,26 +1042,29 @@ absl::Status SandboxService::RegisterAgent(const fsb::agent::v1::RegisterRequest
   }
   LOG(INFO) << "agent " << agent.id << " registered: address " << agent.address << ", node "
             << agent.node << ", pool " << agent.pool << ", capacity " << agent.max_sandboxes
-            << ", " << request.sandboxes_size() << " sandboxes";
-  return absl::OkStatus();
+            << ", " << request.sandboxes_size() << " sandboxes, " << agent.warm.size()
+            << " warm images" << (agent.runtime_down ? ", container runtime down" : "");
+  return WithWarmTargets<fsb::agent::v1::RegisterResponse>(
+      pools_->WarmTargets(scheduler_->PoolOf(agent.id)));
 }
 
-absl::Status SandboxService::Heartbeat(const fsb::agent::v1::HeartbeatRequest& request) {
+absl::StatusOr<fsb::agent::v1::HeartbeatResponse> SandboxService::Heartbeat(
+    const fsb::agent::v1::HeartbeatRequest& request) {
   std::vector<ImageId> images;
   images.reserve(request.images_size());
   for (const std::string& image : request.images()) {
     if (absl::StatusOr<ImageId> id = scheduler_->InternImage(image); id.ok()) images.push_back(*id);
   }
+  const InternedWarm warm = InternWarm(*scheduler_, request.warm());
   HeartbeatUpdate update;
   update.reported_sandboxes = request.sandboxes_size();
   update.images = images;
+  update.warm = warm;
+  update.runtime_down = request.runtime_unavailable();
   if (absl::Status s = scheduler_->Heartbeat(request.agent_id(), update); !s.ok()) return s;
-  if (absl::Status s = scheduler_->SetDraining(request.agent_id(), request.runtime_unavailable());
-      !s.ok()) {
-    return s;
-  }
   Observe(request.agent_id(), request.sandboxes(), /*complete=*/true);
-  return absl::OkStatus();
+  return WithWarmTargets<fsb::agent::v1::HeartbeatResponse>(
+      pools_->WarmTargets(scheduler_->PoolOf(request.agent_id())));
 }
 
 void SandboxService::Observe(
@@ -985,8 +1078,14 @@ void SandboxService::Observe(
   for (const fsb::agent::v1::SandboxStatus& state : states) {
     reported.insert(state.sandbox_id());
     auto owner = by_container_.find(state.sandbox_id());
+    // A claimed warm instance whose id the record does not have yet: it names the
+    // record's (proposed) id as its requested id.
+    if (owner == by_container_.end() && !state.requested_id().empty()) {
+      owner = by_container_.find(state.requested_id());
+    }
     if (owner != by_container_.end()) {
-      Entry& entry = sandboxes_.at(owner->second);
+      const Key key = owner->second;  // ApplyReported may re-index
+      Entry& entry = sandboxes_.at(key);
       if (entry.op != Op::kNone) {
         // A fast create does not know its agent yet; Settle checks the agent.
         if (entry.sandbox.status().agent() == agent) entry.agent_seen = now;
@@ -995,7 +1094,7 @@ void SandboxService::Observe(
       }
       if (entry.sandbox.status().agent() == agent) {
         entry.agent_seen = now;
-        ApplyReported(owner->second, entry, state);
+        ApplyReported(key, entry, state);
         continue;
       }
     }
@@ -1190,20 +1289,22 @@ void SandboxService::Execute(Action& action) {
           scheduler_->GetAgentByID(action.sandbox.status().agent());
       const bool may_pull =
           !agent.ok() || !HasImage(agent->images, action.sandbox.spec().image());
-      absl::StatusOr<fsb::agent::v1::SandboxStatus> started = agents_->CreateSandbox(
+      absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> answer = agents_->CreateSandbox(
           action.agent_address, AgentSpecOf(action.sandbox), may_pull);
+      if (answer.ok() && agent.ok()) UpdateWarm(agent->handle, answer->warm_counts());
       absl::MutexLock lock(&mu_);
       Entry& entry = sandboxes_.at(action.key);
       SandboxStatus* status = entry.sandbox.mutable_status();
-      if (started.ok()) {
+      if (answer.ok()) {
         entry.agent_seen = clock_->Now();
-        status->set_phase(SandboxStatus::Running);
-        ApplyAgentState(*started, status);
+        Unindex(action.key, entry);
+        ApplyCreated(answer->status(), status);
+        Index(action.key, entry);
       } else {
         // Place it again, elsewhere if need be.
         Unplace(action.key, entry);
         status->set_phase(SandboxStatus::Pending);
-        status->set_message(absl::StrCat("re-creating on its agent failed: ", started.status().message()));
+        status->set_message(absl::StrCat("re-creating on its agent failed: ", answer.status().message()));
       }
       Persist(action.key);
       Settle(action.key, entry);

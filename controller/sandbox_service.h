@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "controller/agent_client.h"
 #include "controller/controller_metrics.h"
+#include "controller/pool_service.h"
 #include "controller/sandbox_spec.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/persister.h"
@@ -56,6 +57,14 @@ namespace fsb::controller {
 // it is deleted, expires, or is recreated elsewhere. After a restart, slots are
 // re-reserved when each agent registers again.
 //
+// Warm instances: agents report their prepared instances per image (registration,
+// heartbeats, and every create answer), which the Scheduler prefers; registrations and
+// heartbeats are answered with the agent's pool's warm targets (PoolService). A create
+// that claims a warm instance runs under that instance's container id, not the proposed
+// one (status.containerID as first generated): the record takes whatever container id
+// the agent answers or reports, and a report naming the proposed id as its requested_id
+// (one that overtook the answer, or outlived a lost one) belongs to that record.
+//
 // Invariants (under mu_):
 // * Each record's request id and container id are indexed (by_request_id_,
 //   by_container_), and each placed record is in by_agent_[status.agent].
@@ -86,11 +95,11 @@ class SandboxService {
   };
 
   // Loads every stored Sandbox into memory and registers the controller's metrics in
-  // `registry`. `scheduler`, `agents`, `store`, `clock` and `registry` must outlive the
-  // service. Store errors are returned as they are.
+  // `registry`. `scheduler`, `pools`, `agents`, `store`, `clock` and `registry` must
+  // outlive the service. Store errors are returned as they are.
   static absl::StatusOr<std::unique_ptr<SandboxService>> Create(
-      Scheduler* scheduler, AgentClient* agents, store::Store* store, const Clock* clock,
-      metrics::Registry* registry, Options options);
+      Scheduler* scheduler, const PoolService* pools, AgentClient* agents, store::Store* store,
+      const Clock* clock, metrics::Registry* registry, Options options);
   // Stops the reconcile loop and flushes pending store writes (bounded by
   // persist_timeout).
   ~SandboxService();
@@ -139,9 +148,10 @@ class SandboxService {
                       std::optional<absl::Duration> grace);
 
   // Every agent as an fsb.io/v1alpha1 Agent resource, ordered by name: those registered
-  // (status from the registry) and those only stored, known from an earlier
-  // registration but not registered with this controller process (Ready False,
-  // reason NotRegistered). Store errors as they are.
+  // (status from the registry: load, images, warm instances, conditions Ready and
+  // RuntimeAvailable) and those only stored, known from an earlier registration but not
+  // registered with this controller process (Ready False, reason NotRegistered). Store
+  // errors as they are.
   absl::StatusOr<std::vector<v1alpha1::Agent>> ListAgents() const;
 
   // Forgets an agent that is gone: removes it from the registry and its stored record.
@@ -163,14 +173,20 @@ class SandboxService {
 
   // ---- Agents ----
 
-  // Registers (or re-registers) an agent, applies the sandbox states it reports and
-  // keeps its stored Agent record (spec: address, node, pool, capacity) in step; a
-  // failed record write is logged and does not fail the registration (placement uses
-  // the registry). INVALID_ARGUMENT for a malformed agent description.
-  absl::Status RegisterAgent(const fsb::agent::v1::RegisterRequest& request);
-  // Refreshes an agent's liveness, images and load and applies the sandbox states it
-  // reports. NOT_FOUND for an unknown agent (it must register again).
-  absl::Status Heartbeat(const fsb::agent::v1::HeartbeatRequest& request);
+  // Registers (or re-registers) an agent (with its images, warm counts and runtime
+  // state), applies the sandbox states it reports and keeps its stored Agent record
+  // (spec: address, node, pool, capacity) in step; a failed record write is logged and
+  // does not fail the registration (placement uses the registry). Answers with the
+  // warm targets of the agent's pool, if it has any (the heartbeat interval is the
+  // caller's to set). INVALID_ARGUMENT for a malformed agent description.
+  absl::StatusOr<fsb::agent::v1::RegisterResponse> RegisterAgent(
+      const fsb::agent::v1::RegisterRequest& request);
+  // Refreshes an agent's liveness, images, warm counts, runtime state and load and
+  // applies the sandbox states it reports; answers with its pool's warm targets, if it
+  // has any, so that a pool changed since reaches the agent now. NOT_FOUND for an
+  // unknown agent (it must register again).
+  absl::StatusOr<fsb::agent::v1::HeartbeatResponse> Heartbeat(
+      const fsb::agent::v1::HeartbeatRequest& request);
 
   // ---- Reconciliation ----
 
@@ -202,8 +218,9 @@ class SandboxService {
   };
 
 
-  SandboxService(Scheduler* scheduler, AgentClient* agents, store::Store* store,
-                 const Clock* clock, metrics::Registry* registry, Options options);
+  SandboxService(Scheduler* scheduler, const PoolService* pools, AgentClient* agents,
+                 store::Store* store, const Clock* clock, metrics::Registry* registry,
+                 Options options);
 
   // One thing the reconciler decided to do; runs without the lock.
   struct Action;
@@ -227,6 +244,10 @@ class SandboxService {
                                                   CreateTimings& timings);
   // Refreshes the point-in-time gauges (sandboxes by phase, agents, capacity).
   void UpdateGauges() ABSL_LOCKS_EXCLUDED(mu_);
+  // Makes `counts` (an agent's answer to a create) the agent's warm counts in the
+  // Scheduler; nothing when the agent is no longer registered.
+  void UpdateWarm(AgentHandle agent,
+                  const google::protobuf::RepeatedPtrField<fsb::agent::v1::WarmCount>& counts);
   // Stops and removes the sandbox's container on its agent. OK when the agent no longer
   // has it, or is not registered/healthy (then nothing can be done now).
   absl::Status StopOnAgent(const v1alpha1::Sandbox& sandbox, std::optional<absl::Duration> grace);
@@ -252,8 +273,10 @@ class SandboxService {
   // Ends the operation on `key` (applying and persisting a deferred agent state that
   // still describes its container), wakes waiters.
   void Settle(const Key& key, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Applies an agent's report of the record's container unless a user's intent (delete,
-  // expiry) owns the phase; persists a change.
+  // Applies an agent's report of the record's container (`state` names it by its
+  // sandbox_id, or by its requested_id: then the record adopts the sandbox_id, and is
+  // re-indexed) unless a user's intent (delete, expiry) owns the phase; persists a
+  // change.
   void ApplyReported(const Key& key, Entry& entry, const fsb::agent::v1::SandboxStatus& state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the record (and its store object) and wakes waiters.
@@ -266,6 +289,7 @@ class SandboxService {
   absl::Status RecordAgent(const AgentDescriptor& agent);
 
   Scheduler* const scheduler_;
+  const PoolService* const pools_;
   AgentClient* const agents_;
   store::Store* const store_;
   // Agent records; written only on registration (not per heartbeat), thread-safe.

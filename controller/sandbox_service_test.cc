@@ -60,7 +60,7 @@ class SandboxServiceTest : public ::testing::Test {
       state->set_phase(phase);
       state->set_exit_code(exit_code);
     }
-    return service().Heartbeat(req);
+    return service().Heartbeat(req).status();
   }
 
   absl::StatusOr<Sandbox> Update(const std::string& name,
@@ -320,6 +320,280 @@ TEST_F(SandboxServiceTest, AReportFromAnotherAgentDuringTheCreateIsIgnored) {
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(created->status().agent(), "a1");
   EXPECT_EQ(created->status().phase(), SandboxStatus::Running);
+}
+
+// Makes the fake agent answer every create as a warm claim does: instance `id` (or,
+// when empty, "warm-" + the proposed id), warm, and `ready` instances left.
+void AnswerWarm(FakeAgentClient& agents, std::string id = "", int ready = 1) {
+  agents.set_on_answer([id, ready](const FakeAgentClient::CreateCall& call,
+                                   fsb::agent::v1::CreateSandboxResponse& answer) {
+    answer.mutable_status()->set_sandbox_id(id.empty() ? "warm-" + call.spec.sandbox_id() : id);
+    answer.mutable_status()->set_requested_id(call.spec.sandbox_id());
+    answer.set_warm(true);
+    fsb::agent::v1::WarmCount* left = answer.add_warm_counts();
+    left->set_image(call.spec.image());
+    left->set_ready(ready);
+    left->set_desired(ready + 1);
+  });
+}
+
+// A report of a claimed warm instance: its own id, naming the proposed one.
+fsb::agent::v1::SandboxStatus WarmState(const std::string& id, const std::string& requested,
+                                        fsb::agent::v1::SandboxPhase phase =
+                                            fsb::agent::v1::SANDBOX_PHASE_RUNNING) {
+  fsb::agent::v1::SandboxStatus state;
+  state.set_sandbox_id(id);
+  state.set_requested_id(requested);
+  state.set_phase(phase);
+  return state;
+}
+
+TEST_F(SandboxServiceTest, AWarmClaimIsRecordedUnderTheContainerIdTheAgentAnswers) {
+  env_.AddAgent("a1", 4);
+  AnswerWarm(agents(), "0123456789abcdef", /*ready=*/2);
+  absl::StatusOr<Sandbox> s = service().CreateSandbox(Request("web"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  const std::string proposed = agents().creates().back().spec.sandbox_id();
+  EXPECT_NE(proposed, "0123456789abcdef");
+  EXPECT_EQ(s->status().container_id(), "0123456789abcdef");
+  EXPECT_EQ(s->status().phase(), SandboxStatus::Running);
+  EXPECT_EQ(Stored("web")->status().container_id(), "0123456789abcdef");
+  EXPECT_EQ(service().Locate("", "web")->container_id, "0123456789abcdef");
+  // The answer's warm counts are the scheduler's now.
+  absl::StatusOr<AgentSnapshot> a1 = env_.scheduler().GetAgentByID("a1");
+  ASSERT_EQ(a1->warm.size(), 1u);
+  EXPECT_EQ(a1->warm[0], (NamedWarmImage{kBusybox, 2, 0, 3}));
+
+  // Heartbeats report it under its own id: it is the record's, never an orphan.
+  for (int i = 0; i < 3; ++i) {
+    fsb::agent::v1::HeartbeatRequest beat;
+    beat.set_agent_id("a1");
+    *beat.add_sandboxes() = WarmState("0123456789abcdef", proposed,
+                                      i < 2 ? fsb::agent::v1::SANDBOX_PHASE_RUNNING
+                                            : fsb::agent::v1::SANDBOX_PHASE_EXITED);
+    ASSERT_TRUE(service().Heartbeat(beat).ok());
+    clock().Advance(absl::Seconds(6));
+    service().ReconcileOnce();
+  }
+  EXPECT_TRUE(agents().deletes().empty());
+  EXPECT_EQ(service().Get("", "web")->status().phase(), SandboxStatus::Succeeded);
+
+  ASSERT_TRUE(service().Delete("", "web", std::nullopt).ok());
+  ASSERT_EQ(agents().deletes().size(), 1u);
+  EXPECT_EQ(agents().deletes()[0].sandbox_id, "0123456789abcdef");
+}
+
+// The claimed instance exits at once: the agent pushes its exit, under the instance's
+// id and naming the proposed one, before the create's answer is recorded.
+TEST_F(SandboxServiceTest, AWarmReportDuringTheCreateIsDeferredAndAppliedWhenItSettles) {
+  env_.AddAgent("a1", 4);
+  AnswerWarm(agents(), "00000000000warm1");
+  absl::Status reported = absl::UnknownError("the agent was not called");
+  agents().set_on_create([&] {
+    fsb::agent::v1::HeartbeatRequest beat;
+    beat.set_agent_id("a1");
+    *beat.add_sandboxes() = WarmState("00000000000warm1", agents().creates().back().spec.sandbox_id(),
+                                      fsb::agent::v1::SANDBOX_PHASE_EXITED);
+    beat.mutable_sandboxes(0)->set_exit_code(7);
+    reported = service().Heartbeat(beat).status();
+  });
+  absl::StatusOr<Sandbox> created = service().CreateSandbox(Request("quick"));
+  agents().set_on_create(nullptr);
+  ASSERT_TRUE(reported.ok()) << reported;
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->status().container_id(), "00000000000warm1");
+  EXPECT_EQ(created->status().phase(), SandboxStatus::Failed);
+  EXPECT_EQ(created->status().exit_code(), 7);
+  EXPECT_EQ(Stored("quick")->status().exit_code(), 7);
+}
+
+// A strong create whose controller died after the agent claimed a warm instance and
+// before its answer was recorded: the Scheduled record has the proposed id, the agent
+// reports the instance naming it. The record adopts the instance: no re-drive, no
+// orphan.
+TEST_F(SandboxServiceTest, AReportNamingTheProposedIdAsRequestedIdIsAdopted) {
+  env_.AddAgent("a1", 4);
+  AnswerWarm(agents(), "00000000000warm2");
+  fastpath::v1::CreateRequest req = Request("web");
+  req.set_consistency_mode(fastpath::v1::STRONG);
+  Sandbox scheduled;
+  agents().set_on_create([&] {
+    scheduled = *store::DecodeObject<Sandbox>(*env_.store().Get({"Sandbox", "default", "web"}));
+  });
+  ASSERT_TRUE(service().CreateSandbox(req).ok());
+  agents().set_on_create(nullptr);
+  const std::string proposed = scheduled.status().container_id();
+  ASSERT_EQ(scheduled.status().phase(), SandboxStatus::Scheduled);
+  ASSERT_TRUE(service().Flush(absl::Seconds(5)).ok());
+  ASSERT_TRUE(env_.store()
+                  .Update(store::EncodeObject(scheduled),
+                          env_.store().Get({"Sandbox", "default", "web"})->resource_version)
+                  .ok());
+  env_.Restart();
+
+  fsb::agent::v1::RegisterRequest again;
+  again.mutable_agent()->set_agent_id("a1");
+  again.mutable_agent()->set_address("a1:5758");
+  again.mutable_agent()->set_capacity(4);
+  *again.add_sandboxes() = WarmState("00000000000warm2", proposed);
+  ASSERT_TRUE(service().RegisterAgent(again).ok());
+  Sandbox adopted = *service().Get("", "web");
+  EXPECT_EQ(adopted.status().container_id(), "00000000000warm2");
+  EXPECT_EQ(adopted.status().phase(), SandboxStatus::Running);
+  EXPECT_EQ(Stored("web")->status().container_id(), "00000000000warm2");
+
+  const size_t creates = agents().creates().size();
+  for (int i = 0; i < 3; ++i) {
+    clock().Advance(absl::Seconds(6));
+    fsb::agent::v1::HeartbeatRequest beat;
+    beat.set_agent_id("a1");
+    *beat.add_sandboxes() = WarmState("00000000000warm2", proposed);
+    ASSERT_TRUE(service().Heartbeat(beat).ok());
+    service().ReconcileOnce();
+  }
+  EXPECT_EQ(agents().creates().size(), creates);
+  EXPECT_TRUE(agents().deletes().empty());
+  EXPECT_EQ(service().Get("", "web")->status().phase(), SandboxStatus::Running);
+}
+
+// A warm report from another agent naming the proposed id is not the record's.
+TEST_F(SandboxServiceTest, AWarmReportFromAnotherAgentIsAnOrphanThere) {
+  env_.AddAgent("a1", 4);
+  env_.AddAgent("a2", 4, "other");
+  Sandbox s = *service().CreateSandbox(Request("web"));
+  fsb::agent::v1::HeartbeatRequest beat;
+  beat.set_agent_id("a2");
+  *beat.add_sandboxes() = WarmState("00000000000warm3", s.status().container_id());
+  ASSERT_TRUE(service().Heartbeat(beat).ok());
+  clock().Advance(absl::Seconds(10));
+  ASSERT_TRUE(service().Heartbeat(beat).ok());
+  ASSERT_TRUE(Report("a1", {&s}).ok());
+  service().ReconcileOnce();
+  EXPECT_EQ(service().Get("", "web")->status().container_id(), s.status().container_id());
+  ASSERT_EQ(agents().deletes().size(), 1u);
+  EXPECT_EQ(agents().deletes()[0].address, "a2:5758");
+  EXPECT_EQ(agents().deletes()[0].sandbox_id, "00000000000warm3");
+}
+
+TEST_F(SandboxServiceTest, ReportedWarmCountsPlaceAndAreListed) {
+  env_.AddAgent("cold", 4);
+  env_.AddAgent("warm", 4);
+  fsb::agent::v1::HeartbeatRequest beat;
+  beat.set_agent_id("warm");
+  fsb::agent::v1::WarmCount* count = beat.add_warm();
+  count->set_image("busybox");  // any spelling
+  count->set_ready(1);
+  count->set_preparing(1);
+  count->set_desired(2);
+  ASSERT_TRUE(service().Heartbeat(beat).ok());
+  AnswerWarm(agents(), "", /*ready=*/0);
+  EXPECT_EQ(service().CreateSandbox(Request("first"))->status().agent(), "warm");
+  // The answer says none is left: the next create goes by load.
+  agents().set_on_answer(nullptr);
+  EXPECT_EQ(service().CreateSandbox(Request("second"))->status().agent(), "cold");
+
+  ASSERT_TRUE(service().Heartbeat(beat).ok());
+  absl::StatusOr<std::vector<v1alpha1::Agent>> listed = service().ListAgents();
+  ASSERT_TRUE(listed.ok());
+  const v1alpha1::Agent& warm = listed->at(1);
+  ASSERT_EQ(warm.metadata().name(), "warm");
+  ASSERT_EQ(warm.status().warm_size(), 1);
+  EXPECT_EQ(warm.status().warm(0).image(), kBusybox);
+  EXPECT_EQ(warm.status().warm(0).ready(), 1);
+  EXPECT_EQ(warm.status().warm(0).preparing(), 1);
+  EXPECT_EQ(warm.status().warm(0).desired(), 2);
+  EXPECT_EQ(listed->at(0).status().warm_size(), 0);
+
+  const std::string text = env_.registry().Serialize();
+  EXPECT_THAT(text, HasSubstr("fsb_placements_total{kind=\"warm\"} 1"));
+  EXPECT_THAT(text, HasSubstr("fsb_placements_total{kind=\"cold\"} 1"));
+  EXPECT_THAT(text, HasSubstr("fsb_placements_total{kind=\"cached\"} 0"));
+}
+
+TEST_F(SandboxServiceTest, AnAgentWhoseRuntimeIsDownTakesOnlyWarmCreates) {
+  env_.AddAgent("a1", 4);
+  fsb::agent::v1::HeartbeatRequest beat;
+  beat.set_agent_id("a1");
+  beat.set_runtime_unavailable(true);
+  fsb::agent::v1::WarmCount* count = beat.add_warm();
+  count->set_image(kBusybox);
+  count->set_ready(1);
+  ASSERT_TRUE(service().Heartbeat(beat).ok());
+
+  absl::StatusOr<Sandbox> cold = service().CreateSandbox(Request("cold", "alpine"));
+  EXPECT_EQ(cold.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(cold.status().message(), HasSubstr("the container runtime is down"));
+  AnswerWarm(agents(), "", /*ready=*/0);
+  ASSERT_TRUE(service().CreateSandbox(Request("warm")).ok());
+  EXPECT_EQ(service().CreateSandbox(Request("again")).status().code(),
+            absl::StatusCode::kResourceExhausted);
+
+  const v1alpha1::Agent agent = service().ListAgents()->at(0);
+  ASSERT_EQ(agent.status().conditions_size(), 2);
+  EXPECT_EQ(agent.status().conditions(0).type(), "Ready");
+  EXPECT_EQ(agent.status().conditions(0).status(), "False");
+  EXPECT_EQ(agent.status().conditions(0).reason(), "RuntimeUnavailable");
+  EXPECT_EQ(agent.status().conditions(1).type(), "RuntimeAvailable");
+  EXPECT_EQ(agent.status().conditions(1).status(), "False");
+  EXPECT_THAT(agent.status().conditions(1).message(), HasSubstr("warm instance"));
+  EXPECT_FALSE(agent.spec().draining());
+
+  // containerd answers again: cold creates go there too.
+  beat.set_runtime_unavailable(false);
+  ASSERT_TRUE(service().Heartbeat(beat).ok());
+  agents().set_on_answer(nullptr);
+  EXPECT_TRUE(service().CreateSandbox(Request("cold", "alpine")).ok());
+  EXPECT_EQ(service().ListAgents()->at(0).status().conditions(1).status(), "True");
+}
+
+TEST_F(SandboxServiceTest, RegistrationAndHeartbeatsAnswerThePoolsWarmTargets) {
+  fsb::agent::v1::RegisterRequest registration;
+  registration.mutable_agent()->set_agent_id("g1");
+  registration.mutable_agent()->set_address("g1:5758");
+  registration.mutable_agent()->set_pool("gpu");
+  registration.mutable_agent()->set_capacity(4);
+  absl::StatusOr<fsb::agent::v1::RegisterResponse> registered =
+      service().RegisterAgent(registration);
+  ASSERT_TRUE(registered.ok()) << registered.status();
+  EXPECT_FALSE(registered->has_warm_targets());  // no SandboxPool: the agent's own flags
+  fsb::agent::v1::HeartbeatRequest beat;
+  beat.set_agent_id("g1");
+  EXPECT_FALSE(service().Heartbeat(beat)->has_warm_targets());
+
+  // A pool with a cap only lists no warm image: still absent.
+  v1alpha1::SandboxPool pool;
+  pool.mutable_metadata()->set_name("gpu");
+  pool.mutable_spec()->set_max_sandboxes_per_agent(3);
+  bool created;
+  ASSERT_TRUE(env_.pools().Apply(pool, &created).ok());
+  EXPECT_FALSE(service().Heartbeat(beat)->has_warm_targets());
+
+  // Applied warm images reach the agent at its next heartbeat.
+  v1alpha1::WarmImage* warm = pool.mutable_spec()->add_warm_images();
+  warm->set_image("busybox");
+  warm->set_count(4);
+  ASSERT_TRUE(env_.pools().Apply(pool, &created).ok());
+  absl::StatusOr<fsb::agent::v1::HeartbeatResponse> answer = service().Heartbeat(beat);
+  ASSERT_TRUE(answer.ok());
+  ASSERT_EQ(answer->warm_targets().targets_size(), 1);
+  EXPECT_EQ(answer->warm_targets().targets(0).image(), kBusybox);
+  EXPECT_EQ(answer->warm_targets().targets(0).count(), 4);
+  registered = service().RegisterAgent(registration);
+  ASSERT_TRUE(registered.ok());
+  EXPECT_EQ(registered->warm_targets().targets_size(), 1);
+  // Agents of another pool get none; a deleted pool's agents neither.
+  env_.AddAgent("c1", 4, "cpu");
+  beat.set_agent_id("c1");
+  EXPECT_FALSE(service().Heartbeat(beat)->has_warm_targets());
+  ASSERT_TRUE(env_.pools().Delete("gpu").ok());
+  beat.set_agent_id("g1");
+  EXPECT_FALSE(service().Heartbeat(beat)->has_warm_targets());
+  // Stored targets apply after a controller restart.
+  ASSERT_TRUE(env_.pools().Apply(pool, &created).ok());
+  env_.Restart();
+  registered = service().RegisterAgent(registration);
+  ASSERT_TRUE(registered.ok());
+  EXPECT_EQ(registered->warm_targets().targets_size(), 1);
 }
 
 TEST_F(SandboxServiceTest, HeartbeatsMoveExitedSandboxesToSucceededOrFailed) {

@@ -56,8 +56,8 @@ class ServiceTestEnv {
     req.mutable_agent()->set_address(address.empty() ? id + ":5758" : address);
     req.mutable_agent()->set_pool(pool);
     req.mutable_agent()->set_capacity(capacity);
-    absl::Status s = service_->RegisterAgent(req);
-    CHECK(s.ok()) << s;
+    absl::StatusOr<fsb::agent::v1::RegisterResponse> answer = service_->RegisterAgent(req);
+    CHECK(answer.ok()) << answer.status();
   }
 
   ManualClock& clock() { return clock_; }
@@ -83,8 +83,8 @@ class ServiceTestEnv {
     auto pools = PoolService::Create(scheduler_.get(), store_.get(), &clock_);
     CHECK(pools.ok()) << pools.status();
     pools_ = *std::move(pools);
-    auto service = SandboxService::Create(scheduler_.get(), &agents_, store_.get(), &clock_,
-                                          registry_.get(), options_);
+    auto service = SandboxService::Create(scheduler_.get(), pools_.get(), &agents_, store_.get(),
+                                          &clock_, registry_.get(), options_);
     CHECK(service.ok()) << service.status();
     service_ = *std::move(service);
   }
