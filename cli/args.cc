@@ -110,10 +110,14 @@ fsb exec NAME [-i] [-t] [-e K=V]... [-w DIR] -- CMD [ARG...]
 
 fsb agents [-o json|yaml|wide]
   -o, --output FORMAT       json or yaml: the fsb.io/v1alpha1 Agent resources;
-                            wide: adds ADDRESS and IMAGES
+                            wide: adds ADDRESS, RUNTIME (Down: only creates that
+                            claim a warm instance go there), WARM (ready/desired
+                            warm instances per image) and IMAGES
 
 fsb pools [-o json|yaml]
   -o, --output FORMAT       json or yaml: the fsb.io/v1alpha1 SandboxPool resources
+                            WARM: ready/desired warm instances per image across the
+                            pool's agents
 
 fsb image import FILE [--agent NAME] [-o json]
   --agent NAME              import on this agent only (default: every registered agent)

@@ -893,9 +893,10 @@ TEST_F(CliTest, AgentsWideAddsAddressAndImages) {
       .WillOnce(DoAll(SetArgPointee<2>(TwoAgents()), Return(grpc::Status::OK)));
   EXPECT_EQ(RunCli({"agents", "-o", "wide"}), 0);
   EXPECT_THAT(out_.str(), StartsWith("NAME      POOL      NODE     CAPACITY   USED   READY   "
-                                     "LAST-HEARTBEAT   ADDRESS         IMAGES\n"
+                                     "LAST-HEARTBEAT   ADDRESS         RUNTIME   WARM     IMAGES\n"
                                      "a-agent   default   node-1   5          1      True    "
-                                     "2s               10.0.0.9:5758   busybox\n"));
+                                     "2s               10.0.0.9:5758   <none>    <none>   "
+                                     "busybox\n"));
 }
 
 TEST_F(CliTest, AgentsJsonAndYamlAreTheAgentResources) {
@@ -997,6 +998,11 @@ fastpath::v1::ListSandboxPoolsResponse TwoPools() {
   auto* warm = gpu.mutable_spec()->add_warm_images();
   warm->set_image("docker.io/library/busybox:latest");
   warm->set_count(1);
+  auto* status = gpu.mutable_status()->add_warm();
+  status->set_image("docker.io/library/busybox:latest");
+  status->set_ready(2);
+  status->set_preparing(1);
+  status->set_desired(3);
   return list;
 }
 
@@ -1005,9 +1011,9 @@ TEST_F(CliTest, PoolsTableAndYaml) {
       .WillOnce(DoAll(SetArgPointee<2>(TwoPools()), Return(grpc::Status::OK)));
   EXPECT_EQ(RunCli({"pools"}), 0);
   EXPECT_EQ(out_.str(),
-            "NAME   MAX-PER-AGENT   AGENTS   SANDBOXES   WARM-IMAGES                          AGE\n"
-            "cpu    <none>          3        4           <none>                               2m\n"
-            "gpu    2               3        4           docker.io/library/busybox:latest=1   "
+            "NAME   MAX-PER-AGENT   AGENTS   SANDBOXES   WARM                                   AGE\n"
+            "cpu    <none>          3        4           <none>                                 2m\n"
+            "gpu    2               3        4           docker.io/library/busybox:latest 2/3   "
             "2m\n");
 
   owned_stub_ = std::make_unique<StrictMock<MockFastPathStub>>();
@@ -1020,6 +1026,11 @@ TEST_F(CliTest, PoolsTableAndYaml) {
                                      "  - apiVersion: fsb.io/v1alpha1\n"
                                      "    kind: SandboxPool\n"));
   EXPECT_THAT(out_.str(), HasSubstr("      maxSandboxesPerAgent: 2\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("      warm:\n"
+                                    "        - desired: 3\n"
+                                    "          image: docker.io/library/busybox:latest\n"
+                                    "          preparing: 1\n"
+                                    "          ready: 2\n"));
 }
 
 TEST_F(CliTest, PoolsNoneSaysSoOnStderr) {

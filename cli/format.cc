@@ -30,6 +30,21 @@ using fsb::v1alpha1::Agent;
 
 constexpr std::string_view kNone = "<none>";
 
+// Warm instances per image, "IMAGE READY/DESIRED" comma-separated (empty: none).
+std::string FormatWarm(const google::protobuf::RepeatedPtrField<fsb::v1alpha1::WarmStatus>& warm) {
+  return absl::StrJoin(warm, ", ", [](std::string* out, const fsb::v1alpha1::WarmStatus& w) {
+    absl::StrAppend(out, w.image(), " ", w.ready(), "/", w.desired());
+  });
+}
+
+// The status of the condition `type` ("" without one).
+std::string ConditionStatus(const Agent& agent, std::string_view type) {
+  for (const auto& condition : agent.status().conditions()) {
+    if (condition.type() == type) return condition.status();
+  }
+  return "";
+}
+
 bool IsPlainSafe(char c) {
   return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '/' || c == '-' ||
          c == ':' || c == '@' || c == '+' || c == '=';
@@ -204,20 +219,24 @@ std::string FormatAgentTable(const std::vector<const Agent*>& items, bool wide,
   std::vector<std::vector<std::string>> rows;
   rows.reserve(items.size() + 1);
   rows.push_back({"NAME", "POOL", "NODE", "CAPACITY", "USED", "READY", "LAST-HEARTBEAT",
-                  "ADDRESS", "IMAGES"});
+                  "ADDRESS", "RUNTIME", "WARM", "IMAGES"});
   for (const Agent* agent : items) {
-    std::string ready = "Unknown";
-    for (const auto& condition : agent->status().conditions()) {
-      if (condition.type() == "Ready") ready = condition.status();
-    }
+    std::string ready = ConditionStatus(*agent, "Ready");
+    const std::string runtime = ConditionStatus(*agent, "RuntimeAvailable");
     // The capacity placement uses; the agent's own when its pool lowers it.
     const int32_t own = agent->spec().capacity(), capacity = agent->status().capacity();
     rows.push_back({agent->metadata().name(), agent->spec().pool(), agent->spec().node(),
                     capacity == own ? absl::StrCat(own)
                                     : absl::StrCat(capacity, " (agent: ", own, ")"),
-                    absl::StrCat(agent->status().allocated()), std::move(ready),
+                    absl::StrCat(agent->status().allocated()),
+                    ready.empty() ? "Unknown" : std::move(ready),
                     FormatAge(agent->status().last_heartbeat().seconds(), now),
-                    agent->spec().address(), absl::StrJoin(agent->status().images(), ",")});
+                    agent->spec().address(),
+                    runtime == "True"    ? "Up"
+                    : runtime == "False" ? "Down (warm only)"
+                                         : "",
+                    FormatWarm(agent->status().warm()),
+                    absl::StrJoin(agent->status().images(), ",")});
   }
   if (!wide) {
     for (std::vector<std::string>& row : rows) row.resize(7);
@@ -229,16 +248,12 @@ std::string FormatPoolTable(const std::vector<const fsb::v1alpha1::SandboxPool*>
                             absl::Time now) {
   std::vector<std::vector<std::string>> rows;
   rows.reserve(items.size() + 1);
-  rows.push_back({"NAME", "MAX-PER-AGENT", "AGENTS", "SANDBOXES", "WARM-IMAGES", "AGE"});
+  rows.push_back({"NAME", "MAX-PER-AGENT", "AGENTS", "SANDBOXES", "WARM", "AGE"});
   for (const fsb::v1alpha1::SandboxPool* pool : items) {
     const int32_t max = pool->spec().max_sandboxes_per_agent();
     rows.push_back({pool->metadata().name(), max > 0 ? absl::StrCat(max) : "",
                     absl::StrCat(pool->status().agents()),
-                    absl::StrCat(pool->status().sandboxes()),
-                    absl::StrJoin(pool->spec().warm_images(), ",",
-                                  [](std::string* out, const fsb::v1alpha1::WarmImage& warm) {
-                                    absl::StrAppend(out, warm.image(), "=", warm.count());
-                                  }),
+                    absl::StrCat(pool->status().sandboxes()), FormatWarm(pool->status().warm()),
                     FormatAge(pool->metadata().creation_timestamp().seconds(), now)});
   }
   return FormatColumns(rows);

@@ -41,13 +41,16 @@ std::string FormatSandboxTable(const std::vector<const fastpath::v1::SandboxInfo
                                bool wide, bool with_namespace, absl::Time now);
 
 // The `agents` table: NAME POOL NODE CAPACITY USED READY LAST-HEARTBEAT (its age), plus
-// ADDRESS IMAGES when `wide`. READY is the status of the agent's Ready condition
-// ("Unknown" without one). Rows in the order of `items`.
+// ADDRESS RUNTIME WARM IMAGES when `wide`. READY is the status of the agent's Ready
+// condition ("Unknown" without one); RUNTIME is "Up" or "Down (warm only)" by its
+// RuntimeAvailable condition (<none> without one); WARM its warm instances per image,
+// "IMAGE READY/DESIRED" comma-separated. Rows in the order of `items`.
 std::string FormatAgentTable(const std::vector<const fsb::v1alpha1::Agent*>& items, bool wide,
                              absl::Time now);
 
-// The `pools` table: NAME MAX-PER-AGENT (<none>: no limit) AGENTS SANDBOXES WARM-IMAGES
-// (image=count, comma-separated) AGE. Rows in the order of `items`.
+// The `pools` table: NAME MAX-PER-AGENT (<none>: no limit) AGENTS SANDBOXES WARM AGE.
+// WARM is status.warm, the warm instances across the pool's agents per image,
+// "IMAGE READY/DESIRED" comma-separated. Rows in the order of `items`.
 std::string FormatPoolTable(const std::vector<const fsb::v1alpha1::SandboxPool*>& items,
                             absl::Time now);
 

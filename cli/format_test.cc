@@ -133,9 +133,39 @@ TEST(FormatAgentTableTest, ColumnsAndWide) {
             "b2     <none>    node-b2   2 (agent: 5)   2      Unknown   <unknown>\n");
   EXPECT_EQ(FormatAgentTable({&a}, /*wide=*/true, kNow),
             "NAME   POOL      NODE      CAPACITY   USED   READY   LAST-HEARTBEAT   ADDRESS         "
-            "IMAGES\n"
+            "RUNTIME   WARM     IMAGES\n"
             "a1     default   node-a1   5          2      True    3s               10.0.0.1:5758   "
-            "busybox,nginx\n");
+            "<none>    <none>   busybox,nginx\n");
+}
+
+TEST(FormatAgentTableTest, WideShowsTheRuntimeStateAndWarmInstances) {
+  fsb::v1alpha1::Agent up = MakeAgent("a1", "True", 3);
+  auto* available = up.mutable_status()->add_conditions();
+  available->set_type("RuntimeAvailable");
+  available->set_status("True");
+  for (auto [image, ready, desired] : {std::tuple{"busybox", 3, 4}, {"nginx", 0, 2}}) {
+    fsb::v1alpha1::WarmStatus* warm = up.mutable_status()->add_warm();
+    warm->set_image(image);
+    warm->set_ready(ready);
+    warm->set_preparing(1);
+    warm->set_desired(desired);
+  }
+  fsb::v1alpha1::Agent down = MakeAgent("b2", "False", 1);
+  down.mutable_status()->clear_images();
+  auto* unavailable = down.mutable_status()->add_conditions();
+  unavailable->set_type("RuntimeAvailable");
+  unavailable->set_status("False");
+  EXPECT_EQ(FormatAgentTable({&up, &down}, /*wide=*/true, kNow),
+            "NAME   POOL      NODE      CAPACITY   USED   READY   LAST-HEARTBEAT   ADDRESS         "
+            "RUNTIME            WARM                     IMAGES\n"
+            "a1     default   node-a1   5          2      True    3s               10.0.0.1:5758   "
+            "Up                 busybox 3/4, nginx 0/2   busybox,nginx\n"
+            "b2     default   node-b2   5          2      False   1s               10.0.0.1:5758   "
+            "Down (warm only)   <none>                   <none>\n");
+  // Not in the narrow table.
+  EXPECT_EQ(FormatAgentTable({&down}, /*wide=*/false, kNow),
+            "NAME   POOL      NODE      CAPACITY   USED   READY   LAST-HEARTBEAT\n"
+            "b2     default   node-b2   5          2      False   1s\n");
 }
 
 TEST(FormatJsonTest, UsesProtoFieldNamesAndParsesBack) {
