@@ -90,6 +90,7 @@ bool RegistrationLoop::Tick(bool registered) {
     }
   }
   const absl::Status refreshed = manager_->Refresh();
+  manager_->SetRuntimeAvailable(refreshed.ok());
   if (!refreshed.ok()) {
     LOG(WARNING) << "cannot refresh sandbox states from the runtime: " << refreshed;
   }

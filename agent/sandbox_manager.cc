@@ -39,7 +39,7 @@ absl::Status NotReady() {
 SandboxStatus AdoptedStatus(const SandboxSpec& spec, const ContainerState& c,
                             const std::string& log_path) {
   SandboxStatus status;
-  status.set_sandbox_id(spec.sandbox_id());
+  status.set_sandbox_id(c.id);  // a warm sandbox's differs from spec.sandbox_id()
   status.set_name(spec.name());
   status.set_namespace_(spec.namespace_());
   status.set_image(spec.image());
@@ -141,8 +141,7 @@ absl::Status SandboxManager::Recover() {
       if (c->task == TaskState::kRunning) {
         // An init that still answers was never ordered (the agent died before the
         // order left): the instance is idle, whatever the journal says.
-        absl::StatusOr<InitConnection> init =
-            InitConnection::Connect(warm_.pool->SocketPath(c->id), absl::Seconds(2));
+        absl::StatusOr<InitConnection> init = warm_.pool->Probe(c->id, absl::Seconds(2));
         if (init.ok()) {
           if (claim.has_value()) warm_.pool->RemoveClaim(c->id);
           warm_.pool->Adopt(*c, *std::move(init));
@@ -292,6 +291,20 @@ absl::StatusOr<SandboxManager::Created> SandboxManager::CreateTimed(const Sandbo
   }
   const bool warm = started.has_value();
   if (!warm) {
+    bool runtime_down;
+    {
+      absl::MutexLock lock(&mu_);
+      runtime_down = runtime_down_;
+      if (runtime_down) {
+        aliases_.erase(id);
+        sandboxes_.erase(id);
+      }
+    }
+    if (runtime_down) {
+      return absl::ResourceExhaustedError(
+          "containerd is not answering on this agent: it takes only creates a prepared "
+          "(warm) instance can serve");
+    }
     if (warm_.pool != nullptr) warm_.pool->ColdCreateStarted();
     started = StartCold(spec, timings);
     if (warm_.pool != nullptr) warm_.pool->ColdCreateDone();
@@ -508,6 +521,11 @@ absl::StatusOr<std::string> SandboxManager::RuntimeSpec(std::string_view id) con
         absl::StrCat("sandbox \"", Sv(id), "\" not found on this agent"));
   }
   return sandboxes_.at(*key).spec_json;
+}
+
+void SandboxManager::SetRuntimeAvailable(bool available) {
+  absl::MutexLock lock(&mu_);
+  runtime_down_ = !available;
 }
 
 std::vector<fsb::agent::v1::WarmCount> SandboxManager::WarmCounts() const {

@@ -130,6 +130,11 @@ class SandboxManager {
   // touches containers without fsb's labels (the runtime lists only those).
   absl::StatusOr<GarbageReport> CollectGarbage();
 
+  // Whether containerd answers (the registration loop learns it every round). While it
+  // does not, a create no warm instance can serve is RESOURCE_EXHAUSTED at once (the
+  // controller tries another agent); warm creates go on.
+  void SetRuntimeAvailable(bool available);
+
   int capacity() const { return options_.capacity; }
   std::string LogPath(std::string_view id) const;
 
@@ -187,6 +192,7 @@ class SandboxManager {
   const Warm warm_;
   mutable absl::Mutex mu_;
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
+  bool runtime_down_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, Entry> sandboxes_ ABSL_GUARDED_BY(mu_);
   // A warm sandbox's proposed id -> its container id.
   absl::flat_hash_map<std::string, std::string> aliases_ ABSL_GUARDED_BY(mu_);

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "agent/fake_runtime.h"
+#include "agent/warm/fake_init.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -356,6 +357,258 @@ TEST_F(ReadyManagerTest, CreatesAndDeletesAreCountedAndTimedByStage) {
   EXPECT_THAT(text, HasSubstr("fsb_agent_capacity_slots{state=\"total\"} 2"));
   EXPECT_THAT(text, HasSubstr("fsb_agent_capacity_slots{state=\"used\"} 0"));
   EXPECT_THAT(text, HasSubstr("fsb_agent_sandboxes{phase=\"running\"} 0"));
+}
+
+
+// ---- The warm path ----
+
+class WarmManagerTest : public ::testing::Test {
+ protected:
+  WarmManagerTest()
+      : dir_(std::filesystem::path(::testing::TempDir()) / "sbm_warm"),
+        limits_({.cpu = (dir_ / "cg/cpu").string(),
+                 .memory = (dir_ / "cg/memory").string(),
+                 .pids = (dir_ / "cg/pids").string()}),
+        pool_(&runtime_, &groups_, &clock_, &metrics_,
+              {.state_dir = (dir_ / "warm").string(),
+               .init_binary = "/bin/fsb-init",
+               .log_dir = (dir_ / "logs").string(),
+               .init_timeout = absl::Milliseconds(100),
+               .connect = inits_.Connector()}) {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "logs");
+  }
+  ~WarmManagerTest() override { pool_.Stop(); }
+
+  // A manager over the shared fake runtime (and pool), recovered.
+  std::unique_ptr<SandboxManager> NewManager(const CgroupLimits* limits) {
+    auto m = std::make_unique<SandboxManager>(
+        &runtime_, &groups_, &clock_, &metrics_,
+        SandboxManager::Options{.capacity = 4, .log_dir = (dir_ / "logs").string()},
+        SandboxManager::Warm{&pool_, limits});
+    CHECK(m->Recover().ok());
+    // Recover started the workers (with nothing to do); these tests refill by hand.
+    pool_.Stop();
+    pool_.SetControllerTargets(std::vector<WarmTarget>{{"docker.io/fsb/busybox:latest", 4}});
+    return m;
+  }
+  // The instance's cgroup files, as runc would have made them.
+  void MakeCgroup(const std::string& id) {
+    for (const char* c : {"cpu", "memory", "pids"}) {
+      std::filesystem::create_directories(dir_ / "cg" / c / "fsb" / id);
+    }
+    for (const char* f : {"cpu/cpu.cfs_period_us", "cpu/cpu.cfs_quota_us",
+                          "memory/memory.limit_in_bytes", "pids/pids.max"}) {
+      const std::filesystem::path file(f);
+      std::ofstream(dir_ / "cg" / file.parent_path() / "fsb" / id / file.filename());
+    }
+  }
+  std::string ReadCgroup(const std::string& file) {
+    std::ifstream in(dir_ / "cg" / file);
+    std::string s;
+    std::getline(in, s);
+    return s;
+  }
+
+  static v1::SandboxSpec Spec(const std::string& id) {
+    v1::SandboxSpec spec;
+    spec.set_sandbox_id(id);
+    spec.set_name("sb-" + id);
+    spec.set_namespace_("default");
+    spec.set_image("fsb/busybox");
+    spec.add_command("sleep");
+    spec.add_command("60");
+    (*spec.mutable_env())["GREETING"] = "hi";
+    spec.set_working_dir("/work");
+    return spec;
+  }
+
+  std::filesystem::path dir_;
+  FakeRuntime runtime_;
+  ShimGroups groups_{8};
+  ManualClock clock_{absl::FromUnixSeconds(1000)};
+  metrics::Registry registry_;
+  AgentMetrics metrics_{&registry_};
+  FakeInits inits_;
+  CgroupLimits limits_;
+  WarmPool pool_;
+};
+
+TEST_F(WarmManagerTest, AHitBecomesTheSandboxUnderTheInstancesId) {
+  auto manager = NewManager(&limits_);
+  ASSERT_TRUE(pool_.RefillOnce());
+  const std::string instance = runtime_.created.back().id;
+  const size_t containers = runtime_.created.size();
+  absl::StatusOr<SandboxManager::Created> created = manager->Create(Spec("p1"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->warm);
+  EXPECT_EQ(created->status.sandbox_id(), instance);
+  EXPECT_EQ(created->status.requested_id(), "p1");
+  EXPECT_EQ(created->status.phase(), v1::SANDBOX_PHASE_RUNNING);
+  EXPECT_EQ(created->status.log_path(), (dir_ / "logs" / (instance + ".log")).string());
+  EXPECT_EQ(runtime_.created.size(), containers);  // no container was made for it
+  ASSERT_EQ(inits_.orders().size(), 1u);
+  const FakeInits::Received order = inits_.orders()[0];
+  EXPECT_EQ(order.argv, (std::vector<std::string>{"sleep", "60"}));
+  EXPECT_THAT(order.env, ::testing::Contains("GREETING=hi"));
+  EXPECT_EQ(order.hostname, "sb-p1");
+  EXPECT_EQ(order.cwd, "/work");
+  EXPECT_EQ(order.bounding & (uint64_t{1} << 21), 0u);  // never CAP_SYS_ADMIN
+  // Both ids name it; the same request again is the same sandbox.
+  EXPECT_EQ(manager->Get("p1")->sandbox_id(), instance);
+  EXPECT_EQ(manager->Get(instance)->requested_id(), "p1");
+  EXPECT_TRUE(manager->Create(Spec("p1"))->warm);
+  // Exec sees the process a cold create would have had, not the instance's.
+  absl::StatusOr<std::string> spec_json = manager->RuntimeSpec("p1");
+  ASSERT_TRUE(spec_json.ok());
+  EXPECT_THAT(*spec_json, HasSubstr(R"("args":["sleep","60"])"));
+  EXPECT_THAT(*spec_json, Not(HasSubstr("CAP_SYS_ADMIN")));
+  // Recorded in containerd off the request path.
+  EXPECT_TRUE(pool_.ReadClaim(instance).has_value());
+  pool_.Reap();
+  EXPECT_EQ(runtime_.running.at(instance).labels.at(kSandboxIdLabel), "p1");
+  EXPECT_FALSE(pool_.ReadClaim(instance).has_value());
+  // Its exit is the sandbox's; a delete by the proposed id removes the instance.
+  EXPECT_TRUE(manager->OnExit(instance, 3));
+  EXPECT_EQ(manager->Get("p1")->exit_code(), 3);
+  ASSERT_TRUE(manager->Delete("p1", absl::ZeroDuration()).ok());
+  EXPECT_EQ(runtime_.removed.back(), instance);
+  EXPECT_FALSE(std::filesystem::exists(pool_.ControlDir(instance)));
+  EXPECT_EQ(manager->Get("p1").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(WarmManagerTest, MissesAndUnusableInstancesGoCold) {
+  auto manager = NewManager(&limits_);
+  // Empty pool: cold, under the proposed id.
+  absl::StatusOr<SandboxManager::Created> cold = manager->Create(Spec("c1"));
+  ASSERT_TRUE(cold.ok()) << cold.status();
+  EXPECT_FALSE(cold->warm);
+  EXPECT_EQ(cold->status.sandbox_id(), "c1");
+  // An init that dies without a word: the create still succeeds, cold, and the
+  // instance is removed.
+  inits_.set_behavior(FakeInitBehavior::kDie);
+  ASSERT_TRUE(pool_.RefillOnce());
+  const std::string dead = runtime_.created.back().id;
+  absl::StatusOr<SandboxManager::Created> fell = manager->Create(Spec("c2"));
+  ASSERT_TRUE(fell.ok()) << fell.status();
+  EXPECT_FALSE(fell->warm);
+  EXPECT_EQ(fell->status.sandbox_id(), "c2");
+  pool_.Reap();
+  EXPECT_THAT(runtime_.removed, ::testing::Contains(dead));
+  // Limits the kernel refuses (here: no cgroup folder): cold as well.
+  inits_.set_behavior(FakeInitBehavior::kExec);
+  ASSERT_TRUE(pool_.RefillOnce());
+  v1::SandboxSpec limited = Spec("c3");
+  limited.mutable_resources()->set_memory_bytes(64 << 20);
+  absl::StatusOr<SandboxManager::Created> refused = manager->Create(limited);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_FALSE(refused->warm);
+  EXPECT_EQ(refused->status.sandbox_id(), "c3");
+  EXPECT_THAT(registry_.Serialize(), HasSubstr(R"(fsb_agent_warm_claims_total{reason="limits",result="miss"} 1)"));
+}
+
+TEST_F(WarmManagerTest, LimitsAreWrittenBeforeTheProcessIsReleased) {
+  auto manager = NewManager(&limits_);
+  ASSERT_TRUE(pool_.RefillOnce());
+  const std::string instance = runtime_.created.back().id;
+  MakeCgroup(instance);
+  v1::SandboxSpec spec = Spec("l1");
+  spec.mutable_resources()->set_cpu_millicores(500);
+  spec.mutable_resources()->set_memory_bytes(32 << 20);
+  spec.mutable_resources()->set_pids(20);
+  absl::StatusOr<SandboxManager::Created> created = manager->Create(spec);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->warm);
+  EXPECT_EQ(ReadCgroup("cpu/fsb/" + instance + "/cpu.cfs_quota_us"), "50000");
+  EXPECT_EQ(ReadCgroup("memory/fsb/" + instance + "/memory.limit_in_bytes"), "33554432");
+  EXPECT_EQ(ReadCgroup("pids/fsb/" + instance + "/pids.max"), "20");
+  // The recorded spec carries them too, as a cold create's would.
+  EXPECT_THAT(*manager->RuntimeSpec("l1"), HasSubstr(R"("memory":{"limit":33554432})"));
+}
+
+TEST_F(WarmManagerTest, WithoutALimitsWriterARequestWithLimitsGoesCold) {
+  auto manager = NewManager(nullptr);
+  ASSERT_TRUE(pool_.RefillOnce());
+  v1::SandboxSpec spec = Spec("n1");
+  spec.mutable_resources()->set_pids(5);
+  EXPECT_FALSE(manager->Create(spec)->warm);
+  EXPECT_TRUE(manager->Create(Spec("n2"))->warm);  // the instance was given back
+}
+
+TEST_F(WarmManagerTest, AProcessInitRejectsFailsTheCreateAndAdmitsNothing) {
+  auto manager = NewManager(&limits_);
+  inits_.set_behavior(FakeInitBehavior::kBadExecutable);
+  ASSERT_TRUE(pool_.RefillOnce());
+  const std::string instance = runtime_.created.back().id;
+  absl::StatusOr<SandboxManager::Created> created = manager->Create(Spec("b1"));
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(created.status().message(), HasSubstr("executable \"nope\""));
+  EXPECT_EQ(manager->Get("b1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager->Get(instance).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(manager->List().empty());
+  pool_.Reap();
+  EXPECT_EQ(runtime_.removed.back(), instance);  // used up: removed
+  EXPECT_FALSE(pool_.ReadClaim(instance).has_value());
+}
+
+TEST_F(WarmManagerTest, ContainerdDownRefusesOnlyColdCreates) {
+  auto manager = NewManager(&limits_);
+  ASSERT_TRUE(pool_.RefillOnce());
+  manager->SetRuntimeAvailable(false);
+  EXPECT_TRUE(manager->Create(Spec("w1"))->warm);
+  absl::StatusOr<SandboxManager::Created> cold = manager->Create(Spec("w2"));
+  EXPECT_EQ(cold.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(cold.status().message(), HasSubstr("containerd is not answering"));
+  EXPECT_EQ(manager->Get("w2").status().code(), absl::StatusCode::kNotFound);
+  manager->SetRuntimeAvailable(true);
+  EXPECT_TRUE(manager->Create(Spec("w2")).ok());
+}
+
+TEST_F(WarmManagerTest, RecoverSortsInstancesIntoSandboxesPoolAndGarbage) {
+  std::string bound, journaled, idle, broken;
+  {
+    auto previous = NewManager(&limits_);
+    ASSERT_TRUE(pool_.RefillOnce());
+    ASSERT_TRUE(previous->Create(Spec("r1")).ok());  // bound below
+    bound = previous->Get("r1")->sandbox_id();
+    pool_.Reap();
+    ASSERT_TRUE(pool_.RefillOnce());
+    ASSERT_TRUE(previous->Create(Spec("r2")).ok());  // never bound: the journal says it
+    journaled = previous->Get("r2")->sandbox_id();
+    ASSERT_TRUE(pool_.RefillOnce());
+    idle = runtime_.created.back().id;
+    ASSERT_TRUE(pool_.RefillOnce());
+    broken = runtime_.created.back().id;
+  }
+  // The new agent process: r1's and r2's inits are gone (they exec'd), `idle` answers,
+  // `broken` does not.
+  WarmPool fresh(&runtime_, &groups_, &clock_, &metrics_,
+                 {.state_dir = (dir_ / "warm").string(),
+                  .init_binary = "/bin/fsb-init",
+                  .log_dir = (dir_ / "logs").string(),
+                  .init_timeout = absl::Milliseconds(100),
+                  .connect = [&](const std::string& path, absl::Duration timeout)
+                      -> absl::StatusOr<InitConnection> {
+                    if (path == fresh.SocketPath(idle)) return inits_.Connect(path, timeout);
+                    return absl::UnavailableError("connection refused");
+                  }});
+  for (auto& [id, c] : runtime_.running) c.created_at = clock_.Now();
+  for (auto& [id, c] : runtime_.running) c.labels[kWarmChainLabel] = "sha256:chain";
+  // The fake keeps only labels the pool set; the bound one was updated above.
+  SandboxManager manager(&runtime_, &groups_, &clock_, &metrics_,
+                         {.capacity = 4, .log_dir = (dir_ / "logs").string()},
+                         {&fresh, &limits_});
+  ASSERT_TRUE(manager.Recover().ok());
+  fresh.Stop();
+  EXPECT_EQ(manager.Get("r1")->sandbox_id(), bound);
+  EXPECT_EQ(manager.Get("r2")->sandbox_id(), journaled);
+  EXPECT_EQ(manager.Get(journaled)->requested_id(), "r2");
+  EXPECT_THAT(*manager.RuntimeSpec("r2"), HasSubstr(R"("args":["sleep","60"])"));
+  EXPECT_TRUE(fresh.Owns(idle));
+  EXPECT_THAT(runtime_.removed, ::testing::Contains(broken));
+  EXPECT_EQ(manager.List().size(), 2u);
+  fresh.Reap();  // r2's binding is recorded now
+  EXPECT_EQ(runtime_.running.at(journaled).labels.at(kSandboxIdLabel), "r2");
 }
 
 }  // namespace

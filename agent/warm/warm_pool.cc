@@ -86,6 +86,7 @@ void WarmPool::SetControllerTargets(std::optional<std::vector<WarmTarget>> targe
   absl::MutexLock lock(&mu_);
   controller_targets_ = std::move(targets);
   ApplyTargets();
+  retargeted_ = true;  // the housekeeper trims what is no longer wanted
 }
 
 void WarmPool::ApplyTargets() {
@@ -94,7 +95,6 @@ void WarmPool::ApplyTargets() {
   for (auto& [image, p] : images_) p.desired = 0;
   for (const WarmTarget& t : targets) images_[t.image].desired = std::max(0, t.count);
   for (auto& [image, p] : images_) UpdateGauges(image);
-  kick_ = true;  // the housekeeper trims what is no longer wanted
 }
 
 void WarmPool::UpdateGauges(const std::string& image) {
@@ -352,7 +352,7 @@ bool WarmPool::RefillOnce() {
     p.retry_after = absl::InfinitePast();
     VLOG(2) << "warm instance " << made->id << " of " << image << " ready in " << took.Elapsed();
     p.ready.push_back(*std::move(made));
-    if (static_cast<int>(p.ready.size()) > p.desired) kick_ = true;
+    if (static_cast<int>(p.ready.size()) > p.desired) retargeted_ = true;
   }
   UpdateGauges(image);
   return true;
@@ -454,6 +454,10 @@ void WarmPool::Destroy(const std::string& id, const std::string& shim_group) {
   std::filesystem::remove_all(ControlDir(id), ec);
   const std::string log = absl::StrCat(options_.log_dir, "/", id, ".log");
   unlink(log.c_str());
+}
+
+absl::StatusOr<InitConnection> WarmPool::Probe(std::string_view id, absl::Duration timeout) const {
+  return options_.connect(SocketPath(id), timeout);
 }
 
 void WarmPool::Maintain() {
@@ -564,7 +568,9 @@ void WarmPool::RunHousekeeper() {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || kick_; };
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || kick_ || retargeted_;
+      };
       mu_.AwaitWithDeadline(absl::Condition(&woken), next_maintenance);
       if (stop_) return;
       kick_ = false;
@@ -575,8 +581,11 @@ void WarmPool::RunHousekeeper() {
     } else {
       // Trimming after a target change needs no containerd call.
       absl::MutexLock lock(&mu_);
-      TrimLocked();
-      kick_ = false;
+      if (retargeted_) TrimLocked();
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      retargeted_ = false;
     }
     Reap();
   }

@@ -155,8 +155,14 @@ class WarmPool {
   std::string SocketPath(std::string_view id) const;
   std::string ControlDir(std::string_view id) const;
 
+  // Connects to instance `id`'s init: OK when it is idle and waiting for an order.
+  absl::StatusOr<InitConnection> Probe(std::string_view id, absl::Duration timeout) const;
+
   // One pass of the housekeeper's periodic work (tests call it directly).
   void Maintain();
+  // Removes discarded instances and records pending bindings (the housekeeper runs it
+  // after every wake-up; tests call it directly).
+  void Reap();
   // Makes one missing instance if any is missing, synchronously; returns whether it
   // tried (tests, and the refill workers' body).
   bool RefillOnce();
@@ -186,8 +192,6 @@ class WarmPool {
   void Destroy(const std::string& id, const std::string& shim_group);
   void RunRefill();
   void RunHousekeeper();
-  // Removes doomed instances and retries bindings.
-  void Reap();
   bool WorkAvailable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Runtime* const runtime_;
@@ -207,7 +211,8 @@ class WarmPool {
   int cold_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
-  bool kick_ ABSL_GUARDED_BY(mu_) = false;  // the housekeeper has work now
+  bool kick_ ABSL_GUARDED_BY(mu_) = false;  // the housekeeper has instances to reap or bind
+  bool retargeted_ ABSL_GUARDED_BY(mu_) = false;  // desired counts changed: trim now
   std::vector<std::thread> threads_;
 };
 

@@ -3,6 +3,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "internal/image_ref.h"
 
 namespace fsb::agent {
@@ -10,7 +12,8 @@ namespace fsb::agent {
 absl::StatusOr<std::vector<WarmTarget>> ParseWarmTargets(const std::vector<std::string>& values) {
   std::vector<WarmTarget> targets;
   for (const std::string& value : values) {
-    for (absl::string_view entry : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+    for (absl::string_view raw : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+      const absl::string_view entry = absl::StripAsciiWhitespace(raw);
       const size_t eq = entry.rfind('=');
       int count = 0;
       if (eq == absl::string_view::npos || !absl::SimpleAtoi(entry.substr(eq + 1), &count) ||
