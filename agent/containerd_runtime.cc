@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "glog/logging.h"
 #include "internal/ids.h"
 #include "internal/stopwatch.h"
@@ -65,6 +66,21 @@ TaskState FromContainerd(containerd::v1::types::Status s) {
 }
 
 }  // namespace
+
+absl::Status TaskCreateError(const absl::Status& status) {
+  // runc: "unable to start container process: exec: \"x\": executable file not found in
+  // $PATH" / "...: error during container init: mkdir /etc/passwd: not a directory".
+  const absl::string_view m = status.message();
+  const size_t at = m.find("unable to start container process: ");
+  if (status.ok() || at == absl::string_view::npos) return status;
+  const absl::string_view cause = m.substr(at + sizeof("unable to start container process: ") - 1);
+  if (absl::StartsWith(cause, "exec: ") || absl::StrContains(cause, "chdir to cwd") ||
+      absl::StrContains(cause, "container init: mkdir ")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot start the sandbox's process: ", absl::StripSuffix(cause, ": unknown")));
+  }
+  return status;
+}
 
 ContainerdRuntime::ContainerdRuntime(Containerd* containerd, Options options)
     : containerd_(containerd), options_(std::move(options)) {}
@@ -188,7 +204,7 @@ absl::StatusOr<uint32_t> ContainerdRuntime::CreateAndStart(const ContainerParams
   req.set_stderr(log_uri);
   absl::StatusOr<uint32_t> task = containerd_->CreateTask(req);
   timings[AgentStage::kTaskCreate] = stage.Lap();
-  if (!task.ok()) return cleanup(task.status());
+  if (!task.ok()) return cleanup(TaskCreateError(task.status()));
   absl::StatusOr<uint32_t> pid = containerd_->StartTask(params.id);
   timings[AgentStage::kTaskStart] = stage.Lap();
   if (!pid.ok()) return cleanup(pid.status());

@@ -20,6 +20,12 @@ namespace fsb::agent {
 inline constexpr char kManagedLabel[] = "fsb.io/managed";
 inline constexpr char kOwnerLabel[] = "fsb.io/agent";
 
+// The error a create reports when Tasks.Create failed with `status`: runc's refusals of
+// the process itself (argv[0] missing or not executable, a working directory that cannot
+// be made) become INVALID_ARGUMENT, as a warm create reports them; anything else is
+// returned as it is.
+absl::Status TaskCreateError(const absl::Status& status);
+
 // Runtime on containerd's gRPC API and the runc v2 shim. Resolved images are cached
 // by manifest digest (an image name re-pointed to a new manifest is re-resolved); files
 // read from image root filesystems are cached by chain id and path. Thread-safe.
