@@ -47,7 +47,7 @@ constexpr StageFamily kStageFamilies[] = {
 // The stages in the order a create passes them; rows of other names follow, by name.
 constexpr std::string_view kStageOrder[] = {
     "total",         "validate",         "allocate",         "persist",
-    "agent_rpc",     "admission",        "warm_claim",       "image_resolve",
+    "agent_rpc",     "admission",        "warm_claim",       "init_exec",  "image_resolve",
     "container_create", "snapshot_prepare", "task_create",   "task_start",
 };
 

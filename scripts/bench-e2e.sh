@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end create benchmark: fsb against containerd's own `ctr run -d`, on one machine.
+# End-to-end create benchmark: fsb warm and cold against containerd's own `ctr run -d`,
+# on one machine.
 #
 # Usage: scripts/bench-e2e.sh [--requests N] [--out FILE] [--agent-arg ARG]... [--no-build]
 #   --requests N     sandboxes per run (default 50)
@@ -17,10 +18,17 @@
 #   2. fsb bench --concurrency 8                 N creates, 8 in flight; then the shims'
 #                                                memory is read with N sandboxes running,
 #                                                and they are deleted
-#   3. ctr run -d IMAGE ID sleep 3600            N times in a row, each timed (after one
+#   3. warm: `fsb apply` of a SandboxPool keeping N prepared instances of the image; once
+#      they are ready their memory is read (shims, fsb-loggers, fsb-inits, the agent), then
+#      fsb bench --concurrency 1 --cleanup, --concurrency 8 --cleanup (waiting for a full
+#      pool before each), and a burst of min(N, 16) creates all at once; each with its hit
+#      rate (the agent's fsb_agent_warm_claims_total) and, after the burst, the time until
+#      the pool is full again
+#   4. ctr run -d IMAGE ID sleep 3600            N times in a row, each timed (after one
 #                                                warm-up run); the shims' memory is read,
 #                                                then the containers are removed
-# prints a table (p50/p90/p99/max and the ctr/fsb ratio at p50) and writes every figure,
+# prints a table (p50/p90/p99/max, creates/s, hit rates, and the ratios to warm at p50)
+# and writes every figure,
 # the machine and the commands to the JSON file. Everything it started is stopped on exit
 # (the temp folder is kept only if the run failed). Needs root (containerd and runc).
 set -euo pipefail
@@ -212,6 +220,64 @@ if ((${#names[@]})) && ! "${fsb}" rm --now "${names[@]}" >/dev/null; then
   echo "bench-e2e: some deletes failed (the controller retries them)" >&2
 fi
 
+# The agent's metric samples matching a regex (name and labels), summed.
+agent_metric() {
+  curl -sf "http://127.0.0.1:${agent_metrics_port}/metrics" |
+    awk -v re="$1" '$0 !~ /^#/ && $1 ~ re {sum += $2} END {print sum + 0}'
+}
+warm_ready() { agent_metric '^fsb_agent_warm_instances\\{.*state="ready"'; }
+warm_hits() { agent_metric '^fsb_agent_warm_claims_total\\{.*result="hit"'; }
+# Waits (at most 120 s) until `want` instances are ready; prints the seconds it took.
+await_pool() {
+  local want="$1" t0 i
+  t0="$(date +%s%N)"
+  for i in $(seq 1 1200); do
+    (($(warm_ready) >= want)) && break
+    sleep 0.1
+  done
+  if (($(warm_ready) < want)); then
+    echo "bench-e2e: the warm pool did not fill up (${want} wanted, $(warm_ready) ready)" >&2
+    exit 1
+  fi
+  echo "$((($(date +%s%N) - t0) / 1000000))" | awk '{printf "%.3f", $1 / 1000}'
+}
+# Runs fsb bench (flags as run_bench) into FILE and records its hit rate in FILE.hits.
+warm_bench() {
+  local file="$1" before
+  shift
+  before="$(warm_hits)"
+  run_bench "${file}" "$@"
+  echo "$(($(warm_hits) - before))" >"${file}.hits"
+}
+pool_size="${requests}"
+burst=$((requests < 16 ? requests : 16))
+apply_pool() {
+  printf 'apiVersion: fsb.io/v1alpha1\nkind: SandboxPool\nmetadata: {name: default}\nspec:\n  warmImages: [{image: %s, count: %s}]\n' \
+    "${image}" "$1" | "${fsb}" apply -f - >/dev/null
+}
+echo "bench-e2e: warm pool of ${pool_size} instances"
+apply_pool "${pool_size}"
+fill_s="$(await_pool "${pool_size}")"
+sleep 1  # let the last refills settle before reading memory
+warm_memory="$(jq -n --argjson stack "$(stack_memory)" \
+  --argjson inits "$(memory_of "^/dev/.fsb-init")" \
+  --argjson agent "$(memory_of "${build_dir}/agent/fsb-agent")" \
+  '$stack + {inits: $inits, agent: $agent}')"
+echo "bench-e2e: warm fsb bench, concurrency 1, ${requests} creates"
+warm_bench "${state}/warm-c1.json" --concurrency 1 --cleanup
+await_pool "${pool_size}" >/dev/null
+echo "bench-e2e: warm fsb bench, concurrency ${concurrency}, ${requests} creates"
+warm_bench "${state}/warm-c8.json" --concurrency "${concurrency}" --cleanup
+await_pool "${pool_size}" >/dev/null
+echo "bench-e2e: warm burst, ${burst} creates at once"
+warm_bench "${state}/warm-burst.json" --requests "${burst}" --concurrency "${burst}"
+refill_s="$(await_pool "${pool_size}")"
+mapfile -t names < <(jq -r '.sandboxes[]' "${state}/warm-burst.json")
+if ((${#names[@]})) && ! "${fsb}" rm --now "${names[@]}" >/dev/null; then
+  echo "bench-e2e: some deletes failed (the controller retries them)" >&2
+fi
+apply_pool 0
+
 echo "bench-e2e: ctr run -d, ${requests} times"
 ctr_run() {
   local id="$1"
@@ -263,6 +329,17 @@ fi
 jq -n \
   --slurpfile c1 "${state}/fsb-c1.json" \
   --slurpfile c8 "${state}/fsb-c8.json" \
+  --slurpfile wc1 "${state}/warm-c1.json" \
+  --slurpfile wc8 "${state}/warm-c8.json" \
+  --slurpfile wburst "${state}/warm-burst.json" \
+  --argjson wc1_hits "$(cat "${state}/warm-c1.json.hits")" \
+  --argjson wc8_hits "$(cat "${state}/warm-c8.json.hits")" \
+  --argjson wburst_hits "$(cat "${state}/warm-burst.json.hits")" \
+  --argjson warm_memory "${warm_memory}" \
+  --argjson pool_size "${pool_size}" \
+  --argjson burst "${burst}" \
+  --argjson fill_s "${fill_s}" \
+  --argjson refill_s "${refill_s}" \
   --argjson ctr_us "$(printf '%s\n' "${ctr_ms[@]}" | jq -s .)" \
   --argjson version_us "$(printf '%s\n' "${version_ms[@]}" | jq -s .)" \
   --argjson fsb_memory "${fsb_memory}" \
@@ -299,32 +376,58 @@ jq -n \
       commands: {
         fsb_c1: "fsb bench --image \($image) --requests \($requests) --concurrency 1 --cleanup -o json",
         fsb_c8: "fsb bench --image \($image) --requests \($requests) --concurrency \($concurrency) -o json",
-        ctr: "ctr --address SOCK -n fsb run -d \($image) ID sleep 3600"
+        ctr: "ctr --address SOCK -n fsb run -d \($image) ID sleep 3600",
+        warm_pool: "fsb apply: SandboxPool default, warmImages [{image: \($image), count: \($pool_size)}]",
+        warm_c1: "fsb bench --image \($image) --requests \($requests) --concurrency 1 --cleanup -o json",
+        warm_c8: "fsb bench --image \($image) --requests \($requests) --concurrency \($concurrency) --cleanup -o json",
+        warm_burst: "fsb bench --image \($image) --requests \($burst) --concurrency \($burst) -o json"
       },
       fsb_c1: $c1[0],
       fsb_c8: $c8[0],
+      warm: {
+        pool_size: $pool_size,
+        c1: ($wc1[0] + {hits: $wc1_hits, hit_rate: ($wc1_hits / $wc1[0].requests)}),
+        c8: ($wc8[0] + {hits: $wc8_hits, hit_rate: ($wc8_hits / $wc8[0].requests)}),
+        burst: ($wburst[0] + {hits: $wburst_hits, hit_rate: ($wburst_hits / $burst)}),
+        pool_fill_seconds: $fill_s,
+        refill_after_burst_seconds: $refill_s,
+        memory_idle: ($warm_memory + {per_instance_pss_kib:
+          (($warm_memory.shims.pss_kib + $warm_memory.loggers.pss_kib + $warm_memory.inits.pss_kib)
+           / $pool_size | round)})
+      },
       ctr: {latencies_ms: $ctr_ms, latency_ms: ($ctr_ms | stats)},
       ctr_version_ms: ($version_us | map(. / 1000) | stats),
       memory: {fsb_c8: $fsb_memory, ctr: $ctr_memory},
       ratio_ctr_over_fsb_p50: {
         c1: (($ctr_ms | pct(0.5)) / $c1[0].latency_ms.p50 * 100 | round / 100),
         c8: (($ctr_ms | pct(0.5)) / $c8[0].latency_ms.p50 * 100 | round / 100)
+      },
+      ratio_over_warm_p50: {
+        cold_c1: ($c1[0].latency_ms.p50 / $wc1[0].latency_ms.p50 * 10 | round / 10),
+        cold_c8: ($c8[0].latency_ms.p50 / $wc8[0].latency_ms.p50 * 10 | round / 10),
+        ctr_c1: (($ctr_ms | pct(0.5)) / $wc1[0].latency_ms.p50 * 10 | round / 10)
       }
     }' >"${out}"
 
 jq -r --arg c "${concurrency}" '
   def pad($n): tostring | if length < $n then . + (" " * ($n - length)) else . end;
-  def row($name; $l; $rate): ($name | pad(12)) + ($l.p50 | pad(10)) + ($l.p90 | pad(10))
-    + ($l.p99 | pad(10)) + ($l.max | pad(10)) + ($rate | tostring);
+  def row($name; $l; $rate): ($name | pad(16)) + ($l.p50 | pad(10)) + ($l.p90 | pad(10))
+    + ($l.p99 | pad(10)) + ($l.max | pad(10)) + ($rate | tostring | pad(11));
+  def hits($w): "\($w.hits)/\($w.requests)";
   def one: . * 10 | round / 10;
   def mib: . / 1024 | one | tostring;
-  "create latency, \(.requests) creates each (ms)",
-  row(""; {p50: "p50", p90: "p90", p99: "p99", max: "max"}; "creates/s"),
-  row("fsb c=1"; .fsb_c1.latency_ms; .fsb_c1.creates_per_second | one),
-  row("fsb c=\($c)"; .fsb_c8.latency_ms; .fsb_c8.creates_per_second | one),
+  "create latency, \(.requests) creates each (ms), client-observed",
+  row(""; {p50: "p50", p90: "p90", p99: "p99", max: "max"}; "creates/s") + "warm hits",
+  row("warm c=1"; .warm.c1.latency_ms; .warm.c1.creates_per_second | one) + hits(.warm.c1),
+  row("warm c=\($c)"; .warm.c8.latency_ms; .warm.c8.creates_per_second | one) + hits(.warm.c8),
+  row("warm burst \(.warm.burst.requests)"; .warm.burst.latency_ms; .warm.burst.creates_per_second | one) + hits(.warm.burst),
+  row("cold c=1"; .fsb_c1.latency_ms; .fsb_c1.creates_per_second | one),
+  row("cold c=\($c)"; .fsb_c8.latency_ms; .fsb_c8.creates_per_second | one),
   row("ctr run -d"; .ctr.latency_ms; "-"),
   "",
-  "ctr/fsb at p50: c=1 \(.ratio_ctr_over_fsb_p50.c1), c=\($c) \(.ratio_ctr_over_fsb_p50.c8)",
+  "at p50: cold/warm c=1 \(.ratio_over_warm_p50.cold_c1)x, c=\($c) \(.ratio_over_warm_p50.cold_c8)x; ctr/warm c=1 \(.ratio_over_warm_p50.ctr_c1)x; ctr/cold c=1 \(.ratio_ctr_over_fsb_p50.c1), c=\($c) \(.ratio_ctr_over_fsb_p50.c8)",
+  "warm pool of \(.warm.pool_size): filled in \(.warm.pool_fill_seconds) s; full again \(.warm.refill_after_burst_seconds) s after the burst",
+  "idle warm instances: \(.warm.memory_idle.per_instance_pss_kib) KiB PSS each (shims \(.warm.memory_idle.shims.pss_kib | mib) MiB, fsb-loggers \(.warm.memory_idle.loggers.pss_kib | mib) MiB, fsb-inits \(.warm.memory_idle.inits.pss_kib | mib) MiB PSS); agent \(.warm.memory_idle.agent.rss_kib | mib) MiB RSS, \(.warm.memory_idle.agent.pss_kib | mib) MiB PSS",
   "ctr version (process start + 1 RPC): p50 \(.ctr_version_ms.p50) ms",
   "memory with \(.requests) sandboxes running:",
   "  fsb: \(.memory.fsb_c8.shims.processes) shims \(.memory.fsb_c8.shims.rss_kib | mib) MiB RSS, \(.memory.fsb_c8.shims.pss_kib | mib) MiB PSS; \(.memory.fsb_c8.loggers.processes) fsb-loggers \(.memory.fsb_c8.loggers.pss_kib | mib) MiB PSS",
