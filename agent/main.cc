@@ -37,6 +37,7 @@
 #include "grpcpp/server_builder.h"
 #include "internal/clock.h"
 #include "internal/daemon.h"
+#include "internal/grpc_server_poller.h"
 #include "internal/metrics/grpc_server_metrics.h"
 #include "internal/metrics/metrics.h"
 #include "internal/validation.h"
@@ -255,6 +256,9 @@ int main(int argc, char** argv) {
   builder.RegisterService(&service);
   builder.RegisterService(&io);
   builder.RegisterService(&image_service);
+  // Logs and exec are callback services: without a poller of its own the server would
+  // read requests only when gRPC's callback threads poll (see GrpcServerPoller).
+  fsb::GrpcServerPoller poller(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {
     LOG(ERROR) << "cannot listen on " << listen;

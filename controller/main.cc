@@ -25,6 +25,7 @@
 #include "grpcpp/server_builder.h"
 #include "internal/clock.h"
 #include "internal/daemon.h"
+#include "internal/grpc_server_poller.h"
 #include "internal/metrics/grpc_server_metrics.h"
 #include "internal/metrics/metrics.h"
 #include "internal/strings.h"
@@ -182,6 +183,9 @@ int main(int argc, char** argv) {
   fsb::controller::ImageProxy images(
       &scheduler, [&agents](std::string_view address) { return agents.Channel(address); }, {});
   builder.RegisterService(&images);
+  // Logs and exec are callback services: without a poller of its own the server would
+  // read requests only when gRPC's callback threads poll (see GrpcServerPoller).
+  fsb::GrpcServerPoller poller(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {
     LOG(ERROR) << "cannot listen on " << options->bind_address;
