@@ -403,7 +403,7 @@ std::optional<absl::StatusOr<SandboxManager::Started>> SandboxManager::StartWarm
     return std::nullopt;
   }
   Started started{instance.id, instance.pid, claim.spec_json, instance.shim_group};
-  warm_.pool->Bind(instance.id, std::move(claim));
+  warm_.pool->Commit(std::move(instance), std::move(claim));
   return absl::StatusOr<Started>(std::move(started));
 }
 

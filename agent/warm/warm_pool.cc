@@ -116,6 +116,7 @@ std::optional<WarmInstance> WarmPool::Claim(std::string_view image, std::string*
     WarmInstance instance = std::move(p.ready.back());
     p.ready.pop_back();
     if (instance.init.Alive()) {
+      ++claims_in_flight_;
       UpdateGauges(it->first);
       return instance;
     }
@@ -129,6 +130,7 @@ std::optional<WarmInstance> WarmPool::Claim(std::string_view image, std::string*
 
 void WarmPool::Return(WarmInstance instance) {
   absl::MutexLock lock(&mu_);
+  --claims_in_flight_;
   const std::string image = instance.image;
   images_[image].ready.push_back(std::move(instance));
   UpdateGauges(image);
@@ -136,6 +138,7 @@ void WarmPool::Return(WarmInstance instance) {
 
 void WarmPool::Discard(WarmInstance instance) {
   absl::MutexLock lock(&mu_);
+  --claims_in_flight_;
   DoomLocked(std::move(instance));
 }
 
@@ -193,6 +196,13 @@ void WarmPool::RemoveClaim(std::string_view id) {
 void WarmPool::Bind(std::string id, WarmClaim claim) {
   absl::MutexLock lock(&mu_);
   binds_.push_back({std::move(id), std::move(claim)});
+  kick_ = true;
+}
+
+void WarmPool::Commit(WarmInstance instance, WarmClaim claim) {
+  absl::MutexLock lock(&mu_);
+  --claims_in_flight_;
+  binds_.push_back({std::move(instance.id), std::move(claim)});
   kick_ = true;
 }
 
@@ -299,12 +309,20 @@ void WarmPool::ColdCreateDone() {
   --cold_in_flight_;
 }
 
+bool WarmPool::Refillable(const PerImage& p, absl::Time now) const {
+  const int ready = static_cast<int>(p.ready.size());
+  if (p.desired - ready - p.preparing <= 0 || p.retry_after > now || cold_in_flight_ > 0) {
+    return false;
+  }
+  return claims_in_flight_ == 0 || 2 * ready < p.desired;
+}
+
 std::string WarmPool::NextToPrepare(absl::Time now) {
   std::string best;
   int best_deficit = 0;
   for (const auto& [image, p] : images_) {
     const int deficit = p.desired - static_cast<int>(p.ready.size()) - p.preparing;
-    if (deficit > best_deficit && p.retry_after <= now) {
+    if (deficit > best_deficit && Refillable(p, now)) {
       best = image;
       best_deficit = deficit;
     }
@@ -314,12 +332,9 @@ std::string WarmPool::NextToPrepare(absl::Time now) {
 
 bool WarmPool::WorkAvailable() const {
   if (stop_) return true;
-  if (cold_in_flight_ > 0) return false;
   const absl::Time now = clock_->Now();
   for (const auto& [image, p] : images_) {
-    if (p.desired - static_cast<int>(p.ready.size()) - p.preparing > 0 && p.retry_after <= now) {
-      return true;
-    }
+    if (Refillable(p, now)) return true;
   }
   return false;
 }
@@ -328,7 +343,6 @@ bool WarmPool::RefillOnce() {
   std::string image;
   {
     absl::MutexLock lock(&mu_);
-    if (cold_in_flight_ > 0) return false;
     image = NextToPrepare(clock_->Now());
     if (image.empty()) return false;
     ++images_[image].preparing;

@@ -65,7 +65,10 @@ struct WarmClaim {
 //
 // Desired counts are the controller's targets for the agent's pool when it sent any,
 // else `default_targets` (--warm). `refill_concurrency` workers make missing instances,
-// never starting one while a cold create waits (ColdCreateStarted/Done), with
+// never starting one while a cold create waits (ColdCreateStarted/Done), nor, for an
+// image whose pool is at least half full, while a claimed instance is still becoming
+// its sandbox (making an instance costs a runc create's CPU, which a burst of claims
+// on a small node feels; a pool below half refills regardless), with
 // exponential backoff per image after a failure. A housekeeping thread every
 // `maintenance_interval` removes instances beyond the desired count, older than
 // `max_age`, whose init went away, or whose image changed (re-imported: another chain id
@@ -118,6 +121,8 @@ class WarmPool {
   // Removes an instance that was ordered (or whose limits were touched) and did not
   // become a sandbox; in the background.
   void Discard(WarmInstance instance);
+  // A claimed instance became the sandbox `claim` describes: Bind(instance.id, claim).
+  void Commit(WarmInstance instance, WarmClaim claim);
 
   // The claim journal: written before the order goes to init, so that an agent killed
   // at any point knows what the instance became. WriteClaim is a small file write
@@ -181,7 +186,9 @@ class WarmPool {
   };
 
   absl::StatusOr<WarmInstance> Prepare(const std::string& image);
-  // The image with the largest deficit whose backoff has passed, or "".
+  // Whether `p` may get a new instance now (deficit, backoff, creates in flight).
+  bool Refillable(const PerImage& p, absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The image with the largest deficit that is Refillable, or "".
   std::string NextToPrepare(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyTargets() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UpdateGauges(const std::string& image) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -209,6 +216,8 @@ class WarmPool {
   absl::flat_hash_map<std::string, std::string> doomed_ids_ ABSL_GUARDED_BY(mu_);
   std::vector<PendingBind> binds_ ABSL_GUARDED_BY(mu_);
   int cold_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // Instances handed out by Claim and not yet Returned, Discarded or Bound.
+  int claims_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool kick_ ABSL_GUARDED_BY(mu_) = false;  // the housekeeper has instances to reap or bind

@@ -130,6 +130,22 @@ TEST_F(WarmPoolTest, FailuresBackOffAndColdCreatesComeFirst) {
   EXPECT_EQ(Ready(), 1);
 }
 
+TEST_F(WarmPoolTest, RefillYieldsToClaimsInFlightWhileThePoolIsHalfFull) {
+  pool_.SetControllerTargets(std::vector<WarmTarget>{{kImage, 4}});
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(pool_.RefillOnce());
+  std::string reason;
+  std::optional<WarmInstance> a = pool_.Claim(kImage, &reason);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_FALSE(pool_.RefillOnce());  // 3 of 4 ready and a claim in flight: wait
+  std::optional<WarmInstance> b = pool_.Claim(kImage, &reason);
+  std::optional<WarmInstance> c = pool_.Claim(kImage, &reason);
+  EXPECT_TRUE(pool_.RefillOnce());  // 1 of 4: below half, refill regardless
+  pool_.Commit(*std::move(a), WarmClaim{});
+  pool_.Discard(*std::move(b));
+  pool_.Return(*std::move(c));
+  EXPECT_TRUE(pool_.RefillOnce());  // nothing in flight
+}
+
 TEST_F(WarmPoolTest, AnInitThatNeverAnswersIsRemoved) {
   inits_.set_behavior(FakeInitBehavior::kRefuse);
   EXPECT_TRUE(pool_.RefillOnce());
@@ -164,13 +180,14 @@ TEST_F(WarmPoolTest, ClaimJournalRoundTripsAndBindRecordsTheSandbox) {
   EXPECT_EQ(read->spec_json, claim.spec_json);
   EXPECT_FALSE(pool_.ReadClaim("missing").has_value());
 
-  pool_.Bind(w->id, claim);
+  const std::string id = w->id;
+  pool_.Commit(*std::move(w), claim);
   pool_.Reap();
-  const ContainerState& c = runtime_.running.at(w->id);
+  const ContainerState& c = runtime_.running.at(id);
   EXPECT_EQ(c.labels.at(kSandboxIdLabel), "proposed1");
   EXPECT_EQ(c.labels.at(kSandboxNameLabel), "web");
   EXPECT_EQ(c.spec_json, claim.spec_json);
-  EXPECT_FALSE(pool_.ReadClaim(w->id).has_value());  // the record took over
+  EXPECT_FALSE(pool_.ReadClaim(id).has_value());  // the record took over
 }
 
 TEST_F(WarmPoolTest, AdoptKeepsInstancesOfTheSameImageOnly) {
