@@ -80,7 +80,7 @@ start_process fsb-controller "${build_dir}/controller/fsb-controller" \
 start_process fsb-agent "${build_dir}/agent/fsb-agent" \
   --agent-port="${agent_port}" --controller="${endpoint}" \
   --containerd-socket="${sock}" --containerd-namespace=fsb \
-  --state-dir="${state}/agent" --node-name="$(hostname)"
+  --state-dir="${state}/agent" --node-name="$(hostname)" --warm="${image}=2"
 
 export FSB_ENDPOINT="${endpoint}"
 if "${fsb}" get hello >/dev/null 2>&1; then
@@ -116,7 +116,8 @@ cat <<EOF
 
 fsb is running. Try:
   export PATH="${build_dir}/cli:\$PATH" FSB_ENDPOINT=${endpoint}
-  fsb run --image fsb/busybox --name demo -- sh -c 'echo hi; sleep 600'
+  fsb run --image fsb/busybox --name demo -- sh -c 'echo hi; sleep 600'   # warm: a few ms
+  fsb agents -o wide                        # WARM: the agent keeps 2 prepared instances
   fsb ls -o wide
   fsb get demo -o yaml
   fsb rm demo
