@@ -235,12 +235,26 @@ TEST_F(WarmTest, AWarmSandboxIsIndistinguishableFromACold) {
     EXPECT_THAT(out, HasSubstr("exitCode: 3")) << ns;
   }
 
+  // `fsb logs -f` follows a warm sandbox's output to its exit like a cold one's.
+  for (const char* ns : {"cold", "warm"}) {
+    fastpath::v1::CreateRequest req = Probe(ns);
+    req.set_name("follow");
+    req.set_command(2, "echo early; sleep 1; echo late >&2; exit 0");
+    fastpath::v1::CreateResponse resp;
+    ASSERT_TRUE(stack_->Create(req, &resp).ok()) << ns;
+    std::string out, followed_err;
+    ASSERT_EQ(stack_->Fsb({"logs", "follow", "-n", ns, "-f"}, &out, &followed_err), 0) << ns;
+    EXPECT_EQ(out, "early\n") << ns;
+    EXPECT_EQ(followed_err, "late\n") << ns;
+  }
+
   // Shrinking the pool removes idle instances; growing it makes them again.
   ASSERT_NO_FATAL_FAILURE(ApplyPool(0));
   ASSERT_TRUE(WaitFor(
       [&] {
         auto managed = stack_->ManagedContainers();
-        return managed.ok() && managed->size() == 2;  // the two exit3 sandboxes
+        // the exit3 and follow sandboxes
+        return managed.ok() && managed->size() == 4;
       },
       absl::Seconds(30)));
   ASSERT_NO_FATAL_FAILURE(ApplyPool(3));
