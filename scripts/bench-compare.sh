@@ -6,8 +6,8 @@
 #   Each file is either scripts/bench-e2e.sh's results (bench/results/e2e-*.json) or one
 #   `fsb bench -o json` report. Every figure present in either file is printed as
 #   "old -> new change"; a figure more than 10% worse is flagged "<< worse": latencies,
-#   the servers' mean stage times, cleanup time and memory are worse when higher,
-#   creates/s when lower.
+#   the servers' mean stage times, cleanup time, refill time and memory are worse when
+#   higher, creates/s and warm hit rates when lower.
 #
 # Exit status: 0, also when something got worse; 1 if a file cannot be read or is not
 # such a result; 2 on a usage error.
@@ -47,6 +47,16 @@ jq -r -n --slurpfile old "$1" --slurpfile new "$2" --arg old_name "$1" --arg new
     if has("fsb_c1") then
       (.fsb_c1 | bench("fsb c=\(.concurrency)")),
       (.fsb_c8 | bench("fsb c=\(.concurrency)")),
+      (.warm? // empty
+        | (.c1 | bench("warm c=\(.concurrency)")),
+          (.c8 | bench("warm c=\(.concurrency)")),
+          (.burst | bench("warm burst \(.requests)")),
+          ("c1", "c8", "burst") as $run
+            | {key: "warm \($run) hit rate", value: .[$run].hit_rate, worse: "lower"},
+          {key: "warm refill after the burst (s)", value: .refill_after_burst_seconds,
+           worse: "higher"},
+          {key: "warm idle PSS per instance (KiB)", value: .memory_idle.per_instance_pss_kib,
+           worse: "higher"}),
       (.ctr | latency("ctr run -d")),
       (.memory.fsb_c8 | memory("fsb")),
       (.memory.ctr | memory("ctr"))
