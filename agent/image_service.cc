@@ -15,6 +15,7 @@ grpc::Status ImageServiceImpl::ImportImage(grpc::ServerContext* ctx,
   };
   absl::StatusOr<std::vector<std::string>> names = importer_->Import(source);
   if (!names.ok()) return ToGrpcStatus(names.status());
+  if (imported_) imported_(*names);
   for (std::string& name : *names) resp->add_images(std::move(name));
   return grpc::Status::OK;
 }

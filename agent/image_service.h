@@ -1,6 +1,10 @@
 #ifndef FSB_AGENT_IMAGE_SERVICE_H_
 #define FSB_AGENT_IMAGE_SERVICE_H_
 
+#include <functional>
+#include <string>
+#include <vector>
+
 #include "agent/image_importer.h"
 #include "agent/image_registry_puller.h"
 #include "fsb/agent/v1/agent.grpc.pb.h"
@@ -10,12 +14,16 @@ namespace fsb::agent {
 // gRPC adapter of fsb.agent.v1.ImageService: ImportImage feeds the streamed archive
 // chunks to an ImageImporter as they arrive (nothing is buffered beyond one chunk);
 // PullImage asks a RegistryPuller to make sure the image is on the node. Thread-safe as
-// the importer and puller are.
+// the importer, the puller and `imported` are.
 class ImageServiceImpl final : public fsb::agent::v1::ImageService::Service {
  public:
-  // `importer` and `puller` must outlive the service.
-  ImageServiceImpl(ImageImporter* importer, RegistryPuller* puller)
-      : importer_(importer), puller_(puller) {}
+  // Called with the names an import (re)pointed, once it succeeded (the warm pool
+  // recycles instances made from what the names meant before).
+  using ImportedFn = std::function<void(const std::vector<std::string>& images)>;
+
+  // `importer` and `puller` must outlive the service; `imported` may be empty.
+  ImageServiceImpl(ImageImporter* importer, RegistryPuller* puller, ImportedFn imported = {})
+      : importer_(importer), puller_(puller), imported_(std::move(imported)) {}
 
   grpc::Status ImportImage(grpc::ServerContext* ctx,
                            grpc::ServerReader<v1::ImportImageChunk>* reader,
@@ -26,6 +34,7 @@ class ImageServiceImpl final : public fsb::agent::v1::ImageService::Service {
  private:
   ImageImporter* const importer_;
   RegistryPuller* const puller_;
+  const ImportedFn imported_;
 };
 
 }  // namespace fsb::agent

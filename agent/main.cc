@@ -245,7 +245,10 @@ int main(int argc, char** argv) {
       {.fifo_dir = FLAGS_state_dir + "/exec",
        .max_duration = absl::Seconds(FLAGS_exec_max_duration_s)});
   fsb::agent::SandboxIOService io(&logs, &execs);
-  fsb::agent::ImageServiceImpl image_service(&importer, &puller);
+  fsb::agent::ImageServiceImpl image_service(
+      &importer, &puller, [&warm](const std::vector<std::string>& images) {
+        for (const std::string& image : images) warm.ImageChanged(image);
+      });
 
   const std::string listen = absl::StrCat("0.0.0.0:", FLAGS_agent_port);
   grpc::ServerBuilder builder;

@@ -257,6 +257,19 @@ void WarmPool::Adopt(const ContainerState& container, InitConnection init) {
   UpdateGauges(image);
 }
 
+void WarmPool::ImageChanged(std::string_view image) {
+  absl::MutexLock lock(&mu_);
+  auto it = images_.find(std::string(image));
+  if (it == images_.end()) return;
+  for (WarmInstance& w : it->second.ready) DoomLocked(std::move(w));
+  if (!it->second.ready.empty()) {
+    LOG(INFO) << "image " << image << " was imported again: replacing its "
+              << it->second.ready.size() << " warm instances";
+  }
+  it->second.ready.clear();
+  UpdateGauges(it->first);
+}
+
 bool WarmPool::OnExit(std::string_view id) {
   absl::MutexLock lock(&mu_);
   if (doomed_ids_.contains(Sv(id)) || preparing_ids_.contains(Sv(id))) return true;

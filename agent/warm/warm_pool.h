@@ -143,6 +143,10 @@ class WarmPool {
   // an instance of a changed image, or past max_age, is discarded instead.
   void Adopt(const ContainerState& container, InitConnection init);
 
+  // `image` (normalized) may now name other content (it was imported again): its ready
+  // instances are replaced by new ones.
+  void ImageChanged(std::string_view image);
+
   // The task of instance `id` exited: a ready instance is dropped and removed. Returns
   // whether `id` was one of the pool's instances.
   bool OnExit(std::string_view id);

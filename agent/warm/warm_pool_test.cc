@@ -117,6 +117,18 @@ TEST_F(WarmPoolTest, AgedAndReimportedInstancesAreRecycled) {
   EXPECT_EQ(runtime_.removed.size(), 2u);
 }
 
+TEST_F(WarmPoolTest, AReimportReplacesTheImagesInstancesAtOnce) {
+  pool_.RefillOnce();
+  pool_.RefillOnce();
+  pool_.ImageChanged("docker.io/library/other:1");  // not pooled: nothing happens
+  EXPECT_EQ(Ready(), 2);
+  pool_.ImageChanged(kImage);
+  EXPECT_EQ(Ready(), 0);
+  pool_.Reap();
+  EXPECT_EQ(runtime_.removed.size(), 2u);
+  EXPECT_TRUE(pool_.RefillOnce());  // and new ones are made
+}
+
 TEST_F(WarmPoolTest, FailuresBackOffAndColdCreatesComeFirst) {
   runtime_.resolve_error = absl::UnavailableError("containerd down");
   EXPECT_TRUE(pool_.RefillOnce());
