@@ -20,6 +20,18 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// `sleep 60` in the test image, as sandbox `id` named "sb-<id>".
+v1::SandboxSpec SleepSpec(const std::string& id) {
+  v1::SandboxSpec spec;
+  spec.set_sandbox_id(id);
+  spec.set_name("sb-" + id);
+  spec.set_namespace_("default");
+  spec.set_image("fsb/busybox");
+  spec.add_command("sleep");
+  spec.add_command("60");
+  return spec;
+}
+
 class SandboxManagerTest : public ::testing::Test {
  protected:
   SandboxManagerTest()
@@ -32,16 +44,7 @@ class SandboxManagerTest : public ::testing::Test {
     std::filesystem::create_directories(log_dir_);
   }
 
-  static v1::SandboxSpec Spec(const std::string& id) {
-    v1::SandboxSpec spec;
-    spec.set_sandbox_id(id);
-    spec.set_name("sb-" + id);
-    spec.set_namespace_("default");
-    spec.set_image("fsb/busybox");
-    spec.add_command("sleep");
-    spec.add_command("60");
-    return spec;
-  }
+  static v1::SandboxSpec Spec(const std::string& id) { return SleepSpec(id); }
 
   std::filesystem::path log_dir_;
   FakeRuntime runtime_;
@@ -411,13 +414,7 @@ class WarmManagerTest : public ::testing::Test {
   }
 
   static v1::SandboxSpec Spec(const std::string& id) {
-    v1::SandboxSpec spec;
-    spec.set_sandbox_id(id);
-    spec.set_name("sb-" + id);
-    spec.set_namespace_("default");
-    spec.set_image("fsb/busybox");
-    spec.add_command("sleep");
-    spec.add_command("60");
+    v1::SandboxSpec spec = SleepSpec(id);
     (*spec.mutable_env())["GREETING"] = "hi";
     spec.set_working_dir("/work");
     return spec;

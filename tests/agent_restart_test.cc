@@ -21,14 +21,7 @@ using fsb::testing::LocalStack;
 using fsb::testing::PrivateContainerd;
 using fsb::testing::WaitFor;
 
-fastpath::v1::CreateRequest Sleeper(const std::string& name) {
-  fastpath::v1::CreateRequest req;
-  req.set_name(name);
-  req.set_image(PrivateContainerd::kTestImage);
-  req.add_command("sleep");
-  req.add_command("600");
-  return req;
-}
+constexpr auto& Sleeper = fsb::testing::SleeperRequest;
 
 class AgentRestartTest : public ::testing::Test {
  protected:

@@ -60,14 +60,7 @@ fastpath::v1::CreateRequest Probe(const std::string& ns) {
   return req;
 }
 
-fastpath::v1::CreateRequest Sleeper(const std::string& name) {
-  fastpath::v1::CreateRequest req;
-  req.set_name(name);
-  req.set_image(PrivateContainerd::kTestImage);
-  req.add_command("sleep");
-  req.add_command("600");
-  return req;
-}
+constexpr auto& Sleeper = fsb::testing::SleeperRequest;
 
 class WarmTest : public ::testing::Test {
  protected:

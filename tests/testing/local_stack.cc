@@ -9,6 +9,15 @@
 #include "internal/status.h"
 
 namespace fsb::testing {
+
+fastpath::v1::CreateRequest SleeperRequest(const std::string& name) {
+  fastpath::v1::CreateRequest req;
+  req.set_name(name);
+  req.set_image(PrivateContainerd::kTestImage);
+  req.add_command("sleep");
+  req.add_command("600");
+  return req;
+}
 namespace {
 
 void SetDeadline(grpc::ClientContext& ctx, absl::Duration timeout = absl::Seconds(60)) {

@@ -20,6 +20,9 @@ namespace fsb::testing {
 // so that each sees only its own containers. Processes can be killed and restarted on
 // the same state, to test crashes. Logs: <dir>/controller.log, <dir>/<agent id>.log.
 // Agent arguments default to agent 0. Not thread-safe.
+// A create of `sleep 600` in the test image, named `name` in the default namespace.
+fastpath::v1::CreateRequest SleeperRequest(const std::string& name);
+
 class LocalStack {
  public:
   struct Options {
