@@ -599,21 +599,24 @@ absl::StatusOr<GarbageReport> SandboxManager::CollectGarbage() {
   const absl::Time now = clock_->Now();
   const absl::Time cutoff = now - options_.janitor_grace;
 
-  absl::flat_hash_set<std::string> owned;
-  std::vector<std::string> doomed;  // runtime objects to remove
-  GarbageReport report;
   {
     absl::MutexLock lock(&mu_);
     if (!ready_) return NotReady();
-    for (const auto& [id, e] : sandboxes_) owned.insert(id);
   }
-  absl::flat_hash_set<std::string> with_container;
-  auto pooled = [this](std::string_view id) {
-    return warm_.pool != nullptr && warm_.pool->Owns(id);
+  // Whether `id` belongs to a sandbox or a pool instance right now. The pool is asked
+  // first: a claimed instance is the pool's until its sandbox is in `sandboxes_`, so in
+  // this order no claim can slip between the two answers.
+  auto owned = [this](const std::string& id) {
+    if (warm_.pool != nullptr && warm_.pool->Owns(id)) return true;
+    absl::MutexLock lock(&mu_);
+    return sandboxes_.contains(id);
   };
+  std::vector<std::string> doomed;  // runtime objects to remove
+  GarbageReport report;
+  absl::flat_hash_set<std::string> with_container;
   for (const ContainerState& c : *containers) {
     with_container.insert(c.id);
-    if (!owned.contains(c.id) && !pooled(c.id) && c.created_at < cutoff) {
+    if (c.created_at < cutoff && !owned(c.id)) {
       doomed.push_back(c.id);
       ++report.containers;
     }
@@ -621,12 +624,13 @@ absl::StatusOr<GarbageReport> SandboxManager::CollectGarbage() {
   for (const std::string& key : *snapshots) {
     // A snapshot without container: its create or delete was cut short. Snapshots are
     // prepared right after their container record, so a sandbox being created has both.
-    if (!owned.contains(key) && !with_container.contains(key) && !pooled(key)) {
+    if (!with_container.contains(key) && !owned(key)) {
       doomed.push_back(key);
       ++report.snapshots;
     }
   }
   for (const std::string& id : doomed) {
+    if (owned(id)) continue;  // claimed or created since it was listed
     if (absl::Status s = runtime_->Remove(id); !s.ok() && !absl::IsNotFound(s)) {
       LOG(WARNING) << "janitor: cannot remove " << id << ": " << s;
     } else {
@@ -642,12 +646,7 @@ absl::StatusOr<GarbageReport> SandboxManager::CollectGarbage() {
     const std::string id = name.substr(0, dot);
     struct stat st;
     if (stat(file.path().c_str(), &st) != 0 || absl::FromTimeT(st.st_mtime) >= cutoff) continue;
-    bool live;
-    {
-      absl::MutexLock lock(&mu_);
-      live = sandboxes_.contains(id);
-    }
-    if (!live && !pooled(id)) {
+    if (!owned(id)) {
       RemoveFile(file.path().string());
       ++report.log_files;
     }

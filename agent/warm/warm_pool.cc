@@ -116,7 +116,7 @@ std::optional<WarmInstance> WarmPool::Claim(std::string_view image, std::string*
     WarmInstance instance = std::move(p.ready.back());
     p.ready.pop_back();
     if (instance.init.Alive()) {
-      ++claims_in_flight_;
+      claimed_.insert(instance.id);
       UpdateGauges(it->first);
       return instance;
     }
@@ -130,7 +130,7 @@ std::optional<WarmInstance> WarmPool::Claim(std::string_view image, std::string*
 
 void WarmPool::Return(WarmInstance instance) {
   absl::MutexLock lock(&mu_);
-  --claims_in_flight_;
+  claimed_.erase(instance.id);
   const std::string image = instance.image;
   images_[image].ready.push_back(std::move(instance));
   UpdateGauges(image);
@@ -138,7 +138,7 @@ void WarmPool::Return(WarmInstance instance) {
 
 void WarmPool::Discard(WarmInstance instance) {
   absl::MutexLock lock(&mu_);
-  --claims_in_flight_;
+  claimed_.erase(instance.id);
   DoomLocked(std::move(instance));
 }
 
@@ -201,7 +201,7 @@ void WarmPool::Bind(std::string id, WarmClaim claim) {
 
 void WarmPool::Commit(WarmInstance instance, WarmClaim claim) {
   absl::MutexLock lock(&mu_);
-  --claims_in_flight_;
+  claimed_.erase(instance.id);
   binds_.push_back({std::move(instance.id), std::move(claim)});
   kick_ = true;
 }
@@ -289,7 +289,10 @@ bool WarmPool::OnExit(std::string_view id) {
 
 bool WarmPool::Owns(std::string_view id) const {
   absl::MutexLock lock(&mu_);
-  if (doomed_ids_.contains(Sv(id)) || preparing_ids_.contains(Sv(id))) return true;
+  if (doomed_ids_.contains(Sv(id)) || preparing_ids_.contains(Sv(id)) ||
+      claimed_.contains(Sv(id))) {
+    return true;
+  }
   for (const auto& [image, p] : images_) {
     for (const WarmInstance& w : p.ready) {
       if (w.id == id) return true;
@@ -327,7 +330,7 @@ bool WarmPool::Refillable(const PerImage& p, absl::Time now) const {
   if (p.desired - ready - p.preparing <= 0 || p.retry_after > now || cold_in_flight_ > 0) {
     return false;
   }
-  return claims_in_flight_ == 0 || 2 * ready < p.desired;
+  return claimed_.empty() || 2 * ready < p.desired;
 }
 
 std::string WarmPool::NextToPrepare(absl::Time now) {

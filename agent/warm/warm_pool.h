@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -150,8 +151,8 @@ class WarmPool {
   // The task of instance `id` exited: a ready instance is dropped and removed. Returns
   // whether `id` was one of the pool's instances.
   bool OnExit(std::string_view id);
-  // Whether `id` is an instance the pool holds (ready, preparing or being removed): the
-  // janitor leaves those alone.
+  // Whether `id` is an instance the pool holds (ready, preparing, claimed and not yet
+  // committed, or being removed): the janitor leaves those alone.
   bool Owns(std::string_view id) const;
   // Per image: ready, preparing and desired, sorted by image.
   std::vector<fsb::agent::v1::WarmCount> Counts() const;
@@ -220,8 +221,8 @@ class WarmPool {
   absl::flat_hash_map<std::string, std::string> doomed_ids_ ABSL_GUARDED_BY(mu_);
   std::vector<PendingBind> binds_ ABSL_GUARDED_BY(mu_);
   int cold_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  // Instances handed out by Claim and not yet Returned, Discarded or Bound.
-  int claims_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // Ids of instances handed out by Claim and not yet Returned, Discarded or Committed.
+  absl::flat_hash_set<std::string> claimed_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool kick_ ABSL_GUARDED_BY(mu_) = false;  // the housekeeper has instances to reap or bind

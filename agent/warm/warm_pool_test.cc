@@ -81,7 +81,7 @@ TEST_F(WarmPoolTest, ClaimTakesTheNewestAndCountsMisses) {
   ASSERT_TRUE(a.has_value());
   EXPECT_EQ(a->id, runtime_.created[1].id);
   EXPECT_EQ(a->resolved.chain_id, "sha256:chain");
-  EXPECT_FALSE(pool_.Owns(a->id));  // claimed: the caller's now
+  EXPECT_TRUE(pool_.Owns(a->id));  // claimed: the janitor must leave it alone
   EXPECT_EQ(Ready(), 1);
   pool_.Return(*std::move(a));
   EXPECT_EQ(Ready(), 2);
@@ -193,7 +193,9 @@ TEST_F(WarmPoolTest, ClaimJournalRoundTripsAndBindRecordsTheSandbox) {
   EXPECT_FALSE(pool_.ReadClaim("missing").has_value());
 
   const std::string id = w->id;
+  EXPECT_TRUE(pool_.Owns(id));
   pool_.Commit(*std::move(w), claim);
+  EXPECT_FALSE(pool_.Owns(id));  // the sandbox's now
   pool_.Reap();
   const ContainerState& c = runtime_.running.at(id);
   EXPECT_EQ(c.labels.at(kSandboxIdLabel), "proposed1");
