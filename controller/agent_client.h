@@ -43,6 +43,10 @@ class AgentClient {
   // the grace period to the agent's default.
   virtual absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
                                      std::optional<absl::Duration> grace) = 0;
+
+  // The agent at `address` has just registered, so it is up: calls to it must not fail
+  // fast on a reconnect backoff left from while it was down (a restarted agent).
+  virtual void AgentUp(std::string_view address) = 0;
 };
 
 }  // namespace fsb::controller

@@ -73,6 +73,15 @@ class FakeAgentClient : public AgentClient {
     return delete_status_;
   }
 
+  void AgentUp(std::string_view address) override {
+    absl::MutexLock lock(&mu_);
+    agents_up_.emplace_back(address);
+  }
+  std::vector<std::string> agents_up() {
+    absl::MutexLock lock(&mu_);
+    return agents_up_;
+  }
+
   void set_create_status(absl::Status s) {
     absl::MutexLock lock(&mu_);
     create_status_ = std::move(s);
@@ -107,6 +116,7 @@ class FakeAgentClient : public AgentClient {
   absl::Status create_status_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Status> create_status_for_ ABSL_GUARDED_BY(mu_);
   absl::Status delete_status_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> agents_up_ ABSL_GUARDED_BY(mu_);
   std::function<void()> on_create_ ABSL_GUARDED_BY(mu_);
   AnswerHook on_answer_ ABSL_GUARDED_BY(mu_);
   std::vector<CreateCall> creates_ ABSL_GUARDED_BY(mu_);

@@ -62,6 +62,18 @@ GrpcAgentClient::Connection* GrpcAgentClient::Connect(std::string_view address) 
   return connection.get();
 }
 
+void GrpcAgentClient::AgentUp(std::string_view address) {
+  std::shared_ptr<grpc::Channel> channel;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = connections_.find(Sv(address));
+    if (it == connections_.end()) return;
+    channel = it->second->channel;
+  }
+  grpc::experimental::ChannelResetConnectionBackoff(channel.get());
+  channel->GetState(/*try_to_connect=*/true);
+}
+
 std::shared_ptr<grpc::Channel> GrpcAgentClient::Channel(std::string_view address) {
   return Connect(address)->channel;
 }

@@ -36,6 +36,9 @@ class GrpcAgentClient final : public AgentClient {
       bool may_pull) override;
   absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
                              std::optional<absl::Duration> grace) override;
+  // Resets the connection backoff of the channel to `address`, if one exists, and starts
+  // connecting it (a call right away may still fail fast; one a few ms later does not).
+  void AgentUp(std::string_view address) override;
 
   // The channel to the agent at `address`, created on first use and kept; for the
   // controller's other calls to agents (logs, exec, images) to share it.

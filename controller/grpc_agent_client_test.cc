@@ -213,5 +213,27 @@ TEST_F(GrpcAgentClientTest, UnreachableAgentIsUnavailable) {
   EXPECT_THAT(created.status().message(), HasSubstr("not reached"));
 }
 
+TEST_F(GrpcAgentClientTest, AnAgentThatIsUpAgainIsReachedAtOnce) {
+  ASSERT_TRUE(client_.DeleteSandbox(address_, "0123456789abcdef", absl::Seconds(1)).ok());
+  server_->Shutdown();
+  server_.reset();
+  // Calls while it is down put the channel into its reconnect backoff.
+  EXPECT_FALSE(client_.DeleteSandbox(address_, "0123456789abcdef", absl::Seconds(1)).ok());
+  EXPECT_FALSE(client_.DeleteSandbox(address_, "0123456789abcdef", absl::Seconds(1)).ok());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address_, grpc::InsecureServerCredentials());
+  builder.RegisterService(&agent_);
+  server_ = builder.BuildAndStart();
+  ASSERT_NE(server_, nullptr);
+  // It registered again: the channel reconnects now instead of after the backoff (about
+  // a second), so well within 200 ms the next call gets through.
+  client_.AgentUp(address_);
+  client_.Channel(address_)->WaitForConnected(std::chrono::system_clock::now() +
+                                              std::chrono::milliseconds(200));
+  absl::Status status = client_.DeleteSandbox(address_, "0123456789abcdef", absl::Seconds(1));
+  EXPECT_TRUE(status.ok()) << status;
+  client_.AgentUp("127.0.0.1:1");  // never dialed: nothing to reset
+}
+
 }  // namespace
 }  // namespace fsb::controller

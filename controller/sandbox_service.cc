@@ -1032,6 +1032,7 @@ absl::StatusOr<fsb::agent::v1::RegisterResponse> SandboxService::RegisterAgent(
   const bool known = scheduler_->FindAgent(agent.id).has_value();
   absl::StatusOr<AgentHandle> handle = scheduler_->RegisterOrUpdate(agent);
   if (!handle.ok()) return handle.status();
+  agents_->AgentUp(agent.address);
   if (!known) {
     absl::MutexLock lock(&mu_);
     RestoreSlots(agent.id);

@@ -437,6 +437,8 @@ TEST_F(SandboxServiceTest, AReportNamingTheProposedIdAsRequestedIdIsAdopted) {
   again.mutable_agent()->set_capacity(4);
   *again.add_sandboxes() = WarmState("00000000000warm2", proposed);
   ASSERT_TRUE(service().RegisterAgent(again).ok());
+  // A (re)registered agent is up: no call to it waits out a stale reconnect backoff.
+  EXPECT_THAT(agents().agents_up(), ::testing::Contains("a1:5758"));
   Sandbox adopted = *service().Get("", "web");
   EXPECT_EQ(adopted.status().container_id(), "00000000000warm2");
   EXPECT_EQ(adopted.status().phase(), SandboxStatus::Running);

@@ -335,7 +335,8 @@ TEST_F(WarmTest, AKilledAgentReadoptsClaimedAndIdleInstances) {
         return static_cast<int>(managed->size()) == listed->items_size() + 2;
       },
       absl::Seconds(60)));
-  ASSERT_TRUE(stack_->Delete("claimed").ok());
+  grpc::Status deleted = stack_->Delete("claimed");
+  ASSERT_TRUE(deleted.ok()) << deleted.error_code() << ": " << deleted.error_message();
   EXPECT_TRUE(absl::IsNotFound(stack_->containerd().GetContainer(claimed.sandbox_id()).status()));
 }
 
