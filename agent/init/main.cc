@@ -89,8 +89,10 @@ void Append(size_t* len, std::string_view s) {
     Append(&len, "\"");
   }
   if (err != 0) {
+    // strerrordesc_np never allocates (strerror may, for an unknown errno).
+    const char* description = strerrordesc_np(err);
     Append(&len, ": ");
-    Append(&len, strerror(err));
+    Append(&len, description != nullptr ? description : "unknown error");
   }
   const size_t n = fsb::init::EncodeFailure(reason, err, {g_message, len}, g_reply, sizeof(g_reply));
   WriteAll(conn, g_reply, n);
