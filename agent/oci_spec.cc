@@ -88,6 +88,24 @@ void Mount(JsonWriter& w, std::string_view dest, std::string_view type, std::str
 
 }  // namespace
 
+std::vector<std::string> MergeEnv(const std::vector<std::string>& base,
+                                  const std::map<std::string, std::string>& overrides) {
+  std::vector<std::string> env;
+  env.reserve(base.size() + overrides.size());
+  std::map<std::string, std::string> rest = overrides;
+  for (const std::string& kv : base) {
+    const std::string key = kv.substr(0, kv.find('='));
+    if (auto it = rest.find(key); it != rest.end()) {
+      env.push_back(absl::StrCat(key, "=", it->second));
+      rest.erase(it);
+    } else {
+      env.push_back(kv);
+    }
+  }
+  for (const auto& [key, value] : rest) env.push_back(absl::StrCat(key, "=", value));
+  return env;
+}
+
 const std::vector<std::string>& DefaultCapabilities() {
   static const auto* caps = new std::vector<std::string>{
       "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",     "CAP_FOWNER",           "CAP_MKNOD",
@@ -184,22 +202,11 @@ absl::StatusOr<ProcessSpec> MergeProcess(const fsb::oci::v1::ImageConfig& image,
         "no command: the request has none and the image defines no Entrypoint or Cmd");
   }
 
-  std::map<std::string, std::string> overrides(request.env().begin(), request.env().end());
-  bool has_path = false;
-  for (const std::string& kv : config.env()) {
-    std::string key = kv.substr(0, kv.find('='));
-    has_path |= key == "PATH";
-    if (auto it = overrides.find(key); it != overrides.end()) {
-      p.env.push_back(absl::StrCat(key, "=", it->second));
-      overrides.erase(it);
-    } else {
-      p.env.push_back(kv);
-    }
-  }
-  for (const auto& [key, value] : overrides) {
-    has_path |= key == "PATH";
-    p.env.push_back(absl::StrCat(key, "=", value));
-  }
+  p.env = MergeEnv({config.env().begin(), config.env().end()},
+                   {request.env().begin(), request.env().end()});
+  const bool has_path = std::any_of(p.env.begin(), p.env.end(), [](const std::string& kv) {
+    return kv.compare(0, 5, "PATH=") == 0;
+  });
   if (!has_path) p.env.insert(p.env.begin(), std::string(kDefaultPath));
 
   p.cwd = !request.working_dir().empty() ? request.working_dir()

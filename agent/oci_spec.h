@@ -54,6 +54,12 @@ absl::StatusOr<ProcessSpec> MergeProcess(const fsb::oci::v1::ImageConfig& image,
                                          const fsb::agent::v1::SandboxSpec& request,
                                          const UserDatabase* users = nullptr);
 
+// `base` ("KEY=VALUE", in order) with each key of `overrides` replaced in place, and the
+// keys it lacks appended in key order. The one merge of env lists: a create's request
+// over its image, an exec's over its sandbox.
+std::vector<std::string> MergeEnv(const std::vector<std::string>& base,
+                                  const std::map<std::string, std::string>& overrides);
+
 // Docker's default capability set: the bounding, effective and permitted sets of every
 // sandbox process (inheritable and ambient are empty).
 const std::vector<std::string>& DefaultCapabilities();

@@ -161,5 +161,12 @@ TEST(BuildRuntimeSpecJsonTest, ProducesAValidSpec) {
   EXPECT_EQ(f.at("annotations").struct_value().fields().at("k").string_value(), "v");
 }
 
+TEST(MergeEnvTest, OverridesInPlaceAndAppendsTheRestInKeyOrder) {
+  EXPECT_EQ(MergeEnv({"PATH=/bin", "A=1", "B=2"}, {{"Z", "9"}, {"A", "x=y"}, {"C", ""}}),
+            (std::vector<std::string>{"PATH=/bin", "A=x=y", "B=2", "C=", "Z=9"}));
+  EXPECT_EQ(MergeEnv({}, {}), std::vector<std::string>{});
+  EXPECT_EQ(MergeEnv({"A=1"}, {}), std::vector<std::string>{"A=1"});
+}
+
 }  // namespace
 }  // namespace fsb::agent

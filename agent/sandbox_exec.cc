@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "agent/oci_spec.h"
 #include "agent/sandbox_logs.h"
 #include "glog/logging.h"
 #include "grpcpp/channel.h"
@@ -157,18 +158,7 @@ absl::StatusOr<std::string> ExecProcessJson(std::string_view sandbox_spec_json,
   if (auto it = fields.find("env"); it != fields.end()) {
     for (const Value& v : it->second.list_value().values()) env.push_back(v.string_value());
   }
-  const std::map<std::string, std::string> overrides(start.env().begin(), start.env().end());
-  std::map<std::string, bool> applied;
-  for (std::string& kv : env) {
-    const std::string key = kv.substr(0, kv.find('='));
-    if (auto it = overrides.find(key); it != overrides.end()) {
-      kv = absl::StrCat(key, "=", it->second);
-      applied[key] = true;
-    }
-  }
-  for (const auto& [key, value] : overrides) {
-    if (!applied.contains(key)) env.push_back(absl::StrCat(key, "=", value));
-  }
+  env = MergeEnv(env, {start.env().begin(), start.env().end()});
 
   fields["args"] = StringList({start.args().begin(), start.args().end()});
   fields["env"] = StringList(env);
