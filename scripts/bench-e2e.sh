@@ -277,6 +277,11 @@ if ((${#names[@]})) && ! "${fsb}" rm --now "${names[@]}" >/dev/null; then
   echo "bench-e2e: some deletes failed (the controller retries them)" >&2
 fi
 apply_pool 0
+# The idle instances go before ctr's memory is read (bounded: 60 s).
+for _ in $(seq 1 600); do
+  pgrep -f "^/dev/.fsb-init" >/dev/null || break
+  sleep 0.1
+done
 
 echo "bench-e2e: ctr run -d, ${requests} times"
 ctr_run() {
