@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "agent/containerd.h"
+#include "agent/containerd/client.h"
 #include "fastpath/v1/fastpath.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"

@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "agent/containerd.h"
+#include "agent/containerd/client.h"
 #include "fastpath/v1/fastpath.grpc.pb.h"
 #include "tests/testing/stack.h"
 

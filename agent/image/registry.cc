@@ -1,0 +1,305 @@
+#include "agent/image/registry.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "fsb/oci/v1/distribution.pb.h"
+#include "internal/strings.h"
+
+namespace fsb::agent {
+namespace {
+
+constexpr char kManifestAccept[] =
+    "Accept: application/vnd.oci.image.index.v1+json, "
+    "application/vnd.oci.image.manifest.v1+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.docker.distribution.manifest.v2+json";
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The distribution error codes and messages of a registry's error body, if any.
+std::string ErrorDetails(std::string_view body) {
+  fsb::oci::v1::RegistryErrors errors;
+  if (!ParseJsonDocument(body, "registry errors", &errors).ok() || errors.errors().empty()) {
+    return "";
+  }
+  std::vector<std::string> parts;
+  for (const auto& e : errors.errors()) {
+    parts.push_back(e.message().empty() ? e.code() : absl::StrCat(e.code(), ": ", e.message()));
+  }
+  return absl::StrCat(" (", absl::StrJoin(parts, "; "), ")");
+}
+
+}  // namespace
+
+absl::StatusOr<AuthChallenge> ParseAuthChallenge(std::string_view header) {
+  header = TrimSpaces(header);
+  const size_t space = header.find(' ');
+  AuthChallenge challenge;
+  challenge.scheme = absl::AsciiStrToLower(Sv(header.substr(0, space)));
+  if (challenge.scheme.empty()) {
+    return absl::InvalidArgumentError("empty authentication challenge");
+  }
+  std::string_view rest = space == std::string_view::npos ? "" : header.substr(space + 1);
+  for (;;) {
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == ',')) rest.remove_prefix(1);
+    if (rest.empty()) break;
+    const size_t eq = rest.find('=');
+    if (eq == std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("authentication challenge \"", Sv(header), "\": parameter without '='"));
+    }
+    std::string key = absl::AsciiStrToLower(Sv(TrimSpaces(rest.substr(0, eq))));
+    rest.remove_prefix(eq + 1);
+    rest = TrimSpaces(rest);
+    std::string value;
+    if (!rest.empty() && rest.front() == '"') {
+      size_t i = 1;
+      for (; i < rest.size() && rest[i] != '"'; ++i) {
+        if (rest[i] == '\\' && i + 1 < rest.size()) ++i;
+        value.push_back(rest[i]);
+      }
+      if (i == rest.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("authentication challenge \"", Sv(header), "\": unterminated quote"));
+      }
+      rest.remove_prefix(i + 1);
+    } else {
+      const size_t comma = rest.find(',');
+      value = std::string(TrimSpaces(rest.substr(0, comma)));
+      rest = comma == std::string_view::npos ? "" : rest.substr(comma);
+    }
+    challenge.params[key] = std::move(value);
+  }
+  return challenge;
+}
+
+absl::Status RegistryStatus(long http_status, std::string_view body, std::string_view subject,
+                            std::string_view registry) {
+  const std::string details = ErrorDetails(body);
+  if (http_status == 404) {
+    return absl::NotFoundError(
+        absl::StrCat(Sv(subject), " not found in registry ", Sv(registry), details));
+  }
+  const std::string message = absl::StrCat("registry ", Sv(registry), " answered HTTP ",
+                                           http_status, " for ", Sv(subject), details);
+  switch (http_status) {
+    case 400:
+      return absl::InvalidArgumentError(message);
+    case 401:
+      return absl::UnauthenticatedError(message);
+    case 403:
+      return absl::PermissionDeniedError(message);
+    case 408:
+    case 429:
+      return absl::UnavailableError(message);
+    default:
+      if (http_status >= 500) return absl::UnavailableError(message);
+      return absl::UnknownError(message);
+  }
+}
+
+bool IsLoopbackRegistry(std::string_view domain) {
+  std::string_view host = domain;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') - 1);
+  } else {
+    host = host.substr(0, host.rfind(':'));
+  }
+  return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
+}
+
+RegistryClient::RegistryClient(ImageReference ref, std::optional<RegistryLogin> login,
+                               bool plain_http, HttpClient::Options http)
+    : http_(std::move(http)),
+      ref_(std::move(ref)),
+      login_(std::move(login)),
+      base_url_(absl::StrCat(plain_http ? "http://" : "https://",
+                             ref_.domain == "docker.io" ? "registry-1.docker.io" : ref_.domain)) {}
+
+std::string RegistryClient::Image() const {
+  std::string image = absl::StrCat(ref_.domain, "/", ref_.repository);
+  if (!ref_.tag.empty()) absl::StrAppend(&image, ":", ref_.tag);
+  if (!ref_.digest.empty()) absl::StrAppend(&image, "@", ref_.digest);
+  return image;
+}
+
+absl::Status RegistryClient::Authorize(const AuthChallenge& challenge) {
+  const std::string& registry = ref_.domain;
+  if (challenge.scheme == "basic") {
+    if (!login_.has_value()) {
+      return absl::UnauthenticatedError(
+          absl::StrCat("registry ", registry,
+                       " requires authentication and the agent's registry config "
+                       "has no credentials for it"));
+    }
+    authorization_ = absl::StrCat(
+        "Basic ", absl::Base64Escape(absl::StrCat(login_->username, ":", login_->password)));
+    return absl::OkStatus();
+  }
+  if (challenge.scheme != "bearer") {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "registry ", registry, " asks for unsupported authentication \"", challenge.scheme, "\""));
+  }
+  auto param = [&](const char* key) -> std::string {
+    auto it = challenge.params.find(key);
+    return it == challenge.params.end() ? "" : it->second;
+  };
+  const std::string realm = param("realm");
+  if (realm.empty()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("registry ", registry, " sent a Bearer challenge without a realm"));
+  }
+  std::string scope = param("scope");
+  if (scope.empty()) scope = absl::StrCat("repository:", ref_.repository, ":pull");
+  std::string url = absl::StrCat(realm, realm.find('?') == std::string::npos ? "?" : "&",
+                                 "scope=", HttpClient::Escape(scope));
+  if (std::string service = param("service"); !service.empty()) {
+    absl::StrAppend(&url, "&service=", HttpClient::Escape(service));
+  }
+  std::vector<std::string> headers;
+  if (login_.has_value()) {
+    headers.push_back(
+        absl::StrCat("Authorization: Basic ",
+                     absl::Base64Escape(absl::StrCat(login_->username, ":", login_->password))));
+  }
+  absl::StatusOr<HttpResponse> resp = http_.Get(url, headers, nullptr);
+  if (!resp.ok()) {
+    return absl::Status(resp.status().code(),
+                        absl::StrCat("token server ", realm, " of registry ", registry,
+                                     " cannot be reached: ", resp.status().message()));
+  }
+  if (resp->status == 401 || resp->status == 403) {
+    return absl::Status(
+        resp->status == 401 ? absl::StatusCode::kUnauthenticated
+                            : absl::StatusCode::kPermissionDenied,
+        absl::StrCat(
+            "token server of registry ", registry,
+            login_.has_value()
+                ? absl::StrCat(" rejected the credentials of user \"", login_->username, "\"")
+                : " requires credentials; the agent's registry config has none for it",
+            " (scope ", scope, ")"));
+  }
+  if (resp->status < 200 || resp->status >= 300) {
+    return RegistryStatus(resp->status, resp->body, absl::StrCat("a token for ", scope), registry);
+  }
+  fsb::oci::v1::TokenResponse token;
+  if (absl::Status s = ParseJsonDocument(resp->body, "token response", &token); !s.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("token server of registry ", registry, ": ", s.message()));
+  }
+  const std::string& value = token.token().empty() ? token.access_token() : token.token();
+  if (value.empty()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("token server of registry ", registry, " answered without a token"));
+  }
+  authorization_ = absl::StrCat("Bearer ", value);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<HttpResponse> RegistryClient::Fetch(const std::string& url,
+                                                   std::vector<std::string> headers,
+                                                   const BodySink* sink, std::string_view subject) {
+  const std::string& registry = ref_.domain;
+  for (int attempt = 0;; ++attempt) {
+    std::vector<std::string> request_headers = headers;
+    if (!authorization_.empty()) {
+      request_headers.push_back(absl::StrCat("Authorization: ", authorization_));
+    }
+    absl::StatusOr<HttpResponse> resp = http_.Get(url, request_headers, sink);
+    if (absl::IsUnavailable(resp.status())) {
+      return absl::UnavailableError(absl::StrCat("registry ", registry, " (", base_url_,
+                                                 ") cannot be reached: ", resp.status().message()));
+    }
+    if (!resp.ok()) return resp.status();
+    if (resp->status >= 200 && resp->status < 300) return resp;
+    if (resp->status != 401) return RegistryStatus(resp->status, resp->body, subject, registry);
+    std::optional<std::string_view> header = resp->Header("www-authenticate");
+    absl::StatusOr<AuthChallenge> challenge =
+        header.has_value() ? ParseAuthChallenge(*header)
+                           : absl::StatusOr<AuthChallenge>(
+                                 absl::InvalidArgumentError("no WWW-Authenticate header"));
+    if (!challenge.ok()) {
+      return absl::UnauthenticatedError(absl::StrCat("registry ", registry,
+                                                     " refused the request for ", Sv(subject), ": ",
+                                                     challenge.status().message()));
+    }
+    if (attempt > 0) {
+      // Authorized and still refused: bad credentials, or no access to the repository.
+      if (challenge->params["error"] == "insufficient_scope") {
+        return absl::PermissionDeniedError(absl::StrCat("registry ", registry, " denies access to ",
+                                                        Sv(subject), ErrorDetails(resp->body)));
+      }
+      return absl::UnauthenticatedError(absl::StrCat(
+          "registry ", registry, " rejected the credentials",
+          login_.has_value() ? absl::StrCat(" of user \"", login_->username, "\"") : "", " for ",
+          Sv(subject), ErrorDetails(resp->body)));
+    }
+    if (absl::Status s = Authorize(*challenge); !s.ok()) return s;
+  }
+}
+
+absl::StatusOr<RegistryClient::Document> RegistryClient::GetManifest(std::string_view reference) {
+  const std::string subject = absl::StrCat("image \"", Image(), "\"");
+  absl::StatusOr<HttpResponse> resp =
+      Fetch(absl::StrCat(base_url_, "/v2/", ref_.repository, "/manifests/", Sv(reference)),
+            {kManifestAccept}, nullptr, subject);
+  if (!resp.ok()) return resp.status();
+  Document doc;
+  doc.body = std::move(resp->body);
+  doc.digest = Sha256Digest(doc.body);
+  if (IsSha256Digest(reference) && doc.digest != reference) {
+    return absl::DataLossError(absl::StrCat("registry ", ref_.domain, " sent a manifest for ",
+                                            subject, " whose digest is ", doc.digest, ", not ",
+                                            Sv(reference)));
+  }
+  std::string_view content_type = resp->Header("content-type").value_or("");
+  content_type = TrimSpaces(content_type.substr(0, content_type.find(';')));
+  doc.media_type = std::string(content_type);
+  if (!IsIndexType(doc.media_type) && !IsManifestType(doc.media_type)) {
+    // Some registries answer application/json; the document says what it is.
+    fsb::oci::v1::Versioned versioned;
+    if (ParseJsonDocument(doc.body, "manifest", &versioned).ok()) {
+      doc.media_type = versioned.media_type();
+    }
+  }
+  if (!IsIndexType(doc.media_type) && !IsManifestType(doc.media_type)) {
+    return absl::InvalidArgumentError(absl::StrCat("registry ", ref_.domain, " has ", subject,
+                                                   " only as unsupported type \"", doc.media_type,
+                                                   "\""));
+  }
+  return doc;
+}
+
+absl::Status RegistryClient::GetBlob(const fsb::oci::v1::Descriptor& blob, const BodySink& sink) {
+  const std::string subject = absl::StrCat("blob ", blob.digest(), " of image \"", Image(), "\"");
+  Sha256 sha;
+  int64_t received = 0;
+  const BodySink verify = [&](std::string_view piece) {
+    received += static_cast<int64_t>(piece.size());
+    if (received > blob.size()) {
+      return absl::DataLossError(absl::StrCat("registry ", ref_.domain, " sent more than ",
+                                              blob.size(), " bytes for ", subject));
+    }
+    sha.Update(piece);
+    return sink(piece);
+  };
+  absl::StatusOr<HttpResponse> resp =
+      Fetch(absl::StrCat(base_url_, "/v2/", ref_.repository, "/blobs/", blob.digest()), {}, &verify,
+            subject);
+  if (!resp.ok()) return resp.status();
+  if (received != blob.size() || sha.Digest() != blob.digest()) {
+    return absl::DataLossError(absl::StrCat("registry ", ref_.domain, " sent ", received,
+                                            " bytes for ", subject,
+                                            " that do not match its size and digest"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace fsb::agent

@@ -1,0 +1,61 @@
+#ifndef FSB_AGENT_IMAGE_REGISTRY_PULLER_H_
+#define FSB_AGENT_IMAGE_REGISTRY_PULLER_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "agent/image/credentials.h"
+#include "agent/image/http.h"
+#include "agent/image_puller.h"
+#include "agent/image/store.h"
+
+namespace fsb::agent {
+
+// ImagePuller from OCI distribution registries: the manifest (an index resolves to its
+// linux/<arch> manifest), the config and the layers stream into containerd's content
+// store (blobs already there are not downloaded again), then ImageStore::Install
+// unpacks them and records the image. Registries on loopback and those the config lists
+// as insecure are spoken to over HTTP, the others over HTTPS; credentials come from the
+// config. Concurrent pulls of one image share a single transfer. Thread-safe.
+class RegistryPuller final : public ImagePuller {
+ public:
+  struct Options {
+    HttpClient::Options http;
+  };
+
+  // `store` must outlive the puller.
+  RegistryPuller(ImageStore* store, RegistryCredentials credentials, Options options);
+
+  absl::Status Pull(std::string_view name) override;
+
+  // Makes sure the image `name` (any spelling) is on the node; returns its normalized
+  // name and whether it had to be pulled. INVALID_ARGUMENT for a malformed reference.
+  absl::StatusOr<std::pair<std::string, bool>> Ensure(std::string_view name);
+
+ private:
+  struct Flight {
+    absl::Notification done;
+    absl::Status status;  // written once, before `done` is notified
+  };
+
+  // One transfer of `name`, not deduplicated.
+  absl::Status Transfer(const std::string& name);
+
+  ImageStore* const store_;
+  const RegistryCredentials credentials_;
+  const Options options_;
+  absl::Mutex mu_;
+  // Pulls in progress by image name; removed when they end.
+  absl::flat_hash_map<std::string, std::shared_ptr<Flight>> flights_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace fsb::agent
+
+#endif  // FSB_AGENT_IMAGE_REGISTRY_PULLER_H_
