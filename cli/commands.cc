@@ -24,6 +24,7 @@
 #include "grpcpp/security/credentials.h"
 #include "internal/ids.h"
 #include "internal/status.h"
+#include "internal/stopwatch.h"
 
 namespace fsb::cli {
 namespace {
@@ -264,9 +265,9 @@ class Executor {
     }
 
     CreateResponse response;
-    const auto start = std::chrono::steady_clock::now();
+    const Stopwatch watch;
     grpc::Status status = Call(&FastPathService::StubInterface::CreateSandbox, request, response);
-    const absl::Duration took = absl::FromChrono(std::chrono::steady_clock::now() - start);
+    const absl::Duration took = watch.Elapsed();
     if (!status.ok()) return Fail(status);
 
     std::string name = response.sandbox_name();

@@ -8,6 +8,7 @@
 #include "grpcpp/security/credentials.h"
 #include "internal/status.h"
 #include "internal/strings.h"
+#include "internal/stopwatch.h"
 
 namespace fsb::agent {
 
@@ -31,18 +32,15 @@ Containerd::Containerd(Options options)
 class Containerd::RpcTimer {
  public:
   RpcTimer(const Containerd* containerd, std::string_view rpc)
-      : containerd_(containerd), rpc_(rpc), start_(std::chrono::steady_clock::now()) {}
+      : containerd_(containerd), rpc_(rpc) {}
   ~RpcTimer() {
-    if (containerd_->options_.observe_rpc) {
-      containerd_->options_.observe_rpc(
-          rpc_, absl::FromChrono(std::chrono::steady_clock::now() - start_));
-    }
+    if (containerd_->options_.observe_rpc) containerd_->options_.observe_rpc(rpc_, watch_.Elapsed());
   }
 
  private:
   const Containerd* const containerd_;
   const std::string_view rpc_;
-  const std::chrono::steady_clock::time_point start_;
+  const Stopwatch watch_;
 };
 
 void Containerd::Prepare(grpc::ClientContext* ctx, absl::Duration timeout) const {

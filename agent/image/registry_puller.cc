@@ -6,6 +6,7 @@
 #include "agent/image/registry.h"
 #include "glog/logging.h"
 #include "internal/image_ref.h"
+#include "internal/stopwatch.h"
 
 namespace fsb::agent {
 
@@ -49,7 +50,7 @@ absl::StatusOr<std::pair<std::string, bool>> RegistryPuller::Ensure(std::string_
 }
 
 absl::Status RegistryPuller::Transfer(const std::string& name) {
-  const absl::Time start = absl::Now();
+  const Stopwatch watch;
   absl::StatusOr<ImageReference> ref = ParseImageReference(name);
   if (!ref.ok()) return ref.status();
   RegistryClient registry(*ref, credentials_.LoginFor(ref->domain),
@@ -109,7 +110,7 @@ absl::Status RegistryPuller::Transfer(const std::string& name) {
   }
   if (absl::Status s = store_->Install(*lease, name, target); !s.ok()) return s;
   LOG(INFO) << "pulled " << name << " from " << registry.base_url() << " (" << downloaded
-            << " bytes downloaded) in " << absl::FormatDuration(absl::Now() - start);
+            << " bytes downloaded) in " << absl::FormatDuration(watch.Elapsed());
   return absl::OkStatus();
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "internal/stopwatch.h"
 
 namespace fsb::metrics {
 namespace {
@@ -14,14 +15,14 @@ class Factory;
 class Interceptor final : public grpc::experimental::Interceptor {
  public:
   Interceptor(const Factory* factory, const char* method)
-      : factory_(factory), method_(method), start_(std::chrono::steady_clock::now()) {}
+      : factory_(factory), method_(method) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override;
 
  private:
   const Factory* const factory_;
   const char* const method_;
-  const std::chrono::steady_clock::time_point start_;
+  const Stopwatch watch_;
 };
 
 class Factory final : public grpc::experimental::ServerInterceptorFactoryInterface {
@@ -53,8 +54,8 @@ class Factory final : public grpc::experimental::ServerInterceptorFactoryInterfa
 void Interceptor::Intercept(grpc::experimental::InterceptorBatchMethods* methods) {
   if (methods->QueryInterceptionHookPoint(
           grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
-    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
-    factory_->Record(method_, methods->GetSendStatus().error_code(), elapsed.count());
+    factory_->Record(method_, methods->GetSendStatus().error_code(),
+                     absl::ToDoubleSeconds(watch_.Elapsed()));
   }
   methods->Proceed();
 }
