@@ -26,6 +26,9 @@ packages=(
   # image pulls (libcurl, OpenSSL's SHA-256) and the registry pull test (a loopback
   # registry with htpasswd auth, skopeo to push to it)
   libcurl4-openssl-dev libssl-dev docker-registry skopeo apache2-utils
+  # the architecture check's formatting rule (scripts/check-architecture.sh) and git, which
+  # lists the tracked files it checks
+  clang-format git
 )
 
 if [[ "${1:-}" != "--protos-only" ]]; then
