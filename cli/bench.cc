@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <initializer_list>
 #include <iterator>
@@ -17,6 +16,7 @@
 #include "cli/format.h"
 #include "cli/values.h"
 #include "google/protobuf/struct.pb.h"
+#include "internal/deadline.h"
 #include "internal/status.h"
 #include "internal/stopwatch.h"
 #include "internal/strings.h"
@@ -105,7 +105,7 @@ std::vector<MetricsSource> FindSources(const BenchCommand& bench, const BenchEnv
   if (!bench.agent_metrics.empty()) return sources;
 
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + env.timeout));
+  context.set_deadline(Deadline::In(env.timeout).ToChrono());
   fastpath::v1::ListAgentsResponse agents;
   absl::Status listed = FromGrpcStatus(
       env.stub->ListAgents(&context, fastpath::v1::ListAgentsRequest(), &agents));
@@ -272,16 +272,13 @@ CallsRun RunConcurrently(int n, int concurrency, double rate,
   CallsRun run;
   run.outcomes.resize(n);
   std::atomic<int> next{0};
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch wall;
   // Each index is taken by one thread, which alone writes its outcome; the joins below
   // publish the writes.
   auto work = [&] {
     for (int i = next++; i < n; i = next++) {
-      if (rate > 0) {
-        std::this_thread::sleep_until(
-            start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                        std::chrono::duration<double>(i / rate)));
-      }
+      // Call i is due i/rate after the start (a negative sleep returns at once).
+      if (rate > 0) absl::SleepFor(absl::Seconds(i / rate) - wall.Elapsed());
       Stopwatch watch;
       absl::Status status = call(i);
       run.outcomes[i] = {watch.Elapsed(), std::move(status)};
@@ -291,7 +288,7 @@ CallsRun RunConcurrently(int n, int concurrency, double rate,
   for (int t = 1; t < concurrency; ++t) threads.emplace_back(work);
   work();
   for (std::thread& thread : threads) thread.join();
-  run.wall = absl::FromChrono(std::chrono::steady_clock::now() - start);
+  run.wall = wall.Elapsed();
   return run;
 }
 
@@ -343,7 +340,7 @@ BenchReport RunBench(const BenchCommand& bench, const BenchEnv& env) {
     CreateRequest request = prototype;
     request.set_name(report.names[i]);
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + env.timeout));
+    context.set_deadline(Deadline::In(env.timeout).ToChrono());
     CreateResponse response;
     return FromGrpcStatus(env.stub->CreateSandbox(&context, request, &response));
   });
@@ -362,7 +359,7 @@ BenchReport RunBench(const BenchCommand& bench, const BenchEnv& env) {
       request.set_namespace_(env.ns);
       request.set_grace_period_seconds(0);
       grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + env.timeout));
+      context.set_deadline(Deadline::In(env.timeout).ToChrono());
       DeleteResponse response;
       absl::Status status =
           FromGrpcStatus(env.stub->DeleteSandbox(&context, request, &response));

@@ -22,6 +22,7 @@
 #include "cli/manifest.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "internal/deadline.h"
 #include "internal/ids.h"
 #include "internal/status.h"
 #include "internal/stopwatch.h"
@@ -504,7 +505,7 @@ class Executor {
     request.set_since_unix_seconds(logs.since_unix_seconds);
     grpc::ClientContext context;
     // A follow lasts until the sandbox exits or the user stops fsb: no deadline.
-    if (!logs.follow) context.set_deadline(absl::ToChronoTime(absl::Now() + global_.timeout));
+    if (!logs.follow) context.set_deadline(Deadline::In(global_.timeout).ToChrono());
     std::unique_ptr<grpc::ClientReaderInterface<fastpath::v1::LogChunk>> reader =
         IoStub().Logs(&context, request);
     LogPrinter printer(out_, err_, logs.timestamps);
@@ -518,7 +519,7 @@ class Executor {
   int operator()(const ExecCommand& exec) {
     std::unique_ptr<ExecTerminal> terminal = terminal_ ? terminal_() : NewProcessTerminal();
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + kExecDeadline));
+    context.set_deadline(Deadline::In(kExecDeadline).ToChrono());
     std::unique_ptr<ExecInputPump::Stream> stream = IoStub().Exec(&context);
     if (!stream->Write(ExecStartRequest(exec, global_.ns,
                                         exec.tty ? terminal->Size() : std::nullopt))) {
@@ -569,7 +570,7 @@ class Executor {
     }
     grpc::ClientContext context;
     context.set_deadline(
-        absl::ToChronoTime(absl::Now() + std::max(global_.timeout, kMinImportDeadline)));
+        Deadline::In(std::max(global_.timeout, kMinImportDeadline)).ToChrono());
     ImportImageResponse response;
     std::unique_ptr<grpc::ClientWriterInterface<ImportImageRequest>> writer =
         ImagesStub().ImportImage(&context, &response);
@@ -682,7 +683,7 @@ class Executor {
     FastPathService::StubInterface* stub = Stub();
     if (stub == nullptr) return NoConnection();
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + global_.timeout + extra));
+    context.set_deadline(Deadline::In(global_.timeout + extra).ToChrono());
     return (stub->*method)(&context, request, &response);
   }
 

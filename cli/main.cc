@@ -8,10 +8,10 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "internal/clock.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   context.in = &std::cin;
   context.out = &std::cout;
   context.err = &std::cerr;
-  context.now = absl::Now();
+  context.now = fsb::Clock::Real()->Now();
   int code = fsb::cli::Run(args, context);
   std::cout.flush();
   return code;

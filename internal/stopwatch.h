@@ -8,7 +8,8 @@
 namespace fsb {
 
 // Measures elapsed time for metrics and timing logs on the monotonic clock (unlike the
-// injected Clock, which drives decisions and may be manual in tests). Not thread-safe.
+// injected Clock, which drives decisions and may be manual in tests). Elapsed() may be
+// called from any thread; Lap() needs external synchronization.
 class Stopwatch {
  public:
   // Time since construction.

@@ -19,9 +19,9 @@ using init::FailureReason;
 using init::MessageKind;
 
 // Waits until `fd` is readable (or hung up) or `deadline` passes.
-absl::Status WaitReadable(int fd, absl::Time deadline) {
+absl::Status WaitReadable(int fd, const Deadline& deadline) {
   while (true) {
-    const absl::Duration left = deadline - absl::Now();
+    const absl::Duration left = deadline.Left();
     if (left <= absl::ZeroDuration()) {
       return absl::DeadlineExceededError("fsb-init did not answer in time");
     }
@@ -75,7 +75,7 @@ absl::StatusOr<InitConnection> InitConnection::FromFd(int fd, absl::Duration tim
   InitConnection conn(fd);
   std::string payload;
   bool eof = false;
-  if (absl::Status s = conn.ReadFrame(absl::Now() + timeout, &payload, &eof); !s.ok()) return s;
+  if (absl::Status s = conn.ReadFrame(Deadline::In(timeout), &payload, &eof); !s.ok()) return s;
   if (eof) return absl::UnavailableError("fsb-init closed the connection before its hello");
   uint32_t version = 0;
   if (!init::DecodeHello(payload, &version)) {
@@ -110,7 +110,7 @@ bool InitConnection::Alive() const {
   return poll(&p, 1, 0) == 0;
 }
 
-absl::Status InitConnection::ReadFrame(absl::Time deadline, std::string* payload,
+absl::Status InitConnection::ReadFrame(const Deadline& deadline, std::string* payload,
                                        bool* eof) const {
   payload->clear();
   *eof = false;
@@ -150,7 +150,7 @@ absl::Status InitConnection::ReadFrame(absl::Time deadline, std::string* payload
 
 absl::Status InitConnection::Run(const init::Order& order, absl::Duration timeout) {
   if (fd_ < 0) return absl::FailedPreconditionError("the init connection is used up");
-  const absl::Time deadline = absl::Now() + timeout;
+  const Deadline deadline = Deadline::In(timeout);
   const std::string frame = init::EncodeOrder(order);
   if (frame.size() - 4 > init::kMaxPayload) {
     return absl::InvalidArgumentError(absl::StrCat(

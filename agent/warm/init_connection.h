@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/init/protocol.h"
+#include "internal/deadline.h"
 
 namespace fsb::agent {
 
@@ -47,7 +48,7 @@ class InitConnection {
  private:
   explicit InitConnection(int fd) : fd_(fd) {}
   // Reads one frame's payload within `deadline`; OK with an empty payload at EOF.
-  absl::Status ReadFrame(absl::Time deadline, std::string* payload, bool* eof) const;
+  absl::Status ReadFrame(const Deadline& deadline, std::string* payload, bool* eof) const;
 
   int fd_ = -1;
 };
