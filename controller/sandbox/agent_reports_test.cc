@@ -2,13 +2,9 @@
 
 #include <memory>
 #include <string>
-#include <thread>
-#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "controller/sandbox/sandbox_test_fixture.h"
 #include "controller/store/resources.h"
 #include "gmock/gmock.h"
@@ -19,11 +15,7 @@ namespace {
 
 using ::fsb::v1alpha1::Sandbox;
 using ::fsb::v1alpha1::SandboxStatus;
-using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::Pair;
-using ::testing::UnorderedElementsAre;
 
 // AgentReports: registrations, heartbeats, reported states (applied or deferred), agent records.
 class AgentReportsTest : public SandboxTest {};

@@ -1,14 +1,10 @@
 #include "controller/sandbox/placement.h"
 
-#include <memory>
 #include <string>
-#include <thread>
-#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "controller/sandbox/sandbox_test_fixture.h"
 #include "controller/store/resources.h"
 #include "gmock/gmock.h"
@@ -21,9 +17,6 @@ using ::fsb::v1alpha1::Sandbox;
 using ::fsb::v1alpha1::SandboxStatus;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::Pair;
-using ::testing::UnorderedElementsAre;
 
 // Placement: choosing, reserving, falling back to the next candidate, warm claims, slots.
 class PlacementTest : public SandboxTest {};

@@ -1,6 +1,5 @@
 #include "controller/sandbox/sandbox_service.h"
 
-#include <memory>
 #include <string>
 #include <thread>
 #include <tuple>
