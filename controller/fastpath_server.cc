@@ -9,10 +9,129 @@
 
 namespace fsb::controller {
 
+using ::fsb::v1alpha1::Sandbox;
+using ::fsb::v1alpha1::SandboxSpec;
+
+CreateSpec CreateSpecFromRequest(const fastpath::v1::CreateRequest& request) {
+  CreateSpec create;
+  Sandbox& sandbox = create.sandbox;
+  auto* meta = sandbox.mutable_metadata();
+  meta->set_namespace_(request.namespace_());
+  meta->set_name(request.name());
+  *meta->mutable_labels() = request.labels();
+  if (!request.request_id().empty()) {
+    (*meta->mutable_annotations())[kRequestIdAnnotation] = request.request_id();
+  }
+  SandboxSpec* spec = sandbox.mutable_spec();
+  spec->set_image(request.image());
+  *spec->mutable_command() = request.command();
+  *spec->mutable_args() = request.args();
+  for (const auto& [name, value] : request.envs()) {
+    auto* var = spec->add_env();
+    var->set_name(name);
+    var->set_value(value);
+  }
+  spec->set_working_dir(request.working_dir());
+  *spec->mutable_exposed_ports() = request.exposed_ports();
+  *spec->mutable_resources() = request.resources();
+  spec->set_read_only_root_filesystem(request.read_only_root_filesystem());
+  spec->set_pool_ref(request.pool_ref());
+  // The first field without a domain form is the create's error, in field order; the
+  // rest is still decoded (the consistency mode labels even a refused create's metrics).
+  auto malformed = [&](absl::Status s) {
+    if (create.malformed.ok()) create.malformed = std::move(s);
+  };
+  switch (request.failure_policy()) {
+    case fastpath::v1::MANUAL:
+      spec->set_failure_policy(SandboxSpec::Manual);
+      break;
+    case fastpath::v1::AUTO_RECREATE:
+      spec->set_failure_policy(SandboxSpec::AutoRecreate);
+      break;
+    default:
+      malformed(absl::InvalidArgumentError(
+          absl::StrCat("failure_policy ", request.failure_policy(), " is not a known policy")));
+  }
+  if (request.recovery_timeout_seconds() < 0) {
+    malformed(absl::InvalidArgumentError("recovery_timeout_seconds must not be negative"));
+  }
+  spec->set_recovery_timeout_seconds(request.recovery_timeout_seconds());
+  if (request.expire_time_seconds() < 0) {
+    malformed(absl::InvalidArgumentError("expire_time_seconds must not be negative"));
+  }
+  if (request.expire_time_seconds() > 0) {
+    spec->mutable_expire_time()->set_seconds(request.expire_time_seconds());
+  }
+  if (request.consistency_mode() == fastpath::v1::STRONG) {
+    spec->set_consistency_mode(SandboxSpec::strong);
+  } else if (request.consistency_mode() != fastpath::v1::FAST) {
+    malformed(absl::InvalidArgumentError(
+        absl::StrCat("consistency_mode ", request.consistency_mode(), " is not a known mode")));
+  }
+  return create;
+}
+
+SandboxUpdate SandboxUpdateFromRequest(const fastpath::v1::UpdateRequest& request) {
+  SandboxUpdate update;
+  update.ns = request.namespace_();
+  update.name = request.sandbox_name();
+  switch (request.update_case()) {
+    case fastpath::v1::UpdateRequest::kExpireTimeSeconds:
+      update.expire_time_seconds = request.expire_time_seconds();
+      break;
+    case fastpath::v1::UpdateRequest::kResetRevision:
+      update.reset_revision = request.reset_revision();
+      break;
+    case fastpath::v1::UpdateRequest::kFailurePolicy:
+      if (request.failure_policy() == fastpath::v1::MANUAL) {
+        update.failure_policy = SandboxSpec::Manual;
+      } else if (request.failure_policy() == fastpath::v1::AUTO_RECREATE) {
+        update.failure_policy = SandboxSpec::AutoRecreate;
+      } else {
+        update.malformed = absl::InvalidArgumentError(
+            absl::StrCat("failure_policy ", request.failure_policy(), " is not a known policy"));
+      }
+      break;
+    case fastpath::v1::UpdateRequest::kRecoveryTimeoutSeconds:
+      update.recovery_timeout_seconds = request.recovery_timeout_seconds();
+      break;
+    case fastpath::v1::UpdateRequest::UPDATE_NOT_SET:
+      break;
+  }
+  update.labels.insert(request.labels().begin(), request.labels().end());
+  update.remove_labels.assign(request.remove_labels().begin(), request.remove_labels().end());
+  return update;
+}
+
+void ToSandboxInfo(const Sandbox& sandbox, fastpath::v1::SandboxInfo* info) {
+  const auto& meta = sandbox.metadata();
+  const auto& spec = sandbox.spec();
+  const auto& status = sandbox.status();
+  info->set_sandbox_id(status.container_id());
+  info->set_phase(v1alpha1::SandboxStatus::Phase_Name(status.phase()));
+  info->set_agent_pod(status.agent());
+  *info->mutable_endpoints() = status.endpoints();
+  info->set_created_at(meta.creation_timestamp().seconds());
+  info->set_image(spec.image());
+  info->set_pool_ref(spec.pool_ref());
+  info->set_sandbox_name(meta.name());
+  info->set_namespace_(meta.namespace_());
+  *info->mutable_labels() = meta.labels();
+  *info->mutable_command() = spec.command();
+  *info->mutable_args() = spec.args();
+  for (const auto& var : spec.env()) (*info->mutable_envs())[var.name()] = var.value();
+  info->set_working_dir(spec.working_dir());
+  *info->mutable_exposed_ports() = spec.exposed_ports();
+  info->set_node(status.node());
+  info->set_message(status.message());
+  info->set_exit_code(status.exit_code());
+  info->set_restart_count(status.restart_count());
+}
+
 grpc::Status FastPathServer::CreateSandbox(grpc::ServerContext*,
                                            const fastpath::v1::CreateRequest* req,
                                            fastpath::v1::CreateResponse* resp) {
-  absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox = sandboxes_->CreateSandbox(*req);
+  absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox = sandboxes_->Create(CreateSpecFromRequest(*req));
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
   resp->set_sandbox_id(sandbox->status().container_id());
   resp->set_agent_pod(sandbox->status().agent());
@@ -41,7 +160,8 @@ grpc::Status FastPathServer::DeleteSandbox(grpc::ServerContext*,
 grpc::Status FastPathServer::UpdateSandbox(grpc::ServerContext*,
                                            const fastpath::v1::UpdateRequest* req,
                                            fastpath::v1::UpdateResponse* resp) {
-  absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox = sandboxes_->Update(*req);
+  absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox =
+      sandboxes_->Update(SandboxUpdateFromRequest(*req));
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
   resp->set_success(true);
   resp->set_message("desired state committed");

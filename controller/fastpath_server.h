@@ -2,10 +2,19 @@
 #define FSB_CONTROLLER_FASTPATH_SERVER_H_
 
 #include "controller/pool_service.h"
-#include "controller/sandbox_service.h"
+#include "controller/sandbox/sandbox_service.h"
+#include "controller/sandbox_spec.h"
 #include "fastpath/v1/fastpath.grpc.pb.h"
 
 namespace fsb::controller {
+
+// The FastPath API's messages in the sandbox domain's terms, and back. Total: a request
+// field with no domain form is carried as the result's `malformed` status. Pure.
+// consistency_mode STRONG asks for strong; FAST, the proto3 default that clients which
+// never heard of the field send, leaves the mode unset (the controller's default).
+CreateSpec CreateSpecFromRequest(const fastpath::v1::CreateRequest& request);
+SandboxUpdate SandboxUpdateFromRequest(const fastpath::v1::UpdateRequest& request);
+void ToSandboxInfo(const v1alpha1::Sandbox& sandbox, fastpath::v1::SandboxInfo* info);
 
 // gRPC adapter of fastpath.v1.FastPathService over a SandboxService and a PoolService:
 // decode, call, encode; domain errors travel as the matching gRPC codes. Thread-safe as

@@ -23,12 +23,12 @@ SandboxPool Pool(std::string name, int max_per_agent) {
   return pool;
 }
 
-fastpath::v1::CreateRequest InPool(std::string name, std::string pool) {
-  fastpath::v1::CreateRequest req;
-  req.set_name(std::move(name));
-  req.set_image("busybox");
-  req.set_pool_ref(std::move(pool));
-  return req;
+CreateSpec InPool(std::string name, std::string pool) {
+  CreateSpec create;
+  create.sandbox.mutable_metadata()->set_name(std::move(name));
+  create.sandbox.mutable_spec()->set_image("busybox");
+  create.sandbox.mutable_spec()->set_pool_ref(std::move(pool));
+  return create;
 }
 
 TEST(PoolFromResourceTest, NormalizesWarmImagesAndClearsServerFields) {
@@ -151,13 +151,13 @@ TEST_F(PoolServiceTest, MaxSandboxesPerAgentCapsThePoolsAgentsAndOnlyThem) {
   EXPECT_EQ(applied->metadata().generation(), 1);
   EXPECT_NE(applied->metadata().uid(), "");
 
-  ASSERT_TRUE(env_.service().CreateSandbox(InPool("a", "gpu")).ok());
-  absl::StatusOr<v1alpha1::Sandbox> second = env_.service().CreateSandbox(InPool("b", "gpu"));
+  ASSERT_TRUE(env_.service().Create(InPool("a", "gpu")).ok());
+  absl::StatusOr<v1alpha1::Sandbox> second = env_.service().Create(InPool("b", "gpu"));
   EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(second.status().message(), HasSubstr("are full"));
   // The cpu pool has no SandboxPool: its agent keeps its own capacity.
   for (const char* name : {"c", "d", "e"}) {
-    EXPECT_TRUE(env_.service().CreateSandbox(InPool(name, "cpu")).ok()) << name;
+    EXPECT_TRUE(env_.service().Create(InPool(name, "cpu")).ok()) << name;
   }
 
   absl::StatusOr<std::vector<SandboxPool>> listed = pools().List();
@@ -222,13 +222,10 @@ TEST_F(PoolServiceTest, InvalidPoolChangesNothing) {
 // A heartbeat of `agent` reporting warm instances of busybox.
 void ReportWarm(SandboxService& service, const std::string& agent, int ready, int preparing,
                 int desired) {
-  fsb::agent::v1::HeartbeatRequest beat;
-  beat.set_agent_id(agent);
-  fsb::agent::v1::WarmCount* count = beat.add_warm();
-  count->set_image("busybox");
-  count->set_ready(ready);
-  count->set_preparing(preparing);
-  count->set_desired(desired);
+  AgentHeartbeat beat;
+  beat.agent_id = agent;
+  beat.warm.push_back({"busybox", static_cast<uint32_t>(ready), static_cast<uint32_t>(preparing),
+                       static_cast<uint32_t>(desired)});
   ASSERT_TRUE(service.Heartbeat(beat).ok());
 }
 

@@ -6,12 +6,41 @@
 
 namespace fsb::controller {
 
+AgentRegistration AgentRegistrationFromRequest(const fsb::agent::v1::RegisterRequest& request) {
+  const fsb::agent::v1::AgentInfo& info = request.agent();
+  AgentRegistration registration;
+  AgentDescriptor& agent = registration.agent;
+  agent.id = info.agent_id();
+  agent.address = info.address();
+  agent.node = info.node_name();
+  agent.pool = info.pool();
+  agent.max_sandboxes = info.capacity();
+  agent.images.assign(info.images().begin(), info.images().end());
+  agent.warm = WarmCountsOf(request.warm());
+  // An agent whose containerd does not answer takes only creates that claim one of its
+  // warm instances, until it answers again.
+  agent.runtime_down = request.runtime_unavailable();
+  registration.sandboxes = ReportedSandboxesOf(request.sandboxes());
+  return registration;
+}
+
+AgentHeartbeat AgentHeartbeatFromRequest(const fsb::agent::v1::HeartbeatRequest& request) {
+  AgentHeartbeat heartbeat;
+  heartbeat.agent_id = request.agent_id();
+  heartbeat.images.assign(request.images().begin(), request.images().end());
+  heartbeat.warm = WarmCountsOf(request.warm());
+  heartbeat.runtime_down = request.runtime_unavailable();
+  heartbeat.sandboxes = ReportedSandboxesOf(request.sandboxes());
+  return heartbeat;
+}
+
 grpc::Status RegistrationServer::Register(grpc::ServerContext*,
                                           const fsb::agent::v1::RegisterRequest* req,
                                           fsb::agent::v1::RegisterResponse* resp) {
-  absl::StatusOr<fsb::agent::v1::RegisterResponse> answer = sandboxes_->RegisterAgent(*req);
-  if (!answer.ok()) return ToGrpcStatus(answer.status());
-  *resp = *std::move(answer);
+  absl::StatusOr<std::shared_ptr<const fsb::agent::v1::WarmTargets>> targets =
+      sandboxes_->RegisterAgent(AgentRegistrationFromRequest(*req));
+  if (!targets.ok()) return ToGrpcStatus(targets.status());
+  if (*targets != nullptr) *resp->mutable_warm_targets() = **targets;
   resp->set_heartbeat_interval_millis(absl::ToInt64Milliseconds(heartbeat_interval_));
   return grpc::Status::OK;
 }
@@ -19,9 +48,10 @@ grpc::Status RegistrationServer::Register(grpc::ServerContext*,
 grpc::Status RegistrationServer::Heartbeat(grpc::ServerContext*,
                                            const fsb::agent::v1::HeartbeatRequest* req,
                                            fsb::agent::v1::HeartbeatResponse* resp) {
-  absl::StatusOr<fsb::agent::v1::HeartbeatResponse> answer = sandboxes_->Heartbeat(*req);
-  if (!answer.ok()) return ToGrpcStatus(answer.status());
-  *resp = *std::move(answer);
+  absl::StatusOr<std::shared_ptr<const fsb::agent::v1::WarmTargets>> targets =
+      sandboxes_->Heartbeat(AgentHeartbeatFromRequest(*req));
+  if (!targets.ok()) return ToGrpcStatus(targets.status());
+  if (*targets != nullptr) *resp->mutable_warm_targets() = **targets;
   return grpc::Status::OK;
 }
 

@@ -2,10 +2,14 @@
 #define FSB_CONTROLLER_REGISTRATION_SERVER_H_
 
 #include "absl/time/time.h"
-#include "controller/sandbox_service.h"
+#include "controller/sandbox/sandbox_service.h"
 #include "fsb/agent/v1/agent.grpc.pb.h"
 
 namespace fsb::controller {
+
+// The registration API's messages in the sandbox domain's terms. Pure.
+AgentRegistration AgentRegistrationFromRequest(const fsb::agent::v1::RegisterRequest& request);
+AgentHeartbeat AgentHeartbeatFromRequest(const fsb::agent::v1::HeartbeatRequest& request);
 
 // gRPC adapter of fsb.agent.v1.Registration over a SandboxService: decode, call,
 // encode. Register answers with `heartbeat_interval`, the period agents are asked to

@@ -3,7 +3,7 @@
 
 #include "absl/time/time.h"
 #include "controller/grpc_agent_client.h"
-#include "controller/sandbox_service.h"
+#include "controller/sandbox/sandbox_service.h"
 #include "fastpath/v1/fastpath.grpc.pb.h"
 
 namespace fsb::controller {

@@ -125,10 +125,10 @@ class SandboxIOProxyTest : public ::testing::Test {
     stub_ = fp::SandboxIO::NewStub(
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
 
-    fp::CreateRequest create;
-    create.set_name("box");
-    create.set_image("busybox");
-    absl::StatusOr<v1alpha1::Sandbox> sandbox = env_.service().CreateSandbox(create);
+    CreateSpec create;
+    create.sandbox.mutable_metadata()->set_name("box");
+    create.sandbox.mutable_spec()->set_image("busybox");
+    absl::StatusOr<v1alpha1::Sandbox> sandbox = env_.service().Create(create);
     CHECK(sandbox.ok()) << sandbox.status();
     container_id_ = sandbox->status().container_id();
   }

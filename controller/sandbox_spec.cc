@@ -92,7 +92,7 @@ absl::Status ValidateProcess(const SandboxSpec& spec) {
 }
 
 // Validates `sandbox` as submitted by a client and fills in defaults; see
-// SandboxFromRequest.
+// SandboxFromCreateSpec.
 absl::Status Admit(Sandbox& sandbox, SandboxSpec::ConsistencyMode default_mode, absl::Time now) {
   if (absl::Status s = store::CheckTypeMeta(&sandbox); !s.ok()) return s;
 
@@ -154,56 +154,12 @@ absl::Time TimeOf(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
-absl::StatusOr<Sandbox> SandboxFromRequest(const fastpath::v1::CreateRequest& request,
-                                           SandboxSpec::ConsistencyMode default_mode,
-                                           absl::Time now) {
-  Sandbox sandbox;
-  auto* meta = sandbox.mutable_metadata();
-  meta->set_namespace_(request.namespace_());
-  meta->set_name(request.name());
-  *meta->mutable_labels() = request.labels();
-  if (!request.request_id().empty()) {
-    (*meta->mutable_annotations())[kRequestIdAnnotation] = request.request_id();
-  }
-  SandboxSpec* spec = sandbox.mutable_spec();
-  spec->set_image(request.image());
-  *spec->mutable_command() = request.command();
-  *spec->mutable_args() = request.args();
-  for (const auto& [name, value] : request.envs()) {
-    auto* var = spec->add_env();
-    var->set_name(name);
-    var->set_value(value);
-  }
-  spec->set_working_dir(request.working_dir());
-  *spec->mutable_exposed_ports() = request.exposed_ports();
-  *spec->mutable_resources() = request.resources();
-  spec->set_read_only_root_filesystem(request.read_only_root_filesystem());
-  spec->set_pool_ref(request.pool_ref());
-  switch (request.failure_policy()) {
-    case fastpath::v1::MANUAL: spec->set_failure_policy(SandboxSpec::Manual); break;
-    case fastpath::v1::AUTO_RECREATE: spec->set_failure_policy(SandboxSpec::AutoRecreate); break;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("failure_policy ", request.failure_policy(), " is not a known policy"));
-  }
-  if (request.recovery_timeout_seconds() < 0) {
-    return absl::InvalidArgumentError("recovery_timeout_seconds must not be negative");
-  }
-  spec->set_recovery_timeout_seconds(request.recovery_timeout_seconds());
-  if (request.expire_time_seconds() < 0) {
-    return absl::InvalidArgumentError("expire_time_seconds must not be negative");
-  }
-  if (request.expire_time_seconds() > 0) {
-    spec->mutable_expire_time()->set_seconds(request.expire_time_seconds());
-  }
-  if (request.consistency_mode() == fastpath::v1::STRONG) {
-    spec->set_consistency_mode(SandboxSpec::strong);
-  } else if (request.consistency_mode() != fastpath::v1::FAST) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("consistency_mode ", request.consistency_mode(), " is not a known mode"));
-  }
-  if (absl::Status s = Admit(sandbox, default_mode, now); !s.ok()) return s;
-  return sandbox;
+absl::StatusOr<Sandbox> SandboxFromCreateSpec(CreateSpec create,
+                                              SandboxSpec::ConsistencyMode default_mode,
+                                              absl::Time now) {
+  if (!create.malformed.ok()) return create.malformed;
+  if (absl::Status s = Admit(create.sandbox, default_mode, now); !s.ok()) return s;
+  return std::move(create.sandbox);
 }
 
 absl::StatusOr<Sandbox> SandboxFromResource(Sandbox resource,
@@ -305,31 +261,6 @@ fsb::agent::v1::SandboxSpec AgentSpecOf(const Sandbox& sandbox) {
   spec.mutable_resources()->set_pids(sandbox.spec().resources().pids());
   spec.set_readonly_rootfs(sandbox.spec().read_only_root_filesystem());
   return spec;
-}
-
-void ToSandboxInfo(const Sandbox& sandbox, fastpath::v1::SandboxInfo* info) {
-  const auto& meta = sandbox.metadata();
-  const auto& spec = sandbox.spec();
-  const auto& status = sandbox.status();
-  info->set_sandbox_id(status.container_id());
-  info->set_phase(v1alpha1::SandboxStatus::Phase_Name(status.phase()));
-  info->set_agent_pod(status.agent());
-  *info->mutable_endpoints() = status.endpoints();
-  info->set_created_at(meta.creation_timestamp().seconds());
-  info->set_image(spec.image());
-  info->set_pool_ref(spec.pool_ref());
-  info->set_sandbox_name(meta.name());
-  info->set_namespace_(meta.namespace_());
-  *info->mutable_labels() = meta.labels();
-  *info->mutable_command() = spec.command();
-  *info->mutable_args() = spec.args();
-  for (const auto& var : spec.env()) (*info->mutable_envs())[var.name()] = var.value();
-  info->set_working_dir(spec.working_dir());
-  *info->mutable_exposed_ports() = spec.exposed_ports();
-  info->set_node(status.node());
-  info->set_message(status.message());
-  info->set_exit_code(status.exit_code());
-  info->set_restart_count(status.restart_count());
 }
 
 }  // namespace fsb::controller

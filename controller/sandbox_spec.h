@@ -7,14 +7,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "fastpath/v1/fastpath.pb.h"
 #include "fsb/agent/v1/agent.pb.h"
 #include "fsb/v1alpha1/resources.pb.h"
 
 namespace fsb::controller {
 
-// Pure functions between the client's requests, the fsb.io/v1alpha1 Sandbox record and
-// the agent's SandboxSpec. No I/O, no clock reads ("now" is passed in). Thread-safe.
+// Pure functions between the clients' creates and resources, the fsb.io/v1alpha1
+// Sandbox record and the agent's SandboxSpec. No I/O, no clock reads ("now" is passed
+// in). Thread-safe.
 
 inline constexpr char kDefaultNamespace[] = "default";
 inline constexpr char kDefaultPool[] = "default";
@@ -35,27 +35,34 @@ inline constexpr size_t kMaxPathBytes = 4096;       // working dir
 inline constexpr size_t kMaxRequestIdBytes = 253;
 inline constexpr int kMaxRecoveryTimeoutSeconds = 86400;
 
-// Validates a CreateRequest and turns it into a new Sandbox record: apiVersion/kind,
-// metadata (namespace default "default"; name as given, or "sb-<8 hex>" when empty;
-// labels; annotations request-id (default "<namespace>/<name>") and spec-hash), spec
+// A create as a client asks for it, decoded from the API (the FastPath adapter does
+// that) but not validated: the sandbox's metadata (namespace, name, labels; the
+// request-id annotation when the client gave one) and spec (consistency mode unset for
+// "the controller's default"). `malformed` is INVALID_ARGUMENT naming a request field
+// that has no form in the record (an unknown enum value, a negative duration), else OK.
+struct CreateSpec {
+  v1alpha1::Sandbox sandbox;
+  absl::Status malformed;
+};
+
+// Validates a create and turns it into a new Sandbox record: apiVersion/kind, metadata
+// (namespace default "default"; name as given, or "sb-<8 hex>" when empty; labels;
+// annotations request-id (default "<namespace>/<name>") and spec-hash), spec
 // (normalized image, env sorted by name, pool default "default", failure policy default
-// Manual, recovery timeout default 60 s, expiry, consistency mode) and status phase
-// Pending. uid, timestamps, generation and the container id are left to the caller.
+// Manual, recovery timeout default 60 s, expiry, consistency mode default
+// `default_mode`) and status phase Pending. uid, timestamps, generation and the
+// container id are left to the caller.
 //
-// consistency_mode STRONG asks for strong; FAST, the proto3 default that clients which
-// never heard of the field send, means the controller's `default_mode`.
-//
-// INVALID_ARGUMENT naming the field for: a name/namespace/pool that is not a DNS label,
-// an empty or malformed image, invalid env names or labels, too many or too large
-// args/env/labels, a relative or too long working dir, ports out of 1-65535 or
-// repeated, negative resources, a recovery timeout outside 0-86400 s, an expiry that is
-// not in the future (relative to `now`), an invalid request id.
-absl::StatusOr<v1alpha1::Sandbox> SandboxFromRequest(
-    const fastpath::v1::CreateRequest& request,
-    v1alpha1::SandboxSpec::ConsistencyMode default_mode, absl::Time now);
+// INVALID_ARGUMENT: `create.malformed`; or naming the field for: a name/namespace/pool
+// that is not a DNS label, an empty or malformed image, invalid env names or labels, too
+// many or too large args/env/labels, a relative or too long working dir, ports out of
+// 1-65535 or repeated, negative resources, a recovery timeout outside 0-86400 s, an
+// expiry that is not in the future (relative to `now`), an invalid request id.
+absl::StatusOr<v1alpha1::Sandbox> SandboxFromCreateSpec(
+    CreateSpec create, v1alpha1::SandboxSpec::ConsistencyMode default_mode, absl::Time now);
 
 // Validates a Sandbox resource submitted by `fsb apply`, fills defaults and the
-// annotations as SandboxFromRequest does; server-owned fields (uid, resourceVersion,
+// annotations as SandboxFromCreateSpec does; server-owned fields (uid, resourceVersion,
 // generation, timestamps, status) are cleared. Same errors, plus INVALID_ARGUMENT for a
 // wrong apiVersion/kind.
 absl::StatusOr<v1alpha1::Sandbox> SandboxFromResource(
@@ -84,9 +91,6 @@ absl::Status ValidateMetadataLabels(const v1alpha1::ObjectMeta& meta);
 
 // What the agent needs to run the sandbox.
 fsb::agent::v1::SandboxSpec AgentSpecOf(const v1alpha1::Sandbox& sandbox);
-
-// The sandbox as the FastPath API's SandboxInfo.
-void ToSandboxInfo(const v1alpha1::Sandbox& sandbox, fastpath::v1::SandboxInfo* info);
 
 // Converts a time to a protobuf Timestamp and back.
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "controller/fastpath_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -22,6 +23,14 @@ fastpath::v1::CreateRequest Request() {
   req.set_name("web");
   req.set_image("busybox");
   return req;
+}
+
+// A FastPath create as the controller admits it: decoded by the adapter, then validated
+// by SandboxFromCreateSpec.
+absl::StatusOr<Sandbox> SandboxFromRequest(const fastpath::v1::CreateRequest& req,
+                                           SandboxSpec::ConsistencyMode default_mode,
+                                           absl::Time now) {
+  return SandboxFromCreateSpec(CreateSpecFromRequest(req), default_mode, now);
 }
 
 absl::StatusOr<Sandbox> FromRequest(const fastpath::v1::CreateRequest& req) {

@@ -4,10 +4,11 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "controller/fake_agent_client.h"
 #include "controller/pool_service.h"
-#include "controller/sandbox_service.h"
+#include "controller/sandbox/sandbox_service.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/sqlite_store.h"
 #include "glog/logging.h"
@@ -50,13 +51,13 @@ class ServiceTestEnv {
   // Registers an agent with `capacity` slots in `pool`.
   void AddAgent(const std::string& id, int capacity, const std::string& pool = "default",
                 const std::string& address = "") {
-    fsb::agent::v1::RegisterRequest req;
-    req.mutable_agent()->set_agent_id(id);
-    req.mutable_agent()->set_node_name("node-" + id);
-    req.mutable_agent()->set_address(address.empty() ? id + ":5758" : address);
-    req.mutable_agent()->set_pool(pool);
-    req.mutable_agent()->set_capacity(capacity);
-    absl::StatusOr<fsb::agent::v1::RegisterResponse> answer = service_->RegisterAgent(req);
+    AgentRegistration registration;
+    registration.agent.id = id;
+    registration.agent.node = "node-" + id;
+    registration.agent.address = address.empty() ? id + ":5758" : address;
+    registration.agent.pool = pool;
+    registration.agent.max_sandboxes = capacity;
+    auto answer = service_->RegisterAgent(std::move(registration));
     CHECK(answer.ok()) << answer.status();
   }
 

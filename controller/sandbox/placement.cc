@@ -1,0 +1,217 @@
+#include "controller/sandbox/placement.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "controller/sandbox/record_rules.h"
+#include "controller/sandbox_spec.h"
+#include "glog/logging.h"
+#include "internal/stopwatch.h"
+#include "internal/strings.h"
+
+namespace fsb::controller {
+namespace {
+
+using ::fsb::v1alpha1::Sandbox;
+using ::fsb::v1alpha1::SandboxSpec;
+using ::fsb::v1alpha1::SandboxStatus;
+
+// Whether an agent reports `image` (normalized) among its images (sorted, normalized).
+bool HasImage(const std::vector<std::string>& images, const std::string& image) {
+  return std::binary_search(images.begin(), images.end(), image);
+}
+
+}  // namespace
+
+Placement::Placement(Scheduler* scheduler, AgentClient* agents, RecordTable* table,
+                     ControllerMetrics* metrics, const Clock* clock,
+                     absl::Duration agent_lost_timeout)
+    : scheduler_(scheduler),
+      agents_(agents),
+      table_(table),
+      metrics_(metrics),
+      clock_(clock),
+      agent_lost_timeout_(agent_lost_timeout) {}
+
+absl::StatusOr<Placement::Candidate> Placement::Describe(AgentHandle agent,
+                                                         const std::string& image) const {
+  absl::StatusOr<AgentSnapshot> snapshot = scheduler_->GetAgent(agent);
+  if (!snapshot.ok()) return snapshot.status();
+  return Candidate{snapshot->id, snapshot->node, snapshot->address,
+                   HasImage(snapshot->images, image)};
+}
+
+absl::StatusOr<Sandbox> Placement::PlaceAndStart(const SandboxKey& key, Sandbox sandbox,
+                                                 CreateTimings& timings) {
+  Stopwatch stage;
+  const Ports ports(sandbox);
+  AllocationRequest request;
+  request.pool = scheduler_->LookupPool(sandbox.spec().pool_ref());
+  request.image = scheduler_->LookupImage(sandbox.spec().image());
+  request.ports = ports.span();
+  request.request_hash = HashRequestId(sandbox.status().container_id());
+  if (request.pool == kUnknownPool) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("no agent in pool \"", sandbox.spec().pool_ref(), "\""));
+  }
+  std::array<AgentHandle, kMaxCandidates> candidates;
+  absl::StatusOr<int> found = scheduler_->Allocate(request, candidates);
+  timings[CreateStage::kAllocate] += stage.Lap();
+  if (!found.ok()) return found.status();
+
+  const bool strong = sandbox.spec().consistency_mode() == SandboxSpec::strong;
+  SandboxStatus* status = sandbox.mutable_status();
+  absl::Status last;
+  for (int i = 0; i < *found; ++i) {
+    const AgentHandle candidate = candidates[i];
+    if (i > 0) {
+      absl::Status reserved = scheduler_->Reserve(candidate, request);
+      timings[CreateStage::kAllocate] += stage.Lap();
+      if (!reserved.ok()) {
+        last = reserved;
+        continue;
+      }
+    }
+    absl::StatusOr<Candidate> agent = Describe(candidate, sandbox.spec().image());
+    if (!agent.ok()) {  // removed since it was chosen
+      last = agent.status();
+      continue;
+    }
+    status->set_agent(agent->id);
+    status->set_node(agent->node);
+    status->clear_endpoints();
+    const std::string_view host = HostOf(agent->address);
+    for (int port : sandbox.spec().exposed_ports()) {
+      status->add_endpoints(absl::StrCat(Sv(host), ":", port));
+    }
+    status->set_phase(SandboxStatus::Scheduled);
+
+    if (strong) {
+      // Durable before the agent is called: after a crash the reconciler finds the
+      // Scheduled record and creates the sandbox on this agent again (idempotent).
+      uint64_t ticket;
+      {
+        RecordTable::Locked table(*table_);
+        table.Change(key, [&](SandboxRecord& record) {
+          *record.sandbox.mutable_status() = *status;
+          record.holds_slot = true;
+        });
+        ticket = table.Persist(key);
+      }
+      absl::Status durable = table_->AwaitDurable(key, ticket);
+      timings[CreateStage::kPersist] += stage.Lap();
+      if (!durable.ok()) {
+        RecordTable::Locked table(*table_);
+        Unplace(table, key);
+        return durable;
+      }
+    }
+
+    stage.Lap();
+    absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> answer = agents_->CreateSandbox(
+        agent->address, AgentSpecOf(sandbox), /*may_pull=*/!agent->has_image);
+    timings[CreateStage::kAgentRpc] += stage.Lap();
+    if (answer.ok()) {
+      ApplyCreated(ReportedSandboxOf(answer->status()), status);
+      UpdateWarm(candidate, WarmCountsOf(answer->warm_counts()));
+      metrics_->RecordPlacement(answer->warm()     ? PlacementKind::kWarm
+                                : agent->has_image ? PlacementKind::kCached
+                                                   : PlacementKind::kCold);
+      return sandbox;
+    }
+    last = answer.status();
+    if (strong) {
+      RecordTable::Locked table(*table_);
+      Unplace(table, key);
+    } else {
+      (void)scheduler_->Release(candidate, ports.span());
+    }
+    if (!absl::IsResourceExhausted(last) && !IsAgentUnreachable(last)) break;
+    LOG(INFO) << "agent " << agent->id << " could not take sandbox " << Qualified(sandbox) << " ("
+              << last << "); trying the next candidate";
+  }
+  ClearPlacement(status);
+  status->set_phase(SandboxStatus::Pending);
+  if (absl::IsResourceExhausted(last) || IsAgentUnreachable(last)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "no candidate agent could take sandbox ", Qualified(sandbox), "; last: ", last.message()));
+  }
+  return last;
+}
+
+absl::StatusOr<ReportedSandbox> Placement::StartAgain(const Sandbox& sandbox,
+                                                      const std::string& agent_address) {
+  absl::StatusOr<AgentSnapshot> agent = scheduler_->GetAgentByID(sandbox.status().agent());
+  const bool may_pull = !agent.ok() || !HasImage(agent->images, sandbox.spec().image());
+  absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> answer =
+      agents_->CreateSandbox(agent_address, AgentSpecOf(sandbox), may_pull);
+  if (!answer.ok()) return answer.status();
+  if (agent.ok()) UpdateWarm(agent->handle, WarmCountsOf(answer->warm_counts()));
+  return ReportedSandboxOf(answer->status());
+}
+
+absl::Status Placement::StopOnAgent(const Sandbox& sandbox, std::optional<absl::Duration> grace) {
+  const std::string& agent_id = sandbox.status().agent();
+  if (agent_id.empty()) return absl::OkStatus();
+  absl::StatusOr<AgentSnapshot> agent = scheduler_->GetAgentByID(agent_id);
+  if (!agent.ok() || clock_->Now() - agent->last_heartbeat > agent_lost_timeout_) {
+    // Nothing to ask: should the agent come back with the container, the orphan
+    // reconciler deletes it.
+    return absl::OkStatus();
+  }
+  absl::Status s = agents_->DeleteSandbox(agent->address, sandbox.status().container_id(), grace);
+  if (s.ok() || absl::IsNotFound(s)) return absl::OkStatus();
+  return absl::Status(s.code(), absl::StrCat("agent ", agent_id, ": ", s.message()));
+}
+
+void Placement::ReleaseSlot(RecordTable::Locked& table, const SandboxKey& key) {
+  SandboxRecord& record = table.at(key);
+  if (!record.holds_slot) return;
+  record.holds_slot = false;
+  std::optional<AgentHandle> agent = scheduler_->FindAgent(record.sandbox.status().agent());
+  if (!agent.has_value()) return;
+  Ports ports(record.sandbox);
+  if (absl::Status s = scheduler_->Release(*agent, ports.span()); !s.ok()) {
+    LOG(WARNING) << "releasing the slot of sandbox " << Qualified(record.sandbox) << ": " << s;
+  }
+}
+
+void Placement::Unplace(RecordTable::Locked& table, const SandboxKey& key) {
+  ReleaseSlot(table, key);
+  table.Change(key, [](SandboxRecord& record) { ClearPlacement(record.sandbox.mutable_status()); });
+}
+
+void Placement::Forget(RecordTable::Locked& table, const SandboxKey& key) {
+  if (table.Find(key) == nullptr) return;
+  ReleaseSlot(table, key);
+  table.Erase(key);
+}
+
+void Placement::RestoreSlots(RecordTable::Locked& table, std::string_view agent_id) {
+  const absl::flat_hash_set<SandboxKey>* placed = table.PlacedOn(agent_id);
+  std::optional<AgentHandle> agent = scheduler_->FindAgent(agent_id);
+  if (placed == nullptr || !agent.has_value()) return;
+  int restored = 0;
+  for (const SandboxKey& key : *placed) {
+    SandboxRecord& record = table.at(key);
+    if (record.holds_slot || record.sandbox.status().phase() == SandboxStatus::Expired) continue;
+    Ports ports(record.sandbox);
+    if (absl::Status s = scheduler_->Restore(*agent, ports.span()); !s.ok()) {
+      LOG(WARNING) << "restoring the slot of sandbox " << Qualified(record.sandbox) << ": " << s;
+      continue;
+    }
+    record.holds_slot = true;
+    ++restored;
+  }
+  if (restored > 0) LOG(INFO) << "agent " << agent_id << ": restored " << restored << " slots";
+}
+
+void Placement::UpdateWarm(AgentHandle agent, std::span<const NamedWarmImage> counts) {
+  const InternedWarm warm = InternWarm(*scheduler_, counts);
+  // NOT_FOUND only: the agent went away since it answered, with its warm counts.
+  (void)scheduler_->SetWarm(agent, warm);
+}
+
+}  // namespace fsb::controller

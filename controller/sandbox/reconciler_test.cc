@@ -1,0 +1,235 @@
+#include "controller/sandbox/reconciler.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "controller/sandbox/sandbox_test_fixture.h"
+#include "controller/store/resources.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fsb::controller {
+namespace {
+
+using ::fsb::v1alpha1::Sandbox;
+using ::fsb::v1alpha1::SandboxStatus;
+using ::testing::HasSubstr;
+
+// The Reconciler, end to end through the service: its actions and their outcomes.
+class ReconcilerTest : public SandboxTest {};
+
+TEST_F(ReconcilerTest, FailedDeleteStaysTerminatingAndIsRetried) {
+  env_.AddAgent("a1", 4);
+  ASSERT_TRUE(service().Create(Request("web")).ok());
+  agents().set_delete_status(absl::UnavailableError("connection refused"));
+  absl::Status s = service().Delete("", "web", std::nullopt);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("Terminating"));
+  EXPECT_EQ(service().Get("", "web")->status().phase(), SandboxStatus::Terminating);
+  EXPECT_EQ(Stored("web")->status().phase(), SandboxStatus::Terminating);
+  EXPECT_EQ(Update("web",
+                   [](SandboxUpdate& r) { r.failure_policy = v1alpha1::SandboxSpec::AutoRecreate; })
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  agents().set_delete_status(absl::OkStatus());
+  service().ReconcileOnce();
+  EXPECT_EQ(service().Get("", "web").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Used("a1"), 0);
+}
+
+TEST_F(ReconcilerTest, ExpiryStopsTheSandboxAndKeepsTheRecord) {
+  env_.AddAgent("a1", 4);
+  CreateSpec req = Request("web");
+  req.sandbox.mutable_spec()->mutable_expire_time()->set_seconds(
+      absl::ToUnixSeconds(clock().Now() + absl::Seconds(30)));
+  Sandbox created = *service().Create(req);
+  clock().Advance(absl::Seconds(29));
+  ASSERT_TRUE(Report("a1", {&created}).ok());
+  service().ReconcileOnce();
+  EXPECT_EQ(service().Get("", "web")->status().phase(), SandboxStatus::Running);
+  EXPECT_TRUE(agents().deletes().empty());
+
+  clock().Advance(absl::Seconds(1));
+  ASSERT_TRUE(Report("a1", {&created}).ok());
+  service().ReconcileOnce();
+  Sandbox s = *service().Get("", "web");
+  EXPECT_EQ(s.status().phase(), SandboxStatus::Expired);
+  EXPECT_EQ(s.status().agent(), "");
+  EXPECT_THAT(s.status().message(), HasSubstr("expired at"));
+  EXPECT_EQ(agents().deletes().size(), 1u);
+  EXPECT_EQ(env_.scheduler().GetAgentByID("a1")->reserved, 0);
+  EXPECT_EQ(Stored("web")->status().phase(), SandboxStatus::Expired);
+  // Deleting an expired sandbox needs no agent.
+  EXPECT_TRUE(service().Delete("", "web", std::nullopt).ok());
+  EXPECT_EQ(agents().deletes().size(), 1u);
+}
+
+TEST_F(ReconcilerTest, LostAgentManualStaysLostAutoRecreateMoves) {
+  env_.AddAgent("a1", 4);
+  Sandbox manual = *service().Create(Request("manual"));
+  CreateSpec auto_req = Request("auto");
+  auto_req.sandbox.mutable_spec()->set_failure_policy(v1alpha1::SandboxSpec::AutoRecreate);
+  auto_req.sandbox.mutable_spec()->set_recovery_timeout_seconds(30);
+  Sandbox recreate = *service().Create(auto_req);
+  env_.AddAgent("a2", 4);  // fresh, while a1 goes silent
+
+  clock().Advance(absl::Seconds(16));
+  ASSERT_TRUE(Report("a2", {}).ok());
+  service().ReconcileOnce();
+  Sandbox lost = *service().Get("", "auto");
+  EXPECT_EQ(lost.status().phase(), SandboxStatus::Lost);
+  EXPECT_THAT(lost.status().message(), HasSubstr("agent a1 lost"));
+  EXPECT_EQ(service().Get("", "manual")->status().phase(), SandboxStatus::Lost);
+  EXPECT_EQ(Stored("auto")->status().recovery_deadline().seconds(),
+            absl::ToUnixSeconds(clock().Now() + absl::Seconds(30)));
+
+  clock().Advance(absl::Seconds(29));
+  ASSERT_TRUE(Report("a2", {}).ok());
+  service().ReconcileOnce();
+  EXPECT_EQ(service().Get("", "auto")->status().phase(), SandboxStatus::Lost);
+
+  clock().Advance(absl::Seconds(1));
+  ASSERT_TRUE(Report("a2", {}).ok());
+  service().ReconcileOnce();
+  Sandbox moved = *service().Get("", "auto");
+  EXPECT_EQ(moved.status().phase(), SandboxStatus::Running);
+  EXPECT_EQ(moved.status().agent(), "a2");
+  EXPECT_EQ(moved.status().restart_count(), 1);
+  EXPECT_NE(moved.status().container_id(), recreate.status().container_id());
+  EXPECT_FALSE(moved.status().has_lost_at());
+
+  clock().Advance(absl::Seconds(120));
+  ASSERT_TRUE(Report("a2", {&moved}).ok());
+  service().ReconcileOnce();
+  Sandbox still = *service().Get("", "manual");
+  EXPECT_EQ(still.status().phase(), SandboxStatus::Lost);
+  EXPECT_EQ(still.status().container_id(), manual.status().container_id());
+}
+
+TEST_F(ReconcilerTest, RecoveryDeadlineSurvivesARestart) {
+  env_.AddAgent("a1", 4);
+  env_.AddAgent("a2", 4);
+  CreateSpec req = Request("auto");
+  req.sandbox.mutable_spec()->set_failure_policy(v1alpha1::SandboxSpec::AutoRecreate);
+  req.sandbox.mutable_spec()->set_recovery_timeout_seconds(60);
+  req.sandbox.mutable_spec()->set_pool_ref("default");
+  Sandbox s = *service().Create(req);
+  const std::string first_agent = s.status().agent();
+  const std::string other_agent = first_agent == "a1" ? "a2" : "a1";
+  clock().Advance(absl::Seconds(16));
+  ASSERT_TRUE(Report(other_agent, {}).ok());
+  service().ReconcileOnce();
+  ASSERT_EQ(service().Get("", "auto")->status().phase(), SandboxStatus::Lost);
+  const int64_t deadline = service().Get("", "auto")->status().recovery_deadline().seconds();
+
+  clock().Advance(absl::Seconds(30));
+  env_.Restart();
+  env_.AddAgent(other_agent, 4);
+  service().ReconcileOnce();
+  Sandbox after = *service().Get("", "auto");
+  EXPECT_EQ(after.status().phase(), SandboxStatus::Lost);
+  EXPECT_EQ(after.status().recovery_deadline().seconds(), deadline);
+
+  clock().Advance(absl::Seconds(30));
+  ASSERT_TRUE(Report(other_agent, {}).ok());
+  service().ReconcileOnce();
+  EXPECT_EQ(service().Get("", "auto")->status().phase(), SandboxStatus::Running);
+  EXPECT_EQ(service().Get("", "auto")->status().agent(), other_agent);
+}
+
+TEST_F(ReconcilerTest, ResetRecreatesTheContainer) {
+  env_.AddAgent("a1", 4);
+  Sandbox s = *service().Create(Request("web"));
+  ASSERT_TRUE(
+      Update("web", [](SandboxUpdate& r) { r.reset_revision = "2030-01-01T00:00:00Z"; }).ok());
+  service().ReconcileOnce();
+  Sandbox reset = *service().Get("", "web");
+  EXPECT_EQ(reset.status().phase(), SandboxStatus::Running);
+  EXPECT_NE(reset.status().container_id(), s.status().container_id());
+  EXPECT_EQ(reset.status().accepted_reset_revision(), "2030-01-01T00:00:00Z");
+  EXPECT_EQ(reset.status().restart_count(), 1);
+  ASSERT_EQ(agents().deletes().size(), 1u);
+  EXPECT_EQ(agents().deletes()[0].sandbox_id, s.status().container_id());
+  EXPECT_EQ(agents().creates().size(), 2u);
+  EXPECT_EQ(Used("a1"), 1);
+
+  // The same or an older revision does nothing.
+  ASSERT_TRUE(
+      Update("web", [](SandboxUpdate& r) { r.reset_revision = "2029-01-01T00:00:00Z"; }).ok());
+  service().ReconcileOnce();
+  EXPECT_EQ(agents().creates().size(), 2u);
+}
+
+TEST_F(ReconcilerTest, OrphansAreDeletedAfterTheTimeout) {
+  env_.AddAgent("a1", 4);
+  Sandbox known = *service().Create(Request("known"));
+  Sandbox stray;
+  stray.mutable_metadata()->set_name("stray");
+  stray.mutable_metadata()->set_namespace_("default");
+  stray.mutable_status()->set_container_id("00000000deadbeef");
+  ASSERT_TRUE(Report("a1", {&known, &stray}).ok());
+  clock().Advance(absl::Seconds(9));
+  ASSERT_TRUE(Report("a1", {&known, &stray}).ok());
+  service().ReconcileOnce();
+  EXPECT_TRUE(agents().deletes().empty());
+  clock().Advance(absl::Seconds(1));
+  ASSERT_TRUE(Report("a1", {&known, &stray}).ok());
+  service().ReconcileOnce();
+  ASSERT_EQ(agents().deletes().size(), 1u);
+  EXPECT_EQ(agents().deletes()[0].sandbox_id, "00000000deadbeef");
+  EXPECT_EQ(service().Get("", "known")->status().phase(), SandboxStatus::Running);
+}
+
+TEST_F(ReconcilerTest, UnpersistedFastSandboxBecomesAnOrphanAfterACrash) {
+  env_.AddAgent("a1", 4);
+  Sandbox s = *service().Create(Request("web"));
+  // SIGKILL before the write-behind landed: drop the record from the store by hand.
+  ASSERT_TRUE(service().Flush(absl::Seconds(5)).ok());
+  ASSERT_TRUE(env_.store().Delete({"Sandbox", "default", "web"}, std::nullopt).ok());
+  env_.Restart();
+  env_.AddAgent("a1", 4);
+  ASSERT_TRUE(Report("a1", {&s}).ok());
+  clock().Advance(absl::Seconds(10));
+  ASSERT_TRUE(Report("a1", {&s}).ok());
+  service().ReconcileOnce();
+  ASSERT_EQ(agents().deletes().size(), 1u);
+  EXPECT_EQ(agents().deletes()[0].sandbox_id, s.status().container_id());
+}
+
+TEST_F(ReconcilerTest, ScheduledRecordIsCreatedAgainAfterACrash) {
+  env_.AddAgent("a1", 4);
+  // A strong create whose controller dies after the Scheduled record became durable
+  // and before the agent answered: capture the store as the agent call sees it, and put
+  // it back after the create to model the crash.
+  CreateSpec req = Request("web");
+  req.sandbox.mutable_spec()->set_consistency_mode(v1alpha1::SandboxSpec::strong);
+  Sandbox scheduled;
+  agents().set_on_create([&] {
+    scheduled = *store::DecodeObject<Sandbox>(*env_.store().Get({"Sandbox", "default", "web"}));
+  });
+  ASSERT_TRUE(service().Create(req).ok());
+  agents().set_on_create(nullptr);
+  ASSERT_EQ(scheduled.status().phase(), SandboxStatus::Scheduled);
+  ASSERT_TRUE(service().Flush(absl::Seconds(5)).ok());
+  ASSERT_TRUE(env_.store()
+                  .Update(store::EncodeObject(scheduled),
+                          env_.store().Get({"Sandbox", "default", "web"})->resource_version)
+                  .ok());
+  env_.Restart();
+  env_.AddAgent("a1", 4);
+  const size_t creates = agents().creates().size();
+  service().ReconcileOnce();
+  EXPECT_EQ(agents().creates().size(), creates);  // within the grace: wait for a report
+  clock().Advance(absl::Seconds(10));
+  ASSERT_TRUE(Report("a1", {}).ok());
+  service().ReconcileOnce();
+  ASSERT_EQ(agents().creates().size(), creates + 1);
+  EXPECT_EQ(agents().creates().back().spec.sandbox_id(), scheduled.status().container_id());
+  EXPECT_EQ(service().Get("", "web")->status().phase(), SandboxStatus::Running);
+}
+
+}  // namespace
+}  // namespace fsb::controller

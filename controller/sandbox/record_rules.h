@@ -1,0 +1,71 @@
+#ifndef FSB_CONTROLLER_SANDBOX_RECORD_RULES_H_
+#define FSB_CONTROLLER_SANDBOX_RECORD_RULES_H_
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "controller/sandbox/agent_report.h"
+#include "controller/sandbox_spec.h"
+#include "fsb/v1alpha1/resources.pb.h"
+
+namespace fsb::controller {
+
+// Pure rules on a Sandbox record's status, shared by the record table, placement, the
+// agent reports and the reconciler. No I/O, no clock reads. Thread-safe.
+
+// "<namespace>/<name>", for messages.
+std::string Qualified(std::string_view ns, std::string_view name);
+std::string Qualified(const v1alpha1::Sandbox& sandbox);
+
+std::string Rfc3339(absl::Time t);
+
+// The host part of a host:port address, brackets of an IPv6 literal kept, so that
+// host + ":" + port is again an address.
+std::string_view HostOf(std::string_view address);
+
+// Whether the sandbox has an agent (status.agent set).
+inline bool Placed(const v1alpha1::Sandbox& sandbox) { return !sandbox.status().agent().empty(); }
+
+// Clears status.agent, node and endpoints.
+void ClearPlacement(v1alpha1::SandboxStatus* status);
+// Clears status.lostAt and recoveryDeadline.
+void ClearLoss(v1alpha1::SandboxStatus* status);
+// Phase Lost since `now`, recoverable until now + the spec's recovery timeout.
+void MarkLost(const v1alpha1::SandboxSpec& spec, absl::Time now, std::string message,
+              v1alpha1::SandboxStatus* status);
+
+// Moves `status` to the phase the agent reports: Running from Pending, Scheduled or
+// Lost; Succeeded or Failed (with the exit code and message) on an exit. Returns whether
+// anything changed.
+bool ApplyAgentState(const ReportedSandbox& state, v1alpha1::SandboxStatus* status);
+
+// Records a create's answer `state` in `status`: Running (or what the state says), under
+// the container id the agent used (the claimed instance's on a warm create).
+void ApplyCreated(const ReportedSandbox& state, v1alpha1::SandboxStatus* status);
+
+// Whether an agent's `state` describes the container `container_id`: by its id, or, for
+// a claimed warm instance, by the id the controller proposed for it.
+bool Describes(const ReportedSandbox& state, const std::string& container_id);
+
+// Whether spec.resetRevision asks for a reset that status.acceptedResetRevision has not
+// seen. Unparseable revisions (validated on input) never trigger.
+bool ResetRequested(const v1alpha1::Sandbox& sandbox);
+
+// A sandbox's exposed ports in the scheduler's form, without allocating.
+class Ports {
+ public:
+  explicit Ports(const v1alpha1::Sandbox& sandbox);
+  std::span<const uint16_t> span() const { return {ports_.data(), size_}; }
+
+ private:
+  std::array<uint16_t, kMaxPorts> ports_{};
+  size_t size_ = 0;
+};
+
+}  // namespace fsb::controller
+
+#endif  // FSB_CONTROLLER_SANDBOX_RECORD_RULES_H_

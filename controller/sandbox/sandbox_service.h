@@ -1,0 +1,204 @@
+#ifndef FSB_CONTROLLER_SANDBOX_SANDBOX_SERVICE_H_
+#define FSB_CONTROLLER_SANDBOX_SANDBOX_SERVICE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controller/agent_client.h"
+#include "controller/controller_metrics.h"
+#include "controller/pool_service.h"
+#include "controller/sandbox/agent_report.h"
+#include "controller/sandbox/agent_reports.h"
+#include "controller/sandbox/placement.h"
+#include "controller/sandbox/reconciler.h"
+#include "controller/sandbox/record_table.h"
+#include "controller/sandbox_spec.h"
+#include "controller/scheduler/scheduler.h"
+#include "controller/store/store.h"
+#include "fsb/agent/v1/agent.pb.h"
+#include "fsb/v1alpha1/resources.pb.h"
+#include "internal/clock.h"
+#include "internal/metrics/metrics.h"
+
+namespace fsb::controller {
+
+// A change to an existing sandbox's mutable fields, as the FastPath API's update asks
+// for it (decoded by its adapter): at most one of the spec fields, plus label changes.
+struct SandboxUpdate {
+  std::string ns;  // empty: "default"
+  std::string name;
+  std::optional<int64_t> expire_time_seconds;  // Unix seconds; 0 removes the expiry
+  std::optional<std::string> reset_revision;   // RFC 3339
+  std::optional<v1alpha1::SandboxSpec::FailurePolicy> failure_policy;
+  std::optional<int32_t> recovery_timeout_seconds;
+  std::map<std::string, std::string> labels;  // set
+  std::vector<std::string> remove_labels;
+  // INVALID_ARGUMENT naming a request field that has no form here (an unknown policy).
+  absl::Status malformed;
+};
+
+// The controller's sandbox domain, composed of the record table (RecordTable), placement
+// (Placement), the agents' reports (AgentReports) and the reconciler (Reconciler); this
+// class holds them and serves the API's verbs on domain types.
+//
+// Consistency: a `strong` sandbox is durable (phase Scheduled, agent chosen) before its
+// agent is called; a `fast` one is written right after the agent answered, off the
+// response path. A fast sandbox that a crash kept from being written is unknown to the
+// store: its agent keeps reporting it, and the orphan reconciler deletes it once it has
+// been unknown for `orphan_timeout`. Deletes are durable (Terminating) before the agent
+// is called, and the record goes only when the agent confirms the container is gone.
+//
+// Idempotent create: a request id (default "<namespace>/<name>") is bound to the hash
+// of the spec it created. The same request again returns the same sandbox (waiting for
+// an in-flight create of it); another spec under that request id, or another request
+// for a taken name, is ALREADY_EXISTS. At most one operation (create, delete, reconcile
+// action) is in flight per record; API calls that would race one get
+// FAILED_PRECONDITION, a repeated create waits for the first.
+//
+// Locking: no lock of its own; records are read and changed under the table's lock,
+// never held across an agent call or a store wait. Lock order (outermost first): the
+// RecordTable's lock; then the Scheduler's, the Persister's and the Reconciler's wake
+// lock (each a leaf towards the others). Thread-safe.
+class SandboxService {
+ public:
+  struct Options {
+    v1alpha1::SandboxSpec::ConsistencyMode default_mode = v1alpha1::SandboxSpec::fast;
+    // How long a sandbox an agent reports may stay unknown to the store before it is
+    // deleted as an orphan; also the grace before a Scheduled sandbox its agent does not
+    // report is created again.
+    absl::Duration orphan_timeout = absl::Seconds(10);
+    // An agent whose heartbeats stopped for this long is lost (as the Scheduler judges);
+    // after a controller restart, an agent that has not registered again within it.
+    absl::Duration agent_lost_timeout = absl::Seconds(15);
+    // How long a repeated create waits for the in-flight create of the same request.
+    absl::Duration create_wait_timeout = absl::Seconds(60);
+    // How long a strong write waits for the store.
+    absl::Duration persist_timeout = absl::Seconds(10);
+    // Period of the reconcile loop (it is also woken by updates that need it).
+    absl::Duration reconcile_interval = absl::Milliseconds(500);
+    // Whether Start() runs the reconcile loop (tests drive ReconcileOnce themselves).
+    bool run_reconciler = true;
+  };
+
+  // Loads every stored Sandbox into memory and registers the controller's metrics in
+  // `registry`. `scheduler`, `pools`, `agents`, `store`, `clock` and `registry` must
+  // outlive the service. Store errors are returned as they are.
+  static absl::StatusOr<std::unique_ptr<SandboxService>> Create(
+      Scheduler* scheduler, const PoolService* pools, AgentClient* agents, store::Store* store,
+      const Clock* clock, metrics::Registry* registry, Options options);
+  // Stops the reconcile loop and flushes pending store writes (bounded by
+  // persist_timeout).
+  ~SandboxService() = default;
+
+  SandboxService(const SandboxService&) = delete;
+  SandboxService& operator=(const SandboxService&) = delete;
+
+  // Starts the reconcile loop (unless disabled in Options).
+  void Start();
+
+  // ---- API ----
+
+  // Validates (SandboxFromCreateSpec), places and starts a sandbox; returns its record
+  // once its process runs (phase Running, or Succeeded/Failed if it already exited).
+  // INVALID_ARGUMENT naming the field; ALREADY_EXISTS (see above); RESOURCE_EXHAUSTED
+  // with the scheduler's reason when no agent can take it; UNAVAILABLE when a strong
+  // write cannot be made durable; otherwise the agent's status (e.g. NOT_FOUND for an
+  // unknown image).
+  absl::StatusOr<v1alpha1::Sandbox> Create(CreateSpec create);
+
+  // Creates the sandbox `resource` describes, or updates the mutable fields of the
+  // existing one (labels, annotations, expireTime, failurePolicy,
+  // recoveryTimeoutSeconds, resetRevision). Sets `*created`. INVALID_ARGUMENT for an
+  // invalid resource or a change to an immutable spec field (naming the fields).
+  absl::StatusOr<v1alpha1::Sandbox> Apply(const v1alpha1::Sandbox& resource, bool* created);
+
+  // An empty `ns` means "default". NOT_FOUND for an unknown sandbox.
+  absl::StatusOr<v1alpha1::Sandbox> Get(std::string_view ns, std::string_view name) const;
+
+  // Sandboxes of `ns` (every namespace when empty) matching `label_selector`, ordered
+  // by (namespace, name). INVALID_ARGUMENT for a malformed selector.
+  absl::StatusOr<std::vector<v1alpha1::Sandbox>> List(std::string_view ns,
+                                                      std::string_view label_selector) const;
+
+  // Applies the update's spec field (expiry, reset revision, failure policy, recovery
+  // timeout), sets `labels` and removes `remove_labels`. NOT_FOUND; FAILED_PRECONDITION
+  // while the sandbox is being created or deleted; INVALID_ARGUMENT naming the field.
+  absl::StatusOr<v1alpha1::Sandbox> Update(const SandboxUpdate& update);
+
+  // Stops and removes the sandbox on its agent, then forgets it. `grace` unset leaves
+  // the grace period to the agent. OK also when the agent no longer has it, or is lost
+  // (the orphan reconciler removes the container if the agent returns). NOT_FOUND;
+  // FAILED_PRECONDITION while it is being created; UNAVAILABLE when the agent cannot be
+  // reached (the sandbox stays Terminating and the deletion is retried in background).
+  absl::Status Delete(std::string_view ns, std::string_view name,
+                      std::optional<absl::Duration> grace);
+
+  // See AgentReports::List and AgentReports::Delete.
+  absl::StatusOr<std::vector<v1alpha1::Agent>> ListAgents() const { return reports_.List(); }
+  absl::Status DeleteAgent(std::string_view name) { return reports_.Delete(name); }
+
+  // Where a sandbox's container runs, for calls that go straight to its agent (logs,
+  // exec). NOT_FOUND for an unknown sandbox; FAILED_PRECONDITION when it has no
+  // container on an agent (Pending, Expired) or its agent is not registered.
+  struct Location {
+    std::string agent_id;
+    std::string agent_address;
+    std::string container_id;
+    v1alpha1::SandboxStatus::Phase phase;
+  };
+  absl::StatusOr<Location> Locate(std::string_view ns, std::string_view name) const;
+
+  // ---- Agents (see AgentReports) ----
+
+  // Returns the warm targets of the agent's pool, null when it has none.
+  absl::StatusOr<std::shared_ptr<const fsb::agent::v1::WarmTargets>> RegisterAgent(
+      AgentRegistration registration) {
+    return reports_.Register(std::move(registration));
+  }
+  absl::StatusOr<std::shared_ptr<const fsb::agent::v1::WarmTargets>> Heartbeat(
+      const AgentHeartbeat& heartbeat) {
+    return reports_.Heartbeat(heartbeat);
+  }
+
+  // ---- Reconciliation ----
+
+  // One pass of every reconciler (see Reconciler::ReconcileOnce).
+  void ReconcileOnce() { reconciler_.ReconcileOnce(); }
+
+  // Blocks until every store write made so far is durable (tests, shutdown).
+  absl::Status Flush(absl::Duration timeout) { return table_.Flush(timeout); }
+
+ private:
+  SandboxService(Scheduler* scheduler, const PoolService* pools, AgentClient* agents,
+                 store::Store* store, const Clock* clock, metrics::Registry* registry,
+                 Options options);
+
+  // Creates a record for `desired` (validated, defaults applied) and starts it; adds the
+  // stages' durations to `timings`.
+  absl::StatusOr<v1alpha1::Sandbox> CreateRecord(v1alpha1::Sandbox desired, CreateTimings& timings);
+  absl::Status DeleteRecord(std::string_view ns, std::string_view name,
+                            std::optional<absl::Duration> grace);
+
+  Scheduler* const scheduler_;
+  const Clock* const clock_;
+  const Options options_;
+  ControllerMetrics metrics_;
+  // Destroyed in reverse: the reconcile loop stops first, the table flushes last.
+  // Mutable: reads (Get, List) lock it too.
+  mutable RecordTable table_;
+  Placement placement_;
+  Reconciler reconciler_;
+  AgentReports reports_;
+};
+
+}  // namespace fsb::controller
+
+#endif  // FSB_CONTROLLER_SANDBOX_SANDBOX_SERVICE_H_
