@@ -143,9 +143,7 @@ absl::StatusOr<ResolvedImage> ContainerdRuntime::ResolveImage(std::string_view n
   // containerd records the unpacked snapshot (the chain id) as a GC label on the config.
   auto info = containerd_->ContentInfo(config_digest);
   if (!info.ok()) return info.status();
-  const std::string label =
-      absl::StrCat("containerd.io/gc.ref.snapshot.", containerd_->options().snapshotter);
-  auto chain = info->labels().find(label);
+  auto chain = info->labels().find(containerd_->SnapshotRefLabel());
   if (chain == info->labels().end()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "image \"", image->name(), "\" is not unpacked for snapshotter \"",

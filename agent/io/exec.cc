@@ -19,11 +19,9 @@
 #include "agent/oci_spec.h"
 #include "agent/io/logs.h"
 #include "glog/logging.h"
-#include "grpcpp/channel.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "internal/ids.h"
-#include "internal/status.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
 
@@ -102,10 +100,9 @@ absl::StatusOr<UniqueFd> OpenFifo(const std::string& path, int flags) {
   return fd;
 }
 
-// containerd's error for `what` on exec `exec_id`, with the code kept.
+// containerd's error `s` for `what` on exec `exec_id`, with the code kept.
 absl::Status ContainerdError(std::string_view what, const ExecSession::Params& params,
-                             const grpc::Status& status) {
-  absl::Status s = FromGrpcStatus(status);
+                             const absl::Status& s) {
   return absl::Status(s.code(), absl::StrCat(Sv(what), " of exec ", params.exec_id, " in sandbox ",
                                              params.container_id, ": ", s.message()));
 }
@@ -180,7 +177,7 @@ class ExecSession::Io {
       : session_(session),
         params_(session->params_),
         sink_(sink),
-        tasks_(ctasks::Tasks::NewStub(session->containerd_->channel())) {}
+        containerd_(session->containerd_) {}
 
   // The DeleteProcess callback refers to this object.
   ~Io() {
@@ -221,17 +218,20 @@ class ExecSession::Io {
       exec.set_stdin(*in_path);
     }
 
-    if (grpc::Status s = Call(&ctasks::Tasks::Stub::Exec, exec); !s.ok()) {
+    if (absl::Status s = containerd_->ExecProcess(exec); !s.ok()) {
       return ContainerdError("create", params_, s);
     }
-    TaskWait wait(session_->containerd_, params_.container_id, params_.exec_id,
+    TaskWait wait(containerd_, params_.container_id, params_.exec_id,
                   params_.max_duration + kWaitMargin, &exited_);
-    ctasks::StartRequest start;
-    start.set_container_id(params_.container_id);
-    start.set_exec_id(params_.exec_id);
-    if (grpc::Status s = Call(&ctasks::Tasks::Stub::Start, start); !s.ok()) {
-      DeleteProcessNow();
-      return ContainerdError("start", params_, s);
+    if (absl::StatusOr<uint32_t> pid = containerd_->StartProcess(params_.container_id,
+                                                                 params_.exec_id);
+        !pid.ok()) {
+      // For a process that never started.
+      if (absl::Status s = containerd_->DeleteProcess(params_.container_id, params_.exec_id);
+          !s.ok()) {
+        LOG(WARNING) << ContainerdError("delete", params_, s);
+      }
+      return ContainerdError("start", params_, pid.status());
     }
     if (params_.stdin) {
       // The shim reads the FIFO now: from here on the agent only writes.
@@ -264,17 +264,6 @@ class ExecSession::Io {
     if (!value.ok()) return value.status();
     into = *std::move(value);
     return absl::OkStatus();
-  }
-
-  // A unary Tasks call with the usual deadline.
-  template <typename Request, typename Response>
-  grpc::Status Call(grpc::Status (ctasks::Tasks::Stub::*method)(grpc::ClientContext*,
-                                                               const Request&, Response*),
-                    const Request& request) {
-    grpc::ClientContext ctx;
-    session_->containerd_->Prepare(&ctx);
-    Response response;
-    return (tasks_.get()->*method)(&ctx, request, &response);
   }
 
   // Until the process has exited, has been deleted and its output is drained (or, before
@@ -397,22 +386,17 @@ class ExecSession::Io {
     if (!stdin_.valid()) return;
     stdin_.Reset();
     // The shim holds a writer of its own; the process sees EOF once it is closed too.
-    ctasks::CloseIORequest close;
-    close.set_container_id(params_.container_id);
-    close.set_exec_id(params_.exec_id);
-    close.set_stdin(true);
-    if (grpc::Status s = Call(&ctasks::Tasks::Stub::CloseIO, close); !s.ok()) {
+    if (absl::Status s = containerd_->CloseProcessStdin(params_.container_id, params_.exec_id);
+        !s.ok()) {
       LOG(WARNING) << ContainerdError("close stdin", params_, s);
     }
   }
 
   void Resize(const v1::TerminalSize& size) {
-    ctasks::ResizePtyRequest resize;
-    resize.set_container_id(params_.container_id);
-    resize.set_exec_id(params_.exec_id);
-    resize.set_width(std::min(size.cols(), kMaxTerminalSide));
-    resize.set_height(std::min(size.rows(), kMaxTerminalSide));
-    if (grpc::Status s = Call(&ctasks::Tasks::Stub::ResizePty, resize); !s.ok()) {
+    if (absl::Status s = containerd_->ResizeProcessPty(
+            params_.container_id, params_.exec_id, std::min(size.cols(), kMaxTerminalSide),
+            std::min(size.rows(), kMaxTerminalSide));
+        !s.ok()) {
       LOG(WARNING) << ContainerdError("resize", params_, s);
     }
   }
@@ -421,13 +405,10 @@ class ExecSession::Io {
   // may still run, so its exit cannot be awaited).
   bool Kill() {
     killed_ = true;
-    ctasks::KillRequest kill;
-    kill.set_container_id(params_.container_id);
-    kill.set_exec_id(params_.exec_id);
-    kill.set_signal(SIGKILL);
-    grpc::Status s = Call(&ctasks::Tasks::Stub::Kill, kill);
+    const absl::Status s =
+        containerd_->KillProcess(params_.container_id, params_.exec_id, SIGKILL);
     // NOT_FOUND: it has already exited.
-    if (s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND) return true;
+    if (s.ok() || absl::IsNotFound(s)) return true;
     LOG(WARNING) << ContainerdError("kill", params_, s);
     return false;
   }
@@ -437,32 +418,19 @@ class ExecSession::Io {
   // closed (or is closing) the FIFOs' writers, so the output ends.
   void StartDelete() {
     delete_started_ = true;
-    delete_request_.set_container_id(params_.container_id);
-    delete_request_.set_exec_id(params_.exec_id);
-    session_->containerd_->Prepare(&delete_context_);
-    tasks_->async()->DeleteProcess(&delete_context_, &delete_request_, &delete_response_,
-                                   [this](grpc::Status s) {
-                                     if (!s.ok()) {
-                                       LOG(WARNING) << ContainerdError("delete", params_, s);
-                                     }
-                                     deleted_.Notify();
-                                   });
-  }
-
-  // For a process that never started.
-  void DeleteProcessNow() {
-    ctasks::DeleteProcessRequest del;
-    del.set_container_id(params_.container_id);
-    del.set_exec_id(params_.exec_id);
-    if (grpc::Status s = Call(&ctasks::Tasks::Stub::DeleteProcess, del); !s.ok()) {
-      LOG(WARNING) << ContainerdError("delete", params_, s);
-    }
+    containerd_->DeleteProcessAsync(params_.container_id, params_.exec_id, &delete_call_,
+                                    [this](const absl::Status& s) {
+                                      if (!s.ok()) {
+                                        LOG(WARNING) << ContainerdError("delete", params_, s);
+                                      }
+                                      deleted_.Notify();
+                                    });
   }
 
   ExecSession* const session_;
   const Params& params_;
   const Sink& sink_;
-  const std::unique_ptr<ctasks::Tasks::Stub> tasks_;
+  Containerd* const containerd_;
   UniqueFd out_, err_, stdin_;
   std::deque<Input> pending_;  // taken from the session's queue, not yet applied
   std::string stdin_buffer_;   // bytes of the current stdin input not yet written
@@ -475,9 +443,7 @@ class ExecSession::Io {
   bool sink_gone_ = false;
   bool delete_started_ = false;
   // The DeleteProcess call in flight; the loop ends only after it answered.
-  grpc::ClientContext delete_context_;
-  ctasks::DeleteProcessRequest delete_request_;
-  containerd::services::tasks::v1::DeleteResponse delete_response_;
+  Containerd::DeleteProcessCall delete_call_;
 };
 
 ExecSession::ExecSession(Containerd* containerd, Params params)
