@@ -7,6 +7,7 @@
 #include "google/protobuf/empty.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "internal/deadline.h"
 #include "internal/status.h"
 #include "internal/stopwatch.h"
 
@@ -65,7 +66,7 @@ void Containerd::Prepare(grpc::ClientContext* ctx, absl::Duration timeout,
   ctx->AddMetadata(kNamespaceHeader, options_.ns);
   if (!lease_id.empty()) ctx->AddMetadata(kLeaseHeader, std::string(lease_id));
   // An infinite timeout makes the time point's maximum, which gRPC takes as no deadline.
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  ctx->set_deadline(Deadline::In(timeout).ToChrono());
 }
 
 template <typename Stub, typename Request, typename Response>

@@ -13,7 +13,7 @@ using logger::EventFd;
 TaskWait::TaskWait(Containerd* containerd, std::string container_id, std::string exec_id,
                    absl::Duration timeout, EventFd* done)
     : containerd_(containerd),
-      deadline_(absl::Now() + timeout),
+      deadline_(Deadline::In(timeout)),
       done_(done) {
   request_.set_container_id(std::move(container_id));
   request_.set_exec_id(std::move(exec_id));
@@ -42,7 +42,7 @@ void TaskWait::Issue() {
   }
   // Outside the lock: the callback takes it. A TryCancel() that comes before the call
   // starts cancels it as it starts.
-  containerd_->WaitAsync(context, deadline_ - absl::Now(), &request_, &response_,
+  containerd_->WaitAsync(context, deadline_.Left(), &request_, &response_,
                          [this](const absl::Status& status) { OnAnswer(status); });
 }
 

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "agent/containerd/client.h"
 #include "agent/logger/fd.h"
+#include "internal/deadline.h"
 
 namespace fsb::agent {
 
@@ -39,7 +40,7 @@ class TaskWait {
   void OnAnswer(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
 
   Containerd* const containerd_;
-  const absl::Time deadline_;
+  const Deadline deadline_;
   logger::EventFd* const done_;
   containerd::services::tasks::v1::WaitRequest request_;
   // Written by the call in flight; read by its callback.

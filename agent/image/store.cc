@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/image/oci.h"
 #include "glog/logging.h"
+#include "internal/deadline.h"
 #include "internal/ids.h"
 #include "internal/status.h"
 #include "internal/strings.h"
@@ -51,7 +52,7 @@ ImageStore::ImageStore(Containerd* containerd, Options options)
 
 absl::StatusOr<ImageStore::Lease> ImageStore::CreateLease() {
   std::string id = absl::StrCat("fsb-image-", RandomHex(8));
-  if (absl::Status s = containerd_->CreateLease(id, absl::Now() + options_.lease_expiry);
+  if (absl::Status s = containerd_->CreateLease(id, Deadline::In(options_.lease_expiry).time());
       !s.ok()) {
     return WithContext(s, "cannot create a containerd lease");
   }

@@ -21,6 +21,7 @@
 #include "glog/logging.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "internal/deadline.h"
 #include "internal/ids.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
@@ -269,7 +270,7 @@ class ExecSession::Io {
   // Until the process has exited, has been deleted and its output is drained (or, before
   // its exit, it could not be killed: then it is left to containerd).
   void Loop() {
-    const absl::Time deadline = absl::Now() + params_.max_duration;
+    const Deadline deadline = Deadline::In(params_.max_duration);
     for (;;) {
       ApplyInputs();
       if (!killed_ && (session_->cancelled_.Notified() || sink_gone_)) {
@@ -296,7 +297,7 @@ class ExecSession::Io {
       int timeout_ms = -1;
       if (!killed_) {
         timeout_ms = static_cast<int>(std::clamp<int64_t>(
-            absl::ToInt64Milliseconds(deadline - absl::Now()) + 1, 0, INT32_MAX));
+            absl::ToInt64Milliseconds(deadline.Left()) + 1, 0, INT32_MAX));
       }
       const int ready = poll(fds.data(), fds.size(), timeout_ms);
       if (ready < 0 && errno != EINTR) PLOG(FATAL) << "poll";
