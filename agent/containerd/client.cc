@@ -52,7 +52,8 @@ class Containerd::RpcTimer {
   RpcTimer(const Containerd* containerd, std::string_view rpc)
       : containerd_(containerd), rpc_(rpc) {}
   ~RpcTimer() {
-    if (containerd_->options_.observe_rpc) containerd_->options_.observe_rpc(rpc_, watch_.Elapsed());
+    const auto& observe = containerd_->options_.observe_rpc;
+    if (observe) observe(rpc_, watch_.Elapsed());
   }
 
  private:
@@ -70,10 +71,10 @@ void Containerd::Prepare(grpc::ClientContext* ctx, absl::Duration timeout,
 }
 
 template <typename Stub, typename Request, typename Response>
-absl::StatusOr<Response> Containerd::Call(
-    std::string_view rpc, Stub& stub,
-    grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-    const Request& request, CallOptions call) const {
+absl::StatusOr<Response> Containerd::Call(std::string_view rpc, Stub& stub,
+                                          grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                                       const Request&, Response*),
+                                          const Request& request, CallOptions call) const {
   const RpcTimer timer(this, rpc);
   grpc::ClientContext ctx;
   Prepare(&ctx, call.timeout.value_or(options_.rpc_timeout), call.lease_id);
@@ -131,8 +132,8 @@ absl::StatusOr<cimages::Image> Containerd::GetImage(std::string_view name) {
 }
 
 absl::StatusOr<std::vector<cimages::Image>> Containerd::ListImages() {
-  auto resp = Call("Images.List", *images_, &cimages::Images::Stub::List,
-                   cimages::ListImagesRequest());
+  auto resp =
+      Call("Images.List", *images_, &cimages::Images::Stub::List, cimages::ListImagesRequest());
   if (!resp.ok()) return resp.status();
   return std::vector<cimages::Image>(resp->images().begin(), resp->images().end());
 }
@@ -200,8 +201,8 @@ absl::Status Containerd::AbortContentWrite(std::string_view ref) {
 // ---- Snapshots ----
 
 absl::StatusOr<std::vector<containerd::types::Mount>> Containerd::PrepareSnapshot(
-    std::string_view key, std::string_view parent,
-    const std::map<std::string, std::string>& labels, std::string_view lease_id) {
+    std::string_view key, std::string_view parent, const std::map<std::string, std::string>& labels,
+    std::string_view lease_id) {
   csnap::PrepareSnapshotRequest req;
   req.set_snapshotter(options_.snapshotter);
   req.set_key(std::string(key));
@@ -270,8 +271,7 @@ absl::StatusOr<csnap::Info> Containerd::StatSnapshot(std::string_view key) {
 }
 
 absl::StatusOr<containerd::types::Descriptor> Containerd::ApplyDiff(
-    const containerd::types::Descriptor& diff,
-    const std::vector<containerd::types::Mount>& mounts,
+    const containerd::types::Descriptor& diff, const std::vector<containerd::types::Mount>& mounts,
     absl::Duration timeout, std::string_view lease_id) {
   cdiff::ApplyRequest req;
   *req.mutable_diff() = diff;
@@ -328,9 +328,7 @@ absl::StatusOr<uint32_t> Containerd::CreateTask(const ctasks::CreateTaskRequest&
   return resp->pid();
 }
 
-absl::StatusOr<uint32_t> Containerd::StartTask(std::string_view id) {
-  return StartProcess(id, "");
-}
+absl::StatusOr<uint32_t> Containerd::StartTask(std::string_view id) { return StartProcess(id, ""); }
 
 absl::StatusOr<containerd::v1::types::Process> Containerd::GetTask(std::string_view id) {
   ctasks::GetRequest req;
@@ -366,9 +364,8 @@ void Containerd::WaitAsync(grpc::ClientContext* ctx, absl::Duration timeout,
                            const ctasks::WaitRequest* request, ctasks::WaitResponse* response,
                            Done done) {
   Prepare(ctx, timeout);
-  tasks_->async()->Wait(ctx, request, response, [done = std::move(done)](grpc::Status s) {
-    done(FromGrpcStatus(s));
-  });
+  tasks_->async()->Wait(ctx, request, response,
+                        [done = std::move(done)](grpc::Status s) { done(FromGrpcStatus(s)); });
 }
 
 absl::StatusOr<ctasks::DeleteResponse> Containerd::DeleteTask(std::string_view id) {
@@ -431,10 +428,9 @@ void Containerd::DeleteProcessAsync(std::string_view id, std::string_view exec_i
   call->request.set_container_id(std::string(id));
   call->request.set_exec_id(std::string(exec_id));
   Prepare(&call->ctx, options_.rpc_timeout);
-  tasks_->async()->DeleteProcess(&call->ctx, &call->request, &call->response,
-                                 [done = std::move(done)](grpc::Status s) {
-                                   done(FromGrpcStatus(s));
-                                 });
+  tasks_->async()->DeleteProcess(
+      &call->ctx, &call->request, &call->response,
+      [done = std::move(done)](grpc::Status s) { done(FromGrpcStatus(s)); });
 }
 
 // ---- Events ----

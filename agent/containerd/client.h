@@ -91,8 +91,7 @@ class Containerd {
                                 const std::map<std::string, std::string>& labels);
   // Opens a Content.Write stream on `ctx`, which must outlive it, with deadline `timeout`
   // and the lease `lease_id`. The caller drives the stream and converts its status.
-  std::unique_ptr<ContentWriteStream> WriteContent(grpc::ClientContext* ctx,
-                                                   absl::Duration timeout,
+  std::unique_ptr<ContentWriteStream> WriteContent(grpc::ClientContext* ctx, absl::Duration timeout,
                                                    std::string_view lease_id);
   // Drops the ingest `ref` (a write left unfinished).
   absl::Status AbortContentWrite(std::string_view ref);
@@ -117,8 +116,8 @@ class Containerd {
   // descriptor of what was applied (its digest is the layer's diff id).
   absl::StatusOr<containerd::types::Descriptor> ApplyDiff(
       const containerd::types::Descriptor& diff,
-      const std::vector<containerd::types::Mount>& mounts,
-      absl::Duration timeout, std::string_view lease_id);
+      const std::vector<containerd::types::Mount>& mounts, absl::Duration timeout,
+      std::string_view lease_id);
 
   // Containers (metadata records).
   absl::Status CreateContainer(const containerd::services::containers::v1::Container& container);
@@ -133,7 +132,8 @@ class Containerd {
   absl::Status DeleteContainer(std::string_view id);
 
   // Tasks (the running process of a container). Task ids are container ids.
-  absl::StatusOr<uint32_t> CreateTask(const containerd::services::tasks::v1::CreateTaskRequest& req);
+  absl::StatusOr<uint32_t> CreateTask(
+      const containerd::services::tasks::v1::CreateTaskRequest& req);
   absl::StatusOr<uint32_t> StartTask(std::string_view id);
   absl::StatusOr<containerd::v1::types::Process> GetTask(std::string_view id);
   absl::StatusOr<std::vector<containerd::v1::types::Process>> ListTasks();
@@ -197,8 +197,8 @@ class Containerd {
   // `call` says; containerd's status converted.
   template <typename Stub, typename Request, typename Response>
   absl::StatusOr<Response> Call(std::string_view rpc, Stub& stub,
-                                grpc::Status (Stub::*method)(grpc::ClientContext*,
-                                                             const Request&, Response*),
+                                grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                             Response*),
                                 const Request& request, CallOptions call = {}) const;
 
   const Options options_;

@@ -116,8 +116,7 @@ void ExitWatcher::PublishMarkers(const std::string& token) {
   auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return live_ || ended_ || stop_; };
   for (int sent = 0; sent < kMaxMarkers; ++sent) {
     // A short timeout: Stop() waits for it.
-    if (absl::Status s = containerd_->PublishEvent(kMarkerTopic, marker, kMarkerTimeout);
-        !s.ok()) {
+    if (absl::Status s = containerd_->PublishEvent(kMarkerTopic, marker, kMarkerTimeout); !s.ok()) {
       VLOG(1) << "publishing the exit watcher's marker: " << s.message();
     }
     absl::MutexLock lock(&mu_);

@@ -12,9 +12,7 @@ using logger::EventFd;
 
 TaskWait::TaskWait(Containerd* containerd, std::string container_id, std::string exec_id,
                    absl::Duration timeout, EventFd* done)
-    : containerd_(containerd),
-      deadline_(Deadline::In(timeout)),
-      done_(done) {
+    : containerd_(containerd), deadline_(Deadline::In(timeout)), done_(done) {
   request_.set_container_id(std::move(container_id));
   request_.set_exec_id(std::move(exec_id));
   Issue();
@@ -24,7 +22,8 @@ TaskWait::~TaskWait() {
   absl::MutexLock lock(&mu_);
   stopping_ = true;
   if (in_flight_) context_->TryCancel();
-  mu_.Await(absl::Condition(+[](bool* in_flight) { return !*in_flight; }, &in_flight_));
+  mu_.Await(absl::Condition(
+      +[](bool* in_flight) { return !*in_flight; }, &in_flight_));
 }
 
 void TaskWait::Issue() {
@@ -57,8 +56,8 @@ void TaskWait::OnAnswer(const absl::Status& status) {
       return;
     }
   }
-  LOG(INFO) << "containerd unavailable while waiting for task " << request_.container_id()
-            << " " << request_.exec_id() << ": " << status.message() << "; waiting again";
+  LOG(INFO) << "containerd unavailable while waiting for task " << request_.container_id() << " "
+            << request_.exec_id() << ": " << status.message() << "; waiting again";
   Issue();
 }
 

@@ -6,15 +6,15 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "internal/http/test_http_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "internal/http/test_http_server.h"
 
 namespace fsb::agent {
 namespace {
 
-using ::testing::HasSubstr;
 using http::TestHttpServer;
+using ::testing::HasSubstr;
 using Request = TestHttpServer::Request;
 using Response = TestHttpServer::Response;
 

@@ -184,8 +184,7 @@ absl::StatusOr<std::unique_ptr<ImageStore::BlobWriter>> ImageStore::OpenBlob(
   absl::Status s = writer->Fail("starting to write");
   if (!absl::IsAlreadyExists(s)) return s;
   writer.reset();
-  if (absl::Status added = containerd_->AddLeaseResource(lease.id(), key, "content");
-      !added.ok()) {
+  if (absl::Status added = containerd_->AddLeaseResource(lease.id(), key, "content"); !added.ok()) {
     return added;
   }
   return nullptr;
@@ -317,15 +316,15 @@ absl::Status ImageStore::UnpackLayer(const Lease& lease, const fsb::oci::v1::Des
     }
     return cause;
   };
-  absl::StatusOr<containerd::types::Descriptor> applied = containerd_->ApplyDiff(
-      ToContainerd(layer), *mounts, options_.apply_timeout, lease.id());
+  absl::StatusOr<containerd::types::Descriptor> applied =
+      containerd_->ApplyDiff(ToContainerd(layer), *mounts, options_.apply_timeout, lease.id());
   if (!applied.ok()) {
     return discard(WithContext(applied.status(), absl::StrCat("applying ", layer.digest())));
   }
   if (applied->digest() != diff_id) {
-    return discard(absl::DataLossError(absl::StrCat(layer.digest(), " unpacks to ",
-                                                    applied->digest(),
-                                                    " but the image config says ", Sv(diff_id))));
+    return discard(
+        absl::DataLossError(absl::StrCat(layer.digest(), " unpacks to ", applied->digest(),
+                                         " but the image config says ", Sv(diff_id))));
   }
   absl::Status committed = containerd_->CommitSnapshot(chain_id, key, lease.id());
   if (absl::IsAlreadyExists(committed)) {

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "agent/oci_spec.h"
 #include "agent/io/logs.h"
+#include "agent/oci_spec.h"
 #include "glog/logging.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -133,8 +133,8 @@ absl::Status ValidateExecStart(const v1::ExecStart& start) {
     const v1::TerminalSize& size = start.size();
     if (size.rows() > kMaxTerminalSide || size.cols() > kMaxTerminalSide ||
         (size.rows() == 0) != (size.cols() == 0)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "size ", size.rows(), "x", size.cols(), ": rows and cols must both be 1-65535"));
+      return absl::InvalidArgumentError(absl::StrCat("size ", size.rows(), "x", size.cols(),
+                                                     ": rows and cols must both be 1-65535"));
     }
   }
   return absl::OkStatus();
@@ -224,8 +224,8 @@ class ExecSession::Io {
     }
     TaskWait wait(containerd_, params_.container_id, params_.exec_id,
                   params_.max_duration + kWaitMargin, &exited_);
-    if (absl::StatusOr<uint32_t> pid = containerd_->StartProcess(params_.container_id,
-                                                                 params_.exec_id);
+    if (absl::StatusOr<uint32_t> pid =
+            containerd_->StartProcess(params_.container_id, params_.exec_id);
         !pid.ok()) {
       // For a process that never started.
       if (absl::Status s = containerd_->DeleteProcess(params_.container_id, params_.exec_id);
@@ -247,9 +247,9 @@ class ExecSession::Io {
 
     if (caller_gone_) return absl::CancelledError("the exec's caller went away");
     if (timed_out_) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("exec ", params_.exec_id, " ran longer than ",
-                       absl::FormatDuration(params_.max_duration), " and was killed"));
+      return absl::DeadlineExceededError(absl::StrCat("exec ", params_.exec_id, " ran longer than ",
+                                                      absl::FormatDuration(params_.max_duration),
+                                                      " and was killed"));
     }
     absl::StatusOr<uint32_t> exit_status = wait.result();
     if (!exit_status.ok()) return exit_status.status();
@@ -287,8 +287,8 @@ class ExecSession::Io {
       };
       const size_t out_i = out_.valid() ? add(out_.get(), POLLIN) : SIZE_MAX;
       const size_t err_i = err_.valid() ? add(err_.get(), POLLIN) : SIZE_MAX;
-      const size_t in_i = stdin_.valid() && !stdin_buffer_.empty() ? add(stdin_.get(), POLLOUT)
-                                                                    : SIZE_MAX;
+      const size_t in_i =
+          stdin_.valid() && !stdin_buffer_.empty() ? add(stdin_.get(), POLLOUT) : SIZE_MAX;
       add(session_->doorbell_.fd(), POLLIN);
       // Latches wake the loop only until they have been acted on.
       if (!killed_) add(session_->cancelled_.fd(), POLLIN);
@@ -296,8 +296,8 @@ class ExecSession::Io {
       if (delete_started_) add(deleted_.fd(), POLLIN);
       int timeout_ms = -1;
       if (!killed_) {
-        timeout_ms = static_cast<int>(std::clamp<int64_t>(
-            absl::ToInt64Milliseconds(deadline.Left()) + 1, 0, INT32_MAX));
+        timeout_ms = static_cast<int>(
+            std::clamp<int64_t>(absl::ToInt64Milliseconds(deadline.Left()) + 1, 0, INT32_MAX));
       }
       const int ready = poll(fds.data(), fds.size(), timeout_ms);
       if (ready < 0 && errno != EINTR) PLOG(FATAL) << "poll";
@@ -377,7 +377,7 @@ class ExecSession::Io {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) return;  // POLLOUT tells when to go on
-      stdin_.Reset();  // EPIPE: nobody reads it any more
+      stdin_.Reset();                        // EPIPE: nobody reads it any more
       stdin_buffer_.clear();
     }
     if (stdin_consumed_) std::exchange(stdin_consumed_, nullptr)();
@@ -394,9 +394,9 @@ class ExecSession::Io {
   }
 
   void Resize(const v1::TerminalSize& size) {
-    if (absl::Status s = containerd_->ResizeProcessPty(
-            params_.container_id, params_.exec_id, std::min(size.cols(), kMaxTerminalSide),
-            std::min(size.rows(), kMaxTerminalSide));
+    if (absl::Status s = containerd_->ResizeProcessPty(params_.container_id, params_.exec_id,
+                                                       std::min(size.cols(), kMaxTerminalSide),
+                                                       std::min(size.rows(), kMaxTerminalSide));
         !s.ok()) {
       LOG(WARNING) << ContainerdError("resize", params_, s);
     }
@@ -406,8 +406,7 @@ class ExecSession::Io {
   // may still run, so its exit cannot be awaited).
   bool Kill() {
     killed_ = true;
-    const absl::Status s =
-        containerd_->KillProcess(params_.container_id, params_.exec_id, SIGKILL);
+    const absl::Status s = containerd_->KillProcess(params_.container_id, params_.exec_id, SIGKILL);
     // NOT_FOUND: it has already exited.
     if (s.ok() || absl::IsNotFound(s)) return true;
     LOG(WARNING) << ContainerdError("kill", params_, s);
@@ -436,7 +435,7 @@ class ExecSession::Io {
   std::deque<Input> pending_;  // taken from the session's queue, not yet applied
   std::string stdin_buffer_;   // bytes of the current stdin input not yet written
   std::function<void()> stdin_consumed_;
-  logger::EventFd exited_;  // the TaskWait answered
+  logger::EventFd exited_;   // the TaskWait answered
   logger::EventFd deleted_;  // DeleteProcess answered
   bool killed_ = false;
   bool caller_gone_ = false;
@@ -491,9 +490,9 @@ absl::StatusOr<std::unique_ptr<ExecSession>> SandboxExec::Prepare(const v1::Exec
   }
   if (!task.ok()) return task.status();
   if (task->status() != containerd::v1::types::RUNNING) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "sandbox ", id, " is not running (its task is ",
-        containerd::v1::types::Status_Name(task->status()), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("sandbox ", id, " is not running (its task is ",
+                     containerd::v1::types::Status_Name(task->status()), ")"));
   }
   // The spec as a cold create made it: a warm sandbox's container record may still
   // describe the prepared instance for a moment after its create.
