@@ -8,11 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "github.com/containerd/containerd/api/events/task.pb.h"
-#include "github.com/containerd/containerd/api/services/events/v1/events.grpc.pb.h"
 #include "glog/logging.h"
-#include "google/protobuf/empty.pb.h"
 #include "google/protobuf/wrappers.pb.h"
-#include "grpcpp/channel.h"
 
 namespace fsb::agent {
 namespace {
@@ -60,10 +57,7 @@ void ExitWatcher::Run() {
 }
 
 bool ExitWatcher::Follow() {
-  auto stub = containerd::services::events::v1::Events::NewStub(containerd_->channel());
-  grpc::ClientContext ctx;
-  // A subscription lives as long as the agent: no deadline, cancelled by Stop().
-  ctx.AddMetadata("containerd-namespace", containerd_->options().ns);
+  grpc::ClientContext ctx;  // a subscription lives as long as the agent: cancelled by Stop()
   {
     absl::MutexLock lock(&mu_);
     if (stop_) return false;
@@ -72,13 +66,11 @@ bool ExitWatcher::Follow() {
     ended_ = false;
   }
   const std::string& ns = containerd_->options().ns;
-  containerd::services::events::v1::SubscribeRequest req;
-  req.add_filters(absl::StrCat("topic==\"/tasks/exit\",namespace==\"", ns, "\""));
-  req.add_filters(absl::StrCat("topic==\"", kMarkerTopic, "\",namespace==\"", ns, "\""));
-  std::unique_ptr<grpc::ClientReader<containerd::services::events::v1::Envelope>> reader =
-      stub->Subscribe(&ctx, req);
+  std::unique_ptr<Containerd::EventStream> reader = containerd_->SubscribeEvents(
+      &ctx, {absl::StrCat("topic==\"/tasks/exit\",namespace==\"", ns, "\""),
+             absl::StrCat("topic==\"", kMarkerTopic, "\",namespace==\"", ns, "\"")});
   const std::string token = absl::StrCat(getpid(), ".", ++subscriptions_);
-  std::thread markers([&] { PublishMarkers(*stub, token); });
+  std::thread markers([&] { PublishMarkers(token); });
 
   containerd::services::events::v1::Envelope envelope;
   while (reader->Read(&envelope)) {
@@ -118,20 +110,14 @@ bool ExitWatcher::Follow() {
   return live;
 }
 
-void ExitWatcher::PublishMarkers(containerd::services::events::v1::Events::Stub& stub,
-                                 const std::string& token) {
+void ExitWatcher::PublishMarkers(const std::string& token) {
   google::protobuf::StringValue marker;
   marker.set_value(token);
-  containerd::services::events::v1::PublishRequest req;
-  req.set_topic(kMarkerTopic);
-  req.mutable_event()->PackFrom(marker);
   auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return live_ || ended_ || stop_; };
   for (int sent = 0; sent < kMaxMarkers; ++sent) {
-    grpc::ClientContext ctx;
-    containerd_->Prepare(&ctx, kMarkerTimeout);  // short: Stop() waits for it
-    google::protobuf::Empty resp;
-    if (grpc::Status s = stub.Publish(&ctx, req, &resp); !s.ok()) {
-      VLOG(1) << "publishing the exit watcher's marker: " << s.error_message();
+    // A short timeout: Stop() waits for it.
+    if (absl::Status s = containerd_->PublishEvent(kMarkerTopic, marker, kMarkerTimeout); !s.ok()) {
+      VLOG(1) << "publishing the exit watcher's marker: " << s.message();
     }
     absl::MutexLock lock(&mu_);
     if (mu_.AwaitWithTimeout(absl::Condition(&done), kMarkerInterval)) return;

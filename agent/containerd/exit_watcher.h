@@ -11,7 +11,6 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/containerd/client.h"
-#include "github.com/containerd/containerd/api/services/events/v1/events.grpc.pb.h"
 #include "grpcpp/client_context.h"
 
 namespace fsb::agent {
@@ -42,8 +41,7 @@ class ExitWatcher {
   bool Follow();
   // Publishes `token` as a marker event every kMarkerInterval until the subscription
   // is live or has ended (or kMaxMarkers were sent: then it declares it live itself).
-  void PublishMarkers(containerd::services::events::v1::Events::Stub& stub,
-                      const std::string& token);
+  void PublishMarkers(const std::string& token);
   // Marks the current subscription live (once) and calls on_live_.
   void GoLive(std::string_view why);
 

@@ -12,10 +12,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "glog/logging.h"
+#include "google/protobuf/util/json_util.h"
 #include "internal/ids.h"
 #include "internal/stopwatch.h"
 #include "internal/strings.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace fsb::agent {
 namespace {
@@ -47,21 +47,25 @@ absl::StatusOr<Message> ParseJson(const std::string& json, std::string_view what
   google::protobuf::util::JsonParseOptions opts;
   opts.ignore_unknown_fields = true;
   if (auto s = google::protobuf::util::JsonStringToMessage(json, &msg, opts); !s.ok()) {
-    return absl::DataLossError(absl::StrCat("cannot parse ", std::string(what), ": ",
-                                            std::string(s.message())));
+    return absl::DataLossError(
+        absl::StrCat("cannot parse ", std::string(what), ": ", std::string(s.message())));
   }
   return msg;
 }
 
-
 TaskState FromContainerd(containerd::v1::types::Status s) {
   switch (s) {
-    case containerd::v1::types::CREATED: return TaskState::kCreated;
-    case containerd::v1::types::RUNNING: return TaskState::kRunning;
-    case containerd::v1::types::STOPPED: return TaskState::kStopped;
+    case containerd::v1::types::CREATED:
+      return TaskState::kCreated;
+    case containerd::v1::types::RUNNING:
+      return TaskState::kRunning;
+    case containerd::v1::types::STOPPED:
+      return TaskState::kStopped;
     case containerd::v1::types::PAUSED:
-    case containerd::v1::types::PAUSING: return TaskState::kPaused;
-    default: return TaskState::kUnknown;
+    case containerd::v1::types::PAUSING:
+      return TaskState::kPaused;
+    default:
+      return TaskState::kUnknown;
   }
 }
 
@@ -76,8 +80,8 @@ absl::Status TaskCreateError(const absl::Status& status) {
   const absl::string_view cause = m.substr(at + sizeof("unable to start container process: ") - 1);
   if (absl::StartsWith(cause, "exec: ") || absl::StrContains(cause, "chdir to cwd") ||
       absl::StrContains(cause, "container init: mkdir ")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot start the sandbox's process: ", absl::StripSuffix(cause, ": unknown")));
+    return absl::InvalidArgumentError(absl::StrCat("cannot start the sandbox's process: ",
+                                                   absl::StripSuffix(cause, ": unknown")));
   }
   return status;
 }
@@ -90,11 +94,11 @@ absl::StatusOr<std::string> ContainerdRuntime::ManifestDigest(
   if (!IsIndex(target.media_type())) return target.digest();
   absl::StatusOr<std::string> raw = containerd_->ReadContent(target.digest());
   if (!raw.ok()) return raw.status();
-  absl::StatusOr<fsb::oci::v1::Index> index =
-      ParseJson<fsb::oci::v1::Index>(*raw, "image index");
+  absl::StatusOr<fsb::oci::v1::Index> index = ParseJson<fsb::oci::v1::Index>(*raw, "image index");
   if (!index.ok()) return index.status();
   for (const auto& m : index->manifests()) {
-    if (!m.has_platform() || (m.platform().os() == "linux" && m.platform().architecture() == kArch)) {
+    if (!m.has_platform() ||
+        (m.platform().os() == "linux" && m.platform().architecture() == kArch)) {
       return m.digest();
     }
   }
@@ -143,13 +147,11 @@ absl::StatusOr<ResolvedImage> ContainerdRuntime::ResolveImage(std::string_view n
   // containerd records the unpacked snapshot (the chain id) as a GC label on the config.
   auto info = containerd_->ContentInfo(config_digest);
   if (!info.ok()) return info.status();
-  const std::string label =
-      absl::StrCat("containerd.io/gc.ref.snapshot.", containerd_->options().snapshotter);
-  auto chain = info->labels().find(label);
+  auto chain = info->labels().find(containerd_->SnapshotRefLabel());
   if (chain == info->labels().end()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "image \"", image->name(), "\" is not unpacked for snapshotter \"",
-        containerd_->options().snapshotter, "\""));
+    return absl::FailedPreconditionError(absl::StrCat("image \"", image->name(),
+                                                      "\" is not unpacked for snapshotter \"",
+                                                      containerd_->options().snapshotter, "\""));
   }
   ResolvedImage resolved{image->name(), chain->second, *std::move(config)};
   absl::MutexLock lock(&mu_);

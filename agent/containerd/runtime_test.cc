@@ -15,10 +15,10 @@ TEST(TaskCreateErrorTest, RuncRefusingTheProcessIsInvalidArgument) {
   EXPECT_EQ(exec.message(),
             "cannot start the sandbox's process: exec: \"/no/such\": stat /no/such: no such file "
             "or directory");
-  EXPECT_EQ(TaskCreateError(absl::UnknownError(
-                                "runc create failed: unable to start container process: error "
-                                "during container init: mkdir /etc/passwd: not a directory: "
-                                "unknown"))
+  EXPECT_EQ(TaskCreateError(
+                absl::UnknownError("runc create failed: unable to start container process: error "
+                                   "during container init: mkdir /etc/passwd: not a directory: "
+                                   "unknown"))
                 .code(),
             absl::StatusCode::kInvalidArgument);
   // Other failures keep their code.

@@ -3,9 +3,7 @@
 #include <utility>
 
 #include "glog/logging.h"
-#include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
-#include "internal/status.h"
 
 namespace fsb::agent {
 
@@ -14,10 +12,7 @@ using logger::EventFd;
 
 TaskWait::TaskWait(Containerd* containerd, std::string container_id, std::string exec_id,
                    absl::Duration timeout, EventFd* done)
-    : containerd_(containerd),
-      deadline_(absl::Now() + timeout),
-      done_(done),
-      tasks_(ctasks::Tasks::NewStub(containerd->channel())) {
+    : containerd_(containerd), deadline_(Deadline::In(timeout)), done_(done) {
   request_.set_container_id(std::move(container_id));
   request_.set_exec_id(std::move(exec_id));
   Issue();
@@ -27,7 +22,8 @@ TaskWait::~TaskWait() {
   absl::MutexLock lock(&mu_);
   stopping_ = true;
   if (in_flight_) context_->TryCancel();
-  mu_.Await(absl::Condition(+[](bool* in_flight) { return !*in_flight; }, &in_flight_));
+  mu_.Await(absl::Condition(
+      +[](bool* in_flight) { return !*in_flight; }, &in_flight_));
 }
 
 void TaskWait::Issue() {
@@ -39,30 +35,29 @@ void TaskWait::Issue() {
       return;
     }
     context_ = std::make_unique<grpc::ClientContext>();
-    containerd_->Prepare(context_.get(), deadline_ - absl::Now());
     context_->set_wait_for_ready(true);
     in_flight_ = true;
     context = context_.get();
   }
   // Outside the lock: the callback takes it. A TryCancel() that comes before the call
   // starts cancels it as it starts.
-  tasks_->async()->Wait(context, &request_, &response_,
-                        [this](grpc::Status status) { OnAnswer(status); });
+  containerd_->WaitAsync(context, deadline_.Left(), &request_, &response_,
+                         [this](const absl::Status& status) { OnAnswer(status); });
 }
 
-void TaskWait::OnAnswer(const grpc::Status& status) {
+void TaskWait::OnAnswer(const absl::Status& status) {
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_ || status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+    if (stopping_ || !absl::IsUnavailable(status)) {
       result_ = status.ok() ? absl::StatusOr<uint32_t>(response_.exit_status())
-                            : absl::StatusOr<uint32_t>(FromGrpcStatus(status));
+                            : absl::StatusOr<uint32_t>(status);
       in_flight_ = false;
       done_->Notify();
       return;
     }
   }
-  LOG(INFO) << "containerd unavailable while waiting for task " << request_.container_id()
-            << " " << request_.exec_id() << ": " << status.error_message() << "; waiting again";
+  LOG(INFO) << "containerd unavailable while waiting for task " << request_.container_id() << " "
+            << request_.exec_id() << ": " << status.message() << "; waiting again";
   Issue();
 }
 

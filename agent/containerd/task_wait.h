@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "agent/containerd/client.h"
 #include "agent/logger/fd.h"
+#include "internal/deadline.h"
 
 namespace fsb::agent {
 
@@ -36,12 +37,11 @@ class TaskWait {
  private:
   // Starts a Tasks.Wait call, unless the TaskWait is being destroyed.
   void Issue() ABSL_LOCKS_EXCLUDED(mu_);
-  void OnAnswer(const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnAnswer(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
 
   Containerd* const containerd_;
-  const absl::Time deadline_;
+  const Deadline deadline_;
   logger::EventFd* const done_;
-  const std::unique_ptr<containerd::services::tasks::v1::Tasks::Stub> tasks_;
   containerd::services::tasks::v1::WaitRequest request_;
   // Written by the call in flight; read by its callback.
   containerd::services::tasks::v1::WaitResponse response_;

@@ -11,6 +11,7 @@
 namespace fsb::agent {
 namespace {
 
+constexpr char kUserAgent[] = "fsb-agent";
 constexpr char kManifestAccept[] =
     "Accept: application/vnd.oci.image.index.v1+json, "
     "application/vnd.oci.image.manifest.v1+json, "
@@ -116,8 +117,11 @@ bool IsLoopbackRegistry(std::string_view domain) {
 }
 
 RegistryClient::RegistryClient(ImageReference ref, std::optional<RegistryLogin> login,
-                               bool plain_http, HttpClient::Options http)
-    : http_(std::move(http)),
+                               bool plain_http, http::Client::Options http)
+    : http_([&http] {
+        http.user_agent = kUserAgent;
+        return std::move(http);
+      }()),
       ref_(std::move(ref)),
       login_(std::move(login)),
       base_url_(absl::StrCat(plain_http ? "http://" : "https://",
@@ -159,9 +163,9 @@ absl::Status RegistryClient::Authorize(const AuthChallenge& challenge) {
   std::string scope = param("scope");
   if (scope.empty()) scope = absl::StrCat("repository:", ref_.repository, ":pull");
   std::string url = absl::StrCat(realm, realm.find('?') == std::string::npos ? "?" : "&",
-                                 "scope=", HttpClient::Escape(scope));
+                                 "scope=", http::Client::Escape(scope));
   if (std::string service = param("service"); !service.empty()) {
-    absl::StrAppend(&url, "&service=", HttpClient::Escape(service));
+    absl::StrAppend(&url, "&service=", http::Client::Escape(service));
   }
   std::vector<std::string> headers;
   if (login_.has_value()) {
@@ -169,7 +173,7 @@ absl::Status RegistryClient::Authorize(const AuthChallenge& challenge) {
         absl::StrCat("Authorization: Basic ",
                      absl::Base64Escape(absl::StrCat(login_->username, ":", login_->password))));
   }
-  absl::StatusOr<HttpResponse> resp = http_.Get(url, headers, nullptr);
+  absl::StatusOr<http::Response> resp = http_.Get(url, headers, nullptr);
   if (!resp.ok()) {
     return absl::Status(resp.status().code(),
                         absl::StrCat("token server ", realm, " of registry ", registry,
@@ -203,16 +207,17 @@ absl::Status RegistryClient::Authorize(const AuthChallenge& challenge) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<HttpResponse> RegistryClient::Fetch(const std::string& url,
-                                                   std::vector<std::string> headers,
-                                                   const BodySink* sink, std::string_view subject) {
+absl::StatusOr<http::Response> RegistryClient::Fetch(const std::string& url,
+                                                     std::vector<std::string> headers,
+                                                     const http::BodySink* sink,
+                                                     std::string_view subject) {
   const std::string& registry = ref_.domain;
   for (int attempt = 0;; ++attempt) {
     std::vector<std::string> request_headers = headers;
     if (!authorization_.empty()) {
       request_headers.push_back(absl::StrCat("Authorization: ", authorization_));
     }
-    absl::StatusOr<HttpResponse> resp = http_.Get(url, request_headers, sink);
+    absl::StatusOr<http::Response> resp = http_.Get(url, request_headers, sink);
     if (absl::IsUnavailable(resp.status())) {
       return absl::UnavailableError(absl::StrCat("registry ", registry, " (", base_url_,
                                                  ") cannot be reached: ", resp.status().message()));
@@ -247,7 +252,7 @@ absl::StatusOr<HttpResponse> RegistryClient::Fetch(const std::string& url,
 
 absl::StatusOr<RegistryClient::Document> RegistryClient::GetManifest(std::string_view reference) {
   const std::string subject = absl::StrCat("image \"", Image(), "\"");
-  absl::StatusOr<HttpResponse> resp =
+  absl::StatusOr<http::Response> resp =
       Fetch(absl::StrCat(base_url_, "/v2/", ref_.repository, "/manifests/", Sv(reference)),
             {kManifestAccept}, nullptr, subject);
   if (!resp.ok()) return resp.status();
@@ -277,11 +282,12 @@ absl::StatusOr<RegistryClient::Document> RegistryClient::GetManifest(std::string
   return doc;
 }
 
-absl::Status RegistryClient::GetBlob(const fsb::oci::v1::Descriptor& blob, const BodySink& sink) {
+absl::Status RegistryClient::GetBlob(const fsb::oci::v1::Descriptor& blob,
+                                     const http::BodySink& sink) {
   const std::string subject = absl::StrCat("blob ", blob.digest(), " of image \"", Image(), "\"");
   Sha256 sha;
   int64_t received = 0;
-  const BodySink verify = [&](std::string_view piece) {
+  const http::BodySink verify = [&](std::string_view piece) {
     received += static_cast<int64_t>(piece.size());
     if (received > blob.size()) {
       return absl::DataLossError(absl::StrCat("registry ", ref_.domain, " sent more than ",
@@ -290,7 +296,7 @@ absl::Status RegistryClient::GetBlob(const fsb::oci::v1::Descriptor& blob, const
     sha.Update(piece);
     return sink(piece);
   };
-  absl::StatusOr<HttpResponse> resp =
+  absl::StatusOr<http::Response> resp =
       Fetch(absl::StrCat(base_url_, "/v2/", ref_.repository, "/blobs/", blob.digest()), {}, &verify,
             subject);
   if (!resp.ok()) return resp.status();

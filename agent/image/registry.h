@@ -10,9 +10,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agent/image/credentials.h"
-#include "agent/image/http.h"
 #include "agent/image/oci.h"
 #include "fsb/oci/v1/image.pb.h"
+#include "internal/http/client.h"
 
 namespace fsb::agent {
 
@@ -55,29 +55,29 @@ class RegistryClient {
   };
 
   // `ref` names the registry and repository; `login` is used when the registry asks;
-  // `plain_http` speaks HTTP instead of HTTPS.
+  // `plain_http` speaks HTTP instead of HTTPS. Requests say User-Agent: fsb-agent.
   RegistryClient(ImageReference ref, std::optional<RegistryLogin> login, bool plain_http,
-                 HttpClient::Options http);
+                 http::Client::Options http);
 
   // The manifest or index `reference` (a tag or a digest) names. A digest reference is
   // verified. INVALID_ARGUMENT for a document that is neither (e.g. schema 1).
   absl::StatusOr<Document> GetManifest(std::string_view reference);
 
   // Streams the blob `blob` describes to `sink`.
-  absl::Status GetBlob(const fsb::oci::v1::Descriptor& blob, const BodySink& sink);
+  absl::Status GetBlob(const fsb::oci::v1::Descriptor& blob, const http::BodySink& sink);
 
   const std::string& base_url() const { return base_url_; }
 
  private:
   // GETs `url`, answering one authentication challenge. `subject` names what is asked
   // for in errors. Returns the 2xx response, or the error status.
-  absl::StatusOr<HttpResponse> Fetch(const std::string& url, std::vector<std::string> headers,
-                                     const BodySink* sink, std::string_view subject);
+  absl::StatusOr<http::Response> Fetch(const std::string& url, std::vector<std::string> headers,
+                                       const http::BodySink* sink, std::string_view subject);
   // Earns the Authorization header `challenge` asks for.
   absl::Status Authorize(const AuthChallenge& challenge);
   std::string Image() const;
 
-  const HttpClient http_;
+  const http::Client http_;
   const ImageReference ref_;
   const std::optional<RegistryLogin> login_;
   const std::string base_url_;  // scheme://host[:port]

@@ -12,9 +12,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "agent/image/credentials.h"
-#include "agent/image/http.h"
-#include "agent/image_puller.h"
 #include "agent/image/store.h"
+#include "agent/image_puller.h"
+#include "internal/http/client.h"
 
 namespace fsb::agent {
 
@@ -27,7 +27,7 @@ namespace fsb::agent {
 class RegistryPuller final : public ImagePuller {
  public:
   struct Options {
-    HttpClient::Options http;
+    http::Client::Options http;
   };
 
   // `store` must outlive the puller.

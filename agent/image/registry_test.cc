@@ -6,13 +6,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "agent/image/test_http_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "internal/http/test_http_server.h"
 
 namespace fsb::agent {
 namespace {
 
+using http::TestHttpServer;
 using ::testing::HasSubstr;
 using Request = TestHttpServer::Request;
 using Response = TestHttpServer::Response;
@@ -165,7 +166,7 @@ class FakeRegistry {
 
 RegistryClient ClientFor(const std::string& domain, std::optional<RegistryLogin> login) {
   return RegistryClient(ImageReference{domain, "fsb/app", "1", ""}, std::move(login),
-                        /*plain_http=*/true, HttpClient::Options{});
+                        /*plain_http=*/true, http::Client::Options{});
 }
 
 const RegistryLogin kAlice{"alice", "s3cret"};

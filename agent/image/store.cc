@@ -5,8 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/image/oci.h"
 #include "glog/logging.h"
-#include "google/protobuf/empty.pb.h"
-#include "grpcpp/channel.h"
+#include "internal/deadline.h"
 #include "internal/ids.h"
 #include "internal/status.h"
 #include "internal/strings.h"
@@ -15,17 +14,9 @@ namespace fsb::agent {
 namespace {
 
 namespace ccontent = containerd::services::content::v1;
-namespace cdiff = containerd::services::diff::v1;
 namespace cimages = containerd::services::images::v1;
-namespace cleases = containerd::services::leases::v1;
 namespace csnap = containerd::services::snapshots::v1;
 
-constexpr char kLeaseHeader[] = "containerd-lease";
-constexpr char kLeaseExpireLabel[] = "containerd.io/gc.expire";
-constexpr char kGcConfigLabel[] = "containerd.io/gc.ref.content.config";
-constexpr char kGcLayerLabelPrefix[] = "containerd.io/gc.ref.content.l.";
-constexpr char kGcManifestLabelPrefix[] = "containerd.io/gc.ref.content.m.";
-constexpr char kGcSnapshotLabelPrefix[] = "containerd.io/gc.ref.snapshot.";
 // containerd's gRPC server takes messages up to 16 MiB; writes stay well below.
 constexpr size_t kWritePiece = 1 << 20;
 
@@ -57,56 +48,21 @@ ImageStore::Lease::~Lease() {
 }
 
 ImageStore::ImageStore(Containerd* containerd, Options options)
-    : containerd_(containerd),
-      options_(std::move(options)),
-      content_(ccontent::Content::NewStub(containerd->channel())),
-      leases_(cleases::Leases::NewStub(containerd->channel())),
-      snapshots_(csnap::Snapshots::NewStub(containerd->channel())),
-      diff_(cdiff::Diff::NewStub(containerd->channel())),
-      images_(cimages::Images::NewStub(containerd->channel())) {}
-
-void ImageStore::Prepare(grpc::ClientContext* ctx, absl::Duration timeout,
-                         const Lease* lease) const {
-  containerd_->Prepare(ctx, timeout);
-  if (lease != nullptr) ctx->AddMetadata(kLeaseHeader, lease->id());
-}
+    : containerd_(containerd), options_(std::move(options)) {}
 
 absl::StatusOr<ImageStore::Lease> ImageStore::CreateLease() {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, options_.rpc_timeout, nullptr);
-  cleases::CreateRequest req;
-  req.set_id(absl::StrCat("fsb-image-", RandomHex(8)));
-  (*req.mutable_labels())[kLeaseExpireLabel] =
-      absl::FormatTime(absl::RFC3339_sec, absl::Now() + options_.lease_expiry, absl::UTCTimeZone());
-  cleases::CreateResponse resp;
-  if (auto s = leases_->Create(&ctx, req, &resp); !s.ok()) {
-    return WithContext(FromGrpcStatus(s), "cannot create a containerd lease");
+  std::string id = absl::StrCat("fsb-image-", RandomHex(8));
+  if (absl::Status s = containerd_->CreateLease(id, Deadline::In(options_.lease_expiry).time());
+      !s.ok()) {
+    return WithContext(s, "cannot create a containerd lease");
   }
-  return Lease(this, req.id());
+  return Lease(this, std::move(id));
 }
 
 void ImageStore::DeleteLease(const std::string& id) {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, options_.rpc_timeout, nullptr);
-  cleases::DeleteRequest req;
-  req.set_id(id);
-  google::protobuf::Empty resp;
-  if (auto s = leases_->Delete(&ctx, req, &resp); !s.ok()) {
-    LOG(WARNING) << "cannot delete containerd lease " << id
-                 << " (it expires by itself): " << FromGrpcStatus(s);
+  if (absl::Status s = containerd_->DeleteLease(id); !s.ok()) {
+    LOG(WARNING) << "cannot delete containerd lease " << id << " (it expires by itself): " << s;
   }
-}
-
-absl::Status ImageStore::AddToLease(std::string_view lease_id, std::string_view id,
-                                    std::string_view type) {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, options_.rpc_timeout, nullptr);
-  cleases::AddResourceRequest req;
-  req.set_id(std::string(lease_id));
-  req.mutable_resource()->set_id(std::string(id));
-  req.mutable_resource()->set_type(std::string(type));
-  google::protobuf::Empty resp;
-  return FromGrpcStatus(leases_->AddResource(&ctx, req, &resp));
 }
 
 // ---- Blobs ----
@@ -121,12 +77,7 @@ ImageStore::BlobWriter::~BlobWriter() {
     // and its ref is aborted.
     ctx_.TryCancel();
     (void)Finish();
-    grpc::ClientContext ctx;
-    store_->Prepare(&ctx, store_->options_.rpc_timeout, nullptr);
-    ccontent::AbortRequest req;
-    req.set_ref(IngestRef(digest_));
-    google::protobuf::Empty resp;
-    (void)store_->content_->Abort(&ctx, req, &resp);
+    (void)store_->containerd_->AbortContentWrite(IngestRef(digest_));
   }
   store_->EndWrite(digest_);
 }
@@ -192,7 +143,9 @@ absl::Status ImageStore::BlobWriter::Commit() {
   if (s.ok() && !answered) s = absl::UnavailableError("containerd closed the write stream");
   if (s.ok()) return absl::OkStatus();
   // Another process committed it meanwhile: it is not in this writer's lease yet.
-  if (absl::IsAlreadyExists(s)) return store_->AddToLease(lease_id_, digest_, "content");
+  if (absl::IsAlreadyExists(s)) {
+    return store_->containerd_->AddLeaseResource(lease_id_, digest_, "content");
+  }
   if (absl::IsFailedPrecondition(s)) {
     return absl::DataLossError(
         absl::StrCat("blob ", digest_, " does not match its digest or size: ", s.message()));
@@ -220,8 +173,7 @@ absl::StatusOr<std::unique_ptr<ImageStore::BlobWriter>> ImageStore::OpenBlob(
   }
   // From here on the writer's destructor releases `key`.
   std::unique_ptr<BlobWriter> writer(new BlobWriter(this, lease.id(), key, size));
-  Prepare(&writer->ctx_, options_.write_timeout, &lease);
-  writer->stream_ = content_->Write(&writer->ctx_);
+  writer->stream_ = containerd_->WriteContent(&writer->ctx_, options_.write_timeout, lease.id());
   ccontent::WriteContentRequest stat;
   stat.set_action(ccontent::STAT);
   stat.set_ref(IngestRef(key));
@@ -232,7 +184,9 @@ absl::StatusOr<std::unique_ptr<ImageStore::BlobWriter>> ImageStore::OpenBlob(
   absl::Status s = writer->Fail("starting to write");
   if (!absl::IsAlreadyExists(s)) return s;
   writer.reset();
-  if (absl::Status added = AddToLease(lease.id(), key, "content"); !added.ok()) return added;
+  if (absl::Status added = containerd_->AddLeaseResource(lease.id(), key, "content"); !added.ok()) {
+    return added;
+  }
   return nullptr;
 }
 
@@ -265,19 +219,8 @@ absl::Status ImageStore::ReadDocument(std::string_view digest, std::string_view 
 
 absl::Status ImageStore::SetContentLabels(std::string_view digest,
                                           const std::map<std::string, std::string>& labels) {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, options_.rpc_timeout, nullptr);
-  ccontent::UpdateRequest req;
-  req.mutable_info()->set_digest(std::string(digest));
-  for (const auto& [key, value] : labels) {
-    (*req.mutable_info()->mutable_labels())[key] = value;
-    req.mutable_update_mask()->add_paths(absl::StrCat("labels.", key));
-  }
-  ccontent::UpdateResponse resp;
-  if (auto s = content_->Update(&ctx, req, &resp); !s.ok()) {
-    return WithContext(FromGrpcStatus(s), absl::StrCat("labelling blob ", Sv(digest)));
-  }
-  return absl::OkStatus();
+  return WithContext(containerd_->SetContentLabels(digest, labels),
+                     absl::StrCat("labelling blob ", Sv(digest)));
 }
 
 // ---- Unpacking ----
@@ -345,9 +288,8 @@ absl::Status ImageStore::Install(const Lease& lease, std::string_view name,
       return WithContext(s, absl::StrCat("image ", image, ": layer ", i));
     }
   }
-  const std::string snapshot_label =
-      absl::StrCat(kGcSnapshotLabelPrefix, containerd_->options().snapshotter);
-  if (absl::Status s = SetContentLabels(config_digest, {{snapshot_label, chain->back()}});
+  if (absl::Status s =
+          SetContentLabels(config_digest, {{containerd_->SnapshotRefLabel(), chain->back()}});
       !s.ok()) {
     return s;
   }
@@ -359,56 +301,34 @@ absl::Status ImageStore::UnpackLayer(const Lease& lease, const fsb::oci::v1::Des
                                      const std::string& parent_chain_id) {
   const std::string snapshot_type = absl::StrCat("snapshots/", containerd_->options().snapshotter);
   absl::StatusOr<csnap::Info> existing = containerd_->StatSnapshot(chain_id);
-  if (existing.ok()) return AddToLease(lease.id(), chain_id, snapshot_type);
+  if (existing.ok()) return containerd_->AddLeaseResource(lease.id(), chain_id, snapshot_type);
   if (!absl::IsNotFound(existing.status())) return existing.status();
 
   // Extract into a uniquely named active snapshot, then commit it under the chain id;
   // a concurrent unpack of the same layer loses the commit race harmlessly.
   const std::string key = absl::StrCat("fsb-extract-", RandomHex(8), "-", chain_id);
-  csnap::PrepareSnapshotResponse prepared;
-  {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, options_.rpc_timeout, &lease);
-    csnap::PrepareSnapshotRequest req;
-    req.set_snapshotter(containerd_->options().snapshotter);
-    req.set_key(key);
-    req.set_parent(parent_chain_id);
-    if (auto s = snapshots_->Prepare(&ctx, req, &prepared); !s.ok()) {
-      return WithContext(FromGrpcStatus(s), "preparing a snapshot");
-    }
-  }
+  absl::StatusOr<std::vector<containerd::types::Mount>> mounts =
+      containerd_->PrepareSnapshot(key, parent_chain_id, {}, lease.id());
+  if (!mounts.ok()) return WithContext(mounts.status(), "preparing a snapshot");
   auto discard = [&](absl::Status cause) {
     if (absl::Status s = containerd_->RemoveSnapshot(key); !s.ok()) {
       LOG(WARNING) << "cannot remove extraction snapshot " << key << ": " << s;
     }
     return cause;
   };
-  {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, options_.apply_timeout, &lease);
-    cdiff::ApplyRequest req;
-    *req.mutable_diff() = ToContainerd(layer);
-    *req.mutable_mounts() = prepared.mounts();
-    cdiff::ApplyResponse resp;
-    if (auto s = diff_->Apply(&ctx, req, &resp); !s.ok()) {
-      return discard(WithContext(FromGrpcStatus(s), absl::StrCat("applying ", layer.digest())));
-    }
-    if (resp.applied().digest() != diff_id) {
-      return discard(
-          absl::DataLossError(absl::StrCat(layer.digest(), " unpacks to ", resp.applied().digest(),
-                                           " but the image config says ", Sv(diff_id))));
-    }
+  absl::StatusOr<containerd::types::Descriptor> applied =
+      containerd_->ApplyDiff(ToContainerd(layer), *mounts, options_.apply_timeout, lease.id());
+  if (!applied.ok()) {
+    return discard(WithContext(applied.status(), absl::StrCat("applying ", layer.digest())));
   }
-  grpc::ClientContext ctx;
-  Prepare(&ctx, options_.rpc_timeout, &lease);
-  csnap::CommitSnapshotRequest req;
-  req.set_snapshotter(containerd_->options().snapshotter);
-  req.set_name(chain_id);
-  req.set_key(key);
-  google::protobuf::Empty resp;
-  absl::Status committed = FromGrpcStatus(snapshots_->Commit(&ctx, req, &resp));
+  if (applied->digest() != diff_id) {
+    return discard(
+        absl::DataLossError(absl::StrCat(layer.digest(), " unpacks to ", applied->digest(),
+                                         " but the image config says ", Sv(diff_id))));
+  }
+  absl::Status committed = containerd_->CommitSnapshot(chain_id, key, lease.id());
   if (absl::IsAlreadyExists(committed)) {
-    return discard(AddToLease(lease.id(), chain_id, snapshot_type));
+    return discard(containerd_->AddLeaseResource(lease.id(), chain_id, snapshot_type));
   }
   if (!committed.ok()) return discard(WithContext(committed, "committing the snapshot"));
   return absl::OkStatus();
@@ -418,23 +338,11 @@ absl::Status ImageStore::NameImage(std::string_view name, const fsb::oci::v1::De
   cimages::Image image;
   image.set_name(std::string(name));
   *image.mutable_target() = ToContainerd(target);
-  {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, options_.rpc_timeout, nullptr);
-    cimages::CreateImageRequest req;
-    *req.mutable_image() = image;
-    cimages::CreateImageResponse resp;
-    absl::Status s = FromGrpcStatus(images_->Create(&ctx, req, &resp));
-    if (!absl::IsAlreadyExists(s)) return WithContext(s, absl::StrCat("creating image ", Sv(name)));
+  if (absl::Status s = containerd_->CreateImage(image); !absl::IsAlreadyExists(s)) {
+    return WithContext(s, absl::StrCat("creating image ", Sv(name)));
   }
   // The name exists: point it at this target (the same one when importing again).
-  grpc::ClientContext ctx;
-  Prepare(&ctx, options_.rpc_timeout, nullptr);
-  cimages::UpdateImageRequest req;
-  *req.mutable_image() = image;
-  req.mutable_update_mask()->add_paths("target");
-  cimages::UpdateImageResponse resp;
-  return WithContext(FromGrpcStatus(images_->Update(&ctx, req, &resp)),
+  return WithContext(containerd_->UpdateImage(image, {"target"}),
                      absl::StrCat("updating image ", Sv(name)));
 }
 

@@ -14,8 +14,6 @@
 #include "absl/time/time.h"
 #include "agent/containerd/client.h"
 #include "fsb/oci/v1/image.pb.h"
-#include "github.com/containerd/containerd/api/services/diff/v1/diff.grpc.pb.h"
-#include "github.com/containerd/containerd/api/services/leases/v1/leases.grpc.pb.h"
 
 namespace fsb::agent {
 
@@ -37,7 +35,6 @@ namespace fsb::agent {
 class ImageStore {
  public:
   struct Options {
-    absl::Duration rpc_timeout = absl::Seconds(10);    // unary calls
     absl::Duration write_timeout = absl::Minutes(30);  // one blob's Write stream
     absl::Duration apply_timeout = absl::Minutes(10);  // one layer's Diff.Apply
     absl::Duration lease_expiry = absl::Hours(1);
@@ -87,10 +84,7 @@ class ImageStore {
     const std::string digest_;
     const int64_t size_;
     grpc::ClientContext ctx_;
-    std::unique_ptr<
-        grpc::ClientReaderWriter<containerd::services::content::v1::WriteContentRequest,
-                                 containerd::services::content::v1::WriteContentResponse>>
-        stream_;
+    std::unique_ptr<Containerd::ContentWriteStream> stream_;
     std::string pending_;    // written, not yet sent
     int64_t offset_ = 0;     // bytes sent (and acknowledged)
     bool finished_ = false;  // the stream's status was collected
@@ -121,9 +115,6 @@ class ImageStore {
   absl::StatusOr<bool> HasImage(std::string_view name);
 
  private:
-  // Sets up a call: namespace, deadline `timeout` from now, and the lease when given.
-  void Prepare(grpc::ClientContext* ctx, absl::Duration timeout, const Lease* lease) const;
-  absl::Status AddToLease(std::string_view lease_id, std::string_view id, std::string_view type);
   void DeleteLease(const std::string& id);
   // Reads the JSON document `digest` (at most kMaxManifestBytes) into `out`.
   absl::Status ReadDocument(std::string_view digest, std::string_view what,
@@ -141,11 +132,6 @@ class ImageStore {
 
   Containerd* const containerd_;
   const Options options_;
-  std::unique_ptr<containerd::services::content::v1::Content::Stub> content_;
-  std::unique_ptr<containerd::services::leases::v1::Leases::Stub> leases_;
-  std::unique_ptr<containerd::services::snapshots::v1::Snapshots::Stub> snapshots_;
-  std::unique_ptr<containerd::services::diff::v1::Diff::Stub> diff_;
-  std::unique_ptr<containerd::services::images::v1::Images::Stub> images_;
 
   absl::Mutex mu_;
   absl::CondVar write_done_;

@@ -16,14 +16,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "agent/oci_spec.h"
 #include "agent/io/logs.h"
+#include "agent/oci_spec.h"
 #include "glog/logging.h"
-#include "grpcpp/channel.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "internal/deadline.h"
 #include "internal/ids.h"
-#include "internal/status.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
 
@@ -102,10 +101,9 @@ absl::StatusOr<UniqueFd> OpenFifo(const std::string& path, int flags) {
   return fd;
 }
 
-// containerd's error for `what` on exec `exec_id`, with the code kept.
+// containerd's error `s` for `what` on exec `exec_id`, with the code kept.
 absl::Status ContainerdError(std::string_view what, const ExecSession::Params& params,
-                             const grpc::Status& status) {
-  absl::Status s = FromGrpcStatus(status);
+                             const absl::Status& s) {
   return absl::Status(s.code(), absl::StrCat(Sv(what), " of exec ", params.exec_id, " in sandbox ",
                                              params.container_id, ": ", s.message()));
 }
@@ -135,8 +133,8 @@ absl::Status ValidateExecStart(const v1::ExecStart& start) {
     const v1::TerminalSize& size = start.size();
     if (size.rows() > kMaxTerminalSide || size.cols() > kMaxTerminalSide ||
         (size.rows() == 0) != (size.cols() == 0)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "size ", size.rows(), "x", size.cols(), ": rows and cols must both be 1-65535"));
+      return absl::InvalidArgumentError(absl::StrCat("size ", size.rows(), "x", size.cols(),
+                                                     ": rows and cols must both be 1-65535"));
     }
   }
   return absl::OkStatus();
@@ -180,7 +178,7 @@ class ExecSession::Io {
       : session_(session),
         params_(session->params_),
         sink_(sink),
-        tasks_(ctasks::Tasks::NewStub(session->containerd_->channel())) {}
+        containerd_(session->containerd_) {}
 
   // The DeleteProcess callback refers to this object.
   ~Io() {
@@ -221,17 +219,20 @@ class ExecSession::Io {
       exec.set_stdin(*in_path);
     }
 
-    if (grpc::Status s = Call(&ctasks::Tasks::Stub::Exec, exec); !s.ok()) {
+    if (absl::Status s = containerd_->ExecProcess(exec); !s.ok()) {
       return ContainerdError("create", params_, s);
     }
-    TaskWait wait(session_->containerd_, params_.container_id, params_.exec_id,
+    TaskWait wait(containerd_, params_.container_id, params_.exec_id,
                   params_.max_duration + kWaitMargin, &exited_);
-    ctasks::StartRequest start;
-    start.set_container_id(params_.container_id);
-    start.set_exec_id(params_.exec_id);
-    if (grpc::Status s = Call(&ctasks::Tasks::Stub::Start, start); !s.ok()) {
-      DeleteProcessNow();
-      return ContainerdError("start", params_, s);
+    if (absl::StatusOr<uint32_t> pid =
+            containerd_->StartProcess(params_.container_id, params_.exec_id);
+        !pid.ok()) {
+      // For a process that never started.
+      if (absl::Status s = containerd_->DeleteProcess(params_.container_id, params_.exec_id);
+          !s.ok()) {
+        LOG(WARNING) << ContainerdError("delete", params_, s);
+      }
+      return ContainerdError("start", params_, pid.status());
     }
     if (params_.stdin) {
       // The shim reads the FIFO now: from here on the agent only writes.
@@ -246,9 +247,9 @@ class ExecSession::Io {
 
     if (caller_gone_) return absl::CancelledError("the exec's caller went away");
     if (timed_out_) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("exec ", params_.exec_id, " ran longer than ",
-                       absl::FormatDuration(params_.max_duration), " and was killed"));
+      return absl::DeadlineExceededError(absl::StrCat("exec ", params_.exec_id, " ran longer than ",
+                                                      absl::FormatDuration(params_.max_duration),
+                                                      " and was killed"));
     }
     absl::StatusOr<uint32_t> exit_status = wait.result();
     if (!exit_status.ok()) return exit_status.status();
@@ -266,21 +267,10 @@ class ExecSession::Io {
     return absl::OkStatus();
   }
 
-  // A unary Tasks call with the usual deadline.
-  template <typename Request, typename Response>
-  grpc::Status Call(grpc::Status (ctasks::Tasks::Stub::*method)(grpc::ClientContext*,
-                                                               const Request&, Response*),
-                    const Request& request) {
-    grpc::ClientContext ctx;
-    session_->containerd_->Prepare(&ctx);
-    Response response;
-    return (tasks_.get()->*method)(&ctx, request, &response);
-  }
-
   // Until the process has exited, has been deleted and its output is drained (or, before
   // its exit, it could not be killed: then it is left to containerd).
   void Loop() {
-    const absl::Time deadline = absl::Now() + params_.max_duration;
+    const Deadline deadline = Deadline::In(params_.max_duration);
     for (;;) {
       ApplyInputs();
       if (!killed_ && (session_->cancelled_.Notified() || sink_gone_)) {
@@ -297,8 +287,8 @@ class ExecSession::Io {
       };
       const size_t out_i = out_.valid() ? add(out_.get(), POLLIN) : SIZE_MAX;
       const size_t err_i = err_.valid() ? add(err_.get(), POLLIN) : SIZE_MAX;
-      const size_t in_i = stdin_.valid() && !stdin_buffer_.empty() ? add(stdin_.get(), POLLOUT)
-                                                                    : SIZE_MAX;
+      const size_t in_i =
+          stdin_.valid() && !stdin_buffer_.empty() ? add(stdin_.get(), POLLOUT) : SIZE_MAX;
       add(session_->doorbell_.fd(), POLLIN);
       // Latches wake the loop only until they have been acted on.
       if (!killed_) add(session_->cancelled_.fd(), POLLIN);
@@ -306,8 +296,8 @@ class ExecSession::Io {
       if (delete_started_) add(deleted_.fd(), POLLIN);
       int timeout_ms = -1;
       if (!killed_) {
-        timeout_ms = static_cast<int>(std::clamp<int64_t>(
-            absl::ToInt64Milliseconds(deadline - absl::Now()) + 1, 0, INT32_MAX));
+        timeout_ms = static_cast<int>(
+            std::clamp<int64_t>(absl::ToInt64Milliseconds(deadline.Left()) + 1, 0, INT32_MAX));
       }
       const int ready = poll(fds.data(), fds.size(), timeout_ms);
       if (ready < 0 && errno != EINTR) PLOG(FATAL) << "poll";
@@ -387,7 +377,7 @@ class ExecSession::Io {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) return;  // POLLOUT tells when to go on
-      stdin_.Reset();  // EPIPE: nobody reads it any more
+      stdin_.Reset();                        // EPIPE: nobody reads it any more
       stdin_buffer_.clear();
     }
     if (stdin_consumed_) std::exchange(stdin_consumed_, nullptr)();
@@ -397,22 +387,17 @@ class ExecSession::Io {
     if (!stdin_.valid()) return;
     stdin_.Reset();
     // The shim holds a writer of its own; the process sees EOF once it is closed too.
-    ctasks::CloseIORequest close;
-    close.set_container_id(params_.container_id);
-    close.set_exec_id(params_.exec_id);
-    close.set_stdin(true);
-    if (grpc::Status s = Call(&ctasks::Tasks::Stub::CloseIO, close); !s.ok()) {
+    if (absl::Status s = containerd_->CloseProcessStdin(params_.container_id, params_.exec_id);
+        !s.ok()) {
       LOG(WARNING) << ContainerdError("close stdin", params_, s);
     }
   }
 
   void Resize(const v1::TerminalSize& size) {
-    ctasks::ResizePtyRequest resize;
-    resize.set_container_id(params_.container_id);
-    resize.set_exec_id(params_.exec_id);
-    resize.set_width(std::min(size.cols(), kMaxTerminalSide));
-    resize.set_height(std::min(size.rows(), kMaxTerminalSide));
-    if (grpc::Status s = Call(&ctasks::Tasks::Stub::ResizePty, resize); !s.ok()) {
+    if (absl::Status s = containerd_->ResizeProcessPty(params_.container_id, params_.exec_id,
+                                                       std::min(size.cols(), kMaxTerminalSide),
+                                                       std::min(size.rows(), kMaxTerminalSide));
+        !s.ok()) {
       LOG(WARNING) << ContainerdError("resize", params_, s);
     }
   }
@@ -421,13 +406,9 @@ class ExecSession::Io {
   // may still run, so its exit cannot be awaited).
   bool Kill() {
     killed_ = true;
-    ctasks::KillRequest kill;
-    kill.set_container_id(params_.container_id);
-    kill.set_exec_id(params_.exec_id);
-    kill.set_signal(SIGKILL);
-    grpc::Status s = Call(&ctasks::Tasks::Stub::Kill, kill);
+    const absl::Status s = containerd_->KillProcess(params_.container_id, params_.exec_id, SIGKILL);
     // NOT_FOUND: it has already exited.
-    if (s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND) return true;
+    if (s.ok() || absl::IsNotFound(s)) return true;
     LOG(WARNING) << ContainerdError("kill", params_, s);
     return false;
   }
@@ -437,37 +418,24 @@ class ExecSession::Io {
   // closed (or is closing) the FIFOs' writers, so the output ends.
   void StartDelete() {
     delete_started_ = true;
-    delete_request_.set_container_id(params_.container_id);
-    delete_request_.set_exec_id(params_.exec_id);
-    session_->containerd_->Prepare(&delete_context_);
-    tasks_->async()->DeleteProcess(&delete_context_, &delete_request_, &delete_response_,
-                                   [this](grpc::Status s) {
-                                     if (!s.ok()) {
-                                       LOG(WARNING) << ContainerdError("delete", params_, s);
-                                     }
-                                     deleted_.Notify();
-                                   });
-  }
-
-  // For a process that never started.
-  void DeleteProcessNow() {
-    ctasks::DeleteProcessRequest del;
-    del.set_container_id(params_.container_id);
-    del.set_exec_id(params_.exec_id);
-    if (grpc::Status s = Call(&ctasks::Tasks::Stub::DeleteProcess, del); !s.ok()) {
-      LOG(WARNING) << ContainerdError("delete", params_, s);
-    }
+    containerd_->DeleteProcessAsync(params_.container_id, params_.exec_id, &delete_call_,
+                                    [this](const absl::Status& s) {
+                                      if (!s.ok()) {
+                                        LOG(WARNING) << ContainerdError("delete", params_, s);
+                                      }
+                                      deleted_.Notify();
+                                    });
   }
 
   ExecSession* const session_;
   const Params& params_;
   const Sink& sink_;
-  const std::unique_ptr<ctasks::Tasks::Stub> tasks_;
+  Containerd* const containerd_;
   UniqueFd out_, err_, stdin_;
   std::deque<Input> pending_;  // taken from the session's queue, not yet applied
   std::string stdin_buffer_;   // bytes of the current stdin input not yet written
   std::function<void()> stdin_consumed_;
-  logger::EventFd exited_;  // the TaskWait answered
+  logger::EventFd exited_;   // the TaskWait answered
   logger::EventFd deleted_;  // DeleteProcess answered
   bool killed_ = false;
   bool caller_gone_ = false;
@@ -475,9 +443,7 @@ class ExecSession::Io {
   bool sink_gone_ = false;
   bool delete_started_ = false;
   // The DeleteProcess call in flight; the loop ends only after it answered.
-  grpc::ClientContext delete_context_;
-  ctasks::DeleteProcessRequest delete_request_;
-  containerd::services::tasks::v1::DeleteResponse delete_response_;
+  Containerd::DeleteProcessCall delete_call_;
 };
 
 ExecSession::ExecSession(Containerd* containerd, Params params)
@@ -524,9 +490,9 @@ absl::StatusOr<std::unique_ptr<ExecSession>> SandboxExec::Prepare(const v1::Exec
   }
   if (!task.ok()) return task.status();
   if (task->status() != containerd::v1::types::RUNNING) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "sandbox ", id, " is not running (its task is ",
-        containerd::v1::types::Status_Name(task->status()), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("sandbox ", id, " is not running (its task is ",
+                     containerd::v1::types::Status_Name(task->status()), ")"));
   }
   // The spec as a cold create made it: a warm sandbox's container record may still
   // describe the prepared instance for a moment after its create.

@@ -1,4 +1,4 @@
-#include "agent/image/test_http_server.h"
+#include "internal/http/test_http_server.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,7 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "glog/logging.h"
 
-namespace fsb::agent {
+namespace fsb::http {
 
 TestHttpServer::TestHttpServer(Handler handler) : handler_(std::move(handler)) {
   listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
@@ -76,4 +76,4 @@ void TestHttpServer::Answer(int fd) {
   }
 }
 
-}  // namespace fsb::agent
+}  // namespace fsb::http

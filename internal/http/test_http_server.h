@@ -1,5 +1,5 @@
-#ifndef FSB_AGENT_IMAGE_TEST_HTTP_SERVER_H_
-#define FSB_AGENT_IMAGE_TEST_HTTP_SERVER_H_
+#ifndef FSB_INTERNAL_HTTP_TEST_HTTP_SERVER_H_
+#define FSB_INTERNAL_HTTP_TEST_HTTP_SERVER_H_
 
 #include <atomic>
 #include <functional>
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace fsb::agent {
+namespace fsb::http {
 
 // A minimal HTTP/1.1 server on 127.0.0.1 for unit tests of HTTP clients. One thread
 // accepts connections; each carries one request (request line and headers, no body),
@@ -47,6 +47,6 @@ class TestHttpServer {
   std::thread thread_;
 };
 
-}  // namespace fsb::agent
+}  // namespace fsb::http
 
-#endif  // FSB_AGENT_IMAGE_TEST_HTTP_SERVER_H_
+#endif  // FSB_INTERNAL_HTTP_TEST_HTTP_SERVER_H_

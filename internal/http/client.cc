@@ -1,26 +1,46 @@
-#include "agent/image/http.h"
+#include "internal/http/client.h"
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
-#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
-namespace fsb::agent {
+namespace fsb::http {
 namespace {
+
+// The easy handle, cleaned up on destruction.
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
+
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+// A handle, after libcurl's one-time global setup (not thread-safe itself, so done once).
+CurlHandle NewHandle() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  return CurlHandle(curl_easy_init());
+}
+
+long Millis(absl::Duration d) { return static_cast<long>(absl::ToInt64Milliseconds(d)); }
 
 // What the callbacks of one transfer share.
 struct Transfer {
   const BodySink* sink = nullptr;
   int64_t max_body = 0;
-  HttpResponse response;
-  absl::Status error;  // why a callback stopped the transfer
+  Response response;
+  bool too_large = false;
+  absl::Status sink_error;  // why the sink stopped the transfer
 };
 
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
@@ -47,53 +67,41 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const std::string_view piece(data, size * n);
-  const bool success = t->response.status >= 200 && t->response.status < 300;
-  if (success && t->sink != nullptr) {
-    t->error = (*t->sink)(piece);
-    return t->error.ok() ? piece.size() : 0;
+  if (t->response.success() && t->sink != nullptr) {
+    t->sink_error = (*t->sink)(piece);
+    return t->sink_error.ok() ? piece.size() : 0;
   }
   if (static_cast<int64_t>(t->response.body.size() + piece.size()) > t->max_body) {
-    t->error =
-        absl::OutOfRangeError(absl::StrCat("the response is larger than ", t->max_body, " bytes"));
-    return 0;
+    t->too_large = true;
+    return 0;  // stops the transfer
   }
   t->response.body.append(piece);
   return piece.size();
 }
 
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-
 }  // namespace
 
-std::optional<std::string_view> HttpResponse::Header(std::string_view name) const {
+std::optional<std::string_view> Response::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (key == name) return value;
   }
   return std::nullopt;
 }
 
-HttpClient::HttpClient(Options options) : options_(std::move(options)) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+Client::Client(Options options) : options_(std::move(options)) {}
 
-std::string HttpClient::Escape(std::string_view value) {
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+std::string Client::Escape(std::string_view value) {
+  CurlHandle curl = NewHandle();
   char* escaped = curl_easy_escape(curl.get(), value.data(), static_cast<int>(value.size()));
   std::string out = escaped != nullptr ? escaped : "";
   curl_free(escaped);
   return out;
 }
 
-absl::StatusOr<HttpResponse> HttpClient::Get(const std::string& url,
-                                             const std::vector<std::string>& headers,
-                                             const BodySink* sink) const {
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+absl::StatusOr<Response> Client::Get(const std::string& url,
+                                     const std::vector<std::string>& headers,
+                                     const BodySink* sink) const {
+  CurlHandle curl = NewHandle();
   if (curl == nullptr) return absl::ResourceExhaustedError("cannot create a curl handle");
   std::unique_ptr<curl_slist, SlistDeleter> header_list;
   for (const std::string& h : headers) {
@@ -104,29 +112,38 @@ absl::StatusOr<HttpResponse> HttpClient::Get(const std::string& url,
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, header_list.get());
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "fsb-agent");
+  if (!options_.user_agent.empty()) {
+    curl_easy_setopt(c, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  }
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options_.request_timeout)));
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
-                   static_cast<long>(absl::ToInt64Seconds(options_.stall_timeout)));
+  if (options_.follow_redirects) {
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+  }
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, Millis(options_.connect_timeout));
+  // 0 would mean no timeout at all.
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, std::max(1L, Millis(options_.request_timeout)));
+  if (options_.stall_timeout > absl::ZeroDuration()) {
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                     static_cast<long>(absl::ToInt64Seconds(options_.stall_timeout)));
+  }
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
   const CURLcode code = curl_easy_perform(c);
-  if (!transfer.error.ok()) return transfer.error;
+  if (!transfer.sink_error.ok()) return transfer.sink_error;
+  if (transfer.too_large) {
+    return absl::OutOfRangeError(
+        absl::StrCat("GET ", url, ": the body is larger than ", options_.max_body, " bytes"));
+  }
   if (code != CURLE_OK) {
-    return absl::UnavailableError(error_buffer[0] != '\0' ? std::string(error_buffer)
-                                                          : curl_easy_strerror(code));
+    return absl::UnavailableError(absl::StrCat(
+        "GET ", url, ": ", error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code)));
   }
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -134,4 +151,4 @@ absl::StatusOr<HttpResponse> HttpClient::Get(const std::string& url,
   return std::move(transfer.response);
 }
 
-}  // namespace fsb::agent
+}  // namespace fsb::http
