@@ -37,15 +37,21 @@ void BackgroundLoop::Run() {
     pthread_setname_np(pthread_self(), options_.name.substr(0, 15).c_str());
   }
   auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || woken_; };
-  absl::Duration wait = options_.first_delay;
+  // Without a first delay the first run does not wait, so a Wake() before it stays
+  // pending and ends the wait after it.
+  bool wait = options_.first_delay > absl::ZeroDuration();
+  absl::Duration delay = options_.first_delay;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
+      if (wait) {
+        mu_.AwaitWithTimeout(absl::Condition(&woken), delay);
+        woken_ = false;
+      }
       if (stop_) return;
-      woken_ = false;
     }
-    wait = step_();
+    delay = step_();
+    wait = true;
   }
 }
 

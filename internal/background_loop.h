@@ -16,7 +16,9 @@ namespace fsb {
 // Wake(). The body of a janitor, a heartbeat, a reconciler, a housekeeper.
 //
 // A Wake() is remembered until the next wait: one that comes while the step runs (or
-// before Start) ends that wait at once, and several collapse into one run. Stop() ends a
+// before Start) ends that wait at once, and several collapse into one run. Without a
+// first delay the first run starts without a wait, so a Wake() before Start() then
+// gives a second run right after the first. Stop() ends a
 // wait at once and joins the thread once the run in progress, if any, returns; no run
 // starts once Stop() has been called (a Start() after it does nothing). Waits are real
 // time, on the loop's own mutex, which is never held while the step runs: Wake() may be

@@ -77,6 +77,14 @@ TEST(BackgroundLoopTest, WakeBeforeStartIsRemembered) {
   EXPECT_TRUE(runs.AwaitAtLeast(1));
 }
 
+TEST(BackgroundLoopTest, WakeBeforeStartWithoutFirstDelayGivesASecondRun) {
+  Runs runs;
+  BackgroundLoop loop({.name = "test"}, runs.Step());
+  loop.Wake();
+  loop.Start();
+  EXPECT_TRUE(runs.AwaitAtLeast(2));
+}
+
 TEST(BackgroundLoopTest, RunsAgainAfterTheDelayTheStepReturns) {
   Runs runs;
   BackgroundLoop loop({.name = "test"}, runs.Step(absl::Milliseconds(1)));

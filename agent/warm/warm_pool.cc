@@ -74,8 +74,8 @@ void WarmPool::Stop() {
     stop_ = true;
     threads.swap(threads_);
   }
+  housekeeper_.Stop();  // first: no pass starts while the refill workers finish
   for (std::thread& t : threads) t.join();
-  housekeeper_.Stop();
 }
 
 std::string WarmPool::ControlDir(std::string_view id) const {
