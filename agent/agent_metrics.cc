@@ -3,19 +3,12 @@
 #include <string>
 
 namespace fsb::agent {
-namespace {
 
-std::string ResultLabel(const absl::Status& status) {
-  return status.ok() ? "ok" : absl::StatusCodeToString(status.code());
-}
-
-}  // namespace
+using metrics::ResultLabel;
 
 AgentMetrics::AgentMetrics(metrics::Registry* registry)
-    : stage_duration_(registry->AddHistogram(
-          "fsb_agent_create_stage_duration_seconds",
-          "Duration of each stage of a sandbox create on the agent, by stage.",
-          metrics::LatencyBuckets())),
+    : stages_(registry, "fsb_agent_create_stage_duration_seconds",
+              "Duration of each stage of a sandbox create on the agent, by stage.", &StageName),
       creates_(registry->AddCounter("fsb_agent_sandbox_creates_total",
                                     "Sandbox creates on this agent, by result.")),
       deletes_(registry->AddCounter("fsb_agent_sandbox_deletes_total",
@@ -39,12 +32,7 @@ AgentMetrics::AgentMetrics(metrics::Registry* registry)
                                           "Time to make one prepared instance, by result.",
                                           metrics::LatencyBuckets())),
       capacity_total_(capacity_.Add({{"state", "total"}})),
-      capacity_used_(capacity_.Add({{"state", "used"}})) {
-  for (int i = 0; i < kAgentStages; ++i) {
-    stages_[i] =
-        &stage_duration_.Add({{"stage", std::string(StageName(static_cast<AgentStage>(i)))}});
-  }
-}
+      capacity_used_(capacity_.Add({{"state", "used"}})) {}
 
 std::string_view AgentMetrics::StageName(AgentStage s) {
   switch (s) {
@@ -61,11 +49,7 @@ std::string_view AgentMetrics::StageName(AgentStage s) {
 }
 
 void AgentMetrics::RecordCreate(const absl::Status& result, const AgentTimings& timings) {
-  for (int i = 0; i < kAgentStages; ++i) {
-    if (timings.stage[i] > absl::ZeroDuration()) {
-      stages_[i]->Observe(absl::ToDoubleSeconds(timings.stage[i]));
-    }
-  }
+  stages_.Record(timings);
   creates_.Add({{"result", ResultLabel(result)}}).Increment();
 }
 

@@ -1,12 +1,12 @@
 #ifndef FSB_AGENT_AGENT_METRICS_H_
 #define FSB_AGENT_AGENT_METRICS_H_
 
-#include <array>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "internal/metrics/metrics.h"
+#include "internal/metrics/stage_histogram.h"
 
 namespace fsb::agent {
 
@@ -24,11 +24,7 @@ enum class AgentStage {
 inline constexpr int kAgentStages = 8;
 
 // How long each stage of one create took (zero for stages it did not reach).
-struct AgentTimings {
-  std::array<absl::Duration, kAgentStages> stage{};
-  absl::Duration& operator[](AgentStage s) { return stage[static_cast<int>(s)]; }
-  absl::Duration operator[](AgentStage s) const { return stage[static_cast<int>(s)]; }
-};
+using AgentTimings = metrics::StageTimings<AgentStage, kAgentStages>;
 
 // The agent's metrics, registered in the process's registry (which must outlive them):
 //   fsb_agent_create_stage_duration_seconds{stage}
@@ -61,7 +57,7 @@ class AgentMetrics {
   static std::string_view StageName(AgentStage s);
 
  private:
-  metrics::Family<metrics::Histogram>& stage_duration_;
+  metrics::StageHistogram<AgentStage, kAgentStages> stages_;
   metrics::Family<metrics::Counter>& creates_;
   metrics::Family<metrics::Counter>& deletes_;
   metrics::Family<metrics::Histogram>& containerd_rpc_;
@@ -73,7 +69,6 @@ class AgentMetrics {
   metrics::Family<metrics::Histogram>& warm_refill_;
   metrics::Gauge& capacity_total_;
   metrics::Gauge& capacity_used_;
-  std::array<metrics::Histogram*, kAgentStages> stages_;
 };
 
 }  // namespace fsb::agent

@@ -19,51 +19,31 @@ RegistrationLoop::RegistrationLoop(std::shared_ptr<grpc::ChannelInterface> contr
     : stub_(fsb::agent::v1::Registration::NewStub(controller)),
       manager_(manager),
       runtime_(runtime),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      loop_({.name = "fsb-registrar"}, [this] { return Round(); }) {}
 
 RegistrationLoop::~RegistrationLoop() { Stop(); }
 
-void RegistrationLoop::Start() {
-  CHECK(!thread_.joinable()) << "RegistrationLoop started twice";
-  thread_ = std::thread([this] { Run(); });
-}
+void RegistrationLoop::Start() { loop_.Start(); }
 
-void RegistrationLoop::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    stop_ = true;
-  }
-  if (thread_.joinable()) thread_.join();
-}
+void RegistrationLoop::Stop() { loop_.Stop(); }
 
-void RegistrationLoop::PushNow() {
-  absl::MutexLock lock(&mu_);
-  push_ = true;
-}
+void RegistrationLoop::PushNow() { loop_.Wake(); }
 
 absl::Status RegistrationLoop::Ready() const {
   absl::MutexLock lock(&mu_);
   return ready_;
 }
 
-void RegistrationLoop::Run() {
-  bool registered = false;
-  auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || push_; };
-  while (true) {
-    registered = Tick(registered);
-    if (!registered) {
-      absl::MutexLock lock(&mu_);
-      if (ready_.ok()) ready_ = absl::UnavailableError("lost the controller; registering again");
-    }
-    // Not registered yet (controller or runtime not up): try again soon, whatever the
-    // heartbeat period.
-    const absl::Duration wait =
-        registered ? options_.interval : std::min(options_.interval, kRetryInterval);
+absl::Duration RegistrationLoop::Round() {
+  registered_ = Tick(registered_);
+  if (!registered_) {
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
-    if (stop_) return;
-    push_ = false;
+    if (ready_.ok()) ready_ = absl::UnavailableError("lost the controller; registering again");
   }
+  // Not registered yet (controller or runtime not up): try again soon, whatever the
+  // heartbeat period.
+  return registered_ ? options_.interval : std::min(options_.interval, kRetryInterval);
 }
 
 void RegistrationLoop::ApplyWarmTargets(const fsb::agent::v1::WarmTargets* targets) {

@@ -2,7 +2,6 @@
 #define FSB_AGENT_REGISTRATION_LOOP_H_
 
 #include <memory>
-#include <thread>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -10,6 +9,7 @@
 #include "agent/sandbox_manager.h"
 #include "agent/warm/warm_pool.h"
 #include "fsb/agent/v1/agent.grpc.pb.h"
+#include "internal/background_loop.h"
 
 namespace fsb::agent {
 
@@ -21,7 +21,7 @@ namespace fsb::agent {
 // answers; each answer's warm targets go to the warm pool.
 // A heartbeat answered NOT_FOUND (the controller restarted) or failing triggers a fresh
 // registration on the next tick. Runs on its own thread between Start() and Stop();
-// Stop() is idempotent and joins. PushNow() is thread-safe.
+// both are idempotent and Stop() joins. PushNow() is thread-safe.
 class RegistrationLoop {
  public:
   struct Options {
@@ -46,7 +46,8 @@ class RegistrationLoop {
   absl::Status Ready() const;
 
  private:
-  void Run();
+  // One round and its bookkeeping; returns the time until the next.
+  absl::Duration Round();
   // One register-or-heartbeat round; returns whether the agent is registered after it.
   bool Tick(bool registered);
   // The controller's answer: its targets, or null when it sent none.
@@ -56,12 +57,11 @@ class RegistrationLoop {
   SandboxManager* const manager_;
   Runtime* const runtime_;
   const Options options_;
+  bool registered_ = false;  // the loop's thread only
   mutable absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  bool push_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status ready_ ABSL_GUARDED_BY(mu_) =
       absl::UnavailableError("not yet registered with the controller");
-  std::thread thread_;
+  BackgroundLoop loop_;  // last: stops before the rest goes
 };
 
 }  // namespace fsb::agent

@@ -105,8 +105,8 @@ class LogPrinter {
   LogPrinter(std::ostream& out, std::ostream& err, bool timestamps)
       : out_(out), err_(err), timestamps_(timestamps) {}
 
-  void Print(const fastpath::v1::LogChunk& chunk) {
-    for (const fastpath::v1::LogEntry& entry : chunk.entries()) {
+  void Print(const fsb::agent::v1::LogChunk& chunk) {
+    for (const fsb::agent::v1::LogEntry& entry : chunk.entries()) {
       const bool is_stderr = entry.stream() == "stderr";
       std::ostream& o = is_stderr ? err_ : out_;
       bool& at_line_start = at_line_start_[is_stderr ? 1 : 0];
@@ -156,7 +156,7 @@ fastpath::v1::ExecRequest ExecStartRequest(const ExecCommand& exec, const std::s
 class ExecInputPump {
  public:
   using Stream = grpc::ClientReaderWriterInterface<fastpath::v1::ExecRequest,
-                                                   fastpath::v1::ExecResponse>;
+                                                   fsb::agent::v1::ExecOutput>;
 
   ExecInputPump(const ExecCommand& exec, ExecTerminal& terminal, Stream& stream,
                 grpc::ClientContext& context)
@@ -506,10 +506,10 @@ class Executor {
     grpc::ClientContext context;
     // A follow lasts until the sandbox exits or the user stops fsb: no deadline.
     if (!logs.follow) context.set_deadline(Deadline::In(global_.timeout).ToChrono());
-    std::unique_ptr<grpc::ClientReaderInterface<fastpath::v1::LogChunk>> reader =
+    std::unique_ptr<grpc::ClientReaderInterface<fsb::agent::v1::LogChunk>> reader =
         IoStub().Logs(&context, request);
     LogPrinter printer(out_, err_, logs.timestamps);
-    fastpath::v1::LogChunk chunk;
+    fsb::agent::v1::LogChunk chunk;
     while (reader->Read(&chunk)) printer.Print(chunk);
     grpc::Status status = reader->Finish();
     if (!status.ok()) return Fail(status);
@@ -532,7 +532,7 @@ class Executor {
       std::unique_ptr<ExecTerminal::RawMode> raw =
           exec.tty ? terminal->EnterRawMode() : nullptr;
       ExecInputPump pump(exec, *terminal, *stream, context);
-      fastpath::v1::ExecResponse response;
+      fsb::agent::v1::ExecOutput response;
       while (stream->Read(&response)) {
         if (response.has_stdout()) {
           out_ << response.stdout() << std::flush;

@@ -28,27 +28,27 @@ using ::testing::Pair;
 class FakeSandboxIO final : public fp::SandboxIO::Service {
  public:
   grpc::Status Logs(grpc::ServerContext*, const fp::LogsRequest* request,
-                    grpc::ServerWriter<fp::LogChunk>* writer) override {
+                    grpc::ServerWriter<fsb::agent::v1::LogChunk>* writer) override {
     {
       absl::MutexLock lock(&mu);
       logs_requests.push_back(*request);
     }
-    for (const fp::LogChunk& chunk : log_chunks) writer->Write(chunk);
+    for (const fsb::agent::v1::LogChunk& chunk : log_chunks) writer->Write(chunk);
     return status;
   }
 
   grpc::Status Exec(grpc::ServerContext* ctx,
-                    grpc::ServerReaderWriter<fp::ExecResponse, fp::ExecRequest>* stream) override {
+                    grpc::ServerReaderWriter<fsb::agent::v1::ExecOutput, fp::ExecRequest>* stream) override {
     fp::ExecRequest in;
     if (!stream->Read(&in)) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no start");
     Record(in);
     if (!status.ok()) return status;
-    for (const fp::ExecResponse& out : exec_output) stream->Write(out);
+    for (const fsb::agent::v1::ExecOutput& out : exec_output) stream->Write(out);
     const fp::ExecStart start = in.start();
     while (stream->Read(&in)) {
       Record(in);
       if (in.has_stdin()) {
-        fp::ExecResponse echo;
+        fsb::agent::v1::ExecOutput echo;
         echo.set_stdout(in.stdin());
         stream->Write(echo);
       }
@@ -59,7 +59,7 @@ class FakeSandboxIO final : public fp::SandboxIO::Service {
       exec_cancelled = true;
       return grpc::Status::CANCELLED;
     }
-    fp::ExecResponse last;
+    fsb::agent::v1::ExecOutput last;
     last.set_exit_code(exit_code);
     stream->Write(last);
     return grpc::Status::OK;
@@ -70,8 +70,8 @@ class FakeSandboxIO final : public fp::SandboxIO::Service {
     exec_requests.push_back(in);
   }
 
-  std::vector<fp::LogChunk> log_chunks;
-  std::vector<fp::ExecResponse> exec_output;
+  std::vector<fsb::agent::v1::LogChunk> log_chunks;
+  std::vector<fsb::agent::v1::ExecOutput> exec_output;
   int exit_code = 0;
   grpc::Status status;
 
@@ -161,10 +161,10 @@ ExecTerminal::Event Signal(int signal) {
   return e;
 }
 
-fp::LogChunk Chunk(std::vector<std::tuple<std::string, std::string, bool>> entries) {
-  fp::LogChunk chunk;
+fsb::agent::v1::LogChunk Chunk(std::vector<std::tuple<std::string, std::string, bool>> entries) {
+  fsb::agent::v1::LogChunk chunk;
   for (const auto& [stream, data, partial] : entries) {
-    fp::LogEntry* e = chunk.add_entries();
+    fsb::agent::v1::LogEntry* e = chunk.add_entries();
     e->set_stream(stream);
     e->set_data(data);
     e->set_partial(partial);
@@ -173,13 +173,13 @@ fp::LogChunk Chunk(std::vector<std::tuple<std::string, std::string, bool>> entri
   return chunk;
 }
 
-fp::ExecResponse Stdout(std::string s) {
-  fp::ExecResponse r;
+fsb::agent::v1::ExecOutput Stdout(std::string s) {
+  fsb::agent::v1::ExecOutput r;
   r.set_stdout(std::move(s));
   return r;
 }
-fp::ExecResponse Stderr(std::string s) {
-  fp::ExecResponse r;
+fsb::agent::v1::ExecOutput Stderr(std::string s) {
+  fsb::agent::v1::ExecOutput r;
   r.set_stderr(std::move(s));
   return r;
 }

@@ -10,21 +10,17 @@ std::vector<double> SeedCreateBuckets() {
   return {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
 }
 
-std::string ResultLabel(const absl::Status& status) {
-  return status.ok() ? "ok" : absl::StatusCodeToString(status.code());
-}
-
 }  // namespace
+
+using metrics::ResultLabel;
 
 ControllerMetrics::ControllerMetrics(metrics::Registry* registry)
     : create_duration_(registry->AddHistogram(
           "fastpath_create_sandbox_duration_seconds",
           "Duration of the whole CreateSandbox call, by consistency mode and success.",
           SeedCreateBuckets())),
-      stage_duration_(registry->AddHistogram(
-          "fsb_create_stage_duration_seconds",
-          "Duration of each stage of a create in the controller, by stage.",
-          metrics::LatencyBuckets())),
+      stages_(registry, "fsb_create_stage_duration_seconds",
+              "Duration of each stage of a create in the controller, by stage.", &StageName),
       creates_(registry->AddCounter("fsb_sandbox_creates_total", "CreateSandbox calls by result.")),
       deletes_(registry->AddCounter("fsb_sandbox_deletes_total", "DeleteSandbox calls by result.")),
       reconciles_(registry->AddCounter("fsb_reconcile_actions_total",
@@ -45,10 +41,6 @@ ControllerMetrics::ControllerMetrics(metrics::Registry* registry)
                         .Add({})),
       capacity_total_(capacity_.Add({{"state", "total"}})),
       capacity_used_(capacity_.Add({{"state", "used"}})) {
-  for (int i = 0; i < kCreateStages; ++i) {
-    stages_[i] =
-        &stage_duration_.Add({{"stage", std::string(StageName(static_cast<CreateStage>(i)))}});
-  }
   for (int i = 0; i < kPlacementKinds; ++i) {
     placements_[i] = &placements_family_.Add(
         {{"kind", std::string(PlacementKindName(static_cast<PlacementKind>(i)))}});
@@ -79,11 +71,7 @@ void ControllerMetrics::RecordCreate(bool strong, const absl::Status& result,
   create_duration_
       .Add({{"mode", strong ? "strong" : "fast"}, {"success", result.ok() ? "true" : "false"}})
       .Observe(absl::ToDoubleSeconds(total));
-  for (int i = 0; i < kCreateStages; ++i) {
-    if (timings.stage[i] > absl::ZeroDuration()) {
-      stages_[i]->Observe(absl::ToDoubleSeconds(timings.stage[i]));
-    }
-  }
+  stages_.Record(timings);
   creates_.Add({{"result", ResultLabel(result)}}).Increment();
 }
 

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "internal/metrics/metrics.h"
+#include "internal/metrics/stage_histogram.h"
 
 namespace fsb::controller {
 
@@ -21,10 +22,7 @@ enum class PlacementKind { kWarm, kCached, kCold };
 inline constexpr int kPlacementKinds = 3;
 
 // How long each stage of one create took (zero for a stage it did not go through).
-struct CreateTimings {
-  std::array<absl::Duration, kCreateStages> stage{};
-  absl::Duration& operator[](CreateStage s) { return stage[static_cast<int>(s)]; }
-};
+using CreateTimings = metrics::StageTimings<CreateStage, kCreateStages>;
 
 // The controller's metrics, registered in the process's registry (which must outlive
 // them). The seed system's histogram is kept exactly: name, labels and buckets. Thread-safe
@@ -58,7 +56,7 @@ class ControllerMetrics {
 
  private:
   metrics::Family<metrics::Histogram>& create_duration_;
-  metrics::Family<metrics::Histogram>& stage_duration_;
+  metrics::StageHistogram<CreateStage, kCreateStages> stages_;
   metrics::Family<metrics::Counter>& creates_;
   metrics::Family<metrics::Counter>& deletes_;
   metrics::Family<metrics::Counter>& reconciles_;
@@ -69,7 +67,6 @@ class ControllerMetrics {
   metrics::Gauge& agents_ready_;
   metrics::Gauge& capacity_total_;
   metrics::Gauge& capacity_used_;
-  std::array<metrics::Histogram*, kCreateStages> stages_;
   std::array<metrics::Counter*, kPlacementKinds> placements_;
 };
 

@@ -16,7 +16,8 @@ namespace {
 namespace agentv1 = fsb::agent::v1;
 namespace fp = fastpath::v1;
 
-// ---- Translation between the two APIs ----
+// ---- Translation of the requests (the output needs none: both APIs stream the agent's
+// messages) ----
 
 absl::StatusOr<agentv1::LogsRequest> ToAgent(const fp::LogsRequest& request,
                                              const SandboxService::Location& location) {
@@ -32,17 +33,6 @@ absl::StatusOr<agentv1::LogsRequest> ToAgent(const fp::LogsRequest& request,
   out.set_tail_lines(all ? -1 : request.tail_lines());
   out.set_since_unix_nanos(request.since_unix_seconds() * 1'000'000'000);
   return out;
-}
-
-void FromAgent(const agentv1::LogChunk& in, fp::LogChunk* out) {
-  out->Clear();
-  for (const agentv1::LogEntry& e : in.entries()) {
-    fp::LogEntry* entry = out->add_entries();
-    entry->set_time_unix_nanos(e.time_unix_nanos());
-    entry->set_stream(e.stream());
-    entry->set_data(e.data());
-    entry->set_partial(e.partial());
-  }
 }
 
 void ToAgent(const fp::ExecStart& start, const SandboxService::Location& location,
@@ -71,25 +61,7 @@ void ToAgent(const fp::ExecRequest& in, agentv1::ExecInput* out) {
       out->set_close_stdin(in.close_stdin());
       break;
     case fp::ExecRequest::kResize:
-      out->mutable_resize()->set_rows(in.resize().rows());
-      out->mutable_resize()->set_cols(in.resize().cols());
-      break;
-    default:
-      break;
-  }
-}
-
-void FromAgent(const agentv1::ExecOutput& in, fp::ExecResponse* out) {
-  out->Clear();
-  switch (in.output_case()) {
-    case agentv1::ExecOutput::kStdout:
-      out->set_stdout(in.stdout());
-      break;
-    case agentv1::ExecOutput::kStderr:
-      out->set_stderr(in.stderr());
-      break;
-    case agentv1::ExecOutput::kExitCode:
-      out->set_exit_code(in.exit_code());
+      *out->mutable_resize() = in.resize();
       break;
     default:
       break;
@@ -178,14 +150,13 @@ class AgentStream final
 };
 
 // What both relays share: the agent call (its context, cancellation and reactor), the
-// agent-to-client direction (each agent message is translated and written to the
-// client; the next is read once the client took it; the agent's final status is the
-// client's), and the lifetime of a relay, which ends when both the client's call and
-// the agent's are done (each reactor's OnDone drops one reference). `Derived` is the
+// agent-to-client direction (each agent message is written to the client as it is; the
+// next is read, into the same buffer, once the client took it; the agent's final status
+// is the client's), and the lifetime of a relay, which ends when both the client's call
+// and the agent's are done (each reactor's OnDone drops one reference). `Derived` is the
 // relay (CRTP), `ServerReactor` the client call's reactor type, `Agent` the agent call's
-// (templated on Derived).
-template <typename Derived, typename ServerReactor, template <typename> class Agent,
-          typename AgentOut, typename ClientOut>
+// (templated on Derived), `Out` the streamed message.
+template <typename Derived, typename ServerReactor, template <typename> class Agent, typename Out>
 class Relay : public ServerReactor {
  public:
   void OnWriteDone(bool ok) override {
@@ -194,7 +165,7 @@ class Relay : public ServerReactor {
       return;
     }
     if (gate_.Begin()) {
-      agent_.StartRead(&agent_out_);
+      agent_.StartRead(&out_);
       gate_.End();
     }
   }
@@ -206,8 +177,7 @@ class Relay : public ServerReactor {
       gate_.Close();
       return;
     }
-    FromAgent(agent_out_, &client_out_);
-    this->StartWrite(&client_out_);
+    this->StartWrite(&out_);
   }
   void OnAgentDone(const grpc::Status& status) {
     this->Finish(status);
@@ -235,7 +205,7 @@ class Relay : public ServerReactor {
   // The agent call's reads are started: then the call itself.
   void StartAgentCall() {
     gate_.Hold();
-    agent_.StartRead(&agent_out_);
+    agent_.StartRead(&out_);
     agent_.StartCall();
   }
 
@@ -258,13 +228,13 @@ class Relay : public ServerReactor {
   absl::Mutex mu_;
   std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  AgentOut agent_out_;    // the agent read in flight
-  ClientOut client_out_;  // the client write in flight
+  // The agent read in flight, then the client write in flight: never both.
+  Out out_;
 };
 
 // Logs: the agent's chunks, one at a time.
-class LogsRelay final : public Relay<LogsRelay, grpc::ServerWriteReactor<fp::LogChunk>,
-                                     AgentReader, agentv1::LogChunk, fp::LogChunk> {
+class LogsRelay final : public Relay<LogsRelay, grpc::ServerWriteReactor<agentv1::LogChunk>,
+                                     AgentReader, agentv1::LogChunk> {
  public:
   LogsRelay(grpc::CallbackServerContext* ctx, const fp::LogsRequest& request,
             SandboxService* sandboxes, GrpcAgentClient* agents,
@@ -293,8 +263,8 @@ class LogsRelay final : public Relay<LogsRelay, grpc::ServerWriteReactor<fp::Log
 // message in flight. The first client message (start) opens the agent call; the
 // client's half-close is the agent call's.
 class ExecRelay final
-    : public Relay<ExecRelay, grpc::ServerBidiReactor<fp::ExecRequest, fp::ExecResponse>,
-                   AgentStream, agentv1::ExecOutput, fp::ExecResponse> {
+    : public Relay<ExecRelay, grpc::ServerBidiReactor<fp::ExecRequest, agentv1::ExecOutput>,
+                   AgentStream, agentv1::ExecOutput> {
  public:
   ExecRelay(grpc::CallbackServerContext* ctx, SandboxService* sandboxes,
             GrpcAgentClient* agents, const SandboxIOProxy::Options& options)
@@ -356,12 +326,12 @@ class ExecRelay final
 
 }  // namespace
 
-grpc::ServerWriteReactor<fp::LogChunk>* SandboxIOProxy::Logs(grpc::CallbackServerContext* ctx,
-                                                             const fp::LogsRequest* request) {
+grpc::ServerWriteReactor<agentv1::LogChunk>* SandboxIOProxy::Logs(
+    grpc::CallbackServerContext* ctx, const fp::LogsRequest* request) {
   return new LogsRelay(ctx, *request, sandboxes_, agents_, options_);
 }
 
-grpc::ServerBidiReactor<fp::ExecRequest, fp::ExecResponse>* SandboxIOProxy::Exec(
+grpc::ServerBidiReactor<fp::ExecRequest, agentv1::ExecOutput>* SandboxIOProxy::Exec(
     grpc::CallbackServerContext* ctx) {
   return new ExecRelay(ctx, sandboxes_, agents_, options_);
 }

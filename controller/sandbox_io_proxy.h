@@ -10,7 +10,8 @@ namespace fsb::controller {
 
 // gRPC adapter of fastpath.v1.SandboxIO: finds the sandbox's agent and container
 // (SandboxService::Locate) and relays the call to that agent's fsb.agent.v1.SandboxIO,
-// message by message, translating between the two APIs.
+// message by message: requests are translated (the client names a sandbox, the agent a
+// container), the streamed output is the agent's own messages, passed on as they are.
 //
 // Both sides use gRPC's callback API, so a relayed call costs no thread. Each direction
 // has one message in flight at a time: a slow reader slows the writer instead of
@@ -34,9 +35,9 @@ class SandboxIOProxy final : public fastpath::v1::SandboxIO::CallbackService {
   SandboxIOProxy(SandboxService* sandboxes, GrpcAgentClient* agents, Options options)
       : sandboxes_(sandboxes), agents_(agents), options_(options) {}
 
-  grpc::ServerWriteReactor<fastpath::v1::LogChunk>* Logs(
+  grpc::ServerWriteReactor<fsb::agent::v1::LogChunk>* Logs(
       grpc::CallbackServerContext* ctx, const fastpath::v1::LogsRequest* request) override;
-  grpc::ServerBidiReactor<fastpath::v1::ExecRequest, fastpath::v1::ExecResponse>* Exec(
+  grpc::ServerBidiReactor<fastpath::v1::ExecRequest, fsb::agent::v1::ExecOutput>* Exec(
       grpc::CallbackServerContext* ctx) override;
 
  private:

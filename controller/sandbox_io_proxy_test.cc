@@ -157,7 +157,7 @@ class SandboxIOProxyTest : public ::testing::Test {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     auto reader = stub_->Logs(&ctx, request);
-    fp::LogChunk chunk;
+    agentv1::LogChunk chunk;
     while (reader->Read(&chunk)) {
       for (const auto& e : chunk.entries()) data->push_back(e.stream() + ":" + e.data());
     }
@@ -254,7 +254,7 @@ TEST_F(SandboxIOProxyTest, ACancelledFollowCancelsTheAgentCall) {
   request.set_follow(true);
   grpc::ClientContext ctx;
   auto reader = stub_->Logs(&ctx, request);
-  fp::LogChunk chunk;
+  agentv1::LogChunk chunk;
   ASSERT_TRUE(reader->Read(&chunk));
   EXPECT_EQ(chunk.entries(0).data(), "first");
   ctx.TryCancel();
@@ -279,7 +279,7 @@ TEST_F(SandboxIOProxyTest, ExecRelaysBothWaysAndEndsWithTheExitCode) {
   fp::ExecRequest input;
   input.set_stdin("hello");
   ASSERT_TRUE(stream->Write(input));
-  fp::ExecResponse response;
+  agentv1::ExecOutput response;
   ASSERT_TRUE(stream->Read(&response));
   EXPECT_EQ(response.stdout(), "hello");
   fp::ExecRequest resize;
@@ -320,7 +320,7 @@ TEST_F(SandboxIOProxyTest, ExecHalfCloseReachesTheAgent) {
   start.mutable_start()->add_args("true");
   ASSERT_TRUE(stream->Write(start));
   ASSERT_TRUE(stream->WritesDone());
-  fp::ExecResponse response;
+  agentv1::ExecOutput response;
   ASSERT_TRUE(stream->Read(&response));
   EXPECT_EQ(response.exit_code(), 7);
   EXPECT_TRUE(stream->Finish().ok());
@@ -334,7 +334,7 @@ TEST_F(SandboxIOProxyTest, ExecErrors) {
     auto stream = stub_->Exec(&ctx);
     stream->Write(first);
     stream->WritesDone();
-    fp::ExecResponse response;
+    agentv1::ExecOutput response;
     while (stream->Read(&response)) {
     }
     return stream->Finish();

@@ -24,9 +24,9 @@ class SyncService final : public fastpath::v1::FastPathService::Service {
 
 // A callback method, as Logs and Exec are: writes one chunk and finishes.
 class CallbackService final : public fastpath::v1::SandboxIO::CallbackService {
-  grpc::ServerWriteReactor<fastpath::v1::LogChunk>* Logs(
+  grpc::ServerWriteReactor<fsb::agent::v1::LogChunk>* Logs(
       grpc::CallbackServerContext*, const fastpath::v1::LogsRequest*) override {
-    class OneChunk final : public grpc::ServerWriteReactor<fastpath::v1::LogChunk> {
+    class OneChunk final : public grpc::ServerWriteReactor<fsb::agent::v1::LogChunk> {
      public:
       OneChunk() {
         chunk_.add_entries();
@@ -35,7 +35,7 @@ class CallbackService final : public fastpath::v1::SandboxIO::CallbackService {
       void OnDone() override { delete this; }
 
      private:
-      fastpath::v1::LogChunk chunk_;
+      fsb::agent::v1::LogChunk chunk_;
     };
     return new OneChunk;
   }
@@ -70,9 +70,9 @@ TEST(GrpcServerPollerTest, HybridServerAnswersSyncCallbackAndUnknownMethods) {
     auto stub = fastpath::v1::SandboxIO::NewStub(channel);
     grpc::ClientContext context;
     SetDeadline(context);
-    std::unique_ptr<grpc::ClientReader<fastpath::v1::LogChunk>> reader =
+    std::unique_ptr<grpc::ClientReader<fsb::agent::v1::LogChunk>> reader =
         stub->Logs(&context, {});
-    fastpath::v1::LogChunk chunk;
+    fsb::agent::v1::LogChunk chunk;
     EXPECT_TRUE(reader->Read(&chunk));
     EXPECT_EQ(chunk.entries_size(), 1);
     EXPECT_FALSE(reader->Read(&chunk));

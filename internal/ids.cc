@@ -2,10 +2,12 @@
 
 #include <sys/random.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
-#include "glog/logging.h"
+#include "absl/base/internal/raw_logging.h"
 
 namespace fsb {
 
@@ -15,7 +17,7 @@ std::string RandomHex(int bytes) {
   size_t filled = 0;
   while (filled < buf.size()) {
     ssize_t n = getrandom(buf.data() + filled, buf.size() - filled, 0);
-    PCHECK(n > 0 || errno == EINTR) << "getrandom";
+    if (n <= 0 && errno != EINTR) ABSL_RAW_LOG(FATAL, "getrandom: %s", std::strerror(errno));
     if (n > 0) filled += n;
   }
   std::string out;

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "glog/logging.h"
+#include "absl/base/internal/raw_logging.h"
 
 namespace fsb {
 
@@ -11,7 +11,7 @@ void JsonWriter::BeforeValue() {
     after_key_ = false;
     return;
   }
-  CHECK(stack_.empty() || !stack_.back()) << "JsonWriter: value in an object needs a key";
+  ABSL_RAW_CHECK(stack_.empty() || !stack_.back(), "JsonWriter: value in an object needs a key");
   if (!first_) out_.push_back(',');
   first_ = false;
 }
@@ -25,7 +25,8 @@ JsonWriter& JsonWriter::BeginObject() {
 }
 
 JsonWriter& JsonWriter::EndObject() {
-  CHECK(!stack_.empty() && stack_.back() && !after_key_) << "JsonWriter: unbalanced EndObject";
+  ABSL_RAW_CHECK(!stack_.empty() && stack_.back() && !after_key_,
+                 "JsonWriter: unbalanced EndObject");
   stack_.pop_back();
   out_.push_back('}');
   first_ = false;
@@ -41,7 +42,7 @@ JsonWriter& JsonWriter::BeginArray() {
 }
 
 JsonWriter& JsonWriter::EndArray() {
-  CHECK(!stack_.empty() && !stack_.back()) << "JsonWriter: unbalanced EndArray";
+  ABSL_RAW_CHECK(!stack_.empty() && !stack_.back(), "JsonWriter: unbalanced EndArray");
   stack_.pop_back();
   out_.push_back(']');
   first_ = false;
@@ -49,7 +50,7 @@ JsonWriter& JsonWriter::EndArray() {
 }
 
 JsonWriter& JsonWriter::Key(std::string_view key) {
-  CHECK(!stack_.empty() && stack_.back() && !after_key_) << "JsonWriter: key outside object";
+  ABSL_RAW_CHECK(!stack_.empty() && stack_.back() && !after_key_, "JsonWriter: key outside object");
   if (!first_) out_.push_back(',');
   first_ = false;
   AppendEscaped(key);

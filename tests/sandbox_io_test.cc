@@ -110,7 +110,7 @@ class SandboxIOTest : public ::testing::Test {
     SetDeadline(ctx);
     auto reader = io_->Logs(&ctx, req);
     std::vector<Entry> entries;
-    fastpath::v1::LogChunk chunk;
+    fsb::agent::v1::LogChunk chunk;
     while (reader->Read(&chunk)) {
       for (const auto& e : chunk.entries()) {
         entries.push_back({e.stream(), e.data(), e.time_unix_nanos()});
@@ -148,7 +148,7 @@ class SandboxIOTest : public ::testing::Test {
       stream->Write(data) && stream->Write(close);
     }
     if (!tty) stream->WritesDone();
-    fastpath::v1::ExecResponse resp;
+    fsb::agent::v1::ExecOutput resp;
     while (stream->Read(&resp)) {
       if (resp.has_stdout()) result.out += resp.stdout();
       if (resp.has_stderr()) result.err += resp.stderr();
@@ -235,7 +235,7 @@ TEST_F(SandboxIOTest, LogsTailSinceAndAFollowThatEndsWithTheSandbox) {
   follow_req.set_tail_lines(-1);
   auto reader = io_->Logs(&follow_ctx, follow_req);
   std::thread follower([&] {
-    fastpath::v1::LogChunk chunk;
+    fsb::agent::v1::LogChunk chunk;
     while (reader->Read(&chunk)) {
       for (const auto& e : chunk.entries()) followed.push_back({e.stream(), e.data()});
     }

@@ -47,7 +47,9 @@ WarmPool::WarmPool(Runtime* runtime, ShimGroups* shim_groups, const Clock* clock
       options_([&] {
         if (!options.connect) options.connect = &InitConnection::Connect;
         return std::move(options);
-      }()) {
+      }()),
+      housekeeper_({.name = "fsb-warm-keeper", .first_delay = options_.maintenance_interval},
+                   [this] { return Housekeep(); }) {
   absl::MutexLock lock(&mu_);
   ApplyTargets();
 }
@@ -61,7 +63,8 @@ void WarmPool::Start() {
   for (int i = 0; i < std::max(1, options_.refill_concurrency); ++i) {
     threads_.emplace_back([this] { RunRefill(); });
   }
-  threads_.emplace_back([this] { RunHousekeeper(); });
+  next_maintenance_ = absl::Now() + options_.maintenance_interval;
+  housekeeper_.Start();
 }
 
 void WarmPool::Stop() {
@@ -71,6 +74,7 @@ void WarmPool::Stop() {
     stop_ = true;
     threads.swap(threads_);
   }
+  housekeeper_.Stop();  // first: no pass starts while the refill workers finish
   for (std::thread& t : threads) t.join();
 }
 
@@ -87,6 +91,7 @@ void WarmPool::SetControllerTargets(std::optional<std::vector<WarmTarget>> targe
   controller_targets_ = std::move(targets);
   ApplyTargets();
   retargeted_ = true;  // the housekeeper trims what is no longer wanted
+  housekeeper_.Wake();
 }
 
 void WarmPool::ApplyTargets() {
@@ -145,7 +150,7 @@ void WarmPool::Discard(WarmInstance instance) {
 void WarmPool::DoomLocked(WarmInstance instance) {
   doomed_ids_[instance.id] = instance.shim_group;
   doomed_.emplace_back(instance.id, instance.shim_group);
-  kick_ = true;
+  housekeeper_.Wake();
 }
 
 absl::Status WarmPool::WriteClaim(std::string_view id, const WarmClaim& claim) {
@@ -196,14 +201,14 @@ void WarmPool::RemoveClaim(std::string_view id) {
 void WarmPool::Bind(std::string id, WarmClaim claim) {
   absl::MutexLock lock(&mu_);
   binds_.push_back({std::move(id), std::move(claim)});
-  kick_ = true;
+  housekeeper_.Wake();
 }
 
 void WarmPool::Commit(WarmInstance instance, WarmClaim claim) {
   absl::MutexLock lock(&mu_);
   claimed_.erase(instance.id);
   binds_.push_back({std::move(instance.id), std::move(claim)});
-  kick_ = true;
+  housekeeper_.Wake();
 }
 
 void WarmPool::Forget(std::string_view id) {
@@ -382,7 +387,10 @@ bool WarmPool::RefillOnce() {
     p.retry_after = absl::InfinitePast();
     VLOG(2) << "warm instance " << made->id << " of " << image << " ready in " << took.Elapsed();
     p.ready.push_back(*std::move(made));
-    if (static_cast<int>(p.ready.size()) > p.desired) retargeted_ = true;
+    if (static_cast<int>(p.ready.size()) > p.desired) {
+      retargeted_ = true;
+      housekeeper_.Wake();
+    }
   }
   UpdateGauges(image);
   return true;
@@ -593,32 +601,21 @@ void WarmPool::RunRefill() {
   }
 }
 
-void WarmPool::RunHousekeeper() {
-  absl::Time next_maintenance = absl::Now() + options_.maintenance_interval;
-  while (true) {
-    {
-      absl::MutexLock lock(&mu_);
-      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || kick_ || retargeted_;
-      };
-      mu_.AwaitWithDeadline(absl::Condition(&woken), next_maintenance);
-      if (stop_) return;
-      kick_ = false;
-    }
-    if (absl::Now() >= next_maintenance) {
-      Maintain();
-      next_maintenance = absl::Now() + options_.maintenance_interval;
-    } else {
-      // Trimming after a target change needs no containerd call.
-      absl::MutexLock lock(&mu_);
-      if (retargeted_) TrimLocked();
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      retargeted_ = false;
-    }
-    Reap();
+absl::Duration WarmPool::Housekeep() {
+  if (absl::Now() >= next_maintenance_) {
+    Maintain();
+    next_maintenance_ = absl::Now() + options_.maintenance_interval;
+  } else {
+    // Trimming after a target change needs no containerd call.
+    absl::MutexLock lock(&mu_);
+    if (retargeted_) TrimLocked();
   }
+  {
+    absl::MutexLock lock(&mu_);
+    retargeted_ = false;
+  }
+  Reap();
+  return next_maintenance_ - absl::Now();
 }
 
 }  // namespace fsb::agent

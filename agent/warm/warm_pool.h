@@ -23,6 +23,7 @@
 #include "agent/shim_groups.h"
 #include "agent/warm/init_connection.h"
 #include "fsb/agent/v1/agent.pb.h"
+#include "internal/background_loop.h"
 #include "internal/clock.h"
 
 namespace fsb::agent {
@@ -203,7 +204,8 @@ class WarmPool {
   // Stops and removes one instance's container and files (runtime calls; no lock).
   void Destroy(const std::string& id, const std::string& shim_group);
   void RunRefill();
-  void RunHousekeeper();
+  // The housekeeper's pass after each wake-up; returns the time until the next.
+  absl::Duration Housekeep();
   bool WorkAvailable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Runtime* const runtime_;
@@ -225,9 +227,12 @@ class WarmPool {
   absl::flat_hash_set<std::string> claimed_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
-  bool kick_ ABSL_GUARDED_BY(mu_) = false;  // the housekeeper has instances to reap or bind
   bool retargeted_ ABSL_GUARDED_BY(mu_) = false;  // desired counts changed: trim now
-  std::vector<std::thread> threads_;
+  std::vector<std::thread> threads_;              // the refill workers
+  // When Maintain is due next (set by Start, then the housekeeper's thread only).
+  absl::Time next_maintenance_;
+  // Woken when there are instances to reap or bind, or desired counts changed.
+  BackgroundLoop housekeeper_;  // last: stops before the rest goes
 };
 
 }  // namespace fsb::agent

@@ -135,6 +135,10 @@ std::vector<double> LatencyBuckets() {
           0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
+std::string ResultLabel(const absl::Status& status) {
+  return status.ok() ? "ok" : absl::StatusCodeToString(status.code());
+}
+
 template <typename T>
 T& Family<T>::Add(const Labels& labels) {
   for (const auto& [k, v] : labels) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
 // Prometheus-style metrics, written to the text exposition format 0.0.4.
@@ -87,6 +88,10 @@ class Histogram {
 
 // Buckets from 0.25 ms to 10 s, in seconds: fsb's stage latency buckets.
 std::vector<double> LatencyBuckets();
+
+// The `result` label value of an operation's outcome: "ok", or the canonical code's name
+// ("NOT_FOUND").
+std::string ResultLabel(const absl::Status& status);
 
 enum class Type { kCounter, kGauge, kHistogram };
 

@@ -1,0 +1,46 @@
+#include "agent/janitor.h"
+
+#include <filesystem>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "agent/fake_runtime.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "internal/clock.h"
+#include "internal/metrics/metrics.h"
+
+namespace fsb::agent {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(JanitorTest, SweepsOnceTheManagerIsReadyAndCountsWhatItRemoved) {
+  const std::filesystem::path log_dir = std::filesystem::path(::testing::TempDir()) / "janitor";
+  std::filesystem::create_directories(log_dir);
+  FakeRuntime runtime;
+  ShimGroups shim_groups{2};
+  ManualClock clock{absl::FromUnixSeconds(1000)};
+  metrics::Registry registry;
+  AgentMetrics metrics{&registry};
+  SandboxManager manager(&runtime, &shim_groups, &clock, &metrics,
+                         {.capacity = 2, .log_dir = log_dir.string()});
+  // A snapshot without its container goes at the first sweep.
+  runtime.snapshots.insert("orphan-snap");
+
+  Janitor janitor(&manager, &metrics, absl::Milliseconds(10));
+  janitor.Start();
+  ASSERT_TRUE(manager.Recover().ok());
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (janitor.totals().snapshots == 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  janitor.Stop();
+  EXPECT_EQ(janitor.totals().snapshots, 1);
+  EXPECT_FALSE(runtime.snapshots.contains("orphan-snap"));
+  EXPECT_THAT(registry.Serialize(),
+              HasSubstr("fsb_agent_janitor_removed_total{kind=\"snapshot\"} 1\n"));
+}
+
+}  // namespace
+}  // namespace fsb::agent
