@@ -37,6 +37,7 @@
 #include "grpcpp/server_builder.h"
 #include "internal/clock.h"
 #include "internal/daemon.h"
+#include "internal/deadline.h"
 #include "internal/grpc_server_poller.h"
 #include "internal/metrics/grpc_server_metrics.h"
 #include "internal/metrics/metrics.h"
@@ -311,6 +312,6 @@ int main(int argc, char** argv) {
   registration.Stop();
   exits.Stop();
   warm.Stop();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server->Shutdown(fsb::Deadline::In(absl::Seconds(5)).ToChrono());
   return 0;
 }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "internal/deadline.h"
 #include "internal/image_ref.h"
 #include "internal/status.h"
 
@@ -91,7 +92,7 @@ bool RegistrationLoop::Tick(bool registered) {
   std::vector<fsb::agent::v1::SandboxStatus> sandboxes = manager_->List();
 
   grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+  ctx.set_deadline(Deadline::In(options_.rpc_timeout).ToChrono());
   if (registered) {
     fsb::agent::v1::HeartbeatRequest req;
     req.set_agent_id(options_.agent.agent_id());

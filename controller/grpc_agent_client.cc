@@ -7,6 +7,7 @@
 #include "grpcpp/security/credentials.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "internal/deadline.h"
 #include "internal/status.h"
 #include "internal/strings.h"
 
@@ -14,7 +15,7 @@ namespace fsb::controller {
 namespace {
 
 void SetTimeout(grpc::ClientContext* ctx, absl::Duration timeout) {
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  ctx->set_deadline(Deadline::In(timeout).ToChrono());
 }
 
 }  // namespace

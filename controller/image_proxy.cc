@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "fsb/agent/v1/agent.grpc.pb.h"
+#include "internal/deadline.h"
 #include "internal/status.h"
 
 namespace fsb::controller {
@@ -57,7 +58,7 @@ grpc::Status ImageProxy::ImportImage(grpc::ServerContext* ctx,
   for (const AgentSnapshot& agent : agents) {
     auto u = std::make_unique<Upstream>();
     u->agent = agent.id;
-    u->ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.import_timeout));
+    u->ctx.set_deadline(Deadline::In(options_.import_timeout).ToChrono());
     u->writer = fsb::agent::v1::ImageService::NewStub(channel_for_(agent.address))
                     ->ImportImage(&u->ctx, &u->resp);
     upstreams.push_back(std::move(u));

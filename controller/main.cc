@@ -25,6 +25,7 @@
 #include "internal/admin/endpoints.h"
 #include "internal/clock.h"
 #include "internal/daemon.h"
+#include "internal/deadline.h"
 #include "internal/grpc_server_poller.h"
 #include "internal/metrics/grpc_server_metrics.h"
 #include "internal/metrics/metrics.h"
@@ -209,6 +210,6 @@ int main(int argc, char** argv) {
   const int sig = daemon.WaitForShutdown();
   LOG(INFO) << "signal " << sig << ": shutting down";
   admin->Stop();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server->Shutdown(fsb::Deadline::In(absl::Seconds(5)).ToChrono());
   return 0;
 }

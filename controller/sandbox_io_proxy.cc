@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "internal/deadline.h"
 #include "internal/status.h"
 
 namespace fsb::controller {
@@ -195,7 +196,7 @@ class Relay : public ServerReactor {
     absl::MutexLock lock(&mu_);
     context_ = grpc::ClientContext::FromCallbackServerContext(client);
     if (timeout != absl::InfiniteDuration()) {
-      context_->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+      context_->set_deadline(Deadline::In(timeout).ToChrono());
     }
     if (cancelled_) context_->TryCancel();
     refs_.fetch_add(1);

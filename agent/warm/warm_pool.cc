@@ -17,6 +17,7 @@
 #include "agent/init/protocol.h"
 #include "agent/labels.h"
 #include "glog/logging.h"
+#include "internal/deadline.h"
 #include "internal/ids.h"
 #include "internal/stopwatch.h"
 #include "internal/strings.h"
@@ -63,7 +64,7 @@ void WarmPool::Start() {
   for (int i = 0; i < std::max(1, options_.refill_concurrency); ++i) {
     threads_.emplace_back([this] { RunRefill(); });
   }
-  next_maintenance_ = absl::Now() + options_.maintenance_interval;
+  next_maintenance_ = Deadline::In(options_.maintenance_interval);
   housekeeper_.Start();
 }
 
@@ -602,9 +603,9 @@ void WarmPool::RunRefill() {
 }
 
 absl::Duration WarmPool::Housekeep() {
-  if (absl::Now() >= next_maintenance_) {
+  if (next_maintenance_.Expired()) {
     Maintain();
-    next_maintenance_ = absl::Now() + options_.maintenance_interval;
+    next_maintenance_ = Deadline::In(options_.maintenance_interval);
   } else {
     // Trimming after a target change needs no containerd call.
     absl::MutexLock lock(&mu_);
@@ -615,7 +616,7 @@ absl::Duration WarmPool::Housekeep() {
     retargeted_ = false;
   }
   Reap();
-  return next_maintenance_ - absl::Now();
+  return next_maintenance_.Left();
 }
 
 }  // namespace fsb::agent

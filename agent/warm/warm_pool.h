@@ -24,6 +24,7 @@
 #include "agent/warm/init_connection.h"
 #include "fsb/agent/v1/agent.pb.h"
 #include "internal/background_loop.h"
+#include "internal/deadline.h"
 #include "internal/clock.h"
 
 namespace fsb::agent {
@@ -230,7 +231,7 @@ class WarmPool {
   bool retargeted_ ABSL_GUARDED_BY(mu_) = false;  // desired counts changed: trim now
   std::vector<std::thread> threads_;              // the refill workers
   // When Maintain is due next (set by Start, then the housekeeper's thread only).
-  absl::Time next_maintenance_;
+  Deadline next_maintenance_ = Deadline::In(absl::ZeroDuration());
   // Woken when there are instances to reap or bind, or desired counts changed.
   BackgroundLoop housekeeper_;  // last: stops before the rest goes
 };

@@ -127,41 +127,17 @@ Reconciler::Reconciler(Scheduler* scheduler, AgentClient* agents, RecordTable* t
       placement_(placement),
       metrics_(metrics),
       clock_(clock),
-      options_(options) {}
+      options_(options),
+      loop_({.name = "fsb-reconciler", .first_delay = options.interval}, [this] {
+        ReconcileOnce();
+        return options_.interval;
+      }) {}
 
 Reconciler::~Reconciler() { Stop(); }
 
-void Reconciler::Start() {
-  absl::MutexLock lock(&loop_mu_);
-  if (loop_.joinable() || stop_) return;
-  loop_ = std::thread([this] {
-    auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(loop_mu_) { return stop_ || wake_; };
-    while (true) {
-      {
-        absl::MutexLock lock(&loop_mu_);
-        loop_mu_.AwaitWithTimeout(absl::Condition(&woken), options_.interval);
-        if (stop_) return;
-        wake_ = false;
-      }
-      ReconcileOnce();
-    }
-  });
-}
-
-void Reconciler::Stop() {
-  std::thread loop;
-  {
-    absl::MutexLock lock(&loop_mu_);
-    stop_ = true;
-    loop = std::move(loop_);
-  }
-  if (loop.joinable()) loop.join();
-}
-
-void Reconciler::Wake() {
-  absl::MutexLock lock(&loop_mu_);
-  wake_ = true;
-}
+void Reconciler::Start() { loop_.Start(); }
+void Reconciler::Stop() { loop_.Stop(); }
+void Reconciler::Wake() { loop_.Wake(); }
 
 void Reconciler::ReconcileOnce() {
   for (const ReconcileAction& action : Plan(clock_->Now())) {

@@ -3,12 +3,10 @@
 
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/agent_client.h"
 #include "controller/controller_metrics.h"
@@ -16,6 +14,7 @@
 #include "controller/sandbox/record_table.h"
 #include "controller/scheduler/scheduler.h"
 #include "fsb/v1alpha1/resources.pb.h"
+#include "internal/background_loop.h"
 #include "internal/clock.h"
 
 namespace fsb::controller {
@@ -88,9 +87,9 @@ ReconcilePlan PlanReconcile(const PlanInput& input, absl::Time now);
 // acts on), the actions (agent calls) after it is released. Start() runs passes on a
 // thread of its own every `interval`, and sooner after Wake().
 //
-// Locking: loop_mu_ guards only the loop's stop and wake flags and is a leaf: Wake() may
-// be called under any lock (the table's included), and loop_mu_ is released before a
-// pass runs. Passes take the table's lock as RecordTable and Placement describe.
+// Locking: the loop's own lock is a leaf (BackgroundLoop): Wake() may be called under any
+// lock, the table's included. Passes take the table's lock as RecordTable and Placement
+// describe; Stop() must not be called under it.
 // Thread-safe.
 class Reconciler {
  public:
@@ -111,10 +110,10 @@ class Reconciler {
   Reconciler& operator=(const Reconciler&) = delete;
 
   // Starts the loop on its own thread (once); Stop() (or the destructor) ends it.
-  void Start() ABSL_LOCKS_EXCLUDED(loop_mu_);
-  void Stop() ABSL_LOCKS_EXCLUDED(loop_mu_);
+  void Start();
+  void Stop();
   // Asks the loop for a pass now.
-  void Wake() ABSL_LOCKS_EXCLUDED(loop_mu_);
+  void Wake();
 
   // One pass; runs the actions it decides before it returns. Called by the loop, or
   // directly by tests.
@@ -137,10 +136,7 @@ class Reconciler {
   const Clock* const clock_;
   const Options options_;
 
-  absl::Mutex loop_mu_;
-  bool stop_ ABSL_GUARDED_BY(loop_mu_) = false;
-  bool wake_ ABSL_GUARDED_BY(loop_mu_) = false;  // a pass should run now
-  std::thread loop_;
+  BackgroundLoop loop_;  // last: its thread uses the members above
 };
 
 }  // namespace fsb::controller

@@ -7,6 +7,7 @@
 #include "controller/store/resources.h"
 #include "glog/logging.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "internal/deadline.h"
 #include "internal/ids.h"
 #include "internal/stopwatch.h"
 #include "internal/validation.h"
@@ -92,7 +93,7 @@ absl::StatusOr<Sandbox> SandboxService::CreateRecord(Sandbox desired, CreateTimi
   const SandboxKey key{desired.metadata().namespace_(), desired.metadata().name()};
   {
     RecordTable::Locked table(table_);
-    const absl::Time wait_deadline = absl::Now() + options_.create_wait_timeout;
+    const Deadline wait_deadline = Deadline::In(options_.create_wait_timeout);
     while (true) {
       if (std::optional<SandboxKey> same = table.FindByRequestId(request_id); same.has_value()) {
         const SandboxKey existing_key = *same;
@@ -110,7 +111,7 @@ absl::StatusOr<Sandbox> SandboxService::CreateRecord(Sandbox desired, CreateTimi
           const SandboxRecord* record = table.Find(existing_key);
           return record == nullptr || record->op != RecordOp::kCreating;
         };
-        if (!table.AwaitWithDeadline(settled, wait_deadline)) {
+        if (!table.AwaitWithDeadline(settled, wait_deadline.time())) {
           return absl::UnavailableError(absl::StrCat(
               "sandbox ", Qualified(existing_key.first, existing_key.second), " of request id \"",
               request_id, "\" is still being created; retry later"));
