@@ -36,14 +36,22 @@ AgentMetrics::AgentMetrics(metrics::Registry* registry)
 
 std::string_view AgentMetrics::StageName(AgentStage s) {
   switch (s) {
-    case AgentStage::kAdmission: return "admission";
-    case AgentStage::kImageResolve: return "image_resolve";
-    case AgentStage::kContainerCreate: return "container_create";
-    case AgentStage::kSnapshotPrepare: return "snapshot_prepare";
-    case AgentStage::kTaskCreate: return "task_create";
-    case AgentStage::kTaskStart: return "task_start";
-    case AgentStage::kWarmClaim: return "warm_claim";
-    case AgentStage::kInitExec: return "init_exec";
+    case AgentStage::kAdmission:
+      return "admission";
+    case AgentStage::kImageResolve:
+      return "image_resolve";
+    case AgentStage::kContainerCreate:
+      return "container_create";
+    case AgentStage::kSnapshotPrepare:
+      return "snapshot_prepare";
+    case AgentStage::kTaskCreate:
+      return "task_create";
+    case AgentStage::kTaskStart:
+      return "task_start";
+    case AgentStage::kWarmClaim:
+      return "warm_claim";
+    case AgentStage::kInitExec:
+      return "init_exec";
   }
   return "unknown";
 }

@@ -21,11 +21,10 @@ grpc::Status AgentServiceImpl::CreateSandbox(grpc::ServerContext* ctx,
 grpc::Status AgentServiceImpl::DeleteSandbox(grpc::ServerContext*,
                                              const v1::DeleteSandboxRequest* req,
                                              v1::DeleteSandboxResponse*) {
-  return ToGrpcStatus(
-      manager_->Delete(req->sandbox_id(),
-                       req->has_grace_period_millis()
-                           ? std::optional(absl::Milliseconds(req->grace_period_millis()))
-                           : std::nullopt));
+  return ToGrpcStatus(manager_->Delete(
+      req->sandbox_id(), req->has_grace_period_millis()
+                             ? std::optional(absl::Milliseconds(req->grace_period_millis()))
+                             : std::nullopt));
 }
 
 grpc::Status AgentServiceImpl::GetSandbox(grpc::ServerContext*, const v1::GetSandboxRequest* req,
@@ -36,8 +35,7 @@ grpc::Status AgentServiceImpl::GetSandbox(grpc::ServerContext*, const v1::GetSan
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::ListSandboxes(grpc::ServerContext*,
-                                             const v1::ListSandboxesRequest*,
+grpc::Status AgentServiceImpl::ListSandboxes(grpc::ServerContext*, const v1::ListSandboxesRequest*,
                                              v1::ListSandboxesResponse* resp) {
   for (auto& s : manager_->List()) *resp->add_sandboxes() = std::move(s);
   return grpc::Status::OK;

@@ -65,7 +65,7 @@ class FakeRuntime : public Runtime {
     removed.emplace_back(id);
     const bool had_snapshot = snapshots.erase(std::string(id)) > 0;
     return running.erase(std::string(id)) || had_snapshot ? absl::OkStatus()
-                                                           : absl::NotFoundError("gone");
+                                                          : absl::NotFoundError("gone");
   }
   absl::StatusOr<std::vector<ContainerState>> ListManaged() override {
     std::vector<ContainerState> out;

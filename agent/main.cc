@@ -9,22 +9,21 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "agent/agent_metrics.h"
 #include "agent/agent_service.h"
 #include "agent/containerd/client.h"
-#include "agent/agent_metrics.h"
-#include "internal/admin/endpoints.h"
-#include "agent/containerd/runtime.h"
 #include "agent/containerd/exit_watcher.h"
+#include "agent/containerd/runtime.h"
 #include "agent/image/credentials.h"
 #include "agent/image/importer.h"
 #include "agent/image/registry_puller.h"
 #include "agent/image/service.h"
 #include "agent/image/store.h"
+#include "agent/io/exec.h"
+#include "agent/io/logs.h"
+#include "agent/io/service.h"
 #include "agent/janitor.h"
 #include "agent/registration_loop.h"
-#include "agent/io/exec.h"
-#include "agent/io/service.h"
-#include "agent/io/logs.h"
 #include "agent/sandbox_manager.h"
 #include "agent/shim_groups.h"
 #include "agent/warm/cgroup_limits.h"
@@ -35,6 +34,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "internal/admin/endpoints.h"
 #include "internal/clock.h"
 #include "internal/daemon.h"
 #include "internal/deadline.h"
@@ -161,7 +161,8 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot create " << log_dir << ": " << ec.message();
     return 1;
   }
-  const std::filesystem::path self_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path();
+  const std::filesystem::path self_dir =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path();
   absl::StatusOr<std::string> logger = fsb::agent::InstallBinary(
       FLAGS_logger_binary.empty() ? (self_dir / "fsb-logger").string() : FLAGS_logger_binary,
       FLAGS_state_dir + "/bin");
@@ -189,8 +190,8 @@ int main(int argc, char** argv) {
   if (auto v = containerd.Version(); v.ok()) {
     LOG(INFO) << "containerd " << *v << " at " << FLAGS_containerd_socket;
   } else {
-    LOG(WARNING) << "containerd at " << FLAGS_containerd_socket << " not reachable yet: "
-                 << v.status();
+    LOG(WARNING) << "containerd at " << FLAGS_containerd_socket
+                 << " not reachable yet: " << v.status();
   }
   fsb::agent::RegistryCredentials credentials;
   if (!FLAGS_registry_config.empty()) {
@@ -241,15 +242,15 @@ int main(int argc, char** argv) {
       {.pool = &warm, .limits = cgroup_limits.ok() ? &*cgroup_limits : nullptr});
   fsb::agent::AgentServiceImpl service(&manager);
   fsb::agent::SandboxLogs logs(&manager, &containerd);
-  fsb::agent::SandboxExec execs(
-      &manager, &containerd,
-      {.fifo_dir = FLAGS_state_dir + "/exec",
-       .max_duration = absl::Seconds(FLAGS_exec_max_duration_s)});
+  fsb::agent::SandboxExec execs(&manager, &containerd,
+                                {.fifo_dir = FLAGS_state_dir + "/exec",
+                                 .max_duration = absl::Seconds(FLAGS_exec_max_duration_s)});
   fsb::agent::SandboxIOService io(&logs, &execs);
-  fsb::agent::ImageServiceImpl image_service(
-      &importer, &puller, [&warm](const std::vector<std::string>& images) {
-        for (const std::string& image : images) warm.ImageChanged(image);
-      });
+  fsb::agent::ImageServiceImpl image_service(&importer, &puller,
+                                             [&warm](const std::vector<std::string>& images) {
+                                               for (const std::string& image : images)
+                                                 warm.ImageChanged(image);
+                                             });
 
   const std::string listen = absl::StrCat("0.0.0.0:", FLAGS_agent_port);
   grpc::ServerBuilder builder;
@@ -278,8 +279,7 @@ int main(int argc, char** argv) {
   info.set_pool(FLAGS_pool);
   info.set_capacity(manager.capacity());
   fsb::agent::RegistrationLoop registration(
-      grpc::CreateChannel(FLAGS_controller, grpc::InsecureChannelCredentials()), &manager,
-      &runtime,
+      grpc::CreateChannel(FLAGS_controller, grpc::InsecureChannelCredentials()), &manager, &runtime,
       {.agent = info, .interval = absl::Milliseconds(FLAGS_heartbeat_interval_ms), .warm = &warm});
   // Exits reach the controller at once, not on the next heartbeat.
   // Once a (new) event stream is live, the next push re-reads every task's state from
@@ -293,9 +293,9 @@ int main(int argc, char** argv) {
       },
       [&registration] { registration.PushNow(); });
   fsb::agent::Janitor janitor(&manager, &metrics, absl::Seconds(FLAGS_janitor_interval_s));
-  absl::StatusOr<fsb::admin::Endpoints> admin = fsb::admin::StartEndpoints(
-      FLAGS_metrics_bind_address, FLAGS_pprof_bind_address, &registry,
-      [&registration] { return registration.Ready(); });
+  absl::StatusOr<fsb::admin::Endpoints> admin =
+      fsb::admin::StartEndpoints(FLAGS_metrics_bind_address, FLAGS_pprof_bind_address, &registry,
+                                 [&registration] { return registration.Ready(); });
   if (!admin.ok()) {
     LOG(ERROR) << admin.status();
     return 1;

@@ -79,10 +79,14 @@ absl::Status ResolveUser(std::string_view user, const UserDatabase* db, ProcessS
 void Mount(JsonWriter& w, std::string_view dest, std::string_view type, std::string_view source,
            const std::vector<std::string>& options) {
   w.BeginObject()
-      .Key("destination").String(dest)
-      .Key("type").String(type)
-      .Key("source").String(source)
-      .Key("options").StringArray(options)
+      .Key("destination")
+      .String(dest)
+      .Key("type")
+      .String(type)
+      .Key("source")
+      .String(source)
+      .Key("options")
+      .StringArray(options)
       .EndObject();
 }
 
@@ -108,9 +112,10 @@ std::vector<std::string> MergeEnv(const std::vector<std::string>& base,
 
 const std::vector<std::string>& DefaultCapabilities() {
   static const auto* caps = new std::vector<std::string>{
-      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",     "CAP_FOWNER",           "CAP_MKNOD",
-      "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID",     "CAP_SETFCAP",          "CAP_SETPCAP",
-      "CAP_NET_BIND_SERVICE",           "CAP_SYS_CHROOT", "CAP_KILL",             "CAP_AUDIT_WRITE"};
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE"};
   return *caps;
 }
 
@@ -209,7 +214,7 @@ absl::StatusOr<ProcessSpec> MergeProcess(const fsb::oci::v1::ImageConfig& image,
   });
   if (!has_path) p.env.insert(p.env.begin(), std::string(kDefaultPath));
 
-  p.cwd = !request.working_dir().empty() ? request.working_dir()
+  p.cwd = !request.working_dir().empty()  ? request.working_dir()
           : !config.working_dir().empty() ? config.working_dir()
                                           : "/";
   if (absl::Status s = ResolveUser(config.user(), users, &p); !s.ok()) return s;
@@ -220,18 +225,28 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
   JsonWriter w;
   w.BeginObject().Key("ociVersion").String("1.0.2");
 
-  w.Key("process").BeginObject()
-      .Key("terminal").Bool(false)
-      .Key("user").BeginObject().Key("uid").Uint(process.uid).Key("gid").Uint(process.gid);
+  w.Key("process")
+      .BeginObject()
+      .Key("terminal")
+      .Bool(false)
+      .Key("user")
+      .BeginObject()
+      .Key("uid")
+      .Uint(process.uid)
+      .Key("gid")
+      .Uint(process.gid);
   if (!process.additional_gids.empty()) {
     w.Key("additionalGids").BeginArray();
     for (uint32_t gid : process.additional_gids) w.Uint(gid);
     w.EndArray();
   }
   w.EndObject()
-      .Key("args").StringArray(process.args)
-      .Key("env").StringArray(process.env)
-      .Key("cwd").String(process.cwd);
+      .Key("args")
+      .StringArray(process.args)
+      .Key("env")
+      .StringArray(process.env)
+      .Key("cwd")
+      .String(process.cwd);
   std::vector<std::string> capabilities = DefaultCapabilities();
   capabilities.insert(capabilities.end(), options.extra_capabilities.begin(),
                       options.extra_capabilities.end());
@@ -242,15 +257,24 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
   w.EndObject();
   w.Key("rlimits").BeginArray();
   for (const ProcessRlimit& l : DefaultRlimits()) {
-    w.BeginObject().Key("type").String(l.type).Key("hard").Uint(l.hard).Key("soft").Uint(l.soft)
+    w.BeginObject()
+        .Key("type")
+        .String(l.type)
+        .Key("hard")
+        .Uint(l.hard)
+        .Key("soft")
+        .Uint(l.soft)
         .EndObject();
   }
   w.EndArray();
   w.Key("noNewPrivileges").Bool(true).EndObject();
 
-  w.Key("root").BeginObject()
-      .Key("path").String("rootfs")
-      .Key("readonly").Bool(options.readonly_rootfs)
+  w.Key("root")
+      .BeginObject()
+      .Key("path")
+      .String("rootfs")
+      .Key("readonly")
+      .Bool(options.readonly_rootfs)
       .EndObject();
   w.Key("hostname").String(options.hostname);
 
@@ -264,7 +288,8 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
   Mount(w, "/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"});
   Mount(w, "/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"});
   // Sandboxes share the agent's network namespace, so they use the host's resolver.
-  Mount(w, "/etc/resolv.conf", "bind", "/etc/resolv.conf", {"rbind", "ro", "nosuid", "nodev", "noexec"});
+  Mount(w, "/etc/resolv.conf", "bind", "/etc/resolv.conf",
+        {"rbind", "ro", "nosuid", "nodev", "noexec"});
   Mount(w, "/etc/hosts", "bind", "/etc/hosts", {"rbind", "ro", "nosuid", "nodev", "noexec"});
   for (const BindMount& m : options.extra_mounts) {
     Mount(w, m.destination, "bind", m.source,
@@ -284,14 +309,24 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
     w.BeginObject().Key("type").String(ns).EndObject();
   }
   w.EndArray();
-  w.Key("resources").BeginObject()
-      .Key("devices").BeginArray()
-      .BeginObject().Key("allow").Bool(false).Key("access").String("rwm").EndObject()
+  w.Key("resources")
+      .BeginObject()
+      .Key("devices")
+      .BeginArray()
+      .BeginObject()
+      .Key("allow")
+      .Bool(false)
+      .Key("access")
+      .String("rwm")
+      .EndObject()
       .EndArray();
   if (options.cpu_millicores > 0) {
-    w.Key("cpu").BeginObject()
-        .Key("quota").Int(CpuQuotaMicros(options.cpu_millicores))
-        .Key("period").Uint(kCfsPeriodMicros)
+    w.Key("cpu")
+        .BeginObject()
+        .Key("quota")
+        .Int(CpuQuotaMicros(options.cpu_millicores))
+        .Key("period")
+        .Uint(kCfsPeriodMicros)
         .EndObject();
   }
   if (options.memory_bytes > 0) {
@@ -300,11 +335,12 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
   if (options.pids > 0) w.Key("pids").BeginObject().Key("limit").Int(options.pids).EndObject();
   w.EndObject();
   w.Key("cgroupsPath").String(options.cgroups_path);
-  w.Key("maskedPaths").StringArray({"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-                                    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                                    "/proc/sched_debug", "/proc/scsi", "/sys/firmware"});
-  w.Key("readonlyPaths").StringArray({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                                      "/proc/sysrq-trigger"});
+  w.Key("maskedPaths")
+      .StringArray({"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                    "/proc/sched_debug", "/proc/scsi", "/sys/firmware"});
+  w.Key("readonlyPaths")
+      .StringArray({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
   w.EndObject();
 
   w.EndObject();

@@ -3,8 +3,8 @@
 
 #include <cstdint>
 #include <map>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -29,8 +29,8 @@ struct UserDatabase {
     uint32_t uid = 0;
     uint32_t gid = 0;
   };
-  std::map<std::string, User> users;                  // by name
-  std::map<std::string, uint32_t> groups;             // gid by name
+  std::map<std::string, User> users;                       // by name
+  std::map<std::string, uint32_t> groups;                  // gid by name
   std::map<std::string, std::vector<uint32_t>> member_of;  // user name -> gids listing it
 };
 

@@ -131,8 +131,8 @@ TEST(BuildRuntimeSpecJsonTest, WritesLimitsOnlyWhenSet) {
 }
 
 TEST(BuildRuntimeSpecJsonTest, ProducesAValidSpec) {
-  ProcessSpec p{.args = {"sh", "-c", "echo \"q\""}, .env = {"PATH=/bin"}, .cwd = "/", .uid = 7,
-                .gid = 8};
+  ProcessSpec p{
+      .args = {"sh", "-c", "echo \"q\""}, .env = {"PATH=/bin"}, .cwd = "/", .uid = 7, .gid = 8};
   std::string json = BuildRuntimeSpecJson(
       p, {.hostname = "sb1", .cgroups_path = "/fsb/abc", .annotations = {{"k", "v"}}});
   google::protobuf::Struct spec;

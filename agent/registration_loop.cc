@@ -55,7 +55,8 @@ void RegistrationLoop::ApplyWarmTargets(const fsb::agent::v1::WarmTargets* targe
   }
   std::vector<WarmTarget> wanted;
   for (const auto& t : targets->targets()) {
-    if (auto ref = NormalizeImageReference(t.image()); ref.ok()) wanted.push_back({*ref, t.count()});
+    if (auto ref = NormalizeImageReference(t.image()); ref.ok())
+      wanted.push_back({*ref, t.count()});
   }
   options_.warm->SetControllerTargets(std::move(wanted));
 }
@@ -77,9 +78,9 @@ bool RegistrationLoop::Tick(bool registered) {
   }
   // Readiness after this round, if the controller hears it.
   const absl::Status ready =
-      refreshed.ok() ? absl::OkStatus()
-                     : absl::UnavailableError(absl::StrCat("runtime unavailable: ",
-                                                           refreshed.message()));
+      refreshed.ok()
+          ? absl::OkStatus()
+          : absl::UnavailableError(absl::StrCat("runtime unavailable: ", refreshed.message()));
   std::vector<std::string> images;
   if (auto names = runtime_->ListImages(); names.ok()) {
     for (const std::string& name : *names) {

@@ -3,8 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 
@@ -206,17 +206,19 @@ absl::StatusOr<SandboxManager::Created> SandboxManager::Create(const SandboxSpec
   absl::StatusOr<Created> created = CreateTimed(spec, timings);
   metrics_->RecordCreate(created.status(), timings);
   VLOG(2) << "create " << spec.sandbox_id() << " (" << spec.namespace_() << "/" << spec.name()
-          << ") result=" << (created.ok() ? "ok" : absl::StatusCodeToString(created.status().code()))
+          << ") result="
+          << (created.ok() ? "ok" : absl::StatusCodeToString(created.status().code()))
           << " path=" << (created.ok() && created->warm ? "warm" : "cold")
-          << " total=" << total.Elapsed() << [&] {
-               std::string stages;
-               for (int i = 0; i < kAgentStages; ++i) {
-                 if (timings.stage[i] == absl::ZeroDuration()) continue;
-                 absl::StrAppend(&stages, " ", Sv(AgentMetrics::StageName(static_cast<AgentStage>(i))),
-                                 "=", absl::FormatDuration(timings.stage[i]));
-               }
-               return stages;
-             }();
+          << " total=" << total.Elapsed() <<
+      [&] {
+        std::string stages;
+        for (int i = 0; i < kAgentStages; ++i) {
+          if (timings.stage[i] == absl::ZeroDuration()) continue;
+          absl::StrAppend(&stages, " ", Sv(AgentMetrics::StageName(static_cast<AgentStage>(i))),
+                          "=", absl::FormatDuration(timings.stage[i]));
+        }
+        return stages;
+      }();
   return created;
 }
 
@@ -264,8 +266,8 @@ absl::StatusOr<SandboxManager::Created> SandboxManager::CreateTimed(const Sandbo
       return Created{e.status, e.warm};
     }
     if (static_cast<int>(sandboxes_.size()) >= options_.capacity) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "agent is at capacity (", options_.capacity, " sandboxes)"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("agent is at capacity (", options_.capacity, " sandboxes)"));
     }
     Entry& e = sandboxes_[id];
     e.spec = spec;
@@ -350,15 +352,16 @@ RuntimeSpecOptions SandboxManager::SpecOptions(const SandboxSpec& spec,
 std::optional<absl::StatusOr<SandboxManager::Started>> SandboxManager::StartWarm(
     const SandboxSpec& spec, WarmInstance instance, AgentTimings& timings, std::string* fallback) {
   Stopwatch stage;
-  absl::StatusOr<ProcessSpec> process = MergeProcess(instance.resolved.config, spec,
-                                                     instance.users.get());
+  absl::StatusOr<ProcessSpec> process =
+      MergeProcess(instance.resolved.config, spec, instance.users.get());
   if (!process.ok()) {
     // The request itself is wrong; a cold create would fail the same way.
     warm_.pool->Return(std::move(instance));
     return absl::StatusOr<Started>(process.status());
   }
   const v1::ResourceLimits& limits = spec.resources();
-  const bool has_limits = limits.cpu_millicores() > 0 || limits.memory_bytes() > 0 || limits.pids() > 0;
+  const bool has_limits =
+      limits.cpu_millicores() > 0 || limits.memory_bytes() > 0 || limits.pids() > 0;
   if (has_limits && warm_.limits == nullptr) {
     warm_.pool->Return(std::move(instance));
     *fallback = "limits";
@@ -507,8 +510,7 @@ absl::StatusOr<SandboxStatus> SandboxManager::Get(std::string_view id) const {
   absl::MutexLock lock(&mu_);
   const std::string* key = Resolve(id);
   if (key == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("sandbox \"", Sv(id), "\" not found on this agent"));
+    return absl::NotFoundError(absl::StrCat("sandbox \"", Sv(id), "\" not found on this agent"));
   }
   return sandboxes_.at(*key).status;
 }
@@ -517,8 +519,7 @@ absl::StatusOr<std::string> SandboxManager::RuntimeSpec(std::string_view id) con
   absl::MutexLock lock(&mu_);
   const std::string* key = Resolve(id);
   if (key == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("sandbox \"", Sv(id), "\" not found on this agent"));
+    return absl::NotFoundError(absl::StrCat("sandbox \"", Sv(id), "\" not found on this agent"));
   }
   return sandboxes_.at(*key).spec_json;
 }
@@ -583,8 +584,8 @@ void SandboxManager::UpdateGauges() {
   std::array<int, v1::SandboxPhase_ARRAYSIZE> phases{};
   for (const auto& [id, e] : sandboxes_) ++phases[e.status.phase()];
   for (int p = v1::SANDBOX_PHASE_CREATING; p < v1::SandboxPhase_ARRAYSIZE; ++p) {
-    std::string name = absl::AsciiStrToLower(
-        v1::SandboxPhase_Name(static_cast<v1::SandboxPhase>(p)).substr(sizeof("SANDBOX_PHASE_") - 1));
+    std::string name = absl::AsciiStrToLower(v1::SandboxPhase_Name(static_cast<v1::SandboxPhase>(p))
+                                                 .substr(sizeof("SANDBOX_PHASE_") - 1));
     metrics_->Sandboxes(name).Set(phases[p]);
   }
   metrics_->capacity_total().Set(options_.capacity);

@@ -160,8 +160,7 @@ class SandboxManager {
   absl::StatusOr<Created> CreateTimed(const fsb::agent::v1::SandboxSpec& spec,
                                       AgentTimings& timings);
   // The cold path: resolves the image and starts a container for an admitted sandbox.
-  absl::StatusOr<Started> StartCold(const fsb::agent::v1::SandboxSpec& spec,
-                                    AgentTimings& timings);
+  absl::StatusOr<Started> StartCold(const fsb::agent::v1::SandboxSpec& spec, AgentTimings& timings);
   // The warm path on a claimed instance. nullopt (with `*fallback` set to the reason):
   // the instance could not be used and the create should go cold; the instance has
   // been returned or discarded.

@@ -5,9 +5,8 @@
 #include <set>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
-
 #include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
 #include "agent/fake_runtime.h"
 #include "agent/warm/fake_init.h"
 #include "glog/logging.h"
@@ -354,14 +353,13 @@ TEST_F(ReadyManagerTest, CreatesAndDeletesAreCountedAndTimedByStage) {
   EXPECT_THAT(text, HasSubstr("fsb_agent_sandbox_creates_total{result=\"NOT_FOUND\"} 1"));
   EXPECT_THAT(text, HasSubstr("fsb_agent_sandbox_deletes_total{result=\"ok\"} 1"));
   for (const char* stage : {"admission", "image_resolve", "task_start"}) {
-    EXPECT_THAT(text, HasSubstr(absl::StrCat("fsb_agent_create_stage_duration_seconds_count{stage=\"",
-                                             stage, "\"}")));
+    EXPECT_THAT(text, HasSubstr(absl::StrCat(
+                          "fsb_agent_create_stage_duration_seconds_count{stage=\"", stage, "\"}")));
   }
   EXPECT_THAT(text, HasSubstr("fsb_agent_capacity_slots{state=\"total\"} 2"));
   EXPECT_THAT(text, HasSubstr("fsb_agent_capacity_slots{state=\"used\"} 0"));
   EXPECT_THAT(text, HasSubstr("fsb_agent_sandboxes{phase=\"running\"} 0"));
 }
-
 
 // ---- The warm path ----
 
@@ -501,7 +499,8 @@ TEST_F(WarmManagerTest, MissesAndUnusableInstancesGoCold) {
   ASSERT_TRUE(refused.ok()) << refused.status();
   EXPECT_FALSE(refused->warm);
   EXPECT_EQ(refused->status.sandbox_id(), "c3");
-  EXPECT_THAT(registry_.Serialize(), HasSubstr(R"(fsb_agent_warm_claims_total{reason="limits",result="miss"} 1)"));
+  EXPECT_THAT(registry_.Serialize(),
+              HasSubstr(R"(fsb_agent_warm_claims_total{reason="limits",result="miss"} 1)"));
 }
 
 TEST_F(WarmManagerTest, LimitsAreWrittenBeforeTheProcessIsReleased) {
@@ -584,8 +583,8 @@ TEST_F(WarmManagerTest, RecoverSortsInstancesIntoSandboxesPoolAndGarbage) {
                   .init_binary = "/bin/fsb-init",
                   .log_dir = (dir_ / "logs").string(),
                   .init_timeout = absl::Milliseconds(100),
-                  .connect = [&](const std::string& path, absl::Duration timeout)
-                      -> absl::StatusOr<InitConnection> {
+                  .connect = [&](const std::string& path,
+                                 absl::Duration timeout) -> absl::StatusOr<InitConnection> {
                     if (path == fresh.SocketPath(idle)) return inits_.Connect(path, timeout);
                     return absl::UnavailableError("connection refused");
                   }});
@@ -593,8 +592,7 @@ TEST_F(WarmManagerTest, RecoverSortsInstancesIntoSandboxesPoolAndGarbage) {
   for (auto& [id, c] : runtime_.running) c.labels[kWarmChainLabel] = "sha256:chain";
   // The fake keeps only labels the pool set; the bound one was updated above.
   SandboxManager manager(&runtime_, &groups_, &clock_, &metrics_,
-                         {.capacity = 4, .log_dir = (dir_ / "logs").string()},
-                         {&fresh, &limits_});
+                         {.capacity = 4, .log_dir = (dir_ / "logs").string()}, {&fresh, &limits_});
   ASSERT_TRUE(manager.Recover().ok());
   fresh.Stop();
   EXPECT_EQ(manager.Get("r1")->sandbox_id(), bound);

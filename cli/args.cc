@@ -271,12 +271,11 @@ struct CommandWord {
 };
 
 constexpr CommandWord kCommands[] = {
-    {"run", kRunBit},       {"ls", kListBit},       {"list", kListBit},
-    {"get", kGetBit},       {"rm", kDeleteBit},     {"delete", kDeleteBit},
-    {"update", kUpdateBit}, {"reset", kResetBit},   {"apply", kApplyBit},
-    {"agents", kAgentsBit}, {"version", kVersionBit}, {"help", kHelpBit},
-    {"logs", kLogsBit},     {"exec", kExecBit},       {"image", kImageBit},
-    {"bench", kBenchBit},   {"pools", kPoolsBit},
+    {"run", kRunBit},     {"ls", kListBit},       {"list", kListBit},       {"get", kGetBit},
+    {"rm", kDeleteBit},   {"delete", kDeleteBit}, {"update", kUpdateBit},   {"reset", kResetBit},
+    {"apply", kApplyBit}, {"agents", kAgentsBit}, {"version", kVersionBit}, {"help", kHelpBit},
+    {"logs", kLogsBit},   {"exec", kExecBit},     {"image", kImageBit},     {"bench", kBenchBit},
+    {"pools", kPoolsBit},
 };
 
 // Bounds of the duration flags.
@@ -331,8 +330,8 @@ const FlagSpec* FindShort(char c, uint32_t commands) {
 
 absl::StatusOr<std::string> ParseBool(std::string_view spelled, std::string_view value) {
   if (value == "true" || value == "false") return std::string(value);
-  return UsageError(absl::StrCat("flag ", Sv(spelled), " takes true or false, got \"",
-                                 Sv(value), "\""));
+  return UsageError(
+      absl::StrCat("flag ", Sv(spelled), " takes true or false, got \"", Sv(value), "\""));
 }
 
 // The commands `word` names; all of them when it names none.
@@ -357,8 +356,7 @@ absl::StatusOr<const FlagSpec*> ResolveShort(char c, std::string_view word) {
     return UsageError(absl::StrCat("flag ", spelled, " is not valid for \"", Sv(word), "\""));
   }
   for (const FlagSpec& f : kFlags) {
-    if (f.short_name == c && (f.commands & commands) != 0 &&
-        f.takes_value != found->takes_value) {
+    if (f.short_name == c && (f.commands & commands) != 0 && f.takes_value != found->takes_value) {
       return UsageError(absl::StrCat("flag ", spelled,
                                      " means different things for different commands: put "
                                      "it after the command"));
@@ -513,8 +511,7 @@ absl::StatusOr<std::string> ParseRequestId(const FlagValue& flag) {
 
 // Adds a validated KEY=VALUE from --env or --label to `into`.
 absl::Status AddKeyValue(const FlagValue& flag, std::map<std::string, std::string>& into) {
-  absl::StatusOr<std::pair<std::string, std::string>> kv =
-      ParseKeyValue(flag.spelled, flag.value);
+  absl::StatusOr<std::pair<std::string, std::string>> kv = ParseKeyValue(flag.spelled, flag.value);
   if (!kv.ok()) return kv.status();
   absl::Status valid = flag.spec->name == "env"
                            ? ValidateEnvName(flag.spelled, kv->first)
@@ -580,8 +577,7 @@ absl::StatusOr<RunCommand> BuildRun(const Tokens& tokens, absl::Time now) {
       s = Assign(ParseQuantity(flag.spelled, flag.value, QuantityUnit::kMillicores),
                  run.cpu_millicores);
     } else if (name == "memory") {
-      s = Assign(ParseQuantity(flag.spelled, flag.value, QuantityUnit::kBytes),
-                 run.memory_bytes);
+      s = Assign(ParseQuantity(flag.spelled, flag.value, QuantityUnit::kBytes), run.memory_bytes);
     } else if (name == "pids") {
       s = Assign(ParseInteger(flag, 1, kMaxPids), run.pids);
     }
@@ -599,8 +595,7 @@ absl::StatusOr<RunCommand> BuildRun(const Tokens& tokens, absl::Time now) {
 }
 
 // The NAMEs of `rm`, validated as DNS labels; at least one.
-absl::StatusOr<std::vector<std::string>> Names(std::string_view command,
-                                               const Tokens& tokens) {
+absl::StatusOr<std::vector<std::string>> Names(std::string_view command, const Tokens& tokens) {
   if (tokens.positionals.empty()) {
     return UsageError(absl::StrCat(Sv(command), " needs a sandbox NAME"));
   }
@@ -613,8 +608,8 @@ absl::StatusOr<std::vector<std::string>> Names(std::string_view command,
 // The single NAME of `get`, `update` and `reset`.
 absl::StatusOr<std::string> OneName(std::string_view command, const Tokens& tokens) {
   if (tokens.positionals.size() > 1) {
-    return UsageError(absl::StrCat(Sv(command), " takes one NAME, got ",
-                                   tokens.positionals.size()));
+    return UsageError(
+        absl::StrCat(Sv(command), " takes one NAME, got ", tokens.positionals.size()));
   }
   absl::StatusOr<std::vector<std::string>> names = Names(command, tokens);
   if (!names.ok()) return names.status();
@@ -656,9 +651,8 @@ absl::StatusOr<UpdateCommand> BuildUpdate(std::string_view word, const Tokens& t
           absl::StrCat("label \"", key, "\" is both set (--label) and removed (--remove-label)"));
     }
   }
-  if (!update.expire_time_seconds && !update.failure_policy &&
-      !update.recovery_timeout_seconds && update.labels.empty() &&
-      update.remove_labels.empty()) {
+  if (!update.expire_time_seconds && !update.failure_policy && !update.recovery_timeout_seconds &&
+      update.labels.empty() && update.remove_labels.empty()) {
     return UsageError(
         "update needs something to change: --expire-in, --expire-at, --no-expire, "
         "--failure-policy, --recovery-timeout, --label or --remove-label");
@@ -705,8 +699,8 @@ absl::StatusOr<DeleteCommand> BuildDelete(std::string_view word, const Tokens& t
 
 absl::Status NoPositionals(std::string_view command, const Tokens& tokens) {
   if (tokens.positionals.empty()) return absl::OkStatus();
-  return UsageError(absl::StrCat("unexpected argument \"", tokens.positionals.front(),
-                                 "\" for ", Sv(command)));
+  return UsageError(
+      absl::StrCat("unexpected argument \"", tokens.positionals.front(), "\" for ", Sv(command)));
 }
 
 absl::StatusOr<ApplyCommand> BuildApply(std::string_view word, const Tokens& tokens) {
@@ -747,8 +741,7 @@ absl::StatusOr<ListCommand> BuildList(std::string_view word, const Tokens& token
   return list;
 }
 
-absl::StatusOr<LogsCommand> BuildLogs(std::string_view word, const Tokens& tokens,
-                                      absl::Time now) {
+absl::StatusOr<LogsCommand> BuildLogs(std::string_view word, const Tokens& tokens, absl::Time now) {
   LogsCommand logs;
   if (absl::Status s = Assign(OneName(word, tokens), logs.name); !s.ok()) return s;
   for (const FlagValue& flag : tokens.flags) {
@@ -809,8 +802,8 @@ absl::StatusOr<bool> JsonOutputOf(std::string_view word, const Tokens& tokens) {
   for (const FlagValue& flag : tokens.flags) {
     if (flag.spec->name != "output") continue;
     if (flag.value != "json") {
-      return UsageError(absl::StrCat("unknown output format \"", flag.value, "\" for ",
-                                     Sv(word), ": use -o json"));
+      return UsageError(absl::StrCat("unknown output format \"", flag.value, "\" for ", Sv(word),
+                                     ": use -o json"));
     }
     json = true;
   }
@@ -946,8 +939,8 @@ absl::Status BindFlags(std::string_view word, CommandBit bit, Tokens& tokens) {
 
 }  // namespace
 
-absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
-                                     const EnvLookup& env, absl::Time now) {
+absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args, const EnvLookup& env,
+                                     absl::Time now) {
   absl::StatusOr<Tokens> tokenized = Tokenize(args);
   if (!tokenized.ok()) return tokenized.status();
   Tokens tokens = *std::move(tokenized);

@@ -56,8 +56,8 @@ struct RunCommand {
   std::map<std::string, std::string> labels;
   std::vector<int> ports;
   bool strong = false;
-  std::string request_id;            // empty: NAMESPACE/NAME
-  int64_t expire_time_seconds = 0;   // unix seconds, in the future; 0: never
+  std::string request_id;           // empty: NAMESPACE/NAME
+  int64_t expire_time_seconds = 0;  // unix seconds, in the future; 0: never
   FailurePolicy failure_policy = FailurePolicy::kManual;
   int32_t recovery_timeout_seconds = 0;  // 1..86400; 0: the server's default (60)
   int64_t cpu_millicores = 0;            // > 0 when set
@@ -88,8 +88,8 @@ struct UpdateCommand {
   std::optional<int64_t> expire_time_seconds;  // unix seconds; 0 removes the expiry
   std::optional<FailurePolicy> failure_policy;
   std::optional<int32_t> recovery_timeout_seconds;  // 1..86400
-  std::map<std::string, std::string> labels;         // added or changed
-  std::vector<std::string> remove_labels;            // keys, none also in `labels`
+  std::map<std::string, std::string> labels;        // added or changed
+  std::vector<std::string> remove_labels;           // keys, none also in `labels`
 };
 
 // `fsb reset NAME`: UpdateSandbox with a new reset revision.
@@ -163,10 +163,10 @@ inline constexpr int kDefaultAgentMetricsPort = 5759;
 // `fsb bench`: `requests` CreateSandbox calls from `concurrency` workers, timed, with the
 // servers' stage histograms scraped before and after.
 struct BenchCommand {
-  std::string image;  // required
+  std::string image;                     // required
   int requests = kDefaultBenchRequests;  // 1..kMaxBenchRequests
   int concurrency = 1;                   // 1..requests
-  double rate = 0;  // creates started per second, all workers together; 0: unpaced
+  double rate = 0;       // creates started per second, all workers together; 0: unpaced
   bool cleanup = false;  // delete the sandboxes (grace 0) after the run
   bool strong = false;
   // Everything after `--`; default `sleep 3600`.
@@ -180,10 +180,10 @@ struct BenchCommand {
   bool json = false;  // -o json
 };
 
-using Command = std::variant<NoCommand, HelpCommand, VersionCommand, RunCommand,
-                             ListCommand, GetCommand, UpdateCommand, ResetCommand,
-                             DeleteCommand, ApplyCommand, AgentsCommand, PoolsCommand,
-                             LogsCommand, ExecCommand, ImageImportCommand, BenchCommand>;
+using Command =
+    std::variant<NoCommand, HelpCommand, VersionCommand, RunCommand, ListCommand, GetCommand,
+                 UpdateCommand, ResetCommand, DeleteCommand, ApplyCommand, AgentsCommand,
+                 PoolsCommand, LogsCommand, ExecCommand, ImageImportCommand, BenchCommand>;
 
 // A fully parsed and validated command line.
 struct Invocation {
@@ -215,8 +215,8 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 // positional argument, a malformed or out-of-range value, invalid names, conflicting
 // flags (--expire-in with --expire-at, --grace with --now, ...), `update` without
 // anything to change, `bench` with --concurrency above --requests.
-absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
-                                     const EnvLookup& env, absl::Time now);
+absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args, const EnvLookup& env,
+                                     absl::Time now);
 
 // The usage text printed by `fsb help`. Ends with a newline.
 std::string_view UsageText();

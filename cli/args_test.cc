@@ -43,10 +43,19 @@ T ParseAs(const std::vector<std::string>& args, const EnvLookup& env = EnvOf({})
 }
 
 TEST(ParseArgsTest, RunAcceptsEveryFlagForm) {
-  RunCommand run = ParseAs<RunCommand>(
-      {"run", "--image=busybox", "--name", "web", "-e", "A=b=c", "--env", "B=", "--env=C=3",
-       "--label", "app=web", "-l", "tier=fe", "--port", "80", "--port=443", "-w", "/app",
-       "--pool", "p1", "--strong", "--", "sh", "-c", "echo hi"});
+  RunCommand run = ParseAs<RunCommand>({"run",       "--image=busybox",
+                                        "--name",    "web",
+                                        "-e",        "A=b=c",
+                                        "--env",     "B=",
+                                        "--env=C=3", "--label",
+                                        "app=web",   "-l",
+                                        "tier=fe",   "--port",
+                                        "80",        "--port=443",
+                                        "-w",        "/app",
+                                        "--pool",    "p1",
+                                        "--strong",  "--",
+                                        "sh",        "-c",
+                                        "echo hi"});
   EXPECT_EQ(run.image, "busybox");
   EXPECT_EQ(run.name, "web");
   EXPECT_THAT(run.envs, ElementsAre(Pair("A", "b=c"), Pair("B", ""), Pair("C", "3")));
@@ -68,8 +77,8 @@ TEST(ParseArgsTest, RunDefaults) {
 }
 
 TEST(ParseArgsTest, EverythingAfterDashDashIsTheCommand) {
-  Invocation invocation = ParseOk(
-      {"run", "--image", "busybox", "--", "ls", "--name", "x", "-n", "other", "--", "-h"});
+  Invocation invocation =
+      ParseOk({"run", "--image", "busybox", "--", "ls", "--name", "x", "-n", "other", "--", "-h"});
   const auto& run = std::get<RunCommand>(invocation.command);
   EXPECT_THAT(run.command, ElementsAre("ls", "--name", "x", "-n", "other", "--", "-h"));
   EXPECT_EQ(run.name, "");
@@ -87,19 +96,17 @@ TEST(ParseArgsTest, StrongTakesExplicitBoolean) {
 }
 
 TEST(ParseArgsTest, RepeatedScalarFlagKeepsTheLast) {
-  EXPECT_EQ(ParseAs<RunCommand>({"run", "--image", "a", "--name", "x", "--name", "y"}).name,
-            "y");
+  EXPECT_EQ(ParseAs<RunCommand>({"run", "--image", "a", "--name", "x", "--name", "y"}).name, "y");
   EXPECT_EQ(ParseOk({"-n", "a", "ls", "-n", "b"}).global.ns, "b");
 }
 
 TEST(ParseArgsTest, NamespaceInEveryFormAndPosition) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"-n", "team", "ls"},
-           {"ls", "-n", "team"},
-           {"ls", "-nteam"},
-           {"ls", "-n=team"},
-           {"--namespace", "team", "ls"},
-           {"ls", "--namespace=team"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"-n", "team", "ls"},
+                                                                {"ls", "-n", "team"},
+                                                                {"ls", "-nteam"},
+                                                                {"ls", "-n=team"},
+                                                                {"--namespace", "team", "ls"},
+                                                                {"ls", "--namespace=team"}}) {
     Invocation invocation = ParseOk(args);
     EXPECT_EQ(invocation.global.ns, "team") << args[0] << " " << args[1];
     EXPECT_TRUE(std::holds_alternative<ListCommand>(invocation.command));
@@ -114,8 +121,7 @@ TEST(ParseArgsTest, GlobalDefaults) {
 }
 
 TEST(ParseArgsTest, EndpointFlagBeatsEnvironmentBeatsDefault) {
-  EXPECT_EQ(ParseOk({"ls"}, EnvOf({{"FSB_ENDPOINT", "env-host:1"}})).global.endpoint,
-            "env-host:1");
+  EXPECT_EQ(ParseOk({"ls"}, EnvOf({{"FSB_ENDPOINT", "env-host:1"}})).global.endpoint, "env-host:1");
   EXPECT_EQ(ParseOk({"ls", "--endpoint", "flag-host:2"}, EnvOf({{"FSB_ENDPOINT", "env-host:1"}}))
                 .global.endpoint,
             "flag-host:2");
@@ -173,10 +179,10 @@ TEST(ParseArgsTest, HelpVersionAndNoCommand) {
 }
 
 TEST(ParseArgsTest, RunResourcesPoliciesAndExpiry) {
-  RunCommand run = ParseAs<RunCommand>(
-      {"run", "--image", "busybox", "--request-id", "job-42", "--expire-in", "10m",
-       "--failure-policy", "auto-recreate", "--recovery-timeout", "2m", "--cpu", "500m",
-       "--memory", "256Mi", "--pids", "100"});
+  RunCommand run =
+      ParseAs<RunCommand>({"run", "--image", "busybox", "--request-id", "job-42", "--expire-in",
+                           "10m", "--failure-policy", "auto-recreate", "--recovery-timeout", "2m",
+                           "--cpu", "500m", "--memory", "256Mi", "--pids", "100"});
   EXPECT_EQ(run.request_id, "job-42");
   EXPECT_EQ(run.expire_time_seconds, 1'800'000'600);  // kNow + 10m
   EXPECT_EQ(run.failure_policy, FailurePolicy::kAutoRecreate);
@@ -203,13 +209,13 @@ TEST(ParseArgsTest, FailurePolicySpellings) {
            {"Manual", FailurePolicy::kManual},
            {"auto-recreate", FailurePolicy::kAutoRecreate},
            {"AutoRecreate", FailurePolicy::kAutoRecreate}}) {
-    EXPECT_EQ(ParseAs<RunCommand>({"run", "--image", "b", "--failure-policy", spelled})
-                  .failure_policy,
-              policy)
+    EXPECT_EQ(
+        ParseAs<RunCommand>({"run", "--image", "b", "--failure-policy", spelled}).failure_policy,
+        policy)
         << spelled;
-    EXPECT_THAT(ParseAs<UpdateCommand>({"update", "web", "--failure-policy=" + spelled})
-                    .failure_policy,
-                Optional(policy))
+    EXPECT_THAT(
+        ParseAs<UpdateCommand>({"update", "web", "--failure-policy=" + spelled}).failure_policy,
+        Optional(policy))
         << spelled;
   }
 }
@@ -238,10 +244,10 @@ TEST(ParseArgsTest, ShortLMeansLabelOrSelectorByCommand) {
 }
 
 TEST(ParseArgsTest, UpdateEveryField) {
-  UpdateCommand update = ParseAs<UpdateCommand>(
-      {"update", "web", "--expire-in", "1h", "--failure-policy", "manual", "--recovery-timeout",
-       "30", "-l", "a=1", "--label", "b=2", "--remove-label", "old", "--remove-label",
-       "example.com/gone"});
+  UpdateCommand update =
+      ParseAs<UpdateCommand>({"update", "web", "--expire-in", "1h", "--failure-policy", "manual",
+                              "--recovery-timeout", "30", "-l", "a=1", "--label", "b=2",
+                              "--remove-label", "old", "--remove-label", "example.com/gone"});
   EXPECT_EQ(update.name, "web");
   EXPECT_THAT(update.expire_time_seconds, Optional(1'800'003'600));
   EXPECT_THAT(update.failure_policy, Optional(FailurePolicy::kManual));
@@ -274,9 +280,9 @@ TEST(ParseArgsTest, ResetAgentsApply) {
   EXPECT_EQ(ParseAs<ResetCommand>({"reset", "web"}).name, "web");
   EXPECT_EQ(ParseAs<AgentsCommand>({"agents"}).output, OutputFormat::kTable);
   EXPECT_EQ(ParseAs<AgentsCommand>({"agents", "-o", "yaml"}).output, OutputFormat::kYaml);
-  EXPECT_THAT(ParseAs<ApplyCommand>({"apply", "-f", "a.yaml", "--filename=b.json", "-f", "-"})
-                  .files,
-              ElementsAre("a.yaml", "b.json", "-"));
+  EXPECT_THAT(
+      ParseAs<ApplyCommand>({"apply", "-f", "a.yaml", "--filename=b.json", "-f", "-"}).files,
+      ElementsAre("a.yaml", "b.json", "-"));
   EXPECT_THAT(ParseAs<ApplyCommand>({"apply", "-f-"}).files, ElementsAre("-"));
 }
 
@@ -285,10 +291,8 @@ TEST(ParseArgsTest, DeleteGrace) {
   EXPECT_THAT(ParseAs<DeleteCommand>({"rm", "a", "--grace", "30s"}).grace_period_seconds,
               Optional(30));
   EXPECT_THAT(ParseAs<DeleteCommand>({"rm", "a", "--grace=0"}).grace_period_seconds, Optional(0));
-  EXPECT_THAT(ParseAs<DeleteCommand>({"rm", "--now", "a", "b"}).grace_period_seconds,
-              Optional(0));
-  EXPECT_EQ(ParseAs<DeleteCommand>({"rm", "a", "--now=false"}).grace_period_seconds,
-            std::nullopt);
+  EXPECT_THAT(ParseAs<DeleteCommand>({"rm", "--now", "a", "b"}).grace_period_seconds, Optional(0));
+  EXPECT_EQ(ParseAs<DeleteCommand>({"rm", "a", "--now=false"}).grace_period_seconds, std::nullopt);
 }
 
 struct UsageErrorCase {
@@ -325,7 +329,8 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{{"run", "--image", "b", "--label", "novalue"}, "expected KEY=VALUE"},
         UsageErrorCase{{"run", "--image", "b", "--port", "0"}, "--port 0 is out of range"},
         UsageErrorCase{{"run", "--image", "b", "--port", "70000"}, "out of range"},
-        UsageErrorCase{{"run", "--image", "b", "--port", "http"}, "--port \"http\" is not a number"},
+        UsageErrorCase{{"run", "--image", "b", "--port", "http"},
+                       "--port \"http\" is not a number"},
         UsageErrorCase{{"run", "--image", "b", "--name", "Bad_Name"}, "--name \"Bad_Name\""},
         UsageErrorCase{{"run", "--image", "b", "--strong=maybe"}, "takes true or false"},
         UsageErrorCase{{"run", "--image", "b", "echo"}, "put the sandbox command after '--'"},
@@ -378,8 +383,10 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{{"run", "--image", "b", "--memory", "1GB"},
                        "--memory \"1GB\" is not a memory quantity"},
         UsageErrorCase{{"run", "--image", "b", "--memory", "0"}, "must be greater than zero"},
-        UsageErrorCase{{"run", "--image", "b", "--pids", "many"}, "--pids \"many\" is not a number"},
-        UsageErrorCase{{"run", "--image", "b", "--pids", "0"}, "--pids 0 is out of range 1-4194304"},
+        UsageErrorCase{{"run", "--image", "b", "--pids", "many"},
+                       "--pids \"many\" is not a number"},
+        UsageErrorCase{{"run", "--image", "b", "--pids", "0"},
+                       "--pids 0 is out of range 1-4194304"},
         UsageErrorCase{{"run", "--image", "b", "--expire-at", "1900000000"},
                        "flag --expire-at is not valid for \"run\""},
         // ls
@@ -427,13 +434,46 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(UsageTextTest, MentionsEveryCommandAndGlobalFlag) {
   std::string usage(UsageText());
-  for (const char* word :
-       {"run", "ls", "get", "update", "reset", "rm", "apply", "agents", "version", "help",
-        "--endpoint", "FSB_ENDPOINT", "--namespace", "--timeout", "--image", "--env", "--label",
-        "--port", "--strong", "--workdir", "--pool", "-o", "--request-id", "--expire-in",
-        "--failure-policy", "--recovery-timeout", "--cpu", "--memory", "--pids", "--selector",
-        "-A, --all-namespaces", "--expire-at", "--no-expire", "--remove-label", "--grace",
-        "--now", "-f, --filename", "auto-recreate", "256Mi", "500m"}) {
+  for (const char* word : {"run",
+                           "ls",
+                           "get",
+                           "update",
+                           "reset",
+                           "rm",
+                           "apply",
+                           "agents",
+                           "version",
+                           "help",
+                           "--endpoint",
+                           "FSB_ENDPOINT",
+                           "--namespace",
+                           "--timeout",
+                           "--image",
+                           "--env",
+                           "--label",
+                           "--port",
+                           "--strong",
+                           "--workdir",
+                           "--pool",
+                           "-o",
+                           "--request-id",
+                           "--expire-in",
+                           "--failure-policy",
+                           "--recovery-timeout",
+                           "--cpu",
+                           "--memory",
+                           "--pids",
+                           "--selector",
+                           "-A, --all-namespaces",
+                           "--expire-at",
+                           "--no-expire",
+                           "--remove-label",
+                           "--grace",
+                           "--now",
+                           "-f, --filename",
+                           "auto-recreate",
+                           "256Mi",
+                           "500m"}) {
     EXPECT_THAT(usage, HasSubstr(word));
   }
   // Every command has an example.
@@ -539,11 +579,28 @@ TEST(ParseArgsTest, BenchDefaults) {
 }
 
 TEST(ParseArgsTest, BenchAcceptsEveryFlag) {
-  const BenchCommand bench = ParseAs<BenchCommand>(
-      {"bench", "--image=fsb/busybox", "--requests", "50", "--concurrency=8", "--rate", "12.5",
-       "--cleanup", "--strong", "--controller-metrics", "10.0.0.1:9091", "--agent-metrics",
-       "10.0.0.2:5759", "--agent-metrics=[::1]:6000", "--agent-metrics-port", "7000", "-o",
-       "json", "--", "sh", "-c", "sleep 5"});
+  const BenchCommand bench = ParseAs<BenchCommand>({"bench",
+                                                    "--image=fsb/busybox",
+                                                    "--requests",
+                                                    "50",
+                                                    "--concurrency=8",
+                                                    "--rate",
+                                                    "12.5",
+                                                    "--cleanup",
+                                                    "--strong",
+                                                    "--controller-metrics",
+                                                    "10.0.0.1:9091",
+                                                    "--agent-metrics",
+                                                    "10.0.0.2:5759",
+                                                    "--agent-metrics=[::1]:6000",
+                                                    "--agent-metrics-port",
+                                                    "7000",
+                                                    "-o",
+                                                    "json",
+                                                    "--",
+                                                    "sh",
+                                                    "-c",
+                                                    "sleep 5"});
   EXPECT_EQ(bench.image, "fsb/busybox");
   EXPECT_EQ(bench.requests, 50);
   EXPECT_EQ(bench.concurrency, 8);

@@ -47,28 +47,27 @@ constexpr StageFamily kStageFamilies[] = {
 // The stages in the order a create passes them; rows of other names follow, by name.
 constexpr std::string_view kStageOrder[] = {
     "total",         "validate",         "allocate",         "persist",
-    "agent_rpc",     "admission",        "warm_claim",       "init_exec",  "image_resolve",
-    "container_create", "snapshot_prepare", "task_create",   "task_start",
+    "agent_rpc",     "admission",        "warm_claim",       "init_exec",
+    "image_resolve", "container_create", "snapshot_prepare", "task_create",
+    "task_start",
 };
 
 size_t StageRank(std::string_view stage) {
-  return std::find(std::begin(kStageOrder), std::end(kStageOrder), stage) -
-         std::begin(kStageOrder);
+  return std::find(std::begin(kStageOrder), std::end(kStageOrder), stage) - std::begin(kStageOrder);
 }
 
 // The page of `source`, parsed.
 absl::StatusOr<std::vector<MetricSample>> Scrape(const MetricsSource& source,
                                                  const HttpGetter& http_get) {
-  absl::StatusOr<std::string> page =
-      http_get(absl::StrCat("http://", source.address, "/metrics"));
+  absl::StatusOr<std::string> page = http_get(absl::StrCat("http://", source.address, "/metrics"));
   if (!page.ok()) return page.status();
   return ParsePrometheusText(*page);
 }
 
 // Every page of `sources`, in order; unset (and a warning) for those that cannot be read.
 std::vector<std::optional<std::vector<MetricSample>>> ScrapeAll(
-    const std::vector<MetricsSource>& sources, const HttpGetter& http_get,
-    std::string_view when, std::vector<std::string>& warnings) {
+    const std::vector<MetricsSource>& sources, const HttpGetter& http_get, std::string_view when,
+    std::vector<std::string>& warnings) {
   std::vector<std::optional<std::vector<MetricSample>>> pages;
   for (const MetricsSource& source : sources) {
     absl::StatusOr<std::vector<MetricSample>> page = Scrape(source, http_get);
@@ -77,8 +76,8 @@ std::vector<std::optional<std::vector<MetricSample>>> ScrapeAll(
       continue;
     }
     warnings.push_back(absl::StrCat("cannot read the metrics of ", source.name, " at ",
-                                    source.address, " ", Sv(when), " the run: ",
-                                    page.status().message()));
+                                    source.address, " ", Sv(when),
+                                    " the run: ", page.status().message()));
     pages.emplace_back();
   }
   return pages;
@@ -93,8 +92,8 @@ std::vector<MetricsSource> FindSources(const BenchCommand& bench, const BenchEnv
     sources.push_back({"controller", bench.controller_metrics, false});
   } else if (absl::StatusOr<HostPort> endpoint = ParseHostPort("the endpoint", env.endpoint);
              endpoint.ok()) {
-    sources.push_back({"controller",
-                       absl::StrCat(endpoint->host, ":", kDefaultControllerMetricsPort), false});
+    sources.push_back(
+        {"controller", absl::StrCat(endpoint->host, ":", kDefaultControllerMetricsPort), false});
   } else {
     warnings.push_back(absl::StrCat("no controller metrics: ", endpoint.status().message(),
                                     "; set --controller-metrics"));
@@ -107,8 +106,8 @@ std::vector<MetricsSource> FindSources(const BenchCommand& bench, const BenchEnv
   grpc::ClientContext context;
   context.set_deadline(Deadline::In(env.timeout).ToChrono());
   fastpath::v1::ListAgentsResponse agents;
-  absl::Status listed = FromGrpcStatus(
-      env.stub->ListAgents(&context, fastpath::v1::ListAgentsRequest(), &agents));
+  absl::Status listed =
+      FromGrpcStatus(env.stub->ListAgents(&context, fastpath::v1::ListAgentsRequest(), &agents));
   if (!listed.ok()) {
     warnings.push_back(absl::StrCat("no agent metrics: ListAgents failed: ", listed.ToString(),
                                     "; set --agent-metrics"));
@@ -150,9 +149,8 @@ std::vector<FailureGroup> GroupFailures(const CallsRun& run) {
   }
   std::vector<FailureGroup> groups;
   for (auto& [code, group] : by_code) groups.push_back(std::move(group));
-  std::stable_sort(groups.begin(), groups.end(), [](const FailureGroup& a, const FailureGroup& b) {
-    return a.count > b.count;
-  });
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const FailureGroup& a, const FailureGroup& b) { return a.count > b.count; });
   return groups;
 }
 
@@ -361,8 +359,7 @@ BenchReport RunBench(const BenchCommand& bench, const BenchEnv& env) {
       grpc::ClientContext context;
       context.set_deadline(Deadline::In(env.timeout).ToChrono());
       DeleteResponse response;
-      absl::Status status =
-          FromGrpcStatus(env.stub->DeleteSandbox(&context, request, &response));
+      absl::Status status = FromGrpcStatus(env.stub->DeleteSandbox(&context, request, &response));
       if (absl::IsNotFound(status) && !report.creates.outcomes[i].status.ok()) {
         return absl::OkStatus();  // its create failed: nothing to delete
       }
@@ -386,8 +383,8 @@ std::string FormatBenchText(const BenchReport& report) {
   std::string out = absl::StrCat(
       "bench ", report.run_id, ": ", bench.requests, " creates of ", bench.image, " (",
       absl::StrJoin(bench.command, " "), ") in namespace ", report.ns, ", concurrency ",
-      bench.concurrency, bench.rate > 0 ? absl::StrFormat(", at most %g/s", bench.rate) : "",
-      ", ", ConsistencyName(bench), "\n");
+      bench.concurrency, bench.rate > 0 ? absl::StrFormat(", at most %g/s", bench.rate) : "", ", ",
+      ConsistencyName(bench), "\n");
   absl::StrAppendFormat(&out, "%d succeeded, %d failed in %s: %.1f creates/s\n\n", succeeded,
                         failed, FormatTook(report.creates.wall),
                         PerSecond(succeeded, report.creates.wall));
@@ -396,8 +393,7 @@ std::string FormatBenchText(const BenchReport& report) {
     out += "create latency as the client saw it (ms)\n";
     out += FormatColumns({{"COUNT", "MIN", "P50", "P90", "P99", "MAX", "MEAN"},
                           {absl::StrCat(latency.count), Ms(latency.min), Ms(latency.p50),
-                           Ms(latency.p90), Ms(latency.p99), Ms(latency.max),
-                           Ms(latency.mean)}});
+                           Ms(latency.p90), Ms(latency.p99), Ms(latency.max), Ms(latency.mean)}});
     out += "\n";
   }
   if (failed > 0) {
@@ -437,13 +433,14 @@ absl::StatusOr<std::string> FormatBenchJson(const BenchReport& report) {
   for (double ms : SuccessMillis(report.creates)) latencies.push_back(Millis(ms));
   std::vector<Value> stages;
   for (const StageFigures& row : report.stages) {
-    stages.push_back(Object({{"source", Text(row.source)},
-                             {"metric", Text(row.metric)},
-                             {"stage", Text(row.stage)},
-                             {"count", Number(row.count)},
-                             {"mean_ms", Millis(row.mean_seconds * 1e3)},
-                             {"p50_ms", row.p50_seconds ? Millis(*row.p50_seconds * 1e3) : Null()},
-                             {"p90_ms", row.p90_seconds ? Millis(*row.p90_seconds * 1e3) : Null()}}));
+    stages.push_back(
+        Object({{"source", Text(row.source)},
+                {"metric", Text(row.metric)},
+                {"stage", Text(row.stage)},
+                {"count", Number(row.count)},
+                {"mean_ms", Millis(row.mean_seconds * 1e3)},
+                {"p50_ms", row.p50_seconds ? Millis(*row.p50_seconds * 1e3) : Null()},
+                {"p90_ms", row.p90_seconds ? Millis(*row.p90_seconds * 1e3) : Null()}}));
   }
   std::vector<Value> sources;
   for (const MetricsSource& source : report.sources) {

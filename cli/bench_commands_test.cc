@@ -88,8 +88,8 @@ std::string Series(const std::string& name, const std::string& labels,
   std::string text;
   int count = 0;
   for (const auto& [le, cumulative] : buckets) {
-    absl::StrAppend(&text, name, "_bucket{", labels, labels.empty() ? "" : ",", "le=\"", le,
-                    "\"} ", cumulative, "\n");
+    absl::StrAppend(&text, name, "_bucket{", labels, labels.empty() ? "" : ",", "le=\"", le, "\"} ",
+                    cumulative, "\n");
     count = cumulative;
   }
   absl::StrAppend(&text, name, "_sum{", labels, "} ", sum, "\n", name, "_count{", labels, "} ",
@@ -109,16 +109,16 @@ const std::string kControllerAfter =
            {{"0.1", 0}, {"0.25", 6}, {"+Inf", 6}}, 0.9) +
     Series("fsb_create_stage_duration_seconds", "stage=\"allocate\"",
            {{"0.0005", 12}, {"0.001", 16}, {"+Inf", 16}}, 0.005) +
-    Series("fsb_create_stage_duration_seconds", "stage=\"validate\"",
-           {{"0.00025", 6}, {"+Inf", 6}}, 0.0006) +
+    Series("fsb_create_stage_duration_seconds", "stage=\"validate\"", {{"0.00025", 6}, {"+Inf", 6}},
+           0.0006) +
     Series("fsb_create_stage_duration_seconds", "stage=\"persist\"", {{"+Inf", 0}}, 0);
 const std::string kAgentAfter =
     Series("fsb_agent_create_stage_duration_seconds", "stage=\"container_create\"",
            {{"0.01", 6}, {"+Inf", 6}}, 0.03) +
     Series("fsb_agent_create_stage_duration_seconds", "stage=\"image_resolve\"",
            {{"0.001", 6}, {"+Inf", 6}}, 0.003) +
-    Series("fsb_containerd_rpc_duration_seconds", "rpc=\"Tasks.Create\"",
-           {{"0.1", 6}, {"+Inf", 6}}, 0.5);
+    Series("fsb_containerd_rpc_duration_seconds", "rpc=\"Tasks.Create\"", {{"0.1", 6}, {"+Inf", 6}},
+           0.5);
 
 class BenchCommandsTest : public ::testing::Test {
  protected:
@@ -187,8 +187,7 @@ class BenchCommandsTest : public ::testing::Test {
   // The -o json output, parsed.
   Value Json() {
     Value value;
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &value).ok())
-        << out_.str();
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &value).ok()) << out_.str();
     return value;
   }
 
@@ -256,9 +255,9 @@ TEST_F(BenchCommandsTest, CreatesEveryNamedSandboxAndReportsEveryFigureAsJson) {
     rows.push_back(absl::StrCat(Field(stage, "source").string_value(), "/",
                                 Field(stage, "stage").string_value()));
   }
-  EXPECT_THAT(rows, ElementsAre("controller/total", "controller/validate",
-                                "controller/allocate", "agent node-1/image_resolve",
-                                "agent node-1/container_create", "agent node-1/Tasks.Create"));
+  EXPECT_THAT(rows, ElementsAre("controller/total", "controller/validate", "controller/allocate",
+                                "agent node-1/image_resolve", "agent node-1/container_create",
+                                "agent node-1/Tasks.Create"));
   const Value& total = stages[0];
   EXPECT_EQ(Field(total, "metric").string_value(), "fastpath_create_sandbox_duration_seconds");
   EXPECT_EQ(Number(total, "count"), 6);
@@ -367,13 +366,13 @@ TEST_F(BenchCommandsTest, ExplicitMetricsAddressesReplaceTheDefaults) {
 TEST_F(BenchCommandsTest, MetricsHostsFollowTheEndpointAndTheAgentsAddresses) {
   Pages("http://10.1.1.1:9091/metrics", kControllerBefore, kControllerAfter);
   Pages("http://10.0.0.5:6000/metrics", "", kAgentAfter);
-  EXPECT_EQ(Fsb({"--endpoint", "10.1.1.1:9000", "bench", "--image", "busybox", "--requests",
-                 "1", "--agent-metrics-port", "6000"}),
+  EXPECT_EQ(Fsb({"--endpoint", "10.1.1.1:9000", "bench", "--image", "busybox", "--requests", "1",
+                 "--agent-metrics-port", "6000"}),
             kExitOk);
   EXPECT_EQ(err_.str(), "");
-  EXPECT_THAT(Fetched(), ElementsAre("http://10.1.1.1:9091/metrics", "http://10.0.0.5:6000/metrics",
-                                     "http://10.1.1.1:9091/metrics",
-                                     "http://10.0.0.5:6000/metrics"));
+  EXPECT_THAT(Fetched(),
+              ElementsAre("http://10.1.1.1:9091/metrics", "http://10.0.0.5:6000/metrics",
+                          "http://10.1.1.1:9091/metrics", "http://10.0.0.5:6000/metrics"));
 }
 
 TEST_F(BenchCommandsTest, UnreadableMetricsAreWarningsAndTheRunGoesOn) {
@@ -389,8 +388,8 @@ TEST_F(BenchCommandsTest, UnreadableMetricsAreWarningsAndTheRunGoesOn) {
 
 TEST_F(BenchCommandsTest, PacedStrongRunsCarryTheCommand) {
   DefaultPages();
-  EXPECT_EQ(Fsb({"bench", "--image", "busybox", "--requests", "3", "--concurrency", "3",
-                 "--rate", "1000", "--strong", "--", "sh", "-c", "sleep 9"}),
+  EXPECT_EQ(Fsb({"bench", "--image", "busybox", "--requests", "3", "--concurrency", "3", "--rate",
+                 "1000", "--strong", "--", "sh", "-c", "sleep 9"}),
             kExitOk);
   const std::vector<fp::CreateRequest> creates = Creates();
   ASSERT_THAT(creates, SizeIs(3));

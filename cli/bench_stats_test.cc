@@ -23,7 +23,7 @@ TEST(PercentileTest, InterpolatesBetweenTheClosestRanks) {
   EXPECT_EQ(Percentile(sorted, 0), 10);
   EXPECT_EQ(Percentile(sorted, 0.5), 30);
   EXPECT_EQ(Percentile(sorted, 1), 50);
-  EXPECT_DOUBLE_EQ(Percentile(sorted, 0.9), 46);    // position 3.6
+  EXPECT_DOUBLE_EQ(Percentile(sorted, 0.9), 46);     // position 3.6
   EXPECT_DOUBLE_EQ(Percentile(sorted, 0.99), 49.6);  // position 3.96
   EXPECT_DOUBLE_EQ(Percentile({1, 2}, 0.5), 1.5);
   EXPECT_EQ(Percentile({7}, 0.99), 7);
@@ -63,9 +63,9 @@ TEST(CollectHistogramsTest, GroupsByTheLabelAndAddsTheOtherSeries) {
       Sample("h_bucket", {{"stage", "b"}, {"le", "+Inf"}}, 5),
       Sample("h_sum", {{"stage", "b"}}, 0.2),
       Sample("h_count", {{"stage", "b"}}, 5),
-      Sample("h_total", {{"stage", "a"}}, 99),       // not a histogram sample
-      Sample("hx_count", {{"stage", "a"}}, 99),      // another family
-      Sample("h_count", {{"other", "a"}}, 99),       // without the label
+      Sample("h_total", {{"stage", "a"}}, 99),   // not a histogram sample
+      Sample("hx_count", {{"stage", "a"}}, 99),  // another family
+      Sample("h_count", {{"other", "a"}}, 99),   // without the label
   };
   const std::map<std::string, Histogram> by_stage = CollectHistograms(samples, "h", "stage");
   ASSERT_EQ(by_stage.size(), 2u);
@@ -112,7 +112,7 @@ TEST(HistogramDeltaTest, ARestartBetweenTheScrapesKeepsTheNewCounts) {
 TEST(HistogramQuantileTest, InterpolatesInsideTheBucketHoldingTheRank) {
   // 10 observations: 4 in (0, 0.01], 4 in (0.01, 0.02], 2 in (0.02, 0.04].
   const Histogram h = MakeHistogram({{0.01, 4}, {0.02, 8}, {0.04, 10}, {kInf, 10}}, 0.15);
-  EXPECT_THAT(HistogramQuantile(h, 0.2), Optional(::testing::DoubleEq(0.005)));  // rank 2
+  EXPECT_THAT(HistogramQuantile(h, 0.2), Optional(::testing::DoubleEq(0.005)));   // rank 2
   EXPECT_THAT(HistogramQuantile(h, 0.5), Optional(::testing::DoubleEq(0.0125)));  // rank 5
   EXPECT_THAT(HistogramQuantile(h, 0.9), Optional(::testing::DoubleEq(0.03)));    // rank 9
   EXPECT_THAT(HistogramQuantile(h, 1.0), Optional(::testing::DoubleEq(0.04)));

@@ -1,12 +1,12 @@
 #include "cli/commands.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <atomic>
 #include <iterator>
 #include <memory>
 #include <thread>
@@ -155,8 +155,8 @@ fastpath::v1::ExecRequest ExecStartRequest(const ExecCommand& exec, const std::s
 // SIGINT/SIGTERM/SIGHUP as the call's cancellation, remembered in signal().
 class ExecInputPump {
  public:
-  using Stream = grpc::ClientReaderWriterInterface<fastpath::v1::ExecRequest,
-                                                   fsb::agent::v1::ExecOutput>;
+  using Stream =
+      grpc::ClientReaderWriterInterface<fastpath::v1::ExecRequest, fsb::agent::v1::ExecOutput>;
 
   ExecInputPump(const ExecCommand& exec, ExecTerminal& terminal, Stream& stream,
                 grpc::ClientContext& context)
@@ -313,8 +313,8 @@ class Executor {
           return kExitOk;
         }
         return Print(FormatSandboxTable({items->pointer_begin(), items->pointer_end()},
-                                        list.output == OutputFormat::kWide,
-                                        list.all_namespaces, now_));
+                                        list.output == OutputFormat::kWide, list.all_namespaces,
+                                        now_));
     }
     return kExitOk;
   }
@@ -355,8 +355,7 @@ class Executor {
     UpdateRequest request;
     request.set_sandbox_name(reset.name);
     request.set_namespace_(global_.ns);
-    request.set_reset_revision(
-        absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", now_, absl::UTCTimeZone()));
+    request.set_reset_revision(absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", now_, absl::UTCTimeZone()));
     UpdateResponse response;
     if (int code = SendUpdate(request, response); code != kExitOk) return code;
     out_ << "sandbox/" << reset.name << " reset requested\n";
@@ -521,16 +520,15 @@ class Executor {
     grpc::ClientContext context;
     context.set_deadline(Deadline::In(kExecDeadline).ToChrono());
     std::unique_ptr<ExecInputPump::Stream> stream = IoStub().Exec(&context);
-    if (!stream->Write(ExecStartRequest(exec, global_.ns,
-                                        exec.tty ? terminal->Size() : std::nullopt))) {
+    if (!stream->Write(
+            ExecStartRequest(exec, global_.ns, exec.tty ? terminal->Size() : std::nullopt))) {
       return Fail(stream->Finish());
     }
     std::optional<int> exit_code;
     int signal = 0;
     {
       // Raw mode ends with this scope, whichever way it is left.
-      std::unique_ptr<ExecTerminal::RawMode> raw =
-          exec.tty ? terminal->EnterRawMode() : nullptr;
+      std::unique_ptr<ExecTerminal::RawMode> raw = exec.tty ? terminal->EnterRawMode() : nullptr;
       ExecInputPump pump(exec, *terminal, *stream, context);
       fsb::agent::v1::ExecOutput response;
       while (stream->Read(&response)) {
@@ -569,8 +567,7 @@ class Executor {
       return kExitServerError;
     }
     grpc::ClientContext context;
-    context.set_deadline(
-        Deadline::In(std::max(global_.timeout, kMinImportDeadline)).ToChrono());
+    context.set_deadline(Deadline::In(std::max(global_.timeout, kMinImportDeadline)).ToChrono());
     ImportImageResponse response;
     std::unique_ptr<grpc::ClientWriterInterface<ImportImageRequest>> writer =
         ImagesStub().ImportImage(&context, &response);
@@ -655,8 +652,8 @@ class Executor {
   // `stub` of `Service`, connected on first use: by `factory` when set, else over an
   // insecure channel to the endpoint.
   template <typename Service, typename Factory>
-  typename Service::StubInterface& Connected(
-      std::unique_ptr<typename Service::StubInterface>& stub, const Factory& factory) {
+  typename Service::StubInterface& Connected(std::unique_ptr<typename Service::StubInterface>& stub,
+                                             const Factory& factory) {
     if (stub == nullptr) {
       stub = factory ? factory(global_.endpoint)
                      : Service::NewStub(grpc::CreateChannel(global_.endpoint,
@@ -676,8 +673,9 @@ class Executor {
   // Calls `method` on the stub (connecting on first use) with a deadline of --timeout
   // plus `extra` from now.
   template <typename Request, typename Response>
-  grpc::Status Call(grpc::Status (FastPathService::StubInterface::*method)(
-                        grpc::ClientContext*, const Request&, Response*),
+  grpc::Status Call(grpc::Status (FastPathService::StubInterface::*method)(grpc::ClientContext*,
+                                                                           const Request&,
+                                                                           Response*),
                     const Request& request, Response& response,
                     absl::Duration extra = absl::ZeroDuration()) {
     FastPathService::StubInterface* stub = Stub();
@@ -701,14 +699,13 @@ class Executor {
 
   int Fail(const grpc::Status& grpc_status) {
     absl::Status status = FromGrpcStatus(grpc_status);
-    err_ << "fsb: error: " << absl::StatusCodeToString(status.code()) << ": "
-         << status.message() << "\n";
+    err_ << "fsb: error: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
+         << "\n";
     if (status.code() == absl::StatusCode::kUnavailable) {
       err_ << "fsb: is fsb-controller reachable at " << global_.endpoint
            << "? Set --endpoint or FSB_ENDPOINT.\n";
     } else if (status.code() == absl::StatusCode::kDeadlineExceeded) {
-      err_ << "fsb: no answer within --timeout " << absl::FormatDuration(global_.timeout)
-           << ".\n";
+      err_ << "fsb: no answer within --timeout " << absl::FormatDuration(global_.timeout) << ".\n";
     }
     return kExitServerError;
   }

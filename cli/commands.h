@@ -35,18 +35,16 @@ inline constexpr size_t kImportChunkBytes = 1 << 20;
 
 // Connects to the FastPath API at `endpoint` ("host:port"). Called at most once per
 // Run, and only when the command needs the server.
-using StubFactory =
-    std::function<std::unique_ptr<fastpath::v1::FastPathService::StubInterface>(
-        const std::string& endpoint)>;
+using StubFactory = std::function<std::unique_ptr<fastpath::v1::FastPathService::StubInterface>(
+    const std::string& endpoint)>;
 
 // Connects to the SandboxIO API (logs, exec) at `endpoint`.
 using IoStubFactory = std::function<std::unique_ptr<fastpath::v1::SandboxIO::StubInterface>(
     const std::string& endpoint)>;
 
 // Connects to the Images API (image import) at `endpoint`.
-using ImagesStubFactory =
-    std::function<std::unique_ptr<fastpath::v1::Images::StubInterface>(
-        const std::string& endpoint)>;
+using ImagesStubFactory = std::function<std::unique_ptr<fastpath::v1::Images::StubInterface>(
+    const std::string& endpoint)>;
 
 // What a run of `fsb` needs from the process: the environment, the way to reach the
 // server, the standard streams (all three non-null) and the wall-clock time (for AGE

@@ -60,8 +60,8 @@ class MockFastPathStub : public fastpath::v1::FastPathService::StubInterface {
               (grpc::ClientContext*, const ListRequest&, ListResponse*), (override));
   MOCK_METHOD(grpc::Status, GetSandbox, (grpc::ClientContext*, const GetRequest&, SandboxInfo*),
               (override));
-  MOCK_METHOD(grpc::Status, GetSandboxResource,
-              (grpc::ClientContext*, const GetRequest&, Sandbox*), (override));
+  MOCK_METHOD(grpc::Status, GetSandboxResource, (grpc::ClientContext*, const GetRequest&, Sandbox*),
+              (override));
   MOCK_METHOD(grpc::Status, ApplySandbox,
               (grpc::ClientContext*, const ApplyRequest&, ApplyResponse*), (override));
   MOCK_METHOD(grpc::Status, ListAgents,
@@ -85,14 +85,14 @@ class MockFastPathStub : public fastpath::v1::FastPathService::StubInterface {
 
  private:
   // The async forms of `method`, which the CLI does not use.
-#define FSB_UNUSED_ASYNC(method, Request, Response)                                        \
-  grpc::ClientAsyncResponseReaderInterface<Response>* Async##method##Raw(                  \
-      grpc::ClientContext*, const Request&, grpc::CompletionQueue*) override {             \
-    return nullptr;                                                                        \
-  }                                                                                        \
-  grpc::ClientAsyncResponseReaderInterface<Response>* PrepareAsync##method##Raw(           \
-      grpc::ClientContext*, const Request&, grpc::CompletionQueue*) override {             \
-    return nullptr;                                                                        \
+#define FSB_UNUSED_ASYNC(method, Request, Response)                              \
+  grpc::ClientAsyncResponseReaderInterface<Response>* Async##method##Raw(        \
+      grpc::ClientContext*, const Request&, grpc::CompletionQueue*) override {   \
+    return nullptr;                                                              \
+  }                                                                              \
+  grpc::ClientAsyncResponseReaderInterface<Response>* PrepareAsync##method##Raw( \
+      grpc::ClientContext*, const Request&, grpc::CompletionQueue*) override {   \
+    return nullptr;                                                              \
   }
   FSB_UNUSED_ASYNC(CreateSandbox, CreateRequest, CreateResponse)
   FSB_UNUSED_ASYNC(DeleteSandbox, DeleteRequest, DeleteResponse)
@@ -102,8 +102,7 @@ class MockFastPathStub : public fastpath::v1::FastPathService::StubInterface {
   FSB_UNUSED_ASYNC(GetSandboxResource, GetRequest, Sandbox)
   FSB_UNUSED_ASYNC(ApplySandbox, ApplyRequest, ApplyResponse)
   FSB_UNUSED_ASYNC(ListAgents, ListAgentsRequest, ListAgentsResponse)
-  FSB_UNUSED_ASYNC(DeleteAgent, fastpath::v1::DeleteAgentRequest,
-                   fastpath::v1::DeleteAgentResponse)
+  FSB_UNUSED_ASYNC(DeleteAgent, fastpath::v1::DeleteAgentRequest, fastpath::v1::DeleteAgentResponse)
   FSB_UNUSED_ASYNC(ApplySandboxPool, fastpath::v1::ApplySandboxPoolRequest,
                    fastpath::v1::ApplySandboxPoolResponse)
   FSB_UNUSED_ASYNC(ListSandboxPools, fastpath::v1::ListSandboxPoolsRequest,
@@ -167,17 +166,18 @@ TEST_F(CliTest, RunCreatesTheSandboxAndReportsIt) {
   response.set_agent_pod("agent-7");
   response.add_endpoints("10.0.0.1:80");
   EXPECT_CALL(stub_, CreateSandbox(_, _, _))
-      .WillOnce(DoAll(Invoke([&](grpc::ClientContext* context, const CreateRequest& request,
-                                 CreateResponse*) {
-                        sent = request;
-                        deadline = context->deadline();
-                      }),
-                      SetArgPointee<2>(response), Return(grpc::Status::OK)));
+      .WillOnce(DoAll(
+          Invoke([&](grpc::ClientContext* context, const CreateRequest& request, CreateResponse*) {
+            sent = request;
+            deadline = context->deadline();
+          }),
+          SetArgPointee<2>(response), Return(grpc::Status::OK)));
 
   const auto before = std::chrono::system_clock::now();
-  EXPECT_EQ(RunCli({"-n", "team", "--timeout", "5s", "run", "--image", "busybox", "--name",
-                    "web", "--env", "A=b=c", "--label", "app=web", "--port", "80", "--workdir",
-                    "/app", "--pool", "p1", "--strong", "--", "sh", "-c", "echo hi"}),
+  EXPECT_EQ(RunCli({"-n",      "team",     "--timeout", "5s",        "run",   "--image",
+                    "busybox", "--name",   "web",       "--env",     "A=b=c", "--label",
+                    "app=web", "--port",   "80",        "--workdir", "/app",  "--pool",
+                    "p1",      "--strong", "--",        "sh",        "-c",    "echo hi"}),
             0);
 
   EXPECT_EQ(sent.image(), "busybox");
@@ -226,7 +226,8 @@ TEST_F(CliTest, ServerErrorExitsOneWithCodeAndMessage) {
       .WillOnce(Return(grpc::Status(grpc::StatusCode::NOT_FOUND,
                                     "image \"docker.io/library/nope:latest\" not found")));
   EXPECT_EQ(RunCli({"run", "--image", "nope"}), 1);
-  EXPECT_EQ(err_.str(), "fsb: error: NOT_FOUND: image \"docker.io/library/nope:latest\" not found\n");
+  EXPECT_EQ(err_.str(),
+            "fsb: error: NOT_FOUND: image \"docker.io/library/nope:latest\" not found\n");
   EXPECT_EQ(out_.str(), "");
 }
 
@@ -260,14 +261,12 @@ TEST_P(CliUsageErrorTest, ExitsTwoWithoutAnyRpc) {
 INSTANTIATE_TEST_SUITE_P(
     Cli, CliUsageErrorTest,
     ::testing::Values(std::vector<std::string>{"frobnicate"},
-                      std::vector<std::string>{"ls", "--frob"},
-                      std::vector<std::string>{"run"},
+                      std::vector<std::string>{"ls", "--frob"}, std::vector<std::string>{"run"},
                       std::vector<std::string>{"run", "--image", "b", "--env", "NOEQ"},
                       std::vector<std::string>{"run", "--image", "b", "--env", "9X=1"},
                       std::vector<std::string>{"run", "--image", "b", "--label", "a b=c"},
                       std::vector<std::string>{"run", "--image", "b", "--port", "99999"},
-                      std::vector<std::string>{"get"},
-                      std::vector<std::string>{"rm"},
+                      std::vector<std::string>{"get"}, std::vector<std::string>{"rm"},
                       std::vector<std::string>{"ls", "-o", "toml"},
                       std::vector<std::string>{"get", "web", "-o", "toml"},
                       std::vector<std::string>{"run", "--image", "b", "--cpu", "lots"},
@@ -278,8 +277,7 @@ INSTANTIATE_TEST_SUITE_P(
                       std::vector<std::string>{"run", "--image", "b", "--recovery-timeout", "2d"},
                       std::vector<std::string>{"ls", "--selector="},
                       std::vector<std::string>{"update", "web"},
-                      std::vector<std::string>{"update", "web", "--no-expire", "--expire-in",
-                                               "1m"},
+                      std::vector<std::string>{"update", "web", "--no-expire", "--expire-in", "1m"},
                       std::vector<std::string>{"update", "web", "--expire-at", "1"},
                       std::vector<std::string>{"reset"},
                       std::vector<std::string>{"rm", "web", "--grace", "5", "--now"},
@@ -330,8 +328,8 @@ ListResponse ThreeSandboxes() {
 TEST_F(CliTest, ListPrintsAnAlignedTableSortedByName) {
   ListRequest sent;
   EXPECT_CALL(stub_, ListSandboxes(_, _, _))
-      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(ThreeSandboxes()),
-                      Return(grpc::Status::OK)));
+      .WillOnce(
+          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(ThreeSandboxes()), Return(grpc::Status::OK)));
   EXPECT_EQ(RunCli({"ls", "-n", "team"}), 0);
   EXPECT_EQ(sent.namespace_(), "team");
   EXPECT_EQ(out_.str(),
@@ -409,15 +407,15 @@ TEST_F(CliTest, DeleteEachNameAndReportFailuresAtTheEnd) {
   std::vector<std::string> deleted;
   EXPECT_CALL(stub_, DeleteSandbox(_, _, _))
       .Times(3)
-      .WillRepeatedly(Invoke([&](grpc::ClientContext*, const DeleteRequest& request,
-                                 DeleteResponse* response) {
-        deleted.push_back(request.namespace_() + "/" + request.sandbox_name());
-        if (request.sandbox_name() == "b") {
-          return grpc::Status(grpc::StatusCode::NOT_FOUND, "sandbox \"b\" not found");
-        }
-        response->set_success(true);
-        return grpc::Status::OK;
-      }));
+      .WillRepeatedly(
+          Invoke([&](grpc::ClientContext*, const DeleteRequest& request, DeleteResponse* response) {
+            deleted.push_back(request.namespace_() + "/" + request.sandbox_name());
+            if (request.sandbox_name() == "b") {
+              return grpc::Status(grpc::StatusCode::NOT_FOUND, "sandbox \"b\" not found");
+            }
+            response->set_success(true);
+            return grpc::Status::OK;
+          }));
   EXPECT_EQ(RunCli({"rm", "a", "b", "c", "-n", "team"}), 1);
   EXPECT_THAT(deleted, ElementsAre("team/a", "team/b", "team/c"));
   EXPECT_EQ(out_.str(), "sandbox/a deleted\nsandbox/c deleted\n");
@@ -440,9 +438,8 @@ TEST_F(CliTest, RunSendsResourcesPoliciesAndExpiry) {
   EXPECT_CALL(stub_, CreateSandbox(_, _, _))
       .WillOnce(DoAll(SaveArg<1>(&sent), Return(grpc::Status::OK)));
   EXPECT_EQ(RunCli({"run", "--image", "busybox", "--name", "job", "--request-id", "req-1",
-                    "--expire-in", "10m", "--failure-policy", "AutoRecreate",
-                    "--recovery-timeout", "90s", "--cpu", "0.5", "--memory", "1Gi", "--pids",
-                    "64"}),
+                    "--expire-in", "10m", "--failure-policy", "AutoRecreate", "--recovery-timeout",
+                    "90s", "--cpu", "0.5", "--memory", "1Gi", "--pids", "64"}),
             0);
   EXPECT_EQ(sent.request_id(), "req-1");
   EXPECT_EQ(sent.expire_time_seconds(), absl::ToUnixSeconds(kNow) + 600);
@@ -476,8 +473,8 @@ TEST_F(CliTest, RunWithoutResourcesSendsNone) {
 TEST_F(CliTest, ListSendsTheSelector) {
   ListRequest sent;
   EXPECT_CALL(stub_, ListSandboxes(_, _, _))
-      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(ThreeSandboxes()),
-                      Return(grpc::Status::OK)));
+      .WillOnce(
+          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(ThreeSandboxes()), Return(grpc::Status::OK)));
   EXPECT_EQ(RunCli({"ls", "-l", "app=web,tier!=batch"}), 0);
   EXPECT_EQ(sent.label_selector(), "app=web,tier!=batch");
   EXPECT_EQ(sent.namespace_(), "default");
@@ -530,8 +527,8 @@ Sandbox ResourceOf(const std::string& name) {
 TEST_F(CliTest, GetYamlIsTheSandboxResource) {
   GetRequest sent;
   EXPECT_CALL(stub_, GetSandboxResource(_, _, _))
-      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(ResourceOf("web")),
-                      Return(grpc::Status::OK)));
+      .WillOnce(
+          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(ResourceOf("web")), Return(grpc::Status::OK)));
   EXPECT_EQ(RunCli({"get", "web", "-n", "team", "-o", "yaml"}), 0);
   EXPECT_EQ(sent.sandbox_name(), "web");
   EXPECT_EQ(sent.namespace_(), "team");
@@ -583,16 +580,16 @@ TEST_F(CliTest, UpdateSendsOneRequestPerFieldWithLabelsOnTheFirst) {
   std::vector<UpdateRequest> sent;
   EXPECT_CALL(stub_, UpdateSandbox(_, _, _))
       .Times(3)
-      .WillRepeatedly(Invoke([&](grpc::ClientContext*, const UpdateRequest& request,
-                                 UpdateResponse* response) {
-        sent.push_back(request);
-        *response = Updated(sent.size() == 3 ? "Running" : "Pending");
-        return grpc::Status::OK;
-      }));
-  EXPECT_EQ(RunCli({"update", "web", "-n", "team", "--recovery-timeout", "5m", "-l", "a=1",
-                    "--failure-policy", "auto-recreate", "--expire-in", "1h", "--remove-label",
-                    "old"}),
-            0);
+      .WillRepeatedly(
+          Invoke([&](grpc::ClientContext*, const UpdateRequest& request, UpdateResponse* response) {
+            sent.push_back(request);
+            *response = Updated(sent.size() == 3 ? "Running" : "Pending");
+            return grpc::Status::OK;
+          }));
+  EXPECT_EQ(
+      RunCli({"update", "web", "-n", "team", "--recovery-timeout", "5m", "-l", "a=1",
+              "--failure-policy", "auto-recreate", "--expire-in", "1h", "--remove-label", "old"}),
+      0);
   ASSERT_EQ(sent.size(), 3u);
   for (const UpdateRequest& request : sent) {
     EXPECT_EQ(request.sandbox_name(), "web");
@@ -619,8 +616,8 @@ TEST_F(CliTest, UpdateSendsOneRequestPerFieldWithLabelsOnTheFirst) {
 TEST_F(CliTest, UpdateLabelsOnlyIsOneRequestWithoutOneof) {
   UpdateRequest sent;
   EXPECT_CALL(stub_, UpdateSandbox(_, _, _))
-      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Updated("Running")),
-                      Return(grpc::Status::OK)));
+      .WillOnce(
+          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Updated("Running")), Return(grpc::Status::OK)));
   EXPECT_EQ(RunCli({"update", "web", "--remove-label", "x"}), 0);
   EXPECT_EQ(sent.update_case(), UpdateRequest::UPDATE_NOT_SET);
   EXPECT_THAT(sent.remove_labels(), ElementsAre("x"));
@@ -630,8 +627,8 @@ TEST_F(CliTest, UpdateLabelsOnlyIsOneRequestWithoutOneof) {
 TEST_F(CliTest, UpdateNoExpireSendsZero) {
   UpdateRequest sent;
   EXPECT_CALL(stub_, UpdateSandbox(_, _, _))
-      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Updated("Running")),
-                      Return(grpc::Status::OK)));
+      .WillOnce(
+          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Updated("Running")), Return(grpc::Status::OK)));
   EXPECT_EQ(RunCli({"update", "web", "--no-expire"}), 0);
   EXPECT_EQ(sent.update_case(), UpdateRequest::kExpireTimeSeconds);
   EXPECT_EQ(sent.expire_time_seconds(), 0);
@@ -669,8 +666,8 @@ TEST_F(CliTest, UpdateNotSuccessfulExitsOne) {
 TEST_F(CliTest, ResetSendsNowAsAnRfc3339NanosecondRevision) {
   UpdateRequest sent;
   EXPECT_CALL(stub_, UpdateSandbox(_, _, _))
-      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Updated("Running")),
-                      Return(grpc::Status::OK)));
+      .WillOnce(
+          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Updated("Running")), Return(grpc::Status::OK)));
   EXPECT_EQ(RunCli({"reset", "web", "-n", "team"}), 0);
   EXPECT_EQ(sent.sandbox_name(), "web");
   EXPECT_EQ(sent.namespace_(), "team");
@@ -715,12 +712,12 @@ TEST_F(CliTest, DeleteWithGraceSetsItAndExtendsTheDeadline) {
 TEST_F(CliTest, DeleteNowAndDefaultGrace) {
   std::vector<DeleteRequest> sent;
   EXPECT_CALL(stub_, DeleteSandbox(_, _, _))
-      .WillOnce(Invoke([&](grpc::ClientContext*, const DeleteRequest& request,
-                           DeleteResponse* response) {
-        sent.push_back(request);
-        response->set_success(true);
-        return grpc::Status::OK;
-      }));
+      .WillOnce(
+          Invoke([&](grpc::ClientContext*, const DeleteRequest& request, DeleteResponse* response) {
+            sent.push_back(request);
+            response->set_success(true);
+            return grpc::Status::OK;
+          }));
   EXPECT_EQ(RunCli({"rm", "--now", "a"}), 0);
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_TRUE(sent[0].has_grace_period_seconds());
@@ -729,12 +726,12 @@ TEST_F(CliTest, DeleteNowAndDefaultGrace) {
   owned_stub_ = std::make_unique<StrictMock<MockFastPathStub>>();
   StrictMock<MockFastPathStub>& second = *owned_stub_;
   EXPECT_CALL(second, DeleteSandbox(_, _, _))
-      .WillOnce(Invoke([&](grpc::ClientContext*, const DeleteRequest& request,
-                           DeleteResponse* response) {
-        sent.push_back(request);
-        response->set_success(true);
-        return grpc::Status::OK;
-      }));
+      .WillOnce(
+          Invoke([&](grpc::ClientContext*, const DeleteRequest& request, DeleteResponse* response) {
+            sent.push_back(request);
+            response->set_success(true);
+            return grpc::Status::OK;
+          }));
   EXPECT_EQ(RunCli({"rm", "a"}), 0);
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_FALSE(sent[1].has_grace_period_seconds());  // the agent's default
@@ -766,13 +763,13 @@ TEST_F(CliTest, ApplySendsEverySandboxAndReportsCreatedOrConfigured) {
   std::vector<Sandbox> sent;
   EXPECT_CALL(stub_, ApplySandbox(_, _, _))
       .Times(2)
-      .WillRepeatedly(Invoke([&](grpc::ClientContext*, const ApplyRequest& request,
-                                 ApplyResponse* response) {
-        sent.push_back(request.sandbox());
-        response->set_created(sent.size() == 1);
-        *response->mutable_sandbox() = request.sandbox();
-        return grpc::Status::OK;
-      }));
+      .WillRepeatedly(
+          Invoke([&](grpc::ClientContext*, const ApplyRequest& request, ApplyResponse* response) {
+            sent.push_back(request.sandbox());
+            response->set_created(sent.size() == 1);
+            *response->mutable_sandbox() = request.sandbox();
+            return grpc::Status::OK;
+          }));
   EXPECT_EQ(RunCli({"apply", "-f", path, "-n", "team"}), 0);
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[0].metadata().name(), "web");
@@ -806,8 +803,9 @@ TEST_F(CliTest, ApplyContinuesPastAServerErrorAndExitsOne) {
                                     "sandbox team/web: spec fields image cannot change")))
       .WillOnce(Return(grpc::Status::OK));
   EXPECT_EQ(RunCli({"apply", "-f", path}), 1);
-  EXPECT_EQ(err_.str(), "fsb: error: INVALID_ARGUMENT: sandbox team/web: spec fields image "
-                        "cannot change\n");
+  EXPECT_EQ(err_.str(),
+            "fsb: error: INVALID_ARGUMENT: sandbox team/web: spec fields image "
+            "cannot change\n");
   EXPECT_EQ(out_.str(), "sandbox/db configured\n");
 }
 
@@ -821,11 +819,11 @@ class CliApplyUsageErrorTest : public CliTest,
 
 TEST_P(CliApplyUsageErrorTest, ExitsTwoNamingFileAndDocumentWithoutAnyRpc) {
   // A valid document before the bad one is not applied either.
-  const std::string path = WriteTempFile("bad.yaml", std::string(kTwoSandboxes) + "---\n" +
-                                                         GetParam().content);
+  const std::string path =
+      WriteTempFile("bad.yaml", std::string(kTwoSandboxes) + "---\n" + GetParam().content);
   EXPECT_EQ(RunCli({"apply", "-f", path}), 2);
-  EXPECT_EQ(err_.str(), "fsb: error: " + path + ": " + GetParam().message +
-                            "\nRun 'fsb help' for usage.\n");
+  EXPECT_EQ(err_.str(),
+            "fsb: error: " + path + ": " + GetParam().message + "\nRun 'fsb help' for usage.\n");
   EXPECT_EQ(out_.str(), "");
   EXPECT_THAT(connected_endpoints_, IsEmpty());
 }
@@ -933,9 +931,9 @@ TEST_F(CliTest, AgentsNoneSaysSoOnStderr) {
 TEST_F(CliTest, ConnectionFailureIsAServerError) {
   owned_stub_.reset();  // the factory returns no stub
   EXPECT_EQ(RunCli({"agents"}), 1);
-  EXPECT_THAT(err_.str(), StartsWith("fsb: error: UNAVAILABLE: cannot connect to 127.0.0.1:9090\n"));
+  EXPECT_THAT(err_.str(),
+              StartsWith("fsb: error: UNAVAILABLE: cannot connect to 127.0.0.1:9090\n"));
 }
-
 
 constexpr char kPoolAndSandbox[] = R"(apiVersion: fsb.io/v1alpha1
 kind: SandboxPool
@@ -1010,11 +1008,12 @@ TEST_F(CliTest, PoolsTableAndYaml) {
   EXPECT_CALL(stub_, ListSandboxPools(_, _, _))
       .WillOnce(DoAll(SetArgPointee<2>(TwoPools()), Return(grpc::Status::OK)));
   EXPECT_EQ(RunCli({"pools"}), 0);
-  EXPECT_EQ(out_.str(),
-            "NAME   MAX-PER-AGENT   AGENTS   SANDBOXES   WARM                                   AGE\n"
-            "cpu    <none>          3        4           <none>                                 2m\n"
-            "gpu    2               3        4           docker.io/library/busybox:latest 2/3   "
-            "2m\n");
+  EXPECT_EQ(
+      out_.str(),
+      "NAME   MAX-PER-AGENT   AGENTS   SANDBOXES   WARM                                   AGE\n"
+      "cpu    <none>          3        4           <none>                                 2m\n"
+      "gpu    2               3        4           docker.io/library/busybox:latest 2/3   "
+      "2m\n");
 
   owned_stub_ = std::make_unique<StrictMock<MockFastPathStub>>();
   StrictMock<MockFastPathStub>& second = *owned_stub_;
@@ -1068,13 +1067,15 @@ TEST_F(CliTest, RmLiveAgentIsAServerError) {
                                     "agent node-1 is registered and sending heartbeats; stop "
                                     "it first")));
   EXPECT_EQ(RunCli({"rm", "agent/node-1"}), 1);
-  EXPECT_EQ(err_.str(), "fsb: error: FAILED_PRECONDITION: agent node-1 is registered and "
-                        "sending heartbeats; stop it first\n");
+  EXPECT_EQ(err_.str(),
+            "fsb: error: FAILED_PRECONDITION: agent node-1 is registered and "
+            "sending heartbeats; stop it first\n");
 }
 
 TEST_F(CliTest, RmUnknownPoolIsAServerError) {
   EXPECT_CALL(stub_, DeleteSandboxPool(_, _, _))
-      .WillOnce(Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "sandbox pool \"gpu\" not found")));
+      .WillOnce(
+          Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "sandbox pool \"gpu\" not found")));
   EXPECT_EQ(RunCli({"rm", "pool/gpu"}), 1);
   EXPECT_EQ(err_.str(), "fsb: error: NOT_FOUND: sandbox pool \"gpu\" not found\n");
 }

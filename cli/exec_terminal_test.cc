@@ -30,7 +30,9 @@ class PipeAsStdin {
     dup2(saved_, STDIN_FILENO);
     close(saved_);
   }
-  void Write(const std::string& s) { ASSERT_EQ(write(write_, s.data(), s.size()), ssize_t(s.size())); }
+  void Write(const std::string& s) {
+    ASSERT_EQ(write(write_, s.data(), s.size()), ssize_t(s.size()));
+  }
   void Close() {
     close(write_);
     write_ = -1;

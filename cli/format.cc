@@ -46,8 +46,8 @@ std::string ConditionStatus(const Agent& agent, std::string_view type) {
 }
 
 bool IsPlainSafe(char c) {
-  return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '/' || c == '-' ||
-         c == ':' || c == '@' || c == '+' || c == '=';
+  return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '/' || c == '-' || c == ':' ||
+         c == '@' || c == '+' || c == '=';
 }
 
 // Words a YAML 1.1 or 1.2 parser reads as a boolean or null when unquoted.
@@ -64,18 +64,41 @@ void AppendEscaped(std::string_view s, std::string& out) {
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\0': out += "\\0"; continue;
-      case '\a': out += "\\a"; continue;
-      case '\b': out += "\\b"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\v': out += "\\v"; continue;
-      case '\f': out += "\\f"; continue;
-      case '\r': out += "\\r"; continue;
-      case 0x1b: out += "\\e"; continue;
-      default: break;
+      case '"':
+        out += "\\\"";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\0':
+        out += "\\0";
+        continue;
+      case '\a':
+        out += "\\a";
+        continue;
+      case '\b':
+        out += "\\b";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\v':
+        out += "\\v";
+        continue;
+      case '\f':
+        out += "\\f";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case 0x1b:
+        out += "\\e";
+        continue;
+      default:
+        break;
     }
     if (c < 0x20 || c == 0x7f) {
       absl::StrAppendFormat(&out, "\\x%02X", c);
@@ -214,29 +237,25 @@ std::string FormatSandboxTable(const std::vector<const SandboxInfo*>& items, boo
   return FormatColumns(rows);
 }
 
-std::string FormatAgentTable(const std::vector<const Agent*>& items, bool wide,
-                             absl::Time now) {
+std::string FormatAgentTable(const std::vector<const Agent*>& items, bool wide, absl::Time now) {
   std::vector<std::vector<std::string>> rows;
   rows.reserve(items.size() + 1);
-  rows.push_back({"NAME", "POOL", "NODE", "CAPACITY", "USED", "READY", "LAST-HEARTBEAT",
-                  "ADDRESS", "RUNTIME", "WARM", "IMAGES"});
+  rows.push_back({"NAME", "POOL", "NODE", "CAPACITY", "USED", "READY", "LAST-HEARTBEAT", "ADDRESS",
+                  "RUNTIME", "WARM", "IMAGES"});
   for (const Agent* agent : items) {
     std::string ready = ConditionStatus(*agent, "Ready");
     const std::string runtime = ConditionStatus(*agent, "RuntimeAvailable");
     // The capacity placement uses; the agent's own when its pool lowers it.
     const int32_t own = agent->spec().capacity(), capacity = agent->status().capacity();
-    rows.push_back({agent->metadata().name(), agent->spec().pool(), agent->spec().node(),
-                    capacity == own ? absl::StrCat(own)
-                                    : absl::StrCat(capacity, " (agent: ", own, ")"),
-                    absl::StrCat(agent->status().allocated()),
-                    ready.empty() ? "Unknown" : std::move(ready),
-                    FormatAge(agent->status().last_heartbeat().seconds(), now),
-                    agent->spec().address(),
-                    runtime == "True"    ? "Up"
-                    : runtime == "False" ? "Down (warm only)"
-                                         : "",
-                    FormatWarm(agent->status().warm()),
-                    absl::StrJoin(agent->status().images(), ",")});
+    rows.push_back(
+        {agent->metadata().name(), agent->spec().pool(), agent->spec().node(),
+         capacity == own ? absl::StrCat(own) : absl::StrCat(capacity, " (agent: ", own, ")"),
+         absl::StrCat(agent->status().allocated()), ready.empty() ? "Unknown" : std::move(ready),
+         FormatAge(agent->status().last_heartbeat().seconds(), now), agent->spec().address(),
+         runtime == "True"    ? "Up"
+         : runtime == "False" ? "Down (warm only)"
+                              : "",
+         FormatWarm(agent->status().warm()), absl::StrJoin(agent->status().images(), ",")});
   }
   if (!wide) {
     for (std::vector<std::string>& row : rows) row.resize(7);
@@ -252,8 +271,8 @@ std::string FormatPoolTable(const std::vector<const fsb::v1alpha1::SandboxPool*>
   for (const fsb::v1alpha1::SandboxPool* pool : items) {
     const int32_t max = pool->spec().max_sandboxes_per_agent();
     rows.push_back({pool->metadata().name(), max > 0 ? absl::StrCat(max) : "",
-                    absl::StrCat(pool->status().agents()),
-                    absl::StrCat(pool->status().sandboxes()), FormatWarm(pool->status().warm()),
+                    absl::StrCat(pool->status().agents()), absl::StrCat(pool->status().sandboxes()),
+                    FormatWarm(pool->status().warm()),
                     FormatAge(pool->metadata().creation_timestamp().seconds(), now)});
   }
   return FormatColumns(rows);
@@ -366,9 +385,12 @@ YamlNode& YamlNode::Append(YamlNode value) {
 
 std::string YamlNode::Inline() const {
   switch (kind_) {
-    case Kind::kScalar: return scalar_;
-    case Kind::kMap: return "{}";
-    case Kind::kList: return "[]";
+    case Kind::kScalar:
+      return scalar_;
+    case Kind::kMap:
+      return "{}";
+    case Kind::kList:
+      return "[]";
   }
   return scalar_;
 }

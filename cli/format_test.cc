@@ -46,10 +46,11 @@ TEST(FormatTookTest, MillisecondsAndSeconds) {
 }
 
 TEST(FormatColumnsTest, AlignsWithThreeSpacesAndNoTrailingBlanks) {
-  EXPECT_EQ(FormatColumns({{"NAME", "PHASE", "AGE"}, {"a-long-name", "", "5s"}, {"b", "Running", ""}}),
-            "NAME          PHASE     AGE\n"
-            "a-long-name   <none>    5s\n"
-            "b             Running   <none>\n");
+  EXPECT_EQ(
+      FormatColumns({{"NAME", "PHASE", "AGE"}, {"a-long-name", "", "5s"}, {"b", "Running", ""}}),
+      "NAME          PHASE     AGE\n"
+      "a-long-name   <none>    5s\n"
+      "b             Running   <none>\n");
 }
 
 SandboxInfo Info(std::string name, std::string phase, int64_t age_seconds) {
@@ -77,10 +78,11 @@ TEST(FormatSandboxTableTest, WideAddsIdAndEndpoints) {
   SandboxInfo a = Info("web", "Running", 4 * 86400);
   a.add_endpoints("10.0.0.1:80");
   a.add_endpoints("10.0.0.1:443");
-  EXPECT_EQ(FormatSandboxTable({&a}, /*wide=*/true, /*with_namespace=*/false, kNow),
-            "NAME   PHASE     IMAGE                              AGENT     AGE   ID       ENDPOINTS\n"
-            "web    Running   docker.io/library/busybox:latest   agent-1   4d    sb-web   "
-            "10.0.0.1:80,10.0.0.1:443\n");
+  EXPECT_EQ(
+      FormatSandboxTable({&a}, /*wide=*/true, /*with_namespace=*/false, kNow),
+      "NAME   PHASE     IMAGE                              AGENT     AGE   ID       ENDPOINTS\n"
+      "web    Running   docker.io/library/busybox:latest   agent-1   4d    sb-web   "
+      "10.0.0.1:80,10.0.0.1:443\n");
 }
 
 TEST(FormatSandboxTableTest, NamespaceColumnComesFirst) {
@@ -94,8 +96,8 @@ TEST(FormatSandboxTableTest, NamespaceColumnComesFirst) {
             "default     db     Pending   docker.io/library/busybox:latest   agent-1   1m\n");
   EXPECT_THAT(FormatSandboxTable({&a}, /*wide=*/true, /*with_namespace=*/true, kNow),
               StartsWith("NAMESPACE   NAME   PHASE     IMAGE                              "
-                                  "AGENT     AGE   ID       ENDPOINTS\n"
-                                  "team-a      web    Running   "));
+                         "AGENT     AGE   ID       ENDPOINTS\n"
+                         "team-a      web    Running   "));
 }
 
 fsb::v1alpha1::Agent MakeAgent(std::string name, std::string ready, int64_t heartbeat_age) {
@@ -112,7 +114,7 @@ fsb::v1alpha1::Agent MakeAgent(std::string name, std::string ready, int64_t hear
   agent.mutable_status()->add_images("busybox");
   agent.mutable_status()->add_images("nginx");
   agent.mutable_status()->mutable_last_heartbeat()->set_seconds(absl::ToUnixSeconds(kNow) -
-                                                                 heartbeat_age);
+                                                                heartbeat_age);
   if (!ready.empty()) {
     auto* condition = agent.mutable_status()->add_conditions();
     condition->set_type("Ready");
@@ -217,43 +219,30 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ScalarCase{"busybox", "busybox"},
         ScalarCase{"docker.io/library/busybox:latest", "docker.io/library/busybox:latest"},
-        ScalarCase{"/app/bin", "/app/bin"},
-        ScalarCase{"Running", "Running"},
-        ScalarCase{"", R"("")"},
-        ScalarCase{"true", R"("true")"},
-        ScalarCase{"Yes", R"("Yes")"},
-        ScalarCase{"NULL", R"("NULL")"},
-        ScalarCase{"n", R"("n")"},
-        ScalarCase{"off", R"("off")"},
-        ScalarCase{"123", R"("123")"},
-        ScalarCase{"1.5", R"("1.5")"},
-        ScalarCase{"0x1F", R"("0x1F")"},
-        ScalarCase{"2026-11-22", R"("2026-11-22")"},
-        ScalarCase{"10.0.0.1:80", R"("10.0.0.1:80")"},
-        ScalarCase{"a: b", R"("a: b")"},
-        ScalarCase{"foo:", R"("foo:")"},
-        ScalarCase{"x #comment", R"("x #comment")"},
-        ScalarCase{"#c", R"("#c")"},
-        ScalarCase{"- item", R"("- item")"},
-        ScalarCase{"*alias", R"("*alias")"},
-        ScalarCase{"&anchor", R"("&anchor")"},
-        ScalarCase{"!tag", R"("!tag")"},
-        ScalarCase{"{a}", R"("{a}")"},
-        ScalarCase{"[a]", R"("[a]")"},
-        ScalarCase{"|", R"("|")"},
-        ScalarCase{" leading", R"(" leading")"},
-        ScalarCase{"trailing ", R"("trailing ")"},
-        ScalarCase{"say \"hi\"", R"("say \"hi\"")"},
-        ScalarCase{"C:\\dir", R"("C:\\dir")"},
+        ScalarCase{"/app/bin", "/app/bin"}, ScalarCase{"Running", "Running"},
+        ScalarCase{"", R"("")"}, ScalarCase{"true", R"("true")"}, ScalarCase{"Yes", R"("Yes")"},
+        ScalarCase{"NULL", R"("NULL")"}, ScalarCase{"n", R"("n")"}, ScalarCase{"off", R"("off")"},
+        ScalarCase{"123", R"("123")"}, ScalarCase{"1.5", R"("1.5")"},
+        ScalarCase{"0x1F", R"("0x1F")"}, ScalarCase{"2026-11-22", R"("2026-11-22")"},
+        ScalarCase{"10.0.0.1:80", R"("10.0.0.1:80")"}, ScalarCase{"a: b", R"("a: b")"},
+        ScalarCase{"foo:", R"("foo:")"}, ScalarCase{"x #comment", R"("x #comment")"},
+        ScalarCase{"#c", R"("#c")"}, ScalarCase{"- item", R"("- item")"},
+        ScalarCase{"*alias", R"("*alias")"}, ScalarCase{"&anchor", R"("&anchor")"},
+        ScalarCase{"!tag", R"("!tag")"}, ScalarCase{"{a}", R"("{a}")"},
+        ScalarCase{"[a]", R"("[a]")"}, ScalarCase{"|", R"("|")"},
+        ScalarCase{" leading", R"(" leading")"}, ScalarCase{"trailing ", R"("trailing ")"},
+        ScalarCase{"say \"hi\"", R"("say \"hi\"")"}, ScalarCase{"C:\\dir", R"("C:\\dir")"},
         ScalarCase{"line1\nline2\ttab\r", R"("line1\nline2\ttab\r")"},
         ScalarCase{std::string("nul\0byte", 8), R"("nul\0byte")"},
-        ScalarCase{"\x01\x1b\x7f", R"("\x01\e\x7F")"},
-        ScalarCase{"caf\xC3\xA9", "\"caf\xC3\xA9\""},
-        ScalarCase{"a\xE2\x80\xA8" "b\xC2\x85", R"("a\Lb\N")"}));
+        ScalarCase{"\x01\x1b\x7f", R"("\x01\e\x7F")"}, ScalarCase{"caf\xC3\xA9", "\"caf\xC3\xA9\""},
+        ScalarCase{"a\xE2\x80\xA8"
+                   "b\xC2\x85",
+                   R"("a\Lb\N")"}));
 
 TEST(YamlNodeTest, EmitsNestedBlocks) {
   YamlNode env = YamlNode::List();
-  env.Append(YamlNode::Map().Set("name", YamlNode::String("A")).Set("value", YamlNode::String("1")));
+  env.Append(
+      YamlNode::Map().Set("name", YamlNode::String("A")).Set("value", YamlNode::String("1")));
   YamlNode nested = YamlNode::List();
   nested.Append(YamlNode::String("x")).Append(YamlNode::Int(2));
   YamlNode outer = YamlNode::List();
@@ -375,9 +364,9 @@ TEST(FormatResourceTest, JsonUsesTheProto3JsonMapping) {
   EXPECT_THAT(*json, StartsWith("{\n \"apiVersion\": \"fsb.io/v1alpha1\",\n"));
   for (const char* fragment :
        {"\"creationTimestamp\": \"2027-01-15T08:00:00Z\"", "\"resourceVersion\": \"42\"",
-        "\"poolRef\": \"default\"", "\"failurePolicy\": \"AutoRecreate\"",
-        "\"phase\": \"Running\"", "\"consistencyMode\": \"fast\"",
-        "\"lastTransitionTime\": \"2027-01-15T08:00:01.500Z\"", "\"restartCount\": 2"}) {
+        "\"poolRef\": \"default\"", "\"failurePolicy\": \"AutoRecreate\"", "\"phase\": \"Running\"",
+        "\"consistencyMode\": \"fast\"", "\"lastTransitionTime\": \"2027-01-15T08:00:01.500Z\"",
+        "\"restartCount\": 2"}) {
     EXPECT_THAT(*json, HasSubstr(fragment));
   }
   EXPECT_THAT(*json, Not(HasSubstr("exitCode")));  // defaults are left out
@@ -450,8 +439,8 @@ TEST(FormatResourceTest, AgentListInJsonAndYaml) {
   absl::StatusOr<std::string> yaml = FormatResourceYaml(list);
   ASSERT_TRUE(yaml.ok());
   EXPECT_THAT(*yaml, StartsWith("items:\n  - apiVersion: fsb.io/v1alpha1\n    kind: Agent\n"
-                                         "    metadata:\n      name: a1\n    spec:\n"
-                                         "      address: \"10.0.0.1:5758\"\n      capacity: 5\n"));
+                                "    metadata:\n      name: a1\n    spec:\n"
+                                "      address: \"10.0.0.1:5758\"\n      capacity: 5\n"));
   EXPECT_EQ(*FormatResourceYaml(fastpath::v1::ListAgentsResponse()), "{}\n");
 }
 
@@ -464,8 +453,8 @@ SandboxInfo FullInfo() {
   info.set_agent_pod("agent-1");
   info.set_node("node-1");
   info.add_endpoints("10.0.0.1:8080");
-  info.set_created_at(absl::ToUnixSeconds(absl::FromCivil(absl::CivilSecond(2026, 11, 22, 10, 0, 0),
-                                                          absl::UTCTimeZone())));
+  info.set_created_at(absl::ToUnixSeconds(
+      absl::FromCivil(absl::CivilSecond(2026, 11, 22, 10, 0, 0), absl::UTCTimeZone())));
   info.set_image("busybox");
   info.set_pool_ref("default");
   info.mutable_labels()->insert({"tier", "fe"});

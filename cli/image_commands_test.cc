@@ -155,15 +155,15 @@ TEST_F(ImageCommandsTest, AnAgentThatFailedGoesToStderrAndExitsOne) {
       Result("node-2", {}, "INVALID_ARGUMENT: not an OCI archive: index.json missing");
   EXPECT_EQ(Fsb({"image", "import", WriteArchive(100)}), kExitServerError);
   EXPECT_EQ(out_.str(), "node-1: imported docker.io/fsb/busybox:latest\n");
-  EXPECT_EQ(err_.str(), "node-2: error: INVALID_ARGUMENT: not an OCI archive: index.json missing\n");
+  EXPECT_EQ(err_.str(),
+            "node-2: error: INVALID_ARGUMENT: not an OCI archive: index.json missing\n");
 }
 
 TEST_F(ImageCommandsTest, JsonPrintsTheResponse) {
   *fake_.response.add_results() = Result("node-1", {"docker.io/fsb/busybox:latest"});
   EXPECT_EQ(Fsb({"image", "import", WriteArchive(100), "-o", "json"}), kExitOk);
   fp::ImportImageResponse printed;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &printed).ok())
-      << out_.str();
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &printed).ok()) << out_.str();
   ASSERT_EQ(printed.results_size(), 1);
   EXPECT_EQ(printed.results(0).agent(), "node-1");
   EXPECT_EQ(printed.results(0).images(0), "docker.io/fsb/busybox:latest");

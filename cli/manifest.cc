@@ -297,10 +297,9 @@ absl::StatusOr<std::vector<ManifestResource>> ParseManifest(std::string_view tex
     if (auto s = google::protobuf::util::JsonStringToMessage(json, message); !s.ok()) {
       return invalid(s.message().ToString());
     }
-    const std::string& name =
-        std::visit([](const auto& resource) -> const std::string& {
-          return resource.metadata().name();
-        }, resources.back());
+    const std::string& name = std::visit(
+        [](const auto& resource) -> const std::string& { return resource.metadata().name(); },
+        resources.back());
     if (absl::Status s = ValidateDnsLabel("metadata.name", name); !s.ok()) {
       return invalid(std::string(s.message()));
     }

@@ -12,9 +12,9 @@ namespace fsb::cli {
 
 // One sample line of a /metrics page: `name{label="value",...} value [timestamp]`.
 struct MetricSample {
-  std::string name;  // as written, with any _bucket/_sum/_count suffix
+  std::string name;                           // as written, with any _bucket/_sum/_count suffix
   std::map<std::string, std::string> labels;  // values unescaped
-  double value = 0;  // +Inf, -Inf and NaN included
+  double value = 0;                           // +Inf, -Inf and NaN included
 };
 
 // Parses the Prometheus text exposition format (version 0.0.4) into its samples, in page

@@ -37,8 +37,9 @@ class FakeSandboxIO final : public fp::SandboxIO::Service {
     return status;
   }
 
-  grpc::Status Exec(grpc::ServerContext* ctx,
-                    grpc::ServerReaderWriter<fsb::agent::v1::ExecOutput, fp::ExecRequest>* stream) override {
+  grpc::Status Exec(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<fsb::agent::v1::ExecOutput, fp::ExecRequest>* stream) override {
     fp::ExecRequest in;
     if (!stream->Read(&in)) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no start");
     Record(in);
@@ -127,9 +128,7 @@ class FakeTerminal final : public ExecTerminal {
     State* const state_;
   };
 
-  bool Ready() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !events_.empty() || interrupted_;
-  }
+  bool Ready() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !events_.empty() || interrupted_; }
 
   const std::shared_ptr<State> state_;
   absl::Mutex mu_;
@@ -250,8 +249,7 @@ TEST_F(SandboxIOCommandsTest, LogsSplitsTheStreamsAndJoinsPartialLines) {
 
 TEST_F(SandboxIOCommandsTest, LogsFlagsReachTheRequestAndTimestampsPrefixLines) {
   fake_.log_chunks = {Chunk({{"stdout", "a", true}, {"stdout", "b", false}})};
-  EXPECT_EQ(Fsb({"logs", "box", "-f", "--tail", "5", "--since", "10m", "--timestamps"}),
-            kExitOk);
+  EXPECT_EQ(Fsb({"logs", "box", "-f", "--tail", "5", "--since", "10m", "--timestamps"}), kExitOk);
   EXPECT_EQ(out_.str(), "2023-11-14T22:13:20.123456789Z ab\n");
   const fp::LogsRequest sent = LogsRequests()[0];
   EXPECT_TRUE(sent.follow());

@@ -145,8 +145,8 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view flag, std::string_view v
   const size_t colon = value.rfind(':');
   if (colon == std::string_view::npos) return Invalid(flag, value, "is not HOST:PORT");
   HostPort address{std::string(value.substr(0, colon)), 0};
-  const bool bracketed = address.host.size() > 2 && address.host.front() == '[' &&
-                         address.host.back() == ']';
+  const bool bracketed =
+      address.host.size() > 2 && address.host.front() == '[' && address.host.back() == ']';
   if (address.host.empty() || (!bracketed && address.host.find(':') != std::string::npos)) {
     return Invalid(flag, value, "is not HOST:PORT (write an IPv6 host in brackets)");
   }

@@ -30,7 +30,8 @@ ControllerMetrics::ControllerMetrics(metrics::Registry* registry)
           "Sandboxes started on the agent chosen for them, by kind: warm (a prepared "
           "instance was claimed), cached (a cold start with the image on the agent), cold "
           "(a cold start on an agent that did not report the image).")),
-      sandboxes_(registry->AddGauge("fsb_sandboxes", "Sandboxes known to the controller, by phase.")),
+      sandboxes_(
+          registry->AddGauge("fsb_sandboxes", "Sandboxes known to the controller, by phase.")),
       capacity_(registry->AddGauge("fsb_capacity_slots",
                                    "Sandbox slots of the registered agents, total and used.")),
       agents_(registry->AddGauge("fsb_agents", "Registered agents.").Add({})),
@@ -49,25 +50,32 @@ ControllerMetrics::ControllerMetrics(metrics::Registry* registry)
 
 std::string_view ControllerMetrics::StageName(CreateStage s) {
   switch (s) {
-    case CreateStage::kValidate: return "validate";
-    case CreateStage::kAllocate: return "allocate";
-    case CreateStage::kPersist: return "persist";
-    case CreateStage::kAgentRpc: return "agent_rpc";
+    case CreateStage::kValidate:
+      return "validate";
+    case CreateStage::kAllocate:
+      return "allocate";
+    case CreateStage::kPersist:
+      return "persist";
+    case CreateStage::kAgentRpc:
+      return "agent_rpc";
   }
   return "unknown";
 }
 
 std::string_view ControllerMetrics::PlacementKindName(PlacementKind k) {
   switch (k) {
-    case PlacementKind::kWarm: return "warm";
-    case PlacementKind::kCached: return "cached";
-    case PlacementKind::kCold: return "cold";
+    case PlacementKind::kWarm:
+      return "warm";
+    case PlacementKind::kCached:
+      return "cached";
+    case PlacementKind::kCold:
+      return "cold";
   }
   return "unknown";
 }
 
-void ControllerMetrics::RecordCreate(bool strong, const absl::Status& result,
-                                     absl::Duration total, const CreateTimings& timings) {
+void ControllerMetrics::RecordCreate(bool strong, const absl::Status& result, absl::Duration total,
+                                     const CreateTimings& timings) {
   create_duration_
       .Add({{"mode", strong ? "strong" : "fast"}, {"success", result.ok() ? "true" : "false"}})
       .Observe(absl::ToDoubleSeconds(total));

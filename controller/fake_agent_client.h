@@ -35,8 +35,7 @@ class FakeAgentClient : public AgentClient {
   using AnswerHook = std::function<void(const CreateCall&, fsb::agent::v1::CreateSandboxResponse&)>;
 
   absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> CreateSandbox(
-      std::string_view address, const fsb::agent::v1::SandboxSpec& spec,
-      bool may_pull) override {
+      std::string_view address, const fsb::agent::v1::SandboxSpec& spec, bool may_pull) override {
     const CreateCall call{std::string(address), spec, may_pull};
     std::function<void()> hook;
     AnswerHook answer_hook;

@@ -2,11 +2,11 @@
 
 #include <string>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "absl/strings/cord.h"
-#include "absl/strings/str_cat.h"
 #include "internal/deadline.h"
 #include "internal/status.h"
 #include "internal/strings.h"
@@ -32,8 +32,8 @@ absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> GrpcAgentClient::CreateSan
   absl::Status status = FromGrpcStatus(Connect(address)->stub->CreateSandbox(&ctx, req, &resp));
   if (status.ok()) return resp;
   if (!ctx.GetServerTrailingMetadata().contains(kHandledTrailer)) {
-    status = absl::Status(status.code(), absl::StrCat("agent at ", Sv(address),
-                                                      " not reached: ", status.message()));
+    status = absl::Status(
+        status.code(), absl::StrCat("agent at ", Sv(address), " not reached: ", status.message()));
     status.SetPayload(kAgentUnreachable, absl::Cord());
   }
   return status;

@@ -16,8 +16,8 @@ namespace fsb::controller {
 // AgentClient over gRPC (insecure channels). Keeps one channel (and stub) per agent
 // address for the client's lifetime, created on first use; gRPC reconnects it as
 // needed. Deadlines are wall-clock deadlines, as gRPC requires: create calls get
-// `create_timeout`, or `pull_timeout` when they may pull the image; delete calls get the grace period (or `default_grace` when the
-// caller leaves it to the agent) plus `delete_timeout_margin`.
+// `create_timeout`, or `pull_timeout` when they may pull the image; delete calls get the grace
+// period (or `default_grace` when the caller leaves it to the agent) plus `delete_timeout_margin`.
 // Thread-safe.
 class GrpcAgentClient final : public AgentClient {
  public:
@@ -32,8 +32,7 @@ class GrpcAgentClient final : public AgentClient {
   explicit GrpcAgentClient(Options options);
 
   absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> CreateSandbox(
-      std::string_view address, const fsb::agent::v1::SandboxSpec& spec,
-      bool may_pull) override;
+      std::string_view address, const fsb::agent::v1::SandboxSpec& spec, bool may_pull) override;
   absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
                              std::optional<absl::Duration> grace) override;
   // Resets the connection backoff of the channel to `address`, if one exists, and starts

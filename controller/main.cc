@@ -90,9 +90,9 @@ absl::StatusOr<Options> OptionsFromFlags() {
   } else if (FLAGS_fastpath_consistency_mode == "strong") {
     options.mode = fsb::v1alpha1::SandboxSpec::strong;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("--fastpath-consistency-mode=",
-                                                   FLAGS_fastpath_consistency_mode,
-                                                   ": expected fast or strong"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--fastpath-consistency-mode=", FLAGS_fastpath_consistency_mode,
+                     ": expected fast or strong"));
   }
   struct {
     std::string_view flag;
@@ -153,12 +153,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   absl::StatusOr<std::unique_ptr<fsb::controller::SandboxService>> sandboxes =
-      fsb::controller::SandboxService::Create(
-          &scheduler, pools->get(), &agents, store->get(), clock, &registry,
-          {.default_mode = options->mode,
-           .orphan_timeout = options->orphan_timeout,
-           .agent_lost_timeout = options->heartbeat_timeout,
-           .reconcile_interval = options->reconcile_interval});
+      fsb::controller::SandboxService::Create(&scheduler, pools->get(), &agents, store->get(),
+                                              clock, &registry,
+                                              {.default_mode = options->mode,
+                                               .orphan_timeout = options->orphan_timeout,
+                                               .agent_lost_timeout = options->heartbeat_timeout,
+                                               .reconcile_interval = options->reconcile_interval});
   if (!sandboxes.ok()) {
     LOG(ERROR) << "cannot load the sandboxes from " << db << ": " << sandboxes.status();
     return 1;
@@ -200,10 +200,9 @@ int main(int argc, char** argv) {
     LOG(ERROR) << admin.status();
     return 1;
   }
-  LOG(INFO) << "fsb-controller serving FastPath and agent registration on "
-            << options->bind_address << "; store " << db << "; default consistency "
-            << FLAGS_fastpath_consistency_mode << "; agent heartbeat timeout "
-            << absl::FormatDuration(options->heartbeat_timeout);
+  LOG(INFO) << "fsb-controller serving FastPath and agent registration on " << options->bind_address
+            << "; store " << db << "; default consistency " << FLAGS_fastpath_consistency_mode
+            << "; agent heartbeat timeout " << absl::FormatDuration(options->heartbeat_timeout);
 
   // Wait for SIGTERM/SIGINT, then finish in-flight calls for up to 5s; the service's
   // destructor flushes pending store writes.

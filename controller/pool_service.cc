@@ -21,9 +21,9 @@ absl::StatusOr<SandboxPool> PoolFromResource(SandboxPool resource) {
   if (absl::Status s = store::CheckTypeMeta(&resource); !s.ok()) return s;
   v1alpha1::ObjectMeta* meta = resource.mutable_metadata();
   if (!meta->namespace_().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "metadata.namespace: a SandboxPool is cluster-scoped; remove namespace \"",
-        meta->namespace_(), "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metadata.namespace: a SandboxPool is cluster-scoped; remove namespace \"",
+                     meta->namespace_(), "\""));
   }
   if (absl::Status s = ValidateDnsLabel("metadata.name", meta->name()); !s.ok()) return s;
   if (absl::Status s = ValidateMetadataLabels(*meta); !s.ok()) return s;
@@ -48,8 +48,7 @@ absl::StatusOr<SandboxPool> PoolFromResource(SandboxPool resource) {
     if (warm->image().empty()) return absl::InvalidArgumentError(field + ".image is required");
     absl::StatusOr<std::string> image = NormalizeImageReference(warm->image());
     if (!image.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ".image: ", image.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(field, ".image: ", image.status().message()));
     }
     if (!seen.insert(*image).second) {
       return absl::InvalidArgumentError(
@@ -57,8 +56,8 @@ absl::StatusOr<SandboxPool> PoolFromResource(SandboxPool resource) {
     }
     warm->set_image(*std::move(image));
     if (warm->count() < 0 || warm->count() > kMaxWarmCount) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".count: ", warm->count(),
-                                                     " is out of range 0-", kMaxWarmCount));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".count: ", warm->count(), " is out of range 0-", kMaxWarmCount));
     }
   }
   resource.clear_status();
@@ -160,8 +159,7 @@ absl::Status PoolService::Delete(std::string_view name) {
     }
     return deleted.status();
   }
-  LOG(INFO) << "pool " << name
-            << " deleted: its agents keep their own capacity and warm instances";
+  LOG(INFO) << "pool " << name << " deleted: its agents keep their own capacity and warm instances";
   SandboxPool none;
   none.mutable_metadata()->set_name(std::string(name));
   return Enact(none);

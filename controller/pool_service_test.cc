@@ -88,18 +88,15 @@ INSTANTIATE_TEST_SUITE_P(
         RejectionCase{"namespace",
                       [](SandboxPool& p) { p.mutable_metadata()->set_namespace_("team"); },
                       "a SandboxPool is cluster-scoped"},
-        RejectionCase{"label",
-                      [](SandboxPool& p) {
-                        (*p.mutable_metadata()->mutable_labels())["bad key!"] = "x";
-                      },
-                      "labels"},
+        RejectionCase{
+            "label",
+            [](SandboxPool& p) { (*p.mutable_metadata()->mutable_labels())["bad key!"] = "x"; },
+            "labels"},
         RejectionCase{"negative max",
                       [](SandboxPool& p) { p.mutable_spec()->set_max_sandboxes_per_agent(-1); },
                       "spec.maxSandboxesPerAgent: -1 is out of range 0-100000"},
         RejectionCase{"huge max",
-                      [](SandboxPool& p) {
-                        p.mutable_spec()->set_max_sandboxes_per_agent(100001);
-                      },
+                      [](SandboxPool& p) { p.mutable_spec()->set_max_sandboxes_per_agent(100001); },
                       "spec.maxSandboxesPerAgent: 100001"},
         RejectionCase{"empty warm image", [](SandboxPool& p) { AddWarm(p, "", 1); },
                       "spec.warmImages[0].image is required"},

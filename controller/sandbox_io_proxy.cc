@@ -138,8 +138,7 @@ class AgentReader final : public grpc::ClientReadReactor<agentv1::LogChunk> {
 };
 
 template <typename RelayT>
-class AgentStream final
-    : public grpc::ClientBidiReactor<agentv1::ExecInput, agentv1::ExecOutput> {
+class AgentStream final : public grpc::ClientBidiReactor<agentv1::ExecInput, agentv1::ExecOutput> {
  public:
   explicit AgentStream(RelayT* relay) : relay_(relay) {}
   void OnWriteDone(bool ok) override { relay_->OnAgentWriteDone(ok); }
@@ -250,8 +249,8 @@ class LogsRelay final : public Relay<LogsRelay, grpc::ServerWriteReactor<agentv1
     }
     agent_request_ = *std::move(agent_request);
     stub_ = agentv1::SandboxIO::NewStub(agents->Channel(location->agent_address));
-    grpc::ClientContext* context = NewAgentContext(
-        *ctx, request.follow() ? absl::InfiniteDuration() : options.logs_timeout);
+    grpc::ClientContext* context =
+        NewAgentContext(*ctx, request.follow() ? absl::InfiniteDuration() : options.logs_timeout);
     stub_->async()->Logs(context, &agent_request_, &agent_);
     StartAgentCall();
   }
@@ -267,8 +266,8 @@ class ExecRelay final
     : public Relay<ExecRelay, grpc::ServerBidiReactor<fp::ExecRequest, agentv1::ExecOutput>,
                    AgentStream, agentv1::ExecOutput> {
  public:
-  ExecRelay(grpc::CallbackServerContext* ctx, SandboxService* sandboxes,
-            GrpcAgentClient* agents, const SandboxIOProxy::Options& options)
+  ExecRelay(grpc::CallbackServerContext* ctx, SandboxService* sandboxes, GrpcAgentClient* agents,
+            const SandboxIOProxy::Options& options)
       : ctx_(ctx), sandboxes_(sandboxes), agents_(agents), options_(options) {
     StartRead(&request_);
   }
@@ -297,8 +296,8 @@ class ExecRelay final
  private:
   void Start(bool ok) {
     if (!ok || !request_.has_start()) {
-      Finish(ToGrpcStatus(
-          absl::InvalidArgumentError("the first message of an exec must be `start`")));
+      Finish(
+          ToGrpcStatus(absl::InvalidArgumentError("the first message of an exec must be `start`")));
       return;
     }
     const fp::ExecStart& start = request_.start();
@@ -320,15 +319,15 @@ class ExecRelay final
   SandboxService* const sandboxes_;
   GrpcAgentClient* const agents_;
   const SandboxIOProxy::Options options_;
-  bool started_ = false;       // only OnReadDone touches it; reads never overlap
-  fp::ExecRequest request_;    // the client read in flight
-  agentv1::ExecInput input_;   // the agent write in flight
+  bool started_ = false;      // only OnReadDone touches it; reads never overlap
+  fp::ExecRequest request_;   // the client read in flight
+  agentv1::ExecInput input_;  // the agent write in flight
 };
 
 }  // namespace
 
-grpc::ServerWriteReactor<agentv1::LogChunk>* SandboxIOProxy::Logs(
-    grpc::CallbackServerContext* ctx, const fp::LogsRequest* request) {
+grpc::ServerWriteReactor<agentv1::LogChunk>* SandboxIOProxy::Logs(grpc::CallbackServerContext* ctx,
+                                                                  const fp::LogsRequest* request) {
   return new LogsRelay(ctx, *request, sandboxes_, agents_, options_);
 }
 

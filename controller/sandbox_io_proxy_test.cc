@@ -76,7 +76,8 @@ class FakeAgentIO final : public agentv1::SandboxIO::CallbackService {
     size_t next_ = 0;
   };
 
-  class ExecReactor final : public grpc::ServerBidiReactor<agentv1::ExecInput, agentv1::ExecOutput> {
+  class ExecReactor final
+      : public grpc::ServerBidiReactor<agentv1::ExecInput, agentv1::ExecOutput> {
    public:
     explicit ExecReactor(FakeAgentIO* fake) : fake_(fake) { StartRead(&in_); }
     void OnReadDone(bool ok) override {

@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "controller/store/resources.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "controller/store/resources.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "internal/ids.h"
 #include "internal/image_ref.h"
@@ -147,7 +147,8 @@ absl::Status ValidateMetadataLabels(const v1alpha1::ObjectMeta& meta) {
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t seconds = absl::ToUnixSeconds(t);
   out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+  out->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
 }
 
 absl::Time TimeOf(const google::protobuf::Timestamp& t) {
@@ -218,15 +219,15 @@ absl::Status ValidateMutableSpec(const SandboxSpec& spec, absl::Time now) {
   }
   if (spec.recovery_timeout_seconds() < 0 ||
       spec.recovery_timeout_seconds() > kMaxRecoveryTimeoutSeconds) {
-    return absl::InvalidArgumentError(absl::StrCat("recovery_timeout_seconds ",
-                                                   spec.recovery_timeout_seconds(),
-                                                   " is out of range 0-", kMaxRecoveryTimeoutSeconds));
+    return absl::InvalidArgumentError(
+        absl::StrCat("recovery_timeout_seconds ", spec.recovery_timeout_seconds(),
+                     " is out of range 0-", kMaxRecoveryTimeoutSeconds));
   }
   if (spec.has_expire_time() && TimeOf(spec.expire_time()) <= now) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expire time ", absl::FormatTime(absl::RFC3339_sec, TimeOf(spec.expire_time()),
-                                                      absl::UTCTimeZone()),
-                     " is not in the future"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expire time ",
+        absl::FormatTime(absl::RFC3339_sec, TimeOf(spec.expire_time()), absl::UTCTimeZone()),
+        " is not in the future"));
   }
   if (!spec.reset_revision().empty()) {
     if (auto t = ParseResetRevision(spec.reset_revision()); !t.ok()) return t.status();
@@ -238,8 +239,8 @@ absl::StatusOr<absl::Time> ParseResetRevision(std::string_view revision) {
   absl::Time t;
   std::string err;
   if (!absl::ParseTime(absl::RFC3339_full, Sv(revision), &t, &err)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "reset_revision \"", Sv(revision), "\" is not an RFC 3339 timestamp: ", err));
+    return absl::InvalidArgumentError(
+        absl::StrCat("reset_revision \"", Sv(revision), "\" is not an RFC 3339 timestamp: ", err));
   }
   return t;
 }

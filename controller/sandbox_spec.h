@@ -25,10 +25,10 @@ inline constexpr char kRequestIdAnnotation[] = "fsb.io/request-id";
 inline constexpr char kSpecHashAnnotation[] = "fsb.io/spec-hash";
 
 // Bounds on request sizes; larger requests are INVALID_ARGUMENT.
-inline constexpr int kMaxArgs = 1024;            // command + args entries
-inline constexpr int kMaxEnv = 256;              // environment variables
-inline constexpr int kMaxLabels = 64;            // labels per sandbox
-inline constexpr int kMaxPorts = 64;             // exposed ports per sandbox
+inline constexpr int kMaxArgs = 1024;               // command + args entries
+inline constexpr int kMaxEnv = 256;                 // environment variables
+inline constexpr int kMaxLabels = 64;               // labels per sandbox
+inline constexpr int kMaxPorts = 64;                // exposed ports per sandbox
 inline constexpr size_t kMaxArgvBytes = 128 << 10;  // command + args, bytes
 inline constexpr size_t kMaxEnvBytes = 128 << 10;   // env names + values, bytes
 inline constexpr size_t kMaxPathBytes = 4096;       // working dir

@@ -133,29 +133,30 @@ INSTANTIATE_TEST_SUITE_P(
                      for (int i = 0; i <= kMaxArgs; ++i) r.add_args("a");
                    },
                    "command+args"},
-        BadRequest{"huge arg",
-                   [](auto& r) { r.add_args(std::string(kMaxArgvBytes + 1, 'a')); },
+        BadRequest{"huge arg", [](auto& r) { r.add_args(std::string(kMaxArgvBytes + 1, 'a')); },
                    "command+args"},
         BadRequest{"too many env",
                    [](auto& r) {
-                     for (int i = 0; i <= kMaxEnv; ++i) (*r.mutable_envs())[absl::StrCat("E", i)] = "";
+                     for (int i = 0; i <= kMaxEnv; ++i)
+                       (*r.mutable_envs())[absl::StrCat("E", i)] = "";
                    },
                    "env"},
         BadRequest{"too many labels",
                    [](auto& r) {
-                     for (int i = 0; i <= kMaxLabels; ++i) (*r.mutable_labels())[absl::StrCat("l", i)] = "";
+                     for (int i = 0; i <= kMaxLabels; ++i)
+                       (*r.mutable_labels())[absl::StrCat("l", i)] = "";
                    },
                    "labels"},
-        BadRequest{"negative memory",
-                   [](auto& r) { r.mutable_resources()->set_memory_bytes(-1); }, "resources"},
-        BadRequest{"recovery too long",
-                   [](auto& r) { r.set_recovery_timeout_seconds(86401); },
+        BadRequest{"negative memory", [](auto& r) { r.mutable_resources()->set_memory_bytes(-1); },
+                   "resources"},
+        BadRequest{"recovery too long", [](auto& r) { r.set_recovery_timeout_seconds(86401); },
                    "recovery_timeout_seconds"},
-        BadRequest{"expired already",
-                   [](auto& r) { r.set_expire_time_seconds(1'700'000'000); }, "expire time"},
-        BadRequest{"bad policy",
-                   [](auto& r) { r.set_failure_policy(static_cast<fastpath::v1::FailurePolicy>(7)); },
-                   "failure_policy"},
+        BadRequest{"expired already", [](auto& r) { r.set_expire_time_seconds(1'700'000'000); },
+                   "expire time"},
+        BadRequest{
+            "bad policy",
+            [](auto& r) { r.set_failure_policy(static_cast<fastpath::v1::FailurePolicy>(7)); },
+            "failure_policy"},
         BadRequest{"bad request id", [](auto& r) { r.set_request_id("a b"); }, "request_id"}),
     [](const auto& info) {
       std::string name = info.param.what;

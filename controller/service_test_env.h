@@ -77,9 +77,8 @@ class ServiceTestEnv {
   }
 
   void StartService() {
-    scheduler_ = std::make_unique<Scheduler>(&clock_, Scheduler::Options{
-                                                          .heartbeat_timeout =
-                                                              options_.agent_lost_timeout});
+    scheduler_ = std::make_unique<Scheduler>(
+        &clock_, Scheduler::Options{.heartbeat_timeout = options_.agent_lost_timeout});
     registry_ = std::make_unique<metrics::Registry>();
     auto pools = PoolService::Create(scheduler_.get(), store_.get(), &clock_);
     CHECK(pools.ok()) << pools.status();

@@ -56,8 +56,8 @@ TEST(GrpcServerPollerTest, HybridServerAnswersSyncCallbackAndUnknownMethods) {
   GrpcServerPoller poller(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
 
   {
     auto stub = fastpath::v1::FastPathService::NewStub(channel);
@@ -70,8 +70,7 @@ TEST(GrpcServerPollerTest, HybridServerAnswersSyncCallbackAndUnknownMethods) {
     auto stub = fastpath::v1::SandboxIO::NewStub(channel);
     grpc::ClientContext context;
     SetDeadline(context);
-    std::unique_ptr<grpc::ClientReader<fsb::agent::v1::LogChunk>> reader =
-        stub->Logs(&context, {});
+    std::unique_ptr<grpc::ClientReader<fsb::agent::v1::LogChunk>> reader = stub->Logs(&context, {});
     fsb::agent::v1::LogChunk chunk;
     EXPECT_TRUE(reader->Read(&chunk));
     EXPECT_EQ(chunk.entries_size(), 1);

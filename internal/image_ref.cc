@@ -101,9 +101,9 @@ absl::StatusOr<std::string> NormalizeImageReference(std::string_view ref) {
     size_t end = rest.find('/', start);
     std::string_view component = rest.substr(start, end - start);
     if (!IsPathComponent(component)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "image reference \"", Sv(ref), "\" has an invalid repository component \"", Sv(component),
-          "\" (lowercase letters, digits and . _ - only)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("image reference \"", Sv(ref), "\" has an invalid repository component \"",
+                       Sv(component), "\" (lowercase letters, digits and . _ - only)"));
     }
     if (end == std::string_view::npos) break;
     start = end + 1;

@@ -8,10 +8,19 @@ namespace {
 TEST(JsonWriterTest, NestsObjectsAndArrays) {
   JsonWriter w;
   w.BeginObject()
-      .Key("a").Int(-1)
-      .Key("b").BeginArray().String("x").Uint(2).Bool(false).EndArray()
-      .Key("c").BeginObject().EndObject()
-      .Key("d").StringArray({"p", "q"})
+      .Key("a")
+      .Int(-1)
+      .Key("b")
+      .BeginArray()
+      .String("x")
+      .Uint(2)
+      .Bool(false)
+      .EndArray()
+      .Key("c")
+      .BeginObject()
+      .EndObject()
+      .Key("d")
+      .StringArray({"p", "q"})
       .EndObject();
   EXPECT_EQ(w.str(), R"({"a":-1,"b":["x",2,false],"c":{},"d":["p","q"]})");
 }

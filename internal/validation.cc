@@ -8,7 +8,8 @@ namespace fsb {
 namespace {
 
 absl::Status Invalid(std::string_view field, std::string_view value, std::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(Sv(field), " \"", Sv(value), "\" is invalid: ", Sv(why)));
+  return absl::InvalidArgumentError(
+      absl::StrCat(Sv(field), " \"", Sv(value), "\" is invalid: ", Sv(why)));
 }
 
 bool IsLabelNameChars(std::string_view s) {
@@ -51,7 +52,8 @@ absl::Status ValidateDnsSubdomain(std::string_view field, std::string_view value
 }
 
 absl::Status ValidateEnvName(std::string_view field, std::string_view name) {
-  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(Sv(field), " has an empty name"));
+  if (name.empty())
+    return absl::InvalidArgumentError(absl::StrCat(Sv(field), " has an empty name"));
   if (name.size() > 256) return Invalid(field, name, "name longer than 256 characters");
   if (absl::ascii_isdigit(name.front())) return Invalid(field, name, "name starts with a digit");
   for (char c : name) {
@@ -62,8 +64,7 @@ absl::Status ValidateEnvName(std::string_view field, std::string_view name) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateLabel(std::string_view field, std::string_view key,
-                           std::string_view value) {
+absl::Status ValidateLabel(std::string_view field, std::string_view key, std::string_view value) {
   std::string_view name = key;
   if (size_t slash = key.find('/'); slash != std::string_view::npos) {
     std::string_view prefix = key.substr(0, slash);

@@ -26,8 +26,7 @@ absl::Status ValidateEnvName(std::string_view field, std::string_view name);
 // A label key: optional DNS-subdomain prefix and '/', then a name of at most 63 chars of
 // [A-Za-z0-9._-] starting and ending alphanumeric. Values: at most 63 chars of the same
 // set, possibly empty.
-absl::Status ValidateLabel(std::string_view field, std::string_view key,
-                           std::string_view value);
+absl::Status ValidateLabel(std::string_view field, std::string_view key, std::string_view value);
 
 // A TCP port: 1-65535.
 absl::Status ValidatePort(std::string_view field, int port);

@@ -14,10 +14,11 @@ using ::testing::HasSubstr;
 TEST(ValidateDnsSubdomainTest, AcceptsDottedLabelsAndRejectsTheRest) {
   EXPECT_TRUE(ValidateDnsSubdomain("agent", "node-1").ok());
   EXPECT_TRUE(ValidateDnsSubdomain("agent", "ip-10-0-0-1.ec2.internal").ok());
-  EXPECT_TRUE(ValidateDnsSubdomain("agent", std::string(63, 'a') + "." + std::string(63, 'b')).ok());
-  for (const std::string& bad : std::vector<std::string>{"", "Node", "a..b", ".a", "a.", "a_b",
-                                                         "-a.b", std::string(254, 'a'),
-                                                         std::string(64, 'a')}) {
+  EXPECT_TRUE(
+      ValidateDnsSubdomain("agent", std::string(63, 'a') + "." + std::string(63, 'b')).ok());
+  for (const std::string& bad :
+       std::vector<std::string>{"", "Node", "a..b", ".a", "a.", "a_b", "-a.b",
+                                std::string(254, 'a'), std::string(64, 'a')}) {
     absl::Status s = ValidateDnsSubdomain("agent", bad);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(std::string(s.message()), ::testing::StartsWith("agent ")) << bad;

@@ -27,10 +27,10 @@ class AgentRestartTest : public ::testing::Test {
  protected:
   void Start(std::vector<std::string> agent_flags,
              const std::string& heartbeat_timeout = "--agent-heartbeat-timeout=6s") {
-    auto stack = LocalStack::Start(
-        {.controller_flags = {heartbeat_timeout, "--reconcile-interval=200ms",
-                              "--fastpath-orphan-timeout=2s"},
-         .agent_flags = std::move(agent_flags)});
+    auto stack =
+        LocalStack::Start({.controller_flags = {heartbeat_timeout, "--reconcile-interval=200ms",
+                                                "--fastpath-orphan-timeout=2s"},
+                           .agent_flags = std::move(agent_flags)});
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = *std::move(stack);
   }
@@ -161,8 +161,8 @@ TEST_F(AgentRestartTest, ExitsArePushedAtOnceEvenAfterContainerdRestarts) {
   const uint32_t gap_pid = Pid(gap);
   ASSERT_TRUE(stack_->containerd_daemon().KillDaemon().ok());
   if (gap_pid > 0) {
-    EXPECT_TRUE(WaitFor([&] { return kill(static_cast<pid_t>(gap_pid), 0) != 0; },
-                        absl::Seconds(20)));
+    EXPECT_TRUE(
+        WaitFor([&] { return kill(static_cast<pid_t>(gap_pid), 0) != 0; }, absl::Seconds(20)));
   }
   ASSERT_TRUE(stack_->containerd_daemon().StartDaemon().ok());
   expect_failed("gap", 7);
@@ -211,9 +211,10 @@ TEST_F(AgentRestartTest, JanitorRemovesOnlyUnownedFsbObjects) {
     if (s.kind() == containerd::services::snapshots::v1::COMMITTED) chain = s.name();
   }
   ASSERT_FALSE(chain.empty());
-  ASSERT_TRUE(ctr.PrepareSnapshot("stray-snap", chain,
-                                  {{"fsb.io/managed", "true"}, {"fsb.io/agent", stack_->agent_id()}})
-                  .ok());
+  ASSERT_TRUE(
+      ctr.PrepareSnapshot("stray-snap", chain,
+                          {{"fsb.io/managed", "true"}, {"fsb.io/agent", stack_->agent_id()}})
+          .ok());
 
   EXPECT_TRUE(WaitFor(
       [&] {

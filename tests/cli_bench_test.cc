@@ -20,12 +20,12 @@
 namespace fsb {
 namespace {
 
+using fsb::cli::testing::Field;
+using fsb::cli::testing::Number;
 using fsb::testing::LocalStack;
 using fsb::testing::RunCommand;
 using fsb::testing::SourcePath;
 using fsb::testing::WaitFor;
-using fsb::cli::testing::Field;
-using fsb::cli::testing::Number;
 using google::protobuf::Value;
 using ::testing::Contains;
 using ::testing::HasSubstr;
@@ -84,10 +84,9 @@ TEST_F(CliBenchTest, ImportedImageIsBenchmarkedWithTheServersStages) {
   const std::string agent_port = agent_metrics.substr(agent_metrics.rfind(':') + 1);
   out.clear();
   err.clear();
-  const int code = stack_->Fsb({"bench", "--image", kImage, "--requests", "4", "--concurrency",
-                                "2", "--cleanup", "--controller-metrics",
-                                stack_->controller_metrics(), "--agent-metrics-port", agent_port,
-                                "-o", "json"},
+  const int code = stack_->Fsb({"bench", "--image", kImage, "--requests", "4", "--concurrency", "2",
+                                "--cleanup", "--controller-metrics", stack_->controller_metrics(),
+                                "--agent-metrics-port", agent_port, "-o", "json"},
                                &out, &err);
   Value report;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &report).ok()) << out << err;
@@ -126,10 +125,10 @@ TEST_F(CliBenchTest, ImportedImageIsBenchmarkedWithTheServersStages) {
 
 TEST_F(CliBenchTest, UnreachableMetricsAreWarningsAndTheCreatesStillCount) {
   std::string out, err;
-  const int code = stack_->Fsb(
-      {"bench", "--image", "fsb/busybox", "--requests", "1", "--cleanup", "--controller-metrics",
-       "127.0.0.1:1", "--agent-metrics", "127.0.0.1:1"},
-      &out, &err);
+  const int code =
+      stack_->Fsb({"bench", "--image", "fsb/busybox", "--requests", "1", "--cleanup",
+                   "--controller-metrics", "127.0.0.1:1", "--agent-metrics", "127.0.0.1:1"},
+                  &out, &err);
   EXPECT_THAT(err, HasSubstr("fsb: warning: cannot read the metrics of controller at "
                              "127.0.0.1:1 before the run"));
   EXPECT_THAT(out, HasSubstr("1 succeeded, 0 failed"));

@@ -3,9 +3,9 @@
 // orphaned on the agent, new creates work, and the capacity the registry reserves
 // matches what the agent really runs. Real processes on a private containerd.
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <map>
-#include <atomic>
 #include <set>
 #include <string>
 #include <thread>

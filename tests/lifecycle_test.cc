@@ -24,9 +24,9 @@ class LifecycleTest : public ::testing::Test {
     if (std::string missing = fsb::testing::MissingPrerequisite(); !missing.empty()) {
       GTEST_SKIP() << "integration test skipped: " << missing;
     }
-    auto stack = LocalStack::Start({.controller_flags = {"--agent-heartbeat-timeout=3s",
-                                                         "--reconcile-interval=200ms"},
-                                    .agents = 2});
+    auto stack = LocalStack::Start(
+        {.controller_flags = {"--agent-heartbeat-timeout=3s", "--reconcile-interval=200ms"},
+         .agents = 2});
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = *std::move(stack);
   }

@@ -29,9 +29,8 @@ using ::testing::HasSubstr;
 // GET http://address/path with curl; returns the HTTP status (0 when unreachable).
 int Get(const std::string& address, const std::string& path, std::string* body) {
   std::string out;
-  const int code = RunCommand({"curl", "-s", "-w", "\n%{http_code}",
-                               absl::StrCat("http://", address, path)},
-                              &out);
+  const int code = RunCommand(
+      {"curl", "-s", "-w", "\n%{http_code}", absl::StrCat("http://", address, path)}, &out);
   if (code != 0) return 0;
   const size_t nl = out.rfind('\n');
   int status = 0;
@@ -80,8 +79,10 @@ TEST_F(MetricsE2eTest, EveryStageIsPopulatedAndPromtoolAcceptsBothEndpoints) {
   std::string controller, agent;
   ASSERT_EQ(Get(stack_->controller_metrics(), "/metrics", &controller), 200);
   ASSERT_EQ(Get(stack_->agent_metrics(), "/metrics", &agent), 200);
-  EXPECT_THAT(controller,
-              HasSubstr("fastpath_create_sandbox_duration_seconds_count{mode=\"fast\",success=\"true\"} 1"));
+  EXPECT_THAT(
+      controller,
+      HasSubstr(
+          "fastpath_create_sandbox_duration_seconds_count{mode=\"fast\",success=\"true\"} 1"));
   for (const char* stage : {"validate", "allocate", "agent_rpc"}) {
     EXPECT_THAT(controller,
                 HasSubstr(absl::StrCat("fsb_create_stage_duration_seconds_count{stage=\"", stage,
@@ -89,8 +90,9 @@ TEST_F(MetricsE2eTest, EveryStageIsPopulatedAndPromtoolAcceptsBothEndpoints) {
   }
   for (const char* stage : {"admission", "image_resolve", "container_create", "snapshot_prepare",
                             "task_create", "task_start"}) {
-    EXPECT_THAT(agent, HasSubstr(absl::StrCat(
-                           "fsb_agent_create_stage_duration_seconds_count{stage=\"", stage, "\"} 1")));
+    EXPECT_THAT(agent,
+                HasSubstr(absl::StrCat("fsb_agent_create_stage_duration_seconds_count{stage=\"",
+                                       stage, "\"} 1")));
   }
   EXPECT_THAT(agent, HasSubstr("fsb_containerd_rpc_duration_seconds_count{rpc=\"Tasks.Create\"}"));
   EXPECT_THAT(controller, HasSubstr("fsb_grpc_server_handled_total{code=\"OK\",method=\"/"
@@ -153,9 +155,9 @@ TEST_F(MetricsE2eTest, GooglePprofReadsAProfileFromTheController) {
   std::thread load([&] {
     while (!done) (void)stack_->List();
   });
-  const int fetched = RunCommand({"curl", "-sf", "-o", profile,
-                                  absl::StrCat("http://", stack_->controller_pprof(),
-                                               "/debug/pprof/profile?seconds=2")});
+  const int fetched = RunCommand(
+      {"curl", "-sf", "-o", profile,
+       absl::StrCat("http://", stack_->controller_pprof(), "/debug/pprof/profile?seconds=2")});
   done = true;
   load.join();
   ASSERT_EQ(fetched, 0);
@@ -168,8 +170,8 @@ TEST_F(MetricsE2eTest, GooglePprofReadsAProfileFromTheController) {
   int samples = 0;
   const size_t total = out.find("Total: ");
   ASSERT_NE(total, std::string::npos) << out;
-  ASSERT_TRUE(absl::SimpleAtoi(out.substr(total + 7, out.find(' ', total + 7) - total - 7),
-                               &samples))
+  ASSERT_TRUE(
+      absl::SimpleAtoi(out.substr(total + 7, out.find(' ', total + 7) - total - 7), &samples))
       << out;
   EXPECT_GT(samples, 0) << out;
   std::ifstream in(profile, std::ios::binary);

@@ -23,12 +23,12 @@
 namespace fsb {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using fsb::testing::LocalStack;
 using fsb::testing::PrivateContainerd;
 using fsb::testing::WaitFor;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 // Small enough that a few hundred lines rotate the log several times.
 constexpr int kLogMaxBytes = 4096;
@@ -63,7 +63,7 @@ class SandboxIOTest : public ::testing::Test {
     }
     stack_ = stack->release();
     io_ = fastpath::v1::SandboxIO::NewStub(
-        grpc::CreateChannel(stack_->endpoint(), grpc::InsecureChannelCredentials()))
+              grpc::CreateChannel(stack_->endpoint(), grpc::InsecureChannelCredentials()))
               .release();
   }
 
@@ -175,8 +175,8 @@ class SandboxIOTest : public ::testing::Test {
           logger::ParseEntry(std::string_view(line.data(), line.size()));
       EXPECT_TRUE(e.has_value()) << line;
       if (e) {
-        entries.push_back({std::string(logger::StreamName(e->stream)), std::string(e->data),
-                           e->time_unix_nanos});
+        entries.push_back(
+            {std::string(logger::StreamName(e->stream)), std::string(e->data), e->time_unix_nanos});
       }
     }
     return entries;
@@ -248,8 +248,9 @@ TEST_F(SandboxIOTest, LogsTailSinceAndAFollowThatEndsWithTheSandbox) {
   EXPECT_TRUE(follow_status.ok()) << follow_status.error_code() << " "
                                   << follow_status.error_message();
   ASSERT_EQ(followed.size(), 5u);
-  EXPECT_THAT(Only(followed, "stdout"),
-              ElementsAre(Entry{"stdout", "out1"}, Entry{"stdout", "out2"}, Entry{"stdout", "bye"}));
+  EXPECT_THAT(
+      Only(followed, "stdout"),
+      ElementsAre(Entry{"stdout", "out1"}, Entry{"stdout", "out2"}, Entry{"stdout", "bye"}));
   EXPECT_EQ(followed.back(), (Entry{"stdout", "bye"}));
 }
 
@@ -276,9 +277,9 @@ TEST_F(SandboxIOTest, LogsReadAcrossRotations) {
     EXPECT_EQ(entries[i], (Entry{"stdout", absl::StrCat("line ", first + i)}));
   }
   EXPECT_EQ(entries.back().data, "line 299");
-  EXPECT_THAT(Logs("chatty", 3), ElementsAre(Entry{"stdout", "line 297"},
-                                             Entry{"stdout", "line 298"},
-                                             Entry{"stdout", "line 299"}));
+  EXPECT_THAT(Logs("chatty", 3),
+              ElementsAre(Entry{"stdout", "line 297"}, Entry{"stdout", "line 298"},
+                          Entry{"stdout", "line 299"}));
   ASSERT_TRUE(stack_->Delete("chatty").ok());
   EXPECT_FALSE(std::filesystem::exists(LogPath(id)));
 }
@@ -345,12 +346,12 @@ TEST_F(SandboxIOTest, ExecErrors) {
   Logs("nobody", -1, 0, &logs_status);
   EXPECT_EQ(logs_status.error_code(), grpc::StatusCode::NOT_FOUND);
   // Nothing is left behind by the execs.
-  EXPECT_THAT(std::filesystem::exists(stack_->agent_state_dir() + "/exec")
-                  ? std::vector<std::filesystem::path>(
-                        std::filesystem::directory_iterator(stack_->agent_state_dir() + "/exec"),
-                        {})
-                  : std::vector<std::filesystem::path>{},
-              IsEmpty());
+  EXPECT_THAT(
+      std::filesystem::exists(stack_->agent_state_dir() + "/exec")
+          ? std::vector<std::filesystem::path>(
+                std::filesystem::directory_iterator(stack_->agent_state_dir() + "/exec"), {})
+          : std::vector<std::filesystem::path>{},
+      IsEmpty());
 }
 
 TEST_F(SandboxIOTest, TheCliExecsAndPrintsLogs) {
@@ -359,8 +360,7 @@ TEST_F(SandboxIOTest, TheCliExecsAndPrintsLogs) {
   EXPECT_EQ(stack_->Fsb({"exec", "cli-box", "--", "sh", "-c", "exit 3"}, &out, &err), 3) << err;
   out.clear();
   err.clear();
-  EXPECT_EQ(stack_->Fsb({"exec", "cli-box", "-e", "A=1", "--", "sh", "-c", "echo $A"}, &out,
-                        &err),
+  EXPECT_EQ(stack_->Fsb({"exec", "cli-box", "-e", "A=1", "--", "sh", "-c", "echo $A"}, &out, &err),
             0)
       << err;
   EXPECT_EQ(out, "1\n");
@@ -390,16 +390,15 @@ TEST_F(SandboxIOTest, OutputWrittenWhileTheAgentIsDownIsLogged) {
   stack_->KillAgent();  // SIGKILL: no goodbye
   const std::vector<Entry> at_kill = FileEntries(log);
   // The shim's logger keeps writing with no agent at all.
-  ASSERT_TRUE(WaitFor([&] { return FileEntries(log).size() >= at_kill.size() + 5; },
-                      absl::Seconds(30)))
+  ASSERT_TRUE(
+      WaitFor([&] { return FileEntries(log).size() >= at_kill.size() + 5; }, absl::Seconds(30)))
       << "the log stopped growing when the agent died";
   const Entry written_while_down = FileEntries(log)[at_kill.size() + 2];
 
   ASSERT_TRUE(stack_->StartAgent().ok());
   ASSERT_TRUE(stack_->WaitForAgent(absl::Seconds(30)).ok());
   const size_t at_restart = FileEntries(log).size();
-  ASSERT_TRUE(
-      WaitFor([&] { return FileEntries(log).size() > at_restart; }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return FileEntries(log).size() > at_restart; }, absl::Seconds(30)));
 
   // Through the API, once the restarted agent has taken the sandbox back.
   grpc::Status status;

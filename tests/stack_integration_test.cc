@@ -17,11 +17,11 @@
 namespace fsb {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using fsb::testing::LocalStack;
 using fsb::testing::PrivateContainerd;
 using fsb::testing::WaitFor;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 class StackTest : public ::testing::Test {
  protected:
@@ -88,8 +88,8 @@ TEST_F(StackTest, CreateRunsARealContainerAndDeleteRemovesIt) {
   ASSERT_TRUE(container.ok()) << container.status();
   EXPECT_EQ(container->labels().at("fsb.io/managed"), "true");
   EXPECT_EQ(container->labels().at("fsb.io/sandbox-name"), "hello");
-  EXPECT_TRUE(WaitFor([&] { return ReadLog(id).find("hello") != std::string::npos; },
-                      absl::Seconds(10)))
+  EXPECT_TRUE(
+      WaitFor([&] { return ReadLog(id).find("hello") != std::string::npos; }, absl::Seconds(10)))
       << "log: " << ReadLog(id);
 
   fastpath::v1::ListRequest list_req;
@@ -129,8 +129,8 @@ TEST_F(StackTest, UnknownImageIsNotFoundNamingTheImage) {
   grpc::Status s = Create(req, &resp);
   // The node lacks it and tries to pull it: no registry is reachable from here
   // (UNAVAILABLE naming the registry); one that is would say NOT_FOUND.
-  EXPECT_THAT(s.error_code(), ::testing::AnyOf(grpc::StatusCode::NOT_FOUND,
-                                               grpc::StatusCode::UNAVAILABLE));
+  EXPECT_THAT(s.error_code(),
+              ::testing::AnyOf(grpc::StatusCode::NOT_FOUND, grpc::StatusCode::UNAVAILABLE));
   EXPECT_THAT(s.error_message(), HasSubstr("docker.io/fsb/does-not-exist:1"));
   EXPECT_THAT(s.error_message(), HasSubstr("docker.io"));
   // Nothing was left behind: the name is free again.
@@ -217,8 +217,8 @@ TEST_F(StackTest, CliRunListGetRemove) {
 // container), expiry (the container goes, the record stays), apply, agents.
 TEST_F(StackTest, CliLifecycleUpdateResetExpireApplyAgents) {
   std::string out, err;
-  ASSERT_EQ(Fsb({"run", "--image", PrivateContainerd::kTestImage, "--name", "life", "-l",
-                 "team=a", "--", "sleep", "600"},
+  ASSERT_EQ(Fsb({"run", "--image", PrivateContainerd::kTestImage, "--name", "life", "-l", "team=a",
+                 "--", "sleep", "600"},
                 &out, &err),
             0)
       << err;
@@ -231,9 +231,8 @@ TEST_F(StackTest, CliLifecycleUpdateResetExpireApplyAgents) {
   EXPECT_THAT(out, Not(HasSubstr("life")));
 
   out.clear();
-  ASSERT_EQ(Fsb({"update", "life", "--failure-policy", "auto-recreate", "-l", "tier=x"}, &out,
-                &err),
-            0)
+  ASSERT_EQ(
+      Fsb({"update", "life", "--failure-policy", "auto-recreate", "-l", "tier=x"}, &out, &err), 0)
       << err;
   out.clear();
   ASSERT_EQ(Fsb({"get", "life", "-o", "yaml"}, &out, &err), 0) << err;
@@ -263,8 +262,8 @@ TEST_F(StackTest, CliLifecycleUpdateResetExpireApplyAgents) {
   EXPECT_EQ(task->status(), containerd::v1::types::RUNNING);
 
   // Expiry: the container goes, the record stays as Expired.
-  ASSERT_EQ(Fsb({"run", "--image", PrivateContainerd::kTestImage, "--name", "brief",
-                 "--expire-in", "2s", "--", "sleep", "600"},
+  ASSERT_EQ(Fsb({"run", "--image", PrivateContainerd::kTestImage, "--name", "brief", "--expire-in",
+                 "2s", "--", "sleep", "600"},
                 &out, &err),
             0)
       << err;

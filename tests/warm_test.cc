@@ -131,13 +131,13 @@ class WarmTest : public ::testing::Test {
   void ApplyPool(int count) {
     const std::string path = stack_->dir() + "/pool.yaml";
     std::string out, err;
-    ASSERT_EQ(fsb::testing::RunCommand(
-                  {"sh", "-c",
-                   absl::StrCat("printf 'apiVersion: fsb.io/v1alpha1\\nkind: SandboxPool\\n"
-                                "metadata: {name: default}\\nspec:\\n  warmImages: [{image: ",
-                                PrivateContainerd::kTestImage, ", count: ", count, "}]\\n' > ",
-                                path)}),
-              0);
+    ASSERT_EQ(
+        fsb::testing::RunCommand(
+            {"sh", "-c",
+             absl::StrCat("printf 'apiVersion: fsb.io/v1alpha1\\nkind: SandboxPool\\n"
+                          "metadata: {name: default}\\nspec:\\n  warmImages: [{image: ",
+                          PrivateContainerd::kTestImage, ", count: ", count, "}]\\n' > ", path)}),
+        0);
     ASSERT_EQ(stack_->Fsb({"apply", "-f", path}, &out, &err), 0) << err;
   }
 
@@ -181,22 +181,21 @@ TEST_F(WarmTest, AWarmSandboxIsIndistinguishableFromACold) {
   const std::string exec_probe =
       "id; grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status; echo $GREETING $HOME; pwd";
   std::string cold_exec, warm_exec, err;
-  ASSERT_EQ(stack_->Fsb({"exec", "probe", "-n", "cold", "--", "sh", "-c", exec_probe}, &cold_exec,
-                        &err),
-            0)
+  ASSERT_EQ(
+      stack_->Fsb({"exec", "probe", "-n", "cold", "--", "sh", "-c", exec_probe}, &cold_exec, &err),
+      0)
       << err;
-  ASSERT_EQ(stack_->Fsb({"exec", "probe", "-n", "warm", "--", "sh", "-c", exec_probe}, &warm_exec,
-                        &err),
-            0)
+  ASSERT_EQ(
+      stack_->Fsb({"exec", "probe", "-n", "warm", "--", "sh", "-c", exec_probe}, &warm_exec, &err),
+      0)
       << err;
   EXPECT_EQ(cold_exec, warm_exec);
   EXPECT_THAT(warm_exec, Not(HasSubstr("00000000a82425fb")));  // no CAP_SYS_ADMIN
 
   // The host sees the request's limits in the warm sandbox's cgroup.
   std::string limit;
-  fsb::testing::RunCommand({"cat", "/sys/fs/cgroup/memory/fsb/" + warm.sandbox_id() +
-                                       "/memory.limit_in_bytes"},
-                           &limit);
+  fsb::testing::RunCommand(
+      {"cat", "/sys/fs/cgroup/memory/fsb/" + warm.sandbox_id() + "/memory.limit_in_bytes"}, &limit);
   if (!limit.empty()) EXPECT_EQ(limit, "67108864\n");
 
   // A delete of a process that ignores SIGTERM (sh as PID 1) ends with SIGKILL in both,

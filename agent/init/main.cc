@@ -24,10 +24,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -94,7 +94,8 @@ void Append(size_t* len, std::string_view s) {
     Append(&len, ": ");
     Append(&len, description != nullptr ? description : "unknown error");
   }
-  const size_t n = fsb::init::EncodeFailure(reason, err, {g_message, len}, g_reply, sizeof(g_reply));
+  const size_t n =
+      fsb::init::EncodeFailure(reason, err, {g_message, len}, g_reply, sizeof(g_reply));
   WriteAll(conn, g_reply, n);
   _exit(127);
 }
@@ -363,7 +364,8 @@ int main(int argc, char** argv) {
       close(conn);  // the agent went away before ordering: wait for the next one
       continue;
     }
-    for (int i = 0; i < 4; ++i) size |= static_cast<uint32_t>(static_cast<unsigned char>(header[i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      size |= static_cast<uint32_t>(static_cast<unsigned char>(header[i])) << (8 * i);
     if (size > sizeof(g_payload)) {
       const size_t n = fsb::init::EncodeFailure(FailureReason::kBadOrder, 0, "order too large",
                                                 g_reply, sizeof(g_reply));
@@ -376,8 +378,8 @@ int main(int argc, char** argv) {
       continue;
     }
     if (const char* error = fsb::init::DecodeOrder(g_payload, size, &g_order); error != nullptr) {
-      const size_t n = fsb::init::EncodeFailure(FailureReason::kBadOrder, 0, error, g_reply,
-                                                sizeof(g_reply));
+      const size_t n =
+          fsb::init::EncodeFailure(FailureReason::kBadOrder, 0, error, g_reply, sizeof(g_reply));
       WriteAll(conn, g_reply, n);
       close(conn);
       continue;

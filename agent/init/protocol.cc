@@ -151,8 +151,8 @@ const char* DecodeOrder(char* payload, size_t size, OrderView* out) {
     return e;
   }
   if (out->argc == 0) return "empty argv";
-  if (const char* e = DecodeStrings(r, kMaxStrings, out->envp, &out->envc,
-                                    "too many environment variables")) {
+  if (const char* e =
+          DecodeStrings(r, kMaxStrings, out->envp, &out->envc, "too many environment variables")) {
     return e;
   }
   if (!r.U32(&out->rlimit_count)) return "truncated rlimits";

@@ -32,7 +32,8 @@ Order SampleOrder() {
 std::string Payload(const std::string& frame) {
   EXPECT_GE(frame.size(), 4u);
   uint32_t len = 0;
-  for (int i = 0; i < 4; ++i) len |= static_cast<uint32_t>(static_cast<unsigned char>(frame[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    len |= static_cast<uint32_t>(static_cast<unsigned char>(frame[i])) << (8 * i);
   EXPECT_EQ(len, frame.size() - 4);
   return frame.substr(4);
 }

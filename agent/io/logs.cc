@@ -32,8 +32,8 @@ std::string PercentEncode(std::string_view s, bool keep_slash) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-        c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -125,7 +125,8 @@ class LogFile {
     for (;;) {
       const ssize_t n = read(fd_.get(), buf, sizeof(buf));
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return absl::InternalError(absl::StrCat("cannot read a log: ", std::strerror(errno)));
+      if (n < 0)
+        return absl::InternalError(absl::StrCat("cannot read a log: ", std::strerror(errno)));
       if (n == 0) return absl::OkStatus();
       std::string_view data(buf, n);
       while (!data.empty()) {
@@ -220,8 +221,8 @@ absl::StatusOr<std::string> InstallBinary(const std::string& source, const std::
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
   const std::string target = dir + "/" + std::filesystem::path(source).filename().string();
   const std::string temporary = absl::StrCat(target, ".", getpid(), ".tmp");
-  std::filesystem::copy_file(source, temporary,
-                             std::filesystem::copy_options::overwrite_existing, ec);
+  std::filesystem::copy_file(source, temporary, std::filesystem::copy_options::overwrite_existing,
+                             ec);
   if (!ec) {
     std::filesystem::permissions(temporary, std::filesystem::perms(0755),
                                  std::filesystem::perm_options::replace, ec);

@@ -33,7 +33,6 @@ struct TaskLoggerOptions {
 // shim (Go's url package) decodes every byte back.
 std::string LoggerStdioUri(const TaskLoggerOptions& options, std::string_view log_path);
 
-
 // Copies a binary the shim runs (fsb-logger) or containers bind-mount (fsb-init) to
 // `<dir>/<its file name>` (mode 0755, through a temporary file and a rename, so processes
 // running or mounting the previous copy are unaffected) and returns that path. The
@@ -82,8 +81,8 @@ class SandboxLogs {
   SandboxLogs(SandboxManager* manager, Containerd* containerd)
       : manager_(manager), containerd_(containerd) {}
 
-  absl::Status Logs(const fsb::agent::v1::LogsRequest& request,
-                    const logger::EventFd& cancelled, const LogSink& sink);
+  absl::Status Logs(const fsb::agent::v1::LogsRequest& request, const logger::EventFd& cancelled,
+                    const LogSink& sink);
 
  private:
   SandboxManager* const manager_;

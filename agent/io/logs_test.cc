@@ -19,10 +19,10 @@
 namespace fsb::agent {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using logger::EventFd;
 using logger::Stream;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 constexpr int64_t kSecond = 1'000'000'000;
 constexpr int64_t kT0 = 1'700'000'000 * kSecond;
@@ -63,9 +63,9 @@ class Collector {
       size_t n;
     } wanted{&entries_, n};
     absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(
-        absl::Condition(+[](Wanted* w) { return w->entries->size() >= w->n; }, &wanted),
-        absl::Seconds(30));
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](Wanted* w) { return w->entries->size() >= w->n; }, &wanted),
+                                absl::Seconds(30));
   }
   void Refuse() {
     absl::MutexLock lock(&mu_);
@@ -80,7 +80,6 @@ class Collector {
 
 class StreamLogTest : public ::testing::Test {
  protected:
-
   // Runs a non-following StreamLog and returns what it sent.
   std::vector<std::string> Read(LogQuery query) {
     Collector collector;

@@ -28,7 +28,8 @@ class BlockingWriter {
     // Not under the lock: the completion may run on any thread.
     reactor_->StartWrite(&message_);
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(+[](bool* in_flight) { return !*in_flight; }, &in_flight_));
+    mu_.Await(absl::Condition(
+        +[](bool* in_flight) { return !*in_flight; }, &in_flight_));
     return !broken_;
   }
 
@@ -129,8 +130,8 @@ class ExecReactor final : public grpc::ServerBidiReactor<v1::ExecInput, v1::Exec
       if (cancelled_) session->Cancel();
     }
     StartRead(&input_);
-    absl::Status status = session->Run(
-        [this](v1::ExecOutput output) { return writer_.Write(std::move(output)); });
+    absl::Status status =
+        session->Run([this](v1::ExecOutput output) { return writer_.Write(std::move(output)); });
     Finish(ToGrpcStatus(status));
   }
 

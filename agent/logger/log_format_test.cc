@@ -76,8 +76,7 @@ TEST(LogFormatTest, RejectsMalformedLines) {
 }
 
 TEST(LogFormatTest, RotatedPathAddsOne) {
-  EXPECT_EQ(RotatedLogPath("/var/lib/fsb-agent/logs/abc.log"),
-            "/var/lib/fsb-agent/logs/abc.log.1");
+  EXPECT_EQ(RotatedLogPath("/var/lib/fsb-agent/logs/abc.log"), "/var/lib/fsb-agent/logs/abc.log.1");
 }
 
 }  // namespace

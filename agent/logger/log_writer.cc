@@ -17,8 +17,7 @@ int Index(Stream stream) { return stream == Stream::kStdout ? 0 : 1; }
 
 }  // namespace
 
-std::unique_ptr<LogWriter> LogWriter::Open(const std::string& path, int64_t max_bytes,
-                                           int* error) {
+std::unique_ptr<LogWriter> LogWriter::Open(const std::string& path, int64_t max_bytes, int* error) {
   UniqueFd fd(open(path.c_str(), kOpenFlags, kMode));
   struct stat st {};
   if (!fd.valid() || fstat(fd.get(), &st) != 0) {

@@ -32,8 +32,7 @@ class LogWriter {
  public:
   // Opens `path` for appending, creating it (mode 0640) if needed. Returns nullptr with
   // `*error` set to errno on failure.
-  static std::unique_ptr<LogWriter> Open(const std::string& path, int64_t max_bytes,
-                                         int* error);
+  static std::unique_ptr<LogWriter> Open(const std::string& path, int64_t max_bytes, int* error);
 
   // Adds `bytes` read from `stream` at `now_unix_nanos`. Returns 0, or the errno of a
   // failed write or rotation (the entries of this call are then lost; later calls try
@@ -54,8 +53,8 @@ class LogWriter {
   const std::string path_;
   const int64_t max_bytes_;
   UniqueFd fd_;
-  int64_t size_;        // bytes in the current file, `buffer_` included
-  std::string buffer_;  // formatted entries not yet written
+  int64_t size_;         // bytes in the current file, `buffer_` included
+  std::string buffer_;   // formatted entries not yet written
   std::string kept_[2];  // per stream: bytes of a line whose newline has not come yet
 };
 

@@ -19,7 +19,6 @@ constexpr int64_t kT = 1'700'000'000'000'000'000;
 
 class LogWriterTest : public ::testing::Test {
  protected:
-
   std::unique_ptr<LogWriter> Open(int64_t max_bytes) {
     int error = 0;
     std::unique_ptr<LogWriter> writer = LogWriter::Open(path_, max_bytes, &error);
@@ -41,7 +40,7 @@ TEST_F(LogWriterTest, CutsLinesAndKeepsStreamsApart) {
   ASSERT_EQ(writer->Close(Stream::kStdout, kT), 0);
   ASSERT_EQ(writer->Close(Stream::kStderr, kT), 0);
   EXPECT_THAT(DescribeLog(path_), ElementsAre("stdout F one", "stderr F err1", "stderr F ",
-                                          "stdout F two", "stdout P three"));
+                                              "stdout F two", "stdout P three"));
 }
 
 TEST_F(LogWriterTest, SplitsLongLinesIntoPartialEntries) {
@@ -50,9 +49,8 @@ TEST_F(LogWriterTest, SplitsLongLinesIntoPartialEntries) {
   ASSERT_EQ(writer->Write(Stream::kStdout, long_line.substr(0, 100), kT), 0);
   ASSERT_EQ(writer->Write(Stream::kStdout, long_line.substr(100) + "\nend\n", kT), 0);
   const std::string part(kMaxEntryBytes, 'x');
-  EXPECT_THAT(DescribeLog(path_),
-              ElementsAre("stdout P " + part, "stdout P " + part, "stdout F xxxxxxxxxx",
-                          "stdout F end"));
+  EXPECT_THAT(DescribeLog(path_), ElementsAre("stdout P " + part, "stdout P " + part,
+                                              "stdout F xxxxxxxxxx", "stdout F end"));
 }
 
 TEST_F(LogWriterTest, LineOfExactlyTheEntrySizeIsOneEntry) {

@@ -113,8 +113,7 @@ TEST_F(LoggerMainTest, SigtermDrainsWhatWasWrittenThenExits) {
   ASSERT_EQ(kill(logger.pid(), SIGTERM), 0);
   EXPECT_EQ(logger.Wait(), 0);
   std::vector<std::string> entries = DescribeLog(path_);
-  EXPECT_THAT(entries, ::testing::UnorderedElementsAre("stdout F before term",
-                                                       "stderr P partial"));
+  EXPECT_THAT(entries, ::testing::UnorderedElementsAre("stdout F before term", "stderr P partial"));
 }
 
 TEST_F(LoggerMainTest, RotatesAtMaxSize) {

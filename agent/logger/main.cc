@@ -92,8 +92,7 @@ bool Pump(int fd, Stream stream, LogWriter& writer) {
   for (;;) {
     const ssize_t n = read(fd, buf, sizeof(buf));
     if (n > 0) {
-      if (int error = writer.Write(stream, std::string_view(buf, n), NowUnixNanos());
-          error != 0) {
+      if (int error = writer.Write(stream, std::string_view(buf, n), NowUnixNanos()); error != 0) {
         std::fprintf(stderr, "fsb-logger: write: %s\n", std::strerror(error));
       }
       continue;

@@ -82,9 +82,9 @@ absl::Status CgroupLimits::Apply(std::string_view cgroups_path,
   if (roots_.unified) {
     const std::string dir = roots_.unified_root + rel;
     if (limits.cpu_millicores() > 0) {
-      absl::Status s = WriteFile(dir + "/cpu.max",
-                                 absl::StrCat(CpuQuotaMicros(limits.cpu_millicores()), " ",
-                                              kCfsPeriodMicros));
+      absl::Status s =
+          WriteFile(dir + "/cpu.max",
+                    absl::StrCat(CpuQuotaMicros(limits.cpu_millicores()), " ", kCfsPeriodMicros));
       if (!s.ok()) return s;
     }
     if (limits.memory_bytes() > 0) {

@@ -20,7 +20,7 @@ class CgroupLimits {
   // mounted somewhere) or the v2 unified hierarchy.
   struct Roots {
     bool unified = false;
-    std::string unified_root;  // v2
+    std::string unified_root;       // v2
     std::string cpu, memory, pids;  // v1
   };
 

@@ -39,8 +39,7 @@ TEST(CgroupLimitsTest, FindsV1ControllersOrTheUnifiedHierarchy) {
   EXPECT_TRUE(v2->roots().unified);
   EXPECT_EQ(v2->roots().unified_root, "/sys/fs/cgroup");
 
-  EXPECT_EQ(CgroupLimits::FromMountInfo("").status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CgroupLimits::FromMountInfo("").status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(CgroupLimits::FromMountInfo(
                   "34 30 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n")
                   .status()

@@ -21,11 +21,11 @@ namespace fsb::agent {
 
 // How a fake init answers an order.
 enum class FakeInitBehavior {
-  kExec,          // executing, then close (execve succeeded)
-  kBadExecutable, // a kExecutable failure
-  kBadUser,       // a kUser failure
-  kDie,           // close without a word (init crashed)
-  kRefuse,        // nobody listens: Connect fails UNAVAILABLE
+  kExec,           // executing, then close (execve succeeded)
+  kBadExecutable,  // a kExecutable failure
+  kBadUser,        // a kUser failure
+  kDie,            // close without a word (init crashed)
+  kRefuse,         // nobody listens: Connect fails UNAVAILABLE
 };
 
 // Every fake init a test made, with the orders they received. Thread-safe.
@@ -42,7 +42,8 @@ class FakeInits {
 
   // A WarmPool::Options::connect that serves each connection with a fake init.
   auto Connector() {
-    return [this](const std::string& path, absl::Duration timeout) { return Connect(path, timeout); };
+    return
+        [this](const std::string& path, absl::Duration timeout) { return Connect(path, timeout); };
   }
 
   absl::StatusOr<InitConnection> Connect(const std::string& path, absl::Duration timeout) {
@@ -103,7 +104,8 @@ class FakeInits {
     char header[4];
     if (ReadAll(fd, header, 4)) {
       uint32_t size = 0;
-      for (int i = 0; i < 4; ++i) size |= static_cast<uint32_t>(static_cast<unsigned char>(header[i])) << (8 * i);
+      for (int i = 0; i < 4; ++i)
+        size |= static_cast<uint32_t>(static_cast<unsigned char>(header[i])) << (8 * i);
       std::string payload(size, '\0');
       auto view = std::make_unique<init::OrderView>();
       if (ReadAll(fd, payload.data(), size) &&

@@ -36,8 +36,7 @@ absl::Status WaitReadable(int fd, const Deadline& deadline) {
 }
 
 absl::Status FromFailure(const init::Failure& f) {
-  const std::string message = absl::StrCat("cannot start the sandbox's process: ",
-                                           f.message);
+  const std::string message = absl::StrCat("cannot start the sandbox's process: ", f.message);
   switch (f.reason) {
     case FailureReason::kExecutable:
     case FailureReason::kCwd:
@@ -82,8 +81,8 @@ absl::StatusOr<InitConnection> InitConnection::FromFd(int fd, absl::Duration tim
     return absl::DataLossError("malformed hello from fsb-init");
   }
   if (version != init::kVersion) {
-    return absl::DataLossError(absl::StrCat("fsb-init speaks protocol version ", version,
-                                            ", the agent ", init::kVersion));
+    return absl::DataLossError(
+        absl::StrCat("fsb-init speaks protocol version ", version, ", the agent ", init::kVersion));
   }
   return conn;
 }
@@ -153,8 +152,8 @@ absl::Status InitConnection::Run(const init::Order& order, absl::Duration timeou
   const Deadline deadline = Deadline::In(timeout);
   const std::string frame = init::EncodeOrder(order);
   if (frame.size() - 4 > init::kMaxPayload) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the process description is ", frame.size(), " bytes; at most ", init::kMaxPayload));
+    return absl::InvalidArgumentError(absl::StrCat("the process description is ", frame.size(),
+                                                   " bytes; at most ", init::kMaxPayload));
   }
   for (size_t off = 0; off < frame.size();) {
     const ssize_t n = send(fd_, frame.data() + off, frame.size() - off, MSG_NOSIGNAL);

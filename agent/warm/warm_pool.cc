@@ -184,7 +184,8 @@ std::optional<WarmClaim> WarmPool::ReadClaim(std::string_view id) const {
   const std::string data = ss.str();
   if (data.size() < 4) return std::nullopt;
   uint32_t len = 0;
-  for (int i = 0; i < 4; ++i) len |= static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    len |= static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << (8 * i);
   if (data.size() - 4 < len) return std::nullopt;
   WarmClaim claim;
   if (!claim.spec.ParseFromArray(data.data() + 4, static_cast<int>(len))) return std::nullopt;
@@ -225,8 +226,8 @@ void WarmPool::Forget(std::string_view id) {
 void WarmPool::Adopt(const ContainerState& container, InitConnection init) {
   WarmInstance instance;
   instance.id = container.id;
-  instance.image = container.labels.count(kWarmImageLabel) ? container.labels.at(kWarmImageLabel)
-                                                            : "";
+  instance.image =
+      container.labels.count(kWarmImageLabel) ? container.labels.at(kWarmImageLabel) : "";
   if (auto g = container.labels.find(kShimGroupLabel); g != container.labels.end()) {
     instance.shim_group = g->second;
   }
@@ -237,12 +238,13 @@ void WarmPool::Adopt(const ContainerState& container, InitConnection init) {
   absl::StatusOr<ResolvedImage> resolved = runtime_->ResolveImage(instance.image);
   const bool fresh = clock_->Now() - instance.created_at < options_.max_age;
   auto chain = container.labels.find(kWarmChainLabel);
-  const bool same_image = resolved.ok() && chain != container.labels.end() &&
-                          chain->second == resolved->chain_id;
+  const bool same_image =
+      resolved.ok() && chain != container.labels.end() && chain->second == resolved->chain_id;
   if (same_image) {
     instance.resolved = *resolved;
     if (NeedsUserDatabase(resolved->config.config().user())) {
-      absl::StatusOr<std::string> passwd = runtime_->ReadImageFile(resolved->chain_id, "/etc/passwd");
+      absl::StatusOr<std::string> passwd =
+          runtime_->ReadImageFile(resolved->chain_id, "/etc/passwd");
       absl::StatusOr<std::string> group = runtime_->ReadImageFile(resolved->chain_id, "/etc/group");
       instance.users = std::make_shared<const UserDatabase>(
           ParseUserDatabase(passwd.value_or(""), group.value_or("")));
@@ -258,8 +260,9 @@ void WarmPool::Adopt(const ContainerState& container, InitConnection init) {
   }
   const std::string image = instance.image;
   images_[image].ready.push_back(std::move(instance));
-  std::sort(images_[image].ready.begin(), images_[image].ready.end(),
-            [](const WarmInstance& a, const WarmInstance& b) { return a.created_at < b.created_at; });
+  std::sort(
+      images_[image].ready.begin(), images_[image].ready.end(),
+      [](const WarmInstance& a, const WarmInstance& b) { return a.created_at < b.created_at; });
   UpdateGauges(image);
 }
 
@@ -377,12 +380,11 @@ bool WarmPool::RefillOnce() {
   PerImage& p = images_[image];
   --p.preparing;
   if (!made.ok()) {
-    p.backoff = p.backoff == absl::ZeroDuration()
-                    ? options_.backoff_initial
-                    : std::min(p.backoff * 2, options_.backoff_max);
+    p.backoff = p.backoff == absl::ZeroDuration() ? options_.backoff_initial
+                                                  : std::min(p.backoff * 2, options_.backoff_max);
     p.retry_after = clock_->Now() + p.backoff;
-    LOG(WARNING) << "cannot prepare a warm instance of " << image << " (retrying in "
-                 << p.backoff << "): " << made.status();
+    LOG(WARNING) << "cannot prepare a warm instance of " << image << " (retrying in " << p.backoff
+                 << "): " << made.status();
   } else {
     p.backoff = absl::ZeroDuration();
     p.retry_after = absl::InfinitePast();
@@ -574,8 +576,8 @@ void WarmPool::Reap() {
         {kSandboxIdLabel, b.claim.spec.sandbox_id()},
         {kSandboxNameLabel, b.claim.spec.name()},
         {kSandboxNamespaceLabel, b.claim.spec.namespace_()}};
-    absl::Status s =
-        runtime_->UpdateContainer(b.id, labels, b.claim.spec.SerializeAsString(), b.claim.spec_json);
+    absl::Status s = runtime_->UpdateContainer(b.id, labels, b.claim.spec.SerializeAsString(),
+                                               b.claim.spec_json);
     if (s.ok() || absl::IsNotFound(s)) {
       RemoveClaim(b.id);
     } else {

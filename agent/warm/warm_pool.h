@@ -24,8 +24,8 @@
 #include "agent/warm/init_connection.h"
 #include "fsb/agent/v1/agent.pb.h"
 #include "internal/background_loop.h"
-#include "internal/deadline.h"
 #include "internal/clock.h"
+#include "internal/deadline.h"
 
 namespace fsb::agent {
 

@@ -1,10 +1,10 @@
 #include "agent/warm/warm_targets.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 #include "internal/image_ref.h"
 
 namespace fsb::agent {
@@ -21,8 +21,7 @@ absl::StatusOr<std::vector<WarmTarget>> ParseWarmTargets(const std::vector<std::
         return absl::InvalidArgumentError(absl::StrCat(
             "--warm \"", entry, "\": expected IMAGE=N with N in 0-", kMaxWarmPerImage));
       }
-      absl::StatusOr<std::string> image =
-          NormalizeImageReference(std::string(entry.substr(0, eq)));
+      absl::StatusOr<std::string> image = NormalizeImageReference(std::string(entry.substr(0, eq)));
       if (!image.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat("--warm \"", entry, "\": ", image.status().message()));

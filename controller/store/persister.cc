@@ -134,9 +134,8 @@ absl::StatusOr<int64_t> Persister::Write(const ObjectKey& key, const std::option
       return current.status();
     }
   }
-  return absl::AbortedError(
-      absl::StrCat("store keeps changing under ", Sv(key.kind), " ", Sv(key.ns), "/",
-                   Sv(key.name), ": ", last.message()));
+  return absl::AbortedError(absl::StrCat("store keeps changing under ", Sv(key.kind), " ",
+                                         Sv(key.ns), "/", Sv(key.name), ": ", last.message()));
 }
 
 absl::Status Persister::Wait(const ObjectKey& key, uint64_t ticket, absl::Duration timeout) {
@@ -148,10 +147,10 @@ absl::Status Persister::Wait(const ObjectKey& key, uint64_t ticket, absl::Durati
   absl::MutexLock lock(&mu_);
   if (mu_.AwaitWithTimeout(absl::Condition(&durable), timeout)) return absl::OkStatus();
   const absl::Status& error = states_.at(map_key).last_error;
-  return absl::DeadlineExceededError(absl::StrCat(
-      "the store did not confirm the write of ", Sv(key.kind), " ", Sv(key.ns), "/", Sv(key.name),
-      " within ", absl::FormatDuration(timeout),
-      error.ok() ? std::string() : absl::StrCat(": ", error.ToString())));
+  return absl::DeadlineExceededError(
+      absl::StrCat("the store did not confirm the write of ", Sv(key.kind), " ", Sv(key.ns), "/",
+                   Sv(key.name), " within ", absl::FormatDuration(timeout),
+                   error.ok() ? std::string() : absl::StrCat(": ", error.ToString())));
 }
 
 absl::Status Persister::WaitAll(absl::Duration timeout) {

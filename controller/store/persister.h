@@ -83,8 +83,7 @@ class Persister {
   };
 
   static std::string MapKey(const ObjectKey& key);
-  uint64_t Declare(const ObjectKey& key, std::optional<Object> desired)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t Declare(const ObjectKey& key, std::optional<Object> desired) ABSL_LOCKS_EXCLUDED(mu_);
   void Run();
   // Makes the store match `desired`; returns the stored version afterwards (0 = absent).
   absl::StatusOr<int64_t> Write(const ObjectKey& key, const std::optional<Object>& desired,

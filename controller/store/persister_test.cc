@@ -77,9 +77,9 @@ class PersisterTest : public ::testing::Test {
   }
   std::string Value(const std::string& name) {
     absl::StatusOr<Object> o = sqlite_->Get({"Sandbox", "default", name});
-    return o.ok() ? o->value : std::string(o.status().code() == absl::StatusCode::kNotFound
-                                               ? "<absent>"
-                                               : "<error>");
+    return o.ok() ? o->value
+                  : std::string(o.status().code() == absl::StatusCode::kNotFound ? "<absent>"
+                                                                                 : "<error>");
   }
 
   std::string dir_;
@@ -148,7 +148,7 @@ TEST_F(PersisterTest, FailedWritesAreRetriedAndWaitReportsTheError) {
   flaky_->fail_writes = 1000;
   persister_ = std::make_unique<Persister>(
       flaky_.get(), Persister::Options{.min_backoff = absl::Milliseconds(1),
-                                  .max_backoff = absl::Milliseconds(5)});
+                                       .max_backoff = absl::Milliseconds(5)});
   const ObjectKey key{"Sandbox", "default", "a"};
   uint64_t ticket = persister_->Put(Obj("a", "v"));
   absl::Status waited = persister_->Wait(key, ticket, absl::Milliseconds(100));

@@ -220,11 +220,11 @@ absl::StatusOr<std::unique_ptr<WatchHandle>> ResourceClient<T>::Watch(
                        });
 }
 
-#define FSB_INSTANTIATE_RESOURCE(T)                        \
-  template class ResourceClient<T>;                        \
-  template absl::Status CheckTypeMeta<T>(T*);              \
-  template ObjectKey KeyOf<T>(const T&);                   \
-  template Object EncodeObject<T>(const T&);               \
+#define FSB_INSTANTIATE_RESOURCE(T)           \
+  template class ResourceClient<T>;           \
+  template absl::Status CheckTypeMeta<T>(T*); \
+  template ObjectKey KeyOf<T>(const T&);      \
+  template Object EncodeObject<T>(const T&);  \
   template absl::StatusOr<T> DecodeObject<T>(const Object&);
 FSB_INSTANTIATE_RESOURCE(v1alpha1::Sandbox)
 FSB_INSTANTIATE_RESOURCE(v1alpha1::SandboxPool)

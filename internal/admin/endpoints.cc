@@ -11,8 +11,10 @@ absl::StatusOr<Endpoints> StartEndpoints(const std::string& metrics_bind_address
                                          const metrics::Registry* registry,
                                          std::function<absl::Status()> readiness) {
   Endpoints endpoints;
-  absl::StatusOr<std::unique_ptr<AdminServer>> admin = AdminServer::Create(
-      {.bind_address = metrics_bind_address, .registry = registry, .readiness = std::move(readiness)});
+  absl::StatusOr<std::unique_ptr<AdminServer>> admin =
+      AdminServer::Create({.bind_address = metrics_bind_address,
+                           .registry = registry,
+                           .readiness = std::move(readiness)});
   if (!admin.ok()) {
     return absl::Status(admin.status().code(),
                         absl::StrCat("metrics listener: ", admin.status().message()));

@@ -14,8 +14,7 @@ class Factory;
 // One RPC: remembers its start, records its end when the status is sent.
 class Interceptor final : public grpc::experimental::Interceptor {
  public:
-  Interceptor(const Factory* factory, const char* method)
-      : factory_(factory), method_(method) {}
+  Interceptor(const Factory* factory, const char* method) : factory_(factory), method_(method) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override;
 

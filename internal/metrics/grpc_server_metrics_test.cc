@@ -41,8 +41,8 @@ TEST(GrpcServerMetricsTest, CountsAndTimesEveryCallByMethodAndCode) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
 
-  auto stub = fastpath::v1::FastPathService::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  auto stub = fastpath::v1::FastPathService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
   for (int i = 0; i < 3; ++i) {
     grpc::ClientContext ctx;
     fastpath::v1::SandboxInfo info;

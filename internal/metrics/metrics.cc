@@ -131,8 +131,7 @@ Histogram::Snapshot Histogram::Collect() const {
 }
 
 std::vector<double> LatencyBuckets() {
-  return {0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-          0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+  return {0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
 std::string ResultLabel(const absl::Status& status) {
@@ -165,7 +164,9 @@ void Family<T>::Serialize(Type type, std::string* out) const {
   AppendEscaped(help_, /*quote_too=*/false, out);
   *out += "\n# TYPE ";
   *out += name_;
-  *out += type == Type::kCounter ? " counter\n" : type == Type::kGauge ? " gauge\n" : " histogram\n";
+  *out += type == Type::kCounter ? " counter\n"
+          : type == Type::kGauge ? " gauge\n"
+                                 : " histogram\n";
   absl::MutexLock lock(&mu_);
   for (const auto& [labels, child] : children_) {
     if constexpr (std::is_same_v<T, Histogram>) {
@@ -224,9 +225,15 @@ std::string Registry::Serialize() const {
   absl::MutexLock lock(&mu_);
   for (const auto& [name, e] : families_) {
     switch (e.type) {
-      case Type::kCounter: e.counter->Serialize(e.type, &out); break;
-      case Type::kGauge: e.gauge->Serialize(e.type, &out); break;
-      case Type::kHistogram: e.histogram->Serialize(e.type, &out); break;
+      case Type::kCounter:
+        e.counter->Serialize(e.type, &out);
+        break;
+      case Type::kGauge:
+        e.gauge->Serialize(e.type, &out);
+        break;
+      case Type::kHistogram:
+        e.histogram->Serialize(e.type, &out);
+        break;
     }
   }
   return out;

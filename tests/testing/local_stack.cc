@@ -32,7 +32,8 @@ LocalStack::LocalStack(Options options, std::unique_ptr<PrivateContainerd> conta
 absl::StatusOr<std::unique_ptr<LocalStack>> LocalStack::Start(Options options) {
   absl::StatusOr<std::unique_ptr<PrivateContainerd>> containerd = PrivateContainerd::Start();
   if (!containerd.ok()) return containerd.status();
-  auto stack = std::unique_ptr<LocalStack>(new LocalStack(std::move(options), *std::move(containerd)));
+  auto stack =
+      std::unique_ptr<LocalStack>(new LocalStack(std::move(options), *std::move(containerd)));
   stack->endpoint_ = absl::StrCat("127.0.0.1:", FreePort());
   stack->controller_metrics_ = absl::StrCat("127.0.0.1:", FreePort());
   stack->controller_pprof_ = absl::StrCat("127.0.0.1:", FreePort());
@@ -70,10 +71,12 @@ LocalStack::~LocalStack() {
 }
 
 absl::Status LocalStack::StartController() {
-  std::vector<std::string> argv = {FSB_CONTROLLER_BIN, "--fastpath-bind-address=" + endpoint_,
+  std::vector<std::string> argv = {FSB_CONTROLLER_BIN,
+                                   "--fastpath-bind-address=" + endpoint_,
                                    "--data-dir=" + controller_data_dir(),
                                    "--metrics-bind-address=" + controller_metrics_,
-                                   "--pprof-bind-address=" + controller_pprof_, "--logtostderr"};
+                                   "--pprof-bind-address=" + controller_pprof_,
+                                   "--logtostderr"};
   argv.insert(argv.end(), options_.controller_flags.begin(), options_.controller_flags.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> child =
       ChildProcess::Start(argv, dir() + "/controller.log");
@@ -98,14 +101,20 @@ std::string LocalStack::agent_namespace(int i) const {
 }
 
 absl::Status LocalStack::StartAgent(int i) {
-  std::vector<std::string> argv = {
-      FSB_AGENT_BIN, absl::StrCat("--agent-port=", agents_[i].port), "--controller=" + endpoint_,
-      "--containerd-socket=" + containerd_->socket(),
-      "--containerd-namespace=" + agent_namespace(i), "--state-dir=" + agent_state_dir(i),
-      "--agent-id=" + agent_id(i), "--node-name=it-node",
-      absl::StrCat("--capacity=", options_.agent_capacity), "--heartbeat_interval_ms=200",
-      "--delete_grace_ms=1000", "--metrics-bind-address=" + agents_[i].metrics,
-      "--pprof-bind-address=" + agents_[i].pprof, "--logtostderr"};
+  std::vector<std::string> argv = {FSB_AGENT_BIN,
+                                   absl::StrCat("--agent-port=", agents_[i].port),
+                                   "--controller=" + endpoint_,
+                                   "--containerd-socket=" + containerd_->socket(),
+                                   "--containerd-namespace=" + agent_namespace(i),
+                                   "--state-dir=" + agent_state_dir(i),
+                                   "--agent-id=" + agent_id(i),
+                                   "--node-name=it-node",
+                                   absl::StrCat("--capacity=", options_.agent_capacity),
+                                   "--heartbeat_interval_ms=200",
+                                   "--delete_grace_ms=1000",
+                                   "--metrics-bind-address=" + agents_[i].metrics,
+                                   "--pprof-bind-address=" + agents_[i].pprof,
+                                   "--logtostderr"};
   argv.insert(argv.end(), options_.agent_flags.begin(), options_.agent_flags.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> child =
       ChildProcess::Start(argv, absl::StrCat(dir(), "/", agent_id(i), ".log"));
