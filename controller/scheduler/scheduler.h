@@ -464,9 +464,11 @@ class Scheduler {
   absl::Status NoCandidate(const AllocationRequest& request, const Diagnosis& d) const
       ABSL_LOCKS_EXCLUDED(mu_);
   AgentView ViewLocked(uint32_t i, ImageId image) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Fills `s` (default-constructed) with agent i's state.
-  void SnapshotLocked(uint32_t i, int64_t cutoff_ns, AgentSnapshot& s) const
+  AgentSnapshot SnapshotLocked(uint32_t i, int64_t cutoff_ns) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Converts to SnapshotLocked(i, cutoff_ns) (with mu_ held), so that a vector or a
+  // StatusOr constructs the snapshot in place instead of moving it.
+  struct SnapshotOf;
   // Agent i's lists in published form, from the cache or built into it.
   SharedList<std::string> PublishedImages(uint32_t i) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   SharedList<NamedWarmImage> PublishedWarm(uint32_t i) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
