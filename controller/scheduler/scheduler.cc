@@ -399,26 +399,45 @@ absl::StatusOr<AgentHandle> Scheduler::RegisterOrUpdate(const AgentDescriptor& a
     return absl::InvalidArgumentError(
         absl::StrCat("agent ", agent.id, ": max_sandboxes and reported_sandboxes must be >= 0"));
   }
-  const PoolId pool = InternPool(agent.pool);
-  // Interning before taking mu_ (intern_mu_ is a leaf lock). Inline buffers avoid
-  // allocating on re-registration of a typical agent.
-  absl::InlinedVector<ImageId, kInitialImages> images;
-  for (const std::string& ref : agent.images) {
-    absl::StatusOr<ImageId> id = InternImage(ref);
+  // Interning before taking mu_ (intern_mu_ is a leaf lock). A re-registration names
+  // known spellings: all are looked up under one acquisition of intern_mu_, and only those
+  // not found are interned (one acquisition each). Inline buffers avoid allocating for a
+  // typical agent.
+  PoolId pool;
+  absl::InlinedVector<ImageId, kInitialImages> images(agent.images.size());
+  absl::InlinedVector<WarmImage, kInitialWarm> warm(agent.warm.size());
+  {
+    absl::ReaderMutexLock lock(&intern_mu_);
+    auto alias = [&](const std::string& ref) ABSL_SHARED_LOCKS_REQUIRED(intern_mu_) {
+      auto it = image_aliases_.find(Sv(ref));
+      return it == image_aliases_.end() ? kUnknownImage : it->second;
+    };
+    auto known_pool = pool_ids_.find(Sv(agent.pool));
+    pool = known_pool == pool_ids_.end() ? kUnknownPool : known_pool->second;
+    for (size_t k = 0; k < images.size(); ++k) images[k] = alias(agent.images[k]);
+    for (size_t k = 0; k < warm.size(); ++k) {
+      const NamedWarmImage& w = agent.warm[k];
+      warm[k] = {alias(w.image), w.ready, w.preparing, w.desired};
+    }
+  }
+  if (pool == kUnknownPool) pool = InternPool(agent.pool);
+  for (size_t k = 0; k < images.size(); ++k) {
+    if (images[k] != kUnknownImage) continue;
+    absl::StatusOr<ImageId> id = InternImage(agent.images[k]);
     if (!id.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("agent ", agent.id, ": image ", id.status().message()));
     }
-    images.push_back(*id);
+    images[k] = *id;
   }
-  absl::InlinedVector<WarmImage, kInitialWarm> warm;
-  for (const NamedWarmImage& w : agent.warm) {
-    absl::StatusOr<ImageId> id = InternImage(w.image);
+  for (size_t k = 0; k < warm.size(); ++k) {
+    if (warm[k].image != kUnknownImage) continue;
+    absl::StatusOr<ImageId> id = InternImage(agent.warm[k].image);
     if (!id.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("agent ", agent.id, ": warm image ", id.status().message()));
     }
-    warm.push_back({*id, w.ready, w.preparing, w.desired});
+    warm[k].image = *id;
   }
   const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
 
