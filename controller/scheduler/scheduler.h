@@ -6,7 +6,7 @@
 // DATA LAYOUT
 //   * Every registered agent owns a small integer index into contiguous arrays (struct of
 //     arrays: heartbeat time, pool, capacity, reserved/reported counts, flags, load bucket;
-//     a "cold" array holds strings, image lists and held ports). Indices of removed agents
+//     a "cold" array holds identities, image lists and held ports). Indices of removed agents
 //     are REUSED by later registrations; every index carries a generation number, and the
 //     pair is an `AgentHandle`. An operation on a handle whose generation is not current
 //     (the agent was removed, possibly replaced) fails with NOT_FOUND and changes nothing,
@@ -22,6 +22,16 @@
 //     instance, per image. Per pool, a 64-bit mask says which load buckets are non-empty.
 //   * Per agent and image, the warm counts it last reported (ready, preparing, desired);
 //     only `ready` takes part in placement, the others are kept for display.
+//   * Per agent, its registration strings (id, address, node, pool) as one immutable,
+//     reference-counted `AgentIdentity`: registration publishes a new one when a string
+//     changes and never modifies a published one, so readers share it without copying.
+//   * Per agent, a read-side cache of its lists in published form (image names, named warm
+//     counts, held ports), each an immutable shared vector. A snapshot reuses a cached list
+//     while the list it was built from is unchanged (compared element by element, as small
+//     integers) and otherwise builds a new one. Writers never touch the cache, so the hot
+//     path neither builds nor frees published lists.
+//   * The live agents' indices in id order, kept sorted as agents come and go, so listing
+//     every agent does not sort.
 //
 // PLACEMENT
 //   Hard filters: the agent is in the requested pool, healthy (last heartbeat at most
@@ -51,12 +61,21 @@
 //   and holds at most as many ports, as before (each per-agent list grows its capacity
 //   only when exceeded).
 //   RegisterOrUpdate of a registered agent with unchanged strings and at most 16 images
-//   and 8 warm entries does not allocate either. Their error statuses may allocate
-//   (failure path). LookupImage allocates only the first time a spelling is seen.
+//   and 8 warm entries does not allocate either. ViewAgent and ViewAgentByID never
+//   allocate. GetAgent and GetAgentByID allocate only to publish a list that changed since
+//   the last snapshot of that agent, and to copy a registration string longer than the
+//   standard library's inline string buffer (15 bytes with libstdc++); GetAllAgents
+//   allocates its vector, plus the same. Error statuses may allocate (failure path).
+//   LookupImage allocates only the first time a spelling is seen.
 //
 // INVARIANTS (under mu_)
-//   * An index i is live iff flags_[i] has kLive; then index_by_id_[cold_[i].id] == i and
-//     bit i is set in pool_bits_[pool_[i]] and in no other pool bitmap.
+//   * An index i is live iff flags_[i] has kLive; then cold_[i].identity is non-null,
+//     index_by_id_[cold_[i].identity->id] == i, cold_[i].identity->pool names pool_[i],
+//     and bit i is set in pool_bits_[pool_[i]] and in no other pool bitmap. A dead index
+//     has a null identity and an empty published cache.
+//   * by_id_ holds exactly the live indices, ordered by identity->id.
+//   * A non-null published list of cold_[i] equals the published form of the list it was
+//     built from (recorded beside it); published image and warm lists are sorted by name.
 //   * bucket_[i] != kNoBucket iff i is live, not draining and used < Capacity(i) (an
 //     agent whose runtime is down keeps its bucket: it can still take warm claims); then
 //     bit i is set in bucket_bits_[bucket_[i]] (and in no other bucket bitmap) and counted
@@ -80,10 +99,13 @@
 //   followed by a write lock takes two acquisitions instead of one).
 //   A second mutex (`intern_mu_`) guards the interning tables; it is a leaf lock: it may
 //   be taken while holding `mu_`, never the other way round. Reading the clock happens
-//   outside both locks. Nothing calls out (no RPC, no logging) while holding a lock.
+//   outside both locks. Nothing calls out (no RPC, no logging, no caller's code) while
+//   holding a lock: readers get copies (AgentView, AgentSnapshot) whose shared parts are
+//   immutable, so they stay valid and consistent after the lock is released.
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -126,6 +148,8 @@ struct WarmImage {
   uint32_t ready = 0;      // idle instances a create can claim now; used by placement
   uint32_t preparing = 0;  // being made (kept for display only)
   uint32_t desired = 0;    // what the agent keeps (kept for display only)
+
+  friend bool operator==(const WarmImage&, const WarmImage&) = default;
 };
 
 // WarmImage with the image by name: registration input and snapshot output.
@@ -171,7 +195,58 @@ struct AllocationRequest {
   bool require_cached_image = false;  // hard filter: only agents that have the image
 };
 
-// A point-in-time copy of one agent (allocates; not for the hot path).
+// An agent's registration strings. Immutable once published: a holder reads it without
+// any lock for as long as it holds it, even after the agent re-registered or was removed.
+struct AgentIdentity {
+  std::string id;
+  std::string address;  // host:port of its AgentService
+  std::string node;
+  std::string pool;
+};
+
+// What placement needs of one agent, copied out of the registry without allocating: whom
+// to call, and what it has of the requested image.
+struct AgentView {
+  AgentHandle handle;
+  std::shared_ptr<const AgentIdentity> identity;  // never null
+  bool image_cached = false;  // the agent reports the image in its cache
+  bool image_warm = false;    // it has a ready warm instance of the image
+  absl::Time last_heartbeat;
+};
+
+// An immutable list shared by every copy that holds it: copying one copies a pointer.
+// Reads like a const std::vector<T> (and converts to a reference to one).
+template <typename T>
+class SharedList {
+ public:
+  using value_type = T;
+  using const_iterator = typename std::vector<T>::const_iterator;
+  using iterator = const_iterator;
+
+  SharedList() = default;
+  explicit SharedList(std::shared_ptr<const std::vector<T>> items) : items_(std::move(items)) {}
+
+  const std::vector<T>& get() const { return items_ != nullptr ? *items_ : Empty(); }
+  operator const std::vector<T>&() const { return get(); }  // NOLINT: a view of it
+  const_iterator begin() const { return get().begin(); }
+  const_iterator end() const { return get().end(); }
+  size_t size() const { return get().size(); }
+  bool empty() const { return get().empty(); }
+  const T& operator[](size_t i) const { return get()[i]; }
+
+  friend bool operator==(const SharedList& a, const SharedList& b) { return a.get() == b.get(); }
+
+ private:
+  static const std::vector<T>& Empty() {
+    static const std::vector<T>* const empty = new std::vector<T>();
+    return *empty;
+  }
+
+  std::shared_ptr<const std::vector<T>> items_;  // null: empty
+};
+
+// A point-in-time copy of one agent, consistent as of one instant. Its lists are shared
+// with the registry's cache and with other snapshots, never copied (see ALLOCATION-FREEDOM).
 struct AgentSnapshot {
   AgentHandle handle;
   std::string id;
@@ -183,11 +258,11 @@ struct AgentSnapshot {
   int reserved = 0;  // slots handed out by Allocate/Reserve and not released
   int reported = 0;  // sandboxes the agent reported in its last heartbeat
   int used = 0;      // max(reserved, reported)
-  std::vector<std::string> images;  // sorted, normalized
+  SharedList<std::string> images;  // sorted, normalized
   // Sorted by image; entries with any non-zero count. `ready` is the last report's,
   // less the instances claimed by placements since.
-  std::vector<NamedWarmImage> warm;
-  std::vector<uint16_t> ports;  // held exposed ports, sorted
+  SharedList<NamedWarmImage> warm;
+  SharedList<uint16_t> ports;  // held exposed ports, sorted
   bool draining = false;
   bool runtime_down = false;  // takes only creates that claim a warm instance
   bool healthy = false;       // fresh heartbeat, not draining, runtime up
@@ -269,10 +344,16 @@ class Scheduler {
   std::optional<AgentHandle> FindAgent(std::string_view agent_id) const;
   // The pool of a registered agent (no allocation), or kUnknownPool.
   PoolId PoolOf(std::string_view agent_id) const;
-  // Copies of agents (allocate). NOT_FOUND for an unknown agent / stale handle.
+  // The placement view of an agent, with what it has of `image` (an id from LookupImage;
+  // kUnknownImage: nothing). nullopt for a stale handle / unknown agent. Never allocates.
+  std::optional<AgentView> ViewAgent(AgentHandle agent, ImageId image = kUnknownImage) const;
+  std::optional<AgentView> ViewAgentByID(std::string_view agent_id,
+                                         ImageId image = kUnknownImage) const;
+  // Snapshots of agents (for display; see ALLOCATION-FREEDOM for what they allocate).
+  // NOT_FOUND for an unknown agent / stale handle.
   absl::StatusOr<AgentSnapshot> GetAgentByID(std::string_view agent_id) const;
   absl::StatusOr<AgentSnapshot> GetAgent(AgentHandle agent) const;
-  // Every registered agent, ordered by id.
+  // Every registered agent, ordered by id, all as of one instant.
   std::vector<AgentSnapshot> GetAllAgents() const;
   int AgentCount() const;
 
@@ -319,16 +400,26 @@ class Scheduler {
 
   using Bitmap = std::vector<uint64_t>;
 
+  // The published (shared) forms of an agent's lists, each with the list it was built
+  // from; null when not built yet. Filled by snapshots (see DATA LAYOUT).
+  struct Published {
+    std::vector<ImageId> images_from;
+    std::shared_ptr<const std::vector<std::string>> images;
+    std::vector<WarmImage> warm_from;
+    std::shared_ptr<const std::vector<NamedWarmImage>> warm;
+    std::shared_ptr<const std::vector<uint16_t>> ports;  // built from an equal Cold::ports
+  };
+
   // Rarely read per-agent state.
   struct Cold {
-    std::string id;
-    std::string address;
-    std::string node;
+    std::shared_ptr<const AgentIdentity> identity;  // null iff the index is not live
     std::vector<ImageId> images;    // as reported, without duplicates
     // As reported, one entry per image, without all-zero entries; `ready` is decremented
     // when an instance is claimed.
     std::vector<WarmImage> warm;
     std::vector<uint16_t> ports;    // held exposed ports, sorted, unique
+    // A cache, so the read paths (which hold mu_ exclusively, like every method) fill it.
+    mutable Published published;
   };
 
   // Counts of why a request found no candidate (failure path only).
@@ -354,6 +445,8 @@ class Scheduler {
   void ApplyCached(uint32_t i, std::span<const ImageId> images) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyWarm(uint32_t i, std::span<const WarmImage> warm) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetRuntimeDown(uint32_t i, bool down) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The position in by_id_ of the first agent whose id is not less than `id`.
+  size_t ByIdRank(std::string_view id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveLocked(uint32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status HeartbeatLocked(uint32_t i, const HeartbeatUpdate& update, int64_t now_ns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -370,8 +463,16 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status NoCandidate(const AllocationRequest& request, const Diagnosis& d) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  AgentView ViewLocked(uint32_t i, ImageId image) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   AgentSnapshot SnapshotLocked(uint32_t i, int64_t cutoff_ns) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Converts to SnapshotLocked(i, cutoff_ns) (with mu_ held), so that a vector or a
+  // StatusOr constructs the snapshot in place instead of moving it.
+  struct SnapshotOf;
+  // Agent i's lists in published form, from the cache or built into it.
+  SharedList<std::string> PublishedImages(uint32_t i) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  SharedList<NamedWarmImage> PublishedWarm(uint32_t i) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  SharedList<uint16_t> PublishedPorts(uint32_t i) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t CutoffNs() const;
 
   const Clock* const clock_;
@@ -400,6 +501,7 @@ class Scheduler {
   size_t words_ ABSL_GUARDED_BY(mu_) = 0;         // words per bitmap
   int live_agents_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, uint32_t> index_by_id_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint32_t> by_id_ ABSL_GUARDED_BY(mu_);  // live indices, ordered by id
 
   // Bitmaps over agent indices, `words_` words each.
   std::vector<Bitmap> pool_bits_ ABSL_GUARDED_BY(mu_);    // by PoolId

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -804,6 +805,106 @@ TEST_F(SchedulerTest, SnapshotsAndLookups) {
   ASSERT_TRUE(s_.Remove("a").ok());
   EXPECT_EQ(s_.Remove("a").code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(s_.AgentCount(), 1);
+}
+
+TEST_F(SchedulerTest, ViewsSayWhomToCallAndWhatTheAgentHasOfTheImage) {
+  const AgentHandle a = Add("a", "p", 4, {"alpine"}, {{"busybox", 1}});
+  const ImageId alpine = s_.LookupImage("alpine");
+  const ImageId busybox = s_.LookupImage("busybox");
+  std::optional<AgentView> v = s_.ViewAgent(a, alpine);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->handle, a);
+  EXPECT_EQ(v->identity->id, "a");
+  EXPECT_EQ(v->identity->address, "a:5758");
+  EXPECT_EQ(v->identity->node, "node-a");
+  EXPECT_EQ(v->identity->pool, "p");
+  EXPECT_EQ(v->last_heartbeat, clock_.Now());
+  EXPECT_TRUE(v->image_cached);
+  EXPECT_FALSE(v->image_warm);
+  // Warm but not in the cache report: only image_warm (as a snapshot's lists say).
+  v = s_.ViewAgentByID("a", busybox);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_FALSE(v->image_cached);
+  EXPECT_TRUE(v->image_warm);
+  // Its only instance is claimed.
+  EXPECT_EQ(AllocateId(Req("p", "busybox")), "a");
+  EXPECT_FALSE(s_.ViewAgent(a, busybox)->image_warm);
+  EXPECT_FALSE(s_.ViewAgent(a)->image_cached);  // kUnknownImage
+
+  // A re-registration with a new address publishes a new identity; the old one stays
+  // valid and unchanged for whoever holds it.
+  AgentDescriptor moved;
+  moved.id = "a";
+  moved.address = "a.example:5758";
+  moved.pool = "p";
+  moved.max_sandboxes = 4;
+  ASSERT_TRUE(s_.RegisterOrUpdate(moved).ok());
+  EXPECT_EQ(v->identity->address, "a:5758");
+  EXPECT_EQ(s_.ViewAgent(a)->identity->address, "a.example:5758");
+  EXPECT_EQ(s_.GetAgent(a)->address, "a.example:5758");
+  // An unchanged re-registration keeps the published identity.
+  const std::shared_ptr<const AgentIdentity> identity = s_.ViewAgent(a)->identity;
+  ASSERT_TRUE(s_.RegisterOrUpdate(moved).ok());
+  EXPECT_EQ(s_.ViewAgent(a)->identity, identity);
+
+  ASSERT_TRUE(s_.Remove("a").ok());
+  EXPECT_FALSE(s_.ViewAgent(a).has_value());
+  EXPECT_FALSE(s_.ViewAgentByID("a").has_value());
+  EXPECT_EQ(identity->id, "a");
+}
+
+TEST_F(SchedulerTest, SnapshotsShareListsUntilTheyChange) {
+  const AgentHandle a = Add("a", "p", 4, {"busybox", "alpine"}, {{"alpine", 2}});
+  absl::StatusOr<AgentSnapshot> first = s_.GetAgent(a);
+  absl::StatusOr<AgentSnapshot> second = s_.GetAgent(a);
+  ASSERT_TRUE(first.ok() && second.ok());
+  // The same published lists, not copies.
+  EXPECT_EQ(&first->images.get(), &second->images.get());
+  EXPECT_EQ(&first->warm.get(), &second->warm.get());
+
+  // A placement claims a warm instance and holds a port: the next snapshot has new warm
+  // and port lists, the earlier ones keep what they saw.
+  const uint16_t ports[] = {8080};
+  EXPECT_EQ(AllocateId(Req("p", "alpine", ports)), "a");
+  absl::StatusOr<AgentSnapshot> third = s_.GetAgent(a);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(&third->images.get(), &first->images.get());
+  EXPECT_EQ(third->warm[0].ready, 1u);
+  EXPECT_EQ(first->warm[0].ready, 2u);
+  EXPECT_THAT(third->ports, ::testing::ElementsAre(8080));
+  EXPECT_TRUE(first->ports.empty());
+
+  // A heartbeat with the same images in another order changes nothing visible.
+  const ImageId same[] = {s_.LookupImage("alpine"), s_.LookupImage("busybox")};
+  HeartbeatUpdate beat;
+  beat.images = same;
+  ASSERT_TRUE(s_.Heartbeat(a, beat).ok());
+  EXPECT_EQ(s_.GetAgent(a)->images, first->images);
+  EXPECT_TRUE(s_.GetAgent(a)->warm.empty());
+  EXPECT_EQ(first->warm.size(), 1u);
+}
+
+TEST_F(SchedulerTest, AllAgentsAreListedByIdThroughChurn) {
+  std::set<std::string> expected;
+  for (int a = 0; a < 300; ++a) {
+    // Registration order unrelated to id order.
+    const std::string id = absl::StrCat("agent-", (a * 7919) % 300);
+    Add(id, "p", 1);
+    expected.insert(id);
+  }
+  for (int a = 0; a < 300; a += 4) {
+    const std::string id = absl::StrCat("agent-", a);
+    ASSERT_TRUE(s_.Remove(id).ok());
+    expected.erase(id);
+  }
+  for (int a = 0; a < 40; ++a) {  // reuses freed indices
+    const std::string id = absl::StrCat("new-", 39 - a);
+    Add(id, "p", 1);
+    expected.insert(id);
+  }
+  std::vector<std::string> listed;
+  for (const AgentSnapshot& s : s_.GetAllAgents()) listed.push_back(s.id);
+  EXPECT_EQ(listed, std::vector<std::string>(expected.begin(), expected.end()));
 }
 
 TEST_F(SchedulerTest, ManyAgentsGrowArraysAndStillPlaceCorrectly) {

@@ -5,6 +5,7 @@
 // not disturb the measurement).
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,11 @@ TEST(ZeroAllocationTest, HotPathDoesNotAllocateInSteadyState) {
     ASSERT_TRUE(s.SetWarm(out[0], answer_warm).ok());
     // Re-registration of a known agent with the same description.
     ASSERT_TRUE(s.RegisterOrUpdate(agents[r % agents.size()]).ok());
+    // The placement view of the chosen agent and of one by id.
+    std::optional<AgentView> view = s.ViewAgent(out[0], req.image);
+    ASSERT_TRUE(view.has_value());
+    ASSERT_FALSE(view->identity->address.empty());
+    ASSERT_TRUE(s.ViewAgentByID(heartbeat_id, req.image).has_value());
     clock.Advance(absl::Milliseconds(1));
   };
   // Warm-up: the first round may grow the held-port vectors past their initial capacity
@@ -95,7 +101,8 @@ TEST(ZeroAllocationTest, HotPathDoesNotAllocateInSteadyState) {
   for (int r = 0; r < 2000; ++r) round(r);
   const HeapUse used = ThreadHeapUse() - before;
   EXPECT_EQ(used.allocations, 0u) << "allocations in 2000 rounds of Allocate/Release/Reserve/"
-                               "SelectCandidates/Heartbeat/SetWarm/RegisterOrUpdate";
+                               "SelectCandidates/Heartbeat/SetWarm/RegisterOrUpdate/"
+                               "ViewAgent/ViewAgentByID";
 
   // The failure path may allocate (it builds a message), and does.
   AllocationRequest none;
@@ -105,6 +112,43 @@ TEST(ZeroAllocationTest, HotPathDoesNotAllocateInSteadyState) {
   const HeapUse before_failure = ThreadHeapUse();
   EXPECT_FALSE(s.Allocate(none, out).ok());
   EXPECT_GT((ThreadHeapUse() - before_failure).allocations, 0u);
+}
+
+// Snapshots share the published lists while they are unchanged, and copy strings that
+// fit libstdc++'s inline buffer without allocating: reading an unchanged agent allocates
+// nothing, and listing all agents allocates the vector only.
+TEST(ZeroAllocationTest, SnapshotsOfUnchangedAgentsDoNotAllocate) {
+  ManualClock clock;
+  Scheduler s(&clock);
+  const uint16_t ports[] = {8080};
+  for (int a = 0; a < 50; ++a) {
+    AgentDescriptor d;
+    d.id = absl::StrCat("agent-", a);
+    d.address = absl::StrCat("10.0.0.", a, ":5758");
+    d.node = absl::StrCat("node-", a);
+    d.pool = "default";
+    d.max_sandboxes = 10;
+    d.images = {"alpine", "nginx", "redis"};
+    d.warm = {{"alpine", 2, 1, 3}};
+    const AgentHandle h = s.RegisterOrUpdate(d).value();
+    ASSERT_TRUE(s.Restore(h, ports).ok());
+  }
+  // The first reads publish the lists.
+  ASSERT_EQ(s.GetAllAgents().size(), 50u);
+
+  HeapUse before = ThreadHeapUse();
+  for (int r = 0; r < 100; ++r) {
+    absl::StatusOr<AgentSnapshot> agent = s.GetAgentByID(absl::StrCat("agent-", r % 50));
+    ASSERT_TRUE(agent.ok());
+    ASSERT_EQ(agent->images.size(), 3u);
+    ASSERT_EQ(agent->warm.size(), 1u);
+    ASSERT_EQ(agent->ports.size(), 1u);
+  }
+  EXPECT_EQ((ThreadHeapUse() - before).allocations, 0u);
+
+  before = ThreadHeapUse();
+  for (int r = 0; r < 10; ++r) ASSERT_EQ(s.GetAllAgents().size(), 50u);
+  EXPECT_EQ((ThreadHeapUse() - before).allocations, 10u);
 }
 
 }  // namespace
