@@ -27,8 +27,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "benchmark/benchmark.h"
 #include "controller/scheduler/counting_allocator.h"
 #include "controller/scheduler/scheduler.h"
@@ -58,12 +58,10 @@ class HeapCounter {
     const HeapUse used = ThreadHeapUse() - start_ - excluded_;
     const double iterations = static_cast<double>(state_.iterations());
     if (iterations == 0) return;
-    state_.counters["B/op"] =
-        benchmark::Counter(static_cast<double>(used.bytes) / iterations,
-                           benchmark::Counter::kAvgThreads);
-    state_.counters["allocs/op"] =
-        benchmark::Counter(static_cast<double>(used.allocations) / iterations,
-                           benchmark::Counter::kAvgThreads);
+    state_.counters["B/op"] = benchmark::Counter(static_cast<double>(used.bytes) / iterations,
+                                                 benchmark::Counter::kAvgThreads);
+    state_.counters["allocs/op"] = benchmark::Counter(
+        static_cast<double>(used.allocations) / iterations, benchmark::Counter::kAvgThreads);
   }
 
  private:
@@ -132,9 +130,7 @@ void AllocateAndRelease(benchmark::State& state, std::string_view image,
   heap.Report();
 }
 
-void BM_RegistryAllocate(benchmark::State& state) {
-  AllocateAndRelease(state, "alpine", {});
-}
+void BM_RegistryAllocate(benchmark::State& state) { AllocateAndRelease(state, "alpine", {}); }
 BENCHMARK(BM_RegistryAllocate)->Arg(100);
 
 void BM_RegistryAllocateWithPorts(benchmark::State& state) {
@@ -212,8 +208,7 @@ void BM_RegistryGetAgentByID(benchmark::State& state) {
   size_t next = 0;
   HeapCounter heap(state);
   for (auto _ : state) {
-    absl::StatusOr<AgentSnapshot> agent =
-        fleet.scheduler.GetAgentByID(fleet.descriptors[next].id);
+    absl::StatusOr<AgentSnapshot> agent = fleet.scheduler.GetAgentByID(fleet.descriptors[next].id);
     benchmark::DoNotOptimize(agent);
     if (++next == fleet.descriptors.size()) next = 0;
   }

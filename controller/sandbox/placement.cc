@@ -1,6 +1,5 @@
 #include "controller/sandbox/placement.h"
 
-#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -18,11 +17,6 @@ using ::fsb::v1alpha1::Sandbox;
 using ::fsb::v1alpha1::SandboxSpec;
 using ::fsb::v1alpha1::SandboxStatus;
 
-// Whether an agent reports `image` (normalized) among its images (sorted, normalized).
-bool HasImage(const std::vector<std::string>& images, const std::string& image) {
-  return std::binary_search(images.begin(), images.end(), image);
-}
-
 }  // namespace
 
 Placement::Placement(Scheduler* scheduler, AgentClient* agents, RecordTable* table,
@@ -34,14 +28,6 @@ Placement::Placement(Scheduler* scheduler, AgentClient* agents, RecordTable* tab
       metrics_(metrics),
       clock_(clock),
       agent_lost_timeout_(agent_lost_timeout) {}
-
-absl::StatusOr<Placement::Candidate> Placement::Describe(AgentHandle agent,
-                                                         const std::string& image) const {
-  absl::StatusOr<AgentSnapshot> snapshot = scheduler_->GetAgent(agent);
-  if (!snapshot.ok()) return snapshot.status();
-  return Candidate{snapshot->id, snapshot->node, snapshot->address,
-                   HasImage(snapshot->images, image)};
-}
 
 absl::StatusOr<Sandbox> Placement::PlaceAndStart(const SandboxKey& key, Sandbox sandbox,
                                                  CreateTimings& timings) {
@@ -74,15 +60,16 @@ absl::StatusOr<Sandbox> Placement::PlaceAndStart(const SandboxKey& key, Sandbox 
         continue;
       }
     }
-    absl::StatusOr<Candidate> agent = Describe(candidate, sandbox.spec().image());
-    if (!agent.ok()) {  // removed since it was chosen
-      last = agent.status();
+    const std::optional<AgentView> agent = scheduler_->ViewAgent(candidate, request.image);
+    if (!agent.has_value()) {  // removed since it was chosen
+      last = absl::NotFoundError("the chosen agent was removed");
       continue;
     }
-    status->set_agent(agent->id);
-    status->set_node(agent->node);
+    const AgentIdentity& identity = *agent->identity;
+    status->set_agent(identity.id);
+    status->set_node(identity.node);
     status->clear_endpoints();
-    const std::string_view host = HostOf(agent->address);
+    const std::string_view host = HostOf(identity.address);
     for (int port : sandbox.spec().exposed_ports()) {
       status->add_endpoints(absl::StrCat(Sv(host), ":", port));
     }
@@ -111,14 +98,14 @@ absl::StatusOr<Sandbox> Placement::PlaceAndStart(const SandboxKey& key, Sandbox 
 
     stage.Lap();
     absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> answer = agents_->CreateSandbox(
-        agent->address, AgentSpecOf(sandbox), /*may_pull=*/!agent->has_image);
+        identity.address, AgentSpecOf(sandbox), /*may_pull=*/!agent->image_cached);
     timings[CreateStage::kAgentRpc] += stage.Lap();
     if (answer.ok()) {
       ApplyCreated(ReportedSandboxOf(answer->status()), status);
       UpdateWarm(candidate, WarmCountsOf(answer->warm_counts()));
-      metrics_->RecordPlacement(answer->warm()     ? PlacementKind::kWarm
-                                : agent->has_image ? PlacementKind::kCached
-                                                   : PlacementKind::kCold);
+      metrics_->RecordPlacement(answer->warm()        ? PlacementKind::kWarm
+                                : agent->image_cached ? PlacementKind::kCached
+                                                      : PlacementKind::kCold);
       return sandbox;
     }
     last = answer.status();
@@ -129,7 +116,7 @@ absl::StatusOr<Sandbox> Placement::PlaceAndStart(const SandboxKey& key, Sandbox 
       (void)scheduler_->Release(candidate, ports.span());
     }
     if (!absl::IsResourceExhausted(last) && !IsAgentUnreachable(last)) break;
-    LOG(INFO) << "agent " << agent->id << " could not take sandbox " << Qualified(sandbox) << " ("
+    LOG(INFO) << "agent " << identity.id << " could not take sandbox " << Qualified(sandbox) << " ("
               << last << "); trying the next candidate";
   }
   ClearPlacement(status);
@@ -143,25 +130,27 @@ absl::StatusOr<Sandbox> Placement::PlaceAndStart(const SandboxKey& key, Sandbox 
 
 absl::StatusOr<ReportedSandbox> Placement::StartAgain(const Sandbox& sandbox,
                                                       const std::string& agent_address) {
-  absl::StatusOr<AgentSnapshot> agent = scheduler_->GetAgentByID(sandbox.status().agent());
-  const bool may_pull = !agent.ok() || !HasImage(agent->images, sandbox.spec().image());
+  const std::optional<AgentView> agent = scheduler_->ViewAgentByID(
+      sandbox.status().agent(), scheduler_->LookupImage(sandbox.spec().image()));
+  const bool may_pull = !agent.has_value() || !agent->image_cached;
   absl::StatusOr<fsb::agent::v1::CreateSandboxResponse> answer =
       agents_->CreateSandbox(agent_address, AgentSpecOf(sandbox), may_pull);
   if (!answer.ok()) return answer.status();
-  if (agent.ok()) UpdateWarm(agent->handle, WarmCountsOf(answer->warm_counts()));
+  if (agent.has_value()) UpdateWarm(agent->handle, WarmCountsOf(answer->warm_counts()));
   return ReportedSandboxOf(answer->status());
 }
 
 absl::Status Placement::StopOnAgent(const Sandbox& sandbox, std::optional<absl::Duration> grace) {
   const std::string& agent_id = sandbox.status().agent();
   if (agent_id.empty()) return absl::OkStatus();
-  absl::StatusOr<AgentSnapshot> agent = scheduler_->GetAgentByID(agent_id);
-  if (!agent.ok() || clock_->Now() - agent->last_heartbeat > agent_lost_timeout_) {
+  const std::optional<AgentView> agent = scheduler_->ViewAgentByID(agent_id);
+  if (!agent.has_value() || clock_->Now() - agent->last_heartbeat > agent_lost_timeout_) {
     // Nothing to ask: should the agent come back with the container, the orphan
     // reconciler deletes it.
     return absl::OkStatus();
   }
-  absl::Status s = agents_->DeleteSandbox(agent->address, sandbox.status().container_id(), grace);
+  absl::Status s =
+      agents_->DeleteSandbox(agent->identity->address, sandbox.status().container_id(), grace);
   if (s.ok() || absl::IsNotFound(s)) return absl::OkStatus();
   return absl::Status(s.code(), absl::StrCat("agent ", agent_id, ": ", s.message()));
 }

@@ -78,17 +78,6 @@ class Placement {
   void UpdateWarm(AgentHandle agent, std::span<const NamedWarmImage> counts);
 
  private:
-  // What placement needs to know of a chosen candidate.
-  struct Candidate {
-    std::string id;
-    std::string node;
-    std::string address;
-    bool has_image = false;  // the agent reports the sandbox's image
-  };
-  // The candidate's current description; NOT_FOUND when it was removed since it was
-  // chosen. The one place placement reads an agent's snapshot.
-  absl::StatusOr<Candidate> Describe(AgentHandle agent, const std::string& image) const;
-
   Scheduler* const scheduler_;
   AgentClient* const agents_;
   RecordTable* const table_;

@@ -478,8 +478,7 @@ absl::StatusOr<AgentHandle> Scheduler::RegisterOrUpdate(const AgentDescriptor& a
   return AgentHandle{i, generation_[i]};
 }
 
-absl::Status Scheduler::HeartbeatLocked(uint32_t i, const HeartbeatUpdate& update,
-                                        int64_t now_ns) {
+absl::Status Scheduler::HeartbeatLocked(uint32_t i, const HeartbeatUpdate& update, int64_t now_ns) {
   if (update.reported_sandboxes < 0) {
     return absl::InvalidArgumentError("reported_sandboxes must be >= 0");
   }
@@ -861,15 +860,15 @@ absl::Status Scheduler::NoCandidate(const AllocationRequest& request, const Diag
   if (d.members == 0) return absl::ResourceExhaustedError(absl::StrCat("no agent in pool ", pool));
   int left = d.members - d.stale - d.draining;
   if (left == 0) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "no healthy agent in pool ", pool, ": ", d.members, " registered, ", d.stale,
-        " with no heartbeat for ", timeout, ", ", d.draining, " draining"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("no healthy agent in pool ", pool, ": ", d.members, " registered, ", d.stale,
+                     " with no heartbeat for ", timeout, ", ", d.draining, " draining"));
   }
   const int healthy = left;
   left -= d.full;
   if (left == 0) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "all ", healthy, " healthy agents in pool ", pool, " are full"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("all ", healthy, " healthy agents in pool ", pool, " are full"));
   }
   const std::string image = ImageName(request.image);
   const std::string quoted_image =
@@ -881,15 +880,16 @@ absl::Status Scheduler::NoCandidate(const AllocationRequest& request, const Diag
         "the container runtime is down on all ", with_room,
         " healthy agents with free capacity in pool ", pool,
         " (they take only creates that claim a warm instance), and none has a warm instance "
-        "of image ", quoted_image));
+        "of image ",
+        quoted_image));
   }
   const int runtime_up = left;
   left -= d.no_image;
   if (left == 0) {
     if (!d.image_anywhere) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "image ", quoted_image,
-          " is not cached on any agent, and the request requires a cached image"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("image ", quoted_image,
+                       " is not cached on any agent, and the request requires a cached image"));
     }
     return absl::ResourceExhaustedError(absl::StrCat(
         "image ", quoted_image, " is not cached on any of the ", runtime_up,
@@ -945,7 +945,15 @@ absl::Status Scheduler::Reserve(AgentHandle agent, const AllocationRequest& requ
   if (absl::Status s = ValidatePorts(request.ports); !s.ok()) return s;
   const int64_t cutoff_ns = CutoffNs();
   enum class Why {
-    kOk, kStale, kPool, kDraining, kHeartbeat, kFull, kRuntimeDown, kImage, kPort
+    kOk,
+    kStale,
+    kPool,
+    kDraining,
+    kHeartbeat,
+    kFull,
+    kRuntimeDown,
+    kImage,
+    kPort
   } why;
   uint16_t port = 0;
   {

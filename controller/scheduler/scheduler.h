@@ -168,12 +168,12 @@ struct AgentDescriptor {
   std::string id;  // unique agent name; required
   std::string address;
   std::string node;
-  std::string pool;                 // required
-  int max_sandboxes = 0;            // >= 0; 0 means it takes no sandbox
-  std::vector<std::string> images;  // any spelling; normalized and interned
+  std::string pool;                  // required
+  int max_sandboxes = 0;             // >= 0; 0 means it takes no sandbox
+  std::vector<std::string> images;   // any spelling; normalized and interned
   std::vector<NamedWarmImage> warm;  // its warm instances per image
-  int reported_sandboxes = 0;       // sandboxes the agent holds right now; >= 0
-  bool runtime_down = false;        // its container runtime does not answer
+  int reported_sandboxes = 0;        // sandboxes the agent holds right now; >= 0
+  bool runtime_down = false;         // its container runtime does not answer
 };
 
 // A heartbeat in interned form. Replaces the agent's image set, warm counts, reported
@@ -190,8 +190,8 @@ struct HeartbeatUpdate {
 struct AllocationRequest {
   PoolId pool = kUnknownPool;
   ImageId image = kUnknownImage;
-  std::span<const uint16_t> ports;  // exposed ports, each 1..65535, no duplicates
-  uint64_t request_hash = 0;        // HashRequestId(request id): spreads ties
+  std::span<const uint16_t> ports;    // exposed ports, each 1..65535, no duplicates
+  uint64_t request_hash = 0;          // HashRequestId(request id): spreads ties
   bool require_cached_image = false;  // hard filter: only agents that have the image
 };
 
@@ -209,8 +209,8 @@ struct AgentIdentity {
 struct AgentView {
   AgentHandle handle;
   std::shared_ptr<const AgentIdentity> identity;  // never null
-  bool image_cached = false;  // the agent reports the image in its cache
-  bool image_warm = false;    // it has a ready warm instance of the image
+  bool image_cached = false;                      // the agent reports the image in its cache
+  bool image_warm = false;                        // it has a ready warm instance of the image
   absl::Time last_heartbeat;
 };
 
@@ -255,9 +255,9 @@ struct AgentSnapshot {
   std::string pool;
   int max_sandboxes = 0;  // the agent's own capacity
   int capacity = 0;       // what placement uses: max_sandboxes, lowered to the pool's limit
-  int reserved = 0;  // slots handed out by Allocate/Reserve and not released
-  int reported = 0;  // sandboxes the agent reported in its last heartbeat
-  int used = 0;      // max(reserved, reported)
+  int reserved = 0;       // slots handed out by Allocate/Reserve and not released
+  int reported = 0;       // sandboxes the agent reported in its last heartbeat
+  int used = 0;           // max(reserved, reported)
   SharedList<std::string> images;  // sorted, normalized
   // Sorted by image; entries with any non-zero count. `ready` is the last report's,
   // less the instances claimed by placements since.
@@ -413,11 +413,11 @@ class Scheduler {
   // Rarely read per-agent state.
   struct Cold {
     std::shared_ptr<const AgentIdentity> identity;  // null iff the index is not live
-    std::vector<ImageId> images;    // as reported, without duplicates
+    std::vector<ImageId> images;                    // as reported, without duplicates
     // As reported, one entry per image, without all-zero entries; `ready` is decremented
     // when an instance is claimed.
     std::vector<WarmImage> warm;
-    std::vector<uint16_t> ports;    // held exposed ports, sorted, unique
+    std::vector<uint16_t> ports;  // held exposed ports, sorted, unique
     // A cache, so the read paths (which hold mu_ exclusively, like every method) fill it.
     mutable Published published;
   };
@@ -455,8 +455,8 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasImage(uint32_t i, ImageId image) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasWarm(uint32_t i, ImageId image) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  int Select(const AllocationRequest& request, int64_t cutoff_ns, std::span<AgentHandle> out)
-      const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int Select(const AllocationRequest& request, int64_t cutoff_ns, std::span<AgentHandle> out) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReserveLocked(uint32_t i, const AllocationRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Diagnosis Diagnose(const AllocationRequest& request, int64_t cutoff_ns) const
@@ -504,7 +504,7 @@ class Scheduler {
   std::vector<uint32_t> by_id_ ABSL_GUARDED_BY(mu_);  // live indices, ordered by id
 
   // Bitmaps over agent indices, `words_` words each.
-  std::vector<Bitmap> pool_bits_ ABSL_GUARDED_BY(mu_);    // by PoolId
+  std::vector<Bitmap> pool_bits_ ABSL_GUARDED_BY(mu_);  // by PoolId
   std::array<Bitmap, kLoadBuckets> bucket_bits_ ABSL_GUARDED_BY(mu_);
   std::vector<Bitmap> cached_bits_ ABSL_GUARDED_BY(mu_);  // by ImageId
   std::vector<Bitmap> warm_bits_ ABSL_GUARDED_BY(mu_);    // by ImageId

@@ -24,8 +24,8 @@ using ::testing::UnorderedElementsAre;
 class SchedulerTest : public ::testing::Test {
  protected:
   AgentHandle Add(const std::string& id, const std::string& pool, int cap,
-                  std::vector<std::string> images = {},
-                  std::vector<NamedWarmImage> warm = {}, int reported = 0) {
+                  std::vector<std::string> images = {}, std::vector<NamedWarmImage> warm = {},
+                  int reported = 0) {
     AgentDescriptor d;
     d.id = id;
     d.address = id + ":5758";
@@ -329,10 +329,10 @@ TEST_F(SchedulerTest, ScoresWarmOverCachedOverLoad) {
 }
 
 TEST_F(SchedulerTest, LowerLoadRatioWinsAcrossCapacities) {
-  Add("half", "p", 10, {}, {}, 5);        // 0.5
-  Add("third", "p", 3, {}, {}, 1);        // 0.33
-  Add("ninety", "p", 10, {}, {}, 9);      // 0.9
-  Add("quarter", "p", 40, {}, {}, 10);    // 0.25
+  Add("half", "p", 10, {}, {}, 5);      // 0.5
+  Add("third", "p", 3, {}, {}, 1);      // 0.33
+  Add("ninety", "p", 10, {}, {}, 9);    // 0.9
+  Add("quarter", "p", 40, {}, {}, 10);  // 0.25
   std::array<AgentHandle, 4> out;
   absl::StatusOr<int> n = s_.SelectCandidates(Req("p"), out);
   ASSERT_EQ(*n, 4);
@@ -618,9 +618,8 @@ TEST_F(SchedulerTest, SetWarmReplacesOnlyTheWarmCounts) {
   absl::StatusOr<AgentSnapshot> snapshot = s_.GetAgent(a);
   ASSERT_TRUE(snapshot.ok());
   EXPECT_THAT(snapshot->warm,
-              ::testing::ElementsAre(
-                  NamedWarmImage{"docker.io/library/busybox:latest", 2, 0, 3},
-                  NamedWarmImage{"docker.io/library/nginx:latest", 0, 1, 1}));
+              ::testing::ElementsAre(NamedWarmImage{"docker.io/library/busybox:latest", 2, 0, 3},
+                                     NamedWarmImage{"docker.io/library/nginx:latest", 0, 1, 1}));
   // Images, load and freshness are the last report's.
   EXPECT_THAT(snapshot->images, ::testing::ElementsAre("docker.io/library/alpine:latest"));
   EXPECT_EQ(snapshot->reported, 1);
@@ -706,8 +705,8 @@ TEST_F(SchedulerTest, WarmEntriesWithoutReadyInstancesAreKeptButDoNotPlace) {
   Add("a", "p", 4, {}, {{"busybox", 0, 2, 2}, {"alpine", 0, 0, 0}});
   Add("b", "p", 4, {"busybox"}, {}, 3);
   absl::StatusOr<AgentSnapshot> a = s_.GetAgentByID("a");
-  EXPECT_THAT(a->warm, ::testing::ElementsAre(
-                           NamedWarmImage{"docker.io/library/busybox:latest", 0, 2, 2}));
+  EXPECT_THAT(a->warm,
+              ::testing::ElementsAre(NamedWarmImage{"docker.io/library/busybox:latest", 0, 2, 2}));
   EXPECT_EQ(AllocateId(Req("p", "busybox")), "b");
 }
 

@@ -101,8 +101,8 @@ TEST(ZeroAllocationTest, HotPathDoesNotAllocateInSteadyState) {
   for (int r = 0; r < 2000; ++r) round(r);
   const HeapUse used = ThreadHeapUse() - before;
   EXPECT_EQ(used.allocations, 0u) << "allocations in 2000 rounds of Allocate/Release/Reserve/"
-                               "SelectCandidates/Heartbeat/SetWarm/RegisterOrUpdate/"
-                               "ViewAgent/ViewAgentByID";
+                                     "SelectCandidates/Heartbeat/SetWarm/RegisterOrUpdate/"
+                                     "ViewAgent/ViewAgentByID";
 
   // The failure path may allocate (it builds a message), and does.
   AllocationRequest none;
