@@ -72,7 +72,7 @@
 //   * An index i is live iff flags_[i] has kLive; then cold_[i].identity is non-null,
 //     index_by_id_[cold_[i].identity->id] == i, cold_[i].identity->pool names pool_[i],
 //     and bit i is set in pool_bits_[pool_[i]] and in no other pool bitmap. A dead index
-//     has a null identity and an empty published cache.
+//     has a null identity and an empty published_[i].
 //   * by_id_ holds exactly the live indices, ordered by identity->id.
 //   * A non-null list of published_[i] equals the published form of the list of cold_[i]
 //     it was built from (recorded beside it); published image and warm lists are sorted
