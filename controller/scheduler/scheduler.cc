@@ -213,6 +213,7 @@ uint32_t Scheduler::NewIndex() {
     reserved_.resize(n, 0);
     reported_.resize(n, 0);
     cold_.resize(n);
+    published_.resize(n);
     GrowWords(n / 64);
   }
   return i;
@@ -358,7 +359,7 @@ void Scheduler::RemoveLocked(uint32_t i) {
   by_id_.erase(by_id_.begin() + ByIdRank(c.identity->id));
   index_by_id_.erase(Sv(c.identity->id));
   c.identity.reset();
-  c.published = Published();
+  published_[i] = Published();
   c.ports.clear();
   ++generation_[i];
   reserved_[i] = 0;
@@ -593,7 +594,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline SharedList<std::string> Scheduler::Published
     uint32_t i) const {
   const Cold& c = cold_[i];
   if (c.images.empty()) return {};
-  Published& p = c.published;
+  Published& p = published_[i];
   if (p.images == nullptr || !SameList(p.images_from, c.images)) {
     auto names = std::make_shared<std::vector<std::string>>();
     names->reserve(c.images.size());
@@ -612,7 +613,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline SharedList<NamedWarmImage> Scheduler::Publis
     uint32_t i) const {
   const Cold& c = cold_[i];
   if (c.warm.empty()) return {};
-  Published& p = c.published;
+  Published& p = published_[i];
   if (p.warm == nullptr || !SameList(p.warm_from, c.warm)) {
     auto named = std::make_shared<std::vector<NamedWarmImage>>();
     named->reserve(c.warm.size());
@@ -634,7 +635,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline SharedList<uint16_t> Scheduler::PublishedPor
     uint32_t i) const {
   const Cold& c = cold_[i];
   if (c.ports.empty()) return {};
-  Published& p = c.published;
+  Published& p = published_[i];
   if (p.ports == nullptr || !SameList(*p.ports, c.ports)) {
     p.ports = std::make_shared<const std::vector<uint16_t>>(c.ports);
   }

@@ -72,10 +72,11 @@
 //   * An index i is live iff flags_[i] has kLive; then cold_[i].identity is non-null,
 //     index_by_id_[cold_[i].identity->id] == i, cold_[i].identity->pool names pool_[i],
 //     and bit i is set in pool_bits_[pool_[i]] and in no other pool bitmap. A dead index
-//     has a null identity and an empty published cache.
+//     has a null identity and an empty published_[i].
 //   * by_id_ holds exactly the live indices, ordered by identity->id.
-//   * A non-null published list of cold_[i] equals the published form of the list it was
-//     built from (recorded beside it); published image and warm lists are sorted by name.
+//   * A non-null list of published_[i] equals the published form of the list of cold_[i]
+//     it was built from (recorded beside it); published image and warm lists are sorted
+//     by name.
 //   * bucket_[i] != kNoBucket iff i is live, not draining and used < Capacity(i) (an
 //     agent whose runtime is down keeps its bucket: it can still take warm claims); then
 //     bit i is set in bucket_bits_[bucket_[i]] (and in no other bucket bitmap) and counted
@@ -418,8 +419,6 @@ class Scheduler {
     // when an instance is claimed.
     std::vector<WarmImage> warm;
     std::vector<uint16_t> ports;  // held exposed ports, sorted, unique
-    // A cache, so the read paths (which hold mu_ exclusively, like every method) fill it.
-    mutable Published published;
   };
 
   // Counts of why a request found no candidate (failure path only).
@@ -496,6 +495,9 @@ class Scheduler {
   std::vector<int32_t> reserved_ ABSL_GUARDED_BY(mu_);
   std::vector<int32_t> reported_ ABSL_GUARDED_BY(mu_);
   std::vector<Cold> cold_ ABSL_GUARDED_BY(mu_);
+  // A cache, so the read paths (which hold mu_ exclusively, like every method) fill it.
+  // Apart from cold_, so the hot path's per-agent state stays compact.
+  mutable std::vector<Published> published_ ABSL_GUARDED_BY(mu_);
   std::vector<uint32_t> free_indices_ ABSL_GUARDED_BY(mu_);
   uint32_t high_water_ ABSL_GUARDED_BY(mu_) = 0;  // indices in use are < high_water_
   size_t words_ ABSL_GUARDED_BY(mu_) = 0;         // words per bitmap
