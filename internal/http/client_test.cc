@@ -1,7 +1,5 @@
 #include "internal/http/client.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
@@ -130,16 +128,9 @@ TEST(ClientTest, UnreachableServerIsUnavailableNamingTheUrl) {
 
 TEST(ClientTest, SlowServerTimesOutAsUnavailable) {
   // A listening socket that never accepts: the connection is made, the answer never comes.
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  ASSERT_EQ(listen(fd, 4), 0);
-  const std::string url = absl::StrCat("http://127.0.0.1:", ntohs(addr.sin_port), "/");
+  int port = 0;
+  const int fd = ListenOnLoopback(4, &port);
+  const std::string url = absl::StrCat("http://127.0.0.1:", port, "/");
   absl::StatusOr<Response> response =
       Client({.request_timeout = absl::Milliseconds(200)}).Get(url, {}, nullptr);
   close(fd);

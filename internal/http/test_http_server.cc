@@ -11,17 +11,22 @@
 
 namespace fsb::http {
 
-TestHttpServer::TestHttpServer(Handler handler) : handler_(std::move(handler)) {
-  listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
-  CHECK_GE(listen_fd_, 0);
+int ListenOnLoopback(int backlog, int* port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK_GE(fd, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof(addr);
-  CHECK_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  CHECK_EQ(getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  CHECK_EQ(listen(listen_fd_, 16), 0);
-  port_ = ntohs(addr.sin_port);
+  CHECK_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  CHECK_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  CHECK_EQ(listen(fd, backlog), 0);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+TestHttpServer::TestHttpServer(Handler handler) : handler_(std::move(handler)) {
+  listen_fd_ = ListenOnLoopback(16, &port_);
   thread_ = std::thread([this] { Serve(); });
 }
 

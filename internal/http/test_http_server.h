@@ -12,6 +12,10 @@
 
 namespace fsb::http {
 
+// A TCP socket listening on 127.0.0.1 at a port the kernel chose, which it stores in
+// `*port`; the caller owns (and closes) the descriptor. Test-only: failures CHECK-fail.
+int ListenOnLoopback(int backlog, int* port);
+
 // A minimal HTTP/1.1 server on 127.0.0.1 for unit tests of HTTP clients. One thread
 // accepts connections; each carries one request (request line and headers, no body),
 // answered by `handler` with Content-Length and then closed. The handler runs on that
