@@ -57,9 +57,9 @@ grpc::Status ImageProxy::ImportImage(grpc::ServerContext* ctx,
   std::vector<std::unique_ptr<Upstream>> upstreams;
   for (const AgentSnapshot& agent : agents) {
     auto u = std::make_unique<Upstream>();
-    u->agent = agent.id;
+    u->agent = agent.identity->id;
     u->ctx.set_deadline(Deadline::In(options_.import_timeout).ToChrono());
-    u->writer = fsb::agent::v1::ImageService::NewStub(channel_for_(agent.address))
+    u->writer = fsb::agent::v1::ImageService::NewStub(channel_for_(agent.identity->address))
                     ->ImportImage(&u->ctx, &u->resp);
     upstreams.push_back(std::move(u));
   }

@@ -173,7 +173,7 @@ void PoolService::FillStatus(std::vector<SandboxPool>& pools) const {
   };
   absl::flat_hash_map<std::string, Count> counts;
   for (const AgentSnapshot& agent : scheduler_->GetAllAgents()) {
-    Count& count = counts[agent.pool];
+    Count& count = counts[agent.identity->pool];
     ++count.agents;
     count.sandboxes += agent.used;
     for (const NamedWarmImage& w : agent.warm) {

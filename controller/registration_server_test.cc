@@ -25,8 +25,8 @@ TEST_F(RegistrationServerTest, RegisterAddsTheAgentAndAnswersTheInterval) {
   EXPECT_EQ(resp.heartbeat_interval_millis(), 5000);
   absl::StatusOr<AgentSnapshot> agent = env_.scheduler().GetAgentByID("agent-1");
   ASSERT_TRUE(agent.ok());
-  EXPECT_EQ(agent->address, "10.0.0.9:5758");
-  EXPECT_EQ(agent->pool, "gpu");
+  EXPECT_EQ(agent->identity->address, "10.0.0.9:5758");
+  EXPECT_EQ(agent->identity->pool, "gpu");
   EXPECT_EQ(agent->max_sandboxes, 3);
 
   fsb::agent::v1::HeartbeatRequest beat;

@@ -1,5 +1,7 @@
 #include "internal/clock.h"
 
+#include "absl/time/clock.h"
+
 namespace fsb {
 namespace {
 
@@ -16,18 +18,15 @@ Clock* Clock::Real() {
 }
 
 absl::Time ManualClock::Now() const {
-  absl::MutexLock lock(&mu_);
-  return now_;
+  return absl::FromUnixNanos(now_ns_.load(std::memory_order_acquire));
 }
 
 void ManualClock::Advance(absl::Duration d) {
-  absl::MutexLock lock(&mu_);
-  now_ += d;
+  now_ns_.fetch_add(absl::ToInt64Nanoseconds(d), std::memory_order_acq_rel);
 }
 
 void ManualClock::Set(absl::Time t) {
-  absl::MutexLock lock(&mu_);
-  now_ = t;
+  now_ns_.store(absl::ToUnixNanos(t), std::memory_order_release);
 }
 
 }  // namespace fsb

@@ -1,5 +1,6 @@
 #include "internal/clock.h"
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace fsb {

@@ -149,14 +149,14 @@ absl::StatusOr<std::vector<v1alpha1::Agent>> AgentReports::List() const {
   }
   const absl::Time now = clock_->Now();
   for (const AgentSnapshot& snapshot : scheduler_->GetAllAgents()) {
-    v1alpha1::Agent& agent = by_name[snapshot.id];
+    v1alpha1::Agent& agent = by_name[snapshot.identity->id];
     agent.set_api_version(store::kApiVersion);
     agent.set_kind("Agent");
-    agent.mutable_metadata()->set_name(snapshot.id);
+    agent.mutable_metadata()->set_name(snapshot.identity->id);
     auto* spec = agent.mutable_spec();
-    spec->set_address(snapshot.address);
-    spec->set_node(snapshot.node);
-    spec->set_pool(snapshot.pool);
+    spec->set_address(snapshot.identity->address);
+    spec->set_node(snapshot.identity->node);
+    spec->set_pool(snapshot.identity->pool);
     spec->set_capacity(snapshot.max_sandboxes);
     spec->set_draining(snapshot.draining);
     auto* status = agent.mutable_status();

@@ -150,7 +150,8 @@ void Reconciler::ReconcileOnce() {
 std::vector<ReconcileAction> Reconciler::Plan(absl::Time now) {
   absl::flat_hash_map<std::string, PlannedAgent> agents;
   for (const AgentSnapshot& a : scheduler_->GetAllAgents()) {
-    agents[a.id] = {now - a.last_heartbeat > options_.agent_lost_timeout, a.address};
+    agents[a.identity->id] = {now - a.last_heartbeat > options_.agent_lost_timeout,
+                              a.identity->address};
   }
   RecordTable::Locked table(*table_);
   ReconcilePlan plan =

@@ -417,7 +417,7 @@ absl::StatusOr<SandboxService::Location> SandboxService::Locate(std::string_view
     return absl::FailedPreconditionError(absl::StrCat(
         "sandbox ", Qualified(*sandbox), ": its agent ", status.agent(), " is not registered"));
   }
-  return Location{status.agent(), agent->address, status.container_id(), status.phase()};
+  return Location{status.agent(), agent->identity->address, status.container_id(), status.phase()};
 }
 
 }  // namespace fsb::controller

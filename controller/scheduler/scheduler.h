@@ -89,23 +89,27 @@
 //   * reserved_[i] >= 0; a reservation is only made while used < Capacity(i).
 //   * pool_limit_ has an entry for every pool in pool_bits_ (0: no limit).
 //   * Removing an agent increments generation_[i]; handles to it become stale.
+//   * heartbeat_floor_ns_ <= heartbeat_ns_[i] for every live agent i.
 //
 // THREAD-SAFETY
-//   All methods are thread-safe. One absl::Mutex (`mu_`) guards the agent arrays and
-//   bitmaps. Every operation holds it exclusively for a short critical section (on the
-//   hot path an allocation-free one). Placements therefore serialize: concurrent callers
-//   get no more total throughput than one (bench/README.md has the measured figures,
-//   millions per second), which is far beyond what agents can create, while
-//   finer-grained or read/write locking would add fixed cost to every call (a read lock
-//   followed by a write lock takes two acquisitions instead of one).
-//   A second mutex (`intern_mu_`) guards the interning tables; it is a leaf lock: it may
-//   be taken while holding `mu_`, never the other way round. Reading the clock happens
-//   outside both locks. Nothing calls out (no RPC, no logging, no caller's code) while
-//   holding a lock: readers get copies (AgentView, AgentSnapshot) whose shared parts are
-//   immutable, so they stay valid and consistent after the lock is released.
+//   All methods are thread-safe. One FastMutex (`mu_`, internal/fast_mutex.h: a plain
+//   futex, a quarter of the cost of Debian's debug-built absl::Mutex, which was most of a
+//   Release's time) guards the agent arrays and bitmaps. Every operation holds it
+//   exclusively for a short critical section (on the hot path an allocation-free one).
+//   Placements therefore serialize: concurrent callers get no more total throughput than
+//   one (bench/README.md has the measured figures, millions per second), which is far
+//   beyond what agents can create, while finer-grained or read/write locking would add
+//   fixed cost to every call (a read lock followed by a write lock takes two acquisitions
+//   instead of one).
+//   A second FastMutex (`intern_mu_`) guards the interning tables; it is a leaf lock: it
+//   may be taken while holding `mu_`, never the other way round. Reading the clock
+//   happens outside both locks. Nothing calls out (no RPC, no logging, no caller's code)
+//   while holding a lock: readers get copies (AgentView, AgentSnapshot) whose shared parts
+//   are immutable, so they stay valid and consistent after the lock is released.
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -118,9 +122,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "internal/clock.h"
+#include "internal/fast_mutex.h"
 
 namespace fsb::controller {
 
@@ -246,19 +250,17 @@ class SharedList {
   std::shared_ptr<const std::vector<T>> items_;  // null: empty
 };
 
-// A point-in-time copy of one agent, consistent as of one instant. Its lists are shared
-// with the registry's cache and with other snapshots, never copied (see ALLOCATION-FREEDOM).
+// A point-in-time copy of one agent, consistent as of one instant. Its identity and lists
+// are shared with the registry's cache and with other snapshots, never copied (see
+// ALLOCATION-FREEDOM).
 struct AgentSnapshot {
   AgentHandle handle;
-  std::string id;
-  std::string address;
-  std::string node;
-  std::string pool;
-  int max_sandboxes = 0;  // the agent's own capacity
-  int capacity = 0;       // what placement uses: max_sandboxes, lowered to the pool's limit
-  int reserved = 0;       // slots handed out by Allocate/Reserve and not released
-  int reported = 0;       // sandboxes the agent reported in its last heartbeat
-  int used = 0;           // max(reserved, reported)
+  std::shared_ptr<const AgentIdentity> identity;  // id, address, node, pool; never null
+  int max_sandboxes = 0;                          // the agent's own capacity
+  int capacity = 0;  // what placement uses: max_sandboxes, lowered to the pool's limit
+  int reserved = 0;  // slots handed out by Allocate/Reserve and not released
+  int reported = 0;  // sandboxes the agent reported in its last heartbeat
+  int used = 0;      // max(reserved, reported)
   SharedList<std::string> images;  // sorted, normalized
   // Sorted by image; entries with any non-zero count. `ready` is the last report's,
   // less the instances claimed by placements since.
@@ -339,6 +341,7 @@ class Scheduler {
   absl::Status Remove(std::string_view agent_id);
 
   // Removes every agent whose last heartbeat is older than `timeout`; returns how many.
+  // A sweep while no heartbeat is that old costs one comparison, whatever the fleet size.
   int CleanupStaleAgents(absl::Duration timeout);
 
   // The handle of a registered agent (no allocation), or nullopt.
@@ -477,19 +480,22 @@ class Scheduler {
   const Clock* const clock_;
   const Options options_;
 
-  mutable absl::Mutex intern_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  mutable FastMutex intern_mu_ ABSL_ACQUIRED_AFTER(mu_);
   absl::flat_hash_map<std::string, PoolId> pool_ids_ ABSL_GUARDED_BY(intern_mu_);
   std::vector<std::string> pool_names_ ABSL_GUARDED_BY(intern_mu_);
   // Every spelling seen of a known image (including the canonical one) -> id.
   absl::flat_hash_map<std::string, ImageId> image_aliases_ ABSL_GUARDED_BY(intern_mu_);
   std::vector<std::string> image_names_ ABSL_GUARDED_BY(intern_mu_);
 
-  mutable absl::Mutex mu_;
+  mutable FastMutex mu_;
   // Agent arrays, all of size capacity_agents (indices >= high_water_ are unused).
   std::vector<uint32_t> generation_ ABSL_GUARDED_BY(mu_);
   std::vector<uint8_t> flags_ ABSL_GUARDED_BY(mu_);
   std::vector<uint8_t> bucket_ ABSL_GUARDED_BY(mu_);  // kNoBucket when it cannot take one
   std::vector<int64_t> heartbeat_ns_ ABSL_GUARDED_BY(mu_);
+  // At most every live agent's heartbeat_ns_ (lowered by every heartbeat write, made
+  // exact by a sweep that scans), so a sweep with nothing to remove needs no scan.
+  int64_t heartbeat_floor_ns_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<int64_t>::max();
   std::vector<PoolId> pool_ ABSL_GUARDED_BY(mu_);
   std::vector<int32_t> max_sandboxes_ ABSL_GUARDED_BY(mu_);
   std::vector<int32_t> reserved_ ABSL_GUARDED_BY(mu_);

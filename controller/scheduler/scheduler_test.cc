@@ -52,7 +52,7 @@ class SchedulerTest : public ::testing::Test {
 
   std::string IdOf(AgentHandle h) {
     absl::StatusOr<AgentSnapshot> s = s_.GetAgent(h);
-    return s.ok() ? s->id : std::string("<stale>");
+    return s.ok() ? s->identity->id : std::string("<stale>");
   }
 
   // Allocates; returns the best candidate, now holding the reservation, or nullopt.
@@ -735,11 +735,38 @@ TEST_F(SchedulerTest, ReRegistrationKeepsReservationsAndPorts) {
   EXPECT_EQ(again, a);
   absl::StatusOr<AgentSnapshot> snap = s_.GetAgentByID("a");
   EXPECT_EQ(snap->reserved, 1);
-  EXPECT_EQ(snap->pool, "p2");
+  EXPECT_EQ(snap->identity->pool, "p2");
   EXPECT_EQ(snap->max_sandboxes, 8);
   EXPECT_THAT(snap->ports, ::testing::ElementsAre(80));
   EXPECT_EQ(AllocateId(Req("p")), "");  // moved out of "p"
   EXPECT_EQ(AllocateId(Req("p2")), "a");
+}
+
+// Sweeps that find nothing skip the scan (heartbeat floor): each agent must still go
+// exactly when its own heartbeat grows too old, also after the clock stepped back.
+TEST_F(SchedulerTest, CleanupRemovesEachAgentWhenItsOwnHeartbeatExpires) {
+  Add("a", "p", 4);
+  Add("b", "p", 4);
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(s_.Heartbeat("b", HeartbeatUpdate{}).ok());
+  EXPECT_EQ(s_.CleanupStaleAgents(absl::Seconds(15)), 0);  // a 10 s, b 0 s
+  clock_.Advance(absl::Seconds(6));
+  EXPECT_EQ(s_.CleanupStaleAgents(absl::Seconds(15)), 1);  // a 16 s: gone; b 6 s
+  EXPECT_FALSE(s_.FindAgent("a").has_value());
+  clock_.Advance(absl::Seconds(8));
+  EXPECT_EQ(s_.CleanupStaleAgents(absl::Seconds(15)), 0);  // b 14 s
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(s_.CleanupStaleAgents(absl::Seconds(15)), 1);  // b 16 s: gone
+  EXPECT_EQ(s_.AgentCount(), 0);
+
+  // The clock steps back 1 h; a heartbeat then records an older time than any before.
+  Add("c", "p", 4);
+  clock_.Advance(-absl::Hours(1));
+  ASSERT_TRUE(s_.Heartbeat("c", HeartbeatUpdate{}).ok());
+  EXPECT_EQ(s_.CleanupStaleAgents(absl::Seconds(15)), 0);
+  clock_.Advance(absl::Seconds(16));
+  EXPECT_EQ(s_.CleanupStaleAgents(absl::Seconds(15)), 1);
+  EXPECT_EQ(s_.AgentCount(), 0);
 }
 
 TEST_F(SchedulerTest, CleanupRemovesStaleAgentsAndReusesIndicesWithNewGeneration) {
@@ -752,7 +779,7 @@ TEST_F(SchedulerTest, CleanupRemovesStaleAgentsAndReusesIndicesWithNewGeneration
   EXPECT_EQ(s_.CleanupStaleAgents(absl::Seconds(30)), 0);
   std::vector<AgentSnapshot> all = s_.GetAllAgents();
   ASSERT_EQ(all.size(), 1u);
-  EXPECT_EQ(all[0].id, "c");
+  EXPECT_EQ(all[0].identity->id, "c");
   EXPECT_FALSE(s_.FindAgent("a").has_value());
   EXPECT_EQ(s_.GetAgentByID("a").status().code(), absl::StatusCode::kNotFound);
 
@@ -783,9 +810,9 @@ TEST_F(SchedulerTest, SnapshotsAndLookups) {
   EXPECT_EQ(s_.Release(AgentHandle{}, {}).code(), absl::StatusCode::kNotFound);
   absl::StatusOr<AgentSnapshot> b = s_.GetAgentByID("b");
   ASSERT_TRUE(b.ok());
-  EXPECT_EQ(b->address, "b:5758");
-  EXPECT_EQ(b->node, "node-b");
-  EXPECT_EQ(b->pool, "p");
+  EXPECT_EQ(b->identity->address, "b:5758");
+  EXPECT_EQ(b->identity->node, "node-b");
+  EXPECT_EQ(b->identity->pool, "p");
   EXPECT_EQ(b->max_sandboxes, 4);
   EXPECT_EQ(b->reported, 1);
   EXPECT_EQ(b->used, 1);
@@ -798,8 +825,8 @@ TEST_F(SchedulerTest, SnapshotsAndLookups) {
   EXPECT_EQ(b->last_heartbeat, clock_.Now());
   std::vector<AgentSnapshot> all = s_.GetAllAgents();
   ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0].id, "a");
-  EXPECT_EQ(all[1].id, "b");
+  EXPECT_EQ(all[0].identity->id, "a");
+  EXPECT_EQ(all[1].identity->id, "b");
   EXPECT_EQ(s_.AgentCount(), 2);
   ASSERT_TRUE(s_.Remove("a").ok());
   EXPECT_EQ(s_.Remove("a").code(), absl::StatusCode::kNotFound);
@@ -840,7 +867,7 @@ TEST_F(SchedulerTest, ViewsSayWhomToCallAndWhatTheAgentHasOfTheImage) {
   ASSERT_TRUE(s_.RegisterOrUpdate(moved).ok());
   EXPECT_EQ(v->identity->address, "a:5758");
   EXPECT_EQ(s_.ViewAgent(a)->identity->address, "a.example:5758");
-  EXPECT_EQ(s_.GetAgent(a)->address, "a.example:5758");
+  EXPECT_EQ(s_.GetAgent(a)->identity->address, "a.example:5758");
   // An unchanged re-registration keeps the published identity.
   const std::shared_ptr<const AgentIdentity> identity = s_.ViewAgent(a)->identity;
   ASSERT_TRUE(s_.RegisterOrUpdate(moved).ok());
@@ -902,7 +929,7 @@ TEST_F(SchedulerTest, AllAgentsAreListedByIdThroughChurn) {
     expected.insert(id);
   }
   std::vector<std::string> listed;
-  for (const AgentSnapshot& s : s_.GetAllAgents()) listed.push_back(s.id);
+  for (const AgentSnapshot& s : s_.GetAllAgents()) listed.push_back(s.identity->id);
   EXPECT_EQ(listed, std::vector<std::string>(expected.begin(), expected.end()));
 }
 
@@ -918,7 +945,7 @@ TEST_F(SchedulerTest, ManyAgentsGrowArraysAndStillPlaceCorrectly) {
   for (int a = 1; a < 1000; a += 2) expected += (a % 3 != 0) ? 2 : 0;
   EXPECT_EQ(placed, expected);
   for (const AgentSnapshot& s : s_.GetAllAgents()) {
-    EXPECT_EQ(s.reserved, s.pool == "odd" ? 2 : 0) << s.id;
+    EXPECT_EQ(s.reserved, s.identity->pool == "odd" ? 2 : 0) << s.identity->id;
   }
 }
 
@@ -982,8 +1009,8 @@ TEST_F(SchedulerTest, ConcurrentAllocateReleaseNeverExceedsCapacity) {
   heart.join();
   EXPECT_EQ(violations.load(), 0);
   for (const AgentSnapshot& s : s_.GetAllAgents()) {
-    EXPECT_EQ(s.reserved, 0) << s.id;
-    EXPECT_TRUE(s.ports.empty()) << s.id;
+    EXPECT_EQ(s.reserved, 0) << s.identity->id;
+    EXPECT_TRUE(s.ports.empty()) << s.identity->id;
   }
   // 8 threads on 18 slots: contention is real but most attempts succeed.
   EXPECT_LT(exhausted.load(), kThreads * kIterations / 2);
