@@ -14,11 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "google/protobuf/util/json_util.h"
-#include "google/protobuf/util/type_resolver.h"
-#include "google/protobuf/util/type_resolver_util.h"
+#include "internal/proto_json.h"
 #include "internal/strings.h"
 
 namespace fsb::cli {
@@ -156,21 +152,10 @@ class MapBuilder {
 };
 
 // The outcome of a JSON conversion: `out` ending with '\n', or INTERNAL.
-absl::StatusOr<std::string> JsonResult(const google::protobuf::util::Status& status,
-                                       std::string out) {
-  if (!status.ok()) {
-    return absl::InternalError(absl::StrCat("cannot render JSON: ", status.ToString()));
-  }
-  if (out.empty() || out.back() != '\n') out.push_back('\n');
-  return out;
-}
-
-// `message` as JSON with `options`, ending with '\n'.
-absl::StatusOr<std::string> PrintJson(const google::protobuf::Message& message,
-                                      const google::protobuf::util::JsonPrintOptions& options) {
-  std::string out;
-  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
-  return JsonResult(status, std::move(out));
+// `json` ending with '\n', or the printer's error.
+absl::StatusOr<std::string> WithNewline(absl::StatusOr<std::string> json) {
+  if (json.ok() && (json->empty() || json->back() != '\n')) json->push_back('\n');
+  return json;
 }
 
 }  // namespace
@@ -279,46 +264,25 @@ std::string FormatPoolTable(const std::vector<const fsb::v1alpha1::SandboxPool*>
 }
 
 absl::StatusOr<std::string> FormatJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.add_whitespace = true;
-  options.always_print_primitive_fields = true;  // a stable shape for scripts
-  return PrintJson(message, options);
+  // All fields: a stable shape for scripts.
+  return WithNewline(
+      ProtoToJson(message, {.pretty = true, .proto_field_names = true, .all_fields = true}));
 }
 
 absl::StatusOr<std::string> FormatValueJson(const google::protobuf::Value& value) {
-  // Deterministic serialization writes map entries (a Struct's fields) sorted by key, and
-  // the JSON printer keeps the order of the wire.
-  std::string binary;
-  {
-    google::protobuf::io::StringOutputStream stream(&binary);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    value.SerializeToCodedStream(&coded);
-  }
-  std::unique_ptr<google::protobuf::util::TypeResolver> resolver(
-      google::protobuf::util::NewTypeResolverForDescriptorPool(
-          "type.googleapis.com", google::protobuf::DescriptorPool::generated_pool()));
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  std::string out;
-  auto status = google::protobuf::util::BinaryToJsonString(
-      resolver.get(), "type.googleapis.com/google.protobuf.Value", binary, &out, options);
-  return JsonResult(status, std::move(out));
+  return WithNewline(ProtoToJson(value, {.pretty = true, .sorted_map_keys = true}));
 }
 
 absl::StatusOr<std::string> FormatResourceJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  return PrintJson(message, options);
+  return WithNewline(ProtoToJson(message, {.pretty = true}));
 }
 
 absl::StatusOr<std::string> FormatResourceYaml(const google::protobuf::Message& message) {
-  absl::StatusOr<std::string> json = PrintJson(message, {});
+  absl::StatusOr<std::string> json = ProtoToJson(message);
   if (!json.ok()) return json.status();
   google::protobuf::Value value;
-  if (auto status = google::protobuf::util::JsonStringToMessage(*json, &value); !status.ok()) {
-    return absl::InternalError(absl::StrCat("cannot render YAML: ", status.ToString()));
+  if (absl::Status status = ProtoFromJson(*json, &value); !status.ok()) {
+    return absl::InternalError(absl::StrCat("cannot render YAML: ", status.message()));
   }
   return ValueToYaml(value).Emit();
 }

@@ -13,7 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "cli/format.h"
-#include "google/protobuf/util/json_util.h"
+#include "internal/proto_json.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
 
@@ -288,14 +288,12 @@ absl::StatusOr<std::vector<ManifestResource>> ParseManifest(std::string_view tex
       return invalid(
           absl::StrCat("apiVersion must be ", Sv(kApiVersion), ", got \"", Sv(version), "\""));
     }
-    std::string json;
-    if (auto s = google::protobuf::util::MessageToJsonString(document.value, &json); !s.ok()) {
-      return invalid(s.message().ToString());
-    }
+    absl::StatusOr<std::string> json = ProtoToJson(document.value);
+    if (!json.ok()) return invalid(std::string(json.status().message()));
     auto* message = std::visit(
         [](auto& resource) -> google::protobuf::Message* { return &resource; }, resources.back());
-    if (auto s = google::protobuf::util::JsonStringToMessage(json, message); !s.ok()) {
-      return invalid(s.message().ToString());
+    if (absl::Status s = ProtoFromJson(*json, message); !s.ok()) {
+      return invalid(std::string(s.message()));
     }
     const std::string& name = std::visit(
         [](const auto& resource) -> const std::string& { return resource.metadata().name(); },

@@ -12,8 +12,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "glog/logging.h"
-#include "google/protobuf/util/json_util.h"
 #include "internal/ids.h"
+#include "internal/proto_json.h"
 #include "internal/stopwatch.h"
 #include "internal/strings.h"
 
@@ -44,9 +44,7 @@ bool IsIndex(const std::string& media_type) {
 template <typename Message>
 absl::StatusOr<Message> ParseJson(const std::string& json, std::string_view what) {
   Message msg;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = true;
-  if (auto s = google::protobuf::util::JsonStringToMessage(json, &msg, opts); !s.ok()) {
+  if (absl::Status s = ProtoFromJson(json, &msg, {.ignore_unknown_fields = true}); !s.ok()) {
     return absl::DataLossError(
         absl::StrCat("cannot parse ", std::string(what), ": ", std::string(s.message())));
   }

@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
-#include "google/protobuf/util/json_util.h"
 #include "internal/image_ref.h"
+#include "internal/proto_json.h"
 #include "internal/strings.h"
 
 namespace fsb::agent {
@@ -44,10 +44,7 @@ std::string_view HostArchitecture() {
 
 absl::Status ParseJsonDocument(std::string_view json, std::string_view what,
                                google::protobuf::Message* out) {
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  const auto parsed = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), out, options);
+  const absl::Status parsed = ProtoFromJson(json, out, {.ignore_unknown_fields = true});
   if (parsed.ok()) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat("malformed ", Sv(what), ": ", std::string(parsed.message())));

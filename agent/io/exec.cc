@@ -20,9 +20,9 @@
 #include "agent/oci_spec.h"
 #include "glog/logging.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "internal/deadline.h"
 #include "internal/ids.h"
+#include "internal/proto_json.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
 
@@ -143,10 +143,8 @@ absl::Status ValidateExecStart(const v1::ExecStart& start) {
 absl::StatusOr<std::string> ExecProcessJson(std::string_view sandbox_spec_json,
                                             const v1::ExecStart& start) {
   Struct spec;
-  google::protobuf::util::JsonParseOptions options;
-  if (!google::protobuf::util::JsonStringToMessage(std::string(sandbox_spec_json), &spec, options)
-           .ok() ||
-      !spec.fields().contains("process") || !spec.fields().at("process").has_struct_value()) {
+  if (!ProtoFromJson(sandbox_spec_json, &spec).ok() || !spec.fields().contains("process") ||
+      !spec.fields().at("process").has_struct_value()) {
     return absl::FailedPreconditionError("the sandbox's runtime spec has no process");
   }
   Struct process = spec.fields().at("process").struct_value();
@@ -163,11 +161,7 @@ absl::StatusOr<std::string> ExecProcessJson(std::string_view sandbox_spec_json,
   if (!start.working_dir().empty()) fields["cwd"].set_string_value(start.working_dir());
   fields["terminal"].set_bool_value(start.tty());
   fields.erase("consoleSize");
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(process, &json).ok()) {
-    return absl::InternalError("cannot encode the exec process");
-  }
-  return json;
+  return ProtoToJson(process);
 }
 
 // The state of one Run(): the process's FIFOs, the containerd calls in flight, and the

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
-#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "internal/ids.h"
 #include "internal/strings.h"
@@ -14,11 +13,6 @@ namespace fsb::store {
 namespace {
 
 namespace pb = ::google::protobuf;
-
-absl::Status FromProtoStatus(const pb::util::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.code()),
-                      absl::string_view(status.message().data(), status.message().size()));
-}
 
 void SetTimestamp(absl::Time time, pb::Timestamp* out) {
   const int64_t seconds = absl::ToUnixSeconds(time);
@@ -230,26 +224,5 @@ FSB_INSTANTIATE_RESOURCE(v1alpha1::Sandbox)
 FSB_INSTANTIATE_RESOURCE(v1alpha1::SandboxPool)
 FSB_INSTANTIATE_RESOURCE(v1alpha1::Agent)
 #undef FSB_INSTANTIATE_RESOURCE
-
-absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message, bool pretty) {
-  pb::util::JsonPrintOptions options;
-  options.add_whitespace = pretty;
-  std::string json;
-  if (pb::util::Status s = pb::util::MessageToJsonString(message, &json, options); !s.ok()) {
-    return FromProtoStatus(s);
-  }
-  return json;
-}
-
-absl::Status FromJson(std::string_view json, google::protobuf::Message* message) {
-  message->Clear();
-  pb::util::JsonParseOptions options;
-  pb::util::Status s =
-      pb::util::JsonStringToMessage(pb::StringPiece(json.data(), json.size()), message, options);
-  if (s.ok()) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid ", message->GetDescriptor()->name(),
-                   " JSON: ", absl::string_view(s.message().data(), s.message().size())));
-}
 
 }  // namespace fsb::store

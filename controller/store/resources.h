@@ -125,17 +125,10 @@ void ClearServerOwnedMetadata(v1alpha1::ObjectMeta* meta);
 // fast, phase Pending. Idempotent.
 void ApplyDefaults(v1alpha1::Sandbox* sandbox);
 
-// Renders a message in the proto3 JSON mapping, which for fsb's resources is the
-// Kubernetes shape: lowerCamel field names (`apiVersion`, `creationTimestamp`,
-// `poolRef`), int64 as strings (`"resourceVersion": "42"`), RFC 3339 timestamps, enum
-// value names; fields at their default value are omitted. `pretty` indents with two
-// spaces.
-absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message, bool pretty = false);
-
-// Parses JSON in that mapping (lowerCamel or original proto field names) into
-// `message`, replacing its contents. INVALID_ARGUMENT naming the problem for malformed
-// JSON, unknown fields or wrongly typed values.
-absl::Status FromJson(std::string_view json, google::protobuf::Message* message);
+// The resources' proto3 JSON (internal/proto_json.h) is the Kubernetes shape: lowerCamel
+// field names (`apiVersion`, `creationTimestamp`, `poolRef`), int64 as strings
+// (`"resourceVersion": "42"`), RFC 3339 timestamps, enum value names; fields at their
+// default value are omitted (resources_test.cc checks it).
 
 }  // namespace fsb::store
 

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "internal/proto_json.h"
 
 namespace fsb::store {
 namespace {
@@ -215,7 +216,7 @@ TEST_F(ResourcesTest, JsonHasKubernetesFieldNames) {
   sb.mutable_spec()->mutable_expire_time()->set_seconds(1700000000);
   absl::StatusOr<Sandbox> created = client.Create(sb);
   ASSERT_TRUE(created.ok());
-  absl::StatusOr<std::string> json = ToJson(*created);
+  absl::StatusOr<std::string> json = ProtoToJson(*created);
   ASSERT_TRUE(json.ok()) << json.status();
   for (const char* field :
        {"\"apiVersion\":\"fsb.io/v1alpha1\"", "\"kind\":\"Sandbox\"", "\"creationTimestamp\":\"",
@@ -233,29 +234,29 @@ TEST_F(ResourcesTest, JsonHasKubernetesFieldNames) {
   }
 
   Sandbox parsed;
-  ASSERT_TRUE(FromJson(*json, &parsed).ok());
+  ASSERT_TRUE(ProtoFromJson(*json, &parsed).ok());
   EXPECT_TRUE(MessageDifferencer::Equals(parsed, *created));
 
-  absl::StatusOr<std::string> pretty = ToJson(*created, /*pretty=*/true);
+  absl::StatusOr<std::string> pretty = ProtoToJson(*created, {.pretty = true});
   ASSERT_TRUE(pretty.ok());
   EXPECT_THAT(*pretty, HasSubstr("\n"));
-  ASSERT_TRUE(FromJson(*pretty, &parsed).ok());
+  ASSERT_TRUE(ProtoFromJson(*pretty, &parsed).ok());
   EXPECT_TRUE(MessageDifferencer::Equals(parsed, *created));
 }
 
-TEST_F(ResourcesTest, FromJsonRejectsBadInput) {
+TEST_F(ResourcesTest, JsonRejectsBadInput) {
   Sandbox sb;
   for (const char* bad :
        {"{", "{\"spec\":{\"imagee\":\"x\"}}", "{\"spec\":{\"exposedPorts\":\"x\"}}",
         "{\"spec\":{\"failurePolicy\":\"Sometimes\"}}"}) {
-    absl::Status s = FromJson(bad, &sb);
+    absl::Status s = ProtoFromJson(bad, &sb);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_THAT(s.message(), HasSubstr("Sandbox")) << bad;
+    EXPECT_FALSE(s.message().empty()) << bad;
   }
-  ASSERT_TRUE(FromJson(R"({"apiVersion":"fsb.io/v1alpha1","kind":"Sandbox",
+  ASSERT_TRUE(ProtoFromJson(R"({"apiVersion":"fsb.io/v1alpha1","kind":"Sandbox",
                          "metadata":{"name":"a","resourceVersion":"7"},
                          "spec":{"image":"busybox","poolRef":"p"}})",
-                       &sb)
+                            &sb)
                   .ok());
   EXPECT_EQ(sb.metadata().resource_version(), 7);
   EXPECT_EQ(sb.spec().pool_ref(), "p");
