@@ -151,7 +151,6 @@ class MapBuilder {
   YamlNode node_ = YamlNode::Map();
 };
 
-// The outcome of a JSON conversion: `out` ending with '\n', or INTERNAL.
 // `json` ending with '\n', or the printer's error.
 absl::StatusOr<std::string> WithNewline(absl::StatusOr<std::string> json) {
   if (json.ok() && (json->empty() || json->back() != '\n')) json->push_back('\n');
