@@ -60,8 +60,11 @@ absl::StatusOr<ProcessSpec> MergeProcess(const fsb::oci::v1::ImageConfig& image,
 std::vector<std::string> MergeEnv(const std::vector<std::string>& base,
                                   const std::map<std::string, std::string>& overrides);
 
-// Docker's default capability set: the bounding, effective and permitted sets of every
-// sandbox process (inheritable and ambient are empty).
+// Docker's default capability set less CAP_NET_RAW: the bounding, effective and
+// permitted sets of every sandbox process (inheritable and ambient are empty). Raw and
+// packet sockets would let untrusted code forge and sniff packets on the network it is
+// attached to; ping works without them through ICMP datagram sockets where the node's
+// net.ipv4.ping_group_range allows.
 const std::vector<std::string>& DefaultCapabilities();
 // The bit mask (bit n = capability n) of capability names such as "CAP_CHOWN".
 uint64_t CapabilityMask(const std::vector<std::string>& names);

@@ -145,6 +145,15 @@ TEST(BuildRuntimeSpecJsonTest, ProducesAValidSpec) {
   EXPECT_EQ(process.at("args").list_value().values(2).string_value(), "echo \"q\"");
   EXPECT_EQ(process.at("user").struct_value().fields().at("uid").number_value(), 7);
   EXPECT_EQ(process.at("cwd").string_value(), "/");
+  for (const char* set : {"bounding", "effective", "permitted"}) {
+    std::vector<std::string> caps;
+    for (const auto& c :
+         process.at("capabilities").struct_value().fields().at(set).list_value().values()) {
+      caps.push_back(c.string_value());
+    }
+    EXPECT_THAT(caps, ::testing::Contains("CAP_NET_BIND_SERVICE")) << set;
+    EXPECT_THAT(caps, ::testing::Not(::testing::Contains("CAP_NET_RAW"))) << set;
+  }
   const auto& linux = f.at("linux").struct_value().fields();
   EXPECT_EQ(linux.at("cgroupsPath").string_value(), "/fsb/abc");
   std::vector<std::string> namespaces;

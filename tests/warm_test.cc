@@ -191,6 +191,10 @@ TEST_F(WarmTest, AWarmSandboxIsIndistinguishableFromACold) {
       << err;
   EXPECT_EQ(cold_exec, warm_exec);
   EXPECT_THAT(warm_exec, Not(HasSubstr("00000000a82425fb")));  // no CAP_SYS_ADMIN
+  // Docker's default set less CAP_NET_RAW (bit 13), in every set, cold and warm alike.
+  for (const char* set : {"CapPrm", "CapEff", "CapBnd"}) {
+    EXPECT_THAT(cold_exec, HasSubstr(absl::StrCat(set, ":\t00000000a80405fb"))) << cold_exec;
+  }
 
   // The host sees the request's limits in the warm sandbox's cgroup.
   std::string limit;
