@@ -124,15 +124,12 @@ Scheduler::Scheduler(const Clock* clock, Options options) : clock_(clock), optio
 // ---------------------------------------------------------------------------- interning
 
 PoolId Scheduler::InternPool(std::string_view pool) {
-  {
-    FastMutexLock lock(&intern_mu_);
-    auto it = pool_ids_.find(Sv(pool));
-    if (it != pool_ids_.end()) return it->second;
-  }
   FastMutexLock lock(&intern_mu_);
-  auto [it, inserted] = pool_ids_.try_emplace(std::string(pool), pool_names_.size());
-  if (inserted) pool_names_.emplace_back(pool);
-  return it->second;
+  if (auto it = pool_ids_.find(Sv(pool)); it != pool_ids_.end()) return it->second;
+  const PoolId id = pool_names_.size();
+  pool_ids_.emplace(std::string(pool), id);
+  pool_names_.emplace_back(pool);
+  return id;
 }
 
 PoolId Scheduler::LookupPool(std::string_view pool) const {
