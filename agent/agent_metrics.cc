@@ -31,6 +31,20 @@ AgentMetrics::AgentMetrics(metrics::Registry* registry)
       warm_refill_(registry->AddHistogram("fsb_agent_warm_refill_duration_seconds",
                                           "Time to make one prepared instance, by result.",
                                           metrics::LatencyBuckets())),
+      network_slots_(registry->AddGauge("fsb_agent_network_slots",
+                                        "Network slots (namespace, address, veth), by state "
+                                        "(free, assigned).")),
+      network_slot_setup_(registry->AddHistogram(
+          "fsb_agent_network_slot_setup_duration_seconds",
+          "Time to make one network slot (netns, CNI ADD, files), by result.",
+          metrics::LatencyBuckets())),
+      network_slot_teardowns_(registry->AddCounter("fsb_agent_network_slot_teardowns_total",
+                                                   "Network slots torn down, by result.")),
+      network_slot_inline_(registry
+                               ->AddCounter("fsb_agent_network_slot_inline_total",
+                                            "Network slots made on a create's path because "
+                                            "no free slot was left.")
+                               .Add({})),
       capacity_total_(capacity_.Add({{"state", "total"}})),
       capacity_used_(capacity_.Add({{"state", "used"}})) {}
 
@@ -52,6 +66,8 @@ std::string_view AgentMetrics::StageName(AgentStage s) {
       return "warm_claim";
     case AgentStage::kInitExec:
       return "init_exec";
+    case AgentStage::kNetwork:
+      return "network";
   }
   return "unknown";
 }
@@ -83,6 +99,20 @@ void AgentMetrics::RecordWarmClaim(bool hit, std::string_view reason) {
 
 void AgentMetrics::RecordWarmRefill(const absl::Status& result, absl::Duration took) {
   warm_refill_.Add({{"result", ResultLabel(result)}}).Observe(absl::ToDoubleSeconds(took));
+}
+
+metrics::Gauge& AgentMetrics::NetworkSlots(std::string_view state) {
+  return network_slots_.Add({{"state", std::string(state)}});
+}
+
+void AgentMetrics::RecordNetworkSlotSetup(const absl::Status& result, absl::Duration took,
+                                          bool inline_for_create) {
+  network_slot_setup_.Add({{"result", ResultLabel(result)}}).Observe(absl::ToDoubleSeconds(took));
+  if (inline_for_create) network_slot_inline_.Increment();
+}
+
+void AgentMetrics::RecordNetworkSlotTeardown(const absl::Status& result) {
+  network_slot_teardowns_.Add({{"result", ResultLabel(result)}}).Increment();
 }
 
 metrics::Gauge& AgentMetrics::WarmInstances(std::string_view image, std::string_view state) {

@@ -20,8 +20,9 @@ enum class AgentStage {
   kTaskStart,        // `runc start`
   kWarmClaim,        // a prepared instance taken, the process merged, journal and limits
   kInitExec,         // the order to the instance's init until its execve succeeded
+  kNetwork,          // a network slot taken (or made inline), its hosts file and egress set
 };
-inline constexpr int kAgentStages = 8;
+inline constexpr int kAgentStages = 9;
 
 // How long each stage of one create took (zero for stages it did not reach).
 using AgentTimings = metrics::StageTimings<AgentStage, kAgentStages>;
@@ -34,6 +35,8 @@ using AgentTimings = metrics::StageTimings<AgentStage, kAgentStages>;
 //   fsb_agent_sandboxes{phase}, fsb_agent_capacity_slots{state}
 //   fsb_agent_warm_instances{image,state}, fsb_agent_warm_claims_total{result,reason},
 //   fsb_agent_warm_refill_duration_seconds{result}
+//   fsb_agent_network_slots{state}, fsb_agent_network_slot_setup_duration_seconds{result},
+//   fsb_agent_network_slot_teardowns_total{result}, fsb_agent_network_slot_inline_total
 // Thread-safe (updates are lock-free; a label set's first use takes its family's lock).
 class AgentMetrics {
  public:
@@ -51,6 +54,13 @@ class AgentMetrics {
   // Instances of `image` in `state` (ready, preparing).
   metrics::Gauge& WarmInstances(std::string_view image, std::string_view state);
   metrics::Gauge& Sandboxes(std::string_view phase);
+  // Network slots in `state` (free: made, waiting for a sandbox; assigned).
+  metrics::Gauge& NetworkSlots(std::string_view state);
+  // One network slot made (netns, CNI ADD, files) in `took`; `inline_for_create`: made
+  // on a create's path because no free slot was left.
+  void RecordNetworkSlotSetup(const absl::Status& result, absl::Duration took,
+                              bool inline_for_create);
+  void RecordNetworkSlotTeardown(const absl::Status& result);
   metrics::Gauge& capacity_total() { return capacity_total_; }
   metrics::Gauge& capacity_used() { return capacity_used_; }
 
@@ -67,6 +77,10 @@ class AgentMetrics {
   metrics::Family<metrics::Gauge>& warm_instances_;
   metrics::Family<metrics::Counter>& warm_claims_;
   metrics::Family<metrics::Histogram>& warm_refill_;
+  metrics::Family<metrics::Gauge>& network_slots_;
+  metrics::Family<metrics::Histogram>& network_slot_setup_;
+  metrics::Family<metrics::Counter>& network_slot_teardowns_;
+  metrics::Counter& network_slot_inline_;
   metrics::Gauge& capacity_total_;
   metrics::Gauge& capacity_used_;
 };

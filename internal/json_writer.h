@@ -26,6 +26,9 @@ class JsonWriter {
   JsonWriter& Uint(uint64_t value);
   JsonWriter& Bool(bool value);
   JsonWriter& StringArray(const std::vector<std::string>& values);
+  // `json`, which must be one complete JSON value, verbatim (e.g. a document another
+  // program wrote, embedded in this one).
+  JsonWriter& Raw(std::string_view json);
 
   const std::string& str() const { return out_; }
 

@@ -25,6 +25,13 @@ TEST(JsonWriterTest, NestsObjectsAndArrays) {
   EXPECT_EQ(w.str(), R"({"a":-1,"b":["x",2,false],"c":{},"d":["p","q"]})");
 }
 
+TEST(JsonWriterTest, RawValuesAreEmbeddedVerbatimWithSeparators) {
+  JsonWriter w;
+  w.BeginObject().Key("a").Raw(R"({"x":[1,2]})").Key("b").BeginArray().Raw("null").Raw("3");
+  w.EndArray().EndObject();
+  EXPECT_EQ(w.str(), R"({"a":{"x":[1,2]},"b":[null,3]})");
+}
+
 TEST(JsonWriterTest, EscapesStrings) {
   JsonWriter w;
   w.String("q\"b\\n\n\t\x01");
