@@ -14,7 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
+#include "internal/deadline.h"
 
 namespace fsb {
 namespace {
@@ -89,7 +89,7 @@ absl::StatusOr<SubprocessResult> RunSubprocess(const SubprocessCall& call) {
   SubprocessResult result;
   size_t written = 0;
   if (call.stdin_data.empty()) p.Close(1);
-  const absl::Time deadline = absl::Now() + call.timeout;
+  const Deadline deadline = Deadline::In(call.timeout);
   bool timed_out = false;
   char buf[16384];
   while (p.fd[1] >= 0 || p.fd[2] >= 0 || p.fd[4] >= 0) {
@@ -98,7 +98,7 @@ absl::StatusOr<SubprocessResult> RunSubprocess(const SubprocessCall& call) {
     if (p.fd[1] >= 0) fds[n++] = {p.fd[1], POLLOUT, 0};
     if (p.fd[2] >= 0) fds[n++] = {p.fd[2], POLLIN, 0};
     if (p.fd[4] >= 0) fds[n++] = {p.fd[4], POLLIN, 0};
-    const absl::Duration left = deadline - absl::Now();
+    const absl::Duration left = deadline.Left();
     if (left <= absl::ZeroDuration()) {
       timed_out = true;
       break;
@@ -131,8 +131,8 @@ absl::StatusOr<SubprocessResult> RunSubprocess(const SubprocessCall& call) {
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (timed_out) {
-    return absl::DeadlineExceededError(absl::StrCat(call.argv[0], " did not finish within ",
-                                                    absl::FormatDuration(call.timeout)));
+    return absl::DeadlineExceededError(
+        absl::StrCat(call.argv[0], " did not finish within ", absl::FormatDuration(call.timeout)));
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;

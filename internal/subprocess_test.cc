@@ -29,8 +29,8 @@ TEST(RunSubprocessTest, PassesExactlyTheGivenEnvironment) {
 
 TEST(RunSubprocessTest, LargeStdinToAProgramThatDoesNotReadItIsNotFatal) {
   // The child exits without reading: our writes see EPIPE, not SIGPIPE.
-  absl::StatusOr<SubprocessResult> r = RunSubprocess(
-      {.argv = {"/bin/true"}, .stdin_data = std::string(8 << 20, 'x')});
+  absl::StatusOr<SubprocessResult> r =
+      RunSubprocess({.argv = {"/bin/true"}, .stdin_data = std::string(8 << 20, 'x')});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 0);
 }

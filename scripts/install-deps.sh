@@ -19,6 +19,9 @@ packages=(
   libcivetweb-dev libsqlite3-dev libyaml-dev
   containerd runc busybox-static
   curl ca-certificates jq
+  # sandbox networks: CNI plugins (bridge, host-local, loopback, tuning, firewall,
+  # portmap), the node's firewall tables, and iptables, which the firewall plugin runs
+  containernetworking-plugins nftables iptables
   # promtool (metrics tests) and a Prometheus server (e2e scrape test)
   prometheus
   # scripts/profile.sh (ss) and scripts/flamegraph.sh (python3)

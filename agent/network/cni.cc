@@ -165,27 +165,25 @@ std::string CniNetwork::PortmapConfig(std::string_view prev_result,
 absl::StatusOr<std::string> CniNetwork::Invoke(const Invocation& call) const {
   SubprocessCall sub;
   sub.argv = {absl::StrCat(options_.plugin_dir, "/", Sv(call.type))};
-  sub.env = {absl::StrCat("CNI_COMMAND=", Sv(call.command)),
-             absl::StrCat("CNI_CONTAINERID=", Sv(call.id)),
-             absl::StrCat("CNI_NETNS=", Sv(call.netns)),
-             absl::StrCat("CNI_IFNAME=", Sv(call.ifname)),
-             absl::StrCat("CNI_PATH=", options_.plugin_dir),
-             // The firewall and portmap plugins run iptables.
-             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  sub.env = {
+      absl::StrCat("CNI_COMMAND=", Sv(call.command)), absl::StrCat("CNI_CONTAINERID=", Sv(call.id)),
+      absl::StrCat("CNI_NETNS=", Sv(call.netns)), absl::StrCat("CNI_IFNAME=", Sv(call.ifname)),
+      absl::StrCat("CNI_PATH=", options_.plugin_dir),
+      // The firewall and portmap plugins run iptables.
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   sub.stdin_data = call.config;
   sub.timeout = options_.timeout;
   absl::StatusOr<SubprocessResult> r = run_(sub);
   if (!r.ok()) {
-    return absl::UnavailableError(absl::StrCat("CNI plugin ", Sv(call.type), " ",
-                                               Sv(call.command), ": ", r.status().message()));
+    return absl::UnavailableError(absl::StrCat("CNI plugin ", Sv(call.type), " ", Sv(call.command),
+                                               ": ", r.status().message()));
   }
   if (r->exit_code != 0) return PluginError(call.type, call.command, *r);
   return std::move(r->stdout_data);
 }
 
 absl::StatusOr<CniAttachment> CniNetwork::Add(std::string_view id, std::string_view netns) const {
-  absl::StatusOr<std::string> lo =
-      Invoke({"ADD", id, netns, kLo, "loopback", LoopbackConfig()});
+  absl::StatusOr<std::string> lo = Invoke({"ADD", id, netns, kLo, "loopback", LoopbackConfig()});
   if (!lo.ok()) return lo.status();
   std::string result;
   for (int i = 0; i < kChainLength; ++i) {

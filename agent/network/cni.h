@@ -29,7 +29,7 @@ struct CniOptions {
   std::string network_name = "fsb";
   std::string bridge = "fsb0";
   std::string subnet = "10.88.0.0/16";
-  std::string ipam_dir;  // host-local's leases
+  std::string ipam_dir;                        // host-local's leases
   absl::Duration timeout = absl::Seconds(30);  // per plugin run
 };
 
@@ -67,14 +67,12 @@ class CniNetwork {
   // Detaches: releases the lease, the veth and the firewall rules. Every plugin runs even
   // if one fails (the first error is returned). `netns` may no longer exist ("" is
   // allowed): plugins then release what lives outside it.
-  absl::Status Del(std::string_view id, std::string_view netns,
-                   std::string_view result_json) const;
+  absl::Status Del(std::string_view id, std::string_view netns, std::string_view result_json) const;
 
   // Forwards host ports to the attachment (`portmap` ADD); Unpublish removes them.
   absl::Status Publish(std::string_view id, std::string_view netns, std::string_view result_json,
                        const std::vector<PortMapping>& ports) const;
-  absl::Status Unpublish(std::string_view id, std::string_view netns,
-                         std::string_view result_json,
+  absl::Status Unpublish(std::string_view id, std::string_view netns, std::string_view result_json,
                          const std::vector<PortMapping>& ports) const;
 
   const CniOptions& options() const { return options_; }

@@ -49,8 +49,8 @@ struct FakePlugins {
   std::vector<std::string> Sequence() const {
     std::vector<std::string> out;
     for (const SubprocessCall& c : calls) {
-      out.push_back(Env(c, "CNI_COMMAND") + " " + c.argv[0].substr(c.argv[0].rfind('/') + 1) +
-                    " " + Env(c, "CNI_IFNAME"));
+      out.push_back(Env(c, "CNI_COMMAND") + " " + c.argv[0].substr(c.argv[0].rfind('/') + 1) + " " +
+                    Env(c, "CNI_IFNAME"));
     }
     return out;
   }
@@ -97,9 +97,9 @@ TEST(CniNetworkTest, AddRunsLoopbackThenTheChainPassingEachResultOn) {
   // The second plugin gets the first's result as prevResult.
   google::protobuf::Struct tuning = Parse(plugins.calls[2].stdin_data);
   ASSERT_TRUE(tuning.fields().contains("prevResult"));
-  EXPECT_EQ(tuning.fields().at("prevResult").struct_value().fields().at("ips").list_value()
-                .values_size(),
-            2);
+  EXPECT_EQ(
+      tuning.fields().at("prevResult").struct_value().fields().at("ips").list_value().values_size(),
+      2);
 }
 
 TEST(CniNetworkTest, AFailedPluginIsAPreciseErrorAndWhatWasMadeIsDeleted) {
@@ -110,10 +110,10 @@ TEST(CniNetworkTest, AFailedPluginIsAPreciseErrorAndWhatWasMadeIsDeleted) {
   EXPECT_EQ(a.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(a.status().message(), HasSubstr("CNI plugin tuning ADD failed"));
   EXPECT_THAT(a.status().message(), HasSubstr("failed to set bridge addr: EBUSY"));
-  EXPECT_THAT(plugins.Sequence(),
-              ElementsAre("ADD loopback lo", "ADD bridge eth0", "ADD tuning eth0",
-                          "DEL firewall eth0", "DEL tuning eth0", "DEL bridge eth0",
-                          "DEL loopback lo"));
+  EXPECT_THAT(
+      plugins.Sequence(),
+      ElementsAre("ADD loopback lo", "ADD bridge eth0", "ADD tuning eth0", "DEL firewall eth0",
+                  "DEL tuning eth0", "DEL bridge eth0", "DEL loopback lo"));
 }
 
 TEST(CniNetworkTest, AnExhaustedRangeIsResourceExhausted) {

@@ -58,8 +58,8 @@ absl::Status NodeFirewall::Nft(std::string_view script) const {
       run_({.argv = {nft_, "-f", "-"}, .stdin_data = std::string(script)});
   if (!r.ok()) return absl::UnavailableError(absl::StrCat("nft: ", r.status().message()));
   if (r->exit_code != 0) {
-    return absl::UnavailableError(absl::StrCat("nft refused the sandbox firewall of ", bridge_,
-                                               ": ", Sv(r->stderr_data)));
+    return absl::UnavailableError(
+        absl::StrCat("nft refused the sandbox firewall of ", bridge_, ": ", Sv(r->stderr_data)));
   }
   return absl::OkStatus();
 }

@@ -35,7 +35,8 @@ std::string ReadFile(const std::string& path) {
 // Writes `content` into `path` in place (same inode: a bind mount of the file sees it).
 absl::Status WriteInPlace(const std::string& path, std::string_view content) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(errno)));
+  if (fd < 0)
+    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(errno)));
   const ssize_t n = write(fd, content.data(), content.size());
   const int err = errno;
   close(fd);
@@ -67,7 +68,8 @@ std::string NetworkSlots::SandboxResolvConf(std::string_view node_resolv_conf) {
   std::string out;
   for (absl::string_view line : absl::StrSplit(Sv(node_resolv_conf), '\n')) {
     line = absl::StripAsciiWhitespace(line);
-    std::vector<absl::string_view> f = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    std::vector<absl::string_view> f =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (f.size() < 2) continue;
     if (f[0] == "nameserver" && !IsLoopbackNameserver(f[1])) {
       absl::StrAppend(&out, "nameserver ", f[1], "\n");
@@ -109,8 +111,7 @@ absl::StatusOr<NetworkSlot> NetworkSlots::Make() {
     }
   }
   if (made.ok()) {
-    made = WriteInPlace(slot.resolv_conf,
-                        SandboxResolvConf(ReadFile(options_.node_resolv_conf)));
+    made = WriteInPlace(slot.resolv_conf, SandboxResolvConf(ReadFile(options_.node_resolv_conf)));
   }
   if (made.ok()) made = WriteInPlace(slot.hosts, SandboxHosts("localhost", slot.attachment.ip));
   // Written last: its presence says the slot is whole.
@@ -164,7 +165,8 @@ absl::Status NetworkSlots::Recover(const absl::flat_hash_set<std::string>& owned
     assigned_[id] = {std::move(slot), clock_->Now()};
     ++kept;
   }
-  if (ec) return absl::InternalError(absl::StrCat("cannot read ", options_.dir, ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot read ", options_.dir, ": ", ec.message()));
   for (const std::string& id : stale) (void)TearDown(id);
   LOG(INFO) << "network slots: " << kept << " owned by sandboxes kept, " << stale.size()
             << " others torn down";
