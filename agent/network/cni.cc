@@ -53,6 +53,17 @@ absl::Status PluginError(std::string_view type, std::string_view command,
   return absl::UnavailableError(text);
 }
 
+// Opens a plugin's configuration object with the fields every plugin reads.
+JsonWriter& BeginConfig(JsonWriter& w, std::string_view network, std::string_view type) {
+  return w.BeginObject()
+      .Key("cniVersion")
+      .String(kCniVersion)
+      .Key("name")
+      .String(network)
+      .Key("type")
+      .String(type);
+}
+
 }  // namespace
 
 CniNetwork::CniNetwork(CniOptions options, ProgramRunner run)
@@ -60,13 +71,7 @@ CniNetwork::CniNetwork(CniOptions options, ProgramRunner run)
 
 std::string CniNetwork::PluginConfig(int index, std::string_view prev_result) const {
   JsonWriter w;
-  w.BeginObject()
-      .Key("cniVersion")
-      .String(kCniVersion)
-      .Key("name")
-      .String(options_.network_name)
-      .Key("type")
-      .String(kChain[index]);
+  BeginConfig(w, options_.network_name, kChain[index]);
   switch (index) {
     case 0:
       w.Key("bridge")
@@ -121,27 +126,14 @@ std::string CniNetwork::PluginConfig(int index, std::string_view prev_result) co
 
 std::string CniNetwork::LoopbackConfig() const {
   JsonWriter w;
-  w.BeginObject()
-      .Key("cniVersion")
-      .String(kCniVersion)
-      .Key("name")
-      .String(absl::StrCat(options_.network_name, "-lo"))
-      .Key("type")
-      .String("loopback")
-      .EndObject();
+  BeginConfig(w, absl::StrCat(options_.network_name, "-lo"), "loopback").EndObject();
   return w.str();
 }
 
 std::string CniNetwork::PortmapConfig(std::string_view prev_result,
                                       const std::vector<PortMapping>& ports) const {
   JsonWriter w;
-  w.BeginObject()
-      .Key("cniVersion")
-      .String(kCniVersion)
-      .Key("name")
-      .String(options_.network_name)
-      .Key("type")
-      .String("portmap")
+  BeginConfig(w, options_.network_name, "portmap")
       .Key("snat")
       .Bool(true)
       .Key("runtimeConfig")
