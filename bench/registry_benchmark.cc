@@ -40,7 +40,7 @@ namespace {
 
 constexpr std::string_view kPool = "default-pool";
 constexpr int kCapacity = 10;
-constexpr uint16_t kPorts[] = {8080, 9090};
+constexpr HostPort kPorts[] = {{8080}, {9090}};
 
 // Counts the heap use of the calling thread from construction to Report(), except while
 // paused, and reports it per iteration of that thread. In a multi-threaded benchmark
@@ -93,7 +93,7 @@ struct Fleet {
 
   // A request for `image` (any spelling; one no agent has maps to kUnknownImage, as when
   // a real request is parsed). Its request_hash is for the caller to vary.
-  AllocationRequest Request(std::string_view image, std::span<const uint16_t> ports = {}) {
+  AllocationRequest Request(std::string_view image, std::span<const HostPort> ports = {}) {
     AllocationRequest r;
     r.pool = scheduler.LookupPool(kPool);
     r.image = scheduler.LookupImage(image);
@@ -109,7 +109,7 @@ struct Fleet {
 
 // Times Allocate + Release on a fleet of state.range(0) agents.
 void AllocateAndRelease(benchmark::State& state, std::string_view image,
-                        std::span<const uint16_t> ports) {
+                        std::span<const HostPort> ports) {
   Fleet fleet(static_cast<int>(state.range(0)), kCapacity);
   AllocationRequest request = fleet.Request(image, ports);
   std::array<AgentHandle, kMaxCandidates> out;

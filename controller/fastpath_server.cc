@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controller/sandbox_spec.h"
+#include "internal/sandbox_network.h"
 #include "internal/status.h"
 
 namespace fsb::controller {
@@ -36,6 +37,7 @@ CreateSpec CreateSpecFromRequest(const fastpath::v1::CreateRequest& request) {
   *spec->mutable_resources() = request.resources();
   spec->set_read_only_root_filesystem(request.read_only_root_filesystem());
   spec->set_pool_ref(request.pool_ref());
+  spec->set_network(request.network());
   // The first field without a domain form is the create's error, in field order; the
   // rest is still decoded (the consistency mode labels even a refused create's metrics).
   auto malformed = [&](absl::Status s) {
@@ -67,6 +69,14 @@ CreateSpec CreateSpecFromRequest(const fastpath::v1::CreateRequest& request) {
   } else if (request.consistency_mode() != fastpath::v1::FAST) {
     malformed(absl::InvalidArgumentError(
         absl::StrCat("consistency_mode ", request.consistency_mode(), " is not a known mode")));
+  }
+  for (const std::string& entry : request.publish()) {
+    absl::StatusOr<PublishedPort> port = ParsePublishedPort("publish", entry);
+    if (!port.ok()) {
+      malformed(port.status());
+      continue;
+    }
+    SetPortPublish(*port, spec->add_publish());
   }
   return create;
 }
@@ -126,6 +136,11 @@ void ToSandboxInfo(const Sandbox& sandbox, fastpath::v1::SandboxInfo* info) {
   info->set_message(status.message());
   info->set_exit_code(status.exit_code());
   info->set_restart_count(status.restart_count());
+  info->set_ip(status.ip());
+  info->set_network(spec.network());
+  for (const v1alpha1::PortPublish& p : spec.publish()) {
+    info->add_publish(FormatPublishedPort(PublishedPortOf(p)));
+  }
 }
 
 grpc::Status FastPathServer::CreateSandbox(grpc::ServerContext*,

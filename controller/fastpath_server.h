@@ -12,6 +12,11 @@ namespace fsb::controller {
 // field with no domain form is carried as the result's `malformed` status. Pure.
 // consistency_mode STRONG asks for strong; FAST, the proto3 default that clients which
 // never heard of the field send, leaves the mode unset (the controller's default).
+// `network` is carried as given (validated with the rest of the spec); each `publish`
+// entry, "HOST_PORT:CONTAINER_PORT[/tcp|udp]", becomes a spec.publish entry, and the
+// first that does not parse is the create's `malformed` status, naming it. SandboxInfo
+// carries status.ip, spec.network and spec.publish in that text form
+// ("HOST_PORT:CONTAINER_PORT/PROTOCOL").
 CreateSpec CreateSpecFromRequest(const fastpath::v1::CreateRequest& request);
 SandboxUpdate SandboxUpdateFromRequest(const fastpath::v1::UpdateRequest& request);
 void ToSandboxInfo(const v1alpha1::Sandbox& sandbox, fastpath::v1::SandboxInfo* info);

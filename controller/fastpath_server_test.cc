@@ -77,6 +77,79 @@ TEST_F(FastPathServerTest, CreateThenGetAndListEncodeEveryField) {
   EXPECT_EQ(listed.items(0).phase(), "Running");
 }
 
+TEST_F(FastPathServerTest, NetworkPublishAndTheSandboxIpReachSandboxInfo) {
+  env_.agents().set_on_answer(
+      [](const FakeAgentClient::CreateCall& call, fsb::agent::v1::CreateSandboxResponse& answer) {
+        EXPECT_EQ(call.spec.network(), fsb::agent::v1::SANDBOX_NETWORK_NO_EGRESS);
+        ASSERT_EQ(call.spec.published_ports_size(), 2);
+        EXPECT_EQ(call.spec.published_ports(1).protocol(), "udp");
+        answer.mutable_status()->set_ip("10.88.0.7");
+      });
+  fastpath::v1::CreateRequest req;
+  req.set_name("web");
+  req.set_image("busybox");
+  req.add_exposed_ports(80);
+  req.add_exposed_ports(443);
+  req.set_network("no-egress");
+  req.add_publish("8080:80");
+  req.add_publish("5353:53/udp");
+  fastpath::v1::CreateResponse created;
+  ASSERT_TRUE(Create(req, &created).ok());
+  EXPECT_THAT(created.endpoints(),
+              ElementsAre("10.88.0.7:80", "10.88.0.7:443", "10.1.2.3:8080", "10.1.2.3:5353"));
+
+  fastpath::v1::GetRequest get;
+  get.set_sandbox_name("web");
+  fastpath::v1::SandboxInfo info;
+  ASSERT_TRUE(server_.GetSandbox(nullptr, &get, &info).ok());
+  EXPECT_EQ(info.ip(), "10.88.0.7");
+  EXPECT_EQ(info.network(), "no-egress");
+  EXPECT_THAT(info.publish(), ElementsAre("8080:80/tcp", "5353:53/udp"));
+  EXPECT_THAT(info.endpoints(),
+              ElementsAre("10.88.0.7:80", "10.88.0.7:443", "10.1.2.3:8080", "10.1.2.3:5353"));
+
+  fsb::v1alpha1::Sandbox resource;
+  ASSERT_TRUE(server_.GetSandboxResource(nullptr, &get, &resource).ok());
+  EXPECT_EQ(resource.status().ip(), "10.88.0.7");
+  ASSERT_EQ(resource.spec().publish_size(), 2);
+  EXPECT_EQ(resource.spec().publish(0).host_port(), 8080);
+}
+
+TEST_F(FastPathServerTest, AnAgentWithoutSandboxIpsGivesItsHostsEndpoints) {
+  fastpath::v1::CreateRequest req;
+  req.set_name("web");
+  req.set_image("busybox");
+  req.add_exposed_ports(80);
+  req.add_publish("8080:80");
+  fastpath::v1::CreateResponse created;
+  ASSERT_TRUE(Create(req, &created).ok());
+  EXPECT_THAT(created.endpoints(), ElementsAre("10.1.2.3:80", "10.1.2.3:8080"));
+  fastpath::v1::GetRequest get;
+  get.set_sandbox_name("web");
+  fastpath::v1::SandboxInfo info;
+  ASSERT_TRUE(server_.GetSandbox(nullptr, &get, &info).ok());
+  EXPECT_EQ(info.ip(), "");
+  EXPECT_EQ(info.network(), "egress");
+}
+
+TEST_F(FastPathServerTest, MalformedNetworkSettingsAreInvalidArgumentNamingThem) {
+  fastpath::v1::CreateRequest req;
+  req.set_name("web");
+  req.set_image("busybox");
+  req.set_network("bridge");
+  fastpath::v1::CreateResponse created;
+  grpc::Status status = Create(req, &created);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("network \"bridge\""));
+
+  req.clear_network();
+  req.add_publish("8080:http");
+  status = Create(req, &created);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("publish \"8080:http\" is invalid"));
+  EXPECT_TRUE(env_.agents().creates().empty());
+}
+
 TEST_F(FastPathServerTest, DomainErrorsBecomeTheirGrpcCodes) {
   fastpath::v1::CreateRequest req;
   req.set_name("web");

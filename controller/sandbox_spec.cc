@@ -14,6 +14,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "internal/ids.h"
 #include "internal/image_ref.h"
+#include "internal/sandbox_network.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
 
@@ -91,6 +92,34 @@ absl::Status ValidateProcess(const SandboxSpec& spec) {
   return absl::OkStatus();
 }
 
+// Validates the network mode and published ports and fills their defaults: network
+// egress, protocol tcp.
+absl::Status AdmitNetwork(SandboxSpec& spec) {
+  if (absl::Status s = ValidateNetworkMode("network", spec.network(), /*allow_empty=*/true);
+      !s.ok()) {
+    return s;
+  }
+  if (spec.network().empty()) spec.set_network(std::string(kNetworkEgress));
+  if (spec.publish_size() > kMaxPorts) return TooMany("publish", spec.publish_size(), kMaxPorts);
+  std::vector<PublishedPort> ports;
+  ports.reserve(spec.publish_size());
+  for (const v1alpha1::PortPublish& p : spec.publish()) ports.push_back(PublishedPortOf(p));
+  if (absl::Status s = ValidatePublishedPorts("publish", ports); !s.ok()) return s;
+  for (v1alpha1::PortPublish& p : *spec.mutable_publish()) {
+    if (p.protocol().empty()) p.set_protocol(std::string(kProtocolTcp));
+  }
+  return absl::OkStatus();
+}
+
+// `spec` with the fields that have an implicit default in their pre-default form (a
+// network of egress as unset, as records made before the field existed have it), so
+// that comparisons see such records as the same spec.
+SandboxSpec WithImplicitDefaultsCleared(const SandboxSpec& spec) {
+  SandboxSpec out = spec;
+  if (out.network() == kNetworkEgress) out.clear_network();
+  return out;
+}
+
 // Validates `sandbox` as submitted by a client and fills in defaults; see
 // SandboxFromCreateSpec.
 absl::Status Admit(Sandbox& sandbox, SandboxSpec::ConsistencyMode default_mode, absl::Time now) {
@@ -115,6 +144,7 @@ absl::Status Admit(Sandbox& sandbox, SandboxSpec::ConsistencyMode default_mode, 
   std::sort(spec->mutable_env()->begin(), spec->mutable_env()->end(),
             [](const auto& a, const auto& b) { return a.name() < b.name(); });
   if (absl::Status s = ValidateProcess(*spec); !s.ok()) return s;
+  if (absl::Status s = AdmitNetwork(*spec); !s.ok()) return s;
   if (spec->pool_ref().empty()) spec->set_pool_ref(kDefaultPool);
   if (absl::Status s = ValidateDnsLabel("pool_ref", spec->pool_ref()); !s.ok()) return s;
   if (spec->failure_policy() == SandboxSpec::FAILURE_POLICY_UNSET) {
@@ -174,7 +204,7 @@ absl::StatusOr<Sandbox> SandboxFromResource(Sandbox resource,
 }
 
 std::string SpecHash(const SandboxSpec& spec) {
-  SandboxSpec fixed = spec;
+  SandboxSpec fixed = WithImplicitDefaultsCleared(spec);
   fixed.clear_expire_time();
   fixed.clear_reset_revision();
   fixed.clear_failure_policy();
@@ -195,6 +225,8 @@ std::string SpecHash(const SandboxSpec& spec) {
 }
 
 std::string ImmutableSpecChanges(const SandboxSpec& current, const SandboxSpec& desired) {
+  const SandboxSpec before = WithImplicitDefaultsCleared(current);
+  const SandboxSpec after = WithImplicitDefaultsCleared(desired);
   std::vector<std::string> changed;
   const google::protobuf::Descriptor* d = SandboxSpec::descriptor();
   for (int i = 0; i < d->field_count(); ++i) {
@@ -207,7 +239,7 @@ std::string ImmutableSpecChanges(const SandboxSpec& current, const SandboxSpec& 
     }
     google::protobuf::util::MessageDifferencer differ;
     std::vector<const google::protobuf::FieldDescriptor*> only{f};
-    if (!differ.CompareWithFields(current, desired, only, only)) changed.push_back(f->json_name());
+    if (!differ.CompareWithFields(before, after, only, only)) changed.push_back(f->json_name());
   }
   return absl::StrJoin(changed, ", ");
 }
@@ -261,7 +293,26 @@ fsb::agent::v1::SandboxSpec AgentSpecOf(const Sandbox& sandbox) {
   spec.mutable_resources()->set_memory_bytes(sandbox.spec().resources().memory_bytes());
   spec.mutable_resources()->set_pids(sandbox.spec().resources().pids());
   spec.set_readonly_rootfs(sandbox.spec().read_only_root_filesystem());
+  spec.set_network(sandbox.spec().network() == kNetworkNoEgress
+                       ? fsb::agent::v1::SANDBOX_NETWORK_NO_EGRESS
+                       : fsb::agent::v1::SANDBOX_NETWORK_EGRESS);
+  for (const v1alpha1::PortPublish& p : sandbox.spec().publish()) {
+    fsb::agent::v1::PortPublish* out = spec.add_published_ports();
+    out->set_host_port(p.host_port());
+    out->set_container_port(p.container_port());
+    out->set_protocol(p.protocol().empty() ? std::string(kProtocolTcp) : p.protocol());
+  }
   return spec;
+}
+
+PublishedPort PublishedPortOf(const v1alpha1::PortPublish& port) {
+  return {port.host_port(), port.container_port(), port.protocol()};
+}
+
+void SetPortPublish(const PublishedPort& port, v1alpha1::PortPublish* out) {
+  out->set_host_port(port.host_port);
+  out->set_container_port(port.container_port);
+  out->set_protocol(port.protocol);
 }
 
 }  // namespace fsb::controller

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "fsb/agent/v1/agent.pb.h"
 #include "fsb/v1alpha1/resources.pb.h"
+#include "internal/sandbox_network.h"
 
 namespace fsb::controller {
 
@@ -28,7 +29,7 @@ inline constexpr char kSpecHashAnnotation[] = "fsb.io/spec-hash";
 inline constexpr int kMaxArgs = 1024;               // command + args entries
 inline constexpr int kMaxEnv = 256;                 // environment variables
 inline constexpr int kMaxLabels = 64;               // labels per sandbox
-inline constexpr int kMaxPorts = 64;                // exposed ports per sandbox
+inline constexpr int kMaxPorts = 64;                // exposed, and published, ports per sandbox
 inline constexpr size_t kMaxArgvBytes = 128 << 10;  // command + args, bytes
 inline constexpr size_t kMaxEnvBytes = 128 << 10;   // env names + values, bytes
 inline constexpr size_t kMaxPathBytes = 4096;       // working dir
@@ -50,14 +51,18 @@ struct CreateSpec {
 // annotations request-id (default "<namespace>/<name>") and spec-hash), spec
 // (normalized image, env sorted by name, pool default "default", failure policy default
 // Manual, recovery timeout default 60 s, expiry, consistency mode default
-// `default_mode`) and status phase Pending. uid, timestamps, generation and the
-// container id are left to the caller.
+// `default_mode`, network default "egress", published ports' protocol default "tcp")
+// and status phase Pending. uid, timestamps, generation and the container id are left
+// to the caller.
 //
 // INVALID_ARGUMENT: `create.malformed`; or naming the field for: a name/namespace/pool
 // that is not a DNS label, an empty or malformed image, invalid env names or labels, too
 // many or too large args/env/labels, a relative or too long working dir, ports out of
 // 1-65535 or repeated, negative resources, a recovery timeout outside 0-86400 s, an
-// expiry that is not in the future (relative to `now`), an invalid request id.
+// expiry that is not in the future (relative to `now`), an invalid request id, a network
+// other than "", "egress" or "no-egress", more than kMaxPorts published ports or one
+// that is invalid (ports out of 1-65535, a protocol other than tcp or udp) or repeats
+// an earlier one's host port and protocol (naming the entry).
 absl::StatusOr<v1alpha1::Sandbox> SandboxFromCreateSpec(
     CreateSpec create, v1alpha1::SandboxSpec::ConsistencyMode default_mode, absl::Time now);
 
@@ -71,11 +76,13 @@ absl::StatusOr<v1alpha1::Sandbox> SandboxFromResource(
 
 // A stable hex digest of the parts of `spec` a create request fixes (everything but
 // expireTime and resetRevision, which updates change). Equal specs give equal digests
-// across processes and restarts.
+// across processes and restarts; a network of "egress" digests as an unset one (records
+// made before the field existed), so either spelling of the default is the same spec.
 std::string SpecHash(const v1alpha1::SandboxSpec& spec);
 
 // The names of the fields whose change `fsb apply` refuses (immutable after create),
-// comma-separated in field order; empty when `desired` only changes mutable fields.
+// comma-separated in field order; empty when `desired` only changes mutable fields. A
+// network of "egress" equals an unset one, as for SpecHash.
 std::string ImmutableSpecChanges(const v1alpha1::SandboxSpec& current,
                                  const v1alpha1::SandboxSpec& desired);
 
@@ -89,8 +96,14 @@ absl::StatusOr<absl::Time> ParseResetRevision(std::string_view revision);
 // At most kMaxLabels labels, each valid (ValidateLabel). INVALID_ARGUMENT otherwise.
 absl::Status ValidateMetadataLabels(const v1alpha1::ObjectMeta& meta);
 
-// What the agent needs to run the sandbox.
+// What the agent needs to run the sandbox: its process, limits, exposed ports, network
+// mode ("no-egress" as SANDBOX_NETWORK_NO_EGRESS, anything else as EGRESS) and published
+// ports (an empty protocol as tcp).
 fsb::agent::v1::SandboxSpec AgentSpecOf(const v1alpha1::Sandbox& sandbox);
+
+// A record's published port in the shared form (internal/sandbox_network.h), and back.
+PublishedPort PublishedPortOf(const v1alpha1::PortPublish& port);
+void SetPortPublish(const PublishedPort& port, v1alpha1::PortPublish* out);
 
 // Converts a time to a protobuf Timestamp and back.
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out);

@@ -76,6 +76,57 @@ TEST(SandboxFromRequestTest, ModeAndGeneratedName) {
             SandboxSpec::strong);
 }
 
+TEST(SandboxFromRequestTest, NetworkDefaultsToEgressAndPublishToTcp) {
+  absl::StatusOr<Sandbox> s = FromRequest(Request());
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->spec().network(), "egress");
+  EXPECT_TRUE(s->spec().publish().empty());
+
+  fastpath::v1::CreateRequest req = Request();
+  req.set_network("no-egress");
+  req.add_publish("8080:80");
+  req.add_publish("53:5353/udp");
+  req.add_publish("53:5353/tcp");  // another protocol: another host port
+  s = FromRequest(req);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->spec().network(), "no-egress");
+  ASSERT_EQ(s->spec().publish_size(), 3);
+  EXPECT_EQ(s->spec().publish(0).host_port(), 8080);
+  EXPECT_EQ(s->spec().publish(0).container_port(), 80);
+  EXPECT_EQ(s->spec().publish(0).protocol(), "tcp");
+  EXPECT_EQ(s->spec().publish(1).protocol(), "udp");
+  EXPECT_EQ(s->spec().publish(2).protocol(), "tcp");
+}
+
+TEST(SandboxFromRequestTest, SpecHashCoversTheNetworkAndEitherSpellingOfItsDefaults) {
+  auto hash = [](fastpath::v1::CreateRequest req) {
+    absl::StatusOr<Sandbox> s = FromRequest(req);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? s->metadata().annotations().at(kSpecHashAnnotation) : "";
+  };
+  fastpath::v1::CreateRequest egress = Request();
+  egress.set_network("egress");
+  EXPECT_EQ(hash(Request()), hash(egress));
+  fastpath::v1::CreateRequest closed = Request();
+  closed.set_network("no-egress");
+  EXPECT_NE(hash(closed), hash(Request()));
+
+  fastpath::v1::CreateRequest implicit_tcp = Request();
+  implicit_tcp.add_publish("8080:80");
+  fastpath::v1::CreateRequest explicit_tcp = Request();
+  explicit_tcp.add_publish("8080:80/tcp");
+  EXPECT_EQ(hash(implicit_tcp), hash(explicit_tcp));
+  EXPECT_NE(hash(implicit_tcp), hash(Request()));
+  fastpath::v1::CreateRequest udp = Request();
+  udp.add_publish("8080:80/udp");
+  EXPECT_NE(hash(udp), hash(implicit_tcp));
+
+  // A record stored before the network field existed has it unset: the same spec.
+  SandboxSpec before = FromRequest(Request())->spec();
+  before.clear_network();
+  EXPECT_EQ(SpecHash(before), hash(Request()));
+}
+
 TEST(SandboxFromRequestTest, SpecHashIsStableAndSensitive) {
   absl::StatusOr<Sandbox> a = FromRequest(Request());
   absl::StatusOr<Sandbox> b = FromRequest(Request());
@@ -157,7 +208,38 @@ INSTANTIATE_TEST_SUITE_P(
             "bad policy",
             [](auto& r) { r.set_failure_policy(static_cast<fastpath::v1::FailurePolicy>(7)); },
             "failure_policy"},
-        BadRequest{"bad request id", [](auto& r) { r.set_request_id("a b"); }, "request_id"}),
+        BadRequest{"bad request id", [](auto& r) { r.set_request_id("a b"); }, "request_id"},
+        BadRequest{"unknown network", [](auto& r) { r.set_network("none"); },
+                   "network \"none\" is not a network mode"},
+        BadRequest{"network in capitals", [](auto& r) { r.set_network("Egress"); },
+                   "network \"Egress\""},
+        BadRequest{"publish without colon", [](auto& r) { r.add_publish("8080"); },
+                   "publish \"8080\" is invalid"},
+        BadRequest{"publish port 0", [](auto& r) { r.add_publish("0:80"); },
+                   "publish \"0:80\" is invalid: host port 0"},
+        BadRequest{"publish port 65536", [](auto& r) { r.add_publish("80:65536"); },
+                   "publish \"80:65536\" is invalid: container port 65536"},
+        BadRequest{"publish sctp", [](auto& r) { r.add_publish("80:80/sctp"); },
+                   "protocol \"sctp\""},
+        BadRequest{"first bad publish entry",
+                   [](auto& r) {
+                     r.add_publish("80:80");
+                     r.add_publish("x:1");
+                     r.add_publish("y:1");
+                   },
+                   "publish \"x:1\""},
+        BadRequest{"publish twice",
+                   [](auto& r) {
+                     r.add_publish("8080:80");
+                     r.add_publish("8080:81/tcp");
+                   },
+                   "publish \"8080:81/tcp\" is invalid: host port 8080/tcp is already published"},
+        BadRequest{"too many published",
+                   [](auto& r) {
+                     for (int i = 0; i <= kMaxPorts; ++i)
+                       r.add_publish(absl::StrCat(1000 + i, ":80"));
+                   },
+                   "publish: 65 entries"}),
     [](const auto& info) {
       std::string name = info.param.what;
       for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -180,6 +262,52 @@ TEST(SandboxFromResourceTest, ClearsServerFieldsAndChecksKind) {
   r.set_kind("Pod");
   EXPECT_THAT(SandboxFromResource(r, SandboxSpec::fast, kNow).status().message(),
               HasSubstr("kind must be Sandbox"));
+}
+
+TEST(SandboxFromResourceTest, ValidatesAndDefaultsTheNetworkAndPublishedPorts) {
+  Sandbox r;
+  r.mutable_metadata()->set_name("web");
+  r.mutable_spec()->set_image("busybox");
+  v1alpha1::PortPublish* p = r.mutable_spec()->add_publish();
+  p->set_host_port(8080);
+  p->set_container_port(80);
+  absl::StatusOr<Sandbox> s = SandboxFromResource(r, SandboxSpec::fast, kNow);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->spec().network(), "egress");
+  EXPECT_EQ(s->spec().publish(0).protocol(), "tcp");
+
+  Sandbox bad = r;
+  bad.mutable_spec()->set_network("host");
+  EXPECT_THAT(SandboxFromResource(bad, SandboxSpec::fast, kNow).status().message(),
+              HasSubstr("network \"host\" is not a network mode"));
+  bad = r;
+  bad.mutable_spec()->mutable_publish(0)->set_host_port(0);
+  absl::Status st = SandboxFromResource(bad, SandboxSpec::fast, kNow).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(), HasSubstr("publish \"0:80/tcp\" is invalid: host port 0"));
+  bad = r;
+  bad.mutable_spec()->mutable_publish(0)->set_protocol("icmp");
+  EXPECT_THAT(SandboxFromResource(bad, SandboxSpec::fast, kNow).status().message(),
+              HasSubstr("protocol \"icmp\" is not tcp or udp"));
+  bad = r;
+  *bad.mutable_spec()->add_publish() = r.spec().publish(0);
+  bad.mutable_spec()->mutable_publish(1)->set_protocol("tcp");
+  EXPECT_THAT(SandboxFromResource(bad, SandboxSpec::fast, kNow).status().message(),
+              HasSubstr("host port 8080/tcp is already published"));
+}
+
+TEST(ImmutableSpecChangesTest, NetworkAndPublishAreImmutableAndTheDefaultHasTwoSpellings) {
+  SandboxSpec a;
+  a.set_image("x");
+  SandboxSpec b = a;
+  b.set_network("egress");
+  EXPECT_EQ(ImmutableSpecChanges(a, b), "");
+  b.set_network("no-egress");
+  v1alpha1::PortPublish* p = b.add_publish();
+  p->set_host_port(8080);
+  p->set_container_port(80);
+  p->set_protocol("tcp");
+  EXPECT_EQ(ImmutableSpecChanges(a, b), "network, publish");
 }
 
 TEST(ImmutableSpecChangesTest, NamesChangedImmutableFieldsOnly) {
@@ -212,6 +340,9 @@ TEST(AgentSpecOfTest, CarriesTheProcessAndIdentity) {
   req.mutable_resources()->set_memory_bytes(64 << 20);
   req.mutable_resources()->set_pids(100);
   req.set_read_only_root_filesystem(true);
+  req.set_network("no-egress");
+  req.add_publish("8080:80");
+  req.add_publish("5353:53/udp");
   Sandbox s = *FromRequest(req);
   s.mutable_status()->set_container_id("0123456789abcdef");
   fsb::agent::v1::SandboxSpec spec = AgentSpecOf(s);
@@ -227,6 +358,22 @@ TEST(AgentSpecOfTest, CarriesTheProcessAndIdentity) {
   EXPECT_EQ(spec.resources().memory_bytes(), 64 << 20);
   EXPECT_EQ(spec.resources().pids(), 100);
   EXPECT_TRUE(spec.readonly_rootfs());
+  EXPECT_EQ(spec.network(), fsb::agent::v1::SANDBOX_NETWORK_NO_EGRESS);
+  ASSERT_EQ(spec.published_ports_size(), 2);
+  EXPECT_EQ(spec.published_ports(0).host_port(), 8080);
+  EXPECT_EQ(spec.published_ports(0).container_port(), 80);
+  EXPECT_EQ(spec.published_ports(0).protocol(), "tcp");
+  EXPECT_EQ(spec.published_ports(1).host_port(), 5353);
+  EXPECT_EQ(spec.published_ports(1).container_port(), 53);
+  EXPECT_EQ(spec.published_ports(1).protocol(), "udp");
+}
+
+TEST(AgentSpecOfTest, EgressUnlessNoEgress) {
+  Sandbox s = *FromRequest(Request());
+  EXPECT_EQ(AgentSpecOf(s).network(), fsb::agent::v1::SANDBOX_NETWORK_EGRESS);
+  s.mutable_spec()->clear_network();  // a record made before the field existed
+  EXPECT_EQ(AgentSpecOf(s).network(), fsb::agent::v1::SANDBOX_NETWORK_EGRESS);
+  EXPECT_TRUE(AgentSpecOf(s).published_ports().empty());
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ ReportedSandbox ReportedSandboxOf(const fsb::agent::v1::SandboxStatus& state) {
   }
   reported.exit_code = state.exit_code();
   reported.message = state.message();
+  reported.ip = state.ip();
   return reported;
 }
 

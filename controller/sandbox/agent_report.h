@@ -28,6 +28,9 @@ struct ReportedSandbox {
   Phase phase = Phase::kOther;
   int32_t exit_code = 0;  // kExited
   std::string message;
+  // The sandbox's address on its node's sandbox network; empty when the agent runs
+  // sandboxes in the node's network (or, for an exited one, may no longer say).
+  std::string ip;
 };
 
 // An agent's registration: its description for the Scheduler (pool empty for the

@@ -49,7 +49,7 @@ absl::StatusOr<std::shared_ptr<const fsb::agent::v1::WarmTargets>> AgentReports:
     RecordTable::Locked table(*table_);
     placement_->RestoreSlots(table, agent.id);
   }
-  Observe(agent.id, registration.sandboxes);
+  Observe(agent.id, agent.address, registration.sandboxes);
   if (absl::Status s = RecordAgent(agent); !s.ok()) {
     LOG(WARNING) << "agent " << agent.id << ": its record was not stored: " << s;
   }
@@ -73,14 +73,21 @@ absl::StatusOr<std::shared_ptr<const fsb::agent::v1::WarmTargets>> AgentReports:
   update.images = images;
   update.warm = warm;
   update.runtime_down = heartbeat.runtime_down;
-  if (absl::Status s = scheduler_->Heartbeat(heartbeat.agent_id, update); !s.ok()) return s;
-  Observe(heartbeat.agent_id, heartbeat.sandboxes);
+  const std::optional<AgentView> agent = scheduler_->ViewAgentByID(heartbeat.agent_id);
+  if (!agent.has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("agent ", heartbeat.agent_id, " is not registered; register again"));
+  }
+  if (absl::Status s = scheduler_->Heartbeat(agent->handle, update); !s.ok()) return s;
+  Observe(heartbeat.agent_id, agent->identity->address, heartbeat.sandboxes);
   return pools_->WarmTargets(scheduler_->PoolOf(heartbeat.agent_id));
 }
 
-void AgentReports::Observe(std::string_view agent_id, std::span<const ReportedSandbox> states) {
+void AgentReports::Observe(std::string_view agent_id, std::string_view agent_address,
+                           std::span<const ReportedSandbox> states) {
   const absl::Time now = clock_->Now();
   const std::string agent(agent_id);
+  const std::string_view agent_host = HostOf(agent_address);
   absl::flat_hash_set<std::string> reported;
   RecordTable::Locked table(*table_);
   for (const ReportedSandbox& state : states) {
@@ -96,12 +103,12 @@ void AgentReports::Observe(std::string_view agent_id, std::span<const ReportedSa
       if (record.op != RecordOp::kNone) {
         // A fast create does not know its agent yet; Settle checks the agent.
         if (record.sandbox.status().agent() == agent) record.agent_seen = now;
-        record.deferred.emplace(agent, state);
+        record.deferred = DeferredReport{agent, std::string(agent_host), state};
         continue;
       }
       if (record.sandbox.status().agent() == agent) {
         record.agent_seen = now;
-        table.ApplyReport(*owner, state);
+        table.ApplyReport(*owner, state, agent_host);
         continue;
       }
     }

@@ -28,8 +28,9 @@ namespace fsb::controller {
 // Scheduler), the sandbox states agents report (into the record table), and the agents'
 // stored records (fsb.io/v1alpha1 Agent, written on registration, not per heartbeat).
 //
-// A report of a record's container from its agent is applied to the record (or
-// deferred while an operation is in flight on it, see SandboxRecord::deferred); a
+// A report of a record's container from its agent is applied to the record, phase and
+// sandbox ip (with the endpoints that follow), or deferred while an operation is in
+// flight on it (see SandboxRecord::deferred); a
 // container no record owns on that agent joins the unowned set, which the orphan
 // reconciler empties; a Running record its agent has stopped reporting for
 // orphan_timeout becomes Lost. Registrations and heartbeats are answered with the
@@ -83,8 +84,10 @@ class AgentReports {
   absl::Status Delete(std::string_view name);
 
  private:
-  // Applies an agent's sandbox states, which are all its sandboxes.
-  void Observe(std::string_view agent_id, std::span<const ReportedSandbox> states);
+  // Applies the sandbox states of the agent `agent_id` at `agent_address`, which are all
+  // its sandboxes.
+  void Observe(std::string_view agent_id, std::string_view agent_address,
+               std::span<const ReportedSandbox> states);
   // Creates or updates the stored record of a registered agent.
   absl::Status RecordAgent(const AgentDescriptor& agent);
 

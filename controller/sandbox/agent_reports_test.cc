@@ -15,6 +15,7 @@ namespace {
 
 using ::fsb::v1alpha1::Sandbox;
 using ::fsb::v1alpha1::SandboxStatus;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // AgentReports: registrations, heartbeats, reported states (applied or deferred), agent records.
@@ -208,6 +209,76 @@ TEST_F(AgentReportsTest, HeartbeatsMoveExitedSandboxesToSucceededOrFailed) {
   EXPECT_EQ(failed.status().phase(), SandboxStatus::Failed);
   EXPECT_EQ(failed.status().exit_code(), 3);
   EXPECT_EQ(Stored("bad")->status().exit_code(), 3);
+}
+
+// A create of `name` listening on port 80 and publishing the node's 8080 to it.
+CreateSpec WebServer(std::string name) {
+  CreateSpec create = Request(std::move(name));
+  create.sandbox.mutable_spec()->add_exposed_ports(80);
+  v1alpha1::PortPublish* p = create.sandbox.mutable_spec()->add_publish();
+  p->set_host_port(8080);
+  p->set_container_port(80);
+  p->set_protocol("tcp");
+  return create;
+}
+
+// The state of `sandbox`'s container, running at `ip`.
+ReportedSandbox RunningAt(const Sandbox& sandbox, std::string ip) {
+  return {.container_id = sandbox.status().container_id(),
+          .phase = ReportedSandbox::Phase::kRunning,
+          .ip = std::move(ip)};
+}
+
+TEST_F(AgentReportsTest, AHeartbeatsSandboxIpBecomesTheEndpoints) {
+  env_.AddAgent("a1", 4, "default", "192.0.2.1:5758");
+  // The agent's create answer has no ip (as one in the node's network answers).
+  Sandbox s = *service().Create(WebServer("web"));
+  ASSERT_EQ(s.status().ip(), "");
+  EXPECT_THAT(s.status().endpoints(), ElementsAre("192.0.2.1:80", "192.0.2.1:8080"));
+
+  ASSERT_TRUE(service().Heartbeat(Beat("a1", {RunningAt(s, "10.88.0.4")})).ok());
+  Sandbox addressed = *service().Get("", "web");
+  EXPECT_EQ(addressed.status().ip(), "10.88.0.4");
+  EXPECT_THAT(addressed.status().endpoints(), ElementsAre("10.88.0.4:80", "192.0.2.1:8080"));
+  EXPECT_THAT(Stored("web")->status().endpoints(), ElementsAre("10.88.0.4:80", "192.0.2.1:8080"));
+
+  // A report without an ip (an exited container's network may be gone) keeps it.
+  ASSERT_TRUE(service().Heartbeat(Beat("a1", {RunningAt(s, "")})).ok());
+  EXPECT_EQ(service().Get("", "web")->status().ip(), "10.88.0.4");
+  EXPECT_THAT(service().Get("", "web")->status().endpoints(),
+              ElementsAre("10.88.0.4:80", "192.0.2.1:8080"));
+}
+
+TEST_F(AgentReportsTest, ARegistrationsSandboxIpBecomesTheEndpoints) {
+  env_.AddAgent("a1", 4, "default", "192.0.2.1:5758");
+  Sandbox s = *service().Create(WebServer("web"));
+  env_.Restart();
+  AgentRegistration again;
+  again.agent.id = "a1";
+  again.agent.address = "192.0.2.1:5758";
+  again.agent.max_sandboxes = 4;
+  again.sandboxes.push_back(RunningAt(s, "10.88.0.4"));
+  ASSERT_TRUE(service().RegisterAgent(again).ok());
+  Sandbox addressed = *service().Get("", "web");
+  EXPECT_EQ(addressed.status().ip(), "10.88.0.4");
+  EXPECT_THAT(addressed.status().endpoints(), ElementsAre("10.88.0.4:80", "192.0.2.1:8080"));
+}
+
+TEST_F(AgentReportsTest, ASandboxIpReportedWhileTheCreateIsInFlightIsAppliedWhenItSettles) {
+  env_.AddAgent("a1", 4, "default", "192.0.2.1:5758");
+  absl::Status reported = absl::UnknownError("the agent was not called");
+  agents().set_on_create([&] {
+    Sandbox early;
+    early.mutable_status()->set_container_id(agents().creates().back().spec.sandbox_id());
+    reported = service().Heartbeat(Beat("a1", {RunningAt(early, "10.88.0.5")})).status();
+  });
+  absl::StatusOr<Sandbox> created = service().Create(WebServer("web"));
+  agents().set_on_create(nullptr);
+  ASSERT_TRUE(reported.ok()) << reported;
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->status().ip(), "10.88.0.5");
+  EXPECT_THAT(created->status().endpoints(), ElementsAre("10.88.0.5:80", "192.0.2.1:8080"));
+  EXPECT_EQ(Stored("web")->status().ip(), "10.88.0.5");
 }
 
 TEST_F(AgentReportsTest, ReturningAgentRevivesALostSandbox) {

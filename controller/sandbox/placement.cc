@@ -8,7 +8,6 @@
 #include "controller/sandbox_spec.h"
 #include "glog/logging.h"
 #include "internal/stopwatch.h"
-#include "internal/strings.h"
 
 namespace fsb::controller {
 namespace {
@@ -68,11 +67,10 @@ absl::StatusOr<Sandbox> Placement::PlaceAndStart(const SandboxKey& key, Sandbox 
     const AgentIdentity& identity = *agent->identity;
     status->set_agent(identity.id);
     status->set_node(identity.node);
-    status->clear_endpoints();
+    // Until the agent answers with the sandbox's ip, the endpoints are the agent host's.
     const std::string_view host = HostOf(identity.address);
-    for (int port : sandbox.spec().exposed_ports()) {
-      status->add_endpoints(absl::StrCat(Sv(host), ":", port));
-    }
+    status->clear_ip();
+    SetEndpoints(host, &sandbox);
     status->set_phase(SandboxStatus::Scheduled);
 
     if (strong) {
@@ -101,7 +99,7 @@ absl::StatusOr<Sandbox> Placement::PlaceAndStart(const SandboxKey& key, Sandbox 
         identity.address, AgentSpecOf(sandbox), /*may_pull=*/!agent->image_cached);
     timings[CreateStage::kAgentRpc] += stage.Lap();
     if (answer.ok()) {
-      ApplyCreated(ReportedSandboxOf(answer->status()), status);
+      ApplyCreated(ReportedSandboxOf(answer->status()), host, &sandbox);
       UpdateWarm(candidate, WarmCountsOf(answer->warm_counts()));
       metrics_->RecordPlacement(answer->warm()        ? PlacementKind::kWarm
                                 : agent->image_cached ? PlacementKind::kCached

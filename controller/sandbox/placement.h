@@ -21,7 +21,7 @@
 namespace fsb::controller {
 
 // Puts sandboxes on agents and takes them off: chooses candidates with the Scheduler,
-// reserves a slot (and the exposed ports) on the best, calls the agent, and on
+// reserves a slot (and the published host ports) on the best, calls the agent, and on
 // RESOURCE_EXHAUSTED or an unreachable agent gives the slot back and tries the next
 // candidate (up to kMaxCandidates). A sandbox holds its slot while its container may
 // exist on its agent (SandboxRecord::holds_slot), and gives it back when it is deleted,
@@ -46,9 +46,11 @@ class Placement {
   Placement& operator=(const Placement&) = delete;
 
   // Places the record `key`'s sandbox (`sandbox`, its container id set) on an agent and
-  // starts it there. Returns the sandbox with its placement and phase; the slot is held
-  // iff it succeeded (the caller records that in the record). For a strong sandbox the
-  // Scheduled record is made durable before the agent is called. RESOURCE_EXHAUSTED
+  // starts it there. Returns the sandbox with its placement, phase, ip and endpoints (as
+  // the agent's answer gives them, see ApplyCreated); the slot is held iff it succeeded
+  // (the caller records that in the record). For a strong sandbox the Scheduled record,
+  // with endpoints at the agent's host until the answer gives the ip, is made durable
+  // before the agent is called. RESOURCE_EXHAUSTED
   // with the scheduler's reason when no agent can take it; otherwise the agent's error.
   // Adds the allocate, persist and agent_rpc durations to `timings`.
   absl::StatusOr<v1alpha1::Sandbox> PlaceAndStart(const SandboxKey& key, v1alpha1::Sandbox sandbox,

@@ -21,6 +21,95 @@ using ::testing::HasSubstr;
 // Placement: choosing, reserving, falling back to the next candidate, warm claims, slots.
 class PlacementTest : public SandboxTest {};
 
+v1alpha1::PortPublish Published(int host_port, int container_port, std::string protocol = "") {
+  v1alpha1::PortPublish p;
+  p.set_host_port(host_port);
+  p.set_container_port(container_port);
+  p.set_protocol(std::move(protocol));
+  return p;
+}
+
+// A create of `name` listening on `exposed` and publishing `published`.
+CreateSpec WithPorts(std::string name, std::vector<int> exposed,
+                     std::vector<v1alpha1::PortPublish> published = {}) {
+  CreateSpec create = Request(std::move(name));
+  for (int port : exposed) create.sandbox.mutable_spec()->add_exposed_ports(port);
+  for (auto& p : published) *create.sandbox.mutable_spec()->add_publish() = std::move(p);
+  return create;
+}
+
+TEST_F(PlacementTest, SandboxesOnOneAgentMayExposeTheSamePort) {
+  env_.AddAgent("a1", 2);
+  absl::StatusOr<Sandbox> first = service().Create(WithPorts("first", {8080}));
+  absl::StatusOr<Sandbox> second = service().Create(WithPorts("second", {8080}));
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->status().agent(), "a1");
+  EXPECT_EQ(Used("a1"), 2);
+  EXPECT_TRUE(env_.scheduler().GetAgentByID("a1")->ports.empty());
+}
+
+TEST_F(PlacementTest, SandboxesOnOneAgentCannotPublishTheSameHostPort) {
+  env_.AddAgent("a1", 4);
+  ASSERT_TRUE(service().Create(WithPorts("first", {80}, {Published(8080, 80)})).ok());
+  absl::StatusOr<Sandbox> second =
+      service().Create(WithPorts("second", {80}, {Published(8080, 80)}));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(second.status().message(), HasSubstr("port 8080/tcp is already taken on agent"));
+  EXPECT_EQ(service().Get("", "second").status().code(), absl::StatusCode::kNotFound);
+  // Another protocol, or another host port to the same container port, is free.
+  ASSERT_TRUE(service().Create(WithPorts("udp", {}, {Published(8080, 80, "udp")})).ok());
+  ASSERT_TRUE(service().Create(WithPorts("other", {80}, {Published(8081, 80)})).ok());
+  EXPECT_THAT(env_.scheduler().GetAgentByID("a1")->ports,
+              ElementsAre(HostPort{8080, HostPort::Protocol::kTcp},
+                          HostPort{8080, HostPort::Protocol::kUdp}, HostPort{8081}));
+  // Deleting the holder frees its host port.
+  ASSERT_TRUE(service().Delete("", "first", std::nullopt).ok());
+  EXPECT_TRUE(service().Create(WithPorts("second", {80}, {Published(8080, 80)})).ok());
+  // A second agent takes what the first cannot.
+  env_.AddAgent("a2", 4);
+  absl::StatusOr<Sandbox> third = service().Create(WithPorts("third", {}, {Published(8080, 80)}));
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->status().agent(), "a2");
+}
+
+TEST_F(PlacementTest, EndpointsAreTheSandboxIpsOnceTheAgentAnswersWithIt) {
+  env_.AddAgent("a1", 4, "default", "10.0.0.1:5758");
+  absl::StatusOr<store::Object> seen_by_agent;
+  agents().set_on_create([&] { seen_by_agent = env_.store().Get({"Sandbox", "default", "web"}); });
+  agents().set_on_answer(
+      [](const FakeAgentClient::CreateCall&, fsb::agent::v1::CreateSandboxResponse& answer) {
+        answer.mutable_status()->set_ip("10.88.0.2");
+      });
+  CreateSpec req = WithPorts("web", {80, 443}, {Published(8080, 80)});
+  req.sandbox.mutable_spec()->set_consistency_mode(v1alpha1::SandboxSpec::strong);
+  absl::StatusOr<Sandbox> s = service().Create(req);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->status().ip(), "10.88.0.2");
+  EXPECT_THAT(s->status().endpoints(),
+              ElementsAre("10.88.0.2:80", "10.88.0.2:443", "10.0.0.1:8080"));
+  EXPECT_EQ(Stored("web")->status().ip(), "10.88.0.2");
+  EXPECT_THAT(Stored("web")->status().endpoints(),
+              ElementsAre("10.88.0.2:80", "10.88.0.2:443", "10.0.0.1:8080"));
+  // The durable Scheduled record, before the answer, knew only the agent's host.
+  ASSERT_TRUE(seen_by_agent.ok()) << seen_by_agent.status();
+  const Sandbox at_call = *store::DecodeObject<Sandbox>(*seen_by_agent);
+  EXPECT_EQ(at_call.status().ip(), "");
+  EXPECT_THAT(at_call.status().endpoints(),
+              ElementsAre("10.0.0.1:80", "10.0.0.1:443", "10.0.0.1:8080"));
+}
+
+TEST_F(PlacementTest, AnIpv6SandboxIpIsBracketed) {
+  env_.AddAgent("a1", 4, "default", "[fd00::1]:5758");
+  agents().set_on_answer(
+      [](const FakeAgentClient::CreateCall&, fsb::agent::v1::CreateSandboxResponse& answer) {
+        answer.mutable_status()->set_ip("fd00:88::2");
+      });
+  absl::StatusOr<Sandbox> s = service().Create(WithPorts("web", {80}, {Published(8080, 80)}));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_THAT(s->status().endpoints(), ElementsAre("[fd00:88::2]:80", "[fd00::1]:8080"));
+}
+
 TEST_F(PlacementTest, AgentErrorPropagatesAndLeavesNothing) {
   env_.AddAgent("a1", 4);
   agents().set_create_status(absl::NotFoundError("image \"x\" not found on this node"));
@@ -216,7 +305,8 @@ TEST_F(PlacementTest, ACreateMayPullOnlyWhereTheAgentLacksTheImage) {
 TEST_F(PlacementTest, RestartRestoresRecordsAndSlots) {
   env_.AddAgent("a1", 2);
   CreateSpec web = Request("web");
-  web.sandbox.mutable_spec()->add_exposed_ports(8080);
+  web.sandbox.mutable_spec()->add_exposed_ports(80);
+  *web.sandbox.mutable_spec()->add_publish() = Published(8080, 80);
   Sandbox a = *service().Create(web);
   Sandbox b = *service().Create(Request("db"));
   env_.Restart();
@@ -225,7 +315,7 @@ TEST_F(PlacementTest, RestartRestoresRecordsAndSlots) {
   // The agent registers again reporting nothing yet: the slots are restored anyway.
   env_.AddAgent("a1", 2);
   EXPECT_EQ(Used("a1"), 2);
-  EXPECT_THAT(env_.scheduler().GetAgentByID("a1")->ports, ElementsAre(8080));
+  EXPECT_THAT(env_.scheduler().GetAgentByID("a1")->ports, ElementsAre(HostPort{8080}));
   EXPECT_EQ(service().Create(Request("third")).status().code(),
             absl::StatusCode::kResourceExhausted);
   ASSERT_TRUE(service().Delete("", "db", std::nullopt).ok());

@@ -231,7 +231,7 @@ void Reconciler::Execute(const ReconcileAction& action) {
       if (answer.ok()) {
         table.Change(action.key, [&](SandboxRecord& record) {
           record.agent_seen = clock_->Now();
-          ApplyCreated(*answer, record.sandbox.mutable_status());
+          ApplyCreated(*answer, HostOf(action.agent_address), &record.sandbox);
         });
       } else {
         // Place it again, elsewhere if need be.

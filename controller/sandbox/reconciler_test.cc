@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "controller/sandbox/sandbox_test_fixture.h"
 #include "controller/store/resources.h"
 #include "gmock/gmock.h"
@@ -14,6 +15,7 @@ namespace {
 
 using ::fsb::v1alpha1::Sandbox;
 using ::fsb::v1alpha1::SandboxStatus;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // The Reconciler, end to end through the service: its actions and their outcomes.
@@ -163,6 +165,27 @@ TEST_F(ReconcilerTest, ResetRecreatesTheContainer) {
   EXPECT_EQ(agents().creates().size(), 2u);
 }
 
+TEST_F(ReconcilerTest, AResetSandboxTakesTheNewContainersIpAndEndpoints) {
+  env_.AddAgent("a1", 4, "default", "10.0.0.1:5758");
+  int answered = 0;
+  agents().set_on_answer(
+      [&](const FakeAgentClient::CreateCall&, fsb::agent::v1::CreateSandboxResponse& answer) {
+        answer.mutable_status()->set_ip(absl::StrCat("10.88.0.", ++answered + 1));
+      });
+  CreateSpec req = Request("web");
+  req.sandbox.mutable_spec()->add_exposed_ports(80);
+  Sandbox s = *service().Create(req);
+  ASSERT_EQ(s.status().ip(), "10.88.0.2");
+  ASSERT_TRUE(
+      Update("web", [](SandboxUpdate& r) { r.reset_revision = "2030-01-01T00:00:00Z"; }).ok());
+  service().ReconcileOnce();
+  Sandbox reset = *service().Get("", "web");
+  EXPECT_NE(reset.status().container_id(), s.status().container_id());
+  EXPECT_EQ(reset.status().ip(), "10.88.0.3");
+  EXPECT_THAT(reset.status().endpoints(), ElementsAre("10.88.0.3:80"));
+  EXPECT_THAT(Stored("web")->status().endpoints(), ElementsAre("10.88.0.3:80"));
+}
+
 TEST_F(ReconcilerTest, OrphansAreDeletedAfterTheTimeout) {
   env_.AddAgent("a1", 4);
   Sandbox known = *service().Create(Request("known"));
@@ -225,10 +248,16 @@ TEST_F(ReconcilerTest, ScheduledRecordIsCreatedAgainAfterACrash) {
   EXPECT_EQ(agents().creates().size(), creates);  // within the grace: wait for a report
   clock().Advance(absl::Seconds(10));
   ASSERT_TRUE(Report("a1", {}).ok());
+  agents().set_on_answer(
+      [](const FakeAgentClient::CreateCall&, fsb::agent::v1::CreateSandboxResponse& answer) {
+        answer.mutable_status()->set_ip("10.88.0.9");
+      });
   service().ReconcileOnce();
   ASSERT_EQ(agents().creates().size(), creates + 1);
   EXPECT_EQ(agents().creates().back().spec.sandbox_id(), scheduled.status().container_id());
-  EXPECT_EQ(service().Get("", "web")->status().phase(), SandboxStatus::Running);
+  const Sandbox redriven = *service().Get("", "web");
+  EXPECT_EQ(redriven.status().phase(), SandboxStatus::Running);
+  EXPECT_EQ(redriven.status().ip(), "10.88.0.9");
 }
 
 }  // namespace

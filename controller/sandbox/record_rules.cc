@@ -10,6 +10,15 @@ namespace fsb::controller {
 using ::fsb::v1alpha1::Sandbox;
 using ::fsb::v1alpha1::SandboxStatus;
 
+namespace {
+
+// An IP address as the host part of a host:port address: an IPv6 literal bracketed.
+std::string HostOfIp(const std::string& ip) {
+  return ip.find(':') == std::string::npos ? ip : absl::StrCat("[", ip, "]");
+}
+
+}  // namespace
+
 std::string Qualified(std::string_view ns, std::string_view name) {
   return absl::StrCat(Sv(ns), "/", Sv(name));
 }
@@ -32,7 +41,28 @@ std::string_view HostOf(std::string_view address) {
 void ClearPlacement(SandboxStatus* status) {
   status->clear_agent();
   status->clear_node();
+  status->clear_ip();
   status->clear_endpoints();
+}
+
+void SetEndpoints(std::string_view agent_host, Sandbox* sandbox) {
+  SandboxStatus* status = sandbox->mutable_status();
+  const std::string& ip = status->ip();
+  const std::string sandbox_host = ip.empty() ? std::string(agent_host) : HostOfIp(ip);
+  status->clear_endpoints();
+  for (int port : sandbox->spec().exposed_ports()) {
+    status->add_endpoints(absl::StrCat(sandbox_host, ":", port));
+  }
+  for (const v1alpha1::PortPublish& p : sandbox->spec().publish()) {
+    status->add_endpoints(absl::StrCat(Sv(agent_host), ":", p.host_port()));
+  }
+}
+
+bool ApplyReportedIp(const ReportedSandbox& state, std::string_view agent_host, Sandbox* sandbox) {
+  if (state.ip.empty() || state.ip == sandbox->status().ip()) return false;
+  sandbox->mutable_status()->set_ip(state.ip);
+  SetEndpoints(agent_host, sandbox);
+  return true;
 }
 
 void ClearLoss(SandboxStatus* status) {
@@ -77,8 +107,11 @@ bool ApplyAgentState(const ReportedSandbox& state, SandboxStatus* status) {
   return false;
 }
 
-void ApplyCreated(const ReportedSandbox& state, SandboxStatus* status) {
+void ApplyCreated(const ReportedSandbox& state, std::string_view agent_host, Sandbox* sandbox) {
+  SandboxStatus* status = sandbox->mutable_status();
   if (!state.container_id.empty()) status->set_container_id(state.container_id);
+  status->set_ip(state.ip);
+  SetEndpoints(agent_host, sandbox);
   status->set_phase(SandboxStatus::Running);
   ApplyAgentState(state, status);
 }
@@ -100,8 +133,11 @@ bool ResetRequested(const Sandbox& sandbox) {
 }
 
 Ports::Ports(const Sandbox& sandbox) {
-  for (int port : sandbox.spec().exposed_ports()) {
-    if (size_ < ports_.size()) ports_[size_++] = static_cast<uint16_t>(port);
+  for (const v1alpha1::PortPublish& p : sandbox.spec().publish()) {
+    if (size_ == ports_.size()) break;
+    ports_[size_++] = {static_cast<uint16_t>(p.host_port()), p.protocol() == kProtocolUdp
+                                                                 ? HostPort::Protocol::kUdp
+                                                                 : HostPort::Protocol::kTcp};
   }
 }
 

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "controller/sandbox/agent_report.h"
 #include "controller/sandbox_spec.h"
+#include "controller/scheduler/scheduler.h"
 #include "fsb/v1alpha1/resources.pb.h"
 
 namespace fsb::controller {
@@ -30,8 +31,22 @@ std::string_view HostOf(std::string_view address);
 // Whether the sandbox has an agent (status.agent set).
 inline bool Placed(const v1alpha1::Sandbox& sandbox) { return !sandbox.status().agent().empty(); }
 
-// Clears status.agent, node and endpoints.
+// Clears status.agent, node, ip and endpoints.
 void ClearPlacement(v1alpha1::SandboxStatus* status);
+
+// Sets status.endpoints, where the sandbox's ports are reached, in spec order:
+// "<status.ip>:<port>" per exposed port, or "<agent_host>:<port>" while status.ip is
+// empty (not known yet, or an agent that runs sandboxes in the node's network, which
+// reports none); then "<agent_host>:<hostPort>" per published port. An IPv6 ip is
+// bracketed. `agent_host` is the host of the sandbox's agent's address (HostOf).
+void SetEndpoints(std::string_view agent_host, v1alpha1::Sandbox* sandbox);
+
+// Takes in the sandbox ip an agent reports for the record's container: a non-empty ip
+// other than status.ip becomes status.ip, and the endpoints follow (SetEndpoints). An
+// empty one changes nothing: the address of a live container never goes away, and an
+// exited one's may. Returns whether anything changed.
+bool ApplyReportedIp(const ReportedSandbox& state, std::string_view agent_host,
+                     v1alpha1::Sandbox* sandbox);
 // Clears status.lostAt and recoveryDeadline.
 void ClearLoss(v1alpha1::SandboxStatus* status);
 // Phase Lost since `now`, recoverable until now + the spec's recovery timeout.
@@ -43,9 +58,13 @@ void MarkLost(const v1alpha1::SandboxSpec& spec, absl::Time now, std::string mes
 // anything changed.
 bool ApplyAgentState(const ReportedSandbox& state, v1alpha1::SandboxStatus* status);
 
-// Records a create's answer `state` in `status`: Running (or what the state says), under
-// the container id the agent used (the claimed instance's on a warm create).
-void ApplyCreated(const ReportedSandbox& state, v1alpha1::SandboxStatus* status);
+// Records a create's answer `state` in `sandbox`'s status: Running (or what the state
+// says), under the container id the agent used (the claimed instance's on a warm
+// create), with the ip the agent gave the new container (possibly none) and the
+// endpoints that follow (SetEndpoints with `agent_host`, the host of that agent's
+// address).
+void ApplyCreated(const ReportedSandbox& state, std::string_view agent_host,
+                  v1alpha1::Sandbox* sandbox);
 
 // Whether an agent's `state` describes the container `container_id`: by its id, or, for
 // a claimed warm instance, by the id the controller proposed for it.
@@ -55,14 +74,16 @@ bool Describes(const ReportedSandbox& state, const std::string& container_id);
 // seen. Unparseable revisions (validated on input) never trigger.
 bool ResetRequested(const v1alpha1::Sandbox& sandbox);
 
-// A sandbox's exposed ports in the scheduler's form, without allocating.
+// A sandbox's published host ports (spec.publish) in the scheduler's form, without
+// allocating: the ports that conflict between sandboxes of one agent. Exposed ports do
+// not: each sandbox listens in its own network namespace.
 class Ports {
  public:
   explicit Ports(const v1alpha1::Sandbox& sandbox);
-  std::span<const uint16_t> span() const { return {ports_.data(), size_}; }
+  std::span<const HostPort> span() const { return {ports_.data(), size_}; }
 
  private:
-  std::array<uint16_t, kMaxPorts> ports_{};
+  std::array<HostPort, kMaxPorts> ports_{};
   size_t size_ = 0;
 };
 

@@ -133,7 +133,8 @@ uint64_t RecordTable::Locked::Persist(const SandboxKey& key) {
   return table_.persister_.Put(store::EncodeObject(record.sandbox));
 }
 
-void RecordTable::Locked::ApplyReport(const SandboxKey& key, const ReportedSandbox& state) {
+void RecordTable::Locked::ApplyReport(const SandboxKey& key, const ReportedSandbox& state,
+                                      std::string_view agent_host) {
   bool changed = false;
   SandboxRecord& record = at(key);
   if (state.container_id != record.sandbox.status().container_id()) {
@@ -147,9 +148,11 @@ void RecordTable::Locked::ApplyReport(const SandboxKey& key, const ReportedSandb
     changed = true;
   }
   const SandboxStatus::Phase phase = record.sandbox.status().phase();
-  if (phase != SandboxStatus::Terminating && phase != SandboxStatus::Expired &&
-      ApplyAgentState(state, record.sandbox.mutable_status())) {
-    changed = true;
+  if (phase != SandboxStatus::Terminating && phase != SandboxStatus::Expired) {
+    // Evaluated both: the phase and the address are independent facts.
+    const bool moved = ApplyAgentState(state, record.sandbox.mutable_status());
+    const bool addressed = ApplyReportedIp(state, agent_host, &record.sandbox);
+    changed = changed || moved || addressed;
   }
   if (changed) Persist(key);
 }
@@ -158,11 +161,11 @@ void RecordTable::Locked::Settle(const SandboxKey& key) {
   SandboxRecord& record = at(key);
   record.op = RecordOp::kNone;
   if (!record.deferred) return;
-  const auto [agent, state] = *std::move(record.deferred);
+  const DeferredReport report = *std::move(record.deferred);
   record.deferred.reset();
-  if (agent == record.sandbox.status().agent() &&
-      Describes(state, record.sandbox.status().container_id())) {
-    ApplyReport(key, state);
+  if (report.agent == record.sandbox.status().agent() &&
+      Describes(report.state, record.sandbox.status().container_id())) {
+    ApplyReport(key, report.state, report.agent_host);
   }
 }
 

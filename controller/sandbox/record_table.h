@@ -25,6 +25,13 @@ using SandboxKey = std::pair<std::string, std::string>;  // (namespace, name)
 // The operation in flight on a record; at most one at a time.
 enum class RecordOp { kNone, kCreating, kDeleting, kReconciling };
 
+// An agent's report of a record's container, held back while an operation is in flight.
+struct DeferredReport {
+  std::string agent;       // the reporting agent's id
+  std::string agent_host;  // the host of its address, for endpoints
+  ReportedSandbox state;
+};
+
 // One sandbox as the controller holds it.
 struct SandboxRecord {
   v1alpha1::Sandbox sandbox;
@@ -36,10 +43,10 @@ struct SandboxRecord {
   bool stored = false;
   // Last time its agent reported it (or it was placed, or loaded at startup).
   absl::Time agent_seen;
-  // The newest state an agent reported while `op` was in flight, as (agent, state): it
-  // may be newer than the operation's own answer (a process that exits at once is pushed
-  // before the create returns). Applied when the operation settles.
-  std::optional<std::pair<std::string, ReportedSandbox>> deferred;
+  // The newest state an agent reported while `op` was in flight: it may be newer than
+  // the operation's own answer (a process that exits at once is pushed before the create
+  // returns). Applied when the operation settles.
+  std::optional<DeferredReport> deferred;
 };
 
 using SandboxRecords = std::map<SandboxKey, SandboxRecord>;
@@ -108,8 +115,11 @@ class RecordTable {
     uint64_t Persist(const SandboxKey& key);
     // Applies an agent's report of the record's container (`state` names it by its
     // container id, or by its requested id: then the record adopts the reported id)
-    // unless a user's intent (delete, expiry) owns the phase; persists a change.
-    void ApplyReport(const SandboxKey& key, const ReportedSandbox& state);
+    // unless a user's intent (delete, expiry) owns the phase: its phase, and its ip with
+    // the endpoints that follow (ApplyReportedIp; `agent_host` is the host of the
+    // reporting agent's address); persists a change.
+    void ApplyReport(const SandboxKey& key, const ReportedSandbox& state,
+                     std::string_view agent_host);
     // Ends the operation on `key`, applying a deferred report that still describes its
     // container (from its agent); wakes waiters.
     void Settle(const SandboxKey& key);

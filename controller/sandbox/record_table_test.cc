@@ -17,6 +17,7 @@ namespace {
 
 using ::fsb::v1alpha1::Sandbox;
 using ::fsb::v1alpha1::SandboxStatus;
+using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
 
 const SandboxKey kWeb{"default", "web"};
@@ -115,13 +116,13 @@ TEST_F(RecordTableTest, PersistedRecordsAreLoadedAgainAndErasedFromTheStore) {
 TEST_F(RecordTableTest, SettleAppliesADeferredReportOnlyFromTheRecordsAgent) {
   RecordTable::Locked table(*table_);
   table.Insert(kWeb, Record("c1", "a1"), RecordOp::kCreating);
-  table.at(kWeb).deferred.emplace("a2", Exited("c1", 3));
+  table.at(kWeb).deferred = DeferredReport{"a2", "10.0.0.2", Exited("c1", 3)};
   table.Settle(kWeb);
   EXPECT_EQ(table.at(kWeb).op, RecordOp::kNone);
   EXPECT_EQ(table.at(kWeb).sandbox.status().phase(), SandboxStatus::Running);
 
   table.at(kWeb).op = RecordOp::kCreating;
-  table.at(kWeb).deferred.emplace("a1", Exited("c1", 3));
+  table.at(kWeb).deferred = DeferredReport{"a1", "10.0.0.1", Exited("c1", 3)};
   table.Settle(kWeb);
   EXPECT_EQ(table.at(kWeb).sandbox.status().phase(), SandboxStatus::Failed);
   EXPECT_EQ(table.at(kWeb).sandbox.status().exit_code(), 3);
@@ -132,9 +133,11 @@ TEST_F(RecordTableTest, AReportNamingTheRecordsIdAsRequestedIdIsAdopted) {
   RecordTable::Locked table(*table_);
   table.Insert(kWeb, Record("proposed", "a1"), RecordOp::kNone);
   table.at(kWeb).sandbox.mutable_status()->set_phase(SandboxStatus::Scheduled);
-  table.ApplyReport(kWeb, {.container_id = "warm-1",
-                           .requested_id = "proposed",
-                           .phase = ReportedSandbox::Phase::kRunning});
+  table.ApplyReport(kWeb,
+                    {.container_id = "warm-1",
+                     .requested_id = "proposed",
+                     .phase = ReportedSandbox::Phase::kRunning},
+                    "10.0.0.1");
   EXPECT_EQ(table.at(kWeb).sandbox.status().container_id(), "warm-1");
   EXPECT_EQ(table.at(kWeb).sandbox.status().phase(), SandboxStatus::Running);
   EXPECT_EQ(table.FindByContainer("warm-1"), kWeb);
@@ -143,8 +146,38 @@ TEST_F(RecordTableTest, AReportNamingTheRecordsIdAsRequestedIdIsAdopted) {
 
   // A user's intent owns the phase: a Terminating record does not come back to life.
   table.at(kWeb).sandbox.mutable_status()->set_phase(SandboxStatus::Terminating);
-  table.ApplyReport(kWeb, Exited("warm-1", 0));
+  table.ApplyReport(kWeb, Exited("warm-1", 0), "10.0.0.1");
   EXPECT_EQ(table.at(kWeb).sandbox.status().phase(), SandboxStatus::Terminating);
+}
+
+TEST_F(RecordTableTest, AReportedIpBecomesTheEndpointsUnlessAUserIntentOwnsTheRecord) {
+  RecordTable::Locked table(*table_);
+  Sandbox sandbox = Record("c1", "a1");
+  sandbox.mutable_spec()->add_exposed_ports(80);
+  v1alpha1::PortPublish* published = sandbox.mutable_spec()->add_publish();
+  published->set_host_port(8080);
+  published->set_container_port(80);
+  table.Insert(kWeb, sandbox, RecordOp::kNone);
+  ReportedSandbox running{.container_id = "c1", .phase = ReportedSandbox::Phase::kRunning};
+  running.ip = "10.88.0.3";
+  table.ApplyReport(kWeb, running, "10.0.0.1");
+  EXPECT_EQ(table.at(kWeb).sandbox.status().ip(), "10.88.0.3");
+  EXPECT_THAT(table.at(kWeb).sandbox.status().endpoints(),
+              ElementsAre("10.88.0.3:80", "10.0.0.1:8080"));
+  EXPECT_TRUE(table.at(kWeb).stored);
+
+  // A deferred report carries the reporting agent's host with it.
+  table.at(kWeb).op = RecordOp::kCreating;
+  running.ip = "10.88.0.4";
+  table.at(kWeb).deferred = DeferredReport{"a1", "10.0.0.9", running};
+  table.Settle(kWeb);
+  EXPECT_THAT(table.at(kWeb).sandbox.status().endpoints(),
+              ElementsAre("10.88.0.4:80", "10.0.0.9:8080"));
+
+  table.at(kWeb).sandbox.mutable_status()->set_phase(SandboxStatus::Terminating);
+  running.ip = "10.88.0.5";
+  table.ApplyReport(kWeb, running, "10.0.0.1");
+  EXPECT_EQ(table.at(kWeb).sandbox.status().ip(), "10.88.0.4");
 }
 
 }  // namespace

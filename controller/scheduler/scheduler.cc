@@ -70,19 +70,25 @@ uint64_t NthSetBit(const WordAt& word_at, uint64_t r) {
   }
 }
 
-absl::Status ValidatePorts(std::span<const uint16_t> ports) {
+absl::Status ValidatePorts(std::span<const HostPort> ports) {
   for (size_t a = 0; a < ports.size(); ++a) {
-    if (ports[a] == 0) return absl::InvalidArgumentError("port 0 is not a valid port (1-65535)");
+    if (ports[a].port == 0) {
+      return absl::InvalidArgumentError("port 0 is not a valid port (1-65535)");
+    }
     for (size_t b = 0; b < a; ++b) {
       if (ports[a] == ports[b]) {
-        return absl::InvalidArgumentError(absl::StrCat("port ", ports[a], " requested twice"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("port ", HostPortName(ports[a]), " requested twice"));
       }
     }
   }
   return absl::OkStatus();
 }
 
-std::string PortList(std::span<const uint16_t> ports) { return absl::StrJoin(ports, ", "); }
+std::string PortList(std::span<const HostPort> ports) {
+  return absl::StrJoin(ports, ", ",
+                       [](std::string* out, HostPort p) { out->append(HostPortName(p)); });
+}
 
 // Element-wise equality of two short lists (an inline loop: cheaper than a call to memcmp).
 template <typename T>
@@ -95,6 +101,10 @@ bool SameList(const std::vector<T>& a, const std::vector<T>& b) {
 }
 
 }  // namespace
+
+std::string HostPortName(HostPort port) {
+  return absl::StrCat(port.port, port.protocol == HostPort::Protocol::kUdp ? "/udp" : "/tcp");
+}
 
 uint64_t HashRequestId(std::string_view request_id) {
   uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64
@@ -114,7 +124,7 @@ struct Scheduler::Diagnosis {
   int no_image = 0;
   int port_conflict = 0;
   // The first agent found holding a requested port, and that port.
-  uint16_t conflicting_port = 0;
+  HostPort conflicting_port;
   std::string conflicting_agent;
   bool image_anywhere = false;
 };
@@ -646,15 +656,15 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline SharedList<NamedWarmImage> Scheduler::Publis
   return SharedList<NamedWarmImage>(p.warm);
 }
 
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline SharedList<uint16_t> Scheduler::PublishedPorts(
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline SharedList<HostPort> Scheduler::PublishedPorts(
     uint32_t i) const {
   const Cold& c = cold_[i];
   if (c.ports.empty()) return {};
   Published& p = published_[i];
   if (p.ports == nullptr || !SameList(*p.ports, c.ports)) {
-    p.ports = std::make_shared<const std::vector<uint16_t>>(c.ports);
+    p.ports = std::make_shared<const std::vector<HostPort>>(c.ports);
   }
-  return SharedList<uint16_t>(p.ports);
+  return SharedList<HostPort>(p.ports);
 }
 
 AgentSnapshot Scheduler::SnapshotLocked(uint32_t i, int64_t cutoff_ns) const {
@@ -723,13 +733,14 @@ int Scheduler::AgentCount() const {
 
 // --------------------------------------------------------------------------- placement
 
-uint16_t Scheduler::FirstHeldPort(uint32_t i, std::span<const uint16_t> ports) const {
-  const std::vector<uint16_t>& held = cold_[i].ports;
-  if (held.empty()) return 0;
-  for (uint16_t p : ports) {
+std::optional<HostPort> Scheduler::FirstHeldPort(uint32_t i,
+                                                 std::span<const HostPort> ports) const {
+  const std::vector<HostPort>& held = cold_[i].ports;
+  if (held.empty()) return std::nullopt;
+  for (HostPort p : ports) {
     if (std::binary_search(held.begin(), held.end(), p)) return p;
   }
-  return 0;
+  return std::nullopt;
 }
 
 bool Scheduler::HasImage(uint32_t i, ImageId image) const {
@@ -804,7 +815,7 @@ int Scheduler::Select(const AllocationRequest& request, int64_t cutoff_ns,
           const uint32_t i = static_cast<uint32_t>(w * 64 + std::countr_zero(bits));
           bits &= bits - 1;
           if (heartbeat_ns_[i] < cutoff_ns) continue;
-          if (with_ports && FirstHeldPort(i, request.ports) != 0) continue;
+          if (with_ports && FirstHeldPort(i, request.ports).has_value()) continue;
           out[n++] = AgentHandle{i, generation_[i]};
           if (n == k) return static_cast<int>(n);
         }
@@ -818,7 +829,7 @@ int Scheduler::Select(const AllocationRequest& request, int64_t cutoff_ns,
 void Scheduler::ReserveLocked(uint32_t i, const AllocationRequest& request) {
   ++reserved_[i];
   Cold& c = cold_[i];
-  for (uint16_t p : request.ports) {
+  for (HostPort p : request.ports) {
     c.ports.insert(std::lower_bound(c.ports.begin(), c.ports.end(), p), p);
   }
   // Claiming a warm instance: count it down locally so the next request prefers another
@@ -855,9 +866,9 @@ Scheduler::Diagnosis Scheduler::Diagnose(const AllocationRequest& request,
       ++d.runtime_down;
     } else if (request.require_cached_image && !HasImage(i, request.image)) {
       ++d.no_image;
-    } else if (const uint16_t port = FirstHeldPort(i, request.ports); port != 0) {
+    } else if (const std::optional<HostPort> port = FirstHeldPort(i, request.ports)) {
       if (d.port_conflict++ == 0) {
-        d.conflicting_port = port;
+        d.conflicting_port = *port;
         d.conflicting_agent = cold_[i].identity->id;
       }
     }
@@ -912,10 +923,11 @@ absl::Status Scheduler::NoCandidate(const AllocationRequest& request, const Diag
             : std::string()));
   }
   if (d.port_conflict > 0) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "each of the ", left, " otherwise qualifying agents in pool ", pool,
-        " already holds one of the requested ports (", PortList(request.ports), "); port ",
-        d.conflicting_port, " is already taken on agent \"", d.conflicting_agent, "\""));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("each of the ", left, " otherwise qualifying agents in pool ", pool,
+                     " already holds one of the requested host ports (", PortList(request.ports),
+                     "); port ", HostPortName(d.conflicting_port), " is already taken on agent \"",
+                     d.conflicting_agent, "\""));
   }
   return absl::ResourceExhaustedError(absl::StrCat("no candidate agent in pool ", pool));
 }
@@ -967,7 +979,7 @@ absl::Status Scheduler::Reserve(AgentHandle agent, const AllocationRequest& requ
     kImage,
     kPort
   } why;
-  uint16_t port = 0;
+  std::optional<HostPort> port;
   {
     FastMutexLock lock(&mu_);
     const uint32_t i = agent.index;
@@ -985,7 +997,7 @@ absl::Status Scheduler::Reserve(AgentHandle agent, const AllocationRequest& requ
       why = Why::kRuntimeDown;
     } else if (request.require_cached_image && !HasImage(i, request.image)) {
       why = Why::kImage;
-    } else if (port = FirstHeldPort(i, request.ports); port != 0) {
+    } else if (port = FirstHeldPort(i, request.ports); port.has_value()) {
       why = Why::kPort;
     } else {
       ReserveLocked(i, request);
@@ -1011,21 +1023,21 @@ absl::Status Scheduler::Reserve(AgentHandle agent, const AllocationRequest& requ
       return absl::ResourceExhaustedError("agent does not have the image cached");
     case Why::kPort:
       return absl::ResourceExhaustedError(
-          absl::StrCat("port ", port, " is already taken on agent"));
+          absl::StrCat("port ", HostPortName(*port), " is already taken on agent"));
     case Why::kOk:
       break;
   }
   return absl::InternalError("unreachable");
 }
 
-absl::Status Scheduler::Restore(AgentHandle agent, std::span<const uint16_t> ports) {
+absl::Status Scheduler::Restore(AgentHandle agent, std::span<const HostPort> ports) {
   if (absl::Status s = ValidatePorts(ports); !s.ok()) return s;
   FastMutexLock lock(&mu_);
   if (!Valid(agent)) return absl::NotFoundError("agent is no longer registered");
   const uint32_t i = agent.index;
   ++reserved_[i];
-  std::vector<uint16_t>& held = cold_[i].ports;
-  for (uint16_t p : ports) {
+  std::vector<HostPort>& held = cold_[i].ports;
+  for (HostPort p : ports) {
     auto at = std::lower_bound(held.begin(), held.end(), p);
     if (at == held.end() || *at != p) held.insert(at, p);
   }
@@ -1033,10 +1045,10 @@ absl::Status Scheduler::Restore(AgentHandle agent, std::span<const uint16_t> por
   return absl::OkStatus();
 }
 
-absl::Status Scheduler::Release(AgentHandle agent, std::span<const uint16_t> ports) {
+absl::Status Scheduler::Release(AgentHandle agent, std::span<const HostPort> ports) {
   if (absl::Status s = ValidatePorts(ports); !s.ok()) return s;
   enum class Why { kOk, kStale, kNoReservation, kPortNotHeld } why;
-  uint16_t port = 0;
+  HostPort port;
   {
     FastMutexLock lock(&mu_);
     const uint32_t i = agent.index;
@@ -1048,9 +1060,9 @@ absl::Status Scheduler::Release(AgentHandle agent, std::span<const uint16_t> por
       // All or nothing: a port the agent does not hold means this release does not match
       // a reservation (e.g. it is a repeat), and honouring it would free another
       // sandbox's ports or capacity.
-      std::vector<uint16_t>& held = cold_[i].ports;
+      std::vector<HostPort>& held = cold_[i].ports;
       why = Why::kOk;
-      for (uint16_t p : ports) {
+      for (HostPort p : ports) {
         if (!std::binary_search(held.begin(), held.end(), p)) {
           why = Why::kPortNotHeld;
           port = p;
@@ -1058,7 +1070,7 @@ absl::Status Scheduler::Release(AgentHandle agent, std::span<const uint16_t> por
         }
       }
       if (why == Why::kOk) {
-        for (uint16_t p : ports) held.erase(std::lower_bound(held.begin(), held.end(), p));
+        for (HostPort p : ports) held.erase(std::lower_bound(held.begin(), held.end(), p));
         --reserved_[i];
         Rebucket(i);
         return absl::OkStatus();
@@ -1072,7 +1084,7 @@ absl::Status Scheduler::Release(AgentHandle agent, std::span<const uint16_t> por
       return absl::FailedPreconditionError("agent has no reservation to release");
     case Why::kPortNotHeld:
       return absl::FailedPreconditionError(
-          absl::StrCat("port ", port, " is not held on the agent; nothing released"));
+          absl::StrCat("port ", HostPortName(port), " is not held on the agent; nothing released"));
     case Why::kOk:
       break;
   }

@@ -6,7 +6,7 @@
 // DATA LAYOUT
 //   * Every registered agent owns a small integer index into contiguous arrays (struct of
 //     arrays: heartbeat time, pool, capacity, reserved/reported counts, flags, load bucket;
-//     a "cold" array holds identities, image lists and held ports). Indices of removed agents
+//     a "cold" array holds identities, image lists and held host ports). Indices of removed agents
 //     are REUSED by later registrations; every index carries a generation number, and the
 //     pair is an `AgentHandle`. An operation on a handle whose generation is not current
 //     (the agent was removed, possibly replaced) fails with NOT_FOUND and changes nothing,
@@ -26,7 +26,7 @@
 //     reference-counted `AgentIdentity`: registration publishes a new one when a string
 //     changes and never modifies a published one, so readers share it without copying.
 //   * Per agent, a read-side cache of its lists in published form (image names, named warm
-//     counts, held ports), each an immutable shared vector. A snapshot reuses a cached list
+//     counts, held host ports), each an immutable shared vector. A snapshot reuses a cached list
 //     while the list it was built from is unchanged (compared element by element, as small
 //     integers) and otherwise builds a new one. Writers never touch the cache, so the hot
 //     path neither builds nor frees published lists.
@@ -38,7 +38,10 @@
 //   `Options::heartbeat_timeout` old on the injected clock, and not draining), has a free
 //   slot (used < capacity, where used = max(reserved, reported) and capacity is the
 //   agent's max_sandboxes, lowered to its pool's limit if one is set), holds none of the
-//   requested ports, and, if the request says so, has the image cached. An agent whose
+//   requested host ports (ports of the agent's node published to a sandbox, per
+//   protocol; the ports a sandbox listens on never conflict, as every sandbox has its
+//   own network namespace and address), and, if the request says so, has the image
+//   cached. An agent whose
 //   container runtime is down (it says so in its reports) can only claim a prepared
 //   instance, which needs no runtime call: it qualifies only while it has a ready warm
 //   instance of the requested image, i.e. only in the warm tier.
@@ -58,8 +61,8 @@
 //   Allocate, SelectCandidates, Reserve, Release, Heartbeat and SetWarm perform no heap
 //   allocation once the agent is registered, its images are known (interned and seen
 //   before in an agent report) and it reports at most as many images and warm entries,
-//   and holds at most as many ports, as before (each per-agent list grows its capacity
-//   only when exceeded).
+//   and holds at most as many host ports, as before (each per-agent list grows its
+//   capacity only when exceeded).
 //   RegisterOrUpdate of a registered agent with unchanged strings and at most 16 images
 //   and 8 warm entries does not allocate either. ViewAgent and ViewAgentByID never
 //   allocate. GetAgent and GetAgentByID allocate only to publish a list that changed since
@@ -146,6 +149,20 @@ struct AgentHandle {
   friend bool operator==(const AgentHandle&, const AgentHandle&) = default;
 };
 
+// A port of an agent's node that a sandbox publishes (its traffic forwarded to the
+// sandbox), with its protocol: tcp 53 and udp 53 are different host ports. At most one
+// sandbox on an agent holds a given one. Ordered by port, then protocol.
+struct HostPort {
+  enum class Protocol : uint8_t { kTcp, kUdp };
+  uint16_t port = 0;  // 1..65535
+  Protocol protocol = Protocol::kTcp;
+
+  friend auto operator<=>(const HostPort&, const HostPort&) = default;
+};
+
+// "8080/tcp", for messages.
+std::string HostPortName(HostPort port);
+
 // A per-agent per-image count of prepared (warm) instances, as an agent reports them
 // (heartbeats, create answers), in interned form.
 struct WarmImage {
@@ -195,7 +212,7 @@ struct HeartbeatUpdate {
 struct AllocationRequest {
   PoolId pool = kUnknownPool;
   ImageId image = kUnknownImage;
-  std::span<const uint16_t> ports;    // exposed ports, each 1..65535, no duplicates
+  std::span<const HostPort> ports;    // host ports to publish: port 1..65535, no duplicates
   uint64_t request_hash = 0;          // HashRequestId(request id): spreads ties
   bool require_cached_image = false;  // hard filter: only agents that have the image
 };
@@ -265,7 +282,7 @@ struct AgentSnapshot {
   // Sorted by image; entries with any non-zero count. `ready` is the last report's,
   // less the instances claimed by placements since.
   SharedList<NamedWarmImage> warm;
-  SharedList<uint16_t> ports;  // held exposed ports, sorted
+  SharedList<HostPort> ports;  // held host ports, sorted
   bool draining = false;
   bool runtime_down = false;  // takes only creates that claim a warm instance
   bool healthy = false;       // fresh heartbeat, not draining, runtime up
@@ -364,7 +381,7 @@ class Scheduler {
   // ---- Placement (hot path: zero allocations on success) ----
 
   // Writes up to min(out.size(), kMaxCandidates) candidates to `out`, best first, reserves
-  // a slot and the request's ports on out[0], and returns how many were written (>= 1).
+  // a slot and the request's host ports on out[0], and returns how many were written (>= 1).
   // If out[0]'s agent then rejects the sandbox, Release(out[0], ports) and try
   // Reserve(out[i], request) for i = 1, 2, ... RESOURCE_EXHAUSTED, naming the most specific
   // reason, when no agent qualifies; INVALID_ARGUMENT for an empty `out`, port 0 or
@@ -375,7 +392,7 @@ class Scheduler {
   absl::StatusOr<int> SelectCandidates(const AllocationRequest& request,
                                        std::span<AgentHandle> out);
 
-  // Reserves a slot and the request's ports on one specific candidate after re-checking
+  // Reserves a slot and the request's host ports on one specific candidate after re-checking
   // every hard filter against the current state. NOT_FOUND for a stale handle,
   // RESOURCE_EXHAUSTED (saying which filter failed) if it no longer qualifies.
   absl::Status Reserve(AgentHandle agent, const AllocationRequest& request);
@@ -385,14 +402,14 @@ class Scheduler {
   // there whatever capacity, health or ports say. A port the agent already holds stays
   // held once. Release it like any reservation. NOT_FOUND for a stale handle;
   // INVALID_ARGUMENT for port 0 or duplicates.
-  absl::Status Restore(AgentHandle agent, std::span<const uint16_t> ports);
+  absl::Status Restore(AgentHandle agent, std::span<const HostPort> ports);
 
   // Returns a slot reserved by Allocate/Reserve and frees `ports` (exactly those the
   // sandbox was placed with). Call it once per reservation. All or nothing: NOT_FOUND for
   // a stale handle; FAILED_PRECONDITION when the agent has no reservation or does not hold
   // one of `ports` (a repeated or mismatched release, which would otherwise free another
   // sandbox's ports); INVALID_ARGUMENT for port 0 or duplicates. Nothing changes on error.
-  absl::Status Release(AgentHandle agent, std::span<const uint16_t> ports);
+  absl::Status Release(AgentHandle agent, std::span<const HostPort> ports);
 
  private:
   static constexpr int kLoadBuckets = 64;
@@ -411,7 +428,7 @@ class Scheduler {
     std::shared_ptr<const std::vector<std::string>> images;
     std::vector<WarmImage> warm_from;
     std::shared_ptr<const std::vector<NamedWarmImage>> warm;
-    std::shared_ptr<const std::vector<uint16_t>> ports;  // built from an equal Cold::ports
+    std::shared_ptr<const std::vector<HostPort>> ports;  // built from an equal Cold::ports
   };
 
   // Rarely read per-agent state.
@@ -421,7 +438,7 @@ class Scheduler {
     // As reported, one entry per image, without all-zero entries; `ready` is decremented
     // when an instance is claimed.
     std::vector<WarmImage> warm;
-    std::vector<uint16_t> ports;  // held exposed ports, sorted, unique
+    std::vector<HostPort> ports;  // held host ports, sorted, unique
   };
 
   // Counts of why a request found no candidate (failure path only).
@@ -452,8 +469,8 @@ class Scheduler {
   void RemoveLocked(uint32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status HeartbeatLocked(uint32_t i, const HeartbeatUpdate& update, int64_t now_ns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The first of `ports` that agent i holds, or 0 when it holds none of them.
-  uint16_t FirstHeldPort(uint32_t i, std::span<const uint16_t> ports) const
+  // The first of `ports` that agent i holds; nullopt when it holds none of them.
+  std::optional<HostPort> FirstHeldPort(uint32_t i, std::span<const HostPort> ports) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasImage(uint32_t i, ImageId image) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasWarm(uint32_t i, ImageId image) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -474,7 +491,7 @@ class Scheduler {
   // Agent i's lists in published form, from the cache or built into it.
   SharedList<std::string> PublishedImages(uint32_t i) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   SharedList<NamedWarmImage> PublishedWarm(uint32_t i) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  SharedList<uint16_t> PublishedPorts(uint32_t i) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  SharedList<HostPort> PublishedPorts(uint32_t i) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t CutoffNs() const;
 
   const Clock* const clock_;

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -41,7 +42,7 @@ class SchedulerTest : public ::testing::Test {
   }
 
   AllocationRequest Req(const std::string& pool, const std::string& image = "",
-                        std::span<const uint16_t> ports = {}, const std::string& request_id = "r") {
+                        std::span<const HostPort> ports = {}, const std::string& request_id = "r") {
     AllocationRequest r;
     r.pool = s_.LookupPool(pool);
     r.image = image.empty() ? kUnknownImage : s_.LookupImage(image);
@@ -267,17 +268,17 @@ TEST_F(SchedulerTest, ReportedSandboxesCountTowardsCapacity) {
 
 TEST_F(SchedulerTest, FiltersPortConflicts) {
   Add("a1", "p", 4);
-  const uint16_t p8080[] = {8080};
-  const uint16_t p9090[] = {9090};
-  const uint16_t both[] = {9091, 8080};
+  const HostPort p8080[] = {{8080}};
+  const HostPort p9090[] = {{9090}};
+  const HostPort both[] = {{9091}, {8080}};
   EXPECT_EQ(AllocateId(Req("p", "", p8080)), "a1");
   std::array<AgentHandle, 4> out;
   absl::StatusOr<int> n = s_.Allocate(Req("p", "", both), out);
   EXPECT_EQ(n.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(n.status().message(), HasSubstr("port 8080 is already taken on agent \"a1\""));
-  EXPECT_THAT(n.status().message(), HasSubstr("requested ports (9091, 8080)"));
+  EXPECT_THAT(n.status().message(), HasSubstr("port 8080/tcp is already taken on agent \"a1\""));
+  EXPECT_THAT(n.status().message(), HasSubstr("requested host ports (9091/tcp, 8080/tcp)"));
   EXPECT_EQ(AllocateId(Req("p", "", p9090)), "a1");
-  EXPECT_THAT(s_.GetAgentByID("a1")->ports, ::testing::ElementsAre(8080, 9090));
+  EXPECT_THAT(s_.GetAgentByID("a1")->ports, ::testing::ElementsAre(HostPort{8080}, HostPort{9090}));
 
   // A second agent takes the conflicting request.
   Add("a2", "p", 4);
@@ -291,10 +292,26 @@ TEST_F(SchedulerTest, FiltersPortConflicts) {
   }
 }
 
+TEST_F(SchedulerTest, TcpAndUdpHostPortsAreDistinct) {
+  Add("a1", "p", 4);
+  const HostPort tcp53[] = {{53, HostPort::Protocol::kTcp}};
+  const HostPort udp53[] = {{53, HostPort::Protocol::kUdp}};
+  EXPECT_EQ(AllocateId(Req("p", "", tcp53)), "a1");
+  EXPECT_EQ(AllocateId(Req("p", "", udp53)), "a1");
+  std::array<AgentHandle, 4> out;
+  absl::StatusOr<int> n = s_.Allocate(Req("p", "", udp53), out);
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(n.status().message(), HasSubstr("port 53/udp is already taken"));
+  EXPECT_THAT(s_.GetAgentByID("a1")->ports, ::testing::ElementsAre(tcp53[0], udp53[0]));
+  // One sandbox may publish both.
+  const HostPort both[] = {{54, HostPort::Protocol::kTcp}, {54, HostPort::Protocol::kUdp}};
+  EXPECT_EQ(AllocateId(Req("p", "", both)), "a1");
+}
+
 TEST_F(SchedulerTest, RejectsInvalidPortsAndEmptyBuffer) {
   Add("a1", "p", 4);
-  const uint16_t zero[] = {0};
-  const uint16_t dup[] = {80, 80};
+  const HostPort zero[] = {{0}};
+  const HostPort dup[] = {{80}, {80}};
   std::array<AgentHandle, 4> out;
   EXPECT_EQ(s_.Allocate(Req("p", "", zero), out).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -422,7 +439,7 @@ TEST_F(SchedulerTest, RejectionFallsBackToNextCandidateAndReserveRechecks) {
   Add("b", "p", 2, {}, {}, 1);
   Add("c", "p", 4, {}, {}, 3);
   Add("other", "q", 4);
-  const uint16_t ports[] = {8080};
+  const HostPort ports[] = {{8080}};
   const AllocationRequest req = Req("p", "", ports);
   std::array<AgentHandle, 4> out;
   absl::StatusOr<int> n = s_.Allocate(req, out);
@@ -459,7 +476,7 @@ TEST_F(SchedulerTest, RejectionFallsBackToNextCandidateAndReserveRechecks) {
 
 TEST_F(SchedulerTest, ReleaseFreesCapacityAndPorts) {
   const AgentHandle a = Add("a", "p", 1);
-  const uint16_t ports[] = {8080, 8443};
+  const HostPort ports[] = {{8080}, {8443}};
   std::array<AgentHandle, 4> out;
   ASSERT_TRUE(s_.Allocate(Req("p", "", ports), out).ok());
   EXPECT_EQ(s_.Allocate(Req("p", "", ports), out).status().code(),
@@ -476,19 +493,19 @@ TEST_F(SchedulerTest, ReleaseFreesCapacityAndPorts) {
 
 TEST_F(SchedulerTest, RestoreRecordsExistingPlacementsRegardlessOfFilters) {
   const AgentHandle a = Add("a", "p", 1);
-  const uint16_t web[] = {8080};
-  const uint16_t db[] = {5432};
+  const HostPort web[] = {{8080}};
+  const HostPort db[] = {{5432}};
   // Two sandboxes already run on a one-slot agent (e.g. it was reconfigured): both count.
   ASSERT_TRUE(s_.Restore(a, web).ok());
   ASSERT_TRUE(s_.Restore(a, db).ok());
   EXPECT_EQ(Reserved("a"), 2);
-  EXPECT_THAT(s_.GetAgentByID("a")->ports, ::testing::ElementsAre(5432, 8080));
+  EXPECT_THAT(s_.GetAgentByID("a")->ports, ::testing::ElementsAre(HostPort{5432}, HostPort{8080}));
   std::array<AgentHandle, 4> out;
   EXPECT_EQ(s_.Allocate(Req("p"), out).status().code(), absl::StatusCode::kResourceExhausted);
   ASSERT_TRUE(s_.Release(a, web).ok());
   ASSERT_TRUE(s_.Release(a, db).ok());
   EXPECT_EQ(AllocateId(Req("p", "", web)), "a");
-  const uint16_t zero[] = {0};
+  const HostPort zero[] = {{0}};
   EXPECT_EQ(s_.Restore(a, zero).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s_.Restore(AgentHandle{a.index, a.generation + 1}, web).code(),
             absl::StatusCode::kNotFound);
@@ -496,22 +513,22 @@ TEST_F(SchedulerTest, RestoreRecordsExistingPlacementsRegardlessOfFilters) {
 
 TEST_F(SchedulerTest, ReleaseIsAllOrNothing) {
   const AgentHandle a = Add("a", "p", 4);
-  const uint16_t first[] = {8080};
-  const uint16_t second[] = {9090, 9091};
+  const HostPort first[] = {{8080}};
+  const HostPort second[] = {{9090}, {9091}};
   ASSERT_EQ(AllocateId(Req("p", "", first)), "a");
   ASSERT_EQ(AllocateId(Req("p", "", second)), "a");
   ASSERT_TRUE(s_.Release(a, first).ok());
   // Repeating the first release must not take the second sandbox's slot.
   absl::Status st = s_.Release(a, first);
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(st.message(), HasSubstr("port 8080 is not held"));
+  EXPECT_THAT(st.message(), HasSubstr("port 8080/tcp is not held"));
   // A release naming a held and an unheld port frees neither.
-  const uint16_t mixed[] = {9090, 8080};
+  const HostPort mixed[] = {{9090}, {8080}};
   EXPECT_EQ(s_.Release(a, mixed).code(), absl::StatusCode::kFailedPrecondition);
-  const uint16_t dup[] = {9090, 9090};
+  const HostPort dup[] = {{9090}, {9090}};
   EXPECT_EQ(s_.Release(a, dup).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Reserved("a"), 1);
-  EXPECT_THAT(s_.GetAgentByID("a")->ports, ::testing::ElementsAre(9090, 9091));
+  EXPECT_THAT(s_.GetAgentByID("a")->ports, ::testing::ElementsAre(HostPort{9090}, HostPort{9091}));
   ASSERT_TRUE(s_.Release(a, second).ok());
   EXPECT_EQ(Reserved("a"), 0);
   EXPECT_TRUE(s_.GetAgentByID("a")->ports.empty());
@@ -728,7 +745,7 @@ TEST_F(SchedulerTest, RepeatedImagesInAReportAreMerged) {
 
 TEST_F(SchedulerTest, ReRegistrationKeepsReservationsAndPorts) {
   const AgentHandle a = Add("a", "p", 4);
-  const uint16_t ports[] = {80};
+  const HostPort ports[] = {{80}};
   std::array<AgentHandle, 4> out;
   ASSERT_TRUE(s_.Allocate(Req("p", "", ports), out).ok());
   const AgentHandle again = Add("a", "p2", 8, {"alpine"});
@@ -737,7 +754,7 @@ TEST_F(SchedulerTest, ReRegistrationKeepsReservationsAndPorts) {
   EXPECT_EQ(snap->reserved, 1);
   EXPECT_EQ(snap->identity->pool, "p2");
   EXPECT_EQ(snap->max_sandboxes, 8);
-  EXPECT_THAT(snap->ports, ::testing::ElementsAre(80));
+  EXPECT_THAT(snap->ports, ::testing::ElementsAre(HostPort{80}));
   EXPECT_EQ(AllocateId(Req("p")), "");  // moved out of "p"
   EXPECT_EQ(AllocateId(Req("p2")), "a");
 }
@@ -890,14 +907,14 @@ TEST_F(SchedulerTest, SnapshotsShareListsUntilTheyChange) {
 
   // A placement claims a warm instance and holds a port: the next snapshot has new warm
   // and port lists, the earlier ones keep what they saw.
-  const uint16_t ports[] = {8080};
+  const HostPort ports[] = {{8080}};
   EXPECT_EQ(AllocateId(Req("p", "alpine", ports)), "a");
   absl::StatusOr<AgentSnapshot> third = s_.GetAgent(a);
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(&third->images.get(), &first->images.get());
   EXPECT_EQ(third->warm[0].ready, 1u);
   EXPECT_EQ(first->warm[0].ready, 2u);
-  EXPECT_THAT(third->ports, ::testing::ElementsAre(8080));
+  EXPECT_THAT(third->ports, ::testing::ElementsAre(HostPort{8080}));
   EXPECT_TRUE(first->ports.empty());
 
   // A heartbeat with the same images in another order changes nothing visible.
@@ -969,7 +986,7 @@ TEST_F(SchedulerTest, ConcurrentAllocateReleaseNeverExceedsCapacity) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      static const uint16_t kPort[] = {8080};
+      static const HostPort kPort[] = {{8080}};
       std::array<AgentHandle, kMaxCandidates> out;
       for (int it = 0; it < kIterations; ++it) {
         AllocationRequest r;
@@ -1017,4 +1034,8 @@ TEST_F(SchedulerTest, ConcurrentAllocateReleaseNeverExceedsCapacity) {
 }
 
 }  // namespace
+
+// gtest prints held ports by name.
+void PrintTo(const HostPort& port, std::ostream* os) { *os << HostPortName(port); }
+
 }  // namespace fsb::controller

@@ -58,7 +58,7 @@ TEST(ZeroAllocationTest, HotPathDoesNotAllocateInSteadyState) {
   hb.reported_sandboxes = 1;
   hb.images = hb_images;
   hb.warm = hb_warm;
-  const uint16_t ports[] = {8080, 9090};
+  const HostPort ports[] = {{8080}, {9090}};
 
   std::array<AgentHandle, kMaxCandidates> out;
   auto round = [&](int r) {
@@ -120,7 +120,7 @@ TEST(ZeroAllocationTest, HotPathDoesNotAllocateInSteadyState) {
 TEST(ZeroAllocationTest, SnapshotsOfUnchangedAgentsDoNotAllocate) {
   ManualClock clock;
   Scheduler s(&clock);
-  const uint16_t ports[] = {8080};
+  const HostPort ports[] = {{8080}};
   for (int a = 0; a < 50; ++a) {
     AgentDescriptor d;
     d.id = absl::StrCat("agent-", a);
