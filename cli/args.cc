@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/values.h"
 #include "internal/image_ref.h"
+#include "internal/sandbox_network.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
 
@@ -46,7 +47,14 @@ fsb run --image IMG [flags] [-- CMD [ARG...]]
   -w, --workdir DIR         working directory
   --pool POOL               sandbox pool to place the sandbox in
   -l, --label K=V           label (repeatable)
-  --port PORT               port to expose, 1-65535 (repeatable)
+  --port PORT               port the sandbox listens on, 1-65535 (repeatable); reached
+                            at SANDBOX-IP:PORT from the node
+  -p, --publish HOST:PORT[/PROTO]
+                            forward the node's port HOST to the sandbox's PORT, tcp
+                            (default) or udp, e.g. 8080:80 (repeatable); reached at
+                            NODE:HOST
+  --network MODE            egress (default: outbound traffic through the node's NAT)
+                            or no-egress (reachable from the node only, no way out)
   --strong                  persist before starting (strong consistency)
   --request-id ID           idempotency key (default: NAMESPACE/NAME); the same ID with
                             the same spec returns the existing sandbox
@@ -62,11 +70,13 @@ fsb run --image IMG [flags] [-- CMD [ARG...]]
 fsb ls [-l SELECTOR] [-A] [-o json|yaml|wide]
   -l, --selector SELECTOR   label selector: k=v, k==v, k!=v, k, !k, comma-separated (AND)
   -A, --all-namespaces      list every namespace; the table gains a NAMESPACE column
-  -o, --output FORMAT       json, yaml or wide (default: a table)
+  -o, --output FORMAT       json, yaml or wide (default: a table; wide adds ID, IP,
+                            NETWORK and ENDPOINTS)
 
 fsb get NAME [-o json|yaml|wide]
   -o, --output FORMAT       json or yaml: the fsb.io/v1alpha1 Sandbox resource
-                            (metadata, spec, status); wide: more columns
+                            (metadata, spec, status); wide: adds ID, IP (the
+                            sandbox's own address), NETWORK and ENDPOINTS
 
 fsb update NAME [flags]     at least one of:
   --expire-in DURATION      expire DURATION from now
@@ -153,6 +163,8 @@ Examples:
   fsb run --image busybox --name hello -- sh -c 'echo hi; sleep 3600'
   fsb run --image busybox --name job --cpu 500m --memory 256Mi --pids 100 \
       --expire-in 2h --failure-policy auto-recreate -l team=a -- sleep 7200
+  fsb run --image busybox --name web --port 8080 -p 18080:8080 --network no-egress \
+      -- httpd -f -p 8080
   fsb ls -o wide
   fsb ls -A -l team=a,tier!=batch
   fsb get hello -o yaml
@@ -217,6 +229,8 @@ constexpr FlagSpec kFlags[] = {
     {"pool", 0, true, kRunBit},
     {"label", 'l', true, kRunBit | kUpdateBit},
     {"port", 0, true, kRunBit},
+    {"publish", 'p', true, kRunBit},
+    {"network", 0, true, kRunBit},
     {"strong", 0, false, kRunBit | kBenchBit},
     {"request-id", 0, true, kRunBit},
     {"cpu", 0, true, kRunBit},
@@ -521,6 +535,15 @@ absl::Status AddKeyValue(const FlagValue& flag, std::map<std::string, std::strin
   return absl::OkStatus();
 }
 
+// Adds a --publish entry to `into`, unless it is malformed or publishes a host port
+// and protocol that an earlier one does.
+absl::Status AddPublished(const FlagValue& flag, std::vector<PublishedPort>& into) {
+  absl::StatusOr<PublishedPort> port = ParsePublishedPort(flag.spelled, flag.value);
+  if (!port.ok()) return port.status();
+  into.push_back(*std::move(port));
+  return ValidatePublishedPorts(flag.spelled, into);
+}
+
 // A group of mutually exclusive flags; repeating one flag of the group is allowed.
 struct Conflicts {
   // Records that `flag` was given; an error if another flag of the group was too.
@@ -565,6 +588,11 @@ absl::StatusOr<RunCommand> BuildRun(const Tokens& tokens, absl::Time now) {
       }
       s = ValidatePort("--port", port);
       run.ports.push_back(port);
+    } else if (name == "publish") {
+      s = AddPublished(flag, run.publish);
+    } else if (name == "network") {
+      s = ValidateNetworkMode(flag.spelled, flag.value, /*allow_empty=*/false);
+      run.network = flag.value;
     } else if (name == "request-id") {
       s = Assign(ParseRequestId(flag), run.request_id);
     } else if (name == "expire-in") {

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "internal/sandbox_network.h"
 
 namespace fsb::cli {
 
@@ -55,6 +56,8 @@ struct RunCommand {
   std::map<std::string, std::string> envs;
   std::map<std::string, std::string> labels;
   std::vector<int> ports;
+  std::string network;  // "egress" or "no-egress"; empty: the server's default (egress)
+  std::vector<PublishedPort> publish;  // no host port repeated with the same protocol
   bool strong = false;
   std::string request_id;           // empty: NAMESPACE/NAME
   int64_t expire_time_seconds = 0;  // unix seconds, in the future; 0: never
@@ -204,8 +207,8 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 // letter takes a value for some commands and not for others (`-f`): that one must follow
 // the command word. `--` ends flag parsing and everything after it is the sandbox
 // command (only for `run`, `exec` and `bench`). Repeated --env, --label, --port,
-// --remove-label, --agent-metrics and -f accumulate; other repeated flags keep the last
-// value. A short flag may stand for
+// --publish, --remove-label, --agent-metrics and -f accumulate; other repeated flags
+// keep the last value. A short flag may stand for
 // different long flags in different commands (`-l` is --label for run and update,
 // --selector for ls). The endpoint is --endpoint, else FSB_ENDPOINT, else
 // kDefaultEndpoint.

@@ -74,6 +74,19 @@ TEST(ParseArgsTest, RunDefaults) {
   EXPECT_THAT(run.command, IsEmpty());
   EXPECT_THAT(run.envs, IsEmpty());
   EXPECT_THAT(run.ports, IsEmpty());
+  EXPECT_EQ(run.network, "");
+  EXPECT_THAT(run.publish, IsEmpty());
+}
+
+TEST(ParseArgsTest, RunNetworkAndPublishedPorts) {
+  RunCommand run =
+      ParseAs<RunCommand>({"run", "--image", "b", "--network", "no-egress", "-p", "8080:80",
+                           "--publish=53:5353/udp", "-p53:5353/tcp", "--publish", "9090:90/tcp"});
+  EXPECT_EQ(run.network, "no-egress");
+  EXPECT_THAT(run.publish,
+              ElementsAre(PublishedPort{8080, 80, "tcp"}, PublishedPort{53, 5353, "udp"},
+                          PublishedPort{53, 5353, "tcp"}, PublishedPort{9090, 90, "tcp"}));
+  EXPECT_EQ(ParseAs<RunCommand>({"run", "--image", "b", "--network=egress"}).network, "egress");
 }
 
 TEST(ParseArgsTest, EverythingAfterDashDashIsTheCommand) {
@@ -389,6 +402,24 @@ INSTANTIATE_TEST_SUITE_P(
                        "--pids 0 is out of range 1-4194304"},
         UsageErrorCase{{"run", "--image", "b", "--expire-at", "1900000000"},
                        "flag --expire-at is not valid for \"run\""},
+        UsageErrorCase{{"run", "--image", "b", "--network", "none"},
+                       "--network \"none\" is not a network mode: use egress or no-egress"},
+        UsageErrorCase{{"run", "--image", "b", "--network="},
+                       "--network \"\" is not a network mode"},
+        UsageErrorCase{{"run", "--image", "b", "--network"}, "flag --network needs a value"},
+        UsageErrorCase{{"run", "--image", "b", "-p", "8080"},
+                       "-p \"8080\" is invalid: use HOST_PORT:CONTAINER_PORT[/tcp|udp]"},
+        UsageErrorCase{{"run", "--image", "b", "--publish", "0:80"},
+                       "--publish \"0:80\" is invalid: host port 0 is out of range 1-65535"},
+        UsageErrorCase{{"run", "--image", "b", "-p", "80:http"},
+                       "-p \"80:http\" is invalid: container port \"http\" is not a number"},
+        UsageErrorCase{{"run", "--image", "b", "-p", "80:80/sctp"},
+                       "protocol \"sctp\" is not tcp or udp"},
+        UsageErrorCase{{"run", "--image", "b", "-p", "8080:80", "-p", "8080:81"},
+                       "host port 8080/tcp is already published by \"8080:80/tcp\""},
+        UsageErrorCase{{"ls", "-p", "80:80"}, "flag -p is not valid for \"ls\""},
+        UsageErrorCase{{"bench", "--image", "b", "--network", "egress"},
+                       "flag --network is not valid for \"bench\""},
         // ls
         UsageErrorCase{{"ls", "--selector="}, "flag --selector is empty"},
         UsageErrorCase{{"ls", "-A=yes"}, "flag -A takes true or false"},
@@ -452,6 +483,9 @@ TEST(UsageTextTest, MentionsEveryCommandAndGlobalFlag) {
                            "--env",
                            "--label",
                            "--port",
+                           "-p, --publish",
+                           "--network",
+                           "no-egress",
                            "--strong",
                            "--workdir",
                            "--pool",

@@ -24,6 +24,7 @@
 #include "grpcpp/security/credentials.h"
 #include "internal/deadline.h"
 #include "internal/ids.h"
+#include "internal/sandbox_network.h"
 #include "internal/status.h"
 #include "internal/stopwatch.h"
 
@@ -253,6 +254,8 @@ class Executor {
     request.mutable_envs()->insert(run.envs.begin(), run.envs.end());
     request.mutable_labels()->insert(run.labels.begin(), run.labels.end());
     request.mutable_exposed_ports()->Add(run.ports.begin(), run.ports.end());
+    request.set_network(run.network);
+    for (const PublishedPort& port : run.publish) request.add_publish(FormatPublishedPort(port));
     request.mutable_command()->Add(run.command.begin(), run.command.end());
     request.set_request_id(run.request_id);
     request.set_expire_time_seconds(run.expire_time_seconds);

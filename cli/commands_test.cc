@@ -266,6 +266,9 @@ INSTANTIATE_TEST_SUITE_P(
                       std::vector<std::string>{"run", "--image", "b", "--env", "9X=1"},
                       std::vector<std::string>{"run", "--image", "b", "--label", "a b=c"},
                       std::vector<std::string>{"run", "--image", "b", "--port", "99999"},
+                      std::vector<std::string>{"run", "--image", "b", "--network", "host"},
+                      std::vector<std::string>{"run", "--image", "b", "-p", "1:2/icmp"},
+                      std::vector<std::string>{"run", "--image", "b", "-p", "1:2", "-p", "1:3"},
                       std::vector<std::string>{"get"}, std::vector<std::string>{"rm"},
                       std::vector<std::string>{"ls", "-o", "toml"},
                       std::vector<std::string>{"get", "web", "-o", "toml"},
@@ -339,14 +342,67 @@ TEST_F(CliTest, ListPrintsAnAlignedTableSortedByName) {
             "web     Running     busybox   agent-1   5s\n");
 }
 
-TEST_F(CliTest, ListWideAddsIdAndEndpoints) {
+TEST_F(CliTest, ListWideAddsIdIpNetworkAndEndpoints) {
+  ListResponse list = ThreeSandboxes();
+  list.mutable_items(2)->set_ip("10.88.0.2");
+  list.mutable_items(2)->set_network("no-egress");
   EXPECT_CALL(stub_, ListSandboxes(_, _, _))
-      .WillOnce(DoAll(SetArgPointee<2>(ThreeSandboxes()), Return(grpc::Status::OK)));
+      .WillOnce(DoAll(SetArgPointee<2>(list), Return(grpc::Status::OK)));
   EXPECT_EQ(RunCli({"list", "-o", "wide"}), 0);
   EXPECT_THAT(out_.str(),
-              StartsWith("NAME    PHASE       IMAGE     AGENT     AGE   ID         ENDPOINTS\n"));
-  EXPECT_THAT(out_.str(),
-              HasSubstr("batch   Succeeded   busybox   agent-1   4d    sb-batch   10.0.0.2:80\n"));
+              StartsWith("NAME    PHASE       IMAGE     AGENT     AGE   ID         IP    "
+                         "      NETWORK     ENDPOINTS\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("batch   Succeeded   busybox   agent-1   4d    sb-batch   "
+                                    "10.88.0.2   no-egress   10.0.0.2:80\n"));
+}
+
+TEST_F(CliTest, GetWideShowsTheSandboxIp) {
+  SandboxInfo info = Info("web", "Running", 60);
+  info.set_ip("10.88.0.7");
+  info.set_network("egress");
+  info.add_endpoints("10.88.0.7:80");
+  info.add_endpoints("192.0.2.1:8080");
+  EXPECT_CALL(stub_, GetSandbox(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(info), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"get", "web", "-o", "wide"}), 0);
+  EXPECT_EQ(out_.str(),
+            "NAME   PHASE     IMAGE     AGENT     AGE   ID       IP          NETWORK   ENDPOINTS\n"
+            "web    Running   busybox   agent-1   1m    sb-web   10.88.0.7   egress    "
+            "10.88.0.7:80,192.0.2.1:8080\n");
+}
+
+TEST_F(CliTest, RunSendsTheNetworkAndPublishedPorts) {
+  CreateRequest sent;
+  EXPECT_CALL(stub_, CreateSandbox(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"run", "--image", "busybox", "--port", "80", "--network", "no-egress", "-p",
+                    "8080:80", "--publish", "5353:53/udp"}),
+            0);
+  EXPECT_EQ(sent.network(), "no-egress");
+  EXPECT_THAT(sent.publish(), ElementsAre("8080:80/tcp", "5353:53/udp"));
+  EXPECT_THAT(sent.exposed_ports(), ElementsAre(80));
+}
+
+TEST_F(CliTest, RunWithoutNetworkFlagsLeavesThemToTheServer) {
+  CreateRequest sent;
+  EXPECT_CALL(stub_, CreateSandbox(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"run", "--image", "busybox"}), 0);
+  EXPECT_EQ(sent.network(), "");
+  EXPECT_THAT(sent.publish(), IsEmpty());
+}
+
+TEST_F(CliTest, ABadNetworkOrPublishIsAUsageError) {
+  EXPECT_EQ(RunCli({"run", "--image", "busybox", "--network", "none"}), 2);
+  EXPECT_EQ(err_.str(),
+            "fsb: error: --network \"none\" is not a network mode: use egress or no-egress\n"
+            "Run 'fsb help' for usage.\n");
+  err_.str("");
+  EXPECT_EQ(RunCli({"run", "--image", "busybox", "-p", "80"}), 2);
+  EXPECT_EQ(err_.str(),
+            "fsb: error: -p \"80\" is invalid: use HOST_PORT:CONTAINER_PORT[/tcp|udp]\n"
+            "Run 'fsb help' for usage.\n");
+  EXPECT_THAT(connected_endpoints_, IsEmpty());
 }
 
 TEST_F(CliTest, ListJsonOfNothingHasEmptyItems) {

@@ -15,6 +15,7 @@
 #include "glog/logging.h"
 #include "google/protobuf/descriptor.h"
 #include "internal/proto_json.h"
+#include "internal/sandbox_network.h"
 #include "internal/strings.h"
 
 namespace fsb::cli {
@@ -208,11 +209,12 @@ std::string FormatSandboxTable(const std::vector<const SandboxInfo*>& items, boo
                                bool with_namespace, absl::Time now) {
   std::vector<std::vector<std::string>> rows;
   rows.reserve(items.size() + 1);
-  rows.push_back({"NAMESPACE", "NAME", "PHASE", "IMAGE", "AGENT", "AGE", "ID", "ENDPOINTS"});
+  rows.push_back(
+      {"NAMESPACE", "NAME", "PHASE", "IMAGE", "AGENT", "AGE", "ID", "IP", "NETWORK", "ENDPOINTS"});
   for (const SandboxInfo* info : items) {
     rows.push_back({info->namespace_(), info->sandbox_name(), info->phase(), info->image(),
                     info->agent_pod(), FormatAge(info->created_at(), now), info->sandbox_id(),
-                    absl::StrJoin(info->endpoints(), ",")});
+                    info->ip(), info->network(), absl::StrJoin(info->endpoints(), ",")});
   }
   for (std::vector<std::string>& row : rows) {
     if (!wide) row.resize(6);
@@ -447,6 +449,20 @@ YamlNode SandboxToYaml(const SandboxInfo& info) {
   }
   YamlNode ports = YamlNode::List();
   for (int32_t p : info.exposed_ports()) ports.Append(YamlNode::Int(p));
+  // In the resource's shape; an entry this client cannot read stays text.
+  YamlNode publish = YamlNode::List();
+  for (const std::string& entry : info.publish()) {
+    absl::StatusOr<PublishedPort> port = ParsePublishedPort("publish", entry);
+    if (!port.ok()) {
+      publish.Append(YamlNode::String(entry));
+      continue;
+    }
+    publish.Append(MapBuilder()
+                       .Int("hostPort", port->host_port)
+                       .Int("containerPort", port->container_port)
+                       .Str("protocol", port->protocol)
+                       .Build());
+  }
   YamlNode spec = MapBuilder()
                       .Str("image", info.image())
                       .Node("command", StringList(info.command()))
@@ -455,12 +471,15 @@ YamlNode SandboxToYaml(const SandboxInfo& info) {
                       .Str("workingDir", info.working_dir())
                       .Node("exposedPorts", std::move(ports))
                       .Str("poolRef", info.pool_ref())
+                      .Str("network", info.network())
+                      .Node("publish", std::move(publish))
                       .Build();
 
   MapBuilder status;
   status.Str("phase", info.phase())
       .Str("agent", info.agent_pod())
       .Str("node", info.node())
+      .Str("ip", info.ip())
       .Node("endpoints", StringList(info.endpoints()));
   // proto3 cannot tell "exited 0" from "unset": show 0 only once the sandbox finished.
   if (info.exit_code() != 0 || info.phase() == "Succeeded" || info.phase() == "Failed") {

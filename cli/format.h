@@ -35,8 +35,8 @@ std::string FormatTook(absl::Duration d);
 // ends with '\n'.
 std::string FormatColumns(const std::vector<std::vector<std::string>>& rows);
 
-// The `ls`/`get` table: NAME PHASE IMAGE AGENT AGE, plus ID ENDPOINTS when `wide`,
-// preceded by NAMESPACE when `with_namespace`. Rows in the order of `items`.
+// The `ls`/`get` table: NAME PHASE IMAGE AGENT AGE, plus ID IP NETWORK ENDPOINTS when
+// `wide`, preceded by NAMESPACE when `with_namespace`. Rows in the order of `items`.
 std::string FormatSandboxTable(const std::vector<const fastpath::v1::SandboxInfo*>& items,
                                bool wide, bool with_namespace, absl::Time now);
 

@@ -74,15 +74,21 @@ TEST(FormatSandboxTableTest, ColumnsAndAges) {
             "batch-job   Succeeded   docker.io/library/busybox:latest   <none>    3h\n");
 }
 
-TEST(FormatSandboxTableTest, WideAddsIdAndEndpoints) {
+TEST(FormatSandboxTableTest, WideAddsIdIpNetworkAndEndpoints) {
   SandboxInfo a = Info("web", "Running", 4 * 86400);
-  a.add_endpoints("10.0.0.1:80");
-  a.add_endpoints("10.0.0.1:443");
-  EXPECT_EQ(
-      FormatSandboxTable({&a}, /*wide=*/true, /*with_namespace=*/false, kNow),
-      "NAME   PHASE     IMAGE                              AGENT     AGE   ID       ENDPOINTS\n"
-      "web    Running   docker.io/library/busybox:latest   agent-1   4d    sb-web   "
-      "10.0.0.1:80,10.0.0.1:443\n");
+  a.set_ip("10.88.0.3");
+  a.set_network("no-egress");
+  a.add_endpoints("10.88.0.3:80");
+  a.add_endpoints("10.0.0.1:8080");
+  SandboxInfo b = Info("old", "Running", 60);  // from an agent that reports no ip
+  b.add_endpoints("10.0.0.1:443");
+  EXPECT_EQ(FormatSandboxTable({&a, &b}, /*wide=*/true, /*with_namespace=*/false, kNow),
+            "NAME   PHASE     IMAGE                              AGENT     AGE   ID       IP       "
+            "   NETWORK     ENDPOINTS\n"
+            "web    Running   docker.io/library/busybox:latest   agent-1   4d    sb-web   10.88.0.3"
+            "   no-egress   10.88.0.3:80,10.0.0.1:8080\n"
+            "old    Running   docker.io/library/busybox:latest   agent-1   1m    sb-old   <none>   "
+            "   <none>      10.0.0.1:443\n");
 }
 
 TEST(FormatSandboxTableTest, NamespaceColumnComesFirst) {
@@ -96,7 +102,7 @@ TEST(FormatSandboxTableTest, NamespaceColumnComesFirst) {
             "default     db     Pending   docker.io/library/busybox:latest   agent-1   1m\n");
   EXPECT_THAT(FormatSandboxTable({&a}, /*wide=*/true, /*with_namespace=*/true, kNow),
               StartsWith("NAMESPACE   NAME   PHASE     IMAGE                              "
-                         "AGENT     AGE   ID       ENDPOINTS\n"
+                         "AGENT     AGE   ID       IP       NETWORK   ENDPOINTS\n"
                          "team-a      web    Running   "));
 }
 
@@ -466,6 +472,10 @@ SandboxInfo FullInfo() {
   info.mutable_envs()->insert({"EMPTY", ""});
   info.set_working_dir("/app");
   info.add_exposed_ports(8080);
+  info.set_network("no-egress");
+  info.add_publish("18080:8080/tcp");
+  info.add_publish("5353:53/udp");
+  info.set_ip("10.88.0.9");
   info.set_exit_code(0);
   info.set_message("OOMKilled: exit 137\tretry");
   return info;
@@ -498,10 +508,19 @@ TEST(SandboxYamlTest, KubernetesShape) {
             "  exposedPorts:\n"
             "    - 8080\n"
             "  poolRef: default\n"
+            "  network: no-egress\n"
+            "  publish:\n"
+            "    - hostPort: 18080\n"
+            "      containerPort: 8080\n"
+            "      protocol: tcp\n"
+            "    - hostPort: 5353\n"
+            "      containerPort: 53\n"
+            "      protocol: udp\n"
             "status:\n"
             "  phase: Failed\n"
             "  agent: agent-1\n"
             "  node: node-1\n"
+            "  ip: \"10.88.0.9\"\n"
             "  endpoints:\n"
             "    - \"10.0.0.1:8080\"\n"
             "  exitCode: 0\n"

@@ -232,6 +232,12 @@ spec:
   recoveryTimeoutSeconds: 120
   expireTime: "2030-01-02T15:04:05Z"
   consistencyMode: strong
+  network: no-egress
+  publish:
+    - {hostPort: 18080, containerPort: 8080}
+    - hostPort: 5353
+      containerPort: 53
+      protocol: udp
 )";
 
 // The Sandboxes of a manifest; fails the test for any other kind.
@@ -297,6 +303,14 @@ TEST(ParseSandboxManifestTest, ReadsEveryField) {
             absl::ToUnixSeconds(
                 absl::FromCivil(absl::CivilSecond(2030, 1, 2, 15, 4, 5), absl::UTCTimeZone())));
   EXPECT_EQ(s.spec().consistency_mode(), SandboxSpec::strong);
+  EXPECT_EQ(s.spec().network(), "no-egress");
+  ASSERT_EQ(s.spec().publish_size(), 2);
+  EXPECT_EQ(s.spec().publish(0).host_port(), 18080);
+  EXPECT_EQ(s.spec().publish(0).container_port(), 8080);
+  EXPECT_EQ(s.spec().publish(0).protocol(), "");  // the controller fills in tcp
+  EXPECT_EQ(s.spec().publish(1).host_port(), 5353);
+  EXPECT_EQ(s.spec().publish(1).container_port(), 53);
+  EXPECT_EQ(s.spec().publish(1).protocol(), "udp");
 }
 
 TEST(ParseSandboxManifestTest, SeveralDocumentsAndJson) {
@@ -341,7 +355,14 @@ TEST(ParseSandboxManifestTest, ReadsBackWhatGetPrints) {
   sandbox.mutable_spec()->add_exposed_ports(8080);
   sandbox.mutable_spec()->set_failure_policy(SandboxSpec::AutoRecreate);
   sandbox.mutable_spec()->set_reset_revision("2027-01-15T08:00:00.000000000Z");
+  sandbox.mutable_spec()->set_network("egress");
+  fsb::v1alpha1::PortPublish* published = sandbox.mutable_spec()->add_publish();
+  published->set_host_port(18080);
+  published->set_container_port(8080);
+  published->set_protocol("tcp");
   sandbox.mutable_status()->set_phase(fsb::v1alpha1::SandboxStatus::Running);
+  sandbox.mutable_status()->set_ip("10.88.0.4");
+  sandbox.mutable_status()->add_endpoints("10.88.0.4:8080");
   sandbox.mutable_status()->set_restart_count(3);
 
   absl::StatusOr<std::string> yaml = FormatResourceYaml(sandbox);
@@ -383,6 +404,9 @@ INSTANTIATE_TEST_SUITE_P(
         ManifestErrorCase{std::string(kHeader) + "metadata: {name: a}\nspec: {exposedPorts: "
                                                  "[http]}\n",
                           "document 1 (line 1): (spec.exposed_ports[0]): invalid value"},
+        ManifestErrorCase{std::string(kHeader) + "metadata: {name: a}\nspec: {publish: "
+                                                 "[\"8080:80\"]}\n",
+                          "document 1 (line 1): (spec.publish[0])"},
         ManifestErrorCase{
             "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: []}\n",
             "document 1 (line 1): kind must be Sandbox or SandboxPool, got \"Pod\""},
