@@ -213,6 +213,71 @@ TEST_F(StackTest, CliRunListGetRemove) {
   EXPECT_THAT(err, HasSubstr("NOT_FOUND"));
 }
 
+// Ports through the whole stack: sandboxes on one agent may listen on the same port, a
+// host port is published by at most one of them, and the endpoints are the sandbox's ip
+// (the agent's host while the agent reports none) per exposed port and the agent's host
+// per published one.
+TEST_F(StackTest, CliPortsNetworkAndEndpoints) {
+  grpc::ClientContext agents_ctx;
+  fastpath::v1::ListAgentsResponse agents;
+  ASSERT_TRUE(stack_->fastpath().ListAgents(&agents_ctx, {}, &agents).ok());
+  ASSERT_EQ(agents.items_size(), 1);
+  const std::string& address = agents.items(0).spec().address();
+  const std::string agent_host = address.substr(0, address.rfind(':'));
+  const std::string host_port = absl::StrCat(fsb::testing::FreePort());
+
+  std::string out, err;
+  ASSERT_EQ(Fsb({"run", "--image", PrivateContainerd::kTestImage, "--name", "port-a", "--port",
+                 "8080", "-p", host_port + ":8080", "--network", "no-egress", "--", "sleep", "60"},
+                &out, &err),
+            0)
+      << err;
+  EXPECT_THAT(out, HasSubstr("endpoints: "));
+  grpc::ClientContext get_ctx;
+  fastpath::v1::GetRequest get;
+  get.set_sandbox_name("port-a");
+  fastpath::v1::SandboxInfo info;
+  ASSERT_TRUE(stack_->fastpath().GetSandbox(&get_ctx, get, &info).ok());
+  EXPECT_EQ(info.network(), "no-egress");
+  EXPECT_THAT(info.publish(), ::testing::ElementsAre(host_port + ":8080/tcp"));
+  const std::string sandbox_host = info.ip().empty() ? agent_host : info.ip();
+  EXPECT_THAT(info.endpoints(),
+              ::testing::ElementsAre(sandbox_host + ":8080", agent_host + ":" + host_port));
+
+  // Another sandbox on the same agent listens on the same port.
+  out.clear();
+  ASSERT_EQ(Fsb({"run", "--image", PrivateContainerd::kTestImage, "--name", "port-b", "--port",
+                 "8080", "--", "sleep", "60"},
+                &out, &err),
+            0)
+      << err;
+  // But no second one publishes the same host port there.
+  err.clear();
+  EXPECT_EQ(Fsb({"run", "--image", PrivateContainerd::kTestImage, "--name", "port-c", "-p",
+                 host_port + ":9090", "--", "sleep", "60"},
+                &out, &err),
+            1);
+  EXPECT_THAT(err, HasSubstr("RESOURCE_EXHAUSTED"));
+  EXPECT_THAT(err, HasSubstr(absl::StrCat("port ", host_port, "/tcp is already taken")));
+
+  out.clear();
+  ASSERT_EQ(Fsb({"get", "port-a", "-o", "wide"}, &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("   IP   "));
+  EXPECT_THAT(out, HasSubstr("no-egress"));
+  out.clear();
+  ASSERT_EQ(Fsb({"get", "port-a", "-o", "yaml"}, &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("network: no-egress"));
+  EXPECT_THAT(out, HasSubstr(absl::StrCat("hostPort: ", host_port)));
+
+  err.clear();
+  EXPECT_EQ(Fsb({"run", "--image", PrivateContainerd::kTestImage, "--network", "none"}, &out, &err),
+            2);
+  EXPECT_THAT(err, HasSubstr("--network \"none\" is not a network mode"));
+
+  out.clear();
+  ASSERT_EQ(Fsb({"rm", "--now", "port-a", "port-b"}, &out, &err), 0) << err;
+}
+
 // The sandbox lifecycle through the CLI: labels and selectors, update, reset (a new
 // container), expiry (the container goes, the record stays), apply, agents.
 TEST_F(StackTest, CliLifecycleUpdateResetExpireApplyAgents) {
