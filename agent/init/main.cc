@@ -3,8 +3,10 @@
 // sandbox's process exactly as runc would have started it: hostname, working directory
 // (created if missing), read-only root, rlimits, bounding set, groups, gid, uid,
 // capabilities, no_new_privs, then execve. What it needed while waiting and the process
-// must not have — CAP_SYS_ADMIN (hostname, unmounting its own mounts, the read-only
-// remount), its bind mounts, the listening socket — is gone before execve.
+// must not have — CAP_SYS_ADMIN and the syscalls its seccomp profile allows only for it
+// (hostname, unmounting its own mounts, the read-only remount; denied again by a filter
+// of its own, agent/init/seccomp_filter.h), its bind mounts, the listening socket — is
+// gone before execve.
 //
 // Usage: fsb-init [CONTROL_DIR]   (default /dev/.fsb-control; its own path is argv[0])
 //
@@ -33,6 +35,7 @@
 #include <string_view>
 
 #include "agent/init/protocol.h"
+#include "agent/init/seccomp_filter.h"
 
 namespace {
 
@@ -315,6 +318,11 @@ int SetCapabilities(const fsb::init::Capabilities& caps) {
   }
   if (o.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     Fail(conn, FailureReason::kSetup, errno, "no_new_privs");
+  }
+  // The instance's seccomp profile let init mount, unmount and set the hostname; the
+  // sandbox's process may not, as in a cold sandbox. (Installing needs no_new_privs.)
+  if (const int err = fsb::init::DenyInitOnlySyscalls(); err != 0) {
+    Fail(conn, FailureReason::kSetup, err, "seccomp filter");
   }
   int err = 0;
   const char* path = LookPath(&err);

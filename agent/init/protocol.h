@@ -78,8 +78,9 @@ struct Capabilities {
 
 // The process an instance becomes, in the order runc applies a process spec: hostname,
 // read-only root, rlimits, bounding set, groups/gid/uid, working directory (created if
-// missing, as runc does), capabilities, no_new_privs, then execve of argv[0] looked up
-// in the env's PATH. HOME is added from the image's /etc/passwd when env lacks it.
+// missing, as runc does), capabilities, no_new_privs, the filter that denies init's own
+// syscalls (seccomp_filter.h), then execve of argv[0] looked up in the env's PATH. HOME
+// is added from the image's /etc/passwd when env lacks it.
 struct Order {
   uint32_t uid = 0;
   uint32_t gid = 0;
