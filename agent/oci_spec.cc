@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/seccomp/profile.h"
 #include "internal/json_writer.h"
 #include "internal/strings.h"
 
@@ -340,6 +341,8 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
                     "/proc/sched_debug", "/proc/scsi", "/sys/firmware"});
   w.Key("readonlyPaths")
       .StringArray({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
+  w.Key("seccomp");
+  WriteSeccompProfile(w, options.extra_syscalls);
   w.EndObject();
 
   w.EndObject();

@@ -99,9 +99,11 @@ struct RuntimeSpecOptions {
   int64_t memory_bytes = 0;
   int64_t pids = 0;
   std::map<std::string, std::string> annotations;
-  // Added to the default capabilities (a prepared instance's init holds CAP_SYS_ADMIN
-  // until it becomes the sandbox's process), and mounts after the default ones.
+  // Added to the default capabilities and to the seccomp profile's allowed syscalls (a
+  // prepared instance's init holds CAP_SYS_ADMIN and may mount until it becomes the
+  // sandbox's process), and mounts after the default ones.
   std::vector<std::string> extra_capabilities;
+  std::vector<std::string> extra_syscalls;
   std::vector<BindMount> extra_mounts;
 };
 
@@ -109,7 +111,8 @@ struct RuntimeSpecOptions {
 // mounts (proc, dev, devpts, shm, mqueue, sysfs, cgroup, and the host's resolv.conf and
 // hosts, read-only), pid/ipc/uts/mount namespaces (the network namespace is the
 // agent's, shared by its sandboxes), Docker's default capability set, masked and
-// read-only kernel paths, no_new_privileges, the cgroups path and the resource limits.
+// read-only kernel paths, no_new_privileges, fsb's seccomp profile
+// (agent/seccomp/profile.h), the cgroups path and the resource limits.
 std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOptions& options);
 
 }  // namespace fsb::agent

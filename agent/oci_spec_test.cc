@@ -168,6 +168,17 @@ TEST(BuildRuntimeSpecJsonTest, ProducesAValidSpec) {
   }
   EXPECT_THAT(mounts, ::testing::IsSupersetOf({"/proc", "/dev", "/dev/pts", "/sys"}));
   EXPECT_EQ(f.at("annotations").struct_value().fields().at("k").string_value(), "v");
+  // fsb's seccomp profile (agent/seccomp/profile_test.cc tests its content).
+  const auto& seccomp = linux.at("seccomp").struct_value().fields();
+  EXPECT_EQ(seccomp.at("defaultAction").string_value(), "SCMP_ACT_ERRNO");
+  EXPECT_GT(seccomp.at("syscalls").list_value().values_size(), 0);
+}
+
+TEST(BuildRuntimeSpecJsonTest, ExtraSyscallsAreAllowedOnlyWhenAsked) {
+  ProcessSpec p{.args = {"sh"}, .cwd = "/"};
+  const std::string allow = R"({"names":["umount2"],"action":"SCMP_ACT_ALLOW"})";
+  EXPECT_THAT(BuildRuntimeSpecJson(p, {.extra_syscalls = {"umount2"}}), HasSubstr(allow));
+  EXPECT_THAT(BuildRuntimeSpecJson(p, {}), ::testing::Not(HasSubstr("umount2")));
 }
 
 TEST(MergeEnvTest, OverridesInPlaceAndAppendsTheRestInKeyOrder) {

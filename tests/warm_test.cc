@@ -29,7 +29,13 @@ using ::testing::Not;
 constexpr char kProbe[] =
     "echo \"id: $(id)\"; echo \"pwd: $(pwd)\"; echo \"hostname: $(hostname)\"; "
     "env | sort | sed 's/^/env: /'; "
-    "grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status | sed 's/^/status: /'; "
+    "grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status | sed 's/^/status: /'; "
+    // The seccomp profile: no new namespaces; umount of a missing path fails with EPERM
+    // before the kernel looks the path up (so a warm instance's init has denied it again).
+    "echo \"unshare -U: $(unshare -U true 2>&1 && echo allowed)\"; "
+    "echo \"unshare -n: $(unshare -n true 2>&1 && echo allowed)\"; "
+    "echo \"umount: $(umount /no-such-dir 2>&1 && echo allowed)\"; "
+    "echo \"child: $(sh -c 'echo ok')\"; "
     "cut -d' ' -f5,6 /proc/self/mountinfo | sort | sed 's/^/mount: /'; "
     "ls -a /dev | sed 's/^/dev: /'; ls -a / | sed 's/^/root: /'; "
     "echo \"memory: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max "
@@ -171,15 +177,42 @@ TEST_F(WarmTest, AWarmSandboxIsIndistinguishableFromACold) {
   EXPECT_THAT(cold_lines, ::testing::Contains("memory: 67108864"));
   EXPECT_THAT(cold_lines, ::testing::Contains("rootfs: read-only"));
   EXPECT_THAT(cold_lines, ::testing::Contains("env: GREETING=hello world"));
+  EXPECT_THAT(cold_lines, ::testing::Contains("status: Seccomp:\t2"));  // filter mode
+  for (const char* denied : {"unshare -U: ", "unshare -n: ", "umount: "}) {
+    EXPECT_THAT(cold_lines,
+                ::testing::Contains(::testing::AllOf(::testing::StartsWith(denied),
+                                                     HasSubstr("Operation not permitted"))));
+  }
+  EXPECT_THAT(cold_lines, ::testing::Contains("child: ok"));
   for (size_t i = 0; i < std::max(cold_lines.size(), warm_lines.size()); ++i) {
     EXPECT_EQ(i < cold_lines.size() ? cold_lines[i] : "<missing>",
               i < warm_lines.size() ? warm_lines[i] : "<missing>")
         << "line " << i;
   }
 
-  // Exec joins each with the sandbox's own process spec.
+  // The one difference: the warm process runs under two filters (the instance's profile
+  // and the one init stacked over it), whose verdicts combine to the cold profile's.
+  for (const auto& [id, filters] : {std::pair{cold.sandbox_id(), "1"}, {warm.sandbox_id(), "2"}}) {
+    std::string status;
+    fsb::testing::RunCommand({"cat", absl::StrCat("/proc/", Pid(id), "/status")}, &status);
+    std::vector<std::string> seccomp;
+    for (absl::string_view line : absl::StrSplit(status, '\n')) {
+      if (absl::StartsWith(line, "Seccomp")) seccomp.emplace_back(line);
+    }
+    EXPECT_THAT(seccomp, ::testing::Contains("Seccomp:\t2"));
+    if (seccomp.size() > 1) {  // kernels >= 5.9 count the filters
+      EXPECT_THAT(seccomp, ::testing::Contains(absl::StrCat("Seccomp_filters:\t", filters)));
+    }
+  }
+
+  // Exec joins each with the sandbox's own process spec, under the container's seccomp
+  // filter. A warm sandbox's is the instance's, which still allows init's own syscalls:
+  // they fail there for want of CAP_SYS_ADMIN, but after the kernel's argument checks
+  // (`umount /no-such-dir` says ENOENT, not EPERM), so the probe leaves them out.
   const std::string exec_probe =
-      "id; grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status; echo $GREETING $HOME; pwd";
+      "id; grep -E '^(Cap(Prm|Eff|Bnd)|Seccomp)' /proc/self/status; echo $GREETING $HOME; pwd; "
+      "unshare -U true || echo unshare -U denied; unshare -n true || echo unshare -n denied; "
+      "sh -c 'echo ok'";
   std::string cold_exec, warm_exec, err;
   ASSERT_EQ(
       stack_->Fsb({"exec", "probe", "-n", "cold", "--", "sh", "-c", exec_probe}, &cold_exec, &err),
@@ -194,6 +227,9 @@ TEST_F(WarmTest, AWarmSandboxIsIndistinguishableFromACold) {
   // Docker's default set less CAP_NET_RAW (bit 13), in every set, cold and warm alike.
   for (const char* set : {"CapPrm", "CapEff", "CapBnd"}) {
     EXPECT_THAT(cold_exec, HasSubstr(absl::StrCat(set, ":\t00000000a80405fb"))) << cold_exec;
+  }
+  for (const char* line : {"Seccomp:\t2\n", "unshare -U denied\n", "unshare -n denied\n", "ok\n"}) {
+    EXPECT_THAT(cold_exec, HasSubstr(line));
   }
 
   // The host sees the request's limits in the warm sandbox's cgroup.

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "agent/init/protocol.h"
+#include "agent/init/seccomp_filter.h"
 #include "agent/labels.h"
 #include "glog/logging.h"
 #include "internal/deadline.h"
@@ -435,6 +436,9 @@ absl::StatusOr<WarmInstance> WarmPool::Prepare(const std::string& image) {
   RuntimeSpecOptions spec_options;
   spec_options.cgroups_path = absl::StrCat(options_.cgroup_parent, "/", instance.id);
   spec_options.extra_capabilities = {"CAP_SYS_ADMIN"};
+  for (const auto& syscall : init::kInitOnlySyscalls) {
+    spec_options.extra_syscalls.emplace_back(syscall.name);
+  }
   spec_options.extra_mounts = {{options_.init_binary, init::kInitPath, /*readonly=*/true},
                                {dir, init::kControlDir, /*readonly=*/false}};
   instance.shim_group = shim_groups_->Join();

@@ -62,8 +62,9 @@ struct WarmClaim {
 // An instance is a container created and started through the ordinary runtime path
 // (Runtime::CreateAndStart) from the same OCI spec a cold create would build, except
 // that its process is fsb-init (bind-mounted read-only from `init_binary`) with its
-// control folder <state_dir>/<id>/ bind-mounted, CAP_SYS_ADMIN added (init drops it, and
-// everything else it needed, before execve), no limits (set at claim) and the label
+// control folder <state_dir>/<id>/ bind-mounted, CAP_SYS_ADMIN and the seccomp profile's
+// init::kInitOnlySyscalls added (init drops both, and everything else it needed, before
+// execve), no limits (set at claim) and the label
 // kWarmImageLabel. Its log file is <log_dir>/<id>.log, which becomes its sandbox's.
 //
 // Desired counts are the controller's targets for the agent's pool when it sent any,

@@ -58,6 +58,10 @@ TEST_F(WarmPoolTest, RefillMakesInstancesFromTheColdSpecWithInitAndItsMounts) {
   EXPECT_THAT(p.spec_json, HasSubstr(R"("args":["/dev/.fsb-init","/dev/.fsb-control"])"));
   EXPECT_THAT(p.spec_json, HasSubstr(R"("source":"/opt/fsb/fsb-init")"));
   EXPECT_THAT(p.spec_json, HasSubstr("CAP_SYS_ADMIN"));
+  // What fsb-init needs beyond the sandbox's seccomp profile (and denies again itself).
+  EXPECT_THAT(
+      p.spec_json,
+      HasSubstr(R"({"names":["mount","umount2","sethostname"],"action":"SCMP_ACT_ALLOW"})"));
   EXPECT_THAT(p.spec_json, HasSubstr(absl::StrCat(R"("cgroupsPath":"/fsb/)", p.id, "\"")));
   EXPECT_EQ(p.log_path, (dir_ / "logs" / (p.id + ".log")).string());
   EXPECT_TRUE(std::filesystem::is_directory(pool_.ControlDir(p.id)));
