@@ -15,6 +15,9 @@ inline constexpr char kWarmImageLabel[] = "fsb.io/warm-image";
 // The chain id of the image's snapshot the instance was made from (a re-imported image
 // has another: its instances are recycled).
 inline constexpr char kWarmChainLabel[] = "fsb.io/warm-chain";
+// The SandboxDefaultsKey of the defaults the instance was made with (an agent restarted
+// with other defaults recycles it).
+inline constexpr char kWarmDefaultsLabel[] = "fsb.io/warm-defaults";
 // The OCI annotation by which the runc v2 shim runs the tasks of one group in one shim.
 inline constexpr char kShimGroupAnnotation[] = "io.containerd.runc.v2.group";
 

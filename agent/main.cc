@@ -23,7 +23,9 @@
 #include "agent/io/logs.h"
 #include "agent/io/service.h"
 #include "agent/janitor.h"
+#include "agent/kernel_file.h"
 #include "agent/registration_loop.h"
+#include "agent/sandbox_defaults.h"
 #include "agent/sandbox_manager.h"
 #include "agent/shim_groups.h"
 #include "agent/warm/cgroup_limits.h"
@@ -91,6 +93,22 @@ DEFINE_string(init_binary, "",
               "fsb-agent. Copied to <state-dir>/bin and bind-mounted read-only into them.");
 DEFINE_int32(janitor_grace_s, 60,
              "The janitor removes unowned containers, snapshots and logs only once older.");
+DEFINE_int64(default_pids, 1024,
+             "Processes (threads included) a sandbox may have when its request sets no pids "
+             "limit. 0: no limit.");
+DEFINE_int64(default_memory_bytes, int64_t{1} << 30,
+             "Memory limit of a sandbox whose request sets none; above it the kernel's OOM "
+             "killer ends processes inside the sandbox. 0: no limit.");
+DEFINE_uint64(default_cpu_shares, 1024,
+              "Relative CPU weight of every sandbox (cgroup v1 cpu.shares, cpu.weight on v2), "
+              "2-262144; a request's cpu limit is a CFS quota on top. 0: the runtime's default.");
+DEFINE_int32(sandbox_oom_score_adj, 500,
+             "oom_score_adj of sandbox processes (-1000..1000): positive, so that under "
+             "memory pressure the kernel kills a sandbox's process before the node's own.");
+DEFINE_int32(agent_oom_score_adj, -900,
+             "oom_score_adj the agent sets on itself at startup (-1000..1000); lowering it "
+             "needs CAP_SYS_RESOURCE.");
+DEFINE_uint64(sandbox_nofile, 1024, "RLIMIT_NOFILE (soft and hard) of sandbox processes.");
 
 namespace {
 
@@ -151,6 +169,27 @@ int main(int argc, char** argv) {
       warm_max_age <= absl::ZeroDuration()) {
     LOG(ERROR) << "--warm-max-age \"" << FLAGS_warm_max_age << "\": not a positive duration";
     return 2;
+  }
+
+  const fsb::agent::SandboxDefaults sandbox_defaults{.pids = FLAGS_default_pids,
+                                                     .memory_bytes = FLAGS_default_memory_bytes,
+                                                     .cpu_shares = FLAGS_default_cpu_shares,
+                                                     .oom_score_adj = FLAGS_sandbox_oom_score_adj,
+                                                     .nofile = FLAGS_sandbox_nofile};
+  if (absl::Status s = fsb::agent::ValidateSandboxDefaults(sandbox_defaults); !s.ok()) {
+    LOG(ERROR) << "sandbox defaults (--default-*, --sandbox-*): " << s.message();
+    return 2;
+  }
+  if (FLAGS_agent_oom_score_adj < -1000 || FLAGS_agent_oom_score_adj > 1000) {
+    LOG(ERROR) << "--agent-oom-score-adj " << FLAGS_agent_oom_score_adj
+               << " is outside -1000..1000";
+    return 2;
+  }
+  // A sandbox that exhausts the node's memory must not take the agent with it.
+  if (absl::Status s = fsb::agent::WriteKernelFile("/proc/self/oom_score_adj",
+                                                   absl::StrCat(FLAGS_agent_oom_score_adj));
+      !s.ok()) {
+    LOG(WARNING) << "the agent keeps its OOM score adjustment: " << s.message();
   }
 
   const std::string node = FLAGS_node_name.empty() ? HostName() : FLAGS_node_name;
@@ -230,6 +269,7 @@ int main(int argc, char** argv) {
                             {.state_dir = FLAGS_state_dir + "/warm",
                              .init_binary = *init_binary,
                              .log_dir = log_dir,
+                             .defaults = sandbox_defaults,
                              .default_targets = *warm_targets,
                              .refill_concurrency = FLAGS_warm_refill_concurrency,
                              .max_age = warm_max_age});
@@ -238,7 +278,8 @@ int main(int argc, char** argv) {
       {.capacity = Capacity(),
        .log_dir = log_dir,
        .default_grace = absl::Milliseconds(FLAGS_delete_grace_ms),
-       .janitor_grace = absl::Seconds(FLAGS_janitor_grace_s)},
+       .janitor_grace = absl::Seconds(FLAGS_janitor_grace_s),
+       .defaults = sandbox_defaults},
       {.pool = &warm, .limits = cgroup_limits.ok() ? &*cgroup_limits : nullptr});
   fsb::agent::AgentServiceImpl service(&manager);
   fsb::agent::SandboxLogs logs(&manager, &containerd);

@@ -150,10 +150,8 @@ uint64_t CapabilityMask(const std::vector<std::string>& names) {
   return mask;
 }
 
-const std::vector<ProcessRlimit>& DefaultRlimits() {
-  static const auto* limits =
-      new std::vector<ProcessRlimit>{{"RLIMIT_NOFILE", RLIMIT_NOFILE, 1024, 1024}};
-  return *limits;
+std::vector<ProcessRlimit> ProcessRlimits(const RuntimeSpecOptions& options) {
+  return {{"RLIMIT_NOFILE", RLIMIT_NOFILE, options.nofile, options.nofile}};
 }
 
 UserDatabase ParseUserDatabase(std::string_view passwd, std::string_view group) {
@@ -256,7 +254,7 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
   }
   w.EndObject();
   w.Key("rlimits").BeginArray();
-  for (const ProcessRlimit& l : DefaultRlimits()) {
+  for (const ProcessRlimit& l : ProcessRlimits(options)) {
     w.BeginObject()
         .Key("type")
         .String(l.type)
@@ -267,6 +265,7 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
         .EndObject();
   }
   w.EndArray();
+  if (options.oom_score_adj.has_value()) w.Key("oomScoreAdj").Int(*options.oom_score_adj);
   w.Key("noNewPrivileges").Bool(true).EndObject();
 
   w.Key("root")
@@ -320,14 +319,16 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
       .String("rwm")
       .EndObject()
       .EndArray();
-  if (options.cpu_millicores > 0) {
-    w.Key("cpu")
-        .BeginObject()
-        .Key("quota")
-        .Int(CpuQuotaMicros(options.cpu_millicores))
-        .Key("period")
-        .Uint(kCfsPeriodMicros)
-        .EndObject();
+  if (options.cpu_shares > 0 || options.cpu_millicores > 0) {
+    w.Key("cpu").BeginObject();
+    if (options.cpu_shares > 0) w.Key("shares").Uint(options.cpu_shares);
+    if (options.cpu_millicores > 0) {
+      w.Key("quota")
+          .Int(CpuQuotaMicros(options.cpu_millicores))
+          .Key("period")
+          .Uint(kCfsPeriodMicros);
+    }
+    w.EndObject();
   }
   if (options.memory_bytes > 0) {
     w.Key("memory").BeginObject().Key("limit").Int(options.memory_bytes).EndObject();
@@ -338,7 +339,9 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
   w.Key("maskedPaths")
       .StringArray({"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
                     "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                    "/proc/sched_debug", "/proc/scsi", "/sys/firmware"});
+                    "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                    // RAPL energy counters: a side channel on what the node computes.
+                    "/sys/devices/virtual/powercap"});
   w.Key("readonlyPaths")
       .StringArray({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
   w.Key("seccomp");

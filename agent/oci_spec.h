@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,16 +70,6 @@ const std::vector<std::string>& DefaultCapabilities();
 // The bit mask (bit n = capability n) of capability names such as "CAP_CHOWN".
 uint64_t CapabilityMask(const std::vector<std::string>& names);
 
-// A process resource limit of the runtime spec.
-struct ProcessRlimit {
-  std::string_view type;  // "RLIMIT_NOFILE"
-  int resource;           // RLIMIT_NOFILE
-  uint64_t soft;
-  uint64_t hard;
-};
-// The rlimits every sandbox process gets.
-const std::vector<ProcessRlimit>& DefaultRlimits();
-
 // The CFS period a CPU limit is expressed over (100 ms, as Docker and Kubernetes use),
 // and the quota for `millicores` over it.
 inline constexpr uint32_t kCfsPeriodMicros = 100000;
@@ -94,10 +85,17 @@ struct RuntimeSpecOptions {
   std::string hostname;
   std::string cgroups_path;  // e.g. "/fsb/<id>"
   bool readonly_rootfs = false;
-  // Limits; 0 means none. CPU becomes a CFS quota over a 100 ms period.
+  // Limits; 0 means none. CPU becomes a CFS quota over a 100 ms period; cpu_shares is
+  // the cgroup's relative CPU weight (cgroup v1 cpu.shares; runc maps it to cpu.weight
+  // on v2).
   int64_t cpu_millicores = 0;
+  uint64_t cpu_shares = 0;
   int64_t memory_bytes = 0;
   int64_t pids = 0;
+  // The process's oom_score_adj; unset: inherited from the runtime.
+  std::optional<int> oom_score_adj;
+  // RLIMIT_NOFILE, soft and hard.
+  uint64_t nofile = 1024;
   std::map<std::string, std::string> annotations;
   // Added to the default capabilities and to the seccomp profile's allowed syscalls (a
   // prepared instance's init holds CAP_SYS_ADMIN and may mount until it becomes the
@@ -107,12 +105,24 @@ struct RuntimeSpecOptions {
   std::vector<BindMount> extra_mounts;
 };
 
+// A process resource limit of the runtime spec.
+struct ProcessRlimit {
+  std::string_view type;  // "RLIMIT_NOFILE"
+  int resource;           // RLIMIT_NOFILE
+  uint64_t soft;
+  uint64_t hard;
+};
+// The rlimits of a sandbox process with `options`: the one list both the runtime spec
+// (a cold create, runc) and a prepared instance's init order (a warm one) apply.
+std::vector<ProcessRlimit> ProcessRlimits(const RuntimeSpecOptions& options);
+
 // Returns the OCI runtime spec (runtime-spec 1.0) as JSON: root "rootfs", the default
 // mounts (proc, dev, devpts, shm, mqueue, sysfs, cgroup, and the host's resolv.conf and
 // hosts, read-only), pid/ipc/uts/mount namespaces (the network namespace is the
-// agent's, shared by its sandboxes), Docker's default capability set, masked and
-// read-only kernel paths, no_new_privileges, fsb's seccomp profile
-// (agent/seccomp/profile.h), the cgroups path and the resource limits.
+// agent's, shared by its sandboxes), Docker's default capability set, the rlimits and
+// OOM score adjustment, masked and read-only kernel paths (Docker's, and the powercap
+// energy counters), no_new_privileges, fsb's seccomp profile (agent/seccomp/profile.h),
+// the cgroups path and the resource limits.
 std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOptions& options);
 
 }  // namespace fsb::agent

@@ -1,5 +1,7 @@
 #include "agent/oci_spec.h"
 
+#include <sys/resource.h>
+
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -128,6 +130,58 @@ TEST(BuildRuntimeSpecJsonTest, WritesLimitsOnlyWhenSet) {
   EXPECT_THAT(limited, HasSubstr(R"("cpu":{"quota":150000,"period":100000})"));
   EXPECT_THAT(limited, HasSubstr(R"("memory":{"limit":1073741824})"));
   EXPECT_THAT(limited, HasSubstr(R"("pids":{"limit":10})"));
+  EXPECT_THAT(none, ::testing::Not(HasSubstr("oomScoreAdj")));
+}
+
+TEST(BuildRuntimeSpecJsonTest, WritesSharesOomScoreAndNofile) {
+  ProcessSpec p{.args = {"sh"}, .cwd = "/"};
+  RuntimeSpecOptions o{.cgroups_path = "/fsb/x", .cpu_shares = 512};
+  o.oom_score_adj = 500;
+  o.nofile = 8192;
+  google::protobuf::Struct spec;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(BuildRuntimeSpecJson(p, o), &spec).ok());
+  const auto& process = spec.fields().at("process").struct_value().fields();
+  EXPECT_EQ(process.at("oomScoreAdj").number_value(), 500);
+  const auto& rlimits = process.at("rlimits").list_value().values();
+  ASSERT_EQ(rlimits.size(), 1);
+  const auto& nofile = rlimits[0].struct_value().fields();
+  EXPECT_EQ(nofile.at("type").string_value(), "RLIMIT_NOFILE");
+  EXPECT_EQ(nofile.at("soft").number_value(), 8192);
+  EXPECT_EQ(nofile.at("hard").number_value(), 8192);
+  const auto& cpu = spec.fields()
+                        .at("linux")
+                        .struct_value()
+                        .fields()
+                        .at("resources")
+                        .struct_value()
+                        .fields()
+                        .at("cpu")
+                        .struct_value()
+                        .fields();
+  EXPECT_EQ(cpu.at("shares").number_value(), 512);
+  EXPECT_FALSE(cpu.contains("quota"));  // shares alone set no CFS quota
+  // A negative adjustment is written as such (the runtime needs no sign tricks).
+  o.oom_score_adj = -10;
+  EXPECT_THAT(BuildRuntimeSpecJson(p, o), HasSubstr(R"("oomScoreAdj":-10)"));
+  // The spec's rlimits are ProcessRlimits', which a warm instance's init order uses too.
+  std::vector<ProcessRlimit> limits = ProcessRlimits(o);
+  ASSERT_EQ(limits.size(), 1u);
+  EXPECT_EQ(limits[0].resource, RLIMIT_NOFILE);
+  EXPECT_EQ(limits[0].soft, 8192u);
+}
+
+TEST(BuildRuntimeSpecJsonTest, MasksKernelPathsIncludingPowercap) {
+  google::protobuf::Struct spec;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  BuildRuntimeSpecJson({.args = {"sh"}, .cwd = "/"}, {}), &spec)
+                  .ok());
+  std::vector<std::string> masked;
+  for (const auto& v :
+       spec.fields().at("linux").struct_value().fields().at("maskedPaths").list_value().values()) {
+    masked.push_back(v.string_value());
+  }
+  EXPECT_THAT(masked, ::testing::IsSupersetOf(
+                          {"/proc/kcore", "/sys/firmware", "/sys/devices/virtual/powercap"}));
 }
 
 TEST(BuildRuntimeSpecJsonTest, ProducesAValidSpec) {

@@ -342,9 +342,7 @@ RuntimeSpecOptions SandboxManager::SpecOptions(const SandboxSpec& spec,
   options.hostname = spec.name();
   options.cgroups_path = absl::StrCat(options_.cgroup_parent, "/", Sv(container_id));
   options.readonly_rootfs = spec.readonly_rootfs();
-  options.cpu_millicores = spec.resources().cpu_millicores();
-  options.memory_bytes = spec.resources().memory_bytes();
-  options.pids = spec.resources().pids();
+  ApplySandboxDefaults(options_.defaults, spec.resources(), &options);
   if (!shim_group.empty()) options.annotations[kShimGroupAnnotation] = shim_group;
   return options;
 }
@@ -359,6 +357,8 @@ std::optional<absl::StatusOr<SandboxManager::Started>> SandboxManager::StartWarm
     warm_.pool->Return(std::move(instance));
     return absl::StatusOr<Started>(process.status());
   }
+  // The instance runs with the defaults (WarmPool made it so); only what the request
+  // sets itself is written over them.
   const v1::ResourceLimits& limits = spec.resources();
   const bool has_limits =
       limits.cpu_millicores() > 0 || limits.memory_bytes() > 0 || limits.pids() > 0;

@@ -13,6 +13,7 @@
 #include "agent/agent_metrics.h"
 #include "agent/labels.h"
 #include "agent/runtime.h"
+#include "agent/sandbox_defaults.h"
 #include "agent/shim_groups.h"
 #include "agent/warm/cgroup_limits.h"
 #include "agent/warm/warm_pool.h"
@@ -40,11 +41,17 @@ struct GarbageReport {
 //
 // Warm path: with a WarmPool, a create first claims a ready instance of its image (no
 // containerd call), merges the process over the image config the instance was made from,
-// journals the claim, writes the limits into the instance's cgroup and orders its init
-// (agent/init), returning once the process runs. An init that rejects the process
-// (executable, working directory, user) fails the create with its error; what the
-// warm path cannot do (no limits writer, a limit the kernel refuses, a broken init)
-// falls back to the cold path, as does a miss. Misses and hits are counted by reason.
+// journals the claim, writes the request's own limits into the instance's cgroup (it
+// was made with Options::defaults, so a request without limits writes nothing) and
+// orders its init (agent/init), returning once the process runs. An init that rejects
+// the process (executable, working directory, user) fails the create with its error;
+// what the warm path cannot do (a request with limits and no limits writer, a limit the
+// kernel refuses, a broken init) falls back to the cold path, as does a miss. Misses
+// and hits are counted by reason.
+//
+// Limits, cold and warm alike: each limit the request sets, else the default (pids,
+// memory; a CPU quota only when requested), plus the defaults' cpu shares,
+// oom_score_adj and NOFILE.
 //
 // Every container carries the sandbox's spec (as the runtime's extension) and labels,
 // so Recover() can rebuild the state from containerd alone: running sandboxes keep
@@ -68,6 +75,9 @@ class SandboxManager {
     absl::Duration janitor_grace = absl::Seconds(60);
     // How long a warm create waits for the instance's init to exec the process.
     absl::Duration init_timeout = absl::Seconds(10);
+    // Limits where a request sets none, OOM score, NOFILE; the warm pool's must be the
+    // same.
+    SandboxDefaults defaults;
   };
   // The warm path's collaborators (value-initialized: both null, every create is cold).
   struct Warm {

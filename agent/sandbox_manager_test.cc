@@ -11,6 +11,9 @@
 #include "agent/warm/fake_init.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace fsb::agent {
@@ -283,10 +286,49 @@ TEST_F(ReadyManagerTest, LimitsAndReadOnlyRootReachTheSpec) {
   spec.set_readonly_rootfs(true);
   ASSERT_TRUE(manager_.Create(spec).ok());
   const std::string& json = runtime_.created[0].spec_json;
-  EXPECT_THAT(json, HasSubstr(R"("cpu":{"quota":25000,"period":100000})"));
+  EXPECT_THAT(json, HasSubstr(R"("cpu":{"shares":1024,"quota":25000,"period":100000})"));
   EXPECT_THAT(json, HasSubstr(R"("memory":{"limit":33554432})"));
   EXPECT_THAT(json, HasSubstr(R"("pids":{"limit":64})"));
   EXPECT_THAT(json, HasSubstr(R"("readonly":true)"));
+}
+
+TEST_F(SandboxManagerTest, TheDefaultsFillEachLimitTheRequestLeavesOut) {
+  SandboxManager manager(&runtime_, &shim_groups_, &clock_, &metrics_,
+                         {.capacity = 3,
+                          .log_dir = log_dir_.string(),
+                          .defaults = {.pids = 300,
+                                       .memory_bytes = 128 << 20,
+                                       .cpu_shares = 512,
+                                       .oom_score_adj = 700,
+                                       .nofile = 4096}});
+  ASSERT_TRUE(manager.Recover().ok());
+  ASSERT_TRUE(manager.Create(Spec("d1")).ok());
+  const std::string& none = runtime_.created[0].spec_json;
+  EXPECT_THAT(none, HasSubstr(R"("pids":{"limit":300})"));
+  EXPECT_THAT(none, HasSubstr(R"("memory":{"limit":134217728})"));
+  EXPECT_THAT(none, HasSubstr(R"("cpu":{"shares":512})"));  // no quota unless requested
+  EXPECT_THAT(none, HasSubstr(R"("oomScoreAdj":700)"));
+  EXPECT_THAT(none, HasSubstr(R"({"type":"RLIMIT_NOFILE","hard":4096,"soft":4096})"));
+
+  v1::SandboxSpec memory = Spec("d2");
+  memory.mutable_resources()->set_memory_bytes(512 << 20);  // above the default
+  ASSERT_TRUE(manager.Create(memory).ok());
+  const std::string& some = runtime_.created[1].spec_json;
+  EXPECT_THAT(some, HasSubstr(R"("memory":{"limit":536870912})"));
+  EXPECT_THAT(some, HasSubstr(R"("pids":{"limit":300})"));
+
+  v1::SandboxSpec all = Spec("d3");
+  all.mutable_resources()->set_cpu_millicores(100);
+  all.mutable_resources()->set_memory_bytes(16 << 20);
+  all.mutable_resources()->set_pids(8);
+  ASSERT_TRUE(manager.Create(all).ok());
+  const std::string& each = runtime_.created[2].spec_json;
+  EXPECT_THAT(each, HasSubstr(R"("cpu":{"shares":512,"quota":10000,"period":100000})"));
+  EXPECT_THAT(each, HasSubstr(R"("memory":{"limit":16777216})"));
+  EXPECT_THAT(each, HasSubstr(R"("pids":{"limit":8})"));
+  EXPECT_THAT(each, HasSubstr(R"("oomScoreAdj":700)"));
+  // What exec takes its process from is the same spec.
+  EXPECT_EQ(*manager.RuntimeSpec("d3"), each);
 }
 
 TEST_F(ReadyManagerTest, NamedImageUserIsResolvedInTheImage) {
@@ -363,8 +405,36 @@ TEST_F(ReadyManagerTest, CreatesAndDeletesAreCountedAndTimedByStage) {
 
 // ---- The warm path ----
 
+// Whether two OCI runtime specs agree on the value at `path` (e.g. {"linux", "resources"}).
+::testing::AssertionResult SameInSpecs(const std::string& a_json, const std::string& b_json,
+                                       const std::vector<std::string>& path) {
+  google::protobuf::Value a, b;
+  CHECK(google::protobuf::util::JsonStringToMessage(a_json, a.mutable_struct_value()).ok());
+  CHECK(google::protobuf::util::JsonStringToMessage(b_json, b.mutable_struct_value()).ok());
+  for (const std::string& key : path) {
+    if (!a.struct_value().fields().contains(key) || !b.struct_value().fields().contains(key)) {
+      return ::testing::AssertionFailure() << "no " << key;
+    }
+    google::protobuf::Value next_a = a.struct_value().fields().at(key);
+    google::protobuf::Value next_b = b.struct_value().fields().at(key);
+    a = std::move(next_a);
+    b = std::move(next_b);
+  }
+  if (!google::protobuf::util::MessageDifferencer::Equals(a, b)) {
+    return ::testing::AssertionFailure() << a.DebugString() << "\nvs\n" << b.DebugString();
+  }
+  return ::testing::AssertionSuccess();
+}
+
 class WarmManagerTest : public ::testing::Test {
  protected:
+  // The agent's defaults, the pool's and the manager's alike.
+  static constexpr SandboxDefaults kDefaults{.pids = 200,
+                                             .memory_bytes = 256 << 20,
+                                             .cpu_shares = 512,
+                                             .oom_score_adj = 600,
+                                             .nofile = 2048};
+
   WarmManagerTest()
       : dir_(std::filesystem::path(::testing::TempDir()) / "sbm_warm"),
         limits_({.cpu = (dir_ / "cg/cpu").string(),
@@ -374,6 +444,7 @@ class WarmManagerTest : public ::testing::Test {
               {.state_dir = (dir_ / "warm").string(),
                .init_binary = "/bin/fsb-init",
                .log_dir = (dir_ / "logs").string(),
+               .defaults = kDefaults,
                .init_timeout = absl::Milliseconds(100),
                .connect = inits_.Connector()}) {
     std::filesystem::remove_all(dir_);
@@ -385,7 +456,8 @@ class WarmManagerTest : public ::testing::Test {
   std::unique_ptr<SandboxManager> NewManager(const CgroupLimits* limits) {
     auto m = std::make_unique<SandboxManager>(
         &runtime_, &groups_, &clock_, &metrics_,
-        SandboxManager::Options{.capacity = 4, .log_dir = (dir_ / "logs").string()},
+        SandboxManager::Options{
+            .capacity = 4, .log_dir = (dir_ / "logs").string(), .defaults = kDefaults},
         SandboxManager::Warm{&pool_, limits});
     CHECK(m->Recover().ok());
     // Recover started the workers (with nothing to do); these tests refill by hand.
@@ -523,6 +595,63 @@ TEST_F(WarmManagerTest, LimitsAreWrittenBeforeTheProcessIsReleased) {
   EXPECT_THAT(*manager->RuntimeSpec("l1"), HasSubstr(R"("memory":{"limit":33554432})"));
 }
 
+// A warm sandbox ends up with the limits a cold one gets: the instance was made with the
+// defaults, and a claim writes only what the request sets over them.
+TEST_F(WarmManagerTest, AClaimKeepsTheInstancesDefaultsAndWritesOnlyTheRequestsLimits) {
+  auto manager = NewManager(&limits_);
+  ASSERT_TRUE(pool_.RefillOnce());
+  const std::string plain = runtime_.created.back().id;
+  const std::string instance_spec = runtime_.created.back().spec_json;
+  EXPECT_THAT(instance_spec, HasSubstr(R"("pids":{"limit":200})"));
+  EXPECT_THAT(instance_spec, HasSubstr(R"("memory":{"limit":268435456})"));
+  EXPECT_THAT(instance_spec, HasSubstr(R"("cpu":{"shares":512})"));
+  EXPECT_THAT(instance_spec, HasSubstr(R"("oomScoreAdj":600)"));
+  MakeCgroup(plain);
+  // No limits in the request: warm, nothing written, and the recorded spec is the
+  // one a cold create of it makes (the instance's id aside).
+  absl::StatusOr<SandboxManager::Created> created = manager->Create(Spec("q1"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->warm);
+  for (const char* f : {"cpu/cpu.cfs_quota_us", "memory/memory.limit_in_bytes", "pids/pids.max"}) {
+    const std::filesystem::path file(f);
+    EXPECT_EQ(ReadCgroup((file.parent_path() / "fsb" / plain / file.filename()).string()), "") << f;
+  }
+  const std::string warm_spec = *manager->RuntimeSpec("q1");
+  EXPECT_THAT(warm_spec, HasSubstr(R"("pids":{"limit":200})"));
+  EXPECT_THAT(warm_spec, HasSubstr(R"("memory":{"limit":268435456})"));
+  EXPECT_THAT(warm_spec, HasSubstr(R"("cpu":{"shares":512})"));
+  EXPECT_THAT(warm_spec, HasSubstr(R"("oomScoreAdj":600)"));
+  // Init sets the NOFILE runc set for the cold create.
+  ASSERT_EQ(inits_.orders().size(), 1u);
+  ASSERT_EQ(inits_.orders()[0].rlimits.size(), 1u);
+  EXPECT_EQ(inits_.orders()[0].rlimits[0].soft, 2048u);
+  EXPECT_EQ(inits_.orders()[0].rlimits[0].hard, 2048u);
+  FakeRuntime cold_runtime;
+  SandboxManager cold(&cold_runtime, &groups_, &clock_, &metrics_,
+                      {.capacity = 1, .log_dir = (dir_ / "logs").string(), .defaults = kDefaults});
+  ASSERT_TRUE(cold.Recover().ok());
+  ASSERT_TRUE(cold.Create(Spec("q1")).ok());
+  const std::string cold_spec = *cold.RuntimeSpec("q1");
+  EXPECT_TRUE(SameInSpecs(warm_spec, cold_spec, {"process"}));
+  EXPECT_TRUE(SameInSpecs(warm_spec, cold_spec, {"linux", "resources"}));
+  EXPECT_TRUE(SameInSpecs(warm_spec, cold_spec, {"linux", "maskedPaths"}));
+
+  // Only the request's memory limit is written; pids keeps the instance's default.
+  ASSERT_TRUE(pool_.RefillOnce());
+  const std::string limited = runtime_.created.back().id;
+  MakeCgroup(limited);
+  v1::SandboxSpec memory = Spec("q2");
+  memory.mutable_resources()->set_memory_bytes(32 << 20);
+  created = manager->Create(memory);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->warm);
+  EXPECT_EQ(ReadCgroup("memory/fsb/" + limited + "/memory.limit_in_bytes"), "33554432");
+  EXPECT_EQ(ReadCgroup("pids/fsb/" + limited + "/pids.max"), "");
+  EXPECT_EQ(ReadCgroup("cpu/fsb/" + limited + "/cpu.cfs_quota_us"), "");
+  EXPECT_THAT(*manager->RuntimeSpec("q2"), HasSubstr(R"("memory":{"limit":33554432})"));
+  EXPECT_THAT(*manager->RuntimeSpec("q2"), HasSubstr(R"("pids":{"limit":200})"));
+}
+
 TEST_F(WarmManagerTest, WithoutALimitsWriterARequestWithLimitsGoesCold) {
   auto manager = NewManager(nullptr);
   ASSERT_TRUE(pool_.RefillOnce());
@@ -583,6 +712,7 @@ TEST_F(WarmManagerTest, RecoverSortsInstancesIntoSandboxesPoolAndGarbage) {
                  {.state_dir = (dir_ / "warm").string(),
                   .init_binary = "/bin/fsb-init",
                   .log_dir = (dir_ / "logs").string(),
+                  .defaults = kDefaults,
                   .init_timeout = absl::Milliseconds(100),
                   .connect = [&](const std::string& path,
                                  absl::Duration timeout) -> absl::StatusOr<InitConnection> {

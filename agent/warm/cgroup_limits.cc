@@ -1,37 +1,15 @@
 #include "agent/warm/cgroup_limits.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/kernel_file.h"
 #include "agent/oci_spec.h"
 #include "internal/strings.h"
 
 namespace fsb::agent {
-namespace {
-
-absl::Status WriteFile(const std::string& path, std::string_view value) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot open ", path, ": ", strerror(errno)));
-  }
-  const ssize_t n = write(fd, value.data(), value.size());
-  const int err = errno;
-  close(fd);
-  if (n != static_cast<ssize_t>(value.size())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot write ", Sv(value), " to ", path, ": ", strerror(err)));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<CgroupLimits> CgroupLimits::FromMountInfo(std::string_view mountinfo) {
   Roots roots;
@@ -82,19 +60,21 @@ absl::Status CgroupLimits::Apply(std::string_view cgroups_path,
   if (roots_.unified) {
     const std::string dir = roots_.unified_root + rel;
     if (limits.cpu_millicores() > 0) {
-      absl::Status s =
-          WriteFile(dir + "/cpu.max",
-                    absl::StrCat(CpuQuotaMicros(limits.cpu_millicores()), " ", kCfsPeriodMicros));
+      absl::Status s = WriteKernelFile(
+          dir + "/cpu.max",
+          absl::StrCat(CpuQuotaMicros(limits.cpu_millicores()), " ", kCfsPeriodMicros));
       if (!s.ok()) return s;
     }
     if (limits.memory_bytes() > 0) {
-      if (absl::Status s = WriteFile(dir + "/memory.max", absl::StrCat(limits.memory_bytes()));
+      if (absl::Status s =
+              WriteKernelFile(dir + "/memory.max", absl::StrCat(limits.memory_bytes()));
           !s.ok()) {
         return s;
       }
     }
     if (limits.pids() > 0) {
-      if (absl::Status s = WriteFile(dir + "/pids.max", absl::StrCat(limits.pids())); !s.ok()) {
+      if (absl::Status s = WriteKernelFile(dir + "/pids.max", absl::StrCat(limits.pids()));
+          !s.ok()) {
         return s;
       }
     }
@@ -103,25 +83,27 @@ absl::Status CgroupLimits::Apply(std::string_view cgroups_path,
   if (limits.cpu_millicores() > 0) {
     const std::string dir = roots_.cpu + rel;
     // The period first: the kernel checks the quota against it.
-    if (absl::Status s = WriteFile(dir + "/cpu.cfs_period_us", absl::StrCat(kCfsPeriodMicros));
+    if (absl::Status s =
+            WriteKernelFile(dir + "/cpu.cfs_period_us", absl::StrCat(kCfsPeriodMicros));
         !s.ok()) {
       return s;
     }
-    if (absl::Status s = WriteFile(dir + "/cpu.cfs_quota_us",
-                                   absl::StrCat(CpuQuotaMicros(limits.cpu_millicores())));
+    if (absl::Status s = WriteKernelFile(dir + "/cpu.cfs_quota_us",
+                                         absl::StrCat(CpuQuotaMicros(limits.cpu_millicores())));
         !s.ok()) {
       return s;
     }
   }
   if (limits.memory_bytes() > 0) {
-    if (absl::Status s = WriteFile(roots_.memory + rel + "/memory.limit_in_bytes",
-                                   absl::StrCat(limits.memory_bytes()));
+    if (absl::Status s = WriteKernelFile(roots_.memory + rel + "/memory.limit_in_bytes",
+                                         absl::StrCat(limits.memory_bytes()));
         !s.ok()) {
       return s;
     }
   }
   if (limits.pids() > 0) {
-    if (absl::Status s = WriteFile(roots_.pids + rel + "/pids.max", absl::StrCat(limits.pids()));
+    if (absl::Status s =
+            WriteKernelFile(roots_.pids + rel + "/pids.max", absl::StrCat(limits.pids()));
         !s.ok()) {
       return s;
     }

@@ -12,8 +12,8 @@ namespace fsb::agent {
 // Writes a sandbox's CPU, memory and pids limits into the cgroup of a running container,
 // with the values runc writes when a cold create carries them in the OCI spec
 // (oci_spec.h): CFS quota over kCfsPeriodMicros, the memory limit, the pids limit. A
-// warm instance starts unlimited and gets its sandbox's limits before its process is
-// released. Stateless after construction; thread-safe.
+// warm instance starts with the agent's SandboxDefaults and gets the limits its request
+// sets over them before its process is released. Stateless after construction; thread-safe.
 class CgroupLimits {
  public:
   // Where each controller's hierarchy is mounted: cgroup v1 (cpu, memory and pids each

@@ -76,6 +76,7 @@ class FakeInits {
     uint32_t uid = 0, gid = 0;
     std::vector<uint32_t> groups;
     uint64_t bounding = 0;
+    std::vector<init::Rlimit> rlimits;
     bool readonly = false;
   };
   std::vector<Received> orders() {
@@ -119,6 +120,7 @@ class FakeInits {
         r.gid = view->gid;
         r.groups.assign(view->groups, view->groups + view->group_count);
         r.bounding = view->capabilities.bounding;
+        r.rlimits.assign(view->rlimits, view->rlimits + view->rlimit_count);
         r.readonly = view->readonly_rootfs;
         {
           absl::MutexLock lock(&mu_);

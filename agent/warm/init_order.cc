@@ -11,7 +11,7 @@ init::Order InitOrderFor(const ProcessSpec& process, const RuntimeSpecOptions& o
   order.cwd = process.cwd;
   order.argv = process.args;
   order.env = process.env;
-  for (const ProcessRlimit& l : DefaultRlimits()) {
+  for (const ProcessRlimit& l : ProcessRlimits(options)) {
     order.rlimits.push_back({static_cast<uint32_t>(l.resource), l.soft, l.hard});
   }
   std::vector<std::string> capabilities = DefaultCapabilities();

@@ -19,6 +19,7 @@ TEST(InitOrderTest, CarriesWhatTheColdSpecSays) {
   RuntimeSpecOptions o;
   o.hostname = "web";
   o.readonly_rootfs = true;
+  o.nofile = 4096;
   const init::Order order = InitOrderFor(p, o);
   EXPECT_EQ(order.argv, p.args);
   EXPECT_EQ(order.env, p.env);
@@ -37,7 +38,9 @@ TEST(InitOrderTest, CarriesWhatTheColdSpecSays) {
   EXPECT_EQ(order.capabilities.ambient, 0u);
   ASSERT_EQ(order.rlimits.size(), 1u);
   EXPECT_EQ(order.rlimits[0].resource, static_cast<uint32_t>(RLIMIT_NOFILE));
-  EXPECT_EQ(order.rlimits[0].soft, 1024u);
+  // The spec's NOFILE (the agent's --sandbox-nofile), as runc sets it for a cold create.
+  EXPECT_EQ(order.rlimits[0].soft, 4096u);
+  EXPECT_EQ(order.rlimits[0].hard, 4096u);
   // The prepared instance's own extra capability never reaches the process.
   RuntimeSpecOptions instance = o;
   instance.extra_capabilities.clear();

@@ -241,6 +241,9 @@ void WarmPool::Adopt(const ContainerState& container, InitConnection init) {
   auto chain = container.labels.find(kWarmChainLabel);
   const bool same_image =
       resolved.ok() && chain != container.labels.end() && chain->second == resolved->chain_id;
+  auto defaults = container.labels.find(kWarmDefaultsLabel);
+  const bool same_defaults = defaults != container.labels.end() &&
+                             defaults->second == SandboxDefaultsKey(options_.defaults);
   if (same_image) {
     instance.resolved = *resolved;
     if (NeedsUserDatabase(resolved->config.config().user())) {
@@ -252,9 +255,12 @@ void WarmPool::Adopt(const ContainerState& container, InitConnection init) {
     }
   }
   absl::MutexLock lock(&mu_);
-  if (!same_image || !fresh || instance.image.empty()) {
+  if (!same_image || !same_defaults || !fresh || instance.image.empty()) {
     LOG(INFO) << "warm instance " << instance.id << " of " << instance.image
-              << " is not re-adopted (" << (!fresh ? "too old" : "its image changed or is gone")
+              << " is not re-adopted ("
+              << (!fresh           ? "too old"
+                  : !same_defaults ? "made with other sandbox defaults"
+                                   : "its image changed or is gone")
               << "); removing it";
     DoomLocked(std::move(instance));
     return;
@@ -435,6 +441,7 @@ absl::StatusOr<WarmInstance> WarmPool::Prepare(const std::string& image) {
   process.cwd = "/";
   RuntimeSpecOptions spec_options;
   spec_options.cgroups_path = absl::StrCat(options_.cgroup_parent, "/", instance.id);
+  ApplySandboxDefaults(options_.defaults, v1::ResourceLimits(), &spec_options);
   spec_options.extra_capabilities = {"CAP_SYS_ADMIN"};
   for (const auto& syscall : init::kInitOnlySyscalls) {
     spec_options.extra_syscalls.emplace_back(syscall.name);
@@ -450,7 +457,9 @@ absl::StatusOr<WarmInstance> WarmPool::Prepare(const std::string& image) {
   params.image = instance.resolved.name;
   params.chain_id = instance.resolved.chain_id;
   params.spec_json = BuildRuntimeSpecJson(process, spec_options);
-  params.labels = {{kWarmImageLabel, image}, {kWarmChainLabel, instance.resolved.chain_id}};
+  params.labels = {{kWarmImageLabel, image},
+                   {kWarmChainLabel, instance.resolved.chain_id},
+                   {kWarmDefaultsLabel, SandboxDefaultsKey(options_.defaults)}};
   if (!instance.shim_group.empty()) params.labels[kShimGroupLabel] = instance.shim_group;
   params.log_path = absl::StrCat(options_.log_dir, "/", instance.id, ".log");
   AgentTimings timings;

@@ -20,6 +20,7 @@
 #include "agent/agent_metrics.h"
 #include "agent/oci_spec.h"
 #include "agent/runtime.h"
+#include "agent/sandbox_defaults.h"
 #include "agent/shim_groups.h"
 #include "agent/warm/init_connection.h"
 #include "fsb/agent/v1/agent.pb.h"
@@ -64,8 +65,9 @@ struct WarmClaim {
 // that its process is fsb-init (bind-mounted read-only from `init_binary`) with its
 // control folder <state_dir>/<id>/ bind-mounted, CAP_SYS_ADMIN and the seccomp profile's
 // init::kInitOnlySyscalls added (init drops both, and everything else it needed, before
-// execve), no limits (set at claim) and the label
-// kWarmImageLabel. Its log file is <log_dir>/<id>.log, which becomes its sandbox's.
+// execve), the SandboxDefaults of a request without limits (a claim writes the request's
+// own over them) and the labels kWarmImageLabel, kWarmChainLabel and kWarmDefaultsLabel.
+// Its log file is <log_dir>/<id>.log, which becomes its sandbox's.
 //
 // Desired counts are the controller's targets for the agent's pool when it sent any,
 // else `default_targets` (--warm). `refill_concurrency` workers make missing instances,
@@ -90,6 +92,8 @@ class WarmPool {
     std::string init_binary;  // host path of fsb-init
     std::string log_dir;
     std::string cgroup_parent = "/fsb";
+    // The sandbox defaults instances are made with: the SandboxManager's.
+    SandboxDefaults defaults;
     std::vector<WarmTarget> default_targets;
     int refill_concurrency = 2;
     absl::Duration max_age = absl::Hours(1);
@@ -144,7 +148,8 @@ class WarmPool {
   void Forget(std::string_view id);
 
   // Re-adopts an idle instance found after an agent restart (its init answered `init`);
-  // an instance of a changed image, or past max_age, is discarded instead.
+  // an instance of a changed image, made with other defaults, or past max_age, is
+  // discarded instead.
   void Adopt(const ContainerState& container, InitConnection init);
 
   // `image` (normalized) may now name other content (it was imported again): its ready

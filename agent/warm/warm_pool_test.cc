@@ -15,6 +15,8 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr char kImage[] = "docker.io/fsb/busybox:latest";
+constexpr SandboxDefaults kDefaults{
+    .pids = 99, .memory_bytes = 96 << 20, .cpu_shares = 256, .oom_score_adj = 400, .nofile = 2048};
 
 class WarmPoolTest : public ::testing::Test {
  protected:
@@ -24,6 +26,7 @@ class WarmPoolTest : public ::testing::Test {
               {.state_dir = (dir_ / "warm").string(),
                .init_binary = "/opt/fsb/fsb-init",
                .log_dir = (dir_ / "logs").string(),
+               .defaults = kDefaults,
                .default_targets = {{kImage, 2}},
                .init_timeout = absl::Milliseconds(100),
                .connect = inits_.Connector()}) {}
@@ -63,6 +66,13 @@ TEST_F(WarmPoolTest, RefillMakesInstancesFromTheColdSpecWithInitAndItsMounts) {
       p.spec_json,
       HasSubstr(R"({"names":["mount","umount2","sethostname"],"action":"SCMP_ACT_ALLOW"})"));
   EXPECT_THAT(p.spec_json, HasSubstr(absl::StrCat(R"("cgroupsPath":"/fsb/)", p.id, "\"")));
+  // The defaults, as a cold create of a request without limits has them.
+  EXPECT_THAT(p.spec_json, HasSubstr(R"("pids":{"limit":99})"));
+  EXPECT_THAT(p.spec_json, HasSubstr(R"("memory":{"limit":100663296})"));
+  EXPECT_THAT(p.spec_json, HasSubstr(R"("cpu":{"shares":256})"));
+  EXPECT_THAT(p.spec_json, HasSubstr(R"("oomScoreAdj":400)"));
+  EXPECT_THAT(p.spec_json, HasSubstr(R"({"type":"RLIMIT_NOFILE","hard":2048,"soft":2048})"));
+  EXPECT_EQ(p.labels.at(kWarmDefaultsLabel), SandboxDefaultsKey(kDefaults));
   EXPECT_EQ(p.log_path, (dir_ / "logs" / (p.id + ".log")).string());
   EXPECT_TRUE(std::filesystem::is_directory(pool_.ControlDir(p.id)));
   EXPECT_TRUE(pool_.Owns(p.id));
@@ -208,20 +218,32 @@ TEST_F(WarmPoolTest, ClaimJournalRoundTripsAndBindRecordsTheSandbox) {
   EXPECT_FALSE(pool_.ReadClaim(id).has_value());  // the record took over
 }
 
-TEST_F(WarmPoolTest, AdoptKeepsInstancesOfTheSameImageOnly) {
+TEST_F(WarmPoolTest, AdoptKeepsInstancesOfTheSameImageAndDefaultsOnly) {
   ContainerState same;
   same.id = "idle1";
-  same.labels = {{kWarmImageLabel, kImage}, {kWarmChainLabel, "sha256:chain"}};
+  same.labels = {{kWarmImageLabel, kImage},
+                 {kWarmChainLabel, "sha256:chain"},
+                 {kWarmDefaultsLabel, SandboxDefaultsKey(kDefaults)}};
   same.created_at = clock_.Now();
   ContainerState moved = same;
   moved.id = "idle2";
   moved.labels[kWarmChainLabel] = "sha256:old";
+  // Made by an agent with other defaults (or before defaults existed): its cgroup and
+  // process would not be what a cold create makes now.
+  ContainerState other_defaults = same;
+  other_defaults.id = "idle3";
+  other_defaults.labels[kWarmDefaultsLabel] = SandboxDefaultsKey({});
+  ContainerState unlabeled = same;
+  unlabeled.id = "idle4";
+  unlabeled.labels.erase(kWarmDefaultsLabel);
   pool_.Adopt(same, *inits_.Connect("x", absl::Seconds(1)));
   pool_.Adopt(moved, *inits_.Connect("y", absl::Seconds(1)));
+  pool_.Adopt(other_defaults, *inits_.Connect("z", absl::Seconds(1)));
+  pool_.Adopt(unlabeled, *inits_.Connect("w", absl::Seconds(1)));
   EXPECT_EQ(Ready(), 1);
   EXPECT_TRUE(pool_.Owns("idle1"));
   pool_.Reap();
-  EXPECT_THAT(runtime_.removed, ::testing::ElementsAre("idle2"));
+  EXPECT_THAT(runtime_.removed, ::testing::UnorderedElementsAre("idle2", "idle3", "idle4"));
 }
 
 }  // namespace
