@@ -10,6 +10,9 @@
 #   --name       image reference (default docker.io/fsb/busybox:latest)
 #   --output     where the OCI archive is written (default: a temp file, removed)
 #   --no-import  only write the archive (needs --output)
+#   --user       the image config's User (default: none)
+#   --passwd     what /etc/passwd is: file (default), fifo, or symlink:TARGET (tests of
+#                the agent's safe user lookup)
 #
 # The archive is reproducible: the same busybox gives the same digests.
 set -euo pipefail
@@ -19,6 +22,8 @@ namespace=fsb
 name=docker.io/fsb/busybox:latest
 output=""
 import=1
+user=""
+passwd=file
 while (($#)); do
   case "$1" in
     --address) address="$2"; shift 2 ;;
@@ -26,6 +31,8 @@ while (($#)); do
     --name) name="$2"; shift 2 ;;
     --output) output="$2"; shift 2 ;;
     --no-import) import=0; shift ;;
+    --user) user="$2"; shift 2 ;;
+    --passwd) passwd="$2"; shift 2 ;;
     *) echo "build-test-image.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -65,6 +72,14 @@ cat >"${rootfs}/etc/group" <<'EOF'
 root:x:0:
 nobody:x:65534:
 EOF
+case "${passwd}" in
+  file) ;;
+  fifo) rm "${rootfs}/etc/passwd"; mkfifo "${rootfs}/etc/passwd" ;;
+  symlink:*) ln -sfn "${passwd#symlink:}" "${rootfs}/etc/passwd" ;;
+  *) echo "build-test-image.sh: --passwd ${passwd}: not file, fifo or symlink:TARGET" >&2; exit 2 ;;
+esac
+user_json=""
+[[ -z "${user}" ]] || user_json=",\"User\":\"${user}\""
 
 blobs="${work}/layout/blobs/sha256"
 mkdir -p "${blobs}"
@@ -84,7 +99,7 @@ put_blob() {
 }
 
 put_blob <<EOF
-{"architecture":"${arch}","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:${layer_digest}"]},"history":[{"created_by":"fsb scripts/build-test-image.sh from busybox-static"}]}
+{"architecture":"${arch}","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"],"WorkingDir":"/"${user_json}},"rootfs":{"type":"layers","diff_ids":["sha256:${layer_digest}"]},"history":[{"created_by":"fsb scripts/build-test-image.sh from busybox-static"}]}
 EOF
 config_digest="${blob_digest}" config_size="${blob_size}"
 put_blob <<EOF

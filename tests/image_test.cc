@@ -2,7 +2,8 @@
 // fastpath.v1.Images into the agent runs as a sandbox; an image only a registry has
 // (Debian's docker-registry on loopback, Basic auth, pushed with skopeo) is pulled when
 // a sandbox asks for it; missing images, refused credentials and unreachable registries
-// fail with errors that name the image and the registry.
+// fail with errors that name the image and the registry; an image's user is looked up in
+// its own /etc/passwd without the agent following anything out of the image.
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "fsb/agent/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -50,13 +52,15 @@ class TempDir {
   std::string path_;
 };
 
-// Writes the test image (busybox) as an OCI archive naming it `name`; returns the
-// manifest's digest.
-absl::StatusOr<std::string> BuildArchive(const std::string& name, const std::string& path) {
+// Writes the test image (busybox) as an OCI archive naming it `name`, with the script's
+// `options` (--user, --passwd); returns the manifest's digest.
+absl::StatusOr<std::string> BuildArchive(const std::string& name, const std::string& path,
+                                         const std::vector<std::string>& options = {}) {
   std::string out;
-  if (RunCommand({SourcePath("scripts/build-test-image.sh"), "--name", name, "--output", path,
-                  "--no-import"},
-                 &out, &out) != 0) {
+  std::vector<std::string> argv = {
+      SourcePath("scripts/build-test-image.sh"), "--name", name, "--output", path, "--no-import"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  if (RunCommand(argv, &out, &out) != 0) {
     return absl::InternalError("scripts/build-test-image.sh failed: " + out);
   }
   // "... (NAME, manifest sha256:HEX)"
@@ -163,6 +167,51 @@ class ImageTest : public ::testing::Test {
   static inline std::unique_ptr<TempDir> tmp_;
   static inline std::unique_ptr<LocalStack> stack_;
 };
+
+// The image's user is resolved in the image's own /etc/passwd, read from its snapshot on
+// the host without following anything out of it: a link to the host's /etc/shadow (which
+// has a "nobody" line) resolves inside the image, which has no such file; a FIFO is
+// refused at once instead of blocking the create.
+TEST_F(ImageTest, TheImagesUserIsLookedUpInsideTheImageOnly) {
+  struct Case {
+    std::string name;
+    std::string passwd;
+    std::string error;  // "": the create succeeds as nobody
+  };
+  for (const Case& c : {
+           Case{"user-file", "file", ""},
+           Case{"user-link", "symlink:/etc/shadow",
+                "user \"nobody\" is not in the image's /etc/passwd"},
+           Case{"user-dotdot", "symlink:../../../../../../../../../../etc/shadow",
+                "user \"nobody\" is not in the image's /etc/passwd"},
+           Case{"user-fifo", "fifo", "image file /etc/passwd: it is a FIFO, not a regular file"},
+       }) {
+    const std::string image = "docker.io/fsb/" + c.name + ":1";
+    const std::string archive = tmp_->path() + "/" + c.name + ".tar";
+    absl::StatusOr<std::string> manifest =
+        BuildArchive(image, archive, {"--user", "nobody", "--passwd", c.passwd});
+    ASSERT_TRUE(manifest.ok()) << manifest.status();
+    fastpath::v1::ImportImageResponse imported;
+    grpc::Status s = Import(stack_->agent_id(), archive, &imported);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    fastpath::v1::CreateResponse created;
+    s = Run(c.name, image, &created);
+    if (!c.error.empty()) {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << c.name;
+      EXPECT_THAT(s.error_message(), HasSubstr(c.error)) << c.name;
+      continue;
+    }
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    auto task = stack_->containerd().GetTask(created.sandbox_id());
+    ASSERT_TRUE(task.ok()) << task.status();
+    std::ifstream status(absl::StrCat("/proc/", task->pid(), "/status"));
+    std::string uid;
+    for (std::string line; std::getline(status, line);) {
+      if (absl::StartsWith(line, "Uid:")) uid = line;
+    }
+    EXPECT_THAT(uid, ::testing::StartsWith("Uid:\t65534\t")) << c.name;
+  }
+}
 
 TEST_F(ImageTest, ImportedArchiveRunsAsASandbox) {
   const std::string archive = tmp_->path() + "/imported.tar";

@@ -1,16 +1,13 @@
 #include "agent/containerd/runtime.h"
 
-#include <sys/stat.h>
-
 #include <csignal>
-#include <fstream>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/containerd/layer_file.h"
 #include "glog/logging.h"
 #include "internal/ids.h"
 #include "internal/proto_json.h"
@@ -362,18 +359,10 @@ absl::StatusOr<std::string> ContainerdRuntime::ReadFromView(std::string_view cha
       }
     }
   }
-  absl::StatusOr<std::string> content = absl::NotFoundError(
-      absl::StrCat(Sv(path), " is not in the image (snapshot ", Sv(chain_id), ")"));
-  for (const std::string& dir : dirs) {
-    const std::string file = absl::StrCat(dir, Sv(path));
-    struct stat st;
-    if (lstat(file.c_str(), &st) != 0) continue;
-    if (S_ISCHR(st.st_mode)) break;  // an overlay whiteout: deleted in this layer
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    content = ss.str();
-    break;
+  absl::StatusOr<std::string> content = ReadLayerFile(dirs, path, LayerFileLimits());
+  if (absl::IsNotFound(content.status())) {
+    content = absl::NotFoundError(
+        absl::StrCat(Sv(path), " is not in the image (snapshot ", Sv(chain_id), ")"));
   }
   if (absl::Status s = containerd_->RemoveSnapshot(view); !s.ok()) {
     LOG(WARNING) << "removing snapshot view " << view << ": " << s;

@@ -62,7 +62,8 @@ class ContainerdRuntime : public Runtime {
  private:
   // The containerd filter selecting this agent's objects.
   std::string OwnedFilter() const;
-  // Reads `path` from the directories of a read-only view of the snapshot `chain_id`.
+  // Reads `path` from the directories of a read-only view of the snapshot `chain_id`,
+  // safely (ReadLayerFile).
   absl::StatusOr<std::string> ReadFromView(std::string_view chain_id, std::string_view path);
 
   // Reads the manifest for this platform from an image's target (manifest or index).
