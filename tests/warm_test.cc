@@ -43,6 +43,8 @@ constexpr char kProbe[] =
     "echo \"pids: $(cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null)\"; "
     "echo \"cpu: $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us "
     "/sys/fs/cgroup/cpu.max 2>/dev/null)\"; "
+    "echo \"cpu-shares: $(cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu.weight "
+    "2>/dev/null)\"; echo \"oom: $(cat /proc/self/oom_score_adj)\"; "
     "echo \"nofile: $(ulimit -n) $(ulimit -Hn)\"; echo \"umask: $(umask)\"; "
     "echo \"cwd-owner: $(ls -ld . | cut -c1-10)\"; "
     "touch /rootfs-probe 2>/dev/null && echo rootfs: writable || echo rootfs: read-only; "
@@ -175,6 +177,7 @@ TEST_F(WarmTest, AWarmSandboxIsIndistinguishableFromACold) {
   ASSERT_THAT(cold_lines, ::testing::Contains("stderr-line"));
   EXPECT_THAT(cold_lines, ::testing::Contains("hostname: probe"));
   EXPECT_THAT(cold_lines, ::testing::Contains("memory: 67108864"));
+  EXPECT_THAT(cold_lines, ::testing::Contains("oom: 500"));  // the agent's default
   EXPECT_THAT(cold_lines, ::testing::Contains("rootfs: read-only"));
   EXPECT_THAT(cold_lines, ::testing::Contains("env: GREETING=hello world"));
   EXPECT_THAT(cold_lines, ::testing::Contains("status: Seccomp:\t2"));  // filter mode

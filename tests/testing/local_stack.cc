@@ -123,6 +123,10 @@ absl::Status LocalStack::StartAgent(int i) {
   return absl::OkStatus();
 }
 
+pid_t LocalStack::agent_pid(int i) const {
+  return agents_[i].process != nullptr ? agents_[i].process->pid() : 0;
+}
+
 void LocalStack::KillAgent(int i) {
   if (agents_[i].process != nullptr) agents_[i].process->Kill();
   agents_[i].process.reset();

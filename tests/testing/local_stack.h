@@ -54,6 +54,8 @@ class LocalStack {
   const std::string& controller_metrics() const { return controller_metrics_; }
   const std::string& controller_pprof() const { return controller_pprof_; }
   const std::string& agent_metrics(int i = 0) const { return agents_[i].metrics; }
+  // The process id of agent i, or 0 when it is not running (killed, never started).
+  pid_t agent_pid(int i = 0) const;
   std::string agent_id(int i = 0) const;
   std::string agent_namespace(int i = 0) const;
   std::string agent_state_dir(int i = 0) const { return dir() + "/" + agent_id(i); }
