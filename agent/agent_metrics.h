@@ -47,7 +47,7 @@ class AgentMetrics {
   void RecordContainerdRpc(std::string_view rpc, absl::Duration took);
   void RecordJanitor(std::string_view kind, int removed);
   // A create found a prepared instance (hit) or not (miss, with why: no_pool, empty,
-  // limits, journal, init).
+  // limits, journal, network, init).
   void RecordWarmClaim(bool hit, std::string_view reason);
   // One prepared instance made (or failed to be made) in `took`.
   void RecordWarmRefill(const absl::Status& result, absl::Duration took);

@@ -38,10 +38,12 @@ absl::Duration Janitor::Sweep() {
   metrics_->RecordJanitor("container", report->containers);
   metrics_->RecordJanitor("snapshot", report->snapshots);
   metrics_->RecordJanitor("log_file", report->log_files);
+  metrics_->RecordJanitor("network_slot", report->network_slots);
   absl::MutexLock lock(&mu_);
   totals_.containers += report->containers;
   totals_.snapshots += report->snapshots;
   totals_.log_files += report->log_files;
+  totals_.network_slots += report->network_slots;
   return interval_;
 }
 

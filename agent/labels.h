@@ -18,6 +18,9 @@ inline constexpr char kWarmChainLabel[] = "fsb.io/warm-chain";
 // The SandboxDefaultsKey of the defaults the instance was made with (an agent restarted
 // with other defaults recycles it).
 inline constexpr char kWarmDefaultsLabel[] = "fsb.io/warm-defaults";
+// The network slot (agent/network/slots.h) whose namespace the container joins; the slot
+// is torn down once no container names it.
+inline constexpr char kNetworkSlotLabel[] = "fsb.io/network-slot";
 // The OCI annotation by which the runc v2 shim runs the tasks of one group in one shim.
 inline constexpr char kShimGroupAnnotation[] = "io.containerd.runc.v2.group";
 

@@ -24,6 +24,7 @@
 #include "agent/io/service.h"
 #include "agent/janitor.h"
 #include "agent/kernel_file.h"
+#include "agent/network/node.h"
 #include "agent/registration_loop.h"
 #include "agent/sandbox_defaults.h"
 #include "agent/sandbox_manager.h"
@@ -109,6 +110,25 @@ DEFINE_int32(agent_oom_score_adj, -900,
              "oom_score_adj the agent sets on itself at startup (-1000..1000); lowering it "
              "needs CAP_SYS_RESOURCE.");
 DEFINE_uint64(sandbox_nofile, 1024, "RLIMIT_NOFILE (soft and hard) of sandbox processes.");
+DEFINE_string(sandbox_network, "isolated",
+              "isolated: each sandbox in a network namespace of its own on the node's "
+              "sandbox bridge, the node's addresses and other sandboxes out of its reach, "
+              "egress through NAT unless its request says no-egress. host (INSECURE): "
+              "sandboxes share the agent's network namespace and reach everything the node "
+              "reaches, the agent's own API included.");
+DEFINE_string(sandbox_bridge, "fsb0", "The node's bridge for sandboxes (made on first use).");
+DEFINE_string(sandbox_cidr, "10.88.0.0/16",
+              "The node's IPv4 range for sandboxes (the bridge takes its first address). "
+              "Must not overlap any network the node reaches.");
+DEFINE_string(cni_plugin_dir, "/usr/lib/cni",
+              "Folder of the CNI plugins (bridge, host-local, loopback, tuning, firewall, "
+              "portmap; Debian's containernetworking-plugins).");
+DEFINE_int32(network_slots, 4,
+             "Network namespaces kept ready (attached and addressed) ahead of creates.");
+DEFINE_bool(remove_sandbox_network, false,
+            "Remove what this agent made on the node for its sandboxes' network (every "
+            "network slot under --state-dir, the firewall tables, the bridge) and exit. For "
+            "uninstalling; running sandboxes lose their network.");
 
 namespace {
 
@@ -192,6 +212,46 @@ int main(int argc, char** argv) {
     LOG(WARNING) << "the agent keeps its OOM score adjustment: " << s.message();
   }
 
+  const bool isolated = FLAGS_sandbox_network == "isolated";
+  if (!isolated && FLAGS_sandbox_network != "host") {
+    LOG(ERROR) << "--sandbox-network \"" << FLAGS_sandbox_network << "\": must be isolated or host";
+    return 2;
+  }
+  const fsb::agent::NodeNetwork::Options network_options{.state_dir = FLAGS_state_dir,
+                                                         .bridge = FLAGS_sandbox_bridge,
+                                                         .subnet = FLAGS_sandbox_cidr,
+                                                         .plugin_dir = FLAGS_cni_plugin_dir,
+                                                         .free_slots = FLAGS_network_slots};
+  if (absl::Status s = fsb::agent::NodeNetwork::Validate(network_options); !s.ok()) {
+    LOG(ERROR) << s.message();
+    return 2;
+  }
+  if (FLAGS_network_slots < 0) {
+    LOG(ERROR) << "--network-slots " << FLAGS_network_slots << " is negative";
+    return 2;
+  }
+  fsb::metrics::Registry registry;
+  fsb::agent::AgentMetrics metrics(&registry);
+  fsb::agent::NodeNetwork node_network(network_options, fsb::Clock::Real(), &metrics);
+  if (FLAGS_remove_sandbox_network) {
+    absl::Status removed = node_network.Remove();
+    if (!removed.ok()) LOG(ERROR) << "removing the sandbox network: " << removed;
+    return removed.ok() ? 0 : 1;
+  }
+  if (isolated) {
+    if (absl::Status s = node_network.SetUp(); !s.ok()) {
+      LOG(ERROR) << "cannot set up the sandbox network (--sandbox-network=isolated): " << s;
+      return 1;
+    }
+    LOG(INFO) << "sandbox network: isolated, bridge " << FLAGS_sandbox_bridge << ", range "
+              << FLAGS_sandbox_cidr;
+  } else {
+    LOG(WARNING) << "INSECURE: --sandbox-network=host: sandboxes share the node's network "
+                    "namespace; code in a sandbox reaches this agent's API, the controller "
+                    "and everything the node reaches";
+  }
+  fsb::agent::NetworkSlots* const network_slots = isolated ? node_network.slots() : nullptr;
+
   const std::string node = FLAGS_node_name.empty() ? HostName() : FLAGS_node_name;
   const std::string log_dir = FLAGS_state_dir + "/logs";
   std::error_code ec;
@@ -217,8 +277,6 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  fsb::metrics::Registry registry;
-  fsb::agent::AgentMetrics metrics(&registry);
   fsb::agent::Containerd containerd(
       {.socket = FLAGS_containerd_socket,
        .ns = FLAGS_containerd_namespace,
@@ -272,7 +330,8 @@ int main(int argc, char** argv) {
                              .defaults = sandbox_defaults,
                              .default_targets = *warm_targets,
                              .refill_concurrency = FLAGS_warm_refill_concurrency,
-                             .max_age = warm_max_age});
+                             .max_age = warm_max_age},
+                            network_slots);
   fsb::agent::SandboxManager manager(
       &runtime, &shim_groups, fsb::Clock::Real(), &metrics,
       {.capacity = Capacity(),
@@ -280,7 +339,7 @@ int main(int argc, char** argv) {
        .default_grace = absl::Milliseconds(FLAGS_delete_grace_ms),
        .janitor_grace = absl::Seconds(FLAGS_janitor_grace_s),
        .defaults = sandbox_defaults},
-      {.pool = &warm, .limits = cgroup_limits.ok() ? &*cgroup_limits : nullptr});
+      {.pool = &warm, .limits = cgroup_limits.ok() ? &*cgroup_limits : nullptr}, network_slots);
   fsb::agent::AgentServiceImpl service(&manager);
   fsb::agent::SandboxLogs logs(&manager, &containerd);
   fsb::agent::SandboxExec execs(&manager, &containerd,
@@ -353,6 +412,7 @@ int main(int argc, char** argv) {
   registration.Stop();
   exits.Stop();
   warm.Stop();
+  node_network.slots()->Stop();
   server->Shutdown(fsb::Deadline::In(absl::Seconds(5)).ToChrono());
   return 0;
 }

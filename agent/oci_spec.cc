@@ -286,10 +286,9 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
   Mount(w, "/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"});
   Mount(w, "/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"});
   Mount(w, "/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"});
-  // Sandboxes share the agent's network namespace, so they use the host's resolver.
-  Mount(w, "/etc/resolv.conf", "bind", "/etc/resolv.conf",
+  Mount(w, "/etc/resolv.conf", "bind", options.resolv_conf_file,
         {"rbind", "ro", "nosuid", "nodev", "noexec"});
-  Mount(w, "/etc/hosts", "bind", "/etc/hosts", {"rbind", "ro", "nosuid", "nodev", "noexec"});
+  Mount(w, "/etc/hosts", "bind", options.hosts_file, {"rbind", "ro", "nosuid", "nodev", "noexec"});
   for (const BindMount& m : options.extra_mounts) {
     Mount(w, m.destination, "bind", m.source,
           {"rbind", m.readonly ? "ro" : "rw", "nosuid", "nodev"});
@@ -306,6 +305,9 @@ std::string BuildRuntimeSpecJson(const ProcessSpec& process, const RuntimeSpecOp
   w.Key("namespaces").BeginArray();
   for (const char* ns : {"pid", "ipc", "uts", "mount"}) {
     w.BeginObject().Key("type").String(ns).EndObject();
+  }
+  if (!options.netns.empty()) {
+    w.BeginObject().Key("type").String("network").Key("path").String(options.netns).EndObject();
   }
   w.EndArray();
   w.Key("resources")

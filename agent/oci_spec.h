@@ -96,6 +96,13 @@ struct RuntimeSpecOptions {
   std::optional<int> oom_score_adj;
   // RLIMIT_NOFILE, soft and hard.
   uint64_t nofile = 1024;
+  // The sandbox's network namespace (a path: a network slot's), and the files mounted
+  // read-only at /etc/hosts and /etc/resolv.conf. An empty `netns` joins the runtime's
+  // own network namespace (the agent's: --sandbox-network=host), whose files are the
+  // node's.
+  std::string netns;
+  std::string hosts_file = "/etc/hosts";
+  std::string resolv_conf_file = "/etc/resolv.conf";
   std::map<std::string, std::string> annotations;
   // Added to the default capabilities and to the seccomp profile's allowed syscalls (a
   // prepared instance's init holds CAP_SYS_ADMIN and may mount until it becomes the
@@ -117,9 +124,9 @@ struct ProcessRlimit {
 std::vector<ProcessRlimit> ProcessRlimits(const RuntimeSpecOptions& options);
 
 // Returns the OCI runtime spec (runtime-spec 1.0) as JSON: root "rootfs", the default
-// mounts (proc, dev, devpts, shm, mqueue, sysfs, cgroup, and the host's resolv.conf and
-// hosts, read-only), pid/ipc/uts/mount namespaces (the network namespace is the
-// agent's, shared by its sandboxes), Docker's default capability set, the rlimits and
+// mounts (proc, dev, devpts, shm, mqueue, sysfs, cgroup, and `hosts_file` and
+// `resolv_conf_file`, read-only), pid/ipc/uts/mount namespaces and the network namespace
+// `netns` when set, Docker's default capability set, the rlimits and
 // OOM score adjustment, masked and read-only kernel paths (Docker's, and the powercap
 // energy counters), no_new_privileges, fsb's seccomp profile (agent/seccomp/profile.h),
 // the cgroups path and the resource limits.

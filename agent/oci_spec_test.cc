@@ -214,7 +214,7 @@ TEST(BuildRuntimeSpecJsonTest, ProducesAValidSpec) {
   for (const auto& ns : linux.at("namespaces").list_value().values()) {
     namespaces.push_back(ns.struct_value().fields().at("type").string_value());
   }
-  // No network namespace: sandboxes share the agent's.
+  // No netns given: the sandbox shares the runtime's network namespace.
   EXPECT_THAT(namespaces, ElementsAre("pid", "ipc", "uts", "mount"));
   std::vector<std::string> mounts;
   for (const auto& m : f.at("mounts").list_value().values()) {
@@ -226,6 +226,20 @@ TEST(BuildRuntimeSpecJsonTest, ProducesAValidSpec) {
   const auto& seccomp = linux.at("seccomp").struct_value().fields();
   EXPECT_EQ(seccomp.at("defaultAction").string_value(), "SCMP_ACT_ERRNO");
   EXPECT_GT(seccomp.at("syscalls").list_value().values_size(), 0);
+}
+
+TEST(BuildRuntimeSpecJsonTest, JoinsTheSlotsNetworkNamespaceAndMountsItsFiles) {
+  ProcessSpec p{.args = {"sh"}, .cwd = "/"};
+  const std::string spec = BuildRuntimeSpecJson(
+      p, {.netns = "/s/n1/netns", .hosts_file = "/s/n1/hosts", .resolv_conf_file = "/s/n1/rc"});
+  EXPECT_THAT(spec, HasSubstr(R"({"type":"network","path":"/s/n1/netns"})"));
+  EXPECT_THAT(spec,
+              HasSubstr(R"("destination":"/etc/hosts","type":"bind","source":"/s/n1/hosts")"));
+  EXPECT_THAT(spec,
+              HasSubstr(R"("destination":"/etc/resolv.conf","type":"bind","source":"/s/n1/rc")"));
+  const std::string host = BuildRuntimeSpecJson(p, {});
+  EXPECT_THAT(host, ::testing::Not(HasSubstr(R"("network")")));
+  EXPECT_THAT(host, HasSubstr(R"("destination":"/etc/hosts","type":"bind","source":"/etc/hosts")"));
 }
 
 TEST(BuildRuntimeSpecJsonTest, ExtraSyscallsAreAllowedOnlyWhenAsked) {

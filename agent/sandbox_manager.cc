@@ -19,6 +19,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "internal/ids.h"
 #include "internal/image_ref.h"
+#include "internal/sandbox_network.h"
 #include "internal/stopwatch.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
@@ -68,16 +69,27 @@ bool IsLogOf(std::string_view file, std::string_view id) {
   return absl::StartsWith(Sv(file), absl::StrCat(Sv(id), ".log"));
 }
 
+std::vector<PublishedPort> PublishedPorts(const SandboxSpec& spec) {
+  std::vector<PublishedPort> ports;
+  ports.reserve(spec.published_ports_size());
+  for (const v1::PortPublish& p : spec.published_ports()) {
+    ports.push_back({p.host_port(), p.container_port(), p.protocol()});
+  }
+  return ports;
+}
+
 }  // namespace
 
 SandboxManager::SandboxManager(Runtime* runtime, ShimGroups* shim_groups, Clock* clock,
-                               AgentMetrics* metrics, Options options, Warm warm)
+                               AgentMetrics* metrics, Options options, Warm warm,
+                               NetworkSlots* network)
     : runtime_(runtime),
       shim_groups_(shim_groups),
       clock_(clock),
       metrics_(metrics),
       options_(std::move(options)),
-      warm_(warm) {}
+      warm_(warm),
+      network_(network) {}
 
 std::string SandboxManager::LogPath(std::string_view id) const {
   return absl::StrCat(options_.log_dir, "/", Sv(id), ".log");
@@ -103,11 +115,33 @@ void SandboxManager::AdoptLocked(const SandboxSpec& spec, const ContainerState& 
     entry.shim_group = group->second;
     shim_groups_->Adopt(entry.shim_group);
   }
+  if (auto slot = c.labels.find(kNetworkSlotLabel); slot != c.labels.end()) {
+    entry.network_slot = slot->second;
+    if (network_ != nullptr) {
+      absl::StatusOr<NetworkSlot> s = network_->Get(slot->second);
+      if (s.ok()) entry.status.set_ip(s->attachment.ip);
+    }
+  }
 }
 
 absl::Status SandboxManager::Recover() {
   absl::StatusOr<std::vector<ContainerState>> containers = runtime_->ListManaged();
   if (!containers.ok()) return containers.status();
+  absl::flat_hash_map<std::string, std::string> slot_of;  // container id -> its slot
+  for (const ContainerState& c : *containers) {
+    if (auto slot = c.labels.find(kNetworkSlotLabel); slot != c.labels.end()) {
+      slot_of[c.id] = slot->second;
+    }
+  }
+  if (network_ != nullptr) {
+    absl::MutexLock lock(&mu_);
+    if (!network_recovered_) {
+      absl::flat_hash_set<std::string> owned;
+      for (const auto& [id, slot] : slot_of) owned.insert(slot);
+      if (absl::Status s = network_->Recover(owned); !s.ok()) return s;
+      network_recovered_ = true;
+    }
+  }
   std::vector<std::string> interrupted;
   std::vector<const ContainerState*> instances;  // prepared instances not bound yet
   int adopted = 0;
@@ -165,6 +199,9 @@ absl::Status SandboxManager::Recover() {
     LOG(INFO) << "removed container " << id << " whose create was interrupted: " << s;
     RemoveFile(LogPath(id));
     if (warm_.pool != nullptr) warm_.pool->Forget(id);
+    if (auto slot = slot_of.find(id); slot != slot_of.end() && network_ != nullptr) {
+      network_->Release(slot->second);
+    }
   }
   {
     absl::MutexLock lock(&mu_);
@@ -196,6 +233,17 @@ absl::Status SandboxManager::Validate(const SandboxSpec& spec) const {
   const auto& r = spec.resources();
   if (r.cpu_millicores() < 0 || r.memory_bytes() < 0 || r.pids() < 0) {
     return absl::InvalidArgumentError("resources must not be negative");
+  }
+  if (!v1::SandboxNetwork_IsValid(spec.network())) {
+    return absl::InvalidArgumentError(absl::StrCat("network ", spec.network(), " is not a mode"));
+  }
+  if (absl::Status s = ValidatePublishedPorts("published_ports", PublishedPorts(spec)); !s.ok()) {
+    return s;
+  }
+  if (spec.published_ports_size() > 0 && network_ == nullptr) {
+    return absl::InvalidArgumentError(
+        "published_ports: this agent runs sandboxes in its own network namespace "
+        "(--sandbox-network=host), where a sandbox binds host ports itself");
   }
   return absl::OkStatus();
 }
@@ -326,6 +374,8 @@ absl::StatusOr<SandboxManager::Created> SandboxManager::CreateTimed(const Sandbo
   Entry& e = it->second;
   e.shim_group = (*started)->shim_group;
   e.spec_json = std::move((*started)->spec_json);
+  e.network_slot = (*started)->network_slot;
+  e.status.set_ip((*started)->ip);
   e.warm = warm;
   // An exit event may already have moved it on; only a creating sandbox starts running.
   if (e.status.phase() == v1::SANDBOX_PHASE_CREATING) {
@@ -337,14 +387,25 @@ absl::StatusOr<SandboxManager::Created> SandboxManager::CreateTimed(const Sandbo
 
 RuntimeSpecOptions SandboxManager::SpecOptions(const SandboxSpec& spec,
                                                std::string_view container_id,
-                                               const std::string& shim_group) const {
+                                               const std::string& shim_group,
+                                               const NetworkSlot* slot) const {
   RuntimeSpecOptions options;
+  if (slot != nullptr) {
+    options.netns = slot->netns;
+    options.hosts_file = slot->hosts;
+    options.resolv_conf_file = slot->resolv_conf;
+  }
   options.hostname = spec.name();
   options.cgroups_path = absl::StrCat(options_.cgroup_parent, "/", Sv(container_id));
   options.readonly_rootfs = spec.readonly_rootfs();
   ApplySandboxDefaults(options_.defaults, spec.resources(), &options);
   if (!shim_group.empty()) options.annotations[kShimGroupAnnotation] = shim_group;
   return options;
+}
+
+absl::Status SandboxManager::ReadySlot(const NetworkSlot& slot, const SandboxSpec& spec) const {
+  if (absl::Status s = network_->Configure(slot, spec.name(), spec.network()); !s.ok()) return s;
+  return network_->Publish(slot, PublishedPorts(spec));
 }
 
 std::optional<absl::StatusOr<SandboxManager::Started>> SandboxManager::StartWarm(
@@ -367,7 +428,17 @@ std::optional<absl::StatusOr<SandboxManager::Started>> SandboxManager::StartWarm
     *fallback = "limits";
     return std::nullopt;
   }
-  const RuntimeSpecOptions options = SpecOptions(spec, instance.id, instance.shim_group);
+  const NetworkSlot* slot = instance.network.id.empty() ? nullptr : &instance.network;
+  if (slot != nullptr) {
+    if (absl::Status s = ReadySlot(*slot, spec); !s.ok()) {
+      LOG(WARNING) << "warm create " << spec.sandbox_id() << " goes cold: " << s;
+      warm_.pool->Discard(std::move(instance));  // its slot may be half-readied
+      *fallback = "network";
+      return std::nullopt;
+    }
+    timings[AgentStage::kNetwork] = stage.Lap();
+  }
+  const RuntimeSpecOptions options = SpecOptions(spec, instance.id, instance.shim_group, slot);
   WarmClaim claim{spec, BuildRuntimeSpecJson(*process, options)};
   if (absl::Status s = warm_.pool->WriteClaim(instance.id, claim); !s.ok()) {
     LOG(WARNING) << "warm create " << spec.sandbox_id() << " goes cold: " << s;
@@ -405,7 +476,8 @@ std::optional<absl::StatusOr<SandboxManager::Started>> SandboxManager::StartWarm
     *fallback = "init";
     return std::nullopt;
   }
-  Started started{instance.id, instance.pid, claim.spec_json, instance.shim_group};
+  Started started{instance.id,         instance.pid,        claim.spec_json,
+                  instance.shim_group, instance.network.id, instance.network.attachment.ip};
   warm_.pool->Commit(std::move(instance), std::move(claim));
   return absl::StatusOr<Started>(std::move(started));
 }
@@ -430,6 +502,18 @@ absl::StatusOr<SandboxManager::Started> SandboxManager::StartCold(const SandboxS
       MergeProcess(image->config, spec, users.has_value() ? &*users : nullptr);
   if (!process.ok()) return process.status();
 
+  std::optional<NetworkSlot> slot;
+  if (network_ != nullptr) {
+    absl::StatusOr<NetworkSlot> acquired = network_->Acquire();
+    if (!acquired.ok()) return acquired.status();
+    if (absl::Status s = ReadySlot(*acquired, spec); !s.ok()) {
+      network_->Release(acquired->id);
+      return s;
+    }
+    slot = *std::move(acquired);
+    timings[AgentStage::kNetwork] = stage.Lap();
+  }
+
   const std::string& id = spec.sandbox_id();
   Started started;
   started.container_id = id;
@@ -438,17 +522,24 @@ absl::StatusOr<SandboxManager::Started> SandboxManager::StartCold(const SandboxS
   params.id = id;
   params.image = image->name;
   params.chain_id = image->chain_id;
-  params.spec_json = BuildRuntimeSpecJson(*process, SpecOptions(spec, id, started.shim_group));
+  params.spec_json = BuildRuntimeSpecJson(
+      *process, SpecOptions(spec, id, started.shim_group, slot.has_value() ? &*slot : nullptr));
   params.labels = {{kSandboxIdLabel, id},
                    {kSandboxNameLabel, spec.name()},
                    {kSandboxNamespaceLabel, spec.namespace_()}};
   if (!started.shim_group.empty()) params.labels[kShimGroupLabel] = started.shim_group;
+  if (slot.has_value()) {
+    params.labels[kNetworkSlotLabel] = slot->id;
+    started.network_slot = slot->id;
+    started.ip = slot->attachment.ip;
+  }
   params.log_path = LogPath(id);
   params.extension = spec.SerializeAsString();
   absl::StatusOr<uint32_t> pid = runtime_->CreateAndStart(params, timings);
   shim_groups_->CreateDone(started.shim_group);
   if (!pid.ok()) {
     shim_groups_->Leave(started.shim_group);
+    if (slot.has_value()) network_->Release(slot->id);
     return pid.status();
   }
   started.pid = *pid;
@@ -501,6 +592,9 @@ absl::Status SandboxManager::DeleteUnrecorded(std::string_view id,
   }
   shim_groups_->Leave(it->second.shim_group);
   if (it->second.warm && warm_.pool != nullptr) warm_.pool->Forget(key);
+  if (!it->second.network_slot.empty() && network_ != nullptr) {
+    network_->Release(it->second.network_slot);
+  }
   aliases_.erase(it->second.spec.sandbox_id());
   sandboxes_.erase(it);
   return absl::OkStatus();
@@ -615,8 +709,12 @@ absl::StatusOr<GarbageReport> SandboxManager::CollectGarbage() {
   std::vector<std::string> doomed;  // runtime objects to remove
   GarbageReport report;
   absl::flat_hash_set<std::string> with_container;
+  absl::flat_hash_set<std::string> named_slots;
   for (const ContainerState& c : *containers) {
     with_container.insert(c.id);
+    if (auto slot = c.labels.find(kNetworkSlotLabel); slot != c.labels.end()) {
+      named_slots.insert(slot->second);
+    }
     if (c.created_at < cutoff && !owned(c.id)) {
       doomed.push_back(c.id);
       ++report.containers;
@@ -652,6 +750,10 @@ absl::StatusOr<GarbageReport> SandboxManager::CollectGarbage() {
       ++report.log_files;
     }
   }
+  // A slot is named by its container from its create on (a prepared instance's too), and
+  // a create takes less than the grace; one no container names was cut short.
+  if (network_ != nullptr)
+    report.network_slots = network_->Sweep(named_slots, options_.janitor_grace);
   return report;
 }
 

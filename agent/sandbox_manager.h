@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "agent/agent_metrics.h"
 #include "agent/labels.h"
+#include "agent/network/slots.h"
 #include "agent/runtime.h"
 #include "agent/sandbox_defaults.h"
 #include "agent/shim_groups.h"
@@ -24,9 +25,10 @@ namespace fsb::agent {
 
 // What the janitor removed in one pass.
 struct GarbageReport {
-  int containers = 0;  // fsb containers of this agent it does not own (e.g. a crashed create)
-  int snapshots = 0;   // snapshots left without their container
-  int log_files = 0;   // log files of sandboxes that no longer exist
+  int containers = 0;     // fsb containers of this agent it does not own (e.g. a crashed create)
+  int snapshots = 0;      // snapshots left without their container
+  int log_files = 0;      // log files of sandboxes that no longer exist
+  int network_slots = 0;  // slots assigned to no container (a create or delete cut short)
 };
 
 // Owns the sandboxes of this node: admission against capacity, the create sequence
@@ -52,6 +54,12 @@ struct GarbageReport {
 // Limits, cold and warm alike: each limit the request sets, else the default (pids,
 // memory; a CPU quota only when requested), plus the defaults' cpu shares,
 // oom_score_adj and NOFILE.
+//
+// Network: with NetworkSlots, each sandbox joins a network slot of its own (a cold create
+// acquires one; a prepared instance was made with one), readied for it before its process
+// starts: its /etc/hosts names it, a NO_EGRESS sandbox loses its default route, its
+// published ports are forwarded. The slot is released with its container. Without
+// NetworkSlots (--sandbox-network=host) sandboxes share the agent's network namespace.
 //
 // Every container carries the sandbox's spec (as the runtime's extension) and labels,
 // so Recover() can rebuild the state from containerd alone: running sandboxes keep
@@ -89,17 +97,19 @@ class SandboxManager {
     bool warm = false;  // made from a prepared instance
   };
 
-  // `runtime`, `shim_groups`, `clock`, `metrics` and the warm collaborators must outlive
-  // the manager.
+  // `runtime`, `shim_groups`, `clock`, `metrics`, the warm collaborators and `network`
+  // must outlive the manager. `network` null: sandboxes share the agent's network
+  // namespace (the pool's instances must then have been made without slots too).
   SandboxManager(Runtime* runtime, ShimGroups* shim_groups, Clock* clock, AgentMetrics* metrics,
-                 Options options, Warm warm = {});
+                 Options options, Warm warm = {}, NetworkSlots* network = nullptr);
 
   // Rebuilds the sandboxes from the runtime's containers: running and exited ones are
   // adopted as they are (never restarted); containers caught mid-create by a crash (no
   // task, or a task never started) are removed; containers without a readable spec are
-  // left to the janitor. Prepared instances: bound or journaled ones are sandboxes, idle
-  // ones whose init answers go back to the pool, the rest are removed. Makes the manager
-  // ready. Runtime errors are returned as they are (the manager stays not ready; call
+  // left to the janitor. Network slots no container names are torn down (NetworkSlots::
+  // Recover, before any instance is adopted). Prepared instances: bound or journaled ones are
+  // sandboxes, idle ones whose init answers go back to the pool, the rest are removed. Makes the
+  // manager ready. Runtime errors are returned as they are (the manager stays not ready; call
   // again).
   absl::Status Recover();
   bool ready() const;
@@ -109,7 +119,9 @@ class SandboxManager {
   //   image cannot provide; ALREADY_EXISTS: the id exists with another spec (the same
   //   spec again returns the existing sandbox); RESOURCE_EXHAUSTED: at capacity;
   //   NOT_FOUND: the image is not on this node; FAILED_PRECONDITION: the image's user is
-  //   unknown or cannot be set; UNAVAILABLE: not ready; runtime errors otherwise.
+  //   unknown or cannot be set; UNAVAILABLE: not ready; network slot errors (the CNI
+  //   plugin named: RESOURCE_EXHAUSTED when the node's range has no free address,
+  //   UNAVAILABLE otherwise); runtime errors otherwise. A failed create leaves no slot.
   absl::StatusOr<Created> Create(const fsb::agent::v1::SandboxSpec& spec);
 
   // Stops (SIGTERM, `grace` or the default when unset, SIGKILL) and removes the sandbox
@@ -135,8 +147,9 @@ class SandboxManager {
   absl::Status Refresh();
 
   // One janitor pass: removes this agent's fsb containers it does not own (neither a
-  // sandbox nor a pool instance), snapshots left without a container, and log files of
-  // sandboxes that no longer exist, each only once older than `janitor_grace`. Never
+  // sandbox nor a pool instance), snapshots left without a container, log files of
+  // sandboxes that no longer exist, and network slots no container names, each only once
+  // older than `janitor_grace`. Never
   // touches containers without fsb's labels (the runtime lists only those).
   absl::StatusOr<GarbageReport> CollectGarbage();
 
@@ -152,9 +165,10 @@ class SandboxManager {
   struct Entry {
     fsb::agent::v1::SandboxSpec spec;
     fsb::agent::v1::SandboxStatus status;
-    std::string shim_group;  // empty: its own shim
-    std::string spec_json;   // its container's OCI runtime spec
-    bool warm = false;       // made from a prepared instance
+    std::string shim_group;    // empty: its own shim
+    std::string spec_json;     // its container's OCI runtime spec
+    std::string network_slot;  // empty: the agent's network namespace
+    bool warm = false;         // made from a prepared instance
     bool deleting = false;
   };
   // What a successful start made.
@@ -163,6 +177,8 @@ class SandboxManager {
     uint32_t pid = 0;
     std::string spec_json;
     std::string shim_group;
+    std::string network_slot;
+    std::string ip;
   };
 
   absl::Status Validate(const fsb::agent::v1::SandboxSpec& spec) const;
@@ -177,10 +193,13 @@ class SandboxManager {
   std::optional<absl::StatusOr<Started>> StartWarm(const fsb::agent::v1::SandboxSpec& spec,
                                                    WarmInstance instance, AgentTimings& timings,
                                                    std::string* fallback);
-  // The spec options of a sandbox's container.
+  // The spec options of a sandbox's container; `slot` null: the agent's network.
   RuntimeSpecOptions SpecOptions(const fsb::agent::v1::SandboxSpec& spec,
-                                 std::string_view container_id,
-                                 const std::string& shim_group) const;
+                                 std::string_view container_id, const std::string& shim_group,
+                                 const NetworkSlot* slot) const;
+  // Readies `slot` for the sandbox `spec` (NetworkSlots::Configure, then its published
+  // ports).
+  absl::Status ReadySlot(const NetworkSlot& slot, const fsb::agent::v1::SandboxSpec& spec) const;
   // Moves the admitted entry `from` to key `to` (a warm create's instance id, or back).
   void Rekey(const std::string& from, const std::string& to) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The key of `id` (a container id, or a warm sandbox's proposed id), or null.
@@ -199,7 +218,9 @@ class SandboxManager {
   AgentMetrics* const metrics_;
   const Options options_;
   const Warm warm_;
+  NetworkSlots* const network_;
   mutable absl::Mutex mu_;
+  bool network_recovered_ ABSL_GUARDED_BY(mu_) = false;
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
   bool runtime_down_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, Entry> sandboxes_ ABSL_GUARDED_BY(mu_);

@@ -1,11 +1,15 @@
 #include "agent/sandbox_manager.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
 
+#include "absl/algorithm/container.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "agent/fake_runtime.h"
 #include "agent/warm/fake_init.h"
@@ -735,6 +739,146 @@ TEST_F(WarmManagerTest, RecoverSortsInstancesIntoSandboxesPoolAndGarbage) {
   EXPECT_EQ(manager.List().size(), 2u);
   fresh.Reap();  // r2's binding is recorded now
   EXPECT_EQ(runtime_.running.at(journaled).labels.at(kSandboxIdLabel), "r2");
+}
+
+// Cold creates on network slots: real network namespaces (root only) attached by fake
+// CNI plugins that lease 10.88.0.N.
+class NetworkManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
+    dir_ = std::filesystem::path(::testing::TempDir()) / "sbm_net";
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "logs");
+    cni_ = std::make_unique<CniNetwork>(
+        CniOptions{}, [this](const SubprocessCall& call) -> absl::StatusOr<SubprocessResult> {
+          const bool add = absl::c_linear_search(call.env, "CNI_COMMAND=ADD");
+          if (add && !plugin_error_.empty()) return SubprocessResult{1, plugin_error_, ""};
+          SubprocessResult r;
+          if (add) r.stdout_data = R"({"ips":[{"address":"10.88.0.7/16","gateway":"10.88.0.1"}]})";
+          return r;
+        });
+    slots_ = std::make_unique<NetworkSlots>(
+        NetworkSlots::Options{.dir = (dir_ / "slots").string(), .free_target = 0}, cni_.get(),
+        &clock_, &metrics_);
+    manager_ = std::make_unique<SandboxManager>(
+        &runtime_, &shim_groups_, &clock_, &metrics_,
+        SandboxManager::Options{.log_dir = (dir_ / "logs").string()}, SandboxManager::Warm{},
+        slots_.get());
+    ASSERT_TRUE(manager_->Recover().ok());
+  }
+  void TearDown() override {
+    manager_.reset();
+    slots_.reset();
+    if (dir_.empty()) return;
+    NetworkSlots cleanup({.dir = (dir_ / "slots").string(), .free_target = 0}, cni_.get(), &clock_,
+                         &metrics_);
+    (void)cleanup.Recover({});  // unmounts whatever a failed test left
+    cleanup.Stop();
+    std::filesystem::remove_all(dir_);
+  }
+  int SlotFolders() const {
+    int n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir_ / "slots", ec))
+      n += !e.path().empty();
+    return n;
+  }
+  bool EventuallyNoSlots() const {
+    for (int i = 0; i < 500 && SlotFolders() != 0; ++i) usleep(10000);
+    return SlotFolders() == 0;
+  }
+
+  std::filesystem::path dir_;
+  std::string plugin_error_;
+  FakeRuntime runtime_;
+  ShimGroups shim_groups_{1};
+  ManualClock clock_{absl::FromUnixSeconds(1000)};
+  metrics::Registry registry_;
+  AgentMetrics metrics_{&registry_};
+  std::unique_ptr<CniNetwork> cni_;
+  std::unique_ptr<NetworkSlots> slots_;
+  std::unique_ptr<SandboxManager> manager_;
+};
+
+TEST_F(NetworkManagerTest, AColdSandboxJoinsASlotOfItsOwnWhichGoesWithIt) {
+  v1::SandboxSpec spec = SleepSpec("n1");
+  spec.set_network(v1::SANDBOX_NETWORK_NO_EGRESS);
+  auto created = manager_->Create(spec);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->status.ip(), "10.88.0.7");
+  ASSERT_EQ(runtime_.created.size(), 1u);
+  const ContainerParams& p = runtime_.created[0];
+  const std::string slot = p.labels.at(kNetworkSlotLabel);
+  const std::string slot_dir = (dir_ / "slots" / slot).string();
+  EXPECT_THAT(p.spec_json,
+              HasSubstr(absl::StrCat(R"({"type":"network","path":")", slot_dir, R"(/netns"})")));
+  EXPECT_THAT(p.spec_json, HasSubstr(absl::StrCat(R"("source":")", slot_dir, R"(/hosts")")));
+  std::ifstream hosts(slot_dir + "/hosts");
+  std::string text((std::istreambuf_iterator<char>(hosts)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("10.88.0.7\tsb-n1\n"));
+  EXPECT_EQ(manager_->Get("n1")->ip(), "10.88.0.7");
+
+  ASSERT_TRUE(manager_->Delete("n1", absl::ZeroDuration()).ok());
+  EXPECT_TRUE(EventuallyNoSlots());
+}
+
+TEST_F(NetworkManagerTest, APluginFailureFailsTheCreateAndLeavesNothing) {
+  plugin_error_ = R"({"code":11,"msg":"failed to set bridge addr: permission denied"})";
+  auto created = manager_->Create(SleepSpec("n1"));
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(created.status().message(), HasSubstr("bridge"));
+  EXPECT_THAT(created.status().message(), HasSubstr("permission denied"));
+  EXPECT_TRUE(runtime_.created.empty());
+  EXPECT_TRUE(manager_->List().empty());
+  EXPECT_EQ(SlotFolders(), 0);
+}
+
+TEST_F(NetworkManagerTest, ARuntimeFailureReleasesTheSlot) {
+  runtime_.create_error = absl::InternalError("runc exploded");
+  EXPECT_EQ(manager_->Create(SleepSpec("n1")).status().code(), absl::StatusCode::kInternal);
+  EXPECT_TRUE(EventuallyNoSlots());
+}
+
+TEST_F(NetworkManagerTest, RecoverAdoptsTheSlotOfARunningSandbox) {
+  ASSERT_TRUE(manager_->Create(SleepSpec("n1")).ok());
+  const std::string slot = runtime_.created[0].labels.at(kNetworkSlotLabel);
+  // The agent restarts: a new pool and manager over the same folder and containers.
+  manager_.reset();
+  slots_ = std::make_unique<NetworkSlots>(
+      NetworkSlots::Options{.dir = (dir_ / "slots").string(), .free_target = 0}, cni_.get(),
+      &clock_, &metrics_);
+  manager_ =
+      std::make_unique<SandboxManager>(&runtime_, &shim_groups_, &clock_, &metrics_,
+                                       SandboxManager::Options{.log_dir = (dir_ / "logs").string()},
+                                       SandboxManager::Warm{}, slots_.get());
+  ASSERT_TRUE(manager_->Recover().ok());
+  EXPECT_EQ(manager_->Get("n1")->ip(), "10.88.0.7");
+  EXPECT_TRUE(slots_->Get(slot).ok());
+  EXPECT_EQ(SlotFolders(), 1);
+}
+
+TEST(SandboxManagerNetworkTest, PublishedPortsNeedIsolatedNetworking) {
+  FakeRuntime runtime;
+  ShimGroups shim_groups(1);
+  ManualClock clock(absl::FromUnixSeconds(1000));
+  metrics::Registry registry;
+  AgentMetrics metrics(&registry);
+  SandboxManager manager(&runtime, &shim_groups, &clock, &metrics,
+                         {.log_dir = ::testing::TempDir()});
+  ASSERT_TRUE(manager.Recover().ok());
+  v1::SandboxSpec spec = SleepSpec("p1");
+  v1::PortPublish* port = spec.add_published_ports();
+  port->set_host_port(8080);
+  port->set_container_port(80);
+  auto created = manager.Create(spec);
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(created.status().message(), HasSubstr("--sandbox-network=host"));
+  port->set_container_port(0);
+  created = manager.Create(spec);
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(created.status().message(), HasSubstr("published_ports"));
+  EXPECT_TRUE(runtime.created.empty());
 }
 
 }  // namespace

@@ -37,6 +37,12 @@ down() {
   stop_process fsb-agent
   stop_process fsb-controller
   "${repo_root}/scripts/containerd.sh" stop "${state}"
+  # The sandboxes are gone with containerd: their network slots, the firewall tables
+  # and the fsb0 bridge go too.
+  if [[ -x "${build_dir}/agent/fsb-agent" ]]; then
+    "${build_dir}/agent/fsb-agent" --remove-sandbox-network --state-dir="${state}/agent" \
+      --logtostderr 2>>"${state}/fsb-agent.log" || true
+  fi
   echo "quickstart: stopped containerd (state kept in ${state}; remove it to start afresh)"
 }
 
@@ -107,7 +113,7 @@ else
 fi
 
 echo
-"${fsb}" ls
+"${fsb}" ls -o wide   # IP: the sandbox's own address on the node's bridge fsb0
 echo
 echo "containerd's own view (namespace fsb):"
 ctr --address "${sock}" --namespace fsb tasks ls

@@ -131,7 +131,7 @@ std::string CniNetwork::LoopbackConfig() const {
 }
 
 std::string CniNetwork::PortmapConfig(std::string_view prev_result,
-                                      const std::vector<PortMapping>& ports) const {
+                                      const std::vector<PublishedPort>& ports) const {
   JsonWriter w;
   BeginConfig(w, options_.network_name, "portmap")
       .Key("snat")
@@ -140,14 +140,14 @@ std::string CniNetwork::PortmapConfig(std::string_view prev_result,
       .BeginObject()
       .Key("portMappings")
       .BeginArray();
-  for (const PortMapping& p : ports) {
+  for (const PublishedPort& p : ports) {
     w.BeginObject()
         .Key("hostPort")
         .Int(p.host_port)
         .Key("containerPort")
         .Int(p.container_port)
         .Key("protocol")
-        .String(p.protocol)
+        .String(p.protocol.empty() ? kProtocolTcp : std::string_view(p.protocol))
         .EndObject();
   }
   w.EndArray().EndObject().Key("prevResult").Raw(prev_result).EndObject();
@@ -223,7 +223,7 @@ absl::Status CniNetwork::Del(std::string_view id, std::string_view netns,
 
 absl::Status CniNetwork::Publish(std::string_view id, std::string_view netns,
                                  std::string_view result_json,
-                                 const std::vector<PortMapping>& ports) const {
+                                 const std::vector<PublishedPort>& ports) const {
   absl::StatusOr<std::string> r =
       Invoke({"ADD", id, netns, kEth, "portmap", PortmapConfig(result_json, ports)});
   if (!r.ok()) {
@@ -235,7 +235,7 @@ absl::Status CniNetwork::Publish(std::string_view id, std::string_view netns,
 
 absl::Status CniNetwork::Unpublish(std::string_view id, std::string_view netns,
                                    std::string_view result_json,
-                                   const std::vector<PortMapping>& ports) const {
+                                   const std::vector<PublishedPort>& ports) const {
   return Invoke({"DEL", id, netns, kEth, "portmap", PortmapConfig(result_json, ports)}).status();
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "internal/sandbox_network.h"
 #include "internal/subprocess.h"
 
 namespace fsb::agent {
@@ -41,12 +42,6 @@ struct CniAttachment {
   std::string result_json;  // the chain's result, which CHECK and DEL are given
 };
 
-struct PortMapping {
-  int host_port = 0;
-  int container_port = 0;
-  std::string protocol = "tcp";
-};
-
 // Runs a program to completion (RunSubprocess; unit tests fake it).
 using ProgramRunner = std::function<absl::StatusOr<SubprocessResult>(const SubprocessCall&)>;
 
@@ -71,9 +66,9 @@ class CniNetwork {
 
   // Forwards host ports to the attachment (`portmap` ADD); Unpublish removes them.
   absl::Status Publish(std::string_view id, std::string_view netns, std::string_view result_json,
-                       const std::vector<PortMapping>& ports) const;
+                       const std::vector<PublishedPort>& ports) const;
   absl::Status Unpublish(std::string_view id, std::string_view netns, std::string_view result_json,
-                         const std::vector<PortMapping>& ports) const;
+                         const std::vector<PublishedPort>& ports) const;
 
   const CniOptions& options() const { return options_; }
 
@@ -94,7 +89,7 @@ class CniNetwork {
   absl::StatusOr<std::string> Invoke(const Invocation& call) const;
   std::string LoopbackConfig() const;
   std::string PortmapConfig(std::string_view prev_result,
-                            const std::vector<PortMapping>& ports) const;
+                            const std::vector<PublishedPort>& ports) const;
 
   const CniOptions options_;
   const ProgramRunner run_;

@@ -24,6 +24,26 @@ namespace fsb::agent {
 namespace {
 
 constexpr char kAttachmentFile[] = "attachment.json";
+constexpr char kPortsFile[] = "ports";
+
+// The `ports` file: one FormatPublishedPort line per forwarded port.
+std::string FormatPorts(const std::vector<PublishedPort>& ports) {
+  std::string out;
+  for (const PublishedPort& p : ports) absl::StrAppend(&out, FormatPublishedPort(p), "\n");
+  return out;
+}
+
+std::vector<PublishedPort> ParsePorts(std::string_view text) {
+  std::vector<PublishedPort> ports;
+  for (absl::string_view line : absl::StrSplit(Sv(text), '\n', absl::SkipEmpty())) {
+    if (absl::StatusOr<PublishedPort> p =
+            ParsePublishedPort("ports", std::string_view(line.data(), line.size()));
+        p.ok()) {
+      ports.push_back(*std::move(p));
+    }
+  }
+  return ports;
+}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -127,7 +147,13 @@ absl::Status NetworkSlots::TearDown(const std::string& id) {
   const NetworkSlot slot = SlotAt(id);
   const std::string dir = absl::StrCat(options_.dir, "/", id);
   const std::string result = ReadFile(dir + "/" + kAttachmentFile);
-  absl::Status first = cni_->Del(id, IsNetns(slot.netns) ? slot.netns : "", result);
+  const std::string netns = IsNetns(slot.netns) ? slot.netns : "";
+  absl::Status first = absl::OkStatus();
+  if (std::vector<PublishedPort> ports = ParsePorts(ReadFile(dir + "/" + kPortsFile));
+      !ports.empty()) {
+    first = cni_->Unpublish(id, netns, result, ports);
+  }
+  if (absl::Status s = cni_->Del(id, netns, result); first.ok()) first = s;
   if (!first.ok()) LOG(WARNING) << "network slot " << id << ": " << first;
   if (absl::Status s = RemoveNetns(slot.netns); !s.ok()) {
     LOG(WARNING) << "network slot " << id << ": " << s;
@@ -220,6 +246,16 @@ absl::Status NetworkSlots::Configure(const NetworkSlot& slot, std::string_view h
   }
   if (network == fsb::agent::v1::SANDBOX_NETWORK_NO_EGRESS) return RemoveDefaultRoute(slot.netns);
   return absl::OkStatus();
+}
+
+absl::Status NetworkSlots::Publish(const NetworkSlot& slot,
+                                   const std::vector<PublishedPort>& ports) const {
+  if (ports.empty()) return absl::OkStatus();
+  const std::string file = absl::StrCat(options_.dir, "/", slot.id, "/", kPortsFile);
+  if (absl::Status s = WriteInPlace(file, FormatPorts(ports)); !s.ok()) return s;
+  absl::Status published = cni_->Publish(slot.id, slot.netns, slot.attachment.result_json, ports);
+  if (!published.ok()) unlink(file.c_str());  // Publish undid what it forwarded
+  return published;
 }
 
 void NetworkSlots::Release(std::string_view id) {

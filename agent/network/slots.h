@@ -35,7 +35,8 @@ struct NetworkSlot {
 //
 // On disk (the source of truth across agent restarts), one folder per slot under `dir`:
 // `netns` (the namespace's bind mount), `attachment.json` (CNI's ADD result, written
-// last: a folder without it is a half-made slot), `hosts`, `resolv.conf`. A slot is
+// last: a folder without it is a half-made slot), `hosts`, `resolv.conf`, and `ports`
+// once host ports are forwarded to it. A slot is
 // owned by the container whose kNetworkSlotLabel names it; in memory it is free, or
 // assigned (handed out by Acquire, or found owned by Recover) until Release.
 //
@@ -73,6 +74,10 @@ class NetworkSlots {
   // address; NO_EGRESS removes the namespace's default route. INTERNAL naming the step.
   absl::Status Configure(const NetworkSlot& slot, std::string_view hostname,
                          fsb::agent::v1::SandboxNetwork network) const;
+  // Forwards host ports to an assigned slot (portmap). The ports are recorded in the
+  // slot's folder first, so that its teardown removes the forwarding even after an agent
+  // restart. On failure nothing stays forwarded; the error names the plugin.
+  absl::Status Publish(const NetworkSlot& slot, const std::vector<PublishedPort>& ports) const;
   // The slot is no longer needed: it is torn down in the background. Unknown ids are
   // ignored.
   void Release(std::string_view id);

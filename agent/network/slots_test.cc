@@ -52,6 +52,9 @@ class NetworkSlotsTest : public ::testing::Test {
           SubprocessResult r;
           const bool add = absl::c_linear_search(call.env, "CNI_COMMAND=ADD");
           if (absl::c_linear_search(call.env, "CNI_COMMAND=DEL")) ++dels_;
+          if (absl::EndsWith(call.argv[0], "/portmap")) {
+            portmap_calls_.push_back(absl::StrCat(add ? "ADD " : "DEL ", call.stdin_data));
+          }
           if (add && fail_) return SubprocessResult{1, R"({"msg":"no bridge"})", ""};
           // The bridge plugin leases an address; the chain after it passes its result on.
           if (add && absl::EndsWith(call.argv[0], "/bridge")) ++next_ip_;
@@ -98,6 +101,7 @@ class NetworkSlotsTest : public ::testing::Test {
   std::atomic<int> next_ip_{1};
   std::atomic<int> dels_{0};
   std::atomic<bool> fail_{false};
+  std::vector<std::string> portmap_calls_;  // "ADD|DEL <config>" (one thread calls portmap)
   std::unique_ptr<CniNetwork> cni_;
   ManualClock clock_{absl::FromUnixSeconds(1000)};
   metrics::Registry registry_;
@@ -177,6 +181,25 @@ TEST_F(NetworkSlotsTest, SweepReleasesAssignedSlotsNoContainerNamesAfterTheGrace
   EXPECT_EQ(slots_->Sweep({owned->id}, absl::Minutes(1)), 1);
   EXPECT_TRUE(slots_->Get(owned->id).ok());
   EXPECT_TRUE(Eventually([&] { return SlotFolders() == 1; }));
+}
+
+TEST_F(NetworkSlotsTest, PublishedPortsAreUnforwardedWhenTheSlotGoesEvenAfterARestart) {
+  MakeSlots(0);
+  ASSERT_TRUE(slots_->Recover({}).ok());
+  absl::StatusOr<NetworkSlot> slot = slots_->Acquire();
+  ASSERT_TRUE(slot.ok());
+  ASSERT_TRUE(slots_->Publish(*slot, {{.host_port = 18080, .container_port = 80}}).ok());
+  ASSERT_EQ(portmap_calls_.size(), 1u);
+  EXPECT_THAT(portmap_calls_[0], HasSubstr("ADD "));
+  EXPECT_THAT(portmap_calls_[0], HasSubstr("18080"));
+  slots_->Stop();
+
+  MakeSlots(0);  // the agent restarted; the slot's container is gone
+  ASSERT_TRUE(slots_->Recover({}).ok());
+  ASSERT_EQ(portmap_calls_.size(), 2u);
+  EXPECT_THAT(portmap_calls_[1], HasSubstr("DEL "));
+  EXPECT_THAT(portmap_calls_[1], HasSubstr("18080"));
+  EXPECT_EQ(SlotFolders(), 0);
 }
 
 TEST_F(NetworkSlotsTest, AFailedSlotLeavesNothingBehind) {

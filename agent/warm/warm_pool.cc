@@ -41,7 +41,7 @@ void PutU32(std::string& out, uint32_t v) {
 }  // namespace
 
 WarmPool::WarmPool(Runtime* runtime, ShimGroups* shim_groups, const Clock* clock,
-                   AgentMetrics* metrics, Options options)
+                   AgentMetrics* metrics, Options options, NetworkSlots* network)
     : runtime_(runtime),
       shim_groups_(shim_groups),
       clock_(clock),
@@ -50,6 +50,7 @@ WarmPool::WarmPool(Runtime* runtime, ShimGroups* shim_groups, const Clock* clock
         if (!options.connect) options.connect = &InitConnection::Connect;
         return std::move(options);
       }()),
+      network_(network),
       housekeeper_({.name = "fsb-warm-keeper", .first_delay = options_.maintenance_interval},
                    [this] { return Housekeep(); }) {
   absl::MutexLock lock(&mu_);
@@ -150,8 +151,8 @@ void WarmPool::Discard(WarmInstance instance) {
 }
 
 void WarmPool::DoomLocked(WarmInstance instance) {
-  doomed_ids_[instance.id] = instance.shim_group;
-  doomed_.emplace_back(instance.id, instance.shim_group);
+  doomed_ids_.insert(instance.id);
+  doomed_.push_back({instance.id, instance.shim_group, instance.network.id});
   housekeeper_.Wake();
 }
 
@@ -244,6 +245,17 @@ void WarmPool::Adopt(const ContainerState& container, InitConnection init) {
   auto defaults = container.labels.find(kWarmDefaultsLabel);
   const bool same_defaults = defaults != container.labels.end() &&
                              defaults->second == SandboxDefaultsKey(options_.defaults);
+  bool same_network = network_ == nullptr;
+  if (auto slot = container.labels.find(kNetworkSlotLabel); slot != container.labels.end()) {
+    if (network_ != nullptr) {
+      absl::StatusOr<NetworkSlot> assigned = network_->Get(slot->second);
+      same_network = assigned.ok();
+      if (assigned.ok()) instance.network = *std::move(assigned);
+    } else {
+      same_network = false;
+      instance.network.id = slot->second;  // nothing to release: no pool manages it
+    }
+  }
   if (same_image) {
     instance.resolved = *resolved;
     if (NeedsUserDatabase(resolved->config.config().user())) {
@@ -255,11 +267,12 @@ void WarmPool::Adopt(const ContainerState& container, InitConnection init) {
     }
   }
   absl::MutexLock lock(&mu_);
-  if (!same_image || !same_defaults || !fresh || instance.image.empty()) {
+  if (!same_image || !same_defaults || !same_network || !fresh || instance.image.empty()) {
     LOG(INFO) << "warm instance " << instance.id << " of " << instance.image
               << " is not re-adopted ("
               << (!fresh           ? "too old"
                   : !same_defaults ? "made with other sandbox defaults"
+                  : !same_network  ? "made with another sandbox network"
                                    : "its image changed or is gone")
               << "); removing it";
     DoomLocked(std::move(instance));
@@ -431,10 +444,16 @@ absl::StatusOr<WarmInstance> WarmPool::Prepare(const std::string& image) {
   }
   auto forget = [&](absl::Status cause) {
     std::filesystem::remove_all(dir, ec);
+    if (!instance.network.id.empty()) network_->Release(instance.network.id);
     absl::MutexLock lock(&mu_);
     preparing_ids_.erase(instance.id);
     return cause;
   };
+  if (network_ != nullptr) {
+    absl::StatusOr<NetworkSlot> slot = network_->Acquire();
+    if (!slot.ok()) return forget(slot.status());
+    instance.network = *std::move(slot);
+  }
 
   ProcessSpec process;
   process.args = {init::kInitPath, init::kControlDir};
@@ -442,6 +461,11 @@ absl::StatusOr<WarmInstance> WarmPool::Prepare(const std::string& image) {
   RuntimeSpecOptions spec_options;
   spec_options.cgroups_path = absl::StrCat(options_.cgroup_parent, "/", instance.id);
   ApplySandboxDefaults(options_.defaults, v1::ResourceLimits(), &spec_options);
+  if (!instance.network.id.empty()) {
+    spec_options.netns = instance.network.netns;
+    spec_options.hosts_file = instance.network.hosts;
+    spec_options.resolv_conf_file = instance.network.resolv_conf;
+  }
   spec_options.extra_capabilities = {"CAP_SYS_ADMIN"};
   for (const auto& syscall : init::kInitOnlySyscalls) {
     spec_options.extra_syscalls.emplace_back(syscall.name);
@@ -461,6 +485,7 @@ absl::StatusOr<WarmInstance> WarmPool::Prepare(const std::string& image) {
                    {kWarmChainLabel, instance.resolved.chain_id},
                    {kWarmDefaultsLabel, SandboxDefaultsKey(options_.defaults)}};
   if (!instance.shim_group.empty()) params.labels[kShimGroupLabel] = instance.shim_group;
+  if (!instance.network.id.empty()) params.labels[kNetworkSlotLabel] = instance.network.id;
   params.log_path = absl::StrCat(options_.log_dir, "/", instance.id, ".log");
   AgentTimings timings;
   absl::StatusOr<uint32_t> pid = runtime_->CreateAndStart(params, timings);
@@ -483,7 +508,7 @@ absl::StatusOr<WarmInstance> WarmPool::Prepare(const std::string& image) {
     absl::SleepFor(kConnectRetry);
   }
   if (!conn.ok()) {
-    Destroy(instance.id, instance.shim_group);
+    Destroy({instance.id, instance.shim_group, instance.network.id});
     return forget(absl::Status(conn.status().code(),
                                absl::StrCat("fsb-init of instance ", instance.id,
                                             " did not answer: ", conn.status().message())));
@@ -494,16 +519,20 @@ absl::StatusOr<WarmInstance> WarmPool::Prepare(const std::string& image) {
   return instance;
 }
 
-void WarmPool::Destroy(const std::string& id, const std::string& shim_group) {
+void WarmPool::Destroy(const Doomed& instance) {
+  const std::string& id = instance.id;
   if (absl::Status s = runtime_->Stop(id, absl::ZeroDuration()); !s.ok()) {
     LOG(WARNING) << "stopping warm instance " << id << ": " << s;
   }
   absl::Status removed = runtime_->Remove(id);
   if (!removed.ok() && !absl::IsNotFound(removed)) {
     LOG(WARNING) << "removing warm instance " << id << ": " << removed;
-    return;  // the janitor finds it later
+    return;  // the janitor finds it later, and then its slot
   }
-  shim_groups_->Leave(shim_group);
+  shim_groups_->Leave(instance.shim_group);
+  if (!instance.network_slot.empty() && network_ != nullptr) {
+    network_->Release(instance.network_slot);
+  }
   std::error_code ec;
   std::filesystem::remove_all(ControlDir(id), ec);
   const std::string log = absl::StrCat(options_.log_dir, "/", id, ".log");
@@ -571,17 +600,17 @@ void WarmPool::TrimLocked() {
 }
 
 void WarmPool::Reap() {
-  std::vector<std::pair<std::string, std::string>> doomed;
+  std::vector<Doomed> doomed;
   std::vector<PendingBind> binds;
   {
     absl::MutexLock lock(&mu_);
     doomed.swap(doomed_);
     binds.swap(binds_);
   }
-  for (const auto& [id, group] : doomed) {
-    Destroy(id, group);
+  for (const Doomed& d : doomed) {
+    Destroy(d);
     absl::MutexLock lock(&mu_);
-    doomed_ids_.erase(id);
+    doomed_ids_.erase(d.id);
   }
   std::vector<PendingBind> failed;
   for (PendingBind& b : binds) {

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent_metrics.h"
+#include "agent/network/slots.h"
 #include "agent/oci_spec.h"
 #include "agent/runtime.h"
 #include "agent/sandbox_defaults.h"
@@ -46,6 +47,7 @@ struct WarmInstance {
   ResolvedImage resolved;
   std::shared_ptr<const UserDatabase> users;  // null: the image's user needs none
   std::string shim_group;
+  NetworkSlot network;  // id empty: the agent's network namespace
   uint32_t pid = 0;
   absl::Time created_at;
   InitConnection init;
@@ -67,7 +69,9 @@ struct WarmClaim {
 // init::kInitOnlySyscalls added (init drops both, and everything else it needed, before
 // execve), the SandboxDefaults of a request without limits (a claim writes the request's
 // own over them) and the labels kWarmImageLabel, kWarmChainLabel and kWarmDefaultsLabel.
-// Its log file is <log_dir>/<id>.log, which becomes its sandbox's.
+// Its log file is <log_dir>/<id>.log, which becomes its sandbox's. With NetworkSlots it
+// joins a slot of its own (label kNetworkSlotLabel), readied at claim (hosts, egress,
+// ports) and released when the instance is removed.
 //
 // Desired counts are the controller's targets for the agent's pool when it sent any,
 // else `default_targets` (--warm). `refill_concurrency` workers make missing instances,
@@ -107,9 +111,10 @@ class WarmPool {
         connect;
   };
 
-  // `runtime`, `shim_groups`, `clock` and `metrics` must outlive the pool.
+  // `runtime`, `shim_groups`, `clock`, `metrics` and `network` must outlive the pool.
+  // `network` null: instances share the agent's network namespace.
   WarmPool(Runtime* runtime, ShimGroups* shim_groups, const Clock* clock, AgentMetrics* metrics,
-           Options options);
+           Options options, NetworkSlots* network = nullptr);
   ~WarmPool();
 
   // Starts the refill workers and the housekeeper; Stop() joins them (idempotent).
@@ -148,8 +153,9 @@ class WarmPool {
   void Forget(std::string_view id);
 
   // Re-adopts an idle instance found after an agent restart (its init answered `init`);
-  // an instance of a changed image, made with other defaults, or past max_age, is
-  // discarded instead.
+  // an instance of a changed image, made with other defaults or another network (its
+  // slot is not assigned in `network`, or it has one and the pool has none), or past
+  // max_age, is discarded instead.
   void Adopt(const ContainerState& container, InitConnection init);
 
   // `image` (normalized) may now name other content (it was imported again): its ready
@@ -197,6 +203,12 @@ class WarmPool {
     std::string id;
     WarmClaim claim;
   };
+  // An instance to remove.
+  struct Doomed {
+    std::string id;
+    std::string shim_group;
+    std::string network_slot;
+  };
 
   absl::StatusOr<WarmInstance> Prepare(const std::string& image);
   // Whether `p` may get a new instance now (deficit, backoff, creates in flight).
@@ -208,8 +220,9 @@ class WarmPool {
   void DoomLocked(WarmInstance instance) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Dooms the oldest ready instances beyond each image's desired count.
   void TrimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Stops and removes one instance's container and files (runtime calls; no lock).
-  void Destroy(const std::string& id, const std::string& shim_group);
+  // Stops and removes one instance's container and files, then releases its network slot
+  // (runtime calls; no lock).
+  void Destroy(const Doomed& instance);
   void RunRefill();
   // The housekeeper's pass after each wake-up; returns the time until the next.
   absl::Duration Housekeep();
@@ -220,14 +233,14 @@ class WarmPool {
   const Clock* const clock_;
   AgentMetrics* const metrics_;
   const Options options_;
+  NetworkSlots* const network_;
 
   mutable absl::Mutex mu_;
   std::optional<std::vector<WarmTarget>> controller_targets_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, PerImage> images_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> preparing_ids_ ABSL_GUARDED_BY(mu_);  // id -> image
-  // Instances to remove: id -> shim group.
-  std::vector<std::pair<std::string, std::string>> doomed_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::string> doomed_ids_ ABSL_GUARDED_BY(mu_);
+  std::vector<Doomed> doomed_ ABSL_GUARDED_BY(mu_);  // instances to remove
+  absl::flat_hash_set<std::string> doomed_ids_ ABSL_GUARDED_BY(mu_);
   std::vector<PendingBind> binds_ ABSL_GUARDED_BY(mu_);
   int cold_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   // Ids of instances handed out by Claim and not yet Returned, Discarded or Committed.

@@ -1,11 +1,13 @@
 #include "tests/testing/local_stack.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "internal/ids.h"
 #include "internal/status.h"
 
 namespace fsb::testing {
@@ -45,6 +47,12 @@ absl::StatusOr<std::unique_ptr<LocalStack>> LocalStack::Start(Options options) {
     agent.port = FreePort();
     agent.metrics = absl::StrCat("127.0.0.1:", FreePort());
     agent.pprof = absl::StrCat("127.0.0.1:", FreePort());
+    const std::string tag = RandomHex(3);
+    agent.bridge = "fsbt" + tag;
+    const int second =
+        200 + static_cast<int>(std::strtol(tag.substr(0, 2).c_str(), nullptr, 16)) % 50;
+    const int third = static_cast<int>(std::strtol(tag.substr(2, 2).c_str(), nullptr, 16));
+    agent.subnet = absl::StrCat("10.", second, ".", third, ".0/24");
     agent.client = std::make_unique<fsb::agent::Containerd>(fsb::agent::Containerd::Options{
         .socket = stack->containerd_->socket(), .ns = stack->agent_namespace(i)});
     if (i > 0) {
@@ -65,6 +73,12 @@ absl::StatusOr<std::unique_ptr<LocalStack>> LocalStack::Start(Options options) {
 }
 
 LocalStack::~LocalStack() {
+  for (int i = 0; i < static_cast<int>(agents_.size()); ++i) {
+    agents_[i].process.reset();
+    RunCommand({FSB_AGENT_BIN, "--remove-sandbox-network", "--state-dir=" + agent_state_dir(i),
+                "--sandbox-bridge=" + agents_[i].bridge, "--sandbox-cidr=" + agents_[i].subnet,
+                "--logtostderr"});
+  }
   agents_.clear();
   controller_.reset();
   containerd_.reset();  // stops containerd and its shims, removes the folder
@@ -114,6 +128,8 @@ absl::Status LocalStack::StartAgent(int i) {
                                    "--delete_grace_ms=1000",
                                    "--metrics-bind-address=" + agents_[i].metrics,
                                    "--pprof-bind-address=" + agents_[i].pprof,
+                                   "--sandbox-bridge=" + agents_[i].bridge,
+                                   "--sandbox-cidr=" + agents_[i].subnet,
                                    "--logtostderr"};
   argv.insert(argv.end(), options_.agent_flags.begin(), options_.agent_flags.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> child =

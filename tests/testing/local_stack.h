@@ -18,8 +18,9 @@ namespace fsb::testing {
 // image), fsb-controller on a free loopback port with its store in the stack's folder,
 // and `agents` fsb-agents, agent i in its own containerd namespace ("fsb", "fsb-2", ...)
 // so that each sees only its own containers. Processes can be killed and restarted on
-// the same state, to test crashes. Logs: <dir>/controller.log, <dir>/<agent id>.log.
-// Agent arguments default to agent 0. Not thread-safe.
+// the same state, to test crashes. Each agent isolates its sandboxes on a bridge and
+// range of its own, which the destructor removes (fsb-agent --remove-sandbox-network). Logs:
+// <dir>/controller.log, <dir>/<agent id>.log. Agent arguments default to agent 0. Not thread-safe.
 // A create of `sleep 600` in the test image, named `name` in the default namespace.
 fastpath::v1::CreateRequest SleeperRequest(const std::string& name);
 
@@ -59,6 +60,10 @@ class LocalStack {
   std::string agent_id(int i = 0) const;
   std::string agent_namespace(int i = 0) const;
   std::string agent_state_dir(int i = 0) const { return dir() + "/" + agent_id(i); }
+  // Agent i's sandbox bridge and range: the stack's own (fsbt<hex>, a /24 of
+  // 10.200.0.0-10.249.255.0), removed with the stack.
+  const std::string& agent_bridge(int i = 0) const { return agents_[i].bridge; }
+  const std::string& agent_subnet(int i = 0) const { return agents_[i].subnet; }
   std::string controller_data_dir() const { return dir() + "/controller"; }
   fastpath::v1::FastPathService::Stub& fastpath() { return *fastpath_; }
   // containerd's API in agent i's namespace.
@@ -82,6 +87,8 @@ class LocalStack {
     int port = 0;
     std::string metrics;
     std::string pprof;
+    std::string bridge;
+    std::string subnet;
     std::unique_ptr<ChildProcess> process;
     std::unique_ptr<fsb::agent::Containerd> client;
   };
