@@ -40,10 +40,14 @@ AgentMetrics::AgentMetrics(metrics::Registry* registry)
           metrics::LatencyBuckets())),
       network_slot_teardowns_(registry->AddCounter("fsb_agent_network_slot_teardowns_total",
                                                    "Network slots torn down, by result.")),
+      network_slot_checks_(registry->AddCounter(
+          "fsb_agent_network_slot_checks_total",
+          "CNI CHECKs of the slots of sandboxes found after an agent restart, by result.")),
       network_slot_inline_(registry
                                ->AddCounter("fsb_agent_network_slot_inline_total",
-                                            "Network slots made on a create's path because "
-                                            "no free slot was left.")
+                                            "Network slots made on demand (for a cold create "
+                                            "or a prepared instance) because no free slot "
+                                            "was left.")
                                .Add({})),
       capacity_total_(capacity_.Add({{"state", "total"}})),
       capacity_used_(capacity_.Add({{"state", "used"}})) {}
@@ -106,13 +110,17 @@ metrics::Gauge& AgentMetrics::NetworkSlots(std::string_view state) {
 }
 
 void AgentMetrics::RecordNetworkSlotSetup(const absl::Status& result, absl::Duration took,
-                                          bool inline_for_create) {
+                                          bool on_demand) {
   network_slot_setup_.Add({{"result", ResultLabel(result)}}).Observe(absl::ToDoubleSeconds(took));
-  if (inline_for_create) network_slot_inline_.Increment();
+  if (on_demand) network_slot_inline_.Increment();
 }
 
 void AgentMetrics::RecordNetworkSlotTeardown(const absl::Status& result) {
   network_slot_teardowns_.Add({{"result", ResultLabel(result)}}).Increment();
+}
+
+void AgentMetrics::RecordNetworkSlotCheck(const absl::Status& result) {
+  network_slot_checks_.Add({{"result", ResultLabel(result)}}).Increment();
 }
 
 metrics::Gauge& AgentMetrics::WarmInstances(std::string_view image, std::string_view state) {

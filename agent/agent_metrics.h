@@ -36,7 +36,8 @@ using AgentTimings = metrics::StageTimings<AgentStage, kAgentStages>;
 //   fsb_agent_warm_instances{image,state}, fsb_agent_warm_claims_total{result,reason},
 //   fsb_agent_warm_refill_duration_seconds{result}
 //   fsb_agent_network_slots{state}, fsb_agent_network_slot_setup_duration_seconds{result},
-//   fsb_agent_network_slot_teardowns_total{result}, fsb_agent_network_slot_inline_total
+//   fsb_agent_network_slot_teardowns_total{result}, fsb_agent_network_slot_inline_total,
+//   fsb_agent_network_slot_checks_total{result}
 // Thread-safe (updates are lock-free; a label set's first use takes its family's lock).
 class AgentMetrics {
  public:
@@ -56,11 +57,12 @@ class AgentMetrics {
   metrics::Gauge& Sandboxes(std::string_view phase);
   // Network slots in `state` (free: made, waiting for a sandbox; assigned).
   metrics::Gauge& NetworkSlots(std::string_view state);
-  // One network slot made (netns, CNI ADD, files) in `took`; `inline_for_create`: made
-  // on a create's path because no free slot was left.
-  void RecordNetworkSlotSetup(const absl::Status& result, absl::Duration took,
-                              bool inline_for_create);
+  // One network slot made (netns, CNI ADD, files) in `took`; `on_demand`: made for an
+  // Acquire (a cold create, or a prepared instance) because no free slot was left.
+  void RecordNetworkSlotSetup(const absl::Status& result, absl::Duration took, bool on_demand);
   void RecordNetworkSlotTeardown(const absl::Status& result);
+  // A recovered slot of a running sandbox passed the plugins' CHECK, or not.
+  void RecordNetworkSlotCheck(const absl::Status& result);
   metrics::Gauge& capacity_total() { return capacity_total_; }
   metrics::Gauge& capacity_used() { return capacity_used_; }
 
@@ -80,6 +82,7 @@ class AgentMetrics {
   metrics::Family<metrics::Gauge>& network_slots_;
   metrics::Family<metrics::Histogram>& network_slot_setup_;
   metrics::Family<metrics::Counter>& network_slot_teardowns_;
+  metrics::Family<metrics::Counter>& network_slot_checks_;
   metrics::Counter& network_slot_inline_;
   metrics::Gauge& capacity_total_;
   metrics::Gauge& capacity_used_;

@@ -133,14 +133,13 @@ absl::Status SandboxManager::Recover() {
       slot_of[c.id] = slot->second;
     }
   }
-  if (network_ != nullptr) {
-    absl::MutexLock lock(&mu_);
-    if (!network_recovered_) {
-      absl::flat_hash_set<std::string> owned;
-      for (const auto& [id, slot] : slot_of) owned.insert(slot);
-      if (absl::Status s = network_->Recover(owned); !s.ok()) return s;
-      network_recovered_ = true;
-    }
+  // Once, before any instance is adopted (the pool looks its slot up); plugins run
+  // without the lock.
+  if (network_ != nullptr && !network_recovered_.load()) {
+    absl::flat_hash_set<std::string> owned;
+    for (const auto& [id, slot] : slot_of) owned.insert(slot);
+    if (absl::Status s = network_->Recover(owned); !s.ok()) return s;
+    network_recovered_ = true;
   }
   std::vector<std::string> interrupted;
   std::vector<const ContainerState*> instances;  // prepared instances not bound yet

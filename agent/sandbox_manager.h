@@ -1,6 +1,7 @@
 #ifndef FSB_AGENT_SANDBOX_MANAGER_H_
 #define FSB_AGENT_SANDBOX_MANAGER_H_
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -220,7 +221,8 @@ class SandboxManager {
   const Warm warm_;
   NetworkSlots* const network_;
   mutable absl::Mutex mu_;
-  bool network_recovered_ ABSL_GUARDED_BY(mu_) = false;
+  // Set by the first Recover that got as far as the slots (Recover runs on one thread).
+  std::atomic<bool> network_recovered_{false};
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
   bool runtime_down_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, Entry> sandboxes_ ABSL_GUARDED_BY(mu_);

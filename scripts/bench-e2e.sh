@@ -92,6 +92,7 @@ sock="$("${repo_root}/scripts/containerd.sh" socket "${state}")"
 fsb="${build_dir}/cli/fsb"
 ctr=(ctr --address "${sock}" --namespace fsb)
 ctr_ids=()
+agent_cmd=()
 ok=0
 
 finish() {
@@ -102,6 +103,10 @@ finish() {
   stop_pidfile "${state}/fsb-agent.pid"
   stop_pidfile "${state}/fsb-controller.pid"
   "${repo_root}/scripts/containerd.sh" stop "${state}" >/dev/null 2>&1
+  # The sandboxes' network slots, firewall tables and bridge.
+  if ((${#agent_cmd[@]})); then
+    "${agent_cmd[@]}" --remove-sandbox-network >>"${state}/fsb-agent.log" 2>&1
+  fi
   if ((ok)); then
     rm -rf "${state}"
   else
@@ -149,7 +154,8 @@ agent_cmd=("${build_dir}/agent/fsb-agent"
   --containerd-socket="${sock}" --containerd-namespace=fsb
   --state-dir="${state}/agent" --agent-id="${agent_name}" --node-name="$(hostname)"
   --capacity=$((requests * 2)) --metrics-bind-address="127.0.0.1:${agent_metrics_port}"
-  --pprof-bind-address="127.0.0.1:$(free_port)" ${agent_args[@]+"${agent_args[@]}"})
+  --pprof-bind-address="127.0.0.1:$(free_port)"
+  --sandbox-bridge=fsbbench0 --sandbox-cidr=10.89.0.0/16 ${agent_args[@]+"${agent_args[@]}"})
 start fsb-controller "${controller_cmd[@]}"
 start fsb-agent "${agent_cmd[@]}"
 
@@ -276,6 +282,13 @@ mapfile -t names < <(jq -r '.sandboxes[]' "${state}/warm-burst.json")
 if ((${#names[@]})) && ! "${fsb}" rm --now "${names[@]}" >/dev/null; then
   echo "bench-e2e: some deletes failed (the controller retries them)" >&2
 fi
+# What the agent spent on network slots (made ahead, or on demand when none was free).
+network_slots="$(jq -n \
+  --argjson count "$(agent_metric '^fsb_agent_network_slot_setup_duration_seconds_count\\{result="ok"')" \
+  --argjson sum "$(agent_metric '^fsb_agent_network_slot_setup_duration_seconds_sum\\{result="ok"')" \
+  --argjson inline "$(agent_metric '^fsb_agent_network_slot_inline_total')" \
+  '{setups: $count, inline: $inline,
+    mean_setup_ms: (if $count > 0 then $sum / $count * 1000 * 10 | round / 10 else null end)}')"
 apply_pool 0
 # The idle instances go before ctr's memory is read (bounded: 60 s).
 for _ in $(seq 1 600); do
@@ -349,6 +362,7 @@ jq -n \
   --argjson version_us "$(printf '%s\n' "${version_ms[@]}" | jq -s .)" \
   --argjson fsb_memory "${fsb_memory}" \
   --argjson ctr_memory "${ctr_memory}" \
+  --argjson network_slots "${network_slots}" \
   --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" \
   --arg vcpus "$(nproc)" \
@@ -400,6 +414,7 @@ jq -n \
           (($warm_memory.shims.pss_kib + $warm_memory.loggers.pss_kib + $warm_memory.inits.pss_kib)
            / $pool_size | round)})
       },
+      network_slots: $network_slots,
       ctr: {latencies_ms: $ctr_ms, latency_ms: ($ctr_ms | stats)},
       ctr_version_ms: ($version_us | map(. / 1000) | stats),
       memory: {fsb_c8: $fsb_memory, ctr: $ctr_memory},
@@ -433,6 +448,7 @@ jq -r --arg c "${concurrency}" '
   "at p50: cold/warm c=1 \(.ratio_over_warm_p50.cold_c1)x, c=\($c) \(.ratio_over_warm_p50.cold_c8)x; ctr/warm c=1 \(.ratio_over_warm_p50.ctr_c1)x; ctr/cold c=1 \(.ratio_ctr_over_fsb_p50.c1), c=\($c) \(.ratio_ctr_over_fsb_p50.c8)",
   "warm pool of \(.warm.pool_size): filled in \(.warm.pool_fill_seconds) s; full again \(.warm.refill_after_burst_seconds) s after the burst",
   "idle warm instances: \(.warm.memory_idle.per_instance_pss_kib) KiB PSS each (shims \(.warm.memory_idle.shims.pss_kib | mib) MiB, fsb-loggers \(.warm.memory_idle.loggers.pss_kib | mib) MiB, fsb-inits \(.warm.memory_idle.inits.pss_kib | mib) MiB PSS); agent \(.warm.memory_idle.agent.rss_kib | mib) MiB RSS, \(.warm.memory_idle.agent.pss_kib | mib) MiB PSS",
+  "network slots: \(.network_slots.setups) made, mean \(.network_slots.mean_setup_ms) ms each (netns + CNI ADD), \(.network_slots.inline) of them on demand",
   "ctr version (process start + 1 RPC): p50 \(.ctr_version_ms.p50) ms",
   "memory with \(.requests) sandboxes running:",
   "  fsb: \(.memory.fsb_c8.shims.processes) shims \(.memory.fsb_c8.shims.rss_kib | mib) MiB RSS, \(.memory.fsb_c8.shims.pss_kib | mib) MiB PSS; \(.memory.fsb_c8.loggers.processes) fsb-loggers \(.memory.fsb_c8.loggers.pss_kib | mib) MiB PSS",

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -210,6 +211,39 @@ TEST_F(NetworkTest, NoEgressRemovesTheRouteOutAndPublishedPortsReachTheSandbox) 
   EXPECT_THAT(without, Not(HasSubstr("eth0\t00000000\t"))) << without;
   EXPECT_THAT(without, HasSubstr("eth0"));  // still on the bridge: the node reaches it
   EXPECT_TRUE(WaitFor([&] { return TcpConnects(closed.ip(), 8080); }, absl::Seconds(10)));
+
+  // "Outside": a namespace of the test's own behind a veth pair on 198.18.N.0/30, with
+  // a listener; it has no route to the sandboxes, so only the node's NAT lets a sandbox
+  // in.
+  const std::string tag = stack_->agent_bridge().substr(4);
+  const std::string outside = "fsbo" + tag;
+  const std::string third = stack_->agent_subnet().substr(
+      stack_->agent_subnet().find('.', 3) + 1,
+      stack_->agent_subnet().rfind('.') - stack_->agent_subnet().find('.', 3) - 1);
+  const std::string near = absl::StrCat("198.18.", third, ".1"),
+                    far = absl::StrCat("198.18.", third, ".2");
+  absl::Cleanup remove_outside = [&] {
+    fsb::testing::RunCommand(
+        {"sh", "-c",
+         absl::StrCat("kill $(cat ", stack_->dir(), "/outside.pid) 2>/dev/null; ip link del ",
+                      outside, " 2>/dev/null; ip netns del ", outside, " 2>/dev/null")});
+  };
+  ASSERT_EQ(fsb::testing::RunCommand(
+                {"sh", "-c",
+                 absl::StrCat("ip netns add ", outside, " && ip link add ", outside,
+                              " type veth peer name out0 netns ", outside, " && ip addr add ", near,
+                              "/30 dev ", outside, " && ip link set ", outside, " up && ip -n ",
+                              outside, " addr add ", far, "/30 dev out0 && ip -n ", outside,
+                              " link set out0 up && ip netns exec ", outside,
+                              " /bin/busybox nc -ll -p 9000 -e /bin/true & echo $! > ",
+                              stack_->dir(), "/outside.pid")}),
+            0);
+  EXPECT_TRUE(WaitFor([&] { return SandboxConnects("out-yes", far, 9000); }, absl::Seconds(10)));
+  EXPECT_FALSE(SandboxConnects("out-no", far, 9000));
+  // Link-local metadata addresses are dropped even with egress.
+  EXPECT_FALSE(SandboxConnects("out-yes", "169.254.169.254", 80));
+  std::move(remove_outside).Invoke();
+
   // The published port forwards to it.
   EXPECT_TRUE(WaitFor([&] { return TcpConnects("127.0.0.1", host_port); }, absl::Seconds(10)));
 
@@ -240,6 +274,15 @@ TEST_F(NetworkTest, ASlotOutlivesAnAgentKillAndGoesWithItsSandbox) {
   EXPECT_EQ(SandboxNetns("keep"), netns);
   EXPECT_TRUE(Exists(SlotDir(slot) + "/netns"));
   EXPECT_TRUE(WaitFor([&] { return TcpConnects(s.ip(), 8080); }, absl::Seconds(10)));
+  // The restarted agent ran the plugins' CHECK on the slot it kept, which passed.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        std::string metrics;
+        fsb::testing::RunCommand({"curl", "-sf", "http://" + stack_->agent_metrics() + "/metrics"},
+                                 &metrics);
+        return absl::StrContains(metrics, "fsb_agent_network_slot_checks_total{result=\"ok\"} 1");
+      },
+      absl::Seconds(20)));
 
   // The controller may not have reconnected to the new agent yet: then the delete is
   // retried by its reconciler, which the wait covers.

@@ -188,6 +188,7 @@ absl::Status NetworkSlots::Recover(const absl::flat_hash_set<std::string>& owned
     }
     slot.attachment = *std::move(attachment);
     absl::MutexLock lock(&mu_);
+    unchecked_.push_back(slot);
     assigned_[id] = {std::move(slot), clock_->Now()};
     ++kept;
   }
@@ -220,7 +221,7 @@ absl::StatusOr<NetworkSlot> NetworkSlots::Acquire(bool* made_inline) {
   if (made_inline != nullptr) *made_inline = true;
   const Stopwatch took;
   absl::StatusOr<NetworkSlot> slot = Make();
-  metrics_->RecordNetworkSlotSetup(slot.status(), took.Elapsed(), /*inline_for_create=*/true);
+  metrics_->RecordNetworkSlotSetup(slot.status(), took.Elapsed(), /*on_demand=*/true);
   if (!slot.ok()) return slot.status();
   absl::MutexLock lock(&mu_);
   assigned_[slot->id] = {*slot, clock_->Now()};
@@ -304,6 +305,19 @@ absl::Duration NetworkSlots::Step() {
     }
     (void)TearDown(id);
   }
+  std::vector<NetworkSlot> unchecked;
+  {
+    absl::MutexLock lock(&mu_);
+    unchecked.swap(unchecked_);
+  }
+  for (const NetworkSlot& slot : unchecked) {
+    absl::Status checked = cni_->Check(slot.id, slot.netns, slot.attachment.result_json);
+    if (!checked.ok()) {
+      LOG(WARNING) << "network slot " << slot.id << " of a running sandbox (" << slot.attachment.ip
+                   << ") is not as it was made: " << checked;
+    }
+    metrics_->RecordNetworkSlotCheck(checked);
+  }
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -311,7 +325,7 @@ absl::Duration NetworkSlots::Step() {
     }
     const Stopwatch took;
     absl::StatusOr<NetworkSlot> slot = Make();
-    metrics_->RecordNetworkSlotSetup(slot.status(), took.Elapsed(), /*inline_for_create=*/false);
+    metrics_->RecordNetworkSlotSetup(slot.status(), took.Elapsed(), /*on_demand=*/false);
     absl::MutexLock lock(&mu_);
     if (!slot.ok()) {
       if (!failing_) LOG(WARNING) << "cannot make a network slot: " << slot.status();

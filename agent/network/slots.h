@@ -60,12 +60,15 @@ class NetworkSlots {
 
   // Reads the slots on disk: those in `owned` (slot ids that containers name) are
   // assigned again, as they were; every other one is torn down (a free slot of the last
-  // run, a half-made one, one whose container is gone). Then starts the background loop.
+  // run, a half-made one, one whose container is gone). Then starts the background loop,
+  // which first runs the plugins' CHECK on each kept slot (a failure is logged and
+  // counted; the sandbox keeps the slot it has).
   // INTERNAL when `dir` cannot be created or read.
   absl::Status Recover(const absl::flat_hash_set<std::string>& owned);
   void Stop();
 
-  // A slot for a create: a free one, else one made now (`*made_inline` set, counted).
+  // A slot for a create or a prepared instance: a free one, else one made now
+  // (`*made_inline` set, counted).
   // Plugin errors as CniNetwork::Add states them; nothing is left of a failed slot.
   absl::StatusOr<NetworkSlot> Acquire(bool* made_inline = nullptr);
   // An assigned slot by id. NOT_FOUND when no such slot is assigned.
@@ -113,6 +116,7 @@ class NetworkSlots {
   };
   absl::flat_hash_map<std::string, Assigned> assigned_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> doomed_ ABSL_GUARDED_BY(mu_);
+  std::vector<NetworkSlot> unchecked_ ABSL_GUARDED_BY(mu_);  // kept by Recover
   bool failing_ ABSL_GUARDED_BY(mu_) = false;
   BackgroundLoop loop_;
 };

@@ -52,6 +52,7 @@ class NetworkSlotsTest : public ::testing::Test {
           SubprocessResult r;
           const bool add = absl::c_linear_search(call.env, "CNI_COMMAND=ADD");
           if (absl::c_linear_search(call.env, "CNI_COMMAND=DEL")) ++dels_;
+          if (absl::c_linear_search(call.env, "CNI_COMMAND=CHECK")) ++checks_;
           if (absl::EndsWith(call.argv[0], "/portmap")) {
             portmap_calls_.push_back(absl::StrCat(add ? "ADD " : "DEL ", call.stdin_data));
           }
@@ -100,6 +101,7 @@ class NetworkSlotsTest : public ::testing::Test {
   std::string dir_;
   std::atomic<int> next_ip_{1};
   std::atomic<int> dels_{0};
+  std::atomic<int> checks_{0};
   std::atomic<bool> fail_{false};
   std::vector<std::string> portmap_calls_;  // "ADD|DEL <config>" (one thread calls portmap)
   std::unique_ptr<CniNetwork> cni_;
@@ -122,6 +124,8 @@ TEST_F(NetworkSlotsTest, KeepsFreeSlotsAndMakesOneInlineWhenNoneIsLeft) {
   MakeSlots(2);  // a fresh pool on the same folder: the assigned slot is owned
   ASSERT_TRUE(slots_->Recover({slot->id}).ok());
   EXPECT_TRUE(slots_->Get(slot->id).ok());
+  // The kept slot is checked by every plugin of its chain.
+  EXPECT_TRUE(Eventually([&] { return checks_.load() == CniNetwork::kChainLength; }));
   ASSERT_TRUE(Eventually([&] { return slots_->free_count() == 2; }));
   absl::StatusOr<NetworkSlot> second = slots_->Acquire(&made_inline);
   ASSERT_TRUE(second.ok());
