@@ -176,7 +176,15 @@ absl::Status SandboxManager::Recover() {
         // order left): the instance is idle, whatever the journal says.
         absl::StatusOr<InitConnection> init = warm_.pool->Probe(c->id, absl::Seconds(2));
         if (init.ok()) {
-          if (claim.has_value()) warm_.pool->RemoveClaim(c->id);
+          if (claim.has_value()) {
+            warm_.pool->RemoveClaim(c->id);
+            // The claim may have readied its network slot (hosts, route, ports) for its
+            // request: the instance is idle no more.
+            if (c->labels.contains(kNetworkSlotLabel)) {
+              interrupted.push_back(c->id);
+              continue;
+            }
+          }
           warm_.pool->Adopt(*c, *std::move(init));
           ++idle;
           continue;
@@ -428,15 +436,6 @@ std::optional<absl::StatusOr<SandboxManager::Started>> SandboxManager::StartWarm
     return std::nullopt;
   }
   const NetworkSlot* slot = instance.network.id.empty() ? nullptr : &instance.network;
-  if (slot != nullptr) {
-    if (absl::Status s = ReadySlot(*slot, spec); !s.ok()) {
-      LOG(WARNING) << "warm create " << spec.sandbox_id() << " goes cold: " << s;
-      warm_.pool->Discard(std::move(instance));  // its slot may be half-readied
-      *fallback = "network";
-      return std::nullopt;
-    }
-    timings[AgentStage::kNetwork] = stage.Lap();
-  }
   const RuntimeSpecOptions options = SpecOptions(spec, instance.id, instance.shim_group, slot);
   WarmClaim claim{spec, BuildRuntimeSpecJson(*process, options)};
   if (absl::Status s = warm_.pool->WriteClaim(instance.id, claim); !s.ok()) {
@@ -454,12 +453,22 @@ std::optional<absl::StatusOr<SandboxManager::Started>> SandboxManager::StartWarm
       return std::nullopt;
     }
   }
+  timings[AgentStage::kWarmClaim] = stage.Lap();
+  if (slot != nullptr) {
+    if (absl::Status s = ReadySlot(*slot, spec); !s.ok()) {
+      LOG(WARNING) << "warm create " << spec.sandbox_id() << " goes cold: " << s;
+      warm_.pool->RemoveClaim(instance.id);
+      warm_.pool->Discard(std::move(instance));  // its slot may be half-readied
+      *fallback = "network";
+      return std::nullopt;
+    }
+    timings[AgentStage::kNetwork] = stage.Lap();
+  }
   {
     // From here an exit event for the instance is this sandbox's.
     absl::MutexLock lock(&mu_);
     Rekey(spec.sandbox_id(), instance.id);
   }
-  timings[AgentStage::kWarmClaim] = stage.Lap();
   absl::Status ran = instance.init.Run(InitOrderFor(*process, options), options_.init_timeout);
   timings[AgentStage::kInitExec] = stage.Lap();
   if (!ran.ok()) {

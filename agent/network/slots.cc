@@ -1,6 +1,7 @@
 #include "agent/network/slots.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -64,6 +65,20 @@ absl::Status WriteInPlace(const std::string& path, std::string_view content) {
     return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(err)));
   }
   return absl::OkStatus();
+}
+
+// Moves the calling thread to SCHED_IDLE, once: the programs it spawns (the plugins)
+// inherit it, so that slots made ahead of creates take only CPU time that nothing else
+// wants (creates, runc, the node's own work).
+void RunAtIdlePriority() {
+  thread_local bool done = false;
+  if (done) return;
+  done = true;
+  sched_param param{};
+  if (sched_setscheduler(0, SCHED_IDLE, &param) != 0) {
+    LOG(WARNING) << "network slots are made at normal priority: sched_setscheduler: "
+                 << strerror(errno);
+  }
 }
 
 bool IsLoopbackNameserver(absl::string_view address) {
@@ -294,6 +309,7 @@ int NetworkSlots::free_count() const {
 }
 
 absl::Duration NetworkSlots::Step() {
+  RunAtIdlePriority();
   // Teardowns first: they return addresses to the range.
   while (true) {
     std::string id;

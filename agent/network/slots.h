@@ -42,7 +42,10 @@ struct NetworkSlot {
 //
 // A background loop keeps `free_target` slots free (refilling after each Acquire), and
 // tears down released slots (CNI DEL, namespace unmount, folder removal); slots are
-// never reused. Thread-safe; no lock is held across plugin runs or file I/O.
+// never reused. The loop's thread, and so the plugins it runs, is SCHED_IDLE: making a
+// slot costs about as much CPU as a create, which creates on a busy node must not wait
+// for (a create that finds no free slot makes one at its own priority). Thread-safe; no lock is
+// held across plugin runs or file I/O.
 class NetworkSlots {
  public:
   struct Options {

@@ -1,5 +1,6 @@
 #include "agent/network/slots.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/network/netns.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -58,7 +60,11 @@ class NetworkSlotsTest : public ::testing::Test {
           }
           if (add && fail_) return SubprocessResult{1, R"({"msg":"no bridge"})", ""};
           // The bridge plugin leases an address; the chain after it passes its result on.
-          if (add && absl::EndsWith(call.argv[0], "/bridge")) ++next_ip_;
+          if (add && absl::EndsWith(call.argv[0], "/bridge")) {
+            ++next_ip_;
+            absl::MutexLock lock(&mu_);
+            bridge_add_policies_.push_back(sched_getscheduler(0));
+          }
           if (add) {
             r.stdout_data = absl::StrCat(R"({"ips":[{"address":"10.88.0.)", next_ip_.load(),
                                          R"(/16","gateway":"10.88.0.1"}]})");
@@ -102,6 +108,9 @@ class NetworkSlotsTest : public ::testing::Test {
   std::atomic<int> next_ip_{1};
   std::atomic<int> dels_{0};
   std::atomic<int> checks_{0};
+  absl::Mutex mu_;
+  // The scheduling policy of the thread that ran each bridge ADD, in order.
+  std::vector<int> bridge_add_policies_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> fail_{false};
   std::vector<std::string> portmap_calls_;  // "ADD|DEL <config>" (one thread calls portmap)
   std::unique_ptr<CniNetwork> cni_;
@@ -131,6 +140,12 @@ TEST_F(NetworkSlotsTest, KeepsFreeSlotsAndMakesOneInlineWhenNoneIsLeft) {
   ASSERT_TRUE(second.ok());
   EXPECT_FALSE(made_inline);
   EXPECT_TRUE(Eventually([&] { return slots_->free_count() == 2; }));  // refilled
+  // The slot made for the caller ran at the caller's priority; those made ahead, idle.
+  absl::MutexLock lock(&mu_);
+  ASSERT_GE(bridge_add_policies_.size(), 4u);
+  EXPECT_EQ(bridge_add_policies_[0], SCHED_OTHER);
+  EXPECT_EQ(bridge_add_policies_[1], SCHED_IDLE);
+  EXPECT_EQ(bridge_add_policies_.back(), SCHED_IDLE);
 }
 
 TEST_F(NetworkSlotsTest, ConfigureWritesHostsAndReleaseTearsTheSlotDown) {
