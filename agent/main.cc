@@ -44,10 +44,26 @@
 #include "internal/grpc_server_poller.h"
 #include "internal/metrics/grpc_server_metrics.h"
 #include "internal/metrics/metrics.h"
+#include "internal/tls/tls.h"
 #include "internal/validation.h"
 
-DEFINE_int32(agent_port, 5758, "Port of the agent's gRPC API (all interfaces).");
-DEFINE_string(controller, "127.0.0.1:9090", "Controller address (host:port) to register with.");
+DEFINE_int32(agent_port, 5758,
+             "Port of the agent's gRPC API; with --advertise-address, what the controller "
+             "dials.");
+DEFINE_string(listen_address, "",
+              "host:port the agent's gRPC API listens on; default 0.0.0.0:<agent-port>. Only "
+              "the controller's certificate is accepted there (mutual TLS).");
+DEFINE_string(controller, "127.0.0.1:9092",
+              "The controller's agent registration address (its --agent-bind-address).");
+DEFINE_string(tls_cert, "",
+              "PEM certificate of this agent (scripts/gen-certs.sh --agent ID: agent-ID.crt), "
+              "naming its --agent-id; re-read when the file changes.");
+DEFINE_string(tls_key, "", "PEM private key of --tls-cert.");
+DEFINE_string(tls_ca, "", "PEM certificate of the cluster CA that signed the controller's.");
+DEFINE_bool(insecure, false,
+            "INSECURE: plaintext to and from the controller, without certificates: anyone "
+            "who reaches the agent's port can create, exec into and delete its sandboxes. "
+            "For local experiments only.");
 DEFINE_string(containerd_socket, "/run/containerd/containerd.sock", "containerd's gRPC socket.");
 DEFINE_string(containerd_namespace, "fsb", "containerd namespace of fsb's containers and images.");
 DEFINE_string(snapshotter, "overlayfs", "containerd snapshotter.");
@@ -230,6 +246,16 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "--network-slots " << FLAGS_network_slots << " is negative";
     return 2;
   }
+  const fsb::TlsFiles tls{.cert = FLAGS_tls_cert, .key = FLAGS_tls_key, .ca = FLAGS_tls_ca};
+  if (!FLAGS_remove_sandbox_network) {
+    if (FLAGS_insecure) {
+      LOG(WARNING) << "INSECURE (--insecure): the agent's API takes plaintext calls from "
+                      "anyone who reaches it, and the agent registers without a certificate";
+    } else if (absl::Status s = fsb::CheckTlsFiles(tls, "--tls-"); !s.ok()) {
+      LOG(ERROR) << s.message() << "; mutual TLS with the controller is on unless --insecure";
+      return 2;
+    }
+  }
   fsb::metrics::Registry registry;
   fsb::agent::AgentMetrics metrics(&registry);
   fsb::agent::NodeNetwork node_network(network_options, fsb::Clock::Real(), &metrics);
@@ -352,11 +378,17 @@ int main(int argc, char** argv) {
                                                  warm.ImageChanged(image);
                                              });
 
-  const std::string listen = absl::StrCat("0.0.0.0:", FLAGS_agent_port);
+  const std::string listen = FLAGS_listen_address.empty()
+                                 ? absl::StrCat("0.0.0.0:", FLAGS_agent_port)
+                                 : FLAGS_listen_address;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials());
+  builder.AddListeningPort(
+      listen, FLAGS_insecure ? grpc::InsecureServerCredentials()
+                             : fsb::TlsServerCredentials(tls, fsb::ClientCertificates::kRequire,
+                                                         fsb::kControllerName));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(fsb::metrics::NewGrpcServerMetrics(&registry));
+  const fsb::metrics::GrpcServerMetrics grpc_metrics(&registry);
+  interceptors.push_back(grpc_metrics.NewFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(&service);
   builder.RegisterService(&io);
@@ -379,7 +411,10 @@ int main(int argc, char** argv) {
   info.set_pool(FLAGS_pool);
   info.set_capacity(manager.capacity());
   fsb::agent::RegistrationLoop registration(
-      grpc::CreateChannel(FLAGS_controller, grpc::InsecureChannelCredentials()), &manager, &runtime,
+      FLAGS_insecure ? grpc::CreateChannel(FLAGS_controller, grpc::InsecureChannelCredentials())
+                     : grpc::CreateCustomChannel(FLAGS_controller, fsb::TlsChannelCredentials(tls),
+                                                 fsb::TlsChannelArguments(fsb::kControllerName)),
+      &manager, &runtime,
       {.agent = info, .interval = absl::Milliseconds(FLAGS_heartbeat_interval_ms), .warm = &warm});
   // Exits reach the controller at once, not on the next heartbeat.
   // Once a (new) event stream is live, the next push re-reads every task's state from

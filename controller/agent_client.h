@@ -44,9 +44,10 @@ class AgentClient {
   virtual absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
                                      std::optional<absl::Duration> grace) = 0;
 
-  // The agent at `address` has just registered, so it is up: calls to it must not fail
-  // fast on a reconnect backoff left from while it was down (a restarted agent).
-  virtual void AgentUp(std::string_view address) = 0;
+  // Agent `agent_id` has just registered at `address`, so it is up: calls to it must not
+  // fail fast on a reconnect backoff left from while it was down (a restarted agent). With
+  // TLS, calls to `address` verify that the server's certificate names `agent_id`.
+  virtual void AgentUp(std::string_view agent_id, std::string_view address) = 0;
 };
 
 }  // namespace fsb::controller

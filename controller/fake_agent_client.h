@@ -72,7 +72,7 @@ class FakeAgentClient : public AgentClient {
     return delete_status_;
   }
 
-  void AgentUp(std::string_view address) override {
+  void AgentUp(std::string_view /*agent_id*/, std::string_view address) override {
     absl::MutexLock lock(&mu_);
     agents_up_.emplace_back(address);
   }

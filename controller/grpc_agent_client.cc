@@ -10,6 +10,7 @@
 #include "internal/deadline.h"
 #include "internal/status.h"
 #include "internal/strings.h"
+#include "internal/tls/tls.h"
 
 namespace fsb::controller {
 namespace {
@@ -51,22 +52,38 @@ absl::Status GrpcAgentClient::DeleteSandbox(std::string_view address, std::strin
   return FromGrpcStatus(Connect(address)->stub->DeleteSandbox(&ctx, req, &resp));
 }
 
-GrpcAgentClient::Connection* GrpcAgentClient::Connect(std::string_view address) {
+std::shared_ptr<GrpcAgentClient::Connection> GrpcAgentClient::Connect(std::string_view address) {
   absl::MutexLock lock(&mu_);
-  std::unique_ptr<Connection>& connection = connections_[Sv(address)];
+  std::shared_ptr<Connection>& connection = connections_[Sv(address)];
   if (connection == nullptr) {
-    connection = std::make_unique<Connection>();
-    connection->channel =
-        grpc::CreateChannel(std::string(address), grpc::InsecureChannelCredentials());
+    connection = std::make_shared<Connection>();
+    if (options_.credentials == nullptr) {
+      connection->channel =
+          grpc::CreateChannel(std::string(address), grpc::InsecureChannelCredentials());
+    } else {
+      // An address no agent registered at since the controller started is pinned to its
+      // host name, which no agent certificate carries: such calls fail the handshake.
+      auto id = agent_ids_.find(Sv(address));
+      const std::string_view name = id != agent_ids_.end() ? std::string_view(id->second)
+                                                           : address.substr(0, address.rfind(':'));
+      connection->channel = grpc::CreateCustomChannel(std::string(address), options_.credentials,
+                                                      TlsChannelArguments(name));
+    }
     connection->stub = fsb::agent::v1::AgentService::NewStub(connection->channel);
   }
-  return connection.get();
+  return connection;
 }
 
-void GrpcAgentClient::AgentUp(std::string_view address) {
+void GrpcAgentClient::AgentUp(std::string_view agent_id, std::string_view address) {
   std::shared_ptr<grpc::Channel> channel;
   {
     absl::MutexLock lock(&mu_);
+    std::string& id = agent_ids_[Sv(address)];
+    if (id != agent_id) {
+      id = std::string(agent_id);
+      connections_.erase(Sv(address));  // pinned to another name; callers keep theirs
+      return;
+    }
     auto it = connections_.find(Sv(address));
     if (it == connections_.end()) return;
     channel = it->second->channel;

@@ -10,15 +10,17 @@
 #include "absl/time/time.h"
 #include "controller/agent_client.h"
 #include "fsb/agent/v1/agent.grpc.pb.h"
+#include "grpcpp/security/credentials.h"
 
 namespace fsb::controller {
 
-// AgentClient over gRPC (insecure channels). Keeps one channel (and stub) per agent
-// address for the client's lifetime, created on first use; gRPC reconnects it as
-// needed. Deadlines are wall-clock deadlines, as gRPC requires: create calls get
-// `create_timeout`, or `pull_timeout` when they may pull the image; delete calls get the grace
-// period (or `default_grace` when the caller leaves it to the agent) plus `delete_timeout_margin`.
-// Thread-safe.
+// AgentClient over gRPC. Keeps one channel (and stub) per agent address, created on
+// first use; gRPC reconnects it as needed. With `credentials` (mutual TLS) a channel
+// verifies that the agent's certificate names the agent id registered at its address
+// (AgentUp); a new id at an address gets a new channel. Deadlines are wall-clock
+// deadlines, as gRPC requires: create calls get `create_timeout`, or `pull_timeout` when
+// they may pull the image; delete calls get the grace period (or `default_grace` when the
+// caller leaves it to the agent) plus `delete_timeout_margin`. Thread-safe.
 class GrpcAgentClient final : public AgentClient {
  public:
   struct Options {
@@ -27,6 +29,8 @@ class GrpcAgentClient final : public AgentClient {
     absl::Duration delete_timeout_margin = absl::Seconds(15);
     // The grace period agents apply when asked for none; sizes the delete deadline only.
     absl::Duration default_grace = absl::Seconds(10);
+    // Null: plaintext channels (the controller's --insecure).
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
   };
 
   explicit GrpcAgentClient(Options options);
@@ -37,7 +41,7 @@ class GrpcAgentClient final : public AgentClient {
                              std::optional<absl::Duration> grace) override;
   // Resets the connection backoff of the channel to `address`, if one exists, and starts
   // connecting it (a call right away may still fail fast; one a few ms later does not).
-  void AgentUp(std::string_view address) override;
+  void AgentUp(std::string_view agent_id, std::string_view address) override;
 
   // The channel to the agent at `address`, created on first use and kept; for the
   // controller's other calls to agents (logs, exec, images) to share it.
@@ -48,13 +52,15 @@ class GrpcAgentClient final : public AgentClient {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<fsb::agent::v1::AgentService::Stub> stub;
   };
-  // The connection to `address`, created on first use. Never null; valid as long as
-  // `this`.
-  Connection* Connect(std::string_view address);
+  // The connection to `address`, created on first use (pinned to the agent id last
+  // registered there). Never null.
+  std::shared_ptr<Connection> Connect(std::string_view address);
 
   const Options options_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::unique_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
+  // address -> the agent id registered there: the name its certificate must carry.
+  absl::flat_hash_map<std::string, std::string> agent_ids_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fsb::controller

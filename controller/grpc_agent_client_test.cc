@@ -227,12 +227,12 @@ TEST_F(GrpcAgentClientTest, AnAgentThatIsUpAgainIsReachedAtOnce) {
   ASSERT_NE(server_, nullptr);
   // It registered again: the channel reconnects now instead of after the backoff (about
   // a second), so well within 200 ms the next call gets through.
-  client_.AgentUp(address_);
+  client_.AgentUp("agent-1", address_);
   client_.Channel(address_)->WaitForConnected(std::chrono::system_clock::now() +
                                               std::chrono::milliseconds(200));
   absl::Status status = client_.DeleteSandbox(address_, "0123456789abcdef", absl::Seconds(1));
   EXPECT_TRUE(status.ok()) << status;
-  client_.AgentUp("127.0.0.1:1");  // never dialed: nothing to reset
+  client_.AgentUp("agent-2", "127.0.0.1:1");  // never dialed: nothing to reset
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 #include "internal/metrics/grpc_server_metrics.h"
 #include "internal/metrics/metrics.h"
 #include "internal/strings.h"
+#include "internal/tls/tls.h"
 
 DEFINE_string(fastpath_bind_address, "0.0.0.0:9090",
               "host:port serving the FastPath API and agent registration.");
@@ -58,6 +59,19 @@ DEFINE_string(agent_logs_timeout, "5m",
               "Deadline of a Logs call relayed to an agent without follow (a follow has none "
               "but the client's: it ends when the sandbox exits or the client leaves).");
 DEFINE_string(agent_exec_timeout, "24h", "Deadline of an Exec session relayed to an agent.");
+DEFINE_string(agent_bind_address, "0.0.0.0:9092",
+              "host:port of the agents' registration API (agents' --controller), served over "
+              "mutual TLS: an agent registers only as the agent id its certificate names.");
+DEFINE_string(tls_cert, "",
+              "PEM certificate of the controller (scripts/gen-certs.sh: controller.crt), "
+              "presented to agents; re-read when the file changes.");
+DEFINE_string(tls_key, "", "PEM private key of --tls-cert.");
+DEFINE_string(tls_ca, "",
+              "PEM certificate of the cluster CA: agents' certificates must chain to it.");
+DEFINE_bool(insecure, false,
+            "INSECURE: no TLS between the controller and its agents (anyone who reaches "
+            "--agent-bind-address can register as any agent and receive its sandboxes). "
+            "For local experiments only.");
 
 namespace {
 
@@ -127,6 +141,15 @@ int main(int argc, char** argv) {
     LOG(ERROR) << options.status().message();
     return 2;
   }
+  const fsb::TlsFiles tls{.cert = FLAGS_tls_cert, .key = FLAGS_tls_key, .ca = FLAGS_tls_ca};
+  if (FLAGS_insecure) {
+    LOG(WARNING) << "INSECURE (--insecure): agents register and are called over plaintext "
+                    "without certificates; anyone who reaches "
+                 << FLAGS_agent_bind_address << " can pose as an agent";
+  } else if (absl::Status s = fsb::CheckTlsFiles(tls, "--tls-"); !s.ok()) {
+    LOG(ERROR) << s.message() << "; mutual TLS with the agents is on unless --insecure";
+    return 2;
+  }
   std::error_code ec;
   std::filesystem::create_directories(options->data_dir, ec);
   if (ec) {
@@ -144,8 +167,10 @@ int main(int argc, char** argv) {
   fsb::Clock* clock = fsb::Clock::Real();
   fsb::metrics::Registry registry;
   fsb::controller::Scheduler scheduler(clock, {.heartbeat_timeout = options->heartbeat_timeout});
-  fsb::controller::GrpcAgentClient agents({.create_timeout = options->agent_create_timeout,
-                                           .pull_timeout = options->agent_pull_timeout});
+  fsb::controller::GrpcAgentClient agents(
+      {.create_timeout = options->agent_create_timeout,
+       .pull_timeout = options->agent_pull_timeout,
+       .credentials = FLAGS_insecure ? nullptr : fsb::TlsChannelCredentials(tls)});
   absl::StatusOr<std::unique_ptr<fsb::controller::PoolService>> pools =
       fsb::controller::PoolService::Create(&scheduler, store->get(), clock);
   if (!pools.ok()) {
@@ -165,16 +190,31 @@ int main(int argc, char** argv) {
   }
   fsb::controller::FastPathServer fastpath(sandboxes->get(), pools->get());
   // Asking for three heartbeats per timeout lets an agent miss two before it is lost.
-  fsb::controller::RegistrationServer registration(sandboxes->get(),
-                                                   options->heartbeat_timeout / 3);
+  fsb::controller::RegistrationServer registration(sandboxes->get(), options->heartbeat_timeout / 3,
+                                                   /*verify_agents=*/!FLAGS_insecure);
+  grpc::ServerBuilder agent_builder;
+  agent_builder.AddListeningPort(
+      FLAGS_agent_bind_address,
+      FLAGS_insecure ? grpc::InsecureServerCredentials()
+                     : fsb::TlsServerCredentials(tls, fsb::ClientCertificates::kRequire));
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      agent_interceptors;
+  const fsb::metrics::GrpcServerMetrics grpc_metrics(&registry);
+  agent_interceptors.push_back(grpc_metrics.NewFactory());
+  agent_builder.experimental().SetInterceptorCreators(std::move(agent_interceptors));
+  agent_builder.RegisterService(&registration);
+  std::unique_ptr<grpc::Server> agent_server = agent_builder.BuildAndStart();
+  if (agent_server == nullptr) {
+    LOG(ERROR) << "cannot listen on --agent-bind-address " << FLAGS_agent_bind_address;
+    return 1;
+  }
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options->bind_address, grpc::InsecureServerCredentials());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(fsb::metrics::NewGrpcServerMetrics(&registry));
+  interceptors.push_back(grpc_metrics.NewFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(&fastpath);
-  builder.RegisterService(&registration);
   // Logs and exec, relayed to the sandbox's agent.
   fsb::controller::SandboxIOProxy io(
       sandboxes->get(), &agents,
@@ -200,8 +240,10 @@ int main(int argc, char** argv) {
     LOG(ERROR) << admin.status();
     return 1;
   }
-  LOG(INFO) << "fsb-controller serving FastPath and agent registration on " << options->bind_address
-            << "; store " << db << "; default consistency " << FLAGS_fastpath_consistency_mode
+  LOG(INFO) << "fsb-controller serving FastPath on " << options->bind_address
+            << ", agent registration on " << FLAGS_agent_bind_address
+            << (FLAGS_insecure ? " (plaintext)" : " (mutual TLS)") << "; store " << db
+            << "; default consistency " << FLAGS_fastpath_consistency_mode
             << "; agent heartbeat timeout " << absl::FormatDuration(options->heartbeat_timeout);
 
   // Wait for SIGTERM/SIGINT, then finish in-flight calls for up to 5s; the service's
@@ -210,5 +252,6 @@ int main(int argc, char** argv) {
   LOG(INFO) << "signal " << sig << ": shutting down";
   admin->Stop();
   server->Shutdown(fsb::Deadline::In(absl::Seconds(5)).ToChrono());
+  agent_server->Shutdown(fsb::Deadline::In(absl::Seconds(1)).ToChrono());
   return 0;
 }

@@ -2,7 +2,9 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "internal/status.h"
+#include "internal/tls/tls.h"
 
 namespace fsb::controller {
 
@@ -34,9 +36,19 @@ AgentHeartbeat AgentHeartbeatFromRequest(const fsb::agent::v1::HeartbeatRequest&
   return heartbeat;
 }
 
-grpc::Status RegistrationServer::Register(grpc::ServerContext*,
+grpc::Status RegistrationServer::CheckPeer(const grpc::ServerContext* ctx,
+                                           const std::string& agent_id) const {
+  if (!verify_agents_ || PeerIs(*ctx->auth_context(), agent_id)) return grpc::Status::OK;
+  return grpc::Status(
+      grpc::StatusCode::PERMISSION_DENIED,
+      absl::StrCat("agent id \"", agent_id, "\" is not the one of the client certificate (",
+                   PeerNames(*ctx->auth_context()), ")"));
+}
+
+grpc::Status RegistrationServer::Register(grpc::ServerContext* ctx,
                                           const fsb::agent::v1::RegisterRequest* req,
                                           fsb::agent::v1::RegisterResponse* resp) {
+  if (grpc::Status s = CheckPeer(ctx, req->agent().agent_id()); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<const fsb::agent::v1::WarmTargets>> targets =
       sandboxes_->RegisterAgent(AgentRegistrationFromRequest(*req));
   if (!targets.ok()) return ToGrpcStatus(targets.status());
@@ -45,9 +57,10 @@ grpc::Status RegistrationServer::Register(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistrationServer::Heartbeat(grpc::ServerContext*,
+grpc::Status RegistrationServer::Heartbeat(grpc::ServerContext* ctx,
                                            const fsb::agent::v1::HeartbeatRequest* req,
                                            fsb::agent::v1::HeartbeatResponse* resp) {
+  if (grpc::Status s = CheckPeer(ctx, req->agent_id()); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<const fsb::agent::v1::WarmTargets>> targets =
       sandboxes_->Heartbeat(AgentHeartbeatFromRequest(*req));
   if (!targets.ok()) return ToGrpcStatus(targets.status());

@@ -13,13 +13,18 @@ AgentHeartbeat AgentHeartbeatFromRequest(const fsb::agent::v1::HeartbeatRequest&
 
 // gRPC adapter of fsb.agent.v1.Registration over a SandboxService: decode, call,
 // encode. Register answers with `heartbeat_interval`, the period agents are asked to
-// heartbeat at; both answers carry the service's warm targets for the agent. Thread-safe
+// heartbeat at; both answers carry the service's warm targets for the agent. With
+// `verify_agents` (mutual TLS) an agent speaks only for itself: a Register or Heartbeat
+// whose agent id the peer's certificate does not name is PERMISSION_DENIED. Thread-safe
 // as the service is.
 class RegistrationServer final : public fsb::agent::v1::Registration::Service {
  public:
   // `sandboxes` must outlive the server.
-  RegistrationServer(SandboxService* sandboxes, absl::Duration heartbeat_interval)
-      : sandboxes_(sandboxes), heartbeat_interval_(heartbeat_interval) {}
+  RegistrationServer(SandboxService* sandboxes, absl::Duration heartbeat_interval,
+                     bool verify_agents)
+      : sandboxes_(sandboxes),
+        heartbeat_interval_(heartbeat_interval),
+        verify_agents_(verify_agents) {}
 
   grpc::Status Register(grpc::ServerContext* ctx, const fsb::agent::v1::RegisterRequest* req,
                         fsb::agent::v1::RegisterResponse* resp) override;
@@ -27,8 +32,12 @@ class RegistrationServer final : public fsb::agent::v1::Registration::Service {
                          fsb::agent::v1::HeartbeatResponse* resp) override;
 
  private:
+  // OK when the call's peer may speak for `agent_id`.
+  grpc::Status CheckPeer(const grpc::ServerContext* ctx, const std::string& agent_id) const;
+
   SandboxService* const sandboxes_;
   const absl::Duration heartbeat_interval_;
+  const bool verify_agents_;
 };
 
 }  // namespace fsb::controller

@@ -7,11 +7,12 @@
 namespace fsb::controller {
 namespace {
 
-// Calls the adapter's methods directly: it ignores the ServerContext.
+// Calls the adapter's methods directly: without verify_agents it ignores the
+// ServerContext (tests/auth_test.cc covers the mutual-TLS check).
 class RegistrationServerTest : public ::testing::Test {
  protected:
   ServiceTestEnv env_;
-  RegistrationServer server_{&env_.service(), absl::Seconds(5)};
+  RegistrationServer server_{&env_.service(), absl::Seconds(5), /*verify_agents=*/false};
 };
 
 TEST_F(RegistrationServerTest, RegisterAddsTheAgentAndAnswersTheInterval) {

@@ -145,12 +145,19 @@ agent_name=bench-agent
 
 "${repo_root}/scripts/containerd.sh" start "${state}"
 "${repo_root}/scripts/build-test-image.sh" --address "${sock}" --namespace fsb --name "${image}"
+"${repo_root}/scripts/gen-certs.sh" --dir "${state}/pki" --agent "${agent_name}" >/dev/null
+agent_endpoint="127.0.0.1:$(free_port)"
 controller_cmd=("${build_dir}/controller/fsb-controller"
-  --fastpath-bind-address="${endpoint}" --data-dir="${state}/controller"
+  --fastpath-bind-address="${endpoint}" --agent-bind-address="${agent_endpoint}"
+  --data-dir="${state}/controller"
+  --tls-cert="${state}/pki/controller.crt" --tls-key="${state}/pki/controller.key"
+  --tls-ca="${state}/pki/ca.crt"
   --metrics-bind-address="${controller_metrics}"
   --pprof-bind-address="127.0.0.1:$(free_port)")
 agent_cmd=("${build_dir}/agent/fsb-agent"
-  --agent-port="$(free_port)" --controller="${endpoint}"
+  --agent-port="$(free_port)" --controller="${agent_endpoint}"
+  --tls-cert="${state}/pki/agent-${agent_name}.crt" --tls-key="${state}/pki/agent-${agent_name}.key"
+  --tls-ca="${state}/pki/ca.crt"
   --containerd-socket="${sock}" --containerd-namespace=fsb
   --state-dir="${state}/agent" --agent-id="${agent_name}" --node-name="$(hostname)"
   --capacity=$((requests * 2)) --metrics-bind-address="127.0.0.1:${agent_metrics_port}"

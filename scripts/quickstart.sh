@@ -81,12 +81,21 @@ cmake --build "${build_dir}" -j "${jobs}" --target fsb fsb-controller fsb-agent
 echo "quickstart: containerd answering on ${sock}"
 "${repo_root}/scripts/build-test-image.sh" --address "${sock}" --namespace fsb --name "${image}"
 
+# The cluster PKI: the controller and the agent authenticate each other (mutual TLS).
+node="$(hostname | tr '[:upper:]' '[:lower:]')"
+pki="${state}/pki"
+"${repo_root}/scripts/gen-certs.sh" --dir "${pki}" --agent "${node}"
+
 start_process fsb-controller "${build_dir}/controller/fsb-controller" \
-  --fastpath-bind-address="0.0.0.0:9090" --data-dir="${state}/controller"
+  --fastpath-bind-address="0.0.0.0:9090" --agent-bind-address="127.0.0.1:9092" \
+  --data-dir="${state}/controller" \
+  --tls-cert="${pki}/controller.crt" --tls-key="${pki}/controller.key" --tls-ca="${pki}/ca.crt"
 start_process fsb-agent "${build_dir}/agent/fsb-agent" \
-  --agent-port="${agent_port}" --controller="${endpoint}" \
+  --agent-port="${agent_port}" --controller="127.0.0.1:9092" \
   --containerd-socket="${sock}" --containerd-namespace=fsb \
-  --state-dir="${state}/agent" --node-name="$(hostname)" --warm="${image}=2"
+  --state-dir="${state}/agent" --node-name="${node}" --warm="${image}=2" \
+  --tls-cert="${pki}/agent-${node}.crt" --tls-key="${pki}/agent-${node}.key" \
+  --tls-ca="${pki}/ca.crt"
 
 export FSB_ENDPOINT="${endpoint}"
 if "${fsb}" get hello >/dev/null 2>&1; then
@@ -130,6 +139,7 @@ fsb is running. Try:
   ctr --address ${sock} -n fsb tasks ls     # containerd's view
 
 Logs: ${state}/fsb-controller.log ${state}/fsb-agent.log
+Certificates (controller <-> agent, mutual TLS): ${pki}/
 Sandbox output: ${state}/agent/logs/<sandbox id>.log
 Stop everything: ${repo_root}/scripts/quickstart.sh down
 EOF

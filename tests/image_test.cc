@@ -114,16 +114,9 @@ class ImageTest : public ::testing::Test {
     return writer->Finish();
   }
 
-  // The agent's own ImageService (at the address it registered).
+  // The agent's own ImageService, called as the controller calls it.
   std::unique_ptr<fsb::agent::v1::ImageService::Stub> AgentImages() {
-    fastpath::v1::ListAgentsRequest req;
-    fastpath::v1::ListAgentsResponse resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-    EXPECT_TRUE(stack_->fastpath().ListAgents(&ctx, req, &resp).ok());
-    EXPECT_EQ(resp.items_size(), 1);
-    return fsb::agent::v1::ImageService::NewStub(
-        grpc::CreateChannel(resp.items(0).spec().address(), grpc::InsecureChannelCredentials()));
+    return fsb::agent::v1::ImageService::NewStub(stack_->AgentChannel());
   }
 
   grpc::Status Pull(const std::string& image, fsb::agent::v1::PullImageResponse* resp) {

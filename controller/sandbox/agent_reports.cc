@@ -44,7 +44,7 @@ absl::StatusOr<std::shared_ptr<const fsb::agent::v1::WarmTargets>> AgentReports:
   const bool known = scheduler_->FindAgent(agent.id).has_value();
   absl::StatusOr<AgentHandle> handle = scheduler_->RegisterOrUpdate(agent);
   if (!handle.ok()) return handle.status();
-  agents_->AgentUp(agent.address);
+  agents_->AgentUp(agent.id, agent.address);
   if (!known) {
     RecordTable::Locked table(*table_);
     placement_->RestoreSlots(table, agent.id);

@@ -8,15 +8,27 @@
 
 namespace fsb::metrics {
 
-// A gRPC server interceptor factory that counts and times every RPC the server handles:
+// Counts and times every RPC the gRPC servers it is attached to handle:
 //   fsb_grpc_server_handled_total{method,code}   RPCs completed, by status code
 //   fsb_grpc_server_handling_seconds{method}     time from arrival to the status
 // `method` is the full gRPC name ("/fastpath.v1.FastPathService/CreateSandbox"), `code`
-// the canonical code name ("OK", "NOT_FOUND"). Register the factory with
-// ServerBuilder::experimental().SetInterceptorCreators. The families are registered in
-// `registry`, which must outlive the server. Thread-safe.
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> NewGrpcServerMetrics(
-    Registry* registry);
+// the canonical code name ("OK", "NOT_FOUND"). The families are registered in
+// `registry`, which must outlive this; attach it to each server with NewFactory (the
+// servers of a process share one). Thread-safe.
+class GrpcServerMetrics {
+ public:
+  explicit GrpcServerMetrics(Registry* registry);
+
+  // An interceptor factory for ServerBuilder::experimental().SetInterceptorCreators.
+  // `this` must outlive the server.
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> NewFactory() const;
+
+  void Record(const char* method, grpc::StatusCode code, double seconds) const;
+
+ private:
+  Family<Counter>& handled_;
+  Family<Histogram>& seconds_;
+};
 
 }  // namespace fsb::metrics
 

@@ -9,6 +9,7 @@
 #include "grpcpp/security/credentials.h"
 #include "internal/ids.h"
 #include "internal/status.h"
+#include "internal/tls/tls.h"
 
 namespace fsb::testing {
 
@@ -37,6 +38,7 @@ absl::StatusOr<std::unique_ptr<LocalStack>> LocalStack::Start(Options options) {
   auto stack =
       std::unique_ptr<LocalStack>(new LocalStack(std::move(options), *std::move(containerd)));
   stack->endpoint_ = absl::StrCat("127.0.0.1:", FreePort());
+  stack->agent_endpoint_ = absl::StrCat("127.0.0.1:", FreePort());
   stack->controller_metrics_ = absl::StrCat("127.0.0.1:", FreePort());
   stack->controller_pprof_ = absl::StrCat("127.0.0.1:", FreePort());
   stack->fastpath_ = fastpath::v1::FastPathService::NewStub(
@@ -61,6 +63,15 @@ absl::StatusOr<std::unique_ptr<LocalStack>> LocalStack::Start(Options options) {
         return s;
       }
     }
+  }
+  std::vector<std::string> gen_certs = {SourcePath("scripts/gen-certs.sh"), "--dir",
+                                        stack->pki_dir()};
+  for (int i = 0; i < stack->options_.agents; ++i) {
+    gen_certs.insert(gen_certs.end(), {"--agent", stack->agent_id(i)});
+  }
+  std::string gen_out;
+  if (RunCommand(gen_certs, &gen_out) != 0) {
+    return absl::InternalError(absl::StrCat("scripts/gen-certs.sh failed: ", gen_out));
   }
   if (absl::Status s = stack->StartController(); !s.ok()) return s;
   for (int i = 0; i < stack->options_.agents; ++i) {
@@ -87,6 +98,10 @@ LocalStack::~LocalStack() {
 absl::Status LocalStack::StartController() {
   std::vector<std::string> argv = {FSB_CONTROLLER_BIN,
                                    "--fastpath-bind-address=" + endpoint_,
+                                   "--agent-bind-address=" + agent_endpoint_,
+                                   "--tls-cert=" + pki_dir() + "/controller.crt",
+                                   "--tls-key=" + pki_dir() + "/controller.key",
+                                   "--tls-ca=" + pki_dir() + "/ca.crt",
                                    "--data-dir=" + controller_data_dir(),
                                    "--metrics-bind-address=" + controller_metrics_,
                                    "--pprof-bind-address=" + controller_pprof_,
@@ -115,28 +130,41 @@ std::string LocalStack::agent_namespace(int i) const {
 }
 
 absl::Status LocalStack::StartAgent(int i) {
-  std::vector<std::string> argv = {FSB_AGENT_BIN,
-                                   absl::StrCat("--agent-port=", agents_[i].port),
-                                   "--controller=" + endpoint_,
-                                   "--containerd-socket=" + containerd_->socket(),
-                                   "--containerd-namespace=" + agent_namespace(i),
-                                   "--state-dir=" + agent_state_dir(i),
-                                   "--agent-id=" + agent_id(i),
-                                   "--node-name=it-node",
-                                   absl::StrCat("--capacity=", options_.agent_capacity),
-                                   "--heartbeat_interval_ms=200",
-                                   "--delete_grace_ms=1000",
-                                   "--metrics-bind-address=" + agents_[i].metrics,
-                                   "--pprof-bind-address=" + agents_[i].pprof,
-                                   "--sandbox-bridge=" + agents_[i].bridge,
-                                   "--sandbox-cidr=" + agents_[i].subnet,
-                                   "--logtostderr"};
+  std::vector<std::string> argv = {
+      FSB_AGENT_BIN,
+      absl::StrCat("--agent-port=", agents_[i].port),
+      "--controller=" + agent_endpoint_,
+      absl::StrCat("--tls-cert=", pki_dir(), "/agent-", agent_id(i), ".crt"),
+      absl::StrCat("--tls-key=", pki_dir(), "/agent-", agent_id(i), ".key"),
+      "--tls-ca=" + pki_dir() + "/ca.crt",
+      "--containerd-socket=" + containerd_->socket(),
+      "--containerd-namespace=" + agent_namespace(i),
+      "--state-dir=" + agent_state_dir(i),
+      "--agent-id=" + agent_id(i),
+      "--node-name=it-node",
+      absl::StrCat("--capacity=", options_.agent_capacity),
+      "--heartbeat_interval_ms=200",
+      "--delete_grace_ms=1000",
+      "--metrics-bind-address=" + agents_[i].metrics,
+      "--pprof-bind-address=" + agents_[i].pprof,
+      "--sandbox-bridge=" + agents_[i].bridge,
+      "--sandbox-cidr=" + agents_[i].subnet,
+      "--logtostderr"};
   argv.insert(argv.end(), options_.agent_flags.begin(), options_.agent_flags.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> child =
       ChildProcess::Start(argv, absl::StrCat(dir(), "/", agent_id(i), ".log"));
   if (!child.ok()) return child.status();
   agents_[i].process = *std::move(child);
   return absl::OkStatus();
+}
+
+std::shared_ptr<grpc::Channel> LocalStack::AgentChannel(int i) const {
+  const TlsFiles controller{.cert = pki_dir() + "/controller.crt",
+                            .key = pki_dir() + "/controller.key",
+                            .ca = pki_dir() + "/ca.crt"};
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", agents_[i].port),
+                                   TlsChannelCredentials(controller),
+                                   TlsChannelArguments(agent_id(i)));
 }
 
 pid_t LocalStack::agent_pid(int i) const {

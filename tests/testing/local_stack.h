@@ -50,6 +50,14 @@ class LocalStack {
 
   const std::string& dir() const { return containerd_->dir(); }
   const std::string& endpoint() const { return endpoint_; }
+  // The controller's agent registration address (mutual TLS).
+  const std::string& agent_endpoint() const { return agent_endpoint_; }
+  // The stack's PKI (scripts/gen-certs.sh): ca.crt, controller.{crt,key},
+  // agent-<id>.{crt,key} for each agent id.
+  std::string pki_dir() const { return dir() + "/pki"; }
+  // A channel to agent i's API as the controller dials it (the controller's certificate,
+  // the agent's id pinned).
+  std::shared_ptr<grpc::Channel> AgentChannel(int i = 0) const;
   // host:port of the controller's and agent i's /metrics (and /healthz, /readyz) and
   // /debug/pprof listeners.
   const std::string& controller_metrics() const { return controller_metrics_; }
@@ -98,6 +106,7 @@ class LocalStack {
   const Options options_;
   std::unique_ptr<PrivateContainerd> containerd_;
   std::string endpoint_;
+  std::string agent_endpoint_;
   std::string controller_metrics_;
   std::string controller_pprof_;
   std::unique_ptr<ChildProcess> controller_;
