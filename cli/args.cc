@@ -37,6 +37,7 @@ Commands:
   pools     List the sandbox pools
   image     Import an image archive on the agents (image import FILE)
   bench     Create sandboxes under load; report latencies and the servers' stages
+  config    Show or edit the config file's contexts (how to reach a controller)
   version   Print the client version
   help      Show this help
 
@@ -151,11 +152,44 @@ fsb bench --image IMG [flags] [-- CMD [ARG...]]
   -- CMD [ARG...]           the sandboxes' command (default: sleep 3600)
                             exit 1 if any create (or cleanup delete) failed
 
+fsb config view             the config file, inline tokens redacted
+fsb config get-contexts     its contexts; * marks the current one
+fsb config current-context  the current context's name
+fsb config use-context NAME make NAME the current context
+fsb config set-context NAME [--endpoint HOST:PORT] [--ca FILE]
+    [--token-file FILE | --token TOKEN] [-n NS] [--tls-server-name NAME]
+    [--insecure] [--insecure-skip-tls-verify]
+                            create or update context NAME (other contexts are kept; an
+                            empty value clears a field, e.g. --ca=)
+                            The file is $FSB_CONFIG, else ~/.config/fsb/config.yaml:
+                              current-context: local
+                              contexts:
+                                - name: local
+                                  endpoint: 127.0.0.1:9090
+                                  ca: /path/ca.crt
+                                  token-file: /path/token
+                                  namespace: default
+
 Global flags:
-  --endpoint HOST:PORT      controller address (default: $FSB_ENDPOINT, else 127.0.0.1:9090)
-  -n, --namespace NS        namespace (default "default")
+  --endpoint HOST:PORT      controller address (default: $FSB_ENDPOINT, else the
+                            context's, else 127.0.0.1:9090)
+  -n, --namespace NS        namespace (default: the context's, else "default")
+  --context NAME            the config file's context to use (default: its
+                            current-context)
+  --token TOKEN             bearer token (default: $FSB_TOKEN, else the context's token or
+                            token-file)
+  --ca FILE                 PEM of the CA that signed the controller's certificate
+                            (default: $FSB_CA, else the context's ca); implies TLS
+  --tls-server-name NAME    the name to verify in the controller's certificate (default:
+                            the endpoint's host)
+  --insecure                plaintext, no token (a controller run with --insecure)
+  --insecure-skip-tls-verify
+                            TLS without verifying the controller's certificate (unsafe)
   --timeout DURATION        deadline of each request, e.g. 500ms, 30s, 2m (default 60s)
   -h, --help                show this help
+                            TLS or not: these flags, else $FSB_CA, else the context's
+                            insecure, insecure-skip-tls-verify, ca or tls-server-name;
+                            with none of them, TLS if there is a token, else plaintext
 
 Durations: whole seconds (30) or units ms, s, m, h (1h30m).
 
@@ -185,9 +219,12 @@ Examples:
   fsb rm --now job
   fsb image import app.tar --agent node-1
   fsb bench --image busybox --requests 50 --concurrency 8 --cleanup -o json
+  fsb config set-context prod --endpoint fsb.example.com:9090 --ca ca.crt \
+      --token-file ~/.fsb-token -n team-a
+  fsb config use-context prod
 
-Exit status: 0 on success, 1 on a server or connection error, 2 on a usage error;
-exec: the command's.
+Exit status: 0 on success, 1 on a server or connection error, 2 on a usage or config
+error; exec: the command's.
 )";
 
 // One bit per command word, to say which commands accept a flag.
@@ -207,7 +244,8 @@ enum CommandBit : uint32_t {
   kImageBit = 1 << 12,
   kBenchBit = 1 << 13,
   kPoolsBit = 1 << 14,
-  kAllBits = (1 << 15) - 1,
+  kConfigBit = 1 << 15,
+  kAllBits = (1 << 16) - 1,
 };
 
 struct FlagSpec {
@@ -222,6 +260,13 @@ constexpr FlagSpec kFlags[] = {
     {"namespace", 'n', true, kAllBits},
     {"timeout", 0, true, kAllBits},
     {"help", 'h', false, kAllBits},
+    {"context", 0, true, kAllBits},
+    {"token", 0, true, kAllBits},
+    {"ca", 0, true, kAllBits},
+    {"tls-server-name", 0, true, kAllBits},
+    {"insecure", 0, false, kAllBits},
+    {"insecure-skip-tls-verify", 0, false, kAllBits},
+    {"token-file", 0, true, kConfigBit},
     {"image", 0, true, kRunBit | kBenchBit},
     {"name", 0, true, kRunBit},
     {"env", 'e', true, kRunBit | kExecBit},
@@ -289,7 +334,7 @@ constexpr CommandWord kCommands[] = {
     {"rm", kDeleteBit},   {"delete", kDeleteBit}, {"update", kUpdateBit},   {"reset", kResetBit},
     {"apply", kApplyBit}, {"agents", kAgentsBit}, {"version", kVersionBit}, {"help", kHelpBit},
     {"logs", kLogsBit},   {"exec", kExecBit},     {"image", kImageBit},     {"bench", kBenchBit},
-    {"pools", kPoolsBit},
+    {"pools", kPoolsBit}, {"config", kConfigBit},
 };
 
 // Bounds of the duration flags.
@@ -926,26 +971,122 @@ absl::StatusOr<BenchCommand> BuildBench(std::string_view word, const Tokens& tok
   return bench;
 }
 
-absl::Status ApplyGlobals(const Tokens& tokens, const EnvLookup& env, GlobalOptions& global) {
-  if (env) {
-    if (std::optional<std::string> from_env = env(kEndpointEnvVar);
-        from_env && !from_env->empty()) {
-      global.endpoint = *from_env;
-    }
+// The connection flags, which `config set-context` takes as the context's new fields.
+bool IsConnectionFlag(std::string_view name) {
+  for (std::string_view f : {"endpoint", "namespace", "context", "token", "token-file", "ca",
+                             "tls-server-name", "insecure", "insecure-skip-tls-verify"}) {
+    if (f == name) return true;
   }
+  return false;
+}
+
+// Stores the global flags into `global`; the connection flags only if `connection` (they
+// mean something else to `config`).
+absl::Status ApplyGlobals(const Tokens& tokens, bool connection, GlobalOptions& global) {
+  const FlagValue* insecure = nullptr;
+  const FlagValue* tls = nullptr;  // the last flag that needs TLS
   for (const FlagValue& flag : tokens.flags) {
     std::string_view name = flag.spec->name;
+    if (name == "timeout") {
+      if (absl::Status s = Assign(ParseTimeout(flag), global.timeout); !s.ok()) return s;
+    }
+    if (!connection || !IsConnectionFlag(name)) continue;
+    if (flag.spec->takes_value && flag.value.empty()) {
+      return UsageError(absl::StrCat(flag.spelled, " is empty"));
+    }
     if (name == "endpoint") {
-      if (flag.value.empty()) return UsageError("--endpoint is empty");
       global.endpoint = flag.value;
     } else if (name == "namespace") {
       if (absl::Status s = ValidateDnsLabel("--namespace", flag.value); !s.ok()) return s;
       global.ns = flag.value;
-    } else if (name == "timeout") {
-      if (absl::Status s = Assign(ParseTimeout(flag), global.timeout); !s.ok()) return s;
+    } else if (name == "context") {
+      global.context = flag.value;
+    } else if (name == "token") {
+      global.token = flag.value;
+      tls = &flag;
+    } else if (name == "ca") {
+      global.ca_file = flag.value;
+      tls = &flag;
+    } else if (name == "tls-server-name") {
+      global.tls_server_name = flag.value;
+      tls = &flag;
+    } else if (name == "insecure") {
+      global.insecure = flag.value == "true";
+      insecure = global.insecure ? &flag : nullptr;
+    } else if (name == "insecure-skip-tls-verify") {
+      global.insecure_skip_tls_verify = flag.value == "true";
+      if (global.insecure_skip_tls_verify) tls = &flag;
     }
   }
+  if (insecure != nullptr && tls != nullptr) {
+    return UsageError(absl::StrCat("flag ", insecure->spelled,
+                                   " (plaintext) cannot be combined with ", tls->spelled));
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<ConfigCommand> BuildConfig(const Tokens& tokens) {
+  using Verb = ConfigCommand::Verb;
+  struct VerbWord {
+    std::string_view word;
+    Verb verb;
+    bool takes_name;
+  };
+  constexpr VerbWord kVerbs[] = {
+      {"view", Verb::kView, false},
+      {"get-contexts", Verb::kGetContexts, false},
+      {"current-context", Verb::kCurrentContext, false},
+      {"use-context", Verb::kUseContext, true},
+      {"set-context", Verb::kSetContext, true},
+  };
+  constexpr std::string_view kVerbList =
+      "view, get-contexts, current-context, use-context NAME or set-context NAME";
+  const std::vector<std::string>& words = tokens.positionals;
+  if (words.empty()) return UsageError(absl::StrCat("config needs a verb: ", Sv(kVerbList)));
+  const VerbWord* verb = nullptr;
+  for (const VerbWord& v : kVerbs) {
+    if (v.word == words.front()) verb = &v;
+  }
+  if (verb == nullptr) {
+    return UsageError(
+        absl::StrCat("unknown verb \"", words.front(), "\" for config: use ", Sv(kVerbList)));
+  }
+  const std::string spelled = absl::StrCat("config ", Sv(verb->word));
+  if (verb->takes_name && (words.size() != 2 || words[1].empty())) {
+    return UsageError(absl::StrCat(spelled, " takes one context NAME"));
+  }
+  if (!verb->takes_name && words.size() > 1) {
+    return UsageError(absl::StrCat("unexpected argument \"", words[1], "\" for ", spelled));
+  }
+  ConfigCommand config;
+  config.verb = verb->verb;
+  if (verb->takes_name) config.name = words[1];
+  for (const FlagValue& flag : tokens.flags) {
+    std::string_view name = flag.spec->name;
+    if (!IsConnectionFlag(name)) continue;
+    if (config.verb != Verb::kSetContext || name == "context") {
+      return UsageError(absl::StrCat("flag ", flag.spelled, " is not valid for \"", spelled, "\""));
+    }
+    ContextUpdate& update = config.update;
+    if (name == "endpoint") {
+      update.endpoint = flag.value;
+    } else if (name == "namespace") {
+      update.ns = flag.value;
+    } else if (name == "token") {
+      update.token = flag.value;
+    } else if (name == "token-file") {
+      update.token_file = flag.value;
+    } else if (name == "ca") {
+      update.ca = flag.value;
+    } else if (name == "tls-server-name") {
+      update.tls_server_name = flag.value;
+    } else if (name == "insecure") {
+      update.insecure = flag.value == "true";
+    } else if (name == "insecure-skip-tls-verify") {
+      update.insecure_skip_tls_verify = flag.value == "true";
+    }
+  }
+  return config;
 }
 
 // Binds every flag to the command: resolves short names (which may mean different flags
@@ -967,14 +1108,14 @@ absl::Status BindFlags(std::string_view word, CommandBit bit, Tokens& tokens) {
 
 }  // namespace
 
-absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args, const EnvLookup& env,
-                                     absl::Time now) {
+absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args, absl::Time now) {
   absl::StatusOr<Tokens> tokenized = Tokenize(args);
   if (!tokenized.ok()) return tokenized.status();
   Tokens tokens = *std::move(tokenized);
 
   Invocation invocation;
-  if (absl::Status s = ApplyGlobals(tokens, env, invocation.global); !s.ok()) return s;
+  const bool config = !tokens.positionals.empty() && tokens.positionals.front() == "config";
+  if (absl::Status s = ApplyGlobals(tokens, !config, invocation.global); !s.ok()) return s;
 
   bool help = false;
   for (const FlagValue& flag : tokens.flags) {
@@ -1059,6 +1200,9 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args, const
       break;
     case kBenchBit:
       built = Assign(BuildBench(word, tokens), invocation.command);
+      break;
+    case kConfigBit:
+      built = Assign(BuildConfig(tokens), invocation.command);
       break;
     case kVersionBit:
       built = NoPositionals(word, tokens);

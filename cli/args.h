@@ -12,24 +12,39 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cli/config.h"
 #include "internal/sandbox_network.h"
 
 namespace fsb::cli {
 
-// Default FastPath endpoint of fsb-controller, used when neither --endpoint nor the
-// FSB_ENDPOINT environment variable is set.
+// Defaults of the connection settings, used when neither a flag, the environment nor the
+// config file's context sets them (see ResolveSettings).
 inline constexpr std::string_view kDefaultEndpoint = "127.0.0.1:9090";
-inline constexpr std::string_view kEndpointEnvVar = "FSB_ENDPOINT";
 inline constexpr std::string_view kDefaultNamespace = "default";
 inline constexpr absl::Duration kDefaultTimeout = absl::Seconds(60);
+
+// Environment variables of the CLI.
+inline constexpr std::string_view kEndpointEnvVar = "FSB_ENDPOINT";
+inline constexpr std::string_view kTokenEnvVar = "FSB_TOKEN";
+inline constexpr std::string_view kCaEnvVar = "FSB_CA";          // a file
+inline constexpr std::string_view kConfigEnvVar = "FSB_CONFIG";  // the config file
 
 // How `ls`, `get` and `agents` render their results.
 enum class OutputFormat { kTable, kWide, kJson, kYaml };
 
-// Flags accepted by every command.
+// Flags accepted by every command, as given: ResolveSettings completes the unset ones from
+// the environment, the config file and the defaults.
 struct GlobalOptions {
-  std::string endpoint{kDefaultEndpoint};
-  std::string ns{kDefaultNamespace};
+  std::optional<std::string> endpoint;         // --endpoint; not empty
+  std::optional<std::string> ns;               // -n, --namespace; a DNS label
+  std::optional<std::string> context;          // --context; not empty
+  std::optional<std::string> token;            // --token; not empty
+  std::optional<std::string> ca_file;          // --ca; not empty
+  std::optional<std::string> tls_server_name;  // --tls-server-name; not empty
+  // --insecure: plaintext; never with --token, --ca, --tls-server-name or
+  // --insecure-skip-tls-verify.
+  bool insecure = false;
+  bool insecure_skip_tls_verify = false;  // --insecure-skip-tls-verify
   // Deadline of every RPC, measured from the moment the RPC starts. Always > 0.
   absl::Duration timeout = kDefaultTimeout;
 };
@@ -183,10 +198,24 @@ struct BenchCommand {
   bool json = false;  // -o json
 };
 
-using Command =
-    std::variant<NoCommand, HelpCommand, VersionCommand, RunCommand, ListCommand, GetCommand,
-                 UpdateCommand, ResetCommand, DeleteCommand, ApplyCommand, AgentsCommand,
-                 PoolsCommand, LogsCommand, ExecCommand, ImageImportCommand, BenchCommand>;
+// `fsb config VERB`: reads or edits the config file; never contacts the server.
+struct ConfigCommand {
+  enum class Verb {
+    kView,            // the file, inline tokens redacted
+    kGetContexts,     // a table of the contexts
+    kCurrentContext,  // the current context's name
+    kUseContext,      // makes `name` the current context
+    kSetContext,      // creates or updates `name` with `update`
+  };
+  Verb verb = Verb::kView;
+  std::string name;      // use-context, set-context: not empty
+  ContextUpdate update;  // set-context: the fields given (--endpoint, --ca, ...)
+};
+
+using Command = std::variant<NoCommand, HelpCommand, VersionCommand, RunCommand, ListCommand,
+                             GetCommand, UpdateCommand, ResetCommand, DeleteCommand, ApplyCommand,
+                             AgentsCommand, PoolsCommand, LogsCommand, ExecCommand,
+                             ImageImportCommand, BenchCommand, ConfigCommand>;
 
 // A fully parsed and validated command line.
 struct Invocation {
@@ -194,12 +223,12 @@ struct Invocation {
   Command command;
 };
 
-// Reads an environment variable; std::nullopt when unset. Injected so that the parser
+// Reads an environment variable; std::nullopt when unset. Injected so that the library
 // never touches the process environment.
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 
 // Parses the arguments after argv[0]. `now` is the wall-clock time that relative
-// expiries (--expire-in) count from.
+// expiries (--expire-in) count from. Reads no environment and no file.
 //
 // Forms: `--flag value`, `--flag=value`, `-n value`, `-nvalue`, `-n=value`; boolean
 // flags take no value (`--strong`, or `--strong=true|false`) and short ones combine
@@ -210,16 +239,17 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 // --publish, --remove-label, --agent-metrics and -f accumulate; other repeated flags
 // keep the last value. A short flag may stand for
 // different long flags in different commands (`-l` is --label for run and update,
-// --selector for ls). The endpoint is --endpoint, else FSB_ENDPOINT, else
-// kDefaultEndpoint.
+// --selector for ls). For `config set-context` the connection flags (--endpoint, --ca,
+// --token, --token-file, -n, --tls-server-name, --insecure, --insecure-skip-tls-verify)
+// are the context's new fields, an empty value clearing one; the other config verbs
+// take none of them.
 //
 // Returns INVALID_ARGUMENT with a message naming the offending argument for every usage
 // error: unknown command or flag, a flag not valid for the command, a missing value or
 // positional argument, a malformed or out-of-range value, invalid names, conflicting
-// flags (--expire-in with --expire-at, --grace with --now, ...), `update` without
-// anything to change, `bench` with --concurrency above --requests.
-absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args, const EnvLookup& env,
-                                     absl::Time now);
+// flags (--expire-in with --expire-at, --grace with --now, --insecure with --token, ...),
+// `update` without anything to change, `bench` with --concurrency above --requests.
+absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args, absl::Time now);
 
 // The usage text printed by `fsb help`. Ends with a newline.
 std::string_view UsageText();

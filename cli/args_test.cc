@@ -20,23 +20,15 @@ using ::testing::Pair;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
-EnvLookup EnvOf(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
-Invocation ParseOk(const std::vector<std::string>& args, const EnvLookup& env = EnvOf({})) {
-  absl::StatusOr<Invocation> parsed = ParseArgs(args, env, kNow);
+Invocation ParseOk(const std::vector<std::string>& args) {
+  absl::StatusOr<Invocation> parsed = ParseArgs(args, kNow);
   EXPECT_TRUE(parsed.ok()) << parsed.status();
   return parsed.ok() ? *std::move(parsed) : Invocation{};
 }
 
 template <typename T>
-T ParseAs(const std::vector<std::string>& args, const EnvLookup& env = EnvOf({})) {
-  Invocation invocation = ParseOk(args, env);
+T ParseAs(const std::vector<std::string>& args) {
+  Invocation invocation = ParseOk(args);
   const T* command = std::get_if<T>(&invocation.command);
   EXPECT_NE(command, nullptr) << "wrong command kind " << invocation.command.index();
   return command != nullptr ? *command : T{};
@@ -95,7 +87,7 @@ TEST(ParseArgsTest, EverythingAfterDashDashIsTheCommand) {
   const auto& run = std::get<RunCommand>(invocation.command);
   EXPECT_THAT(run.command, ElementsAre("ls", "--name", "x", "-n", "other", "--", "-h"));
   EXPECT_EQ(run.name, "");
-  EXPECT_EQ(invocation.global.ns, "default");
+  EXPECT_EQ(invocation.global.ns, std::nullopt);
 }
 
 TEST(ParseArgsTest, FlagValueMayStartWithDash) {
@@ -126,27 +118,71 @@ TEST(ParseArgsTest, NamespaceInEveryFormAndPosition) {
   }
 }
 
-TEST(ParseArgsTest, GlobalDefaults) {
+TEST(ParseArgsTest, GlobalDefaultsAreUnsetForResolveSettings) {
   Invocation invocation = ParseOk({"ls"});
-  EXPECT_EQ(invocation.global.endpoint, "127.0.0.1:9090");
-  EXPECT_EQ(invocation.global.ns, "default");
+  EXPECT_EQ(invocation.global.endpoint, std::nullopt);
+  EXPECT_EQ(invocation.global.ns, std::nullopt);
+  EXPECT_EQ(invocation.global.context, std::nullopt);
+  EXPECT_EQ(invocation.global.token, std::nullopt);
+  EXPECT_EQ(invocation.global.ca_file, std::nullopt);
+  EXPECT_EQ(invocation.global.tls_server_name, std::nullopt);
+  EXPECT_FALSE(invocation.global.insecure);
+  EXPECT_FALSE(invocation.global.insecure_skip_tls_verify);
   EXPECT_EQ(invocation.global.timeout, absl::Seconds(60));
 }
 
-TEST(ParseArgsTest, EndpointFlagBeatsEnvironmentBeatsDefault) {
-  EXPECT_EQ(ParseOk({"ls"}, EnvOf({{"FSB_ENDPOINT", "env-host:1"}})).global.endpoint, "env-host:1");
-  EXPECT_EQ(ParseOk({"ls", "--endpoint", "flag-host:2"}, EnvOf({{"FSB_ENDPOINT", "env-host:1"}}))
-                .global.endpoint,
-            "flag-host:2");
-  EXPECT_EQ(ParseOk({"--endpoint=flag-host:2", "ls"}, EnvOf({{"FSB_ENDPOINT", "env-host:1"}}))
-                .global.endpoint,
-            "flag-host:2");
-  // An empty variable counts as unset.
-  EXPECT_EQ(ParseOk({"ls"}, EnvOf({{"FSB_ENDPOINT", ""}})).global.endpoint, "127.0.0.1:9090");
-  // Only FSB_ENDPOINT is consulted.
-  EXPECT_EQ(ParseOk({"ls"}, EnvOf({{"ENDPOINT", "x:1"}})).global.endpoint, "127.0.0.1:9090");
-  // A null lookup is allowed.
-  EXPECT_EQ(ParseOk({"ls"}, EnvLookup()).global.endpoint, "127.0.0.1:9090");
+TEST(ParseArgsTest, ConnectionFlagsInEveryPosition) {
+  Invocation invocation =
+      ParseOk({"--endpoint=h:1", "--context", "prod", "ls", "--token", "t0k", "--ca", "ca.crt",
+               "--tls-server-name=fsb-controller", "--insecure-skip-tls-verify"});
+  EXPECT_THAT(invocation.global.endpoint, Optional(std::string("h:1")));
+  EXPECT_THAT(invocation.global.context, Optional(std::string("prod")));
+  EXPECT_THAT(invocation.global.token, Optional(std::string("t0k")));
+  EXPECT_THAT(invocation.global.ca_file, Optional(std::string("ca.crt")));
+  EXPECT_THAT(invocation.global.tls_server_name, Optional(std::string("fsb-controller")));
+  EXPECT_TRUE(invocation.global.insecure_skip_tls_verify);
+  EXPECT_TRUE(ParseOk({"get", "x", "--insecure"}).global.insecure);
+  // The last value counts: --insecure=false undoes --insecure.
+  EXPECT_FALSE(ParseOk({"ls", "--insecure", "--insecure=false", "--token", "t"}).global.insecure);
+}
+
+TEST(ParseArgsTest, ConfigVerbs) {
+  using Verb = ConfigCommand::Verb;
+  EXPECT_EQ(ParseAs<ConfigCommand>({"config", "view"}).verb, Verb::kView);
+  EXPECT_EQ(ParseAs<ConfigCommand>({"config", "get-contexts"}).verb, Verb::kGetContexts);
+  EXPECT_EQ(ParseAs<ConfigCommand>({"config", "current-context"}).verb, Verb::kCurrentContext);
+  ConfigCommand use = ParseAs<ConfigCommand>({"config", "use-context", "prod"});
+  EXPECT_EQ(use.verb, Verb::kUseContext);
+  EXPECT_EQ(use.name, "prod");
+  EXPECT_EQ(use.update, ContextUpdate{});
+}
+
+TEST(ParseArgsTest, SetContextTakesTheConnectionFlagsAsTheContextsFields) {
+  Invocation invocation =
+      ParseOk({"config", "set-context", "prod", "--endpoint", "h:1", "--ca=", "--token-file", "/t",
+               "-n", "team", "--tls-server-name", "fsb", "--insecure-skip-tls-verify"});
+  const auto& set = std::get<ConfigCommand>(invocation.command);
+  EXPECT_EQ(set.verb, ConfigCommand::Verb::kSetContext);
+  EXPECT_EQ(set.name, "prod");
+  ContextUpdate expected;
+  expected.endpoint = "h:1";
+  expected.ca = "";  // clears the field
+  expected.token_file = "/t";
+  expected.ns = "team";
+  expected.tls_server_name = "fsb";
+  expected.insecure_skip_tls_verify = true;
+  EXPECT_EQ(set.update, expected);
+  // They are not this invocation's own connection settings.
+  EXPECT_EQ(invocation.global.endpoint, std::nullopt);
+  EXPECT_EQ(invocation.global.ns, std::nullopt);
+
+  ContextUpdate plaintext;
+  plaintext.insecure = false;
+  plaintext.token = "t0k";
+  EXPECT_EQ(
+      ParseAs<ConfigCommand>({"config", "set-context", "dev", "--insecure=false", "--token", "t0k"})
+          .update,
+      plaintext);
 }
 
 TEST(ParseArgsTest, Timeout) {
@@ -316,7 +352,7 @@ struct UsageErrorCase {
 class UsageErrorTest : public ::testing::TestWithParam<UsageErrorCase> {};
 
 TEST_P(UsageErrorTest, IsInvalidArgumentNamingTheProblem) {
-  absl::StatusOr<Invocation> parsed = ParseArgs(GetParam().args, EnvOf({}), kNow);
+  absl::StatusOr<Invocation> parsed = ParseArgs(GetParam().args, kNow);
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(parsed.status().message()), HasSubstr(GetParam().message));
@@ -370,6 +406,27 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{{"--timeout", "-5s", "ls"}, "must be positive"},
         UsageErrorCase{{"--endpoint=", "ls"}, "--endpoint is empty"},
         UsageErrorCase{{"-n", "Bad", "ls"}, "--namespace \"Bad\" is invalid"},
+        UsageErrorCase{{"ls", "--token="}, "--token is empty"},
+        UsageErrorCase{{"ls", "--ca", ""}, "--ca is empty"},
+        UsageErrorCase{{"ls", "--context="}, "--context is empty"},
+        UsageErrorCase{{"ls", "--insecure", "--token", "t"},
+                       "flag --insecure (plaintext) cannot be combined with --token"},
+        UsageErrorCase{{"--ca", "x", "ls", "--insecure"},
+                       "flag --insecure (plaintext) cannot be combined with --ca"},
+        UsageErrorCase{{"ls", "--insecure", "--insecure-skip-tls-verify"},
+                       "cannot be combined with --insecure-skip-tls-verify"},
+        UsageErrorCase{{"ls", "--token-file", "f"}, "flag --token-file is not valid for \"ls\""},
+        UsageErrorCase{{"config"}, "config needs a verb: view, get-contexts"},
+        UsageErrorCase{{"config", "show"}, "unknown verb \"show\" for config"},
+        UsageErrorCase{{"config", "use-context"}, "config use-context takes one context NAME"},
+        UsageErrorCase{{"config", "set-context", "a", "b"},
+                       "config set-context takes one context NAME"},
+        UsageErrorCase{{"config", "view", "extra"},
+                       "unexpected argument \"extra\" for config view"},
+        UsageErrorCase{{"config", "view", "--endpoint", "h:1"},
+                       "flag --endpoint is not valid for \"config view\""},
+        UsageErrorCase{{"config", "set-context", "a", "--context", "b"},
+                       "flag --context is not valid for \"config set-context\""},
         // run's new flags
         UsageErrorCase{{"run", "--image", "b", "--request-id="}, "--request-id is empty"},
         UsageErrorCase{{"run", "--image", "b", "--request-id", "a b"},
@@ -477,6 +534,19 @@ TEST(UsageTextTest, MentionsEveryCommandAndGlobalFlag) {
                            "help",
                            "--endpoint",
                            "FSB_ENDPOINT",
+                           "config",
+                           "set-context",
+                           "use-context",
+                           "--context",
+                           "--token",
+                           "FSB_TOKEN",
+                           "--ca",
+                           "FSB_CA",
+                           "FSB_CONFIG",
+                           "~/.config/fsb/config.yaml",
+                           "--insecure",
+                           "--insecure-skip-tls-verify",
+                           "--tls-server-name",
                            "--namespace",
                            "--timeout",
                            "--image",
@@ -558,7 +628,7 @@ TEST(ParseArgsTest, ExecTakesTheCommandAfterDashDash) {
 TEST(ParseArgsTest, ShortFlagsThatDifferByCommandNeedTheCommandFirst) {
   EXPECT_TRUE(ParseAs<LogsCommand>({"logs", "box", "-f"}).follow);
   EXPECT_THAT(ParseAs<ApplyCommand>({"apply", "-f", "x.yaml"}).files, ElementsAre("x.yaml"));
-  absl::StatusOr<Invocation> parsed = ParseArgs({"-f", "logs", "box"}, EnvOf({}), kNow);
+  absl::StatusOr<Invocation> parsed = ParseArgs({"-f", "logs", "box"}, kNow);
   ASSERT_FALSE(parsed.ok());
   EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("put it after the command"));
 }

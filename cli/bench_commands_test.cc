@@ -136,7 +136,7 @@ class BenchCommandsTest : public ::testing::Test {
   int Fsb(const std::vector<std::string>& args) {
     CliContext context;
     context.env = [](std::string_view) { return std::nullopt; };
-    context.connect = [this](const std::string& endpoint) {
+    context.connect = [this](const Connection&) {
       ++connects_;
       return fp::FastPathService::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
     };

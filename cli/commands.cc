@@ -17,11 +17,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cli/config_commands.h"
 #include "cli/format.h"
 #include "cli/http_get.h"
 #include "cli/manifest.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "internal/deadline.h"
 #include "internal/ids.h"
 #include "internal/sandbox_network.h"
@@ -216,8 +215,9 @@ class ExecInputPump {
 // need no server never touch the network. Not thread-safe; lives for one Run.
 class Executor {
  public:
-  Executor(const GlobalOptions& global, const CliContext& context)
-      : global_(global),
+  Executor(const ClientSettings& settings, const CliContext& context)
+      : settings_(settings),
+        env_(context.env),
         connect_(context.connect),
         in_(*context.in),
         out_(*context.out),
@@ -247,7 +247,7 @@ class Executor {
     CreateRequest request;
     request.set_image(run.image);
     request.set_name(run.name);
-    request.set_namespace_(global_.ns);
+    request.set_namespace_(settings_.ns);
     request.set_pool_ref(run.pool);
     request.set_working_dir(run.workdir);
     request.set_consistency_mode(run.strong ? fastpath::v1::STRONG : fastpath::v1::FAST);
@@ -288,7 +288,7 @@ class Executor {
 
   int operator()(const ListCommand& list) {
     ListRequest request;
-    request.set_namespace_(list.all_namespaces ? "" : global_.ns);
+    request.set_namespace_(list.all_namespaces ? "" : settings_.ns);
     request.set_label_selector(list.selector);
     ListResponse response;
     grpc::Status status = Call(&FastPathService::StubInterface::ListSandboxes, request, response);
@@ -310,7 +310,7 @@ class Executor {
         if (response.items().empty()) {
           err_ << "No sandboxes found "
                << (list.all_namespaces ? "in any namespace"
-                                       : absl::StrCat("in namespace \"", global_.ns, "\""));
+                                       : absl::StrCat("in namespace \"", settings_.ns, "\""));
           if (!list.selector.empty()) err_ << " matching \"" << list.selector << "\"";
           err_ << ".\n";
           return kExitOk;
@@ -325,7 +325,7 @@ class Executor {
   int operator()(const GetCommand& get) {
     GetRequest request;
     request.set_sandbox_name(get.name);
-    request.set_namespace_(global_.ns);
+    request.set_namespace_(settings_.ns);
     if (get.output == OutputFormat::kJson || get.output == OutputFormat::kYaml) {
       Sandbox sandbox;
       grpc::Status status =
@@ -343,7 +343,7 @@ class Executor {
   // Sends the requests of UpdateRequests in order and stops at the first failure.
   int operator()(const UpdateCommand& update) {
     UpdateResponse response;
-    for (const UpdateRequest& request : UpdateRequests(update, global_.ns)) {
+    for (const UpdateRequest& request : UpdateRequests(update, settings_.ns)) {
       if (int code = SendUpdate(request, response); code != kExitOk) return code;
     }
     out_ << "sandbox/" << update.name << " updated\n";
@@ -357,7 +357,7 @@ class Executor {
   int operator()(const ResetCommand& reset) {
     UpdateRequest request;
     request.set_sandbox_name(reset.name);
-    request.set_namespace_(global_.ns);
+    request.set_namespace_(settings_.ns);
     request.set_reset_revision(absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", now_, absl::UTCTimeZone()));
     UpdateResponse response;
     if (int code = SendUpdate(request, response); code != kExitOk) return code;
@@ -392,7 +392,7 @@ class Executor {
       }
       DeleteRequest request;
       request.set_sandbox_name(name);
-      request.set_namespace_(global_.ns);
+      request.set_namespace_(settings_.ns);
       if (del.grace_period_seconds) request.set_grace_period_seconds(*del.grace_period_seconds);
       DeleteResponse response;
       grpc::Status status =
@@ -434,7 +434,7 @@ class Executor {
 
   int Apply(Sandbox sandbox) {
     if (sandbox.metadata().namespace_().empty()) {
-      sandbox.mutable_metadata()->set_namespace_(global_.ns);
+      sandbox.mutable_metadata()->set_namespace_(settings_.ns);
     }
     const std::string name = sandbox.metadata().name();
     ApplyRequest request;
@@ -501,13 +501,13 @@ class Executor {
     }
     fastpath::v1::LogsRequest request;
     request.set_sandbox_name(logs.name);
-    request.set_namespace_(global_.ns);
+    request.set_namespace_(settings_.ns);
     request.set_follow(logs.follow);
     request.set_tail_lines(logs.tail_lines);
     request.set_since_unix_seconds(logs.since_unix_seconds);
     grpc::ClientContext context;
     // A follow lasts until the sandbox exits or the user stops fsb: no deadline.
-    if (!logs.follow) context.set_deadline(Deadline::In(global_.timeout).ToChrono());
+    if (!logs.follow) context.set_deadline(Deadline::In(settings_.timeout).ToChrono());
     std::unique_ptr<grpc::ClientReaderInterface<fsb::agent::v1::LogChunk>> reader =
         IoStub().Logs(&context, request);
     LogPrinter printer(out_, err_, logs.timestamps);
@@ -524,7 +524,7 @@ class Executor {
     context.set_deadline(Deadline::In(kExecDeadline).ToChrono());
     std::unique_ptr<ExecInputPump::Stream> stream = IoStub().Exec(&context);
     if (!stream->Write(
-            ExecStartRequest(exec, global_.ns, exec.tty ? terminal->Size() : std::nullopt))) {
+            ExecStartRequest(exec, settings_.ns, exec.tty ? terminal->Size() : std::nullopt))) {
       return Fail(stream->Finish());
     }
     std::optional<int> exit_code;
@@ -570,7 +570,7 @@ class Executor {
       return kExitServerError;
     }
     grpc::ClientContext context;
-    context.set_deadline(Deadline::In(std::max(global_.timeout, kMinImportDeadline)).ToChrono());
+    context.set_deadline(Deadline::In(std::max(settings_.timeout, kMinImportDeadline)).ToChrono());
     ImportImageResponse response;
     std::unique_ptr<grpc::ClientWriterInterface<ImportImageRequest>> writer =
         ImagesStub().ImportImage(&context, &response);
@@ -616,14 +616,18 @@ class Executor {
     return exit_code;
   }
 
+  int operator()(const ConfigCommand& config) {
+    return RunConfigCommand(config, ConfigPath(env_), out_, err_);
+  }
+
   int operator()(const BenchCommand& bench) {
     FastPathService::StubInterface* stub = Stub();
     if (stub == nullptr) return Fail(NoConnection());
-    const absl::Duration timeout = global_.timeout;
+    const absl::Duration timeout = settings_.timeout;
     BenchEnv env{.stub = stub,
                  .http_get = http_get_,
-                 .endpoint = global_.endpoint,
-                 .ns = global_.ns,
+                 .endpoint = settings_.connection.endpoint,
+                 .ns = settings_.ns,
                  .timeout = timeout,
                  .run_id = RandomHex(4)};
     if (!env.http_get) {
@@ -643,25 +647,27 @@ class Executor {
  private:
   // The FastPath stub, connected on first use; nullptr when the factory gives none.
   FastPathService::StubInterface* Stub() {
-    if (stub_ == nullptr && connect_) stub_ = connect_(global_.endpoint);
+    if (stub_ == nullptr) stub_ = NewStub<FastPathService>(connect_);
     return stub_.get();
   }
 
   grpc::Status NoConnection() const {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        absl::StrCat("cannot connect to ", global_.endpoint));
+                        absl::StrCat("cannot connect to ", settings_.connection.endpoint));
   }
 
-  // `stub` of `Service`, connected on first use: by `factory` when set, else over an
-  // insecure channel to the endpoint.
+  // A stub of `Service`: by `factory` when set, else over NewChannel.
+  template <typename Service, typename Factory>
+  std::unique_ptr<typename Service::StubInterface> NewStub(const Factory& factory) const {
+    return factory ? factory(settings_.connection)
+                   : Service::NewStub(NewChannel(settings_.connection));
+  }
+
+  // `stub` of `Service`, connected on first use.
   template <typename Service, typename Factory>
   typename Service::StubInterface& Connected(std::unique_ptr<typename Service::StubInterface>& stub,
                                              const Factory& factory) {
-    if (stub == nullptr) {
-      stub = factory ? factory(global_.endpoint)
-                     : Service::NewStub(grpc::CreateChannel(global_.endpoint,
-                                                            grpc::InsecureChannelCredentials()));
-    }
+    if (stub == nullptr) stub = NewStub<Service>(factory);
     return *stub;
   }
 
@@ -684,7 +690,7 @@ class Executor {
     FastPathService::StubInterface* stub = Stub();
     if (stub == nullptr) return NoConnection();
     grpc::ClientContext context;
-    context.set_deadline(Deadline::In(global_.timeout + extra).ToChrono());
+    context.set_deadline(Deadline::In(settings_.timeout + extra).ToChrono());
     return (stub->*method)(&context, request, &response);
   }
 
@@ -703,13 +709,8 @@ class Executor {
   int Fail(const grpc::Status& grpc_status) {
     absl::Status status = FromGrpcStatus(grpc_status);
     err_ << "fsb: error: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
-         << "\n";
-    if (status.code() == absl::StatusCode::kUnavailable) {
-      err_ << "fsb: is fsb-controller reachable at " << global_.endpoint
-           << "? Set --endpoint or FSB_ENDPOINT.\n";
-    } else if (status.code() == absl::StatusCode::kDeadlineExceeded) {
-      err_ << "fsb: no answer within --timeout " << absl::FormatDuration(global_.timeout) << ".\n";
-    }
+         << "\n"
+         << FailureHint(status, settings_);
     return kExitServerError;
   }
 
@@ -728,7 +729,8 @@ class Executor {
                                                : FormatResourceYaml(message));
   }
 
-  const GlobalOptions& global_;
+  const ClientSettings& settings_;
+  const EnvLookup& env_;
   const StubFactory& connect_;
   std::istream& in_;
   std::ostream& out_;
@@ -743,12 +745,45 @@ class Executor {
   std::unique_ptr<fastpath::v1::Images::StubInterface> images_stub_;
 };
 
+// Whether `command` talks to the server (and so needs the connection settings).
+bool NeedsServer(const Command& command) {
+  return !std::holds_alternative<NoCommand>(command) &&
+         !std::holds_alternative<HelpCommand>(command) &&
+         !std::holds_alternative<VersionCommand>(command) &&
+         !std::holds_alternative<ConfigCommand>(command);
+}
+
+// The settings of a command that needs the server: the flags completed from the
+// environment and the config file.
+absl::StatusOr<ClientSettings> LoadSettings(const GlobalOptions& flags, const EnvLookup& env) {
+  const std::optional<std::string> path = ConfigPath(env);
+  CliConfig config;
+  if (path) {
+    absl::StatusOr<CliConfig> loaded = LoadConfig(*path);
+    if (!loaded.ok()) return loaded.status();
+    config = *std::move(loaded);
+  }
+  return ResolveSettings(flags, env, config, path.value_or(""));
+}
+
 }  // namespace
 
 int Run(const std::vector<std::string>& args, const CliContext& context) {
-  absl::StatusOr<Invocation> invocation = ParseArgs(args, context.env, context.now);
+  absl::StatusOr<Invocation> invocation = ParseArgs(args, context.now);
   if (!invocation.ok()) return UsageFailure(*context.err, invocation.status().message());
-  Executor executor(invocation->global, context);
+  ClientSettings settings;
+  if (NeedsServer(invocation->command)) {
+    absl::StatusOr<ClientSettings> resolved = LoadSettings(invocation->global, context.env);
+    if (!resolved.ok()) {
+      *context.err << "fsb: error: " << resolved.status().message() << "\n";
+      return kExitUsage;
+    }
+    settings = *std::move(resolved);
+    for (const std::string& warning : settings.warnings) {
+      *context.err << "fsb: warning: " << warning << "\n";
+    }
+  }
+  Executor executor(settings, context);
   return std::visit(executor, invocation->command);
 }
 

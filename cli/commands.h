@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "cli/args.h"
 #include "cli/bench.h"
+#include "cli/connection.h"
 #include "cli/exec_terminal.h"
 #include "fastpath/v1/fastpath.grpc.pb.h"
 
@@ -33,22 +34,23 @@ inline constexpr absl::Duration kMinImportDeadline = absl::Minutes(30);
 // The size of the data messages of an image import.
 inline constexpr size_t kImportChunkBytes = 1 << 20;
 
-// Connects to the FastPath API at `endpoint` ("host:port"). Called at most once per
-// Run, and only when the command needs the server.
+// Connects to the FastPath API as `connection` says. Called at most once per Run, and
+// only when the command needs the server.
 using StubFactory = std::function<std::unique_ptr<fastpath::v1::FastPathService::StubInterface>(
-    const std::string& endpoint)>;
+    const Connection& connection)>;
 
-// Connects to the SandboxIO API (logs, exec) at `endpoint`.
+// Connects to the SandboxIO API (logs, exec).
 using IoStubFactory = std::function<std::unique_ptr<fastpath::v1::SandboxIO::StubInterface>(
-    const std::string& endpoint)>;
+    const Connection& connection)>;
 
-// Connects to the Images API (image import) at `endpoint`.
+// Connects to the Images API (image import).
 using ImagesStubFactory = std::function<std::unique_ptr<fastpath::v1::Images::StubInterface>(
-    const std::string& endpoint)>;
+    const Connection& connection)>;
 
-// What a run of `fsb` needs from the process: the environment, the way to reach the
-// server, the standard streams (all three non-null) and the wall-clock time (for AGE
-// columns, --expire-in and reset revisions).
+// What a run of `fsb` needs from the process: the environment (which also locates the
+// config file, see ConfigPath), the standard streams (all three non-null) and the
+// wall-clock time (for AGE columns, --expire-in and reset revisions). The stub factories
+// are seams for tests; unset, each connects with NewChannel(connection).
 struct CliContext {
   EnvLookup env;
   StubFactory connect;
@@ -56,11 +58,11 @@ struct CliContext {
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
   absl::Time now;
-  // For `logs` and `exec`; unset: an insecure gRPC channel to the endpoint.
+  // For `logs` and `exec`.
   IoStubFactory connect_io;
   // The local end of `exec`; unset: NewProcessTerminal().
   std::function<std::unique_ptr<ExecTerminal>()> terminal;
-  // For `image import`; unset: an insecure gRPC channel to the endpoint.
+  // For `image import`.
   ImagesStubFactory connect_images;
   // Reads the /metrics pages for `bench`; unset: HttpGet with a deadline of --timeout.
   HttpGetter http_get;
@@ -71,11 +73,15 @@ struct CliContext {
 // Guarantees: a usage error prints "fsb: error: <problem>" and a hint to stderr, returns
 // kExitUsage and never calls `connect`; for `apply` this includes a file that cannot be
 // read or is not a valid Sandbox manifest — every file is read and checked before the
-// first RPC. A failed RPC prints "fsb: error: <CODE>: <message>" to stderr and returns
-// kExitServerError. Results go to `out`, diagnostics to `err`. Every RPC carries a
-// deadline of --timeout (DeleteSandbox: plus --grace, which the server may wait), except
-// the streams: `logs -f` has none (it ends when the sandbox exits, or on Ctrl-C) and
-// `exec` has kExecDeadline, `image import` max(--timeout, kMinImportDeadline).
+// first RPC. Before a command that needs the server, the config file is read and the
+// settings resolved (ResolveSettings); a config error prints "fsb: error: <problem>"
+// and returns kExitUsage, and each warning "fsb: warning: <warning>". `config` verbs
+// run RunConfigCommand and never connect. A failed RPC prints "fsb: error: <CODE>:
+// <message>" and the lines of FailureHint to stderr and returns kExitServerError. Results go to
+// `out`, diagnostics to `err`. Every RPC carries a deadline of --timeout (DeleteSandbox: plus
+// --grace, which the server may wait), except the streams: `logs -f` has none (it ends when the
+// sandbox exits, or on Ctrl-C) and `exec` has kExecDeadline, `image import` max(--timeout,
+// kMinImportDeadline).
 //
 // `image import` opens FILE before connecting (exit 1 when it cannot be read), streams it
 // in kImportChunkBytes pieces, prints "AGENT: imported IMG[, IMG...]" per agent that

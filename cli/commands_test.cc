@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "cli/temp_dir_testing.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -43,6 +45,7 @@ using ::testing::Pair;
 using ::testing::Return;
 using ::testing::SaveArg;
 using ::testing::SetArgPointee;
+using ::testing::SizeIs;
 using ::testing::StartsWith;
 using ::testing::StrictMock;
 using ::testing::UnorderedElementsAre;
@@ -135,9 +138,10 @@ class CliTest : public ::testing::Test {
       if (it == env_.end()) return std::nullopt;
       return it->second;
     };
-    context.connect = [this](const std::string& endpoint)
+    context.connect = [this](const Connection& connection)
         -> std::unique_ptr<fastpath::v1::FastPathService::StubInterface> {
-      connected_endpoints_.push_back(endpoint);
+      connected_endpoints_.push_back(connection.endpoint);
+      connections_.push_back(connection);
       return std::move(owned_stub_);
     };
     context.in = &in_;
@@ -152,6 +156,7 @@ class CliTest : public ::testing::Test {
   StrictMock<MockFastPathStub>& stub_ = *owned_stub_;
   std::map<std::string, std::string> env_;
   std::vector<std::string> connected_endpoints_;
+  std::vector<Connection> connections_;
   std::istringstream in_;
   std::ostringstream out_;
   std::ostringstream err_;
@@ -245,6 +250,59 @@ TEST_F(CliTest, EndpointComesFromFlagThenEnvironment) {
   EXPECT_CALL(stub_, ListSandboxes(_, _, _)).WillOnce(Return(grpc::Status::OK));
   EXPECT_EQ(RunCli({"ls", "--endpoint", "flag-host:2"}), 0);
   EXPECT_THAT(connected_endpoints_, ElementsAre("flag-host:2"));
+}
+
+TEST_F(CliTest, TheCurrentContextReachesTheConnectionAndTheRequests) {
+  testing::ScopedTempDir dir;
+  dir.Write("token", "t0k\n");
+  env_["FSB_CONFIG"] = dir.Write("config.yaml", R"(current-context: prod
+contexts:
+  - {name: prod, endpoint: "ctrl:9090", namespace: team-a, token-file: token}
+)");
+  ListRequest sent;
+  EXPECT_CALL(stub_, ListSandboxes(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Return(grpc::Status::OK)));
+  EXPECT_EQ(RunCli({"ls"}), 0) << err_.str();
+  EXPECT_EQ(sent.namespace_(), "team-a");
+  ASSERT_THAT(connections_, SizeIs(1));
+  EXPECT_EQ(connections_[0].endpoint, "ctrl:9090");
+  EXPECT_EQ(connections_[0].transport, Transport::kTls);
+  EXPECT_EQ(connections_[0].token, "t0k");
+}
+
+TEST_F(CliTest, ABadConfigExitsTwoWithoutConnecting) {
+  testing::ScopedTempDir dir;
+  const std::string path = dir.Write("config.yaml", "contexts: [{name: a, tokn: x}]\n");
+  env_["FSB_CONFIG"] = path;
+  EXPECT_EQ(RunCli({"ls"}), 2);
+  EXPECT_EQ(err_.str(),
+            absl::StrCat("fsb: error: ", path, ": context \"a\": unknown field \"tokn\"\n"));
+  EXPECT_THAT(connected_endpoints_, IsEmpty());
+}
+
+TEST_F(CliTest, CommandsWithoutServerDoNotReadTheConfig) {
+  testing::ScopedTempDir dir;
+  env_["FSB_CONFIG"] = dir.Write("config.yaml", "not: [valid\n");
+  EXPECT_EQ(RunCli({"version"}), 0);
+  EXPECT_EQ(RunCli({"help"}), 0);
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CliTest, WarningsGoToStderr) {
+  EXPECT_CALL(stub_, ListSandboxes(_, _, _)).WillOnce(Return(grpc::Status::OK));
+  EXPECT_EQ(RunCli({"ls", "--insecure-skip-tls-verify"}), 0);
+  EXPECT_THAT(err_.str(),
+              StartsWith("fsb: warning: the certificate of 127.0.0.1:9090 is not verified"));
+}
+
+TEST_F(CliTest, UnauthenticatedSaysWhereTheTokenCameFrom) {
+  env_["FSB_TOKEN"] = "old";
+  EXPECT_CALL(stub_, ListSandboxes(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown token")));
+  EXPECT_EQ(RunCli({"ls"}), 1);
+  EXPECT_EQ(err_.str(),
+            "fsb: error: UNAUTHENTICATED: unknown token\n"
+            "fsb: the token came from FSB_TOKEN; is it the current one?\n");
 }
 
 class CliUsageErrorTest : public CliTest,

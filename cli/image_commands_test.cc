@@ -67,13 +67,13 @@ class ImageCommandsTest : public ::testing::Test {
   int Fsb(const std::vector<std::string>& args) {
     CliContext context;
     context.env = [](std::string_view) { return std::nullopt; };
-    context.connect = [](const std::string&) {
+    context.connect = [](const Connection&) {
       ADD_FAILURE() << "image import uses the Images stub only";
       return nullptr;
     };
-    context.connect_images = [this](const std::string& endpoint) {
+    context.connect_images = [this](const Connection& connection) {
       ++connects_;
-      EXPECT_EQ(endpoint, "127.0.0.1:9090");
+      EXPECT_EQ(connection.endpoint, "127.0.0.1:9090");
       return fp::Images::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
     };
     context.in = &in_;

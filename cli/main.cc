@@ -1,16 +1,14 @@
-// fsb: the command-line client of fsb-controller. Composition root: process environment,
-// gRPC channel and standard streams -> cli::Run.
+// fsb: the command-line client of fsb-controller. Composition root: process environment
+// and standard streams -> cli::Run, which builds its channel (cli::NewChannel) from the
+// flags, the environment and the config file.
 #include <cstdlib>
 #include <iostream>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "cli/commands.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "internal/clock.h"
 
 int main(int argc, char** argv) {
@@ -20,10 +18,6 @@ int main(int argc, char** argv) {
     const char* value = std::getenv(std::string(name).c_str());
     if (value == nullptr) return std::nullopt;
     return std::string(value);
-  };
-  context.connect = [](const std::string& endpoint) {
-    return fastpath::v1::FastPathService::NewStub(
-        grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
   };
   context.in = &std::cin;
   context.out = &std::cout;

@@ -196,13 +196,13 @@ class SandboxIOCommandsTest : public ::testing::Test {
   int Fsb(const std::vector<std::string>& args, std::deque<ExecTerminal::Event> events = {}) {
     CliContext context;
     context.env = [](std::string_view) { return std::nullopt; };
-    context.connect = [](const std::string&) {
+    context.connect = [](const Connection&) {
       ADD_FAILURE() << "logs and exec use the SandboxIO stub only";
       return nullptr;
     };
-    context.connect_io = [this](const std::string& endpoint) {
+    context.connect_io = [this](const Connection& connection) {
       ++io_connects_;
-      EXPECT_EQ(endpoint, "127.0.0.1:9090");
+      EXPECT_EQ(connection.endpoint, "127.0.0.1:9090");
       return fp::SandboxIO::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
     };
     context.terminal = [this, events = std::move(events)]() mutable {
