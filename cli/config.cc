@@ -15,9 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/format.h"
-#include "cli/manifest.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
+#include "internal/yaml.h"
 
 namespace fsb::cli {
 namespace {
