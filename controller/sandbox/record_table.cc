@@ -63,20 +63,21 @@ absl::Status RecordTable::AwaitDurable(const SandboxKey& key, uint64_t ticket) {
 void RecordTable::Index(const SandboxKey& key, const SandboxRecord& record) {
   const Sandbox& s = record.sandbox;
   auto it = s.metadata().annotations().find(kRequestIdAnnotation);
-  if (it != s.metadata().annotations().end()) by_request_id_[it->second] = key;
+  if (it != s.metadata().annotations().end()) by_request_id_[{key.first, it->second}] = key;
   if (!s.status().container_id().empty()) by_container_[s.status().container_id()] = key;
   if (Placed(s)) by_agent_[s.status().agent()].insert(key);
 }
 
 void RecordTable::Unindex(const SandboxKey& key, const SandboxRecord& record) {
   const Sandbox& s = record.sandbox;
-  auto erase_if_ours = [&](absl::flat_hash_map<std::string, SandboxKey>& index,
-                           const std::string& k) {
+  auto erase_if_ours = [&](auto& index, const auto& k) {
     auto it = index.find(k);
     if (it != index.end() && it->second == key) index.erase(it);
   };
   auto it = s.metadata().annotations().find(kRequestIdAnnotation);
-  if (it != s.metadata().annotations().end()) erase_if_ours(by_request_id_, it->second);
+  if (it != s.metadata().annotations().end()) {
+    erase_if_ours(by_request_id_, std::pair<std::string, std::string>(key.first, it->second));
+  }
   erase_if_ours(by_container_, s.status().container_id());
   if (Placed(s)) {
     auto agent = by_agent_.find(s.status().agent());
@@ -99,8 +100,8 @@ SandboxRecord* RecordTable::Locked::Find(const SandboxKey& key) {
 }
 
 std::optional<SandboxKey> RecordTable::Locked::FindByRequestId(
-    const std::string& request_id) const {
-  auto it = table_.by_request_id_.find(request_id);
+    const std::string& namespace_name, const std::string& request_id) const {
+  auto it = table_.by_request_id_.find(std::make_pair(namespace_name, request_id));
   if (it == table_.by_request_id_.end()) return std::nullopt;
   return it->second;
 }

@@ -95,8 +95,10 @@ class RecordTable {
     SandboxRecord* Find(const SandboxKey& key);
     // The record of `key`, which must exist.
     SandboxRecord& at(const SandboxKey& key) { return table_.records_.at(key); }
-    // The key of the record whose request id / container id this is.
-    std::optional<SandboxKey> FindByRequestId(const std::string& request_id) const;
+    // The key of the record whose request id / container id this is. Request ids are
+    // scoped by namespace: the same id in two namespaces names two sandboxes.
+    std::optional<SandboxKey> FindByRequestId(const std::string& namespace_name,
+                                              const std::string& request_id) const;
     std::optional<SandboxKey> FindByContainer(const std::string& container_id) const;
     // The records placed on `agent_id`; null when none is.
     const absl::flat_hash_set<SandboxKey>* PlacedOn(std::string_view agent_id) const;
@@ -159,7 +161,9 @@ class RecordTable {
 
   mutable absl::Mutex mu_;
   SandboxRecords records_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, SandboxKey> by_request_id_ ABSL_GUARDED_BY(mu_);
+  // (namespace, request id) -> the record.
+  absl::flat_hash_map<std::pair<std::string, std::string>, SandboxKey> by_request_id_
+      ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, SandboxKey> by_container_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, absl::flat_hash_set<SandboxKey>> by_agent_ ABSL_GUARDED_BY(mu_);
   UnownedContainers unowned_ ABSL_GUARDED_BY(mu_);

@@ -62,7 +62,9 @@ class RecordTableTest : public ::testing::Test {
 TEST_F(RecordTableTest, IndexesFollowChangesAndErase) {
   RecordTable::Locked table(*table_);
   table.Insert(kWeb, Record("c1", "a1"), RecordOp::kNone);
-  EXPECT_EQ(table.FindByRequestId("req-1"), kWeb);
+  EXPECT_EQ(table.FindByRequestId(kWeb.first, "req-1"), kWeb);
+  // Request ids are scoped by namespace.
+  EXPECT_EQ(table.FindByRequestId("other", "req-1"), std::nullopt);
   EXPECT_EQ(table.FindByContainer("c1"), kWeb);
   ASSERT_NE(table.PlacedOn("a1"), nullptr);
   EXPECT_THAT(*table.PlacedOn("a1"), UnorderedElementsAre(kWeb));
@@ -78,7 +80,7 @@ TEST_F(RecordTableTest, IndexesFollowChangesAndErase) {
 
   table.Erase(kWeb);
   EXPECT_EQ(table.Find(kWeb), nullptr);
-  EXPECT_EQ(table.FindByRequestId("req-1"), std::nullopt);
+  EXPECT_EQ(table.FindByRequestId(kWeb.first, "req-1"), std::nullopt);
   EXPECT_EQ(table.FindByContainer("c2"), std::nullopt);
   EXPECT_EQ(table.PlacedOn("a2"), nullptr);
 }

@@ -95,7 +95,8 @@ absl::StatusOr<Sandbox> SandboxService::CreateRecord(Sandbox desired, CreateTimi
     RecordTable::Locked table(table_);
     const Deadline wait_deadline = Deadline::In(options_.create_wait_timeout);
     while (true) {
-      if (std::optional<SandboxKey> same = table.FindByRequestId(request_id); same.has_value()) {
+      if (std::optional<SandboxKey> same = table.FindByRequestId(key.first, request_id);
+          same.has_value()) {
         const SandboxKey existing_key = *same;
         const SandboxRecord& existing = table.at(existing_key);
         const auto& existing_annotations = existing.sandbox.metadata().annotations();

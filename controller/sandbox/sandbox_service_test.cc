@@ -95,6 +95,23 @@ TEST_F(SandboxServiceTest, RequestIdMakesGeneratedNamesIdempotent) {
   EXPECT_EQ(agents().creates().size(), 1u);
 }
 
+TEST_F(SandboxServiceTest, RequestIdsAreScopedByNamespace) {
+  env_.AddAgent("a1", 4);
+  CreateSpec a = Request("web");
+  a.sandbox.mutable_metadata()->set_namespace_("team-a");
+  (*a.sandbox.mutable_metadata()->mutable_annotations())[kRequestIdAnnotation] = "team-a/web";
+  ASSERT_TRUE(service().Create(a).ok());
+  // The same request id sent in another namespace does not reach team-a's sandbox: it
+  // creates a sandbox of its own there.
+  CreateSpec b = Request("");
+  b.sandbox.mutable_metadata()->set_namespace_("team-b");
+  (*b.sandbox.mutable_metadata()->mutable_annotations())[kRequestIdAnnotation] = "team-a/web";
+  absl::StatusOr<Sandbox> created = service().Create(b);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->metadata().namespace_(), "team-b");
+  EXPECT_EQ(agents().creates().size(), 2u);
+}
+
 TEST_F(SandboxServiceTest, ConcurrentIdenticalCreatesReachTheAgentOnce) {
   env_.AddAgent("a1", 4);
   absl::Notification in_agent, release;
