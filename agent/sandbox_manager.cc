@@ -397,11 +397,7 @@ RuntimeSpecOptions SandboxManager::SpecOptions(const SandboxSpec& spec,
                                                const std::string& shim_group,
                                                const NetworkSlot* slot) const {
   RuntimeSpecOptions options;
-  if (slot != nullptr) {
-    options.netns = slot->netns;
-    options.hosts_file = slot->hosts;
-    options.resolv_conf_file = slot->resolv_conf;
-  }
+  if (slot != nullptr) JoinSlot(*slot, &options);
   options.hostname = spec.name();
   options.cgroups_path = absl::StrCat(options_.cgroup_parent, "/", Sv(container_id));
   options.readonly_rootfs = spec.readonly_rootfs();

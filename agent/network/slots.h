@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "agent/agent_metrics.h"
 #include "agent/network/cni.h"
+#include "agent/oci_spec.h"
 #include "fsb/agent/v1/agent.pb.h"
 #include "internal/background_loop.h"
 #include "internal/clock.h"
@@ -29,6 +30,14 @@ struct NetworkSlot {
   std::string resolv_conf;  // <dir>/resolv.conf
   CniAttachment attachment;
 };
+
+// Makes a container of `options` join `slot`: its network namespace, hosts and
+// resolv.conf.
+inline void JoinSlot(const NetworkSlot& slot, RuntimeSpecOptions* options) {
+  options->netns = slot.netns;
+  options->hosts_file = slot.hosts;
+  options->resolv_conf_file = slot.resolv_conf;
+}
 
 // The agent's network slots: free ones made ahead of the creates that take them, so
 // that a create spends no plugin run on its path.

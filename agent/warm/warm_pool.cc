@@ -461,11 +461,7 @@ absl::StatusOr<WarmInstance> WarmPool::Prepare(const std::string& image) {
   RuntimeSpecOptions spec_options;
   spec_options.cgroups_path = absl::StrCat(options_.cgroup_parent, "/", instance.id);
   ApplySandboxDefaults(options_.defaults, v1::ResourceLimits(), &spec_options);
-  if (!instance.network.id.empty()) {
-    spec_options.netns = instance.network.netns;
-    spec_options.hosts_file = instance.network.hosts;
-    spec_options.resolv_conf_file = instance.network.resolv_conf;
-  }
+  if (!instance.network.id.empty()) JoinSlot(instance.network, &spec_options);
   spec_options.extra_capabilities = {"CAP_SYS_ADMIN"};
   for (const auto& syscall : init::kInitOnlySyscalls) {
     spec_options.extra_syscalls.emplace_back(syscall.name);
