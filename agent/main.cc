@@ -5,10 +5,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/agent_metrics.h"
 #include "agent/agent_service.h"
 #include "agent/containerd/client.h"
@@ -187,6 +189,18 @@ std::string HostName() {
   char buf[HOST_NAME_MAX + 1] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
   return absl::AsciiStrToLower(buf);
+}
+
+// What /readyz says besides readiness: the insecure modes in force, "" when none.
+std::string InsecureWarning(bool isolated) {
+  std::vector<std::string> modes;
+  if (FLAGS_insecure) {
+    modes.push_back("INSECURE (--insecure): plaintext to and from the controller, no certificates");
+  }
+  if (!isolated) {
+    modes.push_back("INSECURE (--sandbox-network=host): sandboxes share the node's network");
+  }
+  return absl::StrJoin(modes, "; ");
 }
 
 }  // namespace
@@ -428,9 +442,9 @@ int main(int argc, char** argv) {
       },
       [&registration] { registration.PushNow(); });
   fsb::agent::Janitor janitor(&manager, &metrics, absl::Seconds(FLAGS_janitor_interval_s));
-  absl::StatusOr<fsb::admin::Endpoints> admin =
-      fsb::admin::StartEndpoints(FLAGS_metrics_bind_address, FLAGS_pprof_bind_address, &registry,
-                                 [&registration] { return registration.Ready(); });
+  absl::StatusOr<fsb::admin::Endpoints> admin = fsb::admin::StartEndpoints(
+      FLAGS_metrics_bind_address, FLAGS_pprof_bind_address, &registry,
+      [&registration] { return registration.Ready(); }, InsecureWarning(isolated));
   if (!admin.ok()) {
     LOG(ERROR) << admin.status();
     return 1;

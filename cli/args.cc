@@ -188,8 +188,7 @@ Global flags:
   --timeout DURATION        deadline of each request, e.g. 500ms, 30s, 2m (default 60s)
   -h, --help                show this help
                             TLS or not: these flags, else $FSB_CA, else the context's
-                            insecure, insecure-skip-tls-verify, ca or tls-server-name;
-                            with none of them, TLS if there is a token, else plaintext
+                            insecure or insecure-skip-tls-verify; with none of them, TLS
 
 Durations: whole seconds (30) or units ms, s, m, h (1h30m).
 

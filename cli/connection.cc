@@ -164,8 +164,8 @@ absl::StatusOr<ClientSettings> ResolveSettings(const GlobalOptions& flags, const
     settings.ns = context->ns;
   }
 
-  // The first level that says anything about the transport decides it; a token alone
-  // asks for TLS.
+  // The first level that says anything about the transport decides it; TLS when none
+  // does.
   const bool has_token =
       flags.token || env_token || !context->token.empty() || !context->token_file.empty();
   if (flags.insecure) {
@@ -178,10 +178,8 @@ absl::StatusOr<ClientSettings> ResolveSettings(const GlobalOptions& flags, const
     connection.transport = Transport::kPlaintext;
   } else if (context->insecure_skip_tls_verify) {
     connection.transport = Transport::kTlsNoVerify;
-  } else if (!context->ca.empty() || !context->tls_server_name.empty() || has_token) {
-    connection.transport = Transport::kTls;
   } else {
-    connection.transport = kDefaultTransport;
+    connection.transport = Transport::kTls;
   }
   if (connection.transport == Transport::kPlaintext) {
     if (has_token) {

@@ -23,14 +23,10 @@ enum class Transport {
   kTlsNoVerify,  // TLS, the server's certificate not verified (--insecure-skip-tls-verify)
 };
 
-// Used when no flag, variable or context says anything about the transport. Plaintext
-// until the controller serves TLS by default.
-inline constexpr Transport kDefaultTransport = Transport::kPlaintext;
-
 // How to reach the controller and as whom.
 struct Connection {
   std::string endpoint;  // gRPC target, "host:port"
-  Transport transport = kDefaultTransport;
+  Transport transport = Transport::kTls;
   // kTls: the PEM certificates of the CAs trusted to sign the server's certificate; empty:
   // the system's roots.
   std::string ca_pem;
@@ -67,8 +63,8 @@ std::optional<std::string> ConfigPath(const EnvLookup& env);
 // The transport is decided by the first level that says anything about it: the flags
 // (--insecure: plaintext; --insecure-skip-tls-verify: unverified TLS; --ca or
 // --tls-server-name: TLS), then FSB_CA (TLS), then the context (insecure,
-// insecure-skip-tls-verify, ca or tls-server-name); when none does, TLS if a token is set,
-// else kDefaultTransport. Over plaintext no token is sent (a warning says so when one is
+// insecure-skip-tls-verify); when none does, TLS (the controller serves nothing else
+// unless it runs --insecure). Over plaintext no token is sent (a warning says so when one is
 // set); unverified TLS always adds a warning.
 //
 // INVALID_ARGUMENT, naming the flag, variable or file and context, when --context or the

@@ -81,10 +81,11 @@ contexts:
     insecure: true
 )";
 
-TEST_F(ResolveSettingsTest, WithoutConfigOrFlagsItIsPlaintextToTheDefaultEndpoint) {
+TEST_F(ResolveSettingsTest, WithoutConfigOrFlagsItIsTlsToTheDefaultEndpoint) {
   const ClientSettings settings = ResolveOk({});
   EXPECT_EQ(settings.connection.endpoint, "127.0.0.1:9090");
-  EXPECT_EQ(settings.connection.transport, Transport::kPlaintext);
+  EXPECT_EQ(settings.connection.transport, Transport::kTls);
+  EXPECT_EQ(settings.connection.ca_pem, "");  // the system's roots
   EXPECT_EQ(settings.connection.token, "");
   EXPECT_EQ(settings.ns, "default");
   EXPECT_EQ(settings.context, "");
@@ -183,8 +184,9 @@ TEST_P(TransportTest, TheFirstLevelThatSaysAnythingDecides) {
 INSTANTIATE_TEST_SUITE_P(
     Connection, TransportTest,
     ::testing::Values(
-        TransportCase{"Nothing", {}, {}, "", Transport::kPlaintext},
-        TransportCase{"NothingButAnEndpoint", {}, {}, "endpoint: h:1", Transport::kPlaintext},
+        TransportCase{"Nothing", {}, {}, "", Transport::kTls},
+        TransportCase{"NothingButAnEndpoint", {}, {}, "endpoint: h:1", Transport::kTls},
+        TransportCase{"InsecureFlag", {"--insecure"}, {}, "", Transport::kPlaintext},
         TransportCase{"TokenFlag", {"--token", "t"}, {}, "", Transport::kTls},
         TransportCase{"TokenVariable", {}, {{"FSB_TOKEN", "t"}}, "", Transport::kTls},
         TransportCase{"CaVariable", {}, {{"FSB_CA", "ca.crt"}}, "", Transport::kTls},

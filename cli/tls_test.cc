@@ -185,8 +185,16 @@ TEST_F(TlsTest, SkipVerifyConnectsWithoutTheCaAndWarns) {
   EXPECT_THAT(service_.authorizations(), ElementsAre("Bearer good-token"));
 }
 
-TEST_F(TlsTest, PlaintextToTheTlsServerFailsAndSaysItWasPlaintext) {
+TEST_F(TlsTest, WithoutTheCaTheSystemsRootsDoNotTrustTheServer) {
+  // TLS is the default; the test CA is not among the system's roots.
   EXPECT_EQ(Fsb({"ls", "--endpoint", endpoint_}), kExitServerError);
+  EXPECT_THAT(err_.str(), HasSubstr("certificate verify failed"));
+  EXPECT_THAT(err_.str(), HasSubstr("signed by a CA the system trusts? (Set --ca, FSB_CA"));
+  EXPECT_THAT(service_.authorizations(), IsEmpty());
+}
+
+TEST_F(TlsTest, PlaintextToTheTlsServerFailsAndSaysItWasPlaintext) {
+  EXPECT_EQ(Fsb({"ls", "--endpoint", endpoint_, "--insecure"}), kExitServerError);
   EXPECT_THAT(err_.str(), HasSubstr("fsb: error: UNAVAILABLE: "));
   EXPECT_THAT(err_.str(), HasSubstr("fsb: the connection was plaintext"));
   EXPECT_THAT(service_.authorizations(), IsEmpty());

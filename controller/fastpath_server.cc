@@ -7,11 +7,21 @@
 #include "controller/sandbox_spec.h"
 #include "internal/sandbox_network.h"
 #include "internal/status.h"
+#include "internal/strings.h"
 
 namespace fsb::controller {
 
 using ::fsb::v1alpha1::Sandbox;
 using ::fsb::v1alpha1::SandboxSpec;
+
+namespace {
+
+// The full name of the FastPathService method `name`, as auth::MethodAccessTable has it.
+std::string Method(std::string_view name) {
+  return absl::StrCat("/fastpath.v1.FastPathService/", Sv(name));
+}
+
+}  // namespace
 
 CreateSpec CreateSpecFromRequest(const fastpath::v1::CreateRequest& request) {
   CreateSpec create;
@@ -143,9 +153,11 @@ void ToSandboxInfo(const Sandbox& sandbox, fastpath::v1::SandboxInfo* info) {
   }
 }
 
-grpc::Status FastPathServer::CreateSandbox(grpc::ServerContext*,
+grpc::Status FastPathServer::CreateSandbox(grpc::ServerContext* ctx,
                                            const fastpath::v1::CreateRequest* req,
                                            fastpath::v1::CreateResponse* resp) {
+  if (grpc::Status allowed = Allow(ctx, "CreateSandbox", req->namespace_()); !allowed.ok())
+    return allowed;
   absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox = sandboxes_->Create(CreateSpecFromRequest(*req));
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
   resp->set_sandbox_id(sandbox->status().container_id());
@@ -155,9 +167,11 @@ grpc::Status FastPathServer::CreateSandbox(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FastPathServer::DeleteSandbox(grpc::ServerContext*,
+grpc::Status FastPathServer::DeleteSandbox(grpc::ServerContext* ctx,
                                            const fastpath::v1::DeleteRequest* req,
                                            fastpath::v1::DeleteResponse* resp) {
+  if (grpc::Status allowed = Allow(ctx, "DeleteSandbox", req->namespace_()); !allowed.ok())
+    return allowed;
   std::optional<absl::Duration> grace;
   if (req->has_grace_period_seconds()) {
     if (req->grace_period_seconds() < 0) {
@@ -172,9 +186,11 @@ grpc::Status FastPathServer::DeleteSandbox(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FastPathServer::UpdateSandbox(grpc::ServerContext*,
+grpc::Status FastPathServer::UpdateSandbox(grpc::ServerContext* ctx,
                                            const fastpath::v1::UpdateRequest* req,
                                            fastpath::v1::UpdateResponse* resp) {
+  if (grpc::Status allowed = Allow(ctx, "UpdateSandbox", req->namespace_()); !allowed.ok())
+    return allowed;
   absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox =
       sandboxes_->Update(SandboxUpdateFromRequest(*req));
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
@@ -184,17 +200,29 @@ grpc::Status FastPathServer::UpdateSandbox(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FastPathServer::ListSandboxes(grpc::ServerContext*,
+grpc::Status FastPathServer::ListSandboxes(grpc::ServerContext* ctx,
                                            const fastpath::v1::ListRequest* req,
                                            fastpath::v1::ListResponse* resp) {
+  // Every caller may list every namespace, and sees those it may read.
+  const bool every_namespace = req->namespace_().empty();
+  absl::StatusOr<auth::Principal> caller =
+      every_namespace ? auth_->Caller(*ctx)
+                      : auth_->Authorize(*ctx, Method("ListSandboxes"), req->namespace_());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto sandboxes = sandboxes_->List(req->namespace_(), req->label_selector());
   if (!sandboxes.ok()) return ToGrpcStatus(sandboxes.status());
-  for (const auto& sandbox : *sandboxes) ToSandboxInfo(sandbox, resp->add_items());
+  for (const auto& sandbox : *sandboxes) {
+    if (every_namespace && !auth::MayRead(*caller, sandbox.metadata().namespace_())) continue;
+    ToSandboxInfo(sandbox, resp->add_items());
+  }
   return grpc::Status::OK;
 }
 
-grpc::Status FastPathServer::GetSandbox(grpc::ServerContext*, const fastpath::v1::GetRequest* req,
+grpc::Status FastPathServer::GetSandbox(grpc::ServerContext* ctx,
+                                        const fastpath::v1::GetRequest* req,
                                         fastpath::v1::SandboxInfo* resp) {
+  if (grpc::Status allowed = Allow(ctx, "GetSandbox", req->namespace_()); !allowed.ok())
+    return allowed;
   absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox =
       sandboxes_->Get(req->namespace_(), req->sandbox_name());
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
@@ -202,9 +230,11 @@ grpc::Status FastPathServer::GetSandbox(grpc::ServerContext*, const fastpath::v1
   return grpc::Status::OK;
 }
 
-grpc::Status FastPathServer::GetSandboxResource(grpc::ServerContext*,
+grpc::Status FastPathServer::GetSandboxResource(grpc::ServerContext* ctx,
                                                 const fastpath::v1::GetRequest* req,
                                                 fsb::v1alpha1::Sandbox* resp) {
+  if (grpc::Status allowed = Allow(ctx, "GetSandboxResource", req->namespace_()); !allowed.ok())
+    return allowed;
   absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox =
       sandboxes_->Get(req->namespace_(), req->sandbox_name());
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
@@ -212,9 +242,12 @@ grpc::Status FastPathServer::GetSandboxResource(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FastPathServer::ApplySandbox(grpc::ServerContext*,
+grpc::Status FastPathServer::ApplySandbox(grpc::ServerContext* ctx,
                                           const fastpath::v1::ApplyRequest* req,
                                           fastpath::v1::ApplyResponse* resp) {
+  if (grpc::Status allowed = Allow(ctx, "ApplySandbox", req->sandbox().metadata().namespace_());
+      !allowed.ok())
+    return allowed;
   bool created = false;
   absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox = sandboxes_->Apply(req->sandbox(), &created);
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
@@ -223,24 +256,27 @@ grpc::Status FastPathServer::ApplySandbox(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FastPathServer::ListAgents(grpc::ServerContext*,
+grpc::Status FastPathServer::ListAgents(grpc::ServerContext* ctx,
                                         const fastpath::v1::ListAgentsRequest*,
                                         fastpath::v1::ListAgentsResponse* resp) {
+  if (grpc::Status allowed = Allow(ctx, "ListAgents", ""); !allowed.ok()) return allowed;
   absl::StatusOr<std::vector<fsb::v1alpha1::Agent>> agents = sandboxes_->ListAgents();
   if (!agents.ok()) return ToGrpcStatus(agents.status());
   for (auto& agent : *agents) *resp->add_items() = std::move(agent);
   return grpc::Status::OK;
 }
 
-grpc::Status FastPathServer::DeleteAgent(grpc::ServerContext*,
+grpc::Status FastPathServer::DeleteAgent(grpc::ServerContext* ctx,
                                          const fastpath::v1::DeleteAgentRequest* req,
                                          fastpath::v1::DeleteAgentResponse*) {
+  if (grpc::Status allowed = Allow(ctx, "DeleteAgent", ""); !allowed.ok()) return allowed;
   return ToGrpcStatus(sandboxes_->DeleteAgent(req->name()));
 }
 
-grpc::Status FastPathServer::ApplySandboxPool(grpc::ServerContext*,
+grpc::Status FastPathServer::ApplySandboxPool(grpc::ServerContext* ctx,
                                               const fastpath::v1::ApplySandboxPoolRequest* req,
                                               fastpath::v1::ApplySandboxPoolResponse* resp) {
+  if (grpc::Status allowed = Allow(ctx, "ApplySandboxPool", ""); !allowed.ok()) return allowed;
   bool created = false;
   absl::StatusOr<fsb::v1alpha1::SandboxPool> pool = pools_->Apply(req->pool(), &created);
   if (!pool.ok()) return ToGrpcStatus(pool.status());
@@ -249,19 +285,26 @@ grpc::Status FastPathServer::ApplySandboxPool(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FastPathServer::ListSandboxPools(grpc::ServerContext*,
+grpc::Status FastPathServer::ListSandboxPools(grpc::ServerContext* ctx,
                                               const fastpath::v1::ListSandboxPoolsRequest*,
                                               fastpath::v1::ListSandboxPoolsResponse* resp) {
+  if (grpc::Status allowed = Allow(ctx, "ListSandboxPools", ""); !allowed.ok()) return allowed;
   absl::StatusOr<std::vector<fsb::v1alpha1::SandboxPool>> pools = pools_->List();
   if (!pools.ok()) return ToGrpcStatus(pools.status());
   for (auto& pool : *pools) *resp->add_items() = std::move(pool);
   return grpc::Status::OK;
 }
 
-grpc::Status FastPathServer::DeleteSandboxPool(grpc::ServerContext*,
+grpc::Status FastPathServer::DeleteSandboxPool(grpc::ServerContext* ctx,
                                                const fastpath::v1::DeleteSandboxPoolRequest* req,
                                                fastpath::v1::DeleteSandboxPoolResponse*) {
+  if (grpc::Status allowed = Allow(ctx, "DeleteSandboxPool", ""); !allowed.ok()) return allowed;
   return ToGrpcStatus(pools_->Delete(req->name()));
+}
+
+grpc::Status FastPathServer::Allow(const grpc::ServerContext* ctx, std::string_view name,
+                                   std::string_view ns) const {
+  return ToGrpcStatus(auth_->Authorize(*ctx, Method(name), ns).status());
 }
 
 }  // namespace fsb::controller

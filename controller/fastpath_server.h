@@ -1,6 +1,7 @@
 #ifndef FSB_CONTROLLER_FASTPATH_SERVER_H_
 #define FSB_CONTROLLER_FASTPATH_SERVER_H_
 
+#include "controller/client_auth.h"
 #include "controller/pool_service.h"
 #include "controller/sandbox/sandbox_service.h"
 #include "controller/sandbox_spec.h"
@@ -22,13 +23,15 @@ SandboxUpdate SandboxUpdateFromRequest(const fastpath::v1::UpdateRequest& reques
 void ToSandboxInfo(const v1alpha1::Sandbox& sandbox, fastpath::v1::SandboxInfo* info);
 
 // gRPC adapter of fastpath.v1.FastPathService over a SandboxService and a PoolService:
-// decode, call, encode; domain errors travel as the matching gRPC codes. Thread-safe as
-// the services are.
+// authorize, decode, call, encode; domain errors travel as the matching gRPC codes.
+// Every call is authorized (ClientAuth) before anything is looked up, in the namespace
+// its request names; a list over every namespace (ListRequest.namespace empty) returns
+// only the namespaces the caller may read. Thread-safe as the services are.
 class FastPathServer final : public fastpath::v1::FastPathService::Service {
  public:
-  // `sandboxes` and `pools` must outlive the server.
-  FastPathServer(SandboxService* sandboxes, PoolService* pools)
-      : sandboxes_(sandboxes), pools_(pools) {}
+  // `sandboxes`, `pools` and `auth` must outlive the server.
+  FastPathServer(SandboxService* sandboxes, PoolService* pools, const ClientAuth* auth)
+      : sandboxes_(sandboxes), pools_(pools), auth_(auth) {}
 
   grpc::Status CreateSandbox(grpc::ServerContext* ctx, const fastpath::v1::CreateRequest* req,
                              fastpath::v1::CreateResponse* resp) override;
@@ -59,8 +62,13 @@ class FastPathServer final : public fastpath::v1::FastPathService::Service {
                                  fastpath::v1::DeleteSandboxPoolResponse* resp) override;
 
  private:
+  // OK when the caller of `ctx` may call the FastPathService method `name` in `ns`.
+  grpc::Status Allow(const grpc::ServerContext* ctx, std::string_view name,
+                     std::string_view ns) const;
+
   SandboxService* const sandboxes_;
   PoolService* const pools_;
+  const ClientAuth* const auth_;
 };
 
 }  // namespace fsb::controller

@@ -1,5 +1,6 @@
 #include "controller/fastpath_server.h"
 
+#include "controller/client_auth_testing.h"
 #include "controller/service_test_env.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
@@ -13,17 +14,22 @@ using ::testing::HasSubstr;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
-// Calls the adapter's methods directly: it ignores the ServerContext.
+// Calls the adapter's methods directly, as the admin of TestTokens unless a test says
+// otherwise (ContextWith another token).
 class FastPathServerTest : public ::testing::Test {
  protected:
   FastPathServerTest() { env_.AddAgent("agent-1", 2, "default", "10.1.2.3:5758"); }
 
   grpc::Status Create(const fastpath::v1::CreateRequest& req, fastpath::v1::CreateResponse* resp) {
-    return server_.CreateSandbox(nullptr, &req, resp);
+    return server_.CreateSandbox(admin_.get(), &req, resp);
   }
 
   ServiceTestEnv env_;
-  FastPathServer server_{&env_.service(), &env_.pools()};
+  TestTokens tokens_;
+  metrics::Registry registry_;
+  ClientAuth auth_{tokens_.store(), &registry_};
+  ContextWith admin_{"Bearer ops-token"};
+  FastPathServer server_{&env_.service(), &env_.pools(), &auth_};
 };
 
 TEST_F(FastPathServerTest, CreateThenGetAndListEncodeEveryField) {
@@ -49,7 +55,7 @@ TEST_F(FastPathServerTest, CreateThenGetAndListEncodeEveryField) {
   get.set_sandbox_name("web");
   get.set_namespace_("team");
   fastpath::v1::SandboxInfo info;
-  ASSERT_TRUE(server_.GetSandbox(nullptr, &get, &info).ok());
+  ASSERT_TRUE(server_.GetSandbox(admin_.get(), &get, &info).ok());
   EXPECT_EQ(info.sandbox_id(), created.sandbox_id());
   EXPECT_EQ(info.phase(), "Running");
   EXPECT_EQ(info.agent_pod(), "agent-1");
@@ -71,7 +77,7 @@ TEST_F(FastPathServerTest, CreateThenGetAndListEncodeEveryField) {
   fastpath::v1::ListRequest list;
   list.set_namespace_("team");
   fastpath::v1::ListResponse listed;
-  ASSERT_TRUE(server_.ListSandboxes(nullptr, &list, &listed).ok());
+  ASSERT_TRUE(server_.ListSandboxes(admin_.get(), &list, &listed).ok());
   ASSERT_EQ(listed.items_size(), 1);
   EXPECT_EQ(listed.items(0).sandbox_id(), created.sandbox_id());
   EXPECT_EQ(listed.items(0).phase(), "Running");
@@ -101,7 +107,7 @@ TEST_F(FastPathServerTest, NetworkPublishAndTheSandboxIpReachSandboxInfo) {
   fastpath::v1::GetRequest get;
   get.set_sandbox_name("web");
   fastpath::v1::SandboxInfo info;
-  ASSERT_TRUE(server_.GetSandbox(nullptr, &get, &info).ok());
+  ASSERT_TRUE(server_.GetSandbox(admin_.get(), &get, &info).ok());
   EXPECT_EQ(info.ip(), "10.88.0.7");
   EXPECT_EQ(info.network(), "no-egress");
   EXPECT_THAT(info.publish(), ElementsAre("8080:80/tcp", "5353:53/udp"));
@@ -109,7 +115,7 @@ TEST_F(FastPathServerTest, NetworkPublishAndTheSandboxIpReachSandboxInfo) {
               ElementsAre("10.88.0.7:80", "10.88.0.7:443", "10.1.2.3:8080", "10.1.2.3:5353"));
 
   fsb::v1alpha1::Sandbox resource;
-  ASSERT_TRUE(server_.GetSandboxResource(nullptr, &get, &resource).ok());
+  ASSERT_TRUE(server_.GetSandboxResource(admin_.get(), &get, &resource).ok());
   EXPECT_EQ(resource.status().ip(), "10.88.0.7");
   ASSERT_EQ(resource.spec().publish_size(), 2);
   EXPECT_EQ(resource.spec().publish(0).host_port(), 8080);
@@ -127,7 +133,7 @@ TEST_F(FastPathServerTest, AnAgentWithoutSandboxIpsGivesItsHostsEndpoints) {
   fastpath::v1::GetRequest get;
   get.set_sandbox_name("web");
   fastpath::v1::SandboxInfo info;
-  ASSERT_TRUE(server_.GetSandbox(nullptr, &get, &info).ok());
+  ASSERT_TRUE(server_.GetSandbox(admin_.get(), &get, &info).ok());
   EXPECT_EQ(info.ip(), "");
   EXPECT_EQ(info.network(), "egress");
 }
@@ -168,7 +174,8 @@ TEST_F(FastPathServerTest, DomainErrorsBecomeTheirGrpcCodes) {
   fastpath::v1::GetRequest get;
   get.set_sandbox_name("web");
   fastpath::v1::SandboxInfo info;
-  EXPECT_EQ(server_.GetSandbox(nullptr, &get, &info).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(server_.GetSandbox(admin_.get(), &get, &info).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(FastPathServerTest, DeleteAnswersSuccess) {
@@ -181,9 +188,9 @@ TEST_F(FastPathServerTest, DeleteAnswersSuccess) {
   fastpath::v1::DeleteRequest del;
   del.set_sandbox_name("web");
   fastpath::v1::DeleteResponse deleted;
-  ASSERT_TRUE(server_.DeleteSandbox(nullptr, &del, &deleted).ok());
+  ASSERT_TRUE(server_.DeleteSandbox(admin_.get(), &del, &deleted).ok());
   EXPECT_TRUE(deleted.success());
-  EXPECT_EQ(server_.DeleteSandbox(nullptr, &del, &deleted).error_code(),
+  EXPECT_EQ(server_.DeleteSandbox(admin_.get(), &del, &deleted).error_code(),
             grpc::StatusCode::NOT_FOUND);
 }
 
@@ -192,7 +199,7 @@ TEST_F(FastPathServerTest, DeleteValidatesTheGrace) {
   del.set_sandbox_name("web");
   del.set_grace_period_seconds(-1);
   fastpath::v1::DeleteResponse deleted;
-  grpc::Status status = server_.DeleteSandbox(nullptr, &del, &deleted);
+  grpc::Status status = server_.DeleteSandbox(admin_.get(), &del, &deleted);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("grace_period_seconds"));
 }
@@ -208,13 +215,14 @@ TEST_F(FastPathServerTest, UpdateAnswersTheSandbox) {
   req.set_failure_policy(fastpath::v1::AUTO_RECREATE);
   (*req.mutable_labels())["team"] = "a";
   fastpath::v1::UpdateResponse resp;
-  ASSERT_TRUE(server_.UpdateSandbox(nullptr, &req, &resp).ok());
+  ASSERT_TRUE(server_.UpdateSandbox(admin_.get(), &req, &resp).ok());
   EXPECT_TRUE(resp.success());
   EXPECT_EQ(resp.sandbox().sandbox_name(), "web");
   EXPECT_THAT(resp.sandbox().labels(), UnorderedElementsAre(Pair("team", "a")));
 
   req.set_sandbox_name("nope");
-  EXPECT_EQ(server_.UpdateSandbox(nullptr, &req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(server_.UpdateSandbox(admin_.get(), &req, &resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(FastPathServerTest, ResourceApplyAndAgents) {
@@ -222,23 +230,121 @@ TEST_F(FastPathServerTest, ResourceApplyAndAgents) {
   apply.mutable_sandbox()->mutable_metadata()->set_name("web");
   apply.mutable_sandbox()->mutable_spec()->set_image("busybox");
   fastpath::v1::ApplyResponse applied;
-  ASSERT_TRUE(server_.ApplySandbox(nullptr, &apply, &applied).ok());
+  ASSERT_TRUE(server_.ApplySandbox(admin_.get(), &apply, &applied).ok());
   EXPECT_TRUE(applied.created());
   EXPECT_EQ(applied.sandbox().kind(), "Sandbox");
 
   fastpath::v1::GetRequest get;
   get.set_sandbox_name("web");
   fsb::v1alpha1::Sandbox resource;
-  ASSERT_TRUE(server_.GetSandboxResource(nullptr, &get, &resource).ok());
+  ASSERT_TRUE(server_.GetSandboxResource(admin_.get(), &get, &resource).ok());
   EXPECT_EQ(resource.metadata().uid(), applied.sandbox().metadata().uid());
   EXPECT_EQ(resource.status().agent(), "agent-1");
 
   fastpath::v1::ListAgentsRequest list;
   fastpath::v1::ListAgentsResponse agents;
-  ASSERT_TRUE(server_.ListAgents(nullptr, &list, &agents).ok());
+  ASSERT_TRUE(server_.ListAgents(admin_.get(), &list, &agents).ok());
   ASSERT_EQ(agents.items_size(), 1);
   EXPECT_EQ(agents.items(0).spec().address(), "10.1.2.3:5758");
   EXPECT_EQ(agents.items(0).status().allocated(), 1);
+}
+
+// A sandbox `name` in `ns`, created by the admin.
+void CreateAs(FastPathServer& server, grpc::ServerContext* ctx, std::string_view ns,
+              std::string_view name) {
+  fastpath::v1::CreateRequest req;
+  req.set_namespace_(std::string(ns));
+  req.set_name(std::string(name));
+  req.set_image("busybox:1.36");
+  (*req.mutable_envs())["SECRET"] = absl::StrCat(Sv(ns), "-secret");
+  fastpath::v1::CreateResponse resp;
+  grpc::Status s = server.CreateSandbox(ctx, &req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST_F(FastPathServerTest, ATenantSeesAndTouchesOnlyItsNamespaces) {
+  ASSERT_NO_FATAL_FAILURE(CreateAs(server_, admin_.get(), "team-a", "web"));
+  ASSERT_NO_FATAL_FAILURE(CreateAs(server_, admin_.get(), "team-b", "db"));
+  ContextWith alice("Bearer alice-token");
+
+  // A list over every namespace has team-a's sandbox only, env included.
+  fastpath::v1::ListRequest all;
+  fastpath::v1::ListResponse listed;
+  ASSERT_TRUE(server_.ListSandboxes(alice.get(), &all, &listed).ok());
+  ASSERT_EQ(listed.items_size(), 1);
+  EXPECT_EQ(listed.items(0).sandbox_name(), "web");
+  EXPECT_THAT(listed.items(0).envs(), ElementsAre(Pair("SECRET", "team-a-secret")));
+  fastpath::v1::ListRequest team_b;
+  team_b.set_namespace_("team-b");
+  listed.Clear();
+  EXPECT_EQ(server_.ListSandboxes(alice.get(), &team_b, &listed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(listed.items_size(), 0);
+
+  // team-b's sandbox and a name that does not exist there get the same answer.
+  fastpath::v1::GetRequest get;
+  get.set_namespace_("team-b");
+  get.set_sandbox_name("db");
+  fastpath::v1::SandboxInfo info;
+  const grpc::Status existing = server_.GetSandbox(alice.get(), &get, &info);
+  get.set_sandbox_name("nothing-here");
+  const grpc::Status missing = server_.GetSandbox(alice.get(), &get, &info);
+  EXPECT_EQ(existing.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(existing.error_code(), missing.error_code());
+  EXPECT_EQ(existing.error_message(), missing.error_message());
+  EXPECT_EQ(info.sandbox_name(), "");
+
+  fastpath::v1::DeleteRequest del;
+  del.set_namespace_("team-b");
+  del.set_sandbox_name("db");
+  fastpath::v1::DeleteResponse deleted;
+  EXPECT_EQ(server_.DeleteSandbox(alice.get(), &del, &deleted).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  get.set_sandbox_name("db");
+  EXPECT_TRUE(server_.GetSandbox(admin_.get(), &get, &info).ok());  // still there
+
+  // Cluster-wide writes are the admin's.
+  fastpath::v1::DeleteAgentRequest drop;
+  drop.set_name("agent-1");
+  fastpath::v1::DeleteAgentResponse dropped;
+  EXPECT_EQ(server_.DeleteAgent(alice.get(), &drop, &dropped).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  fastpath::v1::ListAgentsRequest agents;
+  fastpath::v1::ListAgentsResponse agents_listed;
+  EXPECT_TRUE(server_.ListAgents(alice.get(), &agents, &agents_listed).ok());
+}
+
+TEST_F(FastPathServerTest, AViewerReadsButCannotWrite) {
+  ASSERT_NO_FATAL_FAILURE(CreateAs(server_, admin_.get(), "team-a", "web"));
+  ContextWith val("Bearer val-token");
+  fastpath::v1::GetRequest get;
+  get.set_namespace_("team-a");
+  get.set_sandbox_name("web");
+  fastpath::v1::SandboxInfo info;
+  EXPECT_TRUE(server_.GetSandbox(val.get(), &get, &info).ok());
+  fastpath::v1::CreateRequest create;
+  create.set_namespace_("team-a");
+  create.set_image("busybox:1.36");
+  fastpath::v1::CreateResponse created;
+  const grpc::Status s = server_.CreateSandbox(val.get(), &create, &created);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("val (role viewer) may not write"));
+}
+
+TEST_F(FastPathServerTest, CallsWithoutAKnownTokenAreUnauthenticated) {
+  for (std::string_view authorization : {"", "Bearer stolen-token"}) {
+    ContextWith caller(authorization);
+    fastpath::v1::ListRequest all;
+    fastpath::v1::ListResponse listed;
+    EXPECT_EQ(server_.ListSandboxes(caller.get(), &all, &listed).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED)
+        << authorization;
+    fastpath::v1::ListSandboxPoolsRequest pools;
+    fastpath::v1::ListSandboxPoolsResponse pools_listed;
+    EXPECT_EQ(server_.ListSandboxPools(caller.get(), &pools, &pools_listed).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED)
+        << authorization;
+  }
 }
 
 }  // namespace

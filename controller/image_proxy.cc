@@ -33,6 +33,11 @@ void CancelAll(std::vector<std::unique_ptr<Upstream>>& upstreams) {
 grpc::Status ImageProxy::ImportImage(grpc::ServerContext* ctx,
                                      grpc::ServerReader<fastpath::v1::ImportImageRequest>* reader,
                                      fastpath::v1::ImportImageResponse* resp) {
+  if (absl::StatusOr<auth::Principal> caller =
+          auth_->Authorize(*ctx, "/fastpath.v1.Images/ImportImage", "");
+      !caller.ok()) {
+    return ToGrpcStatus(caller.status());
+  }
   fastpath::v1::ImportImageRequest req;
   if (!reader->Read(&req) || !req.has_target()) {
     return ToGrpcStatus(absl::InvalidArgumentError(

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "controller/client_auth_testing.h"
 #include "fsb/agent/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/server.h"
@@ -72,7 +73,7 @@ class ImageProxyTest : public ::testing::Test {
     if (stub_ == nullptr) {
       proxy_ = std::make_unique<ImageProxy>(
           &scheduler_,
-          [this](std::string_view address) { return channels_.at(std::string(address)); },
+          [this](std::string_view address) { return channels_.at(std::string(address)); }, &auth_,
           ImageProxy::Options{.import_timeout = absl::Seconds(30)});
       grpc::ServerBuilder builder;
       builder.RegisterService(proxy_.get());
@@ -84,10 +85,13 @@ class ImageProxyTest : public ::testing::Test {
   }
 
   // Sends `messages` (a target, then data chunks) and returns the call's status.
+  // As `token`'s holder (TestTokens; the admin by default).
   grpc::Status Import(const std::vector<fastpath::v1::ImportImageRequest>& messages,
-                      fastpath::v1::ImportImageResponse* resp) {
+                      fastpath::v1::ImportImageResponse* resp,
+                      std::string_view token = "ops-token") {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", Sv(token)));
     auto writer = Proxy().ImportImage(&ctx, resp);
     for (const auto& m : messages) {
       if (!writer->Write(m)) break;
@@ -111,6 +115,9 @@ class ImageProxyTest : public ::testing::Test {
   Scheduler scheduler_{&clock_};
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<FakeAgentImages>> fakes_;
+  TestTokens tokens_;
+  metrics::Registry registry_;
+  ClientAuth auth_{tokens_.store(), &registry_};
   std::unique_ptr<ImageProxy> proxy_;
   // Destroyed first: servers stop before the services they serve go.
   std::vector<std::unique_ptr<grpc::Server>> servers_;
@@ -129,6 +136,17 @@ TEST_F(ImageProxyTest, ForwardsTheArchiveToTheNamedAgent) {
   EXPECT_EQ(resp.results(0).agent(), "b");
   EXPECT_THAT(resp.results(0).images(), ElementsAre("docker.io/fsb/imported:1"));
   EXPECT_EQ(resp.results(0).error(), "");
+}
+
+TEST_F(ImageProxyTest, OnlyAdminsImport) {
+  FakeAgentImages& a = AddAgent("a");
+  fastpath::v1::ImportImageResponse resp;
+  grpc::Status s = Import({Target("a"), Data("tar")}, &resp, "alice-token");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("alice (role user) may not write cluster-wide"));
+  EXPECT_EQ(Import({Target("a"), Data("tar")}, &resp, "").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(a.received(), "");
 }
 
 TEST_F(ImageProxyTest, EmptyTargetMeansEveryAgentAndReportsEach) {

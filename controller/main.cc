@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "controller/client_auth.h"
 #include "controller/fastpath_server.h"
 #include "controller/grpc_agent_client.h"
 #include "controller/image_proxy.h"
@@ -23,6 +24,8 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "internal/admin/endpoints.h"
+#include "internal/auth/token_store.h"
+#include "internal/background_loop.h"
 #include "internal/clock.h"
 #include "internal/daemon.h"
 #include "internal/deadline.h"
@@ -33,7 +36,8 @@
 #include "internal/tls/tls.h"
 
 DEFINE_string(fastpath_bind_address, "0.0.0.0:9090",
-              "host:port serving the FastPath API and agent registration.");
+              "host:port serving the client API (FastPath, SandboxIO, Images) over TLS with "
+              "--tls-cert; clients authenticate with bearer tokens of --tokens-file.");
 DEFINE_string(data_dir, "/var/lib/fsb-controller",
               "Folder of the embedded store (SQLite file fsb.db); created if missing.");
 DEFINE_string(fastpath_consistency_mode, "fast",
@@ -64,13 +68,19 @@ DEFINE_string(agent_bind_address, "0.0.0.0:9092",
               "mutual TLS: an agent registers only as the agent id its certificate names.");
 DEFINE_string(tls_cert, "",
               "PEM certificate of the controller (scripts/gen-certs.sh: controller.crt), "
-              "presented to agents; re-read when the file changes.");
+              "presented to agents and clients; re-read when the file changes.");
 DEFINE_string(tls_key, "", "PEM private key of --tls-cert.");
 DEFINE_string(tls_ca, "",
               "PEM certificate of the cluster CA: agents' certificates must chain to it.");
+DEFINE_string(tokens_file, "",
+              "YAML file of the clients' bearer tokens (SHA-256 hashes) with their subject, "
+              "role (admin|user|viewer) and namespaces; re-read when it changes and on "
+              "SIGHUP (a bad version keeps the tokens of the last good one). Required unless "
+              "--insecure.");
 DEFINE_bool(insecure, false,
-            "INSECURE: no TLS between the controller and its agents (anyone who reaches "
-            "--agent-bind-address can register as any agent and receive its sandboxes). "
+            "INSECURE: no TLS and no authentication, for clients and agents alike: anyone "
+            "who reaches the API may do anything, and anyone who reaches "
+            "--agent-bind-address can register as any agent and receive its sandboxes. "
             "For local experiments only.");
 
 namespace {
@@ -142,13 +152,32 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fsb::TlsFiles tls{.cert = FLAGS_tls_cert, .key = FLAGS_tls_key, .ca = FLAGS_tls_ca};
+  fsb::Clock* clock = fsb::Clock::Real();
+  std::unique_ptr<fsb::auth::TokenStore> tokens;
   if (FLAGS_insecure) {
-    LOG(WARNING) << "INSECURE (--insecure): agents register and are called over plaintext "
-                    "without certificates; anyone who reaches "
+    LOG(WARNING) << "INSECURE (--insecure): no TLS and no authentication. Every client of "
+                 << FLAGS_fastpath_bind_address
+                 << " is an admin, and agents register and are called over plaintext "
+                    "without certificates: anyone who reaches "
                  << FLAGS_agent_bind_address << " can pose as an agent";
-  } else if (absl::Status s = fsb::CheckTlsFiles(tls, "--tls-"); !s.ok()) {
-    LOG(ERROR) << s.message() << "; mutual TLS with the agents is on unless --insecure";
-    return 2;
+  } else {
+    if (absl::Status s = fsb::CheckTlsFiles(tls, "--tls-"); !s.ok()) {
+      LOG(ERROR) << s.message() << "; TLS is on unless --insecure";
+      return 2;
+    }
+    if (FLAGS_tokens_file.empty()) {
+      LOG(ERROR) << "--tokens-file is required (clients authenticate with its bearer tokens; "
+                    "README: Tokens) unless --insecure";
+      return 2;
+    }
+    absl::StatusOr<std::unique_ptr<fsb::auth::TokenStore>> loaded =
+        fsb::auth::TokenStore::Load(FLAGS_tokens_file, clock);
+    if (!loaded.ok()) {
+      LOG(ERROR) << "--tokens-file: " << loaded.status().message();
+      return 2;
+    }
+    tokens = *std::move(loaded);
+    LOG(INFO) << "loaded " << tokens->size() << " client tokens from " << FLAGS_tokens_file;
   }
   std::error_code ec;
   std::filesystem::create_directories(options->data_dir, ec);
@@ -164,8 +193,10 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  fsb::Clock* clock = fsb::Clock::Real();
   fsb::metrics::Registry registry;
+  const fsb::controller::ClientAuth client_auth =
+      FLAGS_insecure ? fsb::controller::ClientAuth::AllowAll(&registry)
+                     : fsb::controller::ClientAuth(tokens.get(), &registry);
   fsb::controller::Scheduler scheduler(clock, {.heartbeat_timeout = options->heartbeat_timeout});
   fsb::controller::GrpcAgentClient agents(
       {.create_timeout = options->agent_create_timeout,
@@ -188,7 +219,7 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot load the sandboxes from " << db << ": " << sandboxes.status();
     return 1;
   }
-  fsb::controller::FastPathServer fastpath(sandboxes->get(), pools->get());
+  fsb::controller::FastPathServer fastpath(sandboxes->get(), pools->get(), &client_auth);
   // Asking for three heartbeats per timeout lets an agent miss two before it is lost.
   fsb::controller::RegistrationServer registration(sandboxes->get(), options->heartbeat_timeout / 3,
                                                    /*verify_agents=*/!FLAGS_insecure);
@@ -210,19 +241,23 @@ int main(int argc, char** argv) {
   }
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options->bind_address, grpc::InsecureServerCredentials());
+  builder.AddListeningPort(options->bind_address,
+                           FLAGS_insecure
+                               ? grpc::InsecureServerCredentials()
+                               : fsb::TlsServerCredentials(tls, fsb::ClientCertificates::kNone));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(grpc_metrics.NewFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(&fastpath);
   // Logs and exec, relayed to the sandbox's agent.
   fsb::controller::SandboxIOProxy io(
-      sandboxes->get(), &agents,
+      sandboxes->get(), &agents, &client_auth,
       {.logs_timeout = options->agent_logs_timeout, .exec_timeout = options->agent_exec_timeout});
   builder.RegisterService(&io);
   // Image archives relayed to the agents (`fsb image import`).
   fsb::controller::ImageProxy images(
-      &scheduler, [&agents](std::string_view address) { return agents.Channel(address); }, {});
+      &scheduler, [&agents](std::string_view address) { return agents.Channel(address); },
+      &client_auth, {});
   builder.RegisterService(&images);
   // Logs and exec are callback services: without a poller of its own the server would
   // read requests only when gRPC's callback threads poll (see GrpcServerPoller).
@@ -235,20 +270,48 @@ int main(int argc, char** argv) {
   (*sandboxes)->Start();
   // Ready once the store is loaded (above) and the API serves.
   absl::StatusOr<fsb::admin::Endpoints> admin = fsb::admin::StartEndpoints(
-      FLAGS_metrics_bind_address, FLAGS_pprof_bind_address, &registry, nullptr);
+      FLAGS_metrics_bind_address, FLAGS_pprof_bind_address, &registry, nullptr,
+      FLAGS_insecure ? "INSECURE (--insecure): no TLS and no authentication" : "");
   if (!admin.ok()) {
     LOG(ERROR) << admin.status();
     return 1;
   }
   LOG(INFO) << "fsb-controller serving FastPath on " << options->bind_address
             << ", agent registration on " << FLAGS_agent_bind_address
-            << (FLAGS_insecure ? " (plaintext)" : " (mutual TLS)") << "; store " << db
-            << "; default consistency " << FLAGS_fastpath_consistency_mode
+            << (FLAGS_insecure ? " (INSECURE: plaintext, no authentication)"
+                               : " (TLS; clients with bearer tokens, agents with certificates)")
+            << "; store " << db << "; default consistency " << FLAGS_fastpath_consistency_mode
             << "; agent heartbeat timeout " << absl::FormatDuration(options->heartbeat_timeout);
+
+  // The tokens file is re-read when it changes (checked every second) and on SIGHUP.
+  fsb::metrics::Family<fsb::metrics::Counter>& reloads = registry.AddCounter(
+      "fsb_controller_tokens_file_reloads_total",
+      "Reloads of --tokens-file by result (ok; error: the tokens of the last good file stay).");
+  auto log_reload = [&reloads](const absl::Status& status) {
+    if (status.ok()) {
+      LOG(INFO) << "reloaded --tokens-file " << FLAGS_tokens_file;
+    } else {
+      LOG(ERROR) << "--tokens-file not reloaded, the previous tokens stay: " << status.message();
+    }
+    reloads.Add({{"result", status.ok() ? "ok" : "error"}}).Increment();
+  };
+  fsb::BackgroundLoop token_watcher({.name = "tokens-watch"}, [&] {
+    absl::StatusOr<bool> reloaded = tokens->ReloadIfChanged();
+    if (!reloaded.ok() || *reloaded) log_reload(reloaded.status());
+    return absl::Seconds(1);
+  });
+  if (tokens != nullptr) token_watcher.Start();
 
   // Wait for SIGTERM/SIGINT, then finish in-flight calls for up to 5s; the service's
   // destructor flushes pending store writes.
-  const int sig = daemon.WaitForShutdown();
+  const int sig = daemon.WaitForShutdown([&] {
+    if (tokens == nullptr) {
+      LOG(INFO) << "SIGHUP: no --tokens-file to reload (--insecure)";
+      return;
+    }
+    log_reload(tokens->Reload());
+  });
+  token_watcher.Stop();
   LOG(INFO) << "signal " << sig << ": shutting down";
   admin->Stop();
   server->Shutdown(fsb::Deadline::In(absl::Seconds(5)).ToChrono());

@@ -291,29 +291,32 @@ TEST_F(PoolServiceTest, WarmTargetsFollowTheStoredPool) {
 }
 
 TEST_F(PoolServiceTest, FastPathAdapterMapsCodes) {
-  FastPathServer server(&env_.service(), &env_.pools());
+  metrics::Registry registry;
+  const ClientAuth auth = ClientAuth::AllowAll(&registry);
+  FastPathServer server(&env_.service(), &env_.pools(), &auth);
+  grpc::ServerContext ctx;
   fastpath::v1::ApplySandboxPoolRequest apply;
   *apply.mutable_pool() = Pool("gpu", 2);
   fastpath::v1::ApplySandboxPoolResponse applied;
-  ASSERT_TRUE(server.ApplySandboxPool(nullptr, &apply, &applied).ok());
+  ASSERT_TRUE(server.ApplySandboxPool(&ctx, &apply, &applied).ok());
   EXPECT_TRUE(applied.created());
   EXPECT_EQ(applied.pool().spec().max_sandboxes_per_agent(), 2);
 
   apply.mutable_pool()->mutable_metadata()->set_name("Not A Label");
-  EXPECT_EQ(server.ApplySandboxPool(nullptr, &apply, &applied).error_code(),
+  EXPECT_EQ(server.ApplySandboxPool(&ctx, &apply, &applied).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 
   fastpath::v1::ListSandboxPoolsRequest list;
   fastpath::v1::ListSandboxPoolsResponse listed;
-  ASSERT_TRUE(server.ListSandboxPools(nullptr, &list, &listed).ok());
+  ASSERT_TRUE(server.ListSandboxPools(&ctx, &list, &listed).ok());
   ASSERT_EQ(listed.items_size(), 1);
   EXPECT_EQ(listed.items(0).metadata().name(), "gpu");
 
   fastpath::v1::DeleteSandboxPoolRequest del;
   fastpath::v1::DeleteSandboxPoolResponse deleted;
   del.set_name("gpu");
-  EXPECT_TRUE(server.DeleteSandboxPool(nullptr, &del, &deleted).ok());
-  EXPECT_EQ(server.DeleteSandboxPool(nullptr, &del, &deleted).error_code(),
+  EXPECT_TRUE(server.DeleteSandboxPool(&ctx, &del, &deleted).ok());
+  EXPECT_EQ(server.DeleteSandboxPool(&ctx, &del, &deleted).error_code(),
             grpc::StatusCode::NOT_FOUND);
 }
 

@@ -237,10 +237,13 @@ class LogsRelay final : public Relay<LogsRelay, grpc::ServerWriteReactor<agentv1
                                      AgentReader, agentv1::LogChunk> {
  public:
   LogsRelay(grpc::CallbackServerContext* ctx, const fp::LogsRequest& request,
-            SandboxService* sandboxes, GrpcAgentClient* agents,
+            SandboxService* sandboxes, GrpcAgentClient* agents, const ClientAuth* auth,
             const SandboxIOProxy::Options& options) {
+    absl::StatusOr<auth::Principal> caller =
+        auth->Authorize(*ctx, "/fastpath.v1.SandboxIO/Logs", request.namespace_());
     absl::StatusOr<SandboxService::Location> location =
-        sandboxes->Locate(request.namespace_(), request.sandbox_name());
+        caller.ok() ? sandboxes->Locate(request.namespace_(), request.sandbox_name())
+                    : caller.status();
     absl::StatusOr<agentv1::LogsRequest> agent_request =
         location.ok() ? ToAgent(request, *location) : location.status();
     if (!agent_request.ok()) {
@@ -267,8 +270,8 @@ class ExecRelay final
                    AgentStream, agentv1::ExecOutput> {
  public:
   ExecRelay(grpc::CallbackServerContext* ctx, SandboxService* sandboxes, GrpcAgentClient* agents,
-            const SandboxIOProxy::Options& options)
-      : ctx_(ctx), sandboxes_(sandboxes), agents_(agents), options_(options) {
+            const ClientAuth* auth, const SandboxIOProxy::Options& options)
+      : ctx_(ctx), sandboxes_(sandboxes), agents_(agents), auth_(auth), options_(options) {
     StartRead(&request_);
   }
 
@@ -301,8 +304,11 @@ class ExecRelay final
       return;
     }
     const fp::ExecStart& start = request_.start();
+    absl::StatusOr<auth::Principal> caller =
+        auth_->Authorize(*ctx_, "/fastpath.v1.SandboxIO/Exec", start.namespace_());
     absl::StatusOr<SandboxService::Location> location =
-        sandboxes_->Locate(start.namespace_(), start.sandbox_name());
+        caller.ok() ? sandboxes_->Locate(start.namespace_(), start.sandbox_name())
+                    : caller.status();
     if (!location.ok()) {
       Finish(ToGrpcStatus(location.status()));
       return;
@@ -318,6 +324,7 @@ class ExecRelay final
   grpc::CallbackServerContext* const ctx_;
   SandboxService* const sandboxes_;
   GrpcAgentClient* const agents_;
+  const ClientAuth* const auth_;
   const SandboxIOProxy::Options options_;
   bool started_ = false;      // only OnReadDone touches it; reads never overlap
   fp::ExecRequest request_;   // the client read in flight
@@ -328,12 +335,12 @@ class ExecRelay final
 
 grpc::ServerWriteReactor<agentv1::LogChunk>* SandboxIOProxy::Logs(grpc::CallbackServerContext* ctx,
                                                                   const fp::LogsRequest* request) {
-  return new LogsRelay(ctx, *request, sandboxes_, agents_, options_);
+  return new LogsRelay(ctx, *request, sandboxes_, agents_, auth_, options_);
 }
 
 grpc::ServerBidiReactor<fp::ExecRequest, agentv1::ExecOutput>* SandboxIOProxy::Exec(
     grpc::CallbackServerContext* ctx) {
-  return new ExecRelay(ctx, sandboxes_, agents_, options_);
+  return new ExecRelay(ctx, sandboxes_, agents_, auth_, options_);
 }
 
 }  // namespace fsb::controller

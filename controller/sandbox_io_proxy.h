@@ -2,6 +2,7 @@
 #define FSB_CONTROLLER_SANDBOX_IO_PROXY_H_
 
 #include "absl/time/time.h"
+#include "controller/client_auth.h"
 #include "controller/grpc_agent_client.h"
 #include "controller/sandbox/sandbox_service.h"
 #include "fastpath/v1/fastpath.grpc.pb.h"
@@ -21,9 +22,11 @@ namespace fsb::controller {
 // none beyond the client's: it ends when the sandbox exits (the agent ends it) or the
 // client cancels. The agent's final status is the client's.
 //
-// Errors before the agent is called: NOT_FOUND (unknown sandbox), FAILED_PRECONDITION
-// (no container on an agent, e.g. Pending), INVALID_ARGUMENT (an Exec whose first message
-// is not `start`, negative since). Thread-safe.
+// Every call is authorized first (ClientAuth; an Exec once its `start` names the
+// sandbox), so a caller that may not see the namespace learns nothing of its sandboxes.
+// Errors before the agent is called: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND (unknown
+// sandbox), FAILED_PRECONDITION (no container on an agent, e.g. Pending), INVALID_ARGUMENT (an Exec
+// whose first message is not `start`, negative since). Thread-safe.
 class SandboxIOProxy final : public fastpath::v1::SandboxIO::CallbackService {
  public:
   struct Options {
@@ -31,9 +34,10 @@ class SandboxIOProxy final : public fastpath::v1::SandboxIO::CallbackService {
     absl::Duration exec_timeout = absl::Hours(24);
   };
 
-  // `sandboxes` and `agents` must outlive the server.
-  SandboxIOProxy(SandboxService* sandboxes, GrpcAgentClient* agents, Options options)
-      : sandboxes_(sandboxes), agents_(agents), options_(options) {}
+  // `sandboxes`, `agents` and `auth` must outlive the server.
+  SandboxIOProxy(SandboxService* sandboxes, GrpcAgentClient* agents, const ClientAuth* auth,
+                 Options options)
+      : sandboxes_(sandboxes), agents_(agents), auth_(auth), options_(options) {}
 
   grpc::ServerWriteReactor<fsb::agent::v1::LogChunk>* Logs(
       grpc::CallbackServerContext* ctx, const fastpath::v1::LogsRequest* request) override;
@@ -43,6 +47,7 @@ class SandboxIOProxy final : public fastpath::v1::SandboxIO::CallbackService {
  private:
   SandboxService* const sandboxes_;
   GrpcAgentClient* const agents_;
+  const ClientAuth* const auth_;
   const Options options_;
 };
 

@@ -6,6 +6,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "controller/client_auth_testing.h"
 #include "controller/service_test_env.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -16,6 +17,8 @@
 
 namespace fsb::controller {
 namespace {
+
+using ::testing::HasSubstr;
 
 namespace agentv1 = fsb::agent::v1;
 namespace fp = fastpath::v1;
@@ -149,14 +152,17 @@ class SandboxIOProxyTest : public ::testing::Test {
     return server;
   }
 
-  static void SetDeadline(grpc::ClientContext& ctx) {
+  // A deadline, and the bearer token of `token` (TestTokens; the admin's by default).
+  static void SetDeadline(grpc::ClientContext& ctx, std::string_view token = "ops-token") {
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + kPatience));
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", Sv(token)));
   }
 
   // Runs a Logs call to its end; returns its status and the entries' data.
-  grpc::Status Logs(const fp::LogsRequest& request, std::vector<std::string>* data) {
+  grpc::Status Logs(const fp::LogsRequest& request, std::vector<std::string>* data,
+                    std::string_view token = "ops-token") {
     grpc::ClientContext ctx;
-    SetDeadline(ctx);
+    SetDeadline(ctx, token);
     auto reader = stub_->Logs(&ctx, request);
     agentv1::LogChunk chunk;
     while (reader->Read(&chunk)) {
@@ -179,7 +185,10 @@ class SandboxIOProxyTest : public ::testing::Test {
   std::unique_ptr<grpc::Server> agent_server_;
   ServiceTestEnv env_;
   GrpcAgentClient agents_{{}};
-  SandboxIOProxy proxy_{&env_.service(), &agents_, {}};
+  TestTokens tokens_;
+  metrics::Registry registry_;
+  ClientAuth auth_{tokens_.store(), &registry_};
+  SandboxIOProxy proxy_{&env_.service(), &agents_, &auth_, {}};
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<fp::SandboxIO::Stub> stub_;
   std::string container_id_;
@@ -254,6 +263,7 @@ TEST_F(SandboxIOProxyTest, ACancelledFollowCancelsTheAgentCall) {
   request.set_sandbox_name("box");
   request.set_follow(true);
   grpc::ClientContext ctx;
+  SetDeadline(ctx);
   auto reader = stub_->Logs(&ctx, request);
   agentv1::LogChunk chunk;
   ASSERT_TRUE(reader->Read(&chunk));
@@ -326,6 +336,30 @@ TEST_F(SandboxIOProxyTest, ExecHalfCloseReachesTheAgent) {
   EXPECT_EQ(response.exit_code(), 7);
   EXPECT_TRUE(stream->Finish().ok());
   EXPECT_FALSE(ExecInputs()[0].start().has_size()) << "no size without rows and cols";
+}
+
+TEST_F(SandboxIOProxyTest, OnlyCallersAllowedInTheNamespaceReachTheAgent) {
+  fp::LogsRequest request;
+  request.set_sandbox_name("box");  // in "default", which bob (user of team-b) may not read
+  std::vector<std::string> data;
+  grpc::Status s = Logs(request, &data, "bob-token");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("bob (role user) may not read"));
+  EXPECT_EQ(Logs(request, &data, "no-such-token").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(LogsRequests().empty());
+
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, "bob-token");
+  auto stream = stub_->Exec(&ctx);
+  fp::ExecRequest start;
+  start.mutable_start()->set_sandbox_name("box");
+  start.mutable_start()->add_args("sh");
+  ASSERT_TRUE(stream->Write(start));
+  stream->WritesDone();
+  s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("bob (role user) may not write"));
+  EXPECT_TRUE(ExecInputs().empty());
 }
 
 TEST_F(SandboxIOProxyTest, ExecErrors) {

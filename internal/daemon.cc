@@ -14,6 +14,7 @@ Daemon::Daemon(std::string_view usage, int* argc, char*** argv) {
   sigemptyset(&signals_);
   sigaddset(&signals_, SIGTERM);
   sigaddset(&signals_, SIGINT);
+  sigaddset(&signals_, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
 
   gflags::SetUsageMessage(std::string(usage));
@@ -23,10 +24,13 @@ Daemon::Daemon(std::string_view usage, int* argc, char*** argv) {
   FLAGS_logtostderr = FLAGS_logtostderr || FLAGS_log_dir.empty();
 }
 
-int Daemon::WaitForShutdown() {
-  int signal = 0;
-  sigwait(&signals_, &signal);
-  return signal;
+int Daemon::WaitForShutdown(absl::FunctionRef<void()> on_hangup) {
+  for (;;) {
+    int signal = 0;
+    sigwait(&signals_, &signal);
+    if (signal != SIGHUP) return signal;
+    on_hangup();
+  }
 }
 
 }  // namespace fsb

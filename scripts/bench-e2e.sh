@@ -3,11 +3,15 @@
 # on one machine.
 #
 # Usage: scripts/bench-e2e.sh [--requests N] [--out FILE] [--agent-arg ARG]... [--no-build]
+#                              [--insecure]
 #   --requests N     sandboxes per run (default 50)
 #   --out FILE       where the JSON results go (default bench/results/e2e-<UTC date>.json)
 #   --agent-arg ARG  extra fsb-agent flag, e.g. --agent-arg=--shim-group-size=1 (repeatable)
 #   --no-build       use the programs already built in FSB_BUILD_DIR, whatever their build
 #                    type (CI runs it on its test build); installs and builds nothing
+#   --insecure       run the stack without TLS and tokens (--insecure on every program),
+#                    to measure what they cost; by default the CLI reaches the controller
+#                    over TLS with an admin token, and the agent over mutual TLS
 #
 # Installs the Debian packages (scripts/install-deps.sh), builds Release (build-release/,
 # FSB_BUILD_DIR), then starts a private stack in a temp folder: containerd
@@ -41,9 +45,10 @@ requests=50
 out=""
 agent_args=()
 build=1
+insecure=0
 
 usage() {
-  echo "usage: $0 [--requests N] [--out FILE] [--agent-arg ARG]... [--no-build]" >&2
+  echo "usage: $0 [--requests N] [--out FILE] [--agent-arg ARG]... [--no-build] [--insecure]" >&2
   exit 2
 }
 while (($#)); do
@@ -55,6 +60,7 @@ while (($#)); do
     --agent-arg) [[ $# -ge 2 ]] || usage; agent_args+=("$2"); shift 2 ;;
     --agent-arg=*) agent_args+=("${1#*=}"); shift ;;
     --no-build) build=0; shift ;;
+    --insecure) insecure=1; shift ;;
     *) usage ;;
   esac
 done
@@ -147,17 +153,34 @@ agent_name=bench-agent
 "${repo_root}/scripts/build-test-image.sh" --address "${sock}" --namespace fsb --name "${image}"
 "${repo_root}/scripts/gen-certs.sh" --dir "${state}/pki" --agent "${agent_name}" >/dev/null
 agent_endpoint="127.0.0.1:$(free_port)"
+# The CLI's config is the run's own: a context with the CA and an admin token, or
+# plaintext with --insecure.
+export FSB_CONFIG="${state}/fsb-config.yaml"
+if ((insecure)); then
+  security=insecure
+  controller_security=(--insecure)
+  agent_security=(--insecure)
+  "${fsb}" config set-context bench --endpoint "${endpoint}" --insecure >/dev/null
+else
+  security=tls+token
+  "${repo_root}/scripts/add-token.sh" --file "${state}/tokens.yaml" --subject bench \
+    --role admin --token-out "${state}/admin.token" 2>/dev/null
+  controller_security=(--tokens-file="${state}/tokens.yaml"
+    --tls-cert="${state}/pki/controller.crt" --tls-key="${state}/pki/controller.key"
+    --tls-ca="${state}/pki/ca.crt")
+  agent_security=(--tls-cert="${state}/pki/agent-${agent_name}.crt"
+    --tls-key="${state}/pki/agent-${agent_name}.key" --tls-ca="${state}/pki/ca.crt")
+  "${fsb}" config set-context bench --endpoint "${endpoint}" --ca "${state}/pki/ca.crt" \
+    --token-file "${state}/admin.token" >/dev/null
+fi
+"${fsb}" config use-context bench >/dev/null
 controller_cmd=("${build_dir}/controller/fsb-controller"
   --fastpath-bind-address="${endpoint}" --agent-bind-address="${agent_endpoint}"
-  --data-dir="${state}/controller"
-  --tls-cert="${state}/pki/controller.crt" --tls-key="${state}/pki/controller.key"
-  --tls-ca="${state}/pki/ca.crt"
+  --data-dir="${state}/controller" "${controller_security[@]}"
   --metrics-bind-address="${controller_metrics}"
   --pprof-bind-address="127.0.0.1:$(free_port)")
 agent_cmd=("${build_dir}/agent/fsb-agent"
-  --agent-port="$(free_port)" --controller="${agent_endpoint}"
-  --tls-cert="${state}/pki/agent-${agent_name}.crt" --tls-key="${state}/pki/agent-${agent_name}.key"
-  --tls-ca="${state}/pki/ca.crt"
+  --agent-port="$(free_port)" --controller="${agent_endpoint}" "${agent_security[@]}"
   --containerd-socket="${sock}" --containerd-namespace=fsb
   --state-dir="${state}/agent" --agent-id="${agent_name}" --node-name="$(hostname)"
   --capacity=$((requests * 2)) --metrics-bind-address="127.0.0.1:${agent_metrics_port}"
@@ -166,7 +189,6 @@ agent_cmd=("${build_dir}/agent/fsb-agent"
 start fsb-controller "${controller_cmd[@]}"
 start fsb-agent "${agent_cmd[@]}"
 
-export FSB_ENDPOINT="${endpoint}"
 ready=0
 for _ in $(seq 1 150); do
   if "${fsb}" agents -o json 2>/dev/null | jq -e --arg name "${agent_name}" \
@@ -181,7 +203,7 @@ if ((!ready)); then
   echo "bench-e2e: the agent did not become Ready; see ${state}/fsb-agent.log" >&2
   exit 1
 fi
-echo "bench-e2e: stack ready (fastpath ${endpoint}, state ${state})"
+echo "bench-e2e: stack ready (fastpath ${endpoint}, ${security}, state ${state})"
 
 bench=("${fsb}" bench --image "${image}" --requests "${requests}"
   --controller-metrics "${controller_metrics}" --agent-metrics-port "${agent_metrics_port}"
@@ -380,6 +402,7 @@ jq -n \
   --arg containerd "$(containerd --version | awk '{print $3}')" \
   --arg runc "$(runc --version | awk 'NR == 1 {print $3}')" \
   --arg agent_args "${agent_args[*]-}" \
+  --arg security "${security}" \
   --arg concurrency "${concurrency}" \
   --arg requests "${requests}" \
   --arg image "${image}" '
@@ -399,6 +422,7 @@ jq -n \
       image: $image,
       requests: ($requests | tonumber),
       agent_args: $agent_args,
+      security: $security,
       commands: {
         fsb_c1: "fsb bench --image \($image) --requests \($requests) --concurrency 1 --cleanup -o json",
         fsb_c8: "fsb bench --image \($image) --requests \($requests) --concurrency \($concurrency) -o json",

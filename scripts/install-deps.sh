@@ -24,8 +24,9 @@ packages=(
   containernetworking-plugins nftables iptables
   # promtool (metrics tests) and a Prometheus server (e2e scrape test)
   prometheus
-  # scripts/profile.sh (ss) and scripts/flamegraph.sh (python3)
-  iproute2 python3
+  # scripts/profile.sh (ss) and scripts/flamegraph.sh (python3); the seed's generated
+  # Python client (tests/seed: gRPC and protobuf for Python, protoc's grpc_python_plugin)
+  iproute2 python3 python3-grpcio python3-protobuf
   # image pulls (libcurl, OpenSSL's SHA-256) and the registry pull test (a loopback
   # registry with htpasswd auth, skopeo to push to it)
   libcurl4-openssl-dev libssl-dev docker-registry skopeo apache2-utils

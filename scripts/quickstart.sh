@@ -2,8 +2,10 @@
 # README command 1: from a fresh Debian 12 machine to a running sandbox.
 #
 #   scripts/quickstart.sh        install deps, build (Release), start a private containerd,
-#                                import the test image, start fsb-controller and fsb-agent
-#                                in the background, `fsb run` a sandbox and `fsb ls`
+#                                import the test image, make the PKI and an admin token,
+#                                set the CLI's context "quickstart", start fsb-controller
+#                                and fsb-agent in the background (TLS and tokens on),
+#                                `fsb run` a sandbox and `fsb ls`
 #   scripts/quickstart.sh down   stop everything it started (also scripts/dev-down.sh)
 #
 # Re-running is safe: what already runs is kept. Everything lives under the state folder
@@ -86,9 +88,22 @@ node="$(hostname | tr '[:upper:]' '[:lower:]')"
 pki="${state}/pki"
 "${repo_root}/scripts/gen-certs.sh" --dir "${pki}" --agent "${node}"
 
+# Clients authenticate with bearer tokens: an admin token for this machine's user, and
+# the CLI's context "quickstart" using it with the cluster CA.
+tokens="${state}/tokens.yaml"
+admin_token="${state}/admin.token"
+if [[ ! -s "${admin_token}" ]]; then
+  rm -f "${tokens}"
+  "${repo_root}/scripts/add-token.sh" --file "${tokens}" --subject quickstart-admin \
+    --role admin --token-out "${admin_token}"
+fi
+"${fsb}" config set-context quickstart --endpoint "${endpoint}" --ca "${pki}/ca.crt" \
+  --token-file "${admin_token}"
+"${fsb}" config use-context quickstart
+
 start_process fsb-controller "${build_dir}/controller/fsb-controller" \
   --fastpath-bind-address="0.0.0.0:9090" --agent-bind-address="127.0.0.1:9092" \
-  --data-dir="${state}/controller" \
+  --data-dir="${state}/controller" --tokens-file="${tokens}" \
   --tls-cert="${pki}/controller.crt" --tls-key="${pki}/controller.key" --tls-ca="${pki}/ca.crt"
 start_process fsb-agent "${build_dir}/agent/fsb-agent" \
   --agent-port="${agent_port}" --controller="127.0.0.1:9092" \
@@ -97,7 +112,6 @@ start_process fsb-agent "${build_dir}/agent/fsb-agent" \
   --tls-cert="${pki}/agent-${node}.crt" --tls-key="${pki}/agent-${node}.key" \
   --tls-ca="${pki}/ca.crt"
 
-export FSB_ENDPOINT="${endpoint}"
 if "${fsb}" get hello >/dev/null 2>&1; then
   echo "quickstart: sandbox hello already exists"
 else
@@ -129,8 +143,9 @@ ctr --address "${sock}" --namespace fsb tasks ls
 
 cat <<EOF
 
-fsb is running. Try:
-  export PATH="${build_dir}/cli:\$PATH" FSB_ENDPOINT=${endpoint}
+fsb is running, with TLS and tokens. The CLI's current context "quickstart" has the
+endpoint, the CA and the admin token (fsb config view). Try:
+  export PATH="${build_dir}/cli:\$PATH"
   fsb run --image fsb/busybox --name demo -- sh -c 'echo hi; sleep 600'   # warm: a few ms
   fsb agents -o wide                        # WARM: the agent keeps 2 prepared instances
   fsb ls -o wide
@@ -139,7 +154,9 @@ fsb is running. Try:
   ctr --address ${sock} -n fsb tasks ls     # containerd's view
 
 Logs: ${state}/fsb-controller.log ${state}/fsb-agent.log
-Certificates (controller <-> agent, mutual TLS): ${pki}/
+Certificates (cluster CA, controller, agent): ${pki}/
+Client tokens: ${tokens} (hashes; add one: scripts/add-token.sh --file ${tokens} ...)
+Admin token: ${admin_token}
 Sandbox output: ${state}/agent/logs/<sandbox id>.log
 Stop everything: ${repo_root}/scripts/quickstart.sh down
 EOF

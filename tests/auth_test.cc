@@ -2,8 +2,10 @@
 // (scripts/gen-certs.sh): an agent registers and heartbeats only as the agent id its
 // certificate names, an agent's API serves only the controller's certificate, and
 // running without TLS takes an explicit --insecure.
+#include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "fsb/agent/v1/agent.grpc.pb.h"
@@ -147,6 +149,28 @@ TEST_F(AuthTest, PlaintextTakesAnExplicitInsecureFlag) {
                  &out, &err),
       2);
   EXPECT_THAT(err, HasSubstr("--tls-cert is required"));
+  // With certificates, clients need tokens: no file, or a bad one, and it does not start.
+  const std::vector<std::string> with_tls = {
+      FSB_CONTROLLER_BIN,
+      "--data-dir=" + stack_->dir() + "/c2",
+      "--fastpath-bind-address=127.0.0.1:0",
+      "--agent-bind-address=127.0.0.1:0",
+      "--metrics-bind-address=127.0.0.1:0",
+      "--pprof-bind-address=",
+      "--logtostderr",
+      "--tls-cert=" + stack_->pki_dir() + "/controller.crt",
+      "--tls-key=" + stack_->pki_dir() + "/controller.key",
+      "--tls-ca=" + stack_->pki_dir() + "/ca.crt"};
+  err.clear();
+  EXPECT_EQ(RunCommand(with_tls, &out, &err), 2);
+  EXPECT_THAT(err, HasSubstr("--tokens-file is required"));
+  const std::string bad = stack_->dir() + "/bad-tokens.yaml";
+  std::ofstream(bad) << "tokens:\n  - subject: x\n    sha256: 00\n    role: root\n";
+  std::vector<std::string> bad_tokens = with_tls;
+  bad_tokens.push_back("--tokens-file=" + bad);
+  err.clear();
+  EXPECT_EQ(RunCommand(bad_tokens, &out, &err), 2);
+  EXPECT_THAT(err, HasSubstr(absl::StrCat("--tokens-file: tokens file ", bad, ": tokens[0]")));
   err.clear();
   EXPECT_EQ(
       RunCommand({FSB_AGENT_BIN, "--state-dir=" + stack_->dir() + "/a2", "--sandbox-network=host",

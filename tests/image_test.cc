@@ -94,8 +94,7 @@ class ImageTest : public ::testing::Test {
   // in 1 MiB chunks, as the CLI does.
   grpc::Status Import(const std::string& agent, const std::string& path,
                       fastpath::v1::ImportImageResponse* resp) {
-    auto stub = fastpath::v1::Images::NewStub(
-        grpc::CreateChannel(stack_->endpoint(), grpc::InsecureChannelCredentials()));
+    auto stub = fastpath::v1::Images::NewStub(stack_->ClientChannel(stack_->admin_token()));
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
     auto writer = stub->ImportImage(&ctx, resp);

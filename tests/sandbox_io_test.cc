@@ -62,9 +62,7 @@ class SandboxIOTest : public ::testing::Test {
       return;
     }
     stack_ = stack->release();
-    io_ = fastpath::v1::SandboxIO::NewStub(
-              grpc::CreateChannel(stack_->endpoint(), grpc::InsecureChannelCredentials()))
-              .release();
+    io_ = fastpath::v1::SandboxIO::NewStub(stack_->ClientChannel(stack_->admin_token())).release();
   }
 
   static void TearDownTestSuite() {

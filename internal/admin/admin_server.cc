@@ -17,10 +17,14 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Create(Options options
     return HttpResponse{.content_type = kMetricsContentType, .body = registry->Serialize()};
   };
   routes["/healthz"] = [](const HttpRequest&) { return HttpResponse{.body = "ok\n"}; };
-  routes["/readyz"] = [readiness = std::move(readiness)](const HttpRequest&) {
+  std::string warning =
+      options.warning.empty() ? "" : absl::StrCat("WARNING: ", options.warning, "\n");
+  routes["/readyz"] = [readiness = std::move(readiness),
+                       warning = std::move(warning)](const HttpRequest&) {
     absl::Status ready = readiness ? readiness() : absl::OkStatus();
-    if (ready.ok()) return HttpResponse{.body = "ready\n"};
-    return HttpResponse{.status = 503, .body = absl::StrCat("not ready: ", ready.message(), "\n")};
+    if (ready.ok()) return HttpResponse{.body = absl::StrCat("ready\n", warning)};
+    return HttpResponse{.status = 503,
+                        .body = absl::StrCat("not ready: ", ready.message(), "\n", warning)};
   };
   absl::StatusOr<std::unique_ptr<HttpServer>> http =
       HttpServer::Create(options.bind_address, std::move(routes));

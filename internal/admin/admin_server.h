@@ -20,7 +20,8 @@ inline constexpr char kMetricsContentType[] = "text/plain; version=0.0.4; charse
 //   /metrics  200, the registry in the Prometheus text format (kMetricsContentType)
 //   /healthz  200 "ok\n" as long as the process serves HTTP (liveness)
 //   /readyz   200 "ready\n" when the readiness check returns OK, else
-//             503 "not ready: <its message>\n" (readiness)
+//             503 "not ready: <its message>\n" (readiness); either followed by
+//             "WARNING: <warning>\n" when the options have a warning
 //
 // Other paths get 404; see HttpServer for methods, headers and connections.
 //
@@ -37,6 +38,8 @@ class AdminServer {
     // Called on every /readyz, from any worker thread: must be thread-safe and quick.
     // Empty: always ready.
     std::function<absl::Status()> readiness;
+    // A condition an operator must not miss, such as an insecure mode; empty: none.
+    std::string warning;
   };
 
   // Starts listening. Errors as HttpServer::Create: INVALID_ARGUMENT for a malformed

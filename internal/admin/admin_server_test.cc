@@ -97,6 +97,23 @@ TEST_F(AdminServerTest, UnknownPathsAreNotFound) {
   }
 }
 
+TEST(AdminServerWarningTest, ReadyzCarriesTheWarningReadyOrNot) {
+  metrics::Registry registry;
+  for (const absl::Status& ready : {absl::OkStatus(), absl::UnavailableError("recovering")}) {
+    absl::StatusOr<std::unique_ptr<AdminServer>> server =
+        AdminServer::Create({.bind_address = "127.0.0.1:0",
+                             .registry = &registry,
+                             .readiness = [ready] { return ready; },
+                             .warning = "INSECURE: no TLS"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    absl::StatusOr<HttpReply> reply = Fetch((*server)->port(), "/readyz");
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->status, ready.ok() ? 200 : 503);
+    EXPECT_EQ(reply->body, ready.ok() ? "ready\nWARNING: INSECURE: no TLS\n"
+                                      : "not ready: recovering\nWARNING: INSECURE: no TLS\n");
+  }
+}
+
 TEST(AdminServerNoReadinessTest, AlwaysReadyWithoutACheck) {
   metrics::Registry registry;
   absl::StatusOr<std::unique_ptr<AdminServer>> server =

@@ -9,12 +9,14 @@ namespace fsb::admin {
 absl::StatusOr<Endpoints> StartEndpoints(const std::string& metrics_bind_address,
                                          const std::string& pprof_bind_address,
                                          const metrics::Registry* registry,
-                                         std::function<absl::Status()> readiness) {
+                                         std::function<absl::Status()> readiness,
+                                         std::string warning) {
   Endpoints endpoints;
   absl::StatusOr<std::unique_ptr<AdminServer>> admin =
       AdminServer::Create({.bind_address = metrics_bind_address,
                            .registry = registry,
-                           .readiness = std::move(readiness)});
+                           .readiness = std::move(readiness),
+                           .warning = std::move(warning)});
   if (!admin.ok()) {
     return absl::Status(admin.status().code(),
                         absl::StrCat("metrics listener: ", admin.status().message()));

@@ -27,12 +27,14 @@ struct Endpoints {
   }
 };
 
-// Starts both. `registry` must outlive them; `readiness` is as AdminServer's. Errors
+// Starts both. `registry` must outlive them; `readiness` and `warning` are as
+// AdminServer's. Errors
 // name the flag-like role of the address that failed ("metrics", "pprof").
 absl::StatusOr<Endpoints> StartEndpoints(const std::string& metrics_bind_address,
                                          const std::string& pprof_bind_address,
                                          const metrics::Registry* registry,
-                                         std::function<absl::Status()> readiness);
+                                         std::function<absl::Status()> readiness,
+                                         std::string warning = "");
 
 }  // namespace fsb::admin
 

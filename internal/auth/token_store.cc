@@ -1,6 +1,7 @@
 #include "internal/auth/token_store.h"
 
 #include <openssl/crypto.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -51,15 +52,39 @@ std::string FormatExpiry(absl::Time t) {
 
 }  // namespace
 
+TokenStore::FileVersion TokenStore::VersionOf(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return {};
+  return {.device = st.st_dev,
+          .inode = st.st_ino,
+          .size = st.st_size,
+          .mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec};
+}
+
 absl::StatusOr<std::unique_ptr<TokenStore>> TokenStore::Load(std::string path, const Clock* clock) {
+  // The version is taken before the file is read: a change while reading is seen later.
+  const FileVersion version = VersionOf(path);
   absl::StatusOr<std::vector<TokenEntry>> entries = ReadTokenFile(path);
   if (!entries.ok()) return entries.status();
-  return std::unique_ptr<TokenStore>(
-      new TokenStore(std::move(path), clock, std::make_shared<const Entries>(*std::move(entries))));
+  return std::unique_ptr<TokenStore>(new TokenStore(
+      std::move(path), clock, version, std::make_shared<const Entries>(*std::move(entries))));
 }
 
 absl::Status TokenStore::Reload() {
   absl::MutexLock reload_lock(&reload_mu_);
+  return ReloadLocked();
+}
+
+absl::StatusOr<bool> TokenStore::ReloadIfChanged() {
+  absl::MutexLock reload_lock(&reload_mu_);
+  if (VersionOf(path_) == version_) return false;
+  absl::Status reloaded = ReloadLocked();
+  if (!reloaded.ok()) return reloaded;
+  return true;
+}
+
+absl::Status TokenStore::ReloadLocked() {
+  version_ = VersionOf(path_);
   absl::StatusOr<std::vector<TokenEntry>> entries = ReadTokenFile(path_);
   if (!entries.ok()) return entries.status();
   auto snapshot = std::make_shared<const Entries>(*std::move(entries));

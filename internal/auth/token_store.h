@@ -1,6 +1,7 @@
 #ifndef FSB_INTERNAL_AUTH_TOKEN_STORE_H_
 #define FSB_INTERNAL_AUTH_TOKEN_STORE_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,12 @@ class TokenStore {
   // stay those of the last good file.
   absl::Status Reload() ABSL_LOCKS_EXCLUDED(reload_mu_, mu_);
 
+  // Reload when the file is not the one last read (another inode, size or modification
+  // time, as an edit or a rename over it makes), else nothing: a watcher calls it every
+  // second. True when it reloaded; Reload's error when that failed, once per version of
+  // the file (a bad file is not read again until it changes).
+  absl::StatusOr<bool> ReloadIfChanged() ABSL_LOCKS_EXCLUDED(reload_mu_, mu_);
+
   // The principal of `bearer_token`. UNAUTHENTICATED "unknown token" when no entry has
   // its hash, "token of SUBJECT expired at TIME" once the clock reaches its expiry.
   // Compares the token's hash with every entry's in constant time, whichever matches.
@@ -55,14 +62,28 @@ class TokenStore {
  private:
   using Entries = std::vector<TokenEntry>;
 
-  TokenStore(std::string path, const Clock* clock, std::shared_ptr<const Entries> entries)
-      : path_(std::move(path)), clock_(clock), entries_(std::move(entries)) {}
+  // What tells one version of the file from another; all zero when it cannot be stat'ed.
+  struct FileVersion {
+    uint64_t device = 0;
+    uint64_t inode = 0;
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+    bool operator==(const FileVersion&) const = default;
+  };
+  static FileVersion VersionOf(const std::string& path);
+
+  TokenStore(std::string path, const Clock* clock, FileVersion version,
+             std::shared_ptr<const Entries> entries)
+      : path_(std::move(path)), clock_(clock), version_(version), entries_(std::move(entries)) {}
+
+  absl::Status ReloadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::shared_ptr<const Entries> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string path_;
   const Clock* const clock_;
   absl::Mutex reload_mu_;  // serializes Reload calls (held while reading the file)
+  FileVersion version_ ABSL_GUARDED_BY(reload_mu_);  // of the last file read, good or bad
   mutable absl::Mutex mu_;
   std::shared_ptr<const Entries> entries_ ABSL_GUARDED_BY(mu_);  // never null
 };

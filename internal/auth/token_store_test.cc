@@ -135,6 +135,35 @@ TEST_F(TokenStoreTest, ReloadReplacesTheTokens) {
   EXPECT_EQ(bob->role, Role::kViewer);
 }
 
+TEST_F(TokenStoreTest, ReloadIfChangedReadsEachNewVersionOnce) {
+  Write(AliceAndOps());
+  std::unique_ptr<TokenStore> store = LoadOk();
+  ASSERT_NE(store, nullptr);
+  // Whether it reloaded; an error fails the test.
+  auto reloaded = [&] {
+    absl::StatusOr<bool> r = store->ReloadIfChanged();
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.value_or(false);
+  };
+  EXPECT_FALSE(reloaded());  // the file just loaded
+
+  Write(Bob());
+  EXPECT_TRUE(reloaded());
+  EXPECT_FALSE(store->Authenticate("alice-token").ok());  // revoked
+  EXPECT_TRUE(store->Authenticate("bob-token").ok());
+  EXPECT_FALSE(reloaded());
+
+  // A bad version is reported once, and the tokens stay.
+  Write("tokens: 3\n");
+  EXPECT_EQ(store->ReloadIfChanged().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(reloaded());
+  EXPECT_TRUE(store->Authenticate("bob-token").ok());
+
+  Write(AliceAndOps());
+  EXPECT_TRUE(reloaded());
+  EXPECT_TRUE(store->Authenticate("alice-token").ok());
+}
+
 TEST_F(TokenStoreTest, ABadReloadKeepsTheOldTokens) {
   Write(AliceAndOps());
   std::unique_ptr<TokenStore> store = LoadOk();

@@ -33,7 +33,7 @@ struct TlsFiles {
 absl::Status CheckTlsFiles(const TlsFiles& files, std::string_view flag_prefix);
 
 enum class ClientCertificates {
-  kRequest,  // verified when presented (a client without one is served; see PeerIdentity)
+  kNone,     // not asked for: clients authenticate otherwise (bearer tokens)
   kRequire,  // a client without a certificate of the CA is refused in the handshake
 };
 

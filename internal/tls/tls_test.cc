@@ -107,8 +107,9 @@ TEST_F(TlsTest, ClientsWithoutACertificateOfTheCaAreRefusedOrAnonymous) {
   EXPECT_FALSE(Call(grpc::SslCredentials(anonymous), kControllerName).ok());
   server_->Shutdown();
 
-  // Where certificates are only requested, such a client is served, as nobody.
-  ASSERT_NO_FATAL_FAILURE(Serve(ClientCertificates::kRequest));
+  // Where certificates are not asked for (clients with tokens), such a client is served,
+  // as nobody.
+  ASSERT_NO_FATAL_FAILURE(Serve(ClientCertificates::kNone));
   ASSERT_TRUE(Call(grpc::SslCredentials(anonymous), kControllerName).ok());
   EXPECT_FALSE(recorder_.peer_is_agent);
   EXPECT_EQ(recorder_.names, "no client certificate");

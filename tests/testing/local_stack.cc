@@ -1,12 +1,18 @@
 #include "tests/testing/local_stack.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "internal/auth/tokens.h"
 #include "internal/ids.h"
 #include "internal/status.h"
 #include "internal/tls/tls.h"
@@ -41,8 +47,7 @@ absl::StatusOr<std::unique_ptr<LocalStack>> LocalStack::Start(Options options) {
   stack->agent_endpoint_ = absl::StrCat("127.0.0.1:", FreePort());
   stack->controller_metrics_ = absl::StrCat("127.0.0.1:", FreePort());
   stack->controller_pprof_ = absl::StrCat("127.0.0.1:", FreePort());
-  stack->fastpath_ = fastpath::v1::FastPathService::NewStub(
-      grpc::CreateChannel(stack->endpoint_, grpc::InsecureChannelCredentials()));
+  stack->admin_token_ = "fsb-admin-" + RandomHex(16);
   stack->agents_.resize(stack->options_.agents);
   for (int i = 0; i < stack->options_.agents; ++i) {
     Agent& agent = stack->agents_[i];
@@ -73,6 +78,13 @@ absl::StatusOr<std::unique_ptr<LocalStack>> LocalStack::Start(Options options) {
   if (RunCommand(gen_certs, &gen_out) != 0) {
     return absl::InternalError(absl::StrCat("scripts/gen-certs.sh failed: ", gen_out));
   }
+  if (absl::Status s = stack->WriteTokens({}); !s.ok()) return s;
+  stack->fastpath_ =
+      fastpath::v1::FastPathService::NewStub(stack->ClientChannel(stack->admin_token_));
+  // For the CLIs the test runs: the stack's CA and admin, and no user's config file.
+  setenv("FSB_CONFIG", (stack->dir() + "/fsb-config.yaml").c_str(), 1);
+  setenv("FSB_CA", (stack->pki_dir() + "/ca.crt").c_str(), 1);
+  setenv("FSB_TOKEN", stack->admin_token_.c_str(), 1);
   if (absl::Status s = stack->StartController(); !s.ok()) return s;
   for (int i = 0; i < stack->options_.agents; ++i) {
     if (absl::Status s = stack->StartAgent(i); !s.ok()) return s;
@@ -102,6 +114,7 @@ absl::Status LocalStack::StartController() {
                                    "--tls-cert=" + pki_dir() + "/controller.crt",
                                    "--tls-key=" + pki_dir() + "/controller.key",
                                    "--tls-ca=" + pki_dir() + "/ca.crt",
+                                   "--tokens-file=" + tokens_file(),
                                    "--data-dir=" + controller_data_dir(),
                                    "--metrics-bind-address=" + controller_metrics_,
                                    "--pprof-bind-address=" + controller_pprof_,
@@ -165,6 +178,46 @@ std::shared_ptr<grpc::Channel> LocalStack::AgentChannel(int i) const {
   return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", agents_[i].port),
                                    TlsChannelCredentials(controller),
                                    TlsChannelArguments(agent_id(i)));
+}
+
+std::shared_ptr<grpc::Channel> LocalStack::ClientChannel(const std::string& token) const {
+  grpc::SslCredentialsOptions tls;
+  std::ifstream ca(pki_dir() + "/ca.crt");
+  tls.pem_root_certs.assign(std::istreambuf_iterator<char>(ca), {});
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::SslCredentials(tls);
+  if (!token.empty()) {
+    credentials =
+        grpc::CompositeChannelCredentials(credentials, grpc::AccessTokenCredentials(token));
+  }
+  return grpc::CreateChannel(endpoint_, credentials);
+}
+
+absl::Status LocalStack::WriteTokens(const std::vector<ClientToken>& tokens) const {
+  std::vector<ClientToken> all = {{.subject = "it-admin", .token = admin_token_, .role = "admin"}};
+  all.insert(all.end(), tokens.begin(), tokens.end());
+  std::string yaml = "tokens:\n";
+  for (const ClientToken& t : all) {
+    absl::StatusOr<auth::TokenHash> hash = auth::HashToken(t.token);
+    if (!hash.ok()) return hash.status();
+    absl::StrAppend(&yaml, "  - subject: ", t.subject, "\n    sha256: ",
+                    absl::BytesToHexString(absl::string_view(
+                        reinterpret_cast<const char*>(hash->data()), hash->size())),
+                    "\n    role: ", t.role, "\n");
+    if (!t.namespaces.empty()) {
+      absl::StrAppend(&yaml, "    namespaces: [\"", absl::StrJoin(t.namespaces, "\", \""), "\"]\n");
+    }
+  }
+  // Replaced by a rename, so that the controller never reads half a file.
+  const std::string tmp = tokens_file() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << yaml;
+    if (!out.good()) return absl::InternalError("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), tokens_file().c_str()) != 0) {
+    return absl::InternalError("cannot rename " + tmp + " to " + tokens_file());
+  }
+  return absl::OkStatus();
 }
 
 pid_t LocalStack::agent_pid(int i) const {

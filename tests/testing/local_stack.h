@@ -20,7 +20,14 @@ namespace fsb::testing {
 // so that each sees only its own containers. Processes can be killed and restarted on
 // the same state, to test crashes. Each agent isolates its sandboxes on a bridge and
 // range of its own, which the destructor removes (fsb-agent --remove-sandbox-network). Logs:
-// <dir>/controller.log, <dir>/<agent id>.log. Agent arguments default to agent 0. Not thread-safe.
+// <dir>/controller.log, <dir>/<agent id>.log. Agent arguments default to agent 0.
+//
+// Secure as a deployment is: the controller serves clients over TLS and takes only the
+// bearer tokens of <dir>/tokens.yaml, which holds an admin's (admin_token(), used by
+// fastpath(), Create/Delete/List and Fsb) and those a test adds (WriteTokens). The
+// stack sets FSB_CONFIG (to a file of its folder that does not exist, so that no
+// user's config is read), FSB_CA and FSB_TOKEN in the test's environment for the CLIs
+// it runs. Not thread-safe.
 // A create of `sleep 600` in the test image, named `name` in the default namespace.
 fastpath::v1::CreateRequest SleeperRequest(const std::string& name);
 
@@ -34,6 +41,14 @@ class LocalStack {
   };
 
   static constexpr char kAgentId[] = "it-agent";
+
+  // A client token of the tokens file (the format of internal/auth/tokens.h).
+  struct ClientToken {
+    std::string subject;
+    std::string token;
+    std::string role;                     // admin, user, viewer
+    std::vector<std::string> namespaces;  // user and viewer only; {"*"} for all
+  };
 
   // Starts containerd, the controller and the agents, and waits until every agent is
   // registered and Ready.
@@ -73,7 +88,17 @@ class LocalStack {
   const std::string& agent_bridge(int i = 0) const { return agents_[i].bridge; }
   const std::string& agent_subnet(int i = 0) const { return agents_[i].subnet; }
   std::string controller_data_dir() const { return dir() + "/controller"; }
+  // The admin's stub.
   fastpath::v1::FastPathService::Stub& fastpath() { return *fastpath_; }
+  // The admin's bearer token, random per stack.
+  const std::string& admin_token() const { return admin_token_; }
+  // A TLS channel to the client API (verifying the controller against the stack's CA)
+  // whose calls carry `token` as their bearer token (none when empty).
+  std::shared_ptr<grpc::Channel> ClientChannel(const std::string& token) const;
+  // Rewrites the tokens file with the admin's token and `tokens`; the controller reloads
+  // it within a second or so (a test polls for the effect).
+  absl::Status WriteTokens(const std::vector<ClientToken>& tokens) const;
+  std::string tokens_file() const { return dir() + "/tokens.yaml"; }
   // containerd's API in agent i's namespace.
   fsb::agent::Containerd& containerd(int i = 0) { return *agents_[i].client; }
   // The private containerd daemon (to kill and restart it).
@@ -109,6 +134,7 @@ class LocalStack {
   std::string agent_endpoint_;
   std::string controller_metrics_;
   std::string controller_pprof_;
+  std::string admin_token_;
   std::unique_ptr<ChildProcess> controller_;
   std::vector<Agent> agents_;
   std::unique_ptr<fastpath::v1::FastPathService::Stub> fastpath_;
