@@ -130,8 +130,10 @@ fsb pools [-o json|yaml]
                             WARM: ready/desired warm instances per image across the
                             pool's agents
 
-fsb image import FILE [--agent NAME] [-o json]
+fsb image import FILE [--agent NAME] [--force] [-o json]
   --agent NAME              import on this agent only (default: every registered agent)
+  --force                   re-point image names that exist with another digest
+                            (without it such an import is refused and changes nothing)
   -o, --output json         print the controller's answer as JSON
                             FILE is an OCI image archive; the deadline is --timeout, at
                             least 30m; exit 1 unless every agent imported it
@@ -299,6 +301,7 @@ constexpr FlagSpec kFlags[] = {
     {"stdin", 'i', false, kExecBit},
     {"tty", 't', false, kExecBit},
     {"agent", 0, true, kImageBit},
+    {"force", 0, false, kImageBit},
     {"requests", 0, true, kBenchBit},
     {"concurrency", 0, true, kBenchBit},
     {"rate", 0, true, kBenchBit},
@@ -896,6 +899,10 @@ absl::StatusOr<ImageImportCommand> BuildImage(std::string_view word, const Token
   import.file = words[1];
   if (absl::Status s = Assign(JsonOutputOf(word, tokens), import.json); !s.ok()) return s;
   for (const FlagValue& flag : tokens.flags) {
+    if (flag.spec->name == "force") {
+      import.force = flag.value == "true";
+      continue;
+    }
     if (flag.spec->name != "agent") continue;
     if (flag.value.empty()) return UsageError(absl::StrCat("flag ", flag.spelled, " is empty"));
     import.agent = flag.value;

@@ -167,9 +167,10 @@ struct ExecCommand {
 
 // `fsb image import FILE`: Images.ImportImage, the file streamed to the controller.
 struct ImageImportCommand {
-  std::string file;   // an OCI image archive; not empty
-  std::string agent;  // empty: every registered agent
-  bool json = false;  // -o json: print the ImportImageResponse
+  std::string file;    // an OCI image archive; not empty
+  std::string agent;   // empty: every registered agent
+  bool force = false;  // re-point names that exist with another digest
+  bool json = false;   // -o json: print the ImportImageResponse
 };
 
 // Defaults of `fsb bench`.

@@ -661,10 +661,18 @@ TEST(ParseArgsTest, ImageImportTakesOneFileAndAnAgent) {
   EXPECT_EQ(import.file, "app.tar");
   EXPECT_EQ(import.agent, "node-1");
   EXPECT_FALSE(import.json);
+  EXPECT_FALSE(import.force);
   import = ParseAs<ImageImportCommand>({"-o", "json", "image", "import", "x.tar"});
   EXPECT_EQ(import.file, "x.tar");
   EXPECT_EQ(import.agent, "");
   EXPECT_TRUE(import.json);
+  EXPECT_FALSE(import.force);
+}
+
+TEST(ParseArgsTest, ImageImportForceIsExplicit) {
+  EXPECT_TRUE(ParseAs<ImageImportCommand>({"image", "import", "app.tar", "--force"}).force);
+  EXPECT_TRUE(ParseAs<ImageImportCommand>({"image", "import", "--force=true", "app.tar"}).force);
+  EXPECT_FALSE(ParseAs<ImageImportCommand>({"image", "import", "app.tar", "--force=false"}).force);
 }
 
 TEST(ParseArgsTest, BenchDefaults) {
@@ -728,6 +736,10 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{{"image", "import", "a", "-o", "wide"}, "use -o json"},
         UsageErrorCase{{"image", "import", "a", "--requests", "1"},
                        "flag --requests is not valid for \"image\""},
+        UsageErrorCase{{"image", "import", "a", "--force=yes"},
+                       "flag --force takes true or false, got \"yes\""},
+        UsageErrorCase{{"run", "--image", "busybox", "--force"},
+                       "flag --force is not valid for \"run\""},
         UsageErrorCase{{"bench"}, "bench needs --image"},
         UsageErrorCase{{"bench", "--image", "busybox", "--requests", "0"},
                        "--requests 0 is out of range 1-100000"},

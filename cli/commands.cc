@@ -576,6 +576,7 @@ class Executor {
         ImagesStub().ImportImage(&context, &response);
     ImportImageRequest request;
     request.mutable_target()->set_agent(import.agent);
+    request.mutable_target()->set_force(import.force);
     bool accepting = writer->Write(request);
     std::string buffer(kImportChunkBytes, '\0');
     while (accepting && file) {

@@ -115,6 +115,7 @@ TEST_F(ImageCommandsTest, StreamsTheTargetThenTheFileInChunksOfAtMostOneMebibyte
   ASSERT_EQ(sent.size(), 4u);
   ASSERT_TRUE(sent[0].has_target());
   EXPECT_EQ(sent[0].target().agent(), "node-1");
+  EXPECT_FALSE(sent[0].target().force());
   std::string received;
   for (size_t i = 1; i < sent.size(); ++i) {
     ASSERT_TRUE(sent[i].has_data());
@@ -174,6 +175,25 @@ TEST_F(ImageCommandsTest, AServerErrorExitsOneWithItsCode) {
   EXPECT_EQ(Fsb({"image", "import", WriteArchive(100), "--agent", "node-9"}), kExitServerError);
   EXPECT_THAT(err_.str(), HasSubstr("fsb: error: NOT_FOUND: agent \"node-9\" is not registered"));
   EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(ImageCommandsTest, ForceGoesInTheTargetAndARefusalReachesTheUser) {
+  fake_.status = grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                              "image docker.io/fsb/app:1 already exists with digest sha256:a; "
+                              "the archive's is sha256:b: use --force to re-point it");
+  EXPECT_EQ(Fsb({"image", "import", WriteArchive(10), "--agent", "node-1"}), kExitServerError);
+  EXPECT_THAT(err_.str(), HasSubstr("fsb: error: ALREADY_EXISTS: image docker.io/fsb/app:1 "
+                                    "already exists with digest sha256:a; the archive's is "
+                                    "sha256:b: use --force to re-point it"));
+  EXPECT_FALSE(Requests().at(0).target().force());
+
+  fake_.status = grpc::Status::OK;
+  *fake_.response.add_results() = Result("node-1", {"docker.io/fsb/app:1"});
+  EXPECT_EQ(Fsb({"image", "import", WriteArchive(10), "--agent", "node-1", "--force"}), kExitOk);
+  const std::vector<fp::ImportImageRequest> sent = Requests();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_TRUE(sent[0].target().force());
+  EXPECT_EQ(sent[0].target().agent(), "node-1");
 }
 
 TEST_F(ImageCommandsTest, AFileThatCannotBeReadExitsOneBeforeConnecting) {

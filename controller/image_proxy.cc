@@ -69,6 +69,7 @@ grpc::Status ImageProxy::ImportImage(grpc::ServerContext* ctx,
     upstreams.push_back(std::move(u));
   }
   fsb::agent::v1::ImportImageChunk chunk;
+  chunk.set_force(req.target().force());  // agents read it from the first chunk
   while (reader->Read(&req)) {
     if (!req.has_data()) {
       CancelAll(upstreams);
@@ -79,6 +80,7 @@ grpc::Status ImageProxy::ImportImage(grpc::ServerContext* ctx,
     for (auto& u : upstreams) {
       if (u->accepting) u->accepting = u->writer->Write(chunk);
     }
+    chunk.clear_force();
     if (ctx->IsCancelled()) {
       CancelAll(upstreams);
       return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");

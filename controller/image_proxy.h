@@ -17,7 +17,8 @@ namespace fsb::controller {
 // the agent it names (fsb.agent.v1.ImageService.ImportImage), or to every registered
 // agent at once. Chunks are relayed as they arrive, in order, to each agent still
 // accepting them; the controller holds one chunk at a time whatever the archive's size,
-// and the slowest agent paces the upload.
+// and the slowest agent paces the upload. The target's `force` goes to every agent, in
+// the first chunk.
 //
 // Only callers ClientAuth lets import images (admins) are served: UNAUTHENTICATED or
 // PERMISSION_DENIED before anything is read. Errors: INVALID_ARGUMENT when the first message is not

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "controller/client_auth_testing.h"
@@ -19,8 +20,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// An agent's ImageService that records the archive it receives and answers with a
-// fixed image name, or with `error` when set.
+// An agent's ImageService that records the archive it receives and the `force` of each
+// chunk, and answers with a fixed image name, or with `error` when set.
 class FakeAgentImages final : public fsb::agent::v1::ImageService::Service {
  public:
   explicit FakeAgentImages(grpc::Status error = grpc::Status::OK) : error_(std::move(error)) {}
@@ -30,9 +31,14 @@ class FakeAgentImages final : public fsb::agent::v1::ImageService::Service {
                            fsb::agent::v1::ImportImageResponse* resp) override {
     fsb::agent::v1::ImportImageChunk chunk;
     std::string received;
-    while (reader->Read(&chunk)) received += chunk.data();
+    std::vector<bool> forces;
+    while (reader->Read(&chunk)) {
+      received += chunk.data();
+      forces.push_back(chunk.force());
+    }
     absl::MutexLock lock(&mu_);
     received_ = received;
+    forces_ = std::move(forces);
     if (!error_.ok()) return error_;
     resp->add_images("docker.io/fsb/imported:1");
     return grpc::Status::OK;
@@ -42,11 +48,16 @@ class FakeAgentImages final : public fsb::agent::v1::ImageService::Service {
     absl::MutexLock lock(&mu_);
     return received_;
   }
+  std::vector<bool> forces() {
+    absl::MutexLock lock(&mu_);
+    return forces_;
+  }
 
  private:
   const grpc::Status error_;
   absl::Mutex mu_;
   std::string received_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> forces_ ABSL_GUARDED_BY(mu_);
 };
 
 class ImageProxyTest : public ::testing::Test {
@@ -100,9 +111,10 @@ class ImageProxyTest : public ::testing::Test {
     return writer->Finish();
   }
 
-  static fastpath::v1::ImportImageRequest Target(const std::string& agent) {
+  static fastpath::v1::ImportImageRequest Target(const std::string& agent, bool force = false) {
     fastpath::v1::ImportImageRequest req;
     req.mutable_target()->set_agent(agent);
+    req.mutable_target()->set_force(force);
     return req;
   }
   static fastpath::v1::ImportImageRequest Data(const std::string& data) {
@@ -164,6 +176,21 @@ TEST_F(ImageProxyTest, EmptyTargetMeansEveryAgentAndReportsEach) {
   EXPECT_EQ(resp.results(1).agent(), "b");
   EXPECT_TRUE(resp.results(1).images().empty());
   EXPECT_EQ(resp.results(1).error(), "RESOURCE_EXHAUSTED: disk full");
+}
+
+TEST_F(ImageProxyTest, ForceReachesEveryAgentInTheFirstChunk) {
+  FakeAgentImages& a = AddAgent("a");
+  FakeAgentImages& b = AddAgent("b");
+  fastpath::v1::ImportImageResponse resp;
+  grpc::Status s = Import({Target("", /*force=*/true), Data("tar "), Data("bytes")}, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_THAT(a.forces(), ElementsAre(true, false));
+  EXPECT_THAT(b.forces(), ElementsAre(true, false));
+  EXPECT_EQ(b.received(), "tar bytes");
+
+  s = Import({Target("a"), Data("tar "), Data("bytes")}, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_THAT(a.forces(), ElementsAre(false, false));
 }
 
 TEST_F(ImageProxyTest, FailsWhenEveryAgentFails) {

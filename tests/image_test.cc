@@ -1,9 +1,10 @@
 // Images on a real containerd: an OCI archive imported through the controller's
-// fastpath.v1.Images into the agent runs as a sandbox; an image only a registry has
-// (Debian's docker-registry on loopback, Basic auth, pushed with skopeo) is pulled when
-// a sandbox asks for it; missing images, refused credentials and unreachable registries
-// fail with errors that name the image and the registry; an image's user is looked up in
-// its own /etc/passwd without the agent following anything out of the image.
+// fastpath.v1.Images into the agent runs as a sandbox, and re-points an existing name to
+// another digest only with force; an image only a registry has (Debian's docker-registry
+// on loopback, Basic auth, pushed with skopeo) is pulled when a sandbox asks for it;
+// missing images, refused credentials and unreachable registries fail with errors that
+// name the image and the registry; an image's user is looked up in its own /etc/passwd
+// without the agent following anything out of the image.
 #include <unistd.h>
 
 #include <algorithm>
@@ -91,15 +92,16 @@ class ImageTest : public ::testing::Test {
   }
 
   // Streams the file at `path` to fastpath.v1.Images/ImportImage for `agent` ("" = all)
-  // in 1 MiB chunks, as the CLI does.
+  // in 1 MiB chunks, as the CLI does (`force`: --force).
   grpc::Status Import(const std::string& agent, const std::string& path,
-                      fastpath::v1::ImportImageResponse* resp) {
+                      fastpath::v1::ImportImageResponse* resp, bool force = false) {
     auto stub = fastpath::v1::Images::NewStub(stack_->ClientChannel(stack_->admin_token()));
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
     auto writer = stub->ImportImage(&ctx, resp);
     fastpath::v1::ImportImageRequest req;
     req.mutable_target()->set_agent(agent);
+    req.mutable_target()->set_force(force);
     bool open = writer->Write(req);
     std::ifstream in(path, std::ios::binary);
     std::string buf(1 << 20, '\0');
@@ -245,6 +247,58 @@ TEST_F(ImageTest, ImportedArchiveRunsAsASandbox) {
         return std::find(images.begin(), images.end(), "docker.io/fsb/imported:1") != images.end();
       },
       absl::Seconds(10)));
+}
+
+// The digest containerd's image record `name` points to ("" when it cannot be read).
+std::string ImageDigest(LocalStack& stack, const std::string& name) {
+  auto image = stack.containerd().GetImage(name);
+  return image.ok() ? image->target().digest() : "";
+}
+
+// An archive naming an existing image with another digest re-points it only with force;
+// refused, it leaves the name where it was.
+TEST_F(ImageTest, ImportThatWouldRepointANameNeedsForce) {
+  const std::string image = "docker.io/fsb/repointed:1";
+  const std::string a = tmp_->path() + "/repoint-a.tar";
+  const std::string b = tmp_->path() + "/repoint-b.tar";
+  absl::StatusOr<std::string> digest_a = BuildArchive(image, a);
+  ASSERT_TRUE(digest_a.ok()) << digest_a.status();
+  absl::StatusOr<std::string> digest_b = BuildArchive(image, b, {"--user", "nobody"});
+  ASSERT_TRUE(digest_b.ok()) << digest_b.status();
+  ASSERT_NE(*digest_a, *digest_b);
+
+  fastpath::v1::ImportImageResponse resp;
+  grpc::Status s = Import(stack_->agent_id(), a, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ImageDigest(*stack_, image), *digest_a);
+
+  // Without force: refused, through the named agent and through every agent.
+  s = Import(stack_->agent_id(), b, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_THAT(
+      s.error_message(),
+      HasSubstr(absl::StrCat("image ", image, " already exists with digest ", *digest_a,
+                             "; the archive's is ", *digest_b, ": use --force to re-point it")));
+  EXPECT_EQ(ImageDigest(*stack_, image), *digest_a);
+  resp.Clear();
+  s = Import("", b, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("use --force to re-point it"));
+  EXPECT_EQ(ImageDigest(*stack_, image), *digest_a);
+
+  // The same digest again needs no force.
+  resp.Clear();
+  s = Import(stack_->agent_id(), a, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ImageDigest(*stack_, image), *digest_a);
+
+  // With force: re-pointed.
+  resp.Clear();
+  s = Import(stack_->agent_id(), b, &resp, /*force=*/true);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.results_size(), 1);
+  EXPECT_THAT(resp.results(0).images(), ElementsAre(image));
+  EXPECT_EQ(ImageDigest(*stack_, image), *digest_b);
 }
 
 TEST_F(ImageTest, ImportRejectsWhatIsNotAnImageArchive) {

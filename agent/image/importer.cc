@@ -1,6 +1,7 @@
 #include "agent/image/importer.h"
 
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/image/oci.h"
@@ -39,7 +40,16 @@ absl::Status IngestBlob(ImageStore& store, const ImageStore::Lease& lease, TarRe
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> ImageImporter::Import(const ChunkSource& source) {
+absl::Status CheckRepoint(std::string_view name, const std::optional<std::string>& current,
+                          std::string_view digest, bool force) {
+  if (force || !current.has_value() || *current == digest) return absl::OkStatus();
+  return absl::AlreadyExistsError(absl::StrCat("image ", Sv(name), " already exists with digest ",
+                                               *current, "; the archive's is ", Sv(digest),
+                                               ": use --force to re-point it"));
+}
+
+absl::StatusOr<std::vector<std::string>> ImageImporter::Import(const ChunkSource& source,
+                                                               bool force) {
   absl::StatusOr<ImageStore::Lease> lease = store_->CreateLease();
   if (!lease.ok()) return lease.status();
   TarReader tar(source);
@@ -82,7 +92,8 @@ absl::StatusOr<std::vector<std::string>> ImageImporter::Import(const ChunkSource
   if (absl::Status s = ParseJsonDocument(*index_json, "index.json", &index); !s.ok()) {
     return BadArchive(s);
   }
-  std::vector<std::string> names;
+  // Every name is checked before any is installed, so a refused import names nothing.
+  std::vector<std::pair<std::string, const fsb::oci::v1::Descriptor*>> images;
   for (const fsb::oci::v1::Descriptor& entry : index.manifests()) {
     std::optional<std::string> name = ArchiveImageName(entry);
     if (!name.has_value()) {
@@ -90,17 +101,24 @@ absl::StatusOr<std::vector<std::string>> ImageImporter::Import(const ChunkSource
                 << " names no image; skipped";
       continue;
     }
-    if (absl::Status s = store_->Install(*lease, *name, entry); !s.ok()) {
+    absl::StatusOr<std::optional<std::string>> current = store_->ImageTarget(*name);
+    if (!current.ok()) return current.status();
+    if (absl::Status s = CheckRepoint(*name, *current, entry.digest(), force); !s.ok()) return s;
+    images.emplace_back(*std::move(name), &entry);
+  }
+  if (images.empty()) {
+    return absl::InvalidArgumentError(
+        "image archive: index.json names no image (annotation io.containerd.image.name or a "
+        "full reference in org.opencontainers.image.ref.name)");
+  }
+  std::vector<std::string> names;
+  for (auto& [name, entry] : images) {
+    if (absl::Status s = store_->Install(*lease, name, *entry); !s.ok()) {
       // A blob the image needs is neither in the archive nor on the node.
       if (absl::IsNotFound(s)) return BadArchive(s);
       return s;
     }
-    names.push_back(*std::move(name));
-  }
-  if (names.empty()) {
-    return absl::InvalidArgumentError(
-        "image archive: index.json names no image (annotation io.containerd.image.name or a "
-        "full reference in org.opencontainers.image.ref.name)");
+    names.push_back(std::move(name));
   }
   LOG(INFO) << "imported " << names.size() << " image(s) from an archive of " << blobs
             << " blob(s), first " << names.front();

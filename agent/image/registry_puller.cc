@@ -42,9 +42,9 @@ absl::Status RegistryPuller::Pull(std::string_view name) {
 absl::StatusOr<std::pair<std::string, bool>> RegistryPuller::Ensure(std::string_view name) {
   absl::StatusOr<std::string> normalized = NormalizeImageReference(name);
   if (!normalized.ok()) return normalized.status();
-  absl::StatusOr<bool> present = store_->HasImage(*normalized);
+  absl::StatusOr<std::optional<std::string>> present = store_->ImageTarget(*normalized);
   if (!present.ok()) return present.status();
-  if (*present) return std::pair(*normalized, false);
+  if (present->has_value()) return std::pair(*normalized, false);
   if (absl::Status s = Pull(*normalized); !s.ok()) return s;
   return std::pair(*normalized, true);
 }

@@ -8,12 +8,16 @@ grpc::Status ImageServiceImpl::ImportImage(grpc::ServerContext* ctx,
                                            grpc::ServerReader<v1::ImportImageChunk>* reader,
                                            v1::ImportImageResponse* resp) {
   v1::ImportImageChunk chunk;
+  // The first chunk carries the import's options and maybe data, handed over first.
+  bool unread = reader->Read(&chunk);
+  const bool force = unread && chunk.force();
   const ChunkSource source = [&](std::string* out) {
-    if (!reader->Read(&chunk)) return false;
+    if (!unread && !reader->Read(&chunk)) return false;
+    unread = false;
     out->swap(*chunk.mutable_data());
     return true;
   };
-  absl::StatusOr<std::vector<std::string>> names = importer_->Import(source);
+  absl::StatusOr<std::vector<std::string>> names = importer_->Import(source, force);
   if (!names.ok()) return ToGrpcStatus(names.status());
   if (imported_) imported_(*names);
   for (std::string& name : *names) resp->add_images(std::move(name));

@@ -12,9 +12,10 @@
 namespace fsb::agent {
 
 // gRPC adapter of fsb.agent.v1.ImageService: ImportImage feeds the streamed archive
-// chunks to an ImageImporter as they arrive (nothing is buffered beyond one chunk);
-// PullImage asks a RegistryPuller to make sure the image is on the node. Thread-safe as
-// the importer, the puller and `imported` are.
+// chunks to an ImageImporter as they arrive (nothing is buffered beyond one chunk), with
+// the first chunk's `force` (re-point existing names, else ALREADY_EXISTS); PullImage asks a
+// RegistryPuller to make sure the image is on the node. Thread-safe as the importer, the puller and
+// `imported` are.
 class ImageServiceImpl final : public fsb::agent::v1::ImageService::Service {
  public:
   // Called with the names an import (re)pointed, once it succeeded (the warm pool

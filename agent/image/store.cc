@@ -346,11 +346,11 @@ absl::Status ImageStore::NameImage(std::string_view name, const fsb::oci::v1::De
                      absl::StrCat("updating image ", Sv(name)));
 }
 
-absl::StatusOr<bool> ImageStore::HasImage(std::string_view name) {
+absl::StatusOr<std::optional<std::string>> ImageStore::ImageTarget(std::string_view name) {
   absl::StatusOr<cimages::Image> image = containerd_->GetImage(name);
-  if (image.ok()) return true;
-  if (absl::IsNotFound(image.status())) return false;
-  return image.status();
+  if (image.ok()) return std::move(*image->mutable_target()->mutable_digest());
+  if (absl::IsNotFound(image.status())) return std::nullopt;
+  return WithContext(image.status(), absl::StrCat("looking up image ", Sv(name)));
 }
 
 }  // namespace fsb::agent

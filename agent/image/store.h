@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -111,8 +112,8 @@ class ImageStore {
   absl::Status Install(const Lease& lease, std::string_view name,
                        const fsb::oci::v1::Descriptor& target);
 
-  // Whether an image record `name` exists.
-  absl::StatusOr<bool> HasImage(std::string_view name);
+  // The digest the image record `name` points to; nullopt when there is no such record.
+  absl::StatusOr<std::optional<std::string>> ImageTarget(std::string_view name);
 
  private:
   void DeleteLease(const std::string& id);
