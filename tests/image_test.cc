@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "absl/status/status.h"
@@ -299,6 +300,24 @@ TEST_F(ImageTest, ImportThatWouldRepointANameNeedsForce) {
   ASSERT_EQ(resp.results_size(), 1);
   EXPECT_THAT(resp.results(0).images(), ElementsAre(image));
   EXPECT_EQ(ImageDigest(*stack_, image), *digest_b);
+
+  // Straight to the agent, `force` in a first chunk of its own that carries no data.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
+  fsb::agent::v1::ImportImageResponse agent_resp;
+  auto writer = AgentImages()->ImportImage(&ctx, &agent_resp);
+  fsb::agent::v1::ImportImageChunk chunk;
+  chunk.set_force(true);
+  ASSERT_TRUE(writer->Write(chunk));
+  chunk.set_force(false);
+  std::ifstream in(a, std::ios::binary);
+  chunk.set_data(std::string(std::istreambuf_iterator<char>(in), {}));
+  ASSERT_TRUE(writer->Write(chunk));
+  writer->WritesDone();
+  s = writer->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_THAT(agent_resp.images(), ElementsAre(image));
+  EXPECT_EQ(ImageDigest(*stack_, image), *digest_a);
 }
 
 TEST_F(ImageTest, ImportRejectsWhatIsNotAnImageArchive) {
