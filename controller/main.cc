@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
     }
     if (FLAGS_tokens_file.empty()) {
       LOG(ERROR) << "--tokens-file is required (clients authenticate with its bearer tokens; "
-                    "README: Tokens) unless --insecure";
+                    "README: Clients: TLS, tokens, namespaces and roles) unless --insecure";
       return 2;
     }
     absl::StatusOr<std::unique_ptr<fsb::auth::TokenStore>> loaded =
