@@ -150,17 +150,16 @@ TEST_F(AuthTest, PlaintextTakesAnExplicitInsecureFlag) {
       2);
   EXPECT_THAT(err, HasSubstr("--tls-cert is required"));
   // With certificates, clients need tokens: no file, or a bad one, and it does not start.
-  const std::vector<std::string> with_tls = {
-      FSB_CONTROLLER_BIN,
-      "--data-dir=" + stack_->dir() + "/c2",
-      "--fastpath-bind-address=127.0.0.1:0",
-      "--agent-bind-address=127.0.0.1:0",
-      "--metrics-bind-address=127.0.0.1:0",
-      "--pprof-bind-address=",
-      "--logtostderr",
-      "--tls-cert=" + stack_->pki_dir() + "/controller.crt",
-      "--tls-key=" + stack_->pki_dir() + "/controller.key",
-      "--tls-ca=" + stack_->pki_dir() + "/ca.crt"};
+  const std::vector<std::string> with_tls = {FSB_CONTROLLER_BIN,
+                                             "--data-dir=" + stack_->dir() + "/c2",
+                                             "--fastpath-bind-address=127.0.0.1:0",
+                                             "--agent-bind-address=127.0.0.1:0",
+                                             "--metrics-bind-address=127.0.0.1:0",
+                                             "--pprof-bind-address=",
+                                             "--logtostderr",
+                                             "--tls-cert=" + stack_->pki_dir() + "/controller.crt",
+                                             "--tls-key=" + stack_->pki_dir() + "/controller.key",
+                                             "--tls-ca=" + stack_->pki_dir() + "/ca.crt"};
   err.clear();
   EXPECT_EQ(RunCommand(with_tls, &out, &err), 2);
   EXPECT_THAT(err, HasSubstr("--tokens-file is required"));
