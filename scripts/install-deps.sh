@@ -33,7 +33,12 @@ packages=(
   # the architecture check's formatting rule (scripts/check-architecture.sh) and git, which
   # lists the tracked files it checks
   clang-format git
+  # the Helm chart's tests (tests/helm_render): Go's text/template with sprig, as Helm
+  # renders, and node for the Kubernetes schema checks (npm packages in the build folder)
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev nodejs
 )
+# npm comes with NodeSource's nodejs; Debian's nodejs needs the npm package.
+command -v npm >/dev/null || packages+=(npm)
 
 if [[ "${1:-}" != "--protos-only" ]]; then
   missing=()
