@@ -18,6 +18,13 @@
 #   rules                      the PrometheusRule and the dashboard's queries pass
 #                              `promtool check rules` and use metrics the daemons register
 #   readme                     the chart's README lists every value
+#   generated CONTROLLER AGENT CLI
+#                              what pki.generate and tokens.generate make works: the
+#                              controller serves with its certificate and the tokens, an
+#                              agent registers with the certificate of its node (on a
+#                              private containerd), the pools Job's `fsb apply` of the
+#                              rendered SandboxPools succeeds with the generated token.
+#                              Needs root (containerd); exits 77 (skipped) without it
 #   regenerate                 rewrites deploy/kubernetes/fsb.yaml from the chart (not a test)
 set -euo pipefail
 
@@ -181,6 +188,62 @@ case "${command}" in
     need_setup
     check readme "${chart}/values.yaml" "${chart}/README.md"
     echo "chart_test: the chart's README lists every value"
+    ;;
+
+  generated)
+    need_setup
+    (($# == 3)) || die "generated CONTROLLER AGENT CLI"
+    if ((EUID != 0)); then
+      echo "chart_test: generated: skipped, needs root (a private containerd for the agent)"
+      exit 77
+    fi
+    controller_bin="$1" agent_bin="$2" cli_bin="$3"
+    out="${work}/generated"
+    rm -rf "${out}"
+    mkdir -p "${out}/data" "${out}/agent"
+    render -f "${here}/values/generated.yaml" --out "${out}/generated.yaml"
+    check extract "${out}/generated.yaml" "${out}/files"
+    pki="${out}/files/fsb-pki" agent_pki="${out}/files/fsb-agent-pki"
+    openssl verify -CAfile "${pki}/ca.crt" "${pki}/controller.crt" "${agent_pki}/agent-node-a.crt" \
+      "${agent_pki}/agent-node-b.crt"
+    cmp -s "${pki}/ca.crt" "${agent_pki}/ca.crt" || die "the two Secrets have different CAs"
+    openssl x509 -in "${agent_pki}/agent-node-b.crt" -noout -ext subjectAltName | grep -q 'DNS:node-b' ||
+      die "agent-node-b.crt does not name node-b"
+    free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+    api="127.0.0.1:$(free_port)" registration="127.0.0.1:$(free_port)"
+    pids=()
+    cleanup() {
+      for pid in ${pids[@]+"${pids[@]}"}; do kill "${pid}" 2>/dev/null || true; done
+      wait 2>/dev/null || true
+      "${repo}/scripts/containerd.sh" stop "${out}" >/dev/null 2>&1 || true
+    }
+    trap cleanup EXIT
+    "${repo}/scripts/containerd.sh" start "${out}" >/dev/null
+    "${controller_bin}" --fastpath-bind-address="${api}" --agent-bind-address="${registration}" \
+      --metrics-bind-address="127.0.0.1:$(free_port)" --pprof-bind-address= \
+      --data-dir="${out}/data" --tls-cert="${pki}/controller.crt" --tls-key="${pki}/controller.key" \
+      --tls-ca="${pki}/ca.crt" --tokens-file="${out}/files/fsb-tokens/tokens.yaml" \
+      >"${out}/controller.log" 2>&1 &
+    pids+=($!)
+    "${agent_bin}" --node-name=node-a --agent-id=node-a --advertise-address=127.0.0.1 \
+      --agent-port="$(free_port)" --metrics-bind-address="127.0.0.1:$(free_port)" --pprof-bind-address= \
+      --controller="${registration}" --containerd-socket="$("${repo}/scripts/containerd.sh" socket "${out}")" \
+      --state-dir="${out}/agent" --sandbox-network=host --tls-cert="${agent_pki}/agent-node-a.crt" \
+      --tls-key="${agent_pki}/agent-node-a.key" --tls-ca="${agent_pki}/ca.crt" >"${out}/agent.log" 2>&1 &
+    pids+=($!)
+    fsb() {
+      FSB_TOKEN="$(cat "${out}/files/fsb-admin-token/token")" "${cli_bin}" --endpoint="${api}" \
+        --ca="${pki}/ca.crt" --tls-server-name=fsb-controller "$@"
+    }
+    registered=0
+    for _ in $(seq 1 100); do
+      if fsb agents 2>/dev/null | grep -qE '^node-a +default +node-a +5 +0 +True'; then registered=1; break; fi
+      sleep 0.2
+    done
+    ((registered)) || die "agent node-a did not register: $(tail -5 "${out}/agent.log") $(tail -5 "${out}/controller.log")"
+    fsb apply -f "${out}/files/fsb-pools/pools.yaml"
+    fsb pools | grep -qE '^default +4 +1 ' || die "pool default not applied: $(fsb pools)"
+    echo "chart_test: generated certificates and token: agent node-a registered, pools applied"
     ;;
 
   regenerate)

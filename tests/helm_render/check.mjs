@@ -17,11 +17,12 @@
 //                                 line: the metrics the daemons register)
 //   readme VALUES_YAML README     every key of values.yaml is listed in README as `a.b.c`
 //                                 (or its parent object, below the top level)
+//   extract MANIFESTS DIR         writes each Secret's and ConfigMap's data to DIR/NAME/KEY
 //   contract MANIFESTS            the objects the containerised-stack test reads are there:
 //                                 Deployment fsb-controller (container controller) and
 //                                 DaemonSet fsb-agent (container agent), images
 //                                 docker.io/fsb/<name>:0.1.0
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import yaml from "js-yaml";
 import Ajv from "ajv";
 
@@ -208,6 +209,18 @@ function checkReadme(valuesFile, readme) {
   }
 }
 
+function extract(file, dir) {
+  for (const o of documents(file)) {
+    if (o.kind !== "Secret" && o.kind !== "ConfigMap") continue;
+    mkdirSync(`${dir}/${o.metadata.name}`, { recursive: true });
+    const entries = [
+      ...Object.entries(o.data ?? {}).map(([k, v]) => [k, o.kind === "Secret" ? Buffer.from(v, "base64") : v]),
+      ...Object.entries(o.stringData ?? {}),
+    ];
+    for (const [key, value] of entries) writeFileSync(`${dir}/${o.metadata.name}/${key}`, value, { mode: 0o600 });
+  }
+}
+
 function checkContract(file) {
   const docs = documents(file);
   for (const [kind, name, container] of [
@@ -232,9 +245,10 @@ const commands = {
   "metric-names": [2, checkMetricNames],
   readme: [2, checkReadme],
   contract: [1, checkContract],
+  extract: [2, extract],
 };
 if (!commands[command] || commands[command][0] !== args.length) {
-  console.error("usage: check.mjs objects|values|flags|rules|metric-names|readme|contract ARGS... (see the header)");
+  console.error("usage: check.mjs objects|values|flags|rules|metric-names|readme|contract|extract ARGS... (see the header)");
   process.exit(2);
 }
 try {
