@@ -5,6 +5,8 @@
 # Usage: tests/helm_render/chart_test.sh WORK_DIR COMMAND [ARGS...]
 #   setup                      builds helm_render and installs check.mjs's npm packages
 #                              (package-lock.json) into WORK_DIR; the other commands need it
+#   renderer                   helm_render's own unit tests (main_test.go: merging, --set
+#                              typing, toYaml, include/tpl/required, install order)
 #   objects                    renders the default values and every tests/helm_render/values/
 #                              *.yaml; each object validates against its Kubernetes schema
 #   values-schema              the merged values of those renders pass values.schema.json,
@@ -75,6 +77,10 @@ case "${command}" in
       (cd "${npm_dir}" && npm ci --no-audit --no-fund --loglevel=error)
     fi
     cp "${here}/check.mjs" "${npm_dir}/check.mjs"
+    ;;
+
+  renderer)
+    (cd "${here}" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="${work}/go-cache" go test .)
     ;;
 
   objects)
