@@ -2,7 +2,9 @@
 // machines without Helm: Go's text/template with the sprig function library (the
 // engine Helm is built on) plus the few additions of Helm's own that charts use:
 // include, tpl, toYaml, fromYaml, toJson, required, fail, .Values, .Release, .Chart,
-// .Capabilities, .Template and .Files.Get. There is no lookup (it needs a cluster).
+// .Capabilities (KubeVersion and HelmVersion only: v1.28.0, v3.14.0), .Template and
+// .Files.Get (symbolic links followed, as Helm's loader does). There is no lookup (it
+// needs a cluster) and no values.schema.json check (check.mjs does that on --values-out).
 //
 // Values are merged like Helm's: the chart's values.yaml, then each -f file in order
 // (maps merge key by key, anything else is replaced; a null removes a default), then
