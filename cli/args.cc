@@ -38,7 +38,10 @@ Commands:
   image     Import an image archive on the agents (image import FILE)
   bench     Create sandboxes under load; report latencies and the servers' stages
   config    Show or edit the config file's contexts (how to reach a controller)
-  version   Print the client version
+  completion
+            Print the bash completion script (completion bash), e.g.
+            fsb completion bash > /etc/bash_completion.d/fsb
+  version   Print the client version (also: --version)
   help      Show this help
 
 fsb run --image IMG [flags] [-- CMD [ARG...]]
@@ -189,6 +192,7 @@ Global flags:
                             TLS without verifying the controller's certificate (unsafe)
   --timeout DURATION        deadline of each request, e.g. 500ms, 30s, 2m (default 60s)
   -h, --help                show this help
+  --version                 print the client version
                             TLS or not: these flags, else $FSB_CA, else the context's
                             insecure or insecure-skip-tls-verify; with none of them, TLS
 
@@ -246,7 +250,8 @@ enum CommandBit : uint32_t {
   kBenchBit = 1 << 13,
   kPoolsBit = 1 << 14,
   kConfigBit = 1 << 15,
-  kAllBits = (1 << 16) - 1,
+  kCompletionBit = 1 << 16,
+  kAllBits = (1 << 17) - 1,
 };
 
 struct FlagSpec {
@@ -261,6 +266,7 @@ constexpr FlagSpec kFlags[] = {
     {"namespace", 'n', true, kAllBits},
     {"timeout", 0, true, kAllBits},
     {"help", 'h', false, kAllBits},
+    {"version", 0, false, kAllBits},
     {"context", 0, true, kAllBits},
     {"token", 0, true, kAllBits},
     {"ca", 0, true, kAllBits},
@@ -332,12 +338,77 @@ struct CommandWord {
 };
 
 constexpr CommandWord kCommands[] = {
-    {"run", kRunBit},     {"ls", kListBit},       {"list", kListBit},       {"get", kGetBit},
-    {"rm", kDeleteBit},   {"delete", kDeleteBit}, {"update", kUpdateBit},   {"reset", kResetBit},
-    {"apply", kApplyBit}, {"agents", kAgentsBit}, {"version", kVersionBit}, {"help", kHelpBit},
-    {"logs", kLogsBit},   {"exec", kExecBit},     {"image", kImageBit},     {"bench", kBenchBit},
-    {"pools", kPoolsBit}, {"config", kConfigBit},
+    {"run", kRunBit},
+    {"ls", kListBit},
+    {"list", kListBit},
+    {"get", kGetBit},
+    {"rm", kDeleteBit},
+    {"delete", kDeleteBit},
+    {"update", kUpdateBit},
+    {"reset", kResetBit},
+    {"apply", kApplyBit},
+    {"agents", kAgentsBit},
+    {"version", kVersionBit},
+    {"help", kHelpBit},
+    {"logs", kLogsBit},
+    {"exec", kExecBit},
+    {"image", kImageBit},
+    {"bench", kBenchBit},
+    {"pools", kPoolsBit},
+    {"config", kConfigBit},
+    {"completion", kCompletionBit},
 };
+
+// The subcommand of `fsb image`, and the shells of `fsb completion`.
+constexpr std::string_view kImageImport = "import";
+constexpr std::string_view kCompletionShell = "bash";
+
+// The verbs of `fsb config`.
+struct ConfigVerbWord {
+  std::string_view word;
+  ConfigCommand::Verb verb;
+  bool takes_name;
+};
+constexpr ConfigVerbWord kConfigVerbs[] = {
+    {"view", ConfigCommand::Verb::kView, false},
+    {"get-contexts", ConfigCommand::Verb::kGetContexts, false},
+    {"current-context", ConfigCommand::Verb::kCurrentContext, false},
+    {"use-context", ConfigCommand::Verb::kUseContext, true},
+    {"set-context", ConfigCommand::Verb::kSetContext, true},
+};
+
+// What the completion offers as the value of a flag: fixed words, or (empty) file names.
+// Flags taking a value without a hint get no completion.
+struct FlagValueHint {
+  std::string_view flag;  // a long name in kFlags
+  uint32_t commands;      // the commands the hint is for
+  std::string_view words;
+};
+constexpr FlagValueHint kValueHints[] = {
+    {"output", kListBit | kGetBit | kAgentsBit, "json yaml wide"},
+    {"output", kPoolsBit, "json yaml"},
+    {"output", kImageBit | kBenchBit, "json"},
+    {"network", kRunBit, "egress no-egress"},
+    {"failure-policy", kRunBit | kUpdateBit, "manual auto-recreate"},
+    {"filename", kApplyBit, ""},
+    {"ca", kAllBits, ""},
+    {"token-file", kConfigBit, ""},
+};
+
+// Every hint names a flag taking a value for all the hint's commands.
+constexpr bool ValueHintsNameFlags() {
+  for (const FlagValueHint& hint : kValueHints) {
+    bool found = false;
+    for (const FlagSpec& f : kFlags) {
+      if (f.name == hint.flag && f.takes_value && (f.commands & hint.commands) == hint.commands) {
+        found = true;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+static_assert(ValueHintsNameFlags());
 
 // Bounds of the duration flags.
 constexpr absl::Duration kMaxExpireIn = absl::Hours(24 * 3650);  // ten years
@@ -888,7 +959,7 @@ absl::StatusOr<bool> JsonOutputOf(std::string_view word, const Tokens& tokens) {
 absl::StatusOr<ImageImportCommand> BuildImage(std::string_view word, const Tokens& tokens) {
   const std::vector<std::string>& words = tokens.positionals;
   if (words.empty()) return UsageError("image needs a subcommand: fsb image import FILE");
-  if (words.front() != "import") {
+  if (words.front() != kImageImport) {
     return UsageError(absl::StrCat("unknown subcommand \"", words.front(),
                                    "\" for image: use fsb image import FILE"));
   }
@@ -1033,24 +1104,12 @@ absl::Status ApplyGlobals(const Tokens& tokens, bool connection, GlobalOptions& 
 
 absl::StatusOr<ConfigCommand> BuildConfig(const Tokens& tokens) {
   using Verb = ConfigCommand::Verb;
-  struct VerbWord {
-    std::string_view word;
-    Verb verb;
-    bool takes_name;
-  };
-  constexpr VerbWord kVerbs[] = {
-      {"view", Verb::kView, false},
-      {"get-contexts", Verb::kGetContexts, false},
-      {"current-context", Verb::kCurrentContext, false},
-      {"use-context", Verb::kUseContext, true},
-      {"set-context", Verb::kSetContext, true},
-  };
   constexpr std::string_view kVerbList =
       "view, get-contexts, current-context, use-context NAME or set-context NAME";
   const std::vector<std::string>& words = tokens.positionals;
   if (words.empty()) return UsageError(absl::StrCat("config needs a verb: ", Sv(kVerbList)));
-  const VerbWord* verb = nullptr;
-  for (const VerbWord& v : kVerbs) {
+  const ConfigVerbWord* verb = nullptr;
+  for (const ConfigVerbWord& v : kConfigVerbs) {
     if (v.word == words.front()) verb = &v;
   }
   if (verb == nullptr) {
@@ -1112,6 +1171,51 @@ absl::Status BindFlags(std::string_view word, CommandBit bit, Tokens& tokens) {
   return absl::OkStatus();
 }
 
+// The flags of the commands in `bits` (kAllBits: the global flags, valid for every
+// command), spelled: all of them space-separated, and those taking a value as a bash case
+// pattern ('|'-separated).
+struct CompletionFlags {
+  std::string words;
+  std::string value_pattern;
+};
+
+CompletionFlags FlagsFor(uint32_t bits) {
+  CompletionFlags flags;
+  for (const FlagSpec& f : kFlags) {
+    if (bits == kAllBits ? f.commands != kAllBits : (f.commands & bits) == 0) continue;
+    std::vector<std::string> spelled = {absl::StrCat("--", Sv(f.name))};
+    if (f.short_name != 0) spelled.push_back(absl::StrCat("-", std::string(1, f.short_name)));
+    for (const std::string& word : spelled) {
+      absl::StrAppend(&flags.words, flags.words.empty() ? "" : " ", word);
+      if (!f.takes_value) continue;
+      absl::StrAppend(&flags.value_pattern, flags.value_pattern.empty() ? "" : "|", word);
+    }
+  }
+  return flags;
+}
+
+// The body of the completion for the commands in `bits` (as FlagsFor): a `case "${prev}"`
+// completing a flag's value (hinted words, file names, or nothing), then the flags.
+std::string CompletionArm(uint32_t bits) {
+  const CompletionFlags flags = FlagsFor(bits);
+  std::string arm = "      case \"${prev}\" in\n";
+  for (const FlagValueHint& hint : kValueHints) {
+    if (bits == kAllBits ? hint.commands != kAllBits : (hint.commands & bits) == 0) continue;
+    std::string pattern = absl::StrCat("--", Sv(hint.flag));
+    for (const FlagSpec& f : kFlags) {
+      if (f.name == hint.flag && f.short_name != 0 && (f.commands & bits) != 0) {
+        absl::StrAppend(&pattern, "|-", std::string(1, f.short_name));
+      }
+    }
+    absl::StrAppend(&arm, "        ", pattern, ") _fsb_reply ",
+                    hint.words.empty() ? "-f" : absl::StrCat("-W '", Sv(hint.words), "'"),
+                    "; return ;;\n");
+  }
+  absl::StrAppend(&arm, "        ", flags.value_pattern, ") return ;;\n",
+                  "      esac\n      flags='", flags.words, "'\n");
+  return arm;
+}
+
 }  // namespace
 
 absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args, absl::Time now) {
@@ -1130,6 +1234,12 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args, absl:
   if (help) {
     invocation.command = HelpCommand{};
     return invocation;
+  }
+  for (const FlagValue& flag : tokens.flags) {
+    if (flag.spec->name == "version" && flag.value == "true") {
+      invocation.command = VersionCommand{};
+      return invocation;
+    }
   }
   if (tokens.positionals.empty()) {
     if (tokens.saw_dash_dash) return UsageError("'--' needs a command before it: fsb run ...");
@@ -1214,6 +1324,13 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args, absl:
       built = NoPositionals(word, tokens);
       invocation.command = VersionCommand{};
       break;
+    case kCompletionBit:
+      if (tokens.positionals.size() != 1 || tokens.positionals.front() != kCompletionShell) {
+        return UsageError(
+            absl::StrCat("completion takes one shell: fsb completion ", Sv(kCompletionShell)));
+      }
+      invocation.command = CompletionCommand{};
+      break;
     case kHelpBit:  // `fsb help [anything]`
       invocation.command = HelpCommand{};
       break;
@@ -1225,5 +1342,93 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args, absl:
 }
 
 std::string_view UsageText() { return kUsage; }
+
+std::string BashCompletionScript() {
+  std::string commands;
+  std::string command_pattern;
+  for (const CommandWord& c : kCommands) {
+    absl::StrAppend(&commands, commands.empty() ? "" : " ", Sv(c.word));
+    absl::StrAppend(&command_pattern, command_pattern.empty() ? "" : "|", Sv(c.word));
+  }
+  std::string config_verbs;
+  for (const ConfigVerbWord& v : kConfigVerbs) {
+    absl::StrAppend(&config_verbs, config_verbs.empty() ? "" : " ", Sv(v.word));
+  }
+  std::string script = absl::StrCat(
+      R"(# bash completion for fsb: `fsb completion bash` prints it, from the tables the CLI
+# parses its arguments with.
+_fsb_reply() {
+  COMPREPLY=($(compgen "$@" -- "${cur}"))
+  [[ "$1" == -f ]] && compopt -o filenames 2>/dev/null
+  return 0
+}
+
+# Whether flag $2 of command $1 ("": none yet) takes a value.
+_fsb_takes_value() {
+  case "$1" in
+    "") case "$2" in )",
+      FlagsFor(kAllBits).value_pattern, R"() return 0 ;; esac ;;
+)");
+  for (const CommandWord& c : kCommands) {
+    absl::StrAppend(&script, "    ", Sv(c.word), ") case \"$2\" in ", FlagsFor(c.bit).value_pattern,
+                    ") return 0 ;; esac ;;\n");
+  }
+  absl::StrAppend(&script, R"(  esac
+  return 1
+}
+
+_fsb() {
+  local cur="${COMP_WORDS[COMP_CWORD]}" prev="" cmd="" sub="" flags="" i word
+  local skip=0
+  COMPREPLY=()
+  # --flag=value arrives as three words: --flag, =, value.
+  if [[ "${cur}" == "=" ]]; then cur=""; fi
+  if ((COMP_CWORD >= 1)); then prev="${COMP_WORDS[COMP_CWORD - 1]}"; fi
+  if [[ "${prev}" == "=" ]] && ((COMP_CWORD >= 2)); then prev="${COMP_WORDS[COMP_CWORD - 2]}"; fi
+  # The command word, then its first positional word (a subcommand); nothing after "--".
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    word="${COMP_WORDS[i]}"
+    if ((skip)); then skip=0; continue; fi
+    case "${word}" in
+      --) return 0 ;;
+      =) skip=1; continue ;;
+      -*) [[ "${COMP_WORDS[i + 1]:-}" != "=" ]] && _fsb_takes_value "${cmd}" "${word}" && skip=1
+        continue ;;
+    esac
+    if [[ -z "${cmd}" ]]; then
+      case "${word}" in
+        )",
+                  command_pattern, R"() cmd="${word}" ;;
+      esac
+    elif [[ -z "${sub}" ]]; then
+      sub="${word}"
+    fi
+  done
+  case "${cmd}" in
+    "")
+)",
+                  CompletionArm(kAllBits), "      ;;\n");
+  for (const CommandWord& c : kCommands) {
+    absl::StrAppend(&script, "    ", Sv(c.word), ")\n", CompletionArm(c.bit), "      ;;\n");
+  }
+  absl::StrAppend(&script, R"(  esac
+  if [[ "${cur}" == -* ]]; then _fsb_reply -W "${flags}"; return; fi
+  case "${cmd}" in
+    "") _fsb_reply -W ')",
+                  commands, R"(' ;;
+    image) if [[ -z "${sub}" ]]; then _fsb_reply -W ')",
+                  Sv(kImageImport), R"('; else _fsb_reply -f; fi ;;
+    config) [[ -z "${sub}" ]] && _fsb_reply -W ')",
+                  config_verbs, R"(' ;;
+    completion) [[ -z "${sub}" ]] && _fsb_reply -W ')",
+                  Sv(kCompletionShell), R"(' ;;
+  esac
+  return 0
+}
+
+complete -F _fsb fsb
+)");
+  return script;
+}
 
 }  // namespace fsb::cli

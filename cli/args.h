@@ -53,7 +53,10 @@ struct GlobalOptions {
 struct HelpCommand {};
 // `fsb` with no command: usage on stderr, exit 2.
 struct NoCommand {};
+// `fsb version`, `fsb --version`: the release on stdout.
 struct VersionCommand {};
+// `fsb completion bash`: the bash completion script (BashCompletionScript) on stdout.
+struct CompletionCommand {};
 
 // How the controller treats a sandbox whose agent is lost.
 enum class FailurePolicy {
@@ -216,7 +219,7 @@ struct ConfigCommand {
 using Command = std::variant<NoCommand, HelpCommand, VersionCommand, RunCommand, ListCommand,
                              GetCommand, UpdateCommand, ResetCommand, DeleteCommand, ApplyCommand,
                              AgentsCommand, PoolsCommand, LogsCommand, ExecCommand,
-                             ImageImportCommand, BenchCommand, ConfigCommand>;
+                             ImageImportCommand, BenchCommand, ConfigCommand, CompletionCommand>;
 
 // A fully parsed and validated command line.
 struct Invocation {
@@ -254,6 +257,13 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args, absl:
 
 // The usage text printed by `fsb help`. Ends with a newline.
 std::string_view UsageText();
+
+// The bash completion script of `fsb completion bash`, made from the same command, flag
+// and subcommand tables ParseArgs reads, so it offers exactly what ParseArgs accepts:
+// command words, each command's flags (long and short), subcommands (image import,
+// config's verbs), the fixed values of -o, --network and --failure-policy, and file names
+// where a file is expected. Defines the function _fsb and registers it for `fsb`.
+std::string BashCompletionScript();
 
 }  // namespace fsb::cli
 

@@ -26,6 +26,7 @@
 #include "internal/sandbox_network.h"
 #include "internal/status.h"
 #include "internal/stopwatch.h"
+#include "internal/version.h"
 
 namespace fsb::cli {
 namespace {
@@ -240,6 +241,11 @@ class Executor {
 
   int operator()(const VersionCommand&) {
     out_ << "fsb version " << kVersion << "\n";
+    return kExitOk;
+  }
+
+  int operator()(const CompletionCommand&) {
+    out_ << BashCompletionScript();
     return kExitOk;
   }
 
@@ -751,6 +757,7 @@ bool NeedsServer(const Command& command) {
   return !std::holds_alternative<NoCommand>(command) &&
          !std::holds_alternative<HelpCommand>(command) &&
          !std::holds_alternative<VersionCommand>(command) &&
+         !std::holds_alternative<CompletionCommand>(command) &&
          !std::holds_alternative<ConfigCommand>(command);
 }
 

@@ -18,8 +18,6 @@
 
 namespace fsb::cli {
 
-inline constexpr std::string_view kVersion = "0.1.0";
-
 // Process exit codes of `fsb`.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitServerError = 1;  // the RPC failed (any gRPC status but OK)

@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
+#include "internal/version.h"
 
 namespace fsb {
 
@@ -18,6 +19,7 @@ Daemon::Daemon(std::string_view usage, int* argc, char*** argv) {
   pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
 
   gflags::SetUsageMessage(std::string(usage));
+  gflags::SetVersionString(std::string(kVersion));
   gflags::ParseCommandLineFlags(argc, argv, true);
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   google::InitGoogleLogging((*argv)[0]);

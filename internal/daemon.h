@@ -14,7 +14,8 @@ namespace fsb {
 // Construct it first thing in main(), before any thread starts: it blocks SIGTERM,
 // SIGINT and SIGHUP in the calling thread, so every thread started later inherits the
 // mask and WaitForShutdown() is the only place those signals are received. The constructor also
-// parses the command-line flags (gflags; exits on unknown ones), sets up glog (to stderr
+// parses the command-line flags (gflags; exits on unknown ones, and after printing the
+// release on --version, internal/version.h), sets up glog (to stderr
 // unless --log_dir is given) and turns off Abseil's debug-build lock-cycle detection,
 // which Debian's Abseil (built without NDEBUG) runs on every mutex acquisition — about a
 // third of a scheduler Allocate (bench/README.md); the unit tests keep the check.
