@@ -30,6 +30,9 @@ packages=(
   # image pulls (libcurl, OpenSSL's SHA-256) and the registry pull test (a loopback
   # registry with htpasswd auth, skopeo to push to it)
   libcurl4-openssl-dev libssl-dev docker-registry skopeo apache2-utils
+  # deploy/systemd's check (systemd-analyze verify) and the Debian package (CPack's
+  # dpkg-shlibdeps, dpkg-deb)
+  systemd dpkg-dev
   # the architecture check's formatting rule (scripts/check-architecture.sh) and git, which
   # lists the tracked files it checks
   clang-format git
