@@ -9,7 +9,9 @@
 #   3. the installed programs run on the host's libraries: fsb-agent --version,
 #      fsb-controller --help, fsb --version, fsb completion bash (the same as the
 #      installed completion file); the installed agent finds fsb-init and fsb-logger
-#      through its /usr/bin symlink (it copies them to its --state-dir);
+#      through its /usr/bin symlink (it copies them to its --state-dir); the controller,
+#      run with its unit's command line and /etc/default file as an unprivileged user,
+#      serves an authenticated `fsb ls` and refuses a bad token;
 #   4. systemd-analyze verify accepts the installed units, run from the root;
 #   5. dpkg --purge removes every file again;
 # and the host's /usr, /etc, /lib and dpkg database are as before.
@@ -40,9 +42,10 @@ fail() {
   failures=$((failures + 1))
 }
 tmp="$(mktemp -d)"
-agent_pid=""
+agent_pid="" controller_pid=""
 cleanup() {
-  if [[ -n "${agent_pid}" ]]; then kill -KILL "${agent_pid}" 2>/dev/null || true; fi
+  local pid
+  for pid in ${agent_pid} ${controller_pid}; do kill -KILL "${pid}" 2>/dev/null || true; done
   rm -rf "${tmp}"
 }
 trap cleanup EXIT
@@ -56,8 +59,10 @@ host_state() {
   for p in "${host_paths[@]}"; do
     if [[ -e "${p}" || -L "${p}" ]]; then stat -c '%n %s %Y' "${p}"; else echo "${p} absent"; fi
   done
+  # Other packages may come and go meanwhile: only fsb's traces count.
   dpkg-query -W -f='${Package} ${Version} ${Status}\n' fsb 2>&1 || true
-  md5sum /var/lib/dpkg/status
+  ls /var/lib/dpkg/info/fsb.* 2>&1 || true
+  grep -c ' fsb:' /var/log/dpkg.log 2>/dev/null || true
 }
 host_before="$(host_state)"
 
@@ -170,13 +175,76 @@ for _ in $(seq 1 300); do
   kill -0 "${agent_pid}" 2>/dev/null || break
   sleep 0.1
 done
-kill -KILL "${agent_pid}" 2>/dev/null || true
+kill -TERM "${agent_pid}" 2>/dev/null || true
 wait "${agent_pid}" 2>/dev/null || true
 agent_pid=""
 for helper in fsb-init fsb-logger; do
   cmp -s "${state}/bin/${helper}" "${root}/usr/lib/fsb/${helper}" ||
     { cat "${tmp}/agent.log"; fail "the installed fsb-agent did not find ${helper}"; }
 done
+
+# The installed controller, run the way its unit runs it: the unit's ExecStart= line with
+# $FSB_CONTROLLER_OPTS from the installed /etc/default file and %d, the credentials
+# directory, holding copies of the LoadCredential= files (from fsb-gen-certs and
+# fsb-add-token), as an unprivileged user; only the listeners (free loopback ports) and
+# --data-dir (the StateDirectory= stand-in) are overridden. It must serve an
+# authenticated `fsb ls`.
+unit="${root}/lib/systemd/system/fsb-controller.service"
+chmod 0711 "${tmp}"
+creds="${tmp}/credentials"
+mkdir -p "${creds}"
+while IFS=: read -r name source; do
+  case "${source}" in
+    /etc/fsb/pki/*) cp "${tmp}/pki/${source#/etc/fsb/pki/}" "${creds}/${name}" ;;
+    /etc/fsb/tokens.yaml) cp "${tmp}/tokens.yaml" "${creds}/${name}" ;;
+    *) fail "LoadCredential=${name}:${source} is not a file fsb-gen-certs or fsb-add-token makes" ;;
+  esac
+done < <(sed -n 's/^LoadCredential=//p' "${unit}")
+[[ "$(ls "${creds}" | wc -l)" == 4 ]] || fail "the unit loads $(ls "${creds}" | wc -l) credentials, not 4"
+data="${tmp}/controller-data"
+mkdir -p "${data}"
+chown -R nobody: "${creds}" "${data}"
+chmod 0500 "${creds}"
+chmod 0400 "${creds}"/*
+opts="$(set -a; source "${root}/etc/default/fsb-controller"; echo "${FSB_CONTROLLER_OPTS}")"
+line="$(sed -n 's/^ExecStart=//p' "${unit}")"
+line="${line//%d/${creds}}"
+line="${line//\$FSB_CONTROLLER_OPTS/${opts}}"
+read -ra argv <<<"${line}"
+[[ "${argv[0]}" == /usr/bin/fsb-controller ]] || fail "ExecStart= runs ${argv[0]}"
+argv[0]="${root}/usr/bin/fsb-controller"
+read -r api_port agent_api_port metrics_port < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])')
+setpriv --reuid=nobody --regid=nogroup --clear-groups --no-new-privs -- "${argv[@]}" \
+  --data-dir="${data}" --fastpath-bind-address="127.0.0.1:${api_port}" \
+  --agent-bind-address="127.0.0.1:${agent_api_port}" \
+  --metrics-bind-address="127.0.0.1:${metrics_port}" --pprof-bind-address= \
+  >"${tmp}/controller.log" 2>&1 &
+controller_pid=$!
+ready=0
+for _ in $(seq 1 300); do
+  if curl -fsS "http://127.0.0.1:${metrics_port}/readyz" >/dev/null 2>&1; then ready=1; break; fi
+  kill -0 "${controller_pid}" 2>/dev/null || break
+  sleep 0.1
+done
+if ((ready)); then
+  "${root}/usr/bin/fsb" --endpoint="127.0.0.1:${api_port}" --ca="${tmp}/pki/ca.crt" \
+    --token="$(cat "${tmp}/token")" ls >"${tmp}/ls.out" 2>&1 ||
+    fail "fsb ls against the unit's controller: $(cat "${tmp}/ls.out")"
+  "${root}/usr/bin/fsb" --endpoint="127.0.0.1:${api_port}" --ca="${tmp}/pki/ca.crt" \
+    --token=not-a-token ls >/dev/null 2>&1 && fail "the unit's controller took a bad token"
+  [[ "$(stat -c %U "${data}/fsb.db")" == nobody ]] || fail "the store is not the service user's"
+  echo "controller: ${argv[*]:1} as nobody: ready, fsb ls ok, a bad token refused"
+else
+  cat "${tmp}/controller.log"
+  fail "the controller run as its unit runs it never became ready"
+fi
+kill -TERM "${controller_pid}" 2>/dev/null || true
+wait "${controller_pid}" || fail "the controller exited $? on SIGTERM"
+controller_pid=""
 
 # 4. The installed units: systemd-analyze verify on copies whose ExecStart= runs the
 # installed binaries (--root would need a whole systemd in the root).

@@ -6,6 +6,8 @@
 #   * every --flag the units and the /etc/default files pass is one the binary defines
 #     (gflags' --help), --data-dir is the controller's StateDirectory= and the agent
 #     keeps the host's mount namespace and its sandboxes (KillMode=process);
+#   * the controller's exposure (systemd-analyze security --offline) is at most 2.0 of
+#     10 ("OK"); the agent's is printed (it is root with every capability: EXPOSED);
 #   * the checker itself fails on a broken unit (a misspelt key, a bad value).
 #
 # Usage: verify_test.sh --controller BIN --agent BIN
@@ -78,6 +80,15 @@ verify_unit "${here}/fsb-controller.service" "${controller}" ||
 verify_unit "${here}/fsb-agent.service" "${agent}" || fail "systemd-analyze verify fsb-agent.service"
 check_flags "${here}/fsb-controller.service" "${here}/fsb-controller.default" "${controller}"
 check_flags "${here}/fsb-agent.service" "${here}/fsb-agent.default" "${agent}"
+
+# Exposure scores, on the copies verify_unit made.
+if ! systemd-analyze security --offline=yes --threshold=20 "${tmp}/fsb-controller.service" \
+    >"${tmp}/security.txt" 2>&1; then
+  grep -E '✗|Overall' "${tmp}/security.txt"
+  fail "fsb-controller.service: exposure above 2.0"
+fi
+grep -h 'Overall exposure' "${tmp}/security.txt" || true
+systemd-analyze security --offline=yes "${tmp}/fsb-agent.service" 2>&1 | grep 'Overall exposure' || true
 
 # The settings the units must keep.
 grep -qx 'StateDirectory=fsb-controller' "${here}/fsb-controller.service" ||
