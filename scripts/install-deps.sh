@@ -41,6 +41,9 @@ packages=(
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev nodejs
   # scripts/build-images.sh: umoci writes the OCI images (jq, ldd and tar do the rest)
   umoci
+  # scripts/build-images.sh: umoci writes the OCI images (jq, ldd and tar do the rest);
+  # tests/images_test.sh loads them with podman
+  umoci podman
 )
 # npm comes with NodeSource's nodejs; Debian's nodejs needs the npm package.
 command -v npm >/dev/null || packages+=(npm)
