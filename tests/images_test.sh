@@ -2,7 +2,7 @@
 # scripts/build-images.sh's archives load where users load images: skopeo reads each
 # both as an OCI archive (index.json) and as a Docker archive (manifest.json), podman
 # loads it (when installed), and the image config says what deploy/docker/images.conf
-# says (user, entrypoint, labels). Two builds give the same digests. Bad arguments are
+# says (user, entrypoint, labels; its default arguments are real flags). Two builds give the same digests. Bad arguments are
 # refused. (ctr images import, and running the images, are containerised_stack_test's.)
 #
 # Usage: tests/images_test.sh BUILD_DIR    (ctest passes it; needs root, jq, skopeo, umoci)
@@ -61,6 +61,18 @@ done
   fail "fsb-controller: not the non-root user 65532"
 [[ "$(skopeo inspect --config "oci-archive:${work}/a/fsb-agent.tar" | jq -r '.config.User // ""')" == "" ]] ||
   fail "fsb-agent: the agent runs as root"
+
+# The default arguments are the programs' real flags (gflags spells them with _).
+conf="${repo_root}/deploy/docker/images.conf"
+while read -r image _ args; do
+  src="$(awk -v image="${image}" '$1 == image && $2 == "binary" { print $3; exit }' "${conf}")"
+  help="$("${build_dir}/${src}" --helpfull 2>&1 || true)"
+  for arg in ${args}; do
+    flag="${arg%%=*}"
+    flag="${flag#--}"
+    grep -qE "^ +-${flag//-/_} " <<<"${help}" || fail "${image}: ${arg}: no flag ${flag} in ${src} --helpfull"
+  done
+done < <(awk '$1 !~ /^#/ && $2 == "cmd"' "${conf}")
 
 # Reproducible: the same build gives the same images.
 FSB_BUILD_DIR="${build_dir}" "${build}" --output-dir "${work}/b" --image fsb-controller >/dev/null
