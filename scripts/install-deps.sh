@@ -39,8 +39,6 @@ packages=(
   # the Helm chart's tests (tests/helm_render): Go's text/template with sprig, as Helm
   # renders, and node for the Kubernetes schema checks (npm packages in the build folder)
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev nodejs
-  # scripts/build-images.sh: umoci writes the OCI images (jq, ldd and tar do the rest)
-  umoci
   # scripts/build-images.sh: umoci writes the OCI images (jq, ldd and tar do the rest);
   # tests/images_test.sh loads them with podman
   umoci podman

@@ -5,16 +5,17 @@
 # says (user, entrypoint, labels; its default arguments are real flags). Two builds give the same digests. Bad arguments are
 # refused. (ctr images import, and running the images, are containerised_stack_test's.)
 #
-# Usage: tests/images_test.sh BUILD_DIR    (ctest passes it; needs root, jq, skopeo, umoci)
+# Usage: tests/images_test.sh BUILD_DIR    (ctest passes it; needs root, jq, skopeo, umoci:
+# without them it exits 77, a skip)
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${1:?usage: $0 BUILD_DIR}"
 build="${repo_root}/scripts/build-images.sh"
 for tool in skopeo umoci jq; do
-  command -v "${tool}" >/dev/null || { echo "SKIP: needs ${tool} (scripts/install-deps.sh)"; exit 0; }
+  command -v "${tool}" >/dev/null || { echo "SKIP: needs ${tool} (scripts/install-deps.sh)"; exit 77; }
 done
-((EUID == 0)) || { echo "SKIP: needs root (the layers record file owners)"; exit 0; }
+((EUID == 0)) || { echo "SKIP: needs root (the layers record file owners)"; exit 77; }
 
 work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT
