@@ -11,6 +11,7 @@
 # Usage: scripts/build-images.sh [--image NAME]... [--output-dir DIR]
 #        scripts/build-images.sh --rootfs NAME DIR      only assemble NAME's root filesystem
 #        scripts/build-images.sh --dockerfiles [--check] write (check) deploy/docker/*/Dockerfile
+#        scripts/build-images.sh --version               print the images' version
 #   --image       fsb-controller, fsb-agent or fsb (default: all three)
 #   --output-dir  where <name>.tar goes (default: <build dir>/images)
 #   FSB_BUILD_DIR the build folder (default: <repo>/build-release; configure it with
@@ -267,6 +268,7 @@ while (($#)); do
     --rootfs) rootfs_image="$2"; rootfs_dir="$3"; shift 3 ;;
     --dockerfiles) dockerfiles=1; shift ;;
     --check) check=1; shift ;;
+    --version) echo "${version}"; exit 0 ;;
     *) echo "build-images.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done

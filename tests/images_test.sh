@@ -24,8 +24,7 @@ fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
 FSB_BUILD_DIR="${build_dir}" "${build}" --output-dir "${work}/a" >"${work}/build.log" 2>&1 ||
   { cat "${work}/build.log" >&2; fail "build-images.sh failed"; exit 1; }
-version="$(sed -nE 's/^project\(fsb[^)]*VERSION ([0-9][0-9.]*).*/\1/p' "${repo_root}/CMakeLists.txt")"
-version="${version:-0.1.0}"
+version="$("${build}" --version)"
 revision="$(git -C "${repo_root}" rev-parse HEAD)"
 
 for image in fsb-controller fsb-agent fsb; do
