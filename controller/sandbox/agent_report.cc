@@ -18,6 +18,9 @@ ReportedSandbox ReportedSandboxOf(const fsb::agent::v1::SandboxStatus& state) {
     case fsb::agent::v1::SANDBOX_PHASE_EXITED:
       reported.phase = ReportedSandbox::Phase::kExited;
       break;
+    case fsb::agent::v1::SANDBOX_PHASE_UNKNOWN:
+      reported.phase = ReportedSandbox::Phase::kUnknown;
+      break;
     default:
       reported.phase = ReportedSandbox::Phase::kOther;
       break;

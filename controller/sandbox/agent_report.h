@@ -19,7 +19,10 @@ namespace fsb::controller {
 
 // One sandbox as its agent reports it (a heartbeat, a registration, a create's answer).
 struct ReportedSandbox {
-  enum class Phase { kOther, kRunning, kExited };
+  // kUnknown: the agent cannot tell the container's state (its task is paused or in a
+  // state it does not know, or the container is gone from containerd); kOther: no
+  // verdict yet (being created).
+  enum class Phase { kOther, kRunning, kExited, kUnknown };
   // The id the agent runs it under: the proposed id of a cold create, the claimed
   // instance's for a warm one.
   std::string container_id;

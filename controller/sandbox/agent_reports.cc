@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "controller/sandbox/record_rules.h"
@@ -89,9 +90,14 @@ void AgentReports::Observe(std::string_view agent_id, std::string_view agent_add
   const std::string agent(agent_id);
   const std::string_view agent_host = HostOf(agent_address);
   absl::flat_hash_set<std::string> reported;
+  // The agent's words for the containers it reports UNKNOWN, by container id.
+  absl::flat_hash_map<std::string, std::string> unknown;
   RecordTable::Locked table(*table_);
   for (const ReportedSandbox& state : states) {
     reported.insert(state.container_id);
+    // A report that cannot tell the container's state does not count as seeing it.
+    const bool known = state.phase != ReportedSandbox::Phase::kUnknown;
+    if (!known) unknown.try_emplace(state.container_id, state.message);
     std::optional<SandboxKey> owner = table.FindByContainer(state.container_id);
     // A claimed warm instance whose id the record does not have yet: it names the
     // record's (proposed) id as its requested id.
@@ -102,12 +108,12 @@ void AgentReports::Observe(std::string_view agent_id, std::string_view agent_add
       SandboxRecord& record = table.at(*owner);
       if (record.op != RecordOp::kNone) {
         // A fast create does not know its agent yet; Settle checks the agent.
-        if (record.sandbox.status().agent() == agent) record.agent_seen = now;
+        if (known && record.sandbox.status().agent() == agent) record.agent_seen = now;
         record.deferred = DeferredReport{agent, std::string(agent_host), state};
         continue;
       }
       if (record.sandbox.status().agent() == agent) {
-        record.agent_seen = now;
+        if (known) record.agent_seen = now;
         table.ApplyReport(*owner, state, agent_host);
         continue;
       }
@@ -125,13 +131,19 @@ void AgentReports::Observe(std::string_view agent_id, std::string_view agent_add
   for (const SandboxKey& key : *placed) {
     SandboxRecord& record = table.at(key);
     SandboxStatus* status = record.sandbox.mutable_status();
+    // agent_seen is fresh for every container reported in a known state.
     if (record.op != RecordOp::kNone || status->phase() != SandboxStatus::Running ||
-        reported.contains(status->container_id()) ||
         now - record.agent_seen < options_.orphan_timeout) {
       continue;
     }
+    auto words = unknown.find(status->container_id());
     MarkLost(record.sandbox.spec(), now,
-             absl::StrCat("agent ", agent, " no longer reports the container"), status);
+             words == unknown.end()
+                 ? absl::StrCat("agent ", agent, " no longer reports the container")
+                 : absl::StrCat("agent ", agent, " cannot tell the container's state for ",
+                                absl::FormatDuration(now - record.agent_seen),
+                                words->second.empty() ? "" : ": ", words->second),
+             status);
     table.Persist(key);
     reconciler_->Wake();
   }

@@ -33,8 +33,13 @@ namespace fsb::controller {
 // flight on it (see SandboxRecord::deferred); a
 // container no record owns on that agent joins the unowned set, which the orphan
 // reconciler empties; a Running record its agent has stopped reporting for
-// orphan_timeout becomes Lost. Registrations and heartbeats are answered with the
-// agent's pool's warm targets (PoolService).
+// orphan_timeout becomes Lost. So does one its agent reports only as UNKNOWN (it cannot
+// tell the container's state: a paused task, a state it does not know, a container gone
+// from containerd) for orphan_timeout: an UNKNOWN report keeps the phase as it was (a
+// blip changes nothing) but does not count as a sighting, and the Lost record's message
+// carries the agent's words. A Lost record follows its failure policy and is Running
+// again when its agent reports it running. Registrations and heartbeats are answered
+// with the agent's pool's warm targets (PoolService).
 //
 // Locking: no lock of its own. Observing takes the table's lock once per report (and
 // calls the Scheduler and Reconciler::Wake under it, as their lock order allows); the

@@ -293,6 +293,53 @@ TEST_F(AgentReportsTest, ReturningAgentRevivesALostSandbox) {
   EXPECT_FALSE(back.status().has_recovery_deadline());
 }
 
+TEST(ReportedSandboxOfTest, AnUnknownPhaseIsUnknownNotOther) {
+  fsb::agent::v1::SandboxStatus state;
+  state.set_sandbox_id("c1");
+  state.set_phase(fsb::agent::v1::SANDBOX_PHASE_UNKNOWN);
+  state.set_message("task is paused or in an unknown state");
+  const ReportedSandbox reported = ReportedSandboxOf(state);
+  EXPECT_EQ(reported.phase, ReportedSandbox::Phase::kUnknown);
+  EXPECT_EQ(reported.message, "task is paused or in an unknown state");
+  state.set_phase(fsb::agent::v1::SANDBOX_PHASE_CREATING);
+  EXPECT_EQ(ReportedSandboxOf(state).phase, ReportedSandbox::Phase::kOther);
+}
+
+// An agent that cannot tell a container's state (a paused task, a container gone from
+// containerd) reports it UNKNOWN. A blip keeps the sandbox Running; UNKNOWN for the
+// orphan timeout (10 s here) since the last known report makes it Lost, not Running
+// forever; a report of it running brings it back.
+TEST_F(AgentReportsTest, ASandboxItsAgentReportsUnknownForTheOrphanTimeoutIsLost) {
+  env_.AddAgent("a1", 4);
+  const Sandbox s = *service().Create(Request("web"));
+  auto report_unknown = [&] {
+    return service()
+        .Heartbeat(Beat("a1", {{.container_id = s.status().container_id(),
+                                .phase = ReportedSandbox::Phase::kUnknown,
+                                .message = "container no longer exists in containerd"}}))
+        .status();
+  };
+  ASSERT_TRUE(report_unknown().ok());
+  EXPECT_EQ(service().Get("", "web")->status().phase(), SandboxStatus::Running);
+  clock().Advance(absl::Seconds(6));
+  ASSERT_TRUE(Report("a1", {&s}).ok());  // known again: the grace starts over
+  clock().Advance(absl::Seconds(6));
+  ASSERT_TRUE(report_unknown().ok());
+  EXPECT_EQ(service().Get("", "web")->status().phase(), SandboxStatus::Running);
+
+  clock().Advance(absl::Seconds(5));  // 11 s of UNKNOWN only
+  ASSERT_TRUE(report_unknown().ok());
+  const Sandbox lost = *service().Get("", "web");
+  EXPECT_EQ(lost.status().phase(), SandboxStatus::Lost);
+  EXPECT_THAT(lost.status().message(), HasSubstr("agent a1 cannot tell the container's state"));
+  EXPECT_THAT(lost.status().message(), HasSubstr("container no longer exists in containerd"));
+  EXPECT_TRUE(lost.status().has_recovery_deadline());
+  EXPECT_EQ(Stored("web")->status().phase(), SandboxStatus::Lost);
+
+  ASSERT_TRUE(Report("a1", {&s}).ok());
+  EXPECT_EQ(service().Get("", "web")->status().phase(), SandboxStatus::Running);
+}
+
 TEST_F(AgentReportsTest, ListAgentsDescribesCapacityAndHealth) {
   env_.AddAgent("a1", 4);
   env_.AddAgent("a2", 2, "gpu");

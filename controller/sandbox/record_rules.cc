@@ -102,6 +102,7 @@ bool ApplyAgentState(const ReportedSandbox& state, SandboxStatus* status) {
       return true;
     }
     case ReportedSandbox::Phase::kOther:
+    case ReportedSandbox::Phase::kUnknown:  // AgentReports turns a lasting one into Lost
       return false;
   }
   return false;

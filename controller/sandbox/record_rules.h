@@ -54,8 +54,8 @@ void MarkLost(const v1alpha1::SandboxSpec& spec, absl::Time now, std::string mes
               v1alpha1::SandboxStatus* status);
 
 // Moves `status` to the phase the agent reports: Running from Pending, Scheduled or
-// Lost; Succeeded or Failed (with the exit code and message) on an exit. Returns whether
-// anything changed.
+// Lost; Succeeded or Failed (with the exit code and message) on an exit; nothing for a
+// report without a verdict (kOther, kUnknown). Returns whether anything changed.
 bool ApplyAgentState(const ReportedSandbox& state, v1alpha1::SandboxStatus* status);
 
 // Records a create's answer `state` in `sandbox`'s status: Running (or what the state

@@ -41,7 +41,8 @@ struct SandboxRecord {
   bool holds_slot = false;
   // Whether the record was ever queued for the store (its removal must be written).
   bool stored = false;
-  // Last time its agent reported it (or it was placed, or loaded at startup).
+  // Last time its agent reported it in a known state, i.e. not UNKNOWN (or it was
+  // placed, or loaded at startup).
   absl::Time agent_seen;
   // The newest state an agent reported while `op` was in flight: it may be newer than
   // the operation's own answer (a process that exits at once is pushed before the create
