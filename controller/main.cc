@@ -40,6 +40,10 @@ DEFINE_string(fastpath_bind_address, "0.0.0.0:9090",
               "--tls-cert; clients authenticate with bearer tokens of --tokens-file.");
 DEFINE_string(data_dir, "/var/lib/fsb-controller",
               "Folder of the embedded store (SQLite file fsb.db); created if missing.");
+DEFINE_string(store_synchronous, "full",
+              "What an acknowledged store write survives: full (SQLite fsyncs every commit: "
+              "a controller crash and a power loss) or normal (no fsync per commit: a "
+              "controller crash, but the last writes before a power loss may be lost).");
 DEFINE_string(fastpath_consistency_mode, "fast",
               "Default consistency of creates that do not ask for strong: fast (agent first, "
               "persist right after) or strong (persist first, then the agent).");
@@ -89,6 +93,7 @@ struct Options {
   std::string bind_address;
   std::string data_dir;
   fsb::v1alpha1::SandboxSpec::ConsistencyMode mode;
+  fsb::store::SqliteStore::Synchronous synchronous;
   absl::Duration orphan_timeout;
   absl::Duration heartbeat_timeout;
   absl::Duration agent_create_timeout;
@@ -117,6 +122,14 @@ absl::StatusOr<Options> OptionsFromFlags() {
     return absl::InvalidArgumentError(
         absl::StrCat("--fastpath-consistency-mode=", FLAGS_fastpath_consistency_mode,
                      ": expected fast or strong"));
+  }
+  if (FLAGS_store_synchronous == "full") {
+    options.synchronous = fsb::store::SqliteStore::Synchronous::kFull;
+  } else if (FLAGS_store_synchronous == "normal") {
+    options.synchronous = fsb::store::SqliteStore::Synchronous::kNormal;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--store-synchronous=", FLAGS_store_synchronous, ": expected full or normal"));
   }
   struct {
     std::string_view flag;
@@ -185,15 +198,25 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot create --data-dir " << options->data_dir << ": " << ec.message();
     return 1;
   }
+  fsb::metrics::Registry registry;
   const std::string db = options->data_dir + "/" + fsb::store::SqliteStore::kDefaultFileName;
-  absl::StatusOr<std::unique_ptr<fsb::store::SqliteStore>> store =
-      fsb::store::SqliteStore::Open(db, {});
+  absl::StatusOr<std::unique_ptr<fsb::store::SqliteStore>> store = fsb::store::SqliteStore::Open(
+      db, {.synchronous = options->synchronous, .registry = &registry});
   if (!store.ok()) {
     LOG(ERROR) << "cannot open the store " << db << ": " << store.status();
     return 1;
   }
-
-  fsb::metrics::Registry registry;
+  // Read back from SQLite: the log states what an acknowledged write survives.
+  absl::StatusOr<fsb::store::SqliteStore::Synchronous> synchronous = (*store)->ReadSynchronous();
+  if (!synchronous.ok()) {
+    LOG(ERROR) << "store " << db << ": " << synchronous.status();
+    return 1;
+  }
+  const bool full = *synchronous == fsb::store::SqliteStore::Synchronous::kFull;
+  LOG(INFO) << "store " << db << ": synchronous=" << (full ? "FULL" : "NORMAL")
+            << (full ? ": every acknowledged write is fsynced (survives a power loss)"
+                     : ": acknowledged writes survive a controller crash, the last ones may "
+                       "not survive a power loss");
   const fsb::controller::ClientAuth client_auth =
       FLAGS_insecure ? fsb::controller::ClientAuth::AllowAll(&registry)
                      : fsb::controller::ClientAuth(tokens.get(), &registry);

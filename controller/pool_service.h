@@ -47,8 +47,9 @@ absl::StatusOr<v1alpha1::SandboxPool> PoolFromResource(v1alpha1::SandboxPool res
 // Thread-safe.
 class PoolService {
  public:
-  // Applies the limits of every stored pool. `scheduler`, `store` and `clock` must
-  // outlive the service. Store errors as they are.
+  // Applies the limits of every stored pool; one that does not decode is quarantined and
+  // skipped (store::DecodeOrQuarantine). `scheduler`, `store` and `clock` must outlive
+  // the service. Store errors as they are.
   static absl::StatusOr<std::unique_ptr<PoolService>> Create(Scheduler* scheduler,
                                                              store::Store* store,
                                                              const Clock* clock);

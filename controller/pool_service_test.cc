@@ -4,6 +4,7 @@
 
 #include "controller/fastpath_server.h"
 #include "controller/service_test_env.h"
+#include "controller/store/sqlite_store_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -195,6 +196,24 @@ TEST_F(PoolServiceTest, LimitsAreDurableAcrossARestart) {
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].spec().max_sandboxes_per_agent(), 1);
+}
+
+// A stored pool that does not decode does not keep the controller from starting: it is
+// quarantined and counted, and the other pools apply.
+TEST_F(PoolServiceTest, AnUndecodablePoolIsQuarantinedAndTheOthersApply) {
+  ASSERT_TRUE(Apply(Pool("gpu", 1)).ok());
+  absl::Status restarted = env_.RestartWithStoreEdit([](const std::string& path) {
+    ASSERT_TRUE(store::InsertRawObject(path, {"SandboxPool", "", "broken"}, "\x0a\xff").ok());
+  });
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  env_.AddAgent("g1", 3, "gpu");
+  EXPECT_EQ(env_.scheduler().GetAgentByID("g1")->capacity, 1);
+  absl::StatusOr<std::vector<SandboxPool>> listed = pools().List();
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].metadata().name(), "gpu");
+  EXPECT_THAT(env_.store_registry().Serialize(),
+              HasSubstr("fsb_controller_store_quarantined_rows_total{kind=\"SandboxPool\"} 1"));
 }
 
 TEST_F(PoolServiceTest, DeleteRemovesTheCapAndUnknownIsNotFound) {

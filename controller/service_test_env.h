@@ -2,10 +2,12 @@
 #define FSB_CONTROLLER_SERVICE_TEST_ENV_H_
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "controller/fake_agent_client.h"
 #include "controller/pool_service.h"
 #include "controller/sandbox/sandbox_service.h"
@@ -15,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "internal/clock.h"
 #include "internal/ids.h"
+#include "internal/metrics/metrics.h"
 
 namespace fsb::controller {
 
@@ -22,18 +25,18 @@ namespace fsb::controller {
 // fake agent client and a real SQLite store in a fresh temp folder. Restart() simulates a
 // controller restart: a new scheduler and services on the same store file (the old service flushes
 // its pending writes; to model a crash that lost writes, change the store by hand
-// between a Flush and the Restart). The reconcile loop does not run; tests call
-// ReconcileOnce.
+// between a Flush and the Restart). RestartWithStoreEdit also closes the store file
+// and lets the test edit it (raw SQL) before it is opened again. The reconcile loop does
+// not run; tests call ReconcileOnce.
 class ServiceTestEnv {
  public:
   explicit ServiceTestEnv(SandboxService::Options options = {})
       : options_(WithoutLoop(options)),
         dir_(std::filesystem::temp_directory_path() / ("fsb-svc-" + RandomHex(6))) {
     std::filesystem::create_directories(dir_);
-    auto store = store::SqliteStore::Open((dir_ / "fsb.db").string(), {});
-    CHECK(store.ok()) << store.status();
-    store_ = *std::move(store);
-    StartService();
+    OpenStore();
+    absl::Status started = StartService();
+    CHECK(started.ok()) << started;
   }
   ~ServiceTestEnv() {
     service_.reset();
@@ -45,7 +48,19 @@ class ServiceTestEnv {
   void Restart() {
     service_.reset();
     pools_.reset();
-    StartService();
+    absl::Status started = StartService();
+    CHECK(started.ok()) << started;
+  }
+
+  // Restarts with the store file closed while `edit(path)` runs. Returns the services'
+  // load errors (the services are then null).
+  absl::Status RestartWithStoreEdit(const std::function<void(const std::string& path)>& edit) {
+    service_.reset();
+    pools_.reset();
+    store_.reset();
+    edit(StorePath());
+    OpenStore();
+    return StartService();
   }
 
   // Registers an agent with `capacity` slots in `pool`.
@@ -69,6 +84,8 @@ class ServiceTestEnv {
   PoolService& pools() { return *pools_; }
   // The current service's metrics (a new registry per Restart).
   metrics::Registry& registry() { return *registry_; }
+  // The store's metrics (a new registry each time the store is opened).
+  metrics::Registry& store_registry() { return *store_registry_; }
 
  private:
   static SandboxService::Options WithoutLoop(SandboxService::Options options) {
@@ -76,23 +93,34 @@ class ServiceTestEnv {
     return options;
   }
 
-  void StartService() {
+  std::string StorePath() const { return (dir_ / "fsb.db").string(); }
+
+  void OpenStore() {
+    store_registry_ = std::make_unique<metrics::Registry>();
+    auto store = store::SqliteStore::Open(StorePath(), {.registry = store_registry_.get()});
+    CHECK(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  absl::Status StartService() {
     scheduler_ = std::make_unique<Scheduler>(
         &clock_, Scheduler::Options{.heartbeat_timeout = options_.agent_lost_timeout});
     registry_ = std::make_unique<metrics::Registry>();
     auto pools = PoolService::Create(scheduler_.get(), store_.get(), &clock_);
-    CHECK(pools.ok()) << pools.status();
+    if (!pools.ok()) return pools.status();
     pools_ = *std::move(pools);
     auto service = SandboxService::Create(scheduler_.get(), pools_.get(), &agents_, store_.get(),
                                           &clock_, registry_.get(), options_);
-    CHECK(service.ok()) << service.status();
+    if (!service.ok()) return service.status();
     service_ = *std::move(service);
+    return absl::OkStatus();
   }
 
   const SandboxService::Options options_;
   const std::filesystem::path dir_;
   ManualClock clock_;
   FakeAgentClient agents_;
+  std::unique_ptr<metrics::Registry> store_registry_;  // outlives store_
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<metrics::Registry> registry_;

@@ -37,17 +37,18 @@ absl::Status RecordTable::Load(absl::Time loaded_at) {
   do {
     absl::StatusOr<store::ListResult> page = store_->List(list);
     if (!page.ok()) return page.status();
-    for (const store::Object& object : page->items) {
-      absl::StatusOr<Sandbox> sandbox = store::DecodeObject<Sandbox>(object);
-      if (!sandbox.ok()) return sandbox.status();
-      persister_.Known(object.key, object.resource_version);
-      const SandboxKey key{sandbox->metadata().namespace_(), sandbox->metadata().name()};
-      SandboxRecord& record = table.Insert(key, *std::move(sandbox), RecordOp::kNone);
+    list.continue_token = page->continue_token;
+    absl::StatusOr<std::vector<Sandbox>> sandboxes =
+        store::DecodeOrQuarantine<Sandbox>(store_, std::move(page->items));
+    if (!sandboxes.ok()) return sandboxes.status();
+    for (Sandbox& sandbox : *sandboxes) {
+      persister_.Known(store::KeyOf(sandbox), sandbox.metadata().resource_version());
+      const SandboxKey key{sandbox.metadata().namespace_(), sandbox.metadata().name()};
+      SandboxRecord& record = table.Insert(key, std::move(sandbox), RecordOp::kNone);
       record.stored = true;
       record.agent_seen = loaded_at;
       ++loaded;
     }
-    list.continue_token = page->continue_token;
   } while (!list.continue_token.empty());
   LOG(INFO) << "loaded " << loaded << " sandboxes from the store";
   return absl::OkStatus();

@@ -81,7 +81,8 @@ class RecordTable {
   RecordTable(const RecordTable&) = delete;
   RecordTable& operator=(const RecordTable&) = delete;
 
-  // Loads every stored Sandbox (agent_seen = `loaded_at`). Store errors as they are.
+  // Loads every stored Sandbox (agent_seen = `loaded_at`); one that does not decode is
+  // quarantined and skipped (store::DecodeOrQuarantine). Store errors as they are.
   absl::Status Load(absl::Time loaded_at) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Exclusive access to the table for one scope.

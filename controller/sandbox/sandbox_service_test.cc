@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "controller/sandbox/sandbox_test_fixture.h"
 #include "controller/store/resources.h"
+#include "controller/store/sqlite_store_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -130,6 +131,31 @@ TEST_F(SandboxServiceTest, ConcurrentIdenticalCreatesReachTheAgentOnce) {
   ASSERT_TRUE(a.ok() && b.ok()) << a.status() << " " << b.status();
   EXPECT_EQ(a->status().container_id(), b->status().container_id());
   EXPECT_EQ(agents().creates().size(), 1u);
+}
+
+// A stored sandbox that does not decode (a damaged file, raw SQL here) does not keep the
+// controller from starting: it is quarantined with its bytes and counted, and every
+// other sandbox loads.
+TEST_F(SandboxServiceTest, AnUndecodableStoredSandboxIsQuarantinedAndTheRestLoads) {
+  env_.AddAgent("a1", 4);
+  ASSERT_TRUE(service().Create(Request("good")).ok());
+  ASSERT_TRUE(service().Create(Request("fine")).ok());
+  ASSERT_TRUE(service().Flush(absl::Seconds(10)).ok());
+  absl::Status restarted = env_.RestartWithStoreEdit([](const std::string& path) {
+    ASSERT_TRUE(store::InsertRawObject(path, {"Sandbox", "default", "bad"}, "\xff garbage").ok());
+  });
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  EXPECT_EQ(service().Get("", "good")->status().phase(), SandboxStatus::Running);
+  EXPECT_EQ(service().Get("", "fine")->status().phase(), SandboxStatus::Running);
+  EXPECT_EQ(service().Get("", "bad").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(env_.store().Get({"Sandbox", "default", "bad"}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(env_.store_registry().Serialize(),
+              HasSubstr("fsb_controller_store_quarantined_rows_total{kind=\"Sandbox\"} 1"));
+  // The name is free again.
+  env_.AddAgent("a1", 4);
+  absl::StatusOr<Sandbox> again = service().Create(Request("bad"));
+  EXPECT_TRUE(again.ok()) << again.status();
 }
 
 TEST_F(SandboxServiceTest, DeleteStopsOnTheAgentAndForgets) {

@@ -37,6 +37,9 @@ class FlakyStore : public Store {
     if (absl::Status s = MaybeFail(); !s.ok()) return s;
     return inner_->Delete(k, rv);
   }
+  absl::Status Quarantine(const ObjectKey& k, int64_t rv, std::string_view reason) override {
+    return inner_->Quarantine(k, rv, reason);
+  }
   absl::StatusOr<ListResult> List(const ListOptions& o) override { return inner_->List(o); }
   absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(const WatchOptions& o,
                                                      WatchCallback cb) override {

@@ -97,12 +97,39 @@ Object EncodeObject(const T& object) {
 template <typename T>
 absl::StatusOr<T> DecodeObject(const Object& stored) {
   T object;
+  const std::string what = absl::StrCat("stored ", Sv(stored.key.kind), " ", Sv(stored.key.ns), "/",
+                                        Sv(stored.key.name));
   if (!object.ParseFromString(stored.value)) {
-    return absl::DataLossError(absl::StrCat("stored ", Sv(stored.key.kind), " ", Sv(stored.key.ns),
-                                            "/", Sv(stored.key.name), " does not parse"));
+    return absl::DataLossError(absl::StrCat(what, " does not parse"));
+  }
+  // Bytes that parse (an empty value does) but describe another object are no better.
+  if (const ObjectKey named = KeyOf(object); !(named == stored.key)) {
+    return absl::DataLossError(absl::StrCat(what, " holds a ", Sv(named.kind), " named \"",
+                                            Sv(named.ns), "/", Sv(named.name), "\""));
   }
   object.mutable_metadata()->set_resource_version(stored.resource_version);
   return object;
+}
+
+template <typename T>
+absl::StatusOr<std::vector<T>> DecodeOrQuarantine(Store* store, std::vector<Object> page) {
+  std::vector<T> decoded;
+  decoded.reserve(page.size());
+  for (Object& stored : page) {
+    absl::StatusOr<T> object = DecodeObject<T>(stored);
+    if (object.ok()) {
+      decoded.push_back(*std::move(object));
+      continue;
+    }
+    const std::string reason(object.status().message());
+    LOG(ERROR) << reason << " (" << stored.value.size() << " bytes, resourceVersion "
+               << stored.resource_version
+               << "): moved to the store's quarantine with its bytes, not loaded";
+    if (absl::Status s = store->Quarantine(stored.key, stored.resource_version, reason); !s.ok()) {
+      return s;
+    }
+  }
+  return decoded;
 }
 
 void ApplyDefaults(v1alpha1::Sandbox* sandbox) {
@@ -185,12 +212,9 @@ absl::StatusOr<ResourceList<T>> ResourceClient<T>::List(ListOptions options) {
   ResourceList<T> list;
   list.continue_token = std::move(page->continue_token);
   list.resource_version = page->resource_version;
-  list.items.reserve(page->items.size());
-  for (const Object& stored : page->items) {
-    absl::StatusOr<T> object = DecodeObject<T>(stored);
-    if (!object.ok()) return object.status();
-    list.items.push_back(*std::move(object));
-  }
+  absl::StatusOr<std::vector<T>> items = DecodeOrQuarantine<T>(store_, std::move(page->items));
+  if (!items.ok()) return items.status();
+  list.items = *std::move(items);
   return list;
 }
 
@@ -214,12 +238,13 @@ absl::StatusOr<std::unique_ptr<WatchHandle>> ResourceClient<T>::Watch(
                        });
 }
 
-#define FSB_INSTANTIATE_RESOURCE(T)           \
-  template class ResourceClient<T>;           \
-  template absl::Status CheckTypeMeta<T>(T*); \
-  template ObjectKey KeyOf<T>(const T&);      \
-  template Object EncodeObject<T>(const T&);  \
-  template absl::StatusOr<T> DecodeObject<T>(const Object&);
+#define FSB_INSTANTIATE_RESOURCE(T)                          \
+  template class ResourceClient<T>;                          \
+  template absl::Status CheckTypeMeta<T>(T*);                \
+  template ObjectKey KeyOf<T>(const T&);                     \
+  template Object EncodeObject<T>(const T&);                 \
+  template absl::StatusOr<T> DecodeObject<T>(const Object&); \
+  template absl::StatusOr<std::vector<T>> DecodeOrQuarantine<T>(Store*, std::vector<Object>);
 FSB_INSTANTIATE_RESOURCE(v1alpha1::Sandbox)
 FSB_INSTANTIATE_RESOURCE(v1alpha1::SandboxPool)
 FSB_INSTANTIATE_RESOURCE(v1alpha1::Agent)

@@ -68,8 +68,10 @@ struct ResourceEvent {
 //   stale). uid, creationTimestamp and a set deletionTimestamp are kept from the stored
 //   object; generation increases by one exactly when spec changes.
 // * Every returned object carries metadata.resourceVersion from the store.
+// * List never fails on a stored value that does not decode: it quarantines it
+//   (DecodeOrQuarantine) and leaves it out, so one corrupt row cannot stop a loader.
 // Error codes are the Store's, plus INVALID_ARGUMENT for bad names or a wrong
-// apiVersion/kind, and DATA_LOSS for a stored value that does not parse.
+// apiVersion/kind, and DATA_LOSS for a stored value that does not decode (Get, Delete).
 // Thread-safe if the Store is; holds no state of its own besides the two pointers.
 template <typename T>
 class ResourceClient {
@@ -103,14 +105,22 @@ extern template class ResourceClient<v1alpha1::Agent>;
 // cluster-scoped kinds) and name; the value is the serialized resource without its
 // resourceVersion (the store's row carries it); labels are metadata.labels. Decode sets
 // metadata.resourceVersion from the stored object and is DATA_LOSS for bytes that do not
-// parse. ResourceClient uses these; so do writers that keep their own copy of the
-// resources, such as the controller's write-behind persister.
+// parse or that name another object than the stored key. ResourceClient uses these; so
+// do writers that keep their own copy of the resources, such as the controller's
+// write-behind persister.
 template <typename T>
 ObjectKey KeyOf(const T& object);
 template <typename T>
 Object EncodeObject(const T& object);
 template <typename T>
 absl::StatusOr<T> DecodeObject(const Object& stored);
+
+// Decodes a page of stored objects (Store::List), in order. An object that does not
+// decode does not fail the page: it is logged with its key, moved to the store's
+// quarantine (Store::Quarantine, compare-and-swap on its resource_version; its bytes are
+// kept) and left out. Errors of Quarantine as they are.
+template <typename T>
+absl::StatusOr<std::vector<T>> DecodeOrQuarantine(Store* store, std::vector<Object> page);
 
 // Checks apiVersion (fsb.io/v1alpha1) and kind (T's) when set, INVALID_ARGUMENT naming
 // the wrong one, and fills both.

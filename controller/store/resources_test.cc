@@ -8,10 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "controller/store/sqlite_store.h"
+#include "controller/store/sqlite_store_testing.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "internal/metrics/metrics.h"
 #include "internal/proto_json.h"
 
 namespace fsb::store {
@@ -208,6 +210,55 @@ TEST_F(ResourcesTest, ListAndWatchAreTyped) {
   EXPECT_EQ(events[0].object.metadata().namespace_(), "team-a");
   EXPECT_EQ(events[0].object.metadata().resource_version(), 1);
   EXPECT_EQ(events[1].object.metadata().resource_version(), 3);
+}
+
+TEST_F(ResourcesTest, DecodeRejectsBytesThatDoNotParseOrNameAnotherObject) {
+  Object garbage{{"Sandbox", "default", "a"}, "\xff\xff\xff", {}};
+  EXPECT_EQ(DecodeObject<Sandbox>(garbage).status().code(), absl::StatusCode::kDataLoss);
+  // Empty bytes parse, as an object without a name.
+  Object empty{{"Sandbox", "default", "a"}, "", {}};
+  EXPECT_EQ(DecodeObject<Sandbox>(empty).status().code(), absl::StatusCode::kDataLoss);
+  Sandbox b = MakeSandbox("b");
+  b.mutable_metadata()->set_namespace_("default");
+  Object elsewhere = EncodeObject(b);
+  elsewhere.key.name = "a";
+  absl::StatusOr<Sandbox> decoded = DecodeObject<Sandbox>(elsewhere);
+  EXPECT_EQ(decoded.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(decoded.status().message(), HasSubstr("holds a Sandbox named \"default/b\""));
+  EXPECT_TRUE(DecodeObject<Sandbox>(EncodeObject(b)).ok());
+}
+
+// One undecodable row (written with raw SQL, as a damaged file could hold it) does not
+// fail the list: it is quarantined with its bytes, counted, and the rest is listed.
+TEST_F(ResourcesTest, ListQuarantinesRowsThatDoNotDecode) {
+  ResourceClient<Sandbox> client(store_.get(), &clock_);
+  ASSERT_TRUE(client.Create(MakeSandbox("good")).ok());
+  const std::string path = (dir_ / "fsb.db").string();
+  store_.reset();
+  ASSERT_TRUE(InsertRawObject(path, {"Sandbox", "default", "bad"}, "\xff\xfegarbage").ok());
+  metrics::Registry registry;
+  absl::StatusOr<std::unique_ptr<SqliteStore>> reopened =
+      SqliteStore::Open(path, {.registry = &registry});
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  store_ = *std::move(reopened);
+  ResourceClient<Sandbox> again(store_.get(), &clock_);
+
+  absl::StatusOr<ResourceList<Sandbox>> list = again.List({});
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->items.size(), 1u);
+  EXPECT_EQ(list->items[0].metadata().name(), "good");
+  EXPECT_THAT(registry.Serialize(),
+              HasSubstr("fsb_controller_store_quarantined_rows_total{kind=\"Sandbox\"} 1"));
+  EXPECT_EQ(again.Get("default", "bad").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_EQ(again.List({})->items.size(), 1u);  // nothing left to quarantine
+
+  store_.reset();
+  absl::StatusOr<std::vector<QuarantinedRow>> rows = ReadQuarantine(path);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].key, (ObjectKey{"Sandbox", "default", "bad"}));
+  EXPECT_EQ((*rows)[0].value, "\xff\xfegarbage");
+  EXPECT_THAT((*rows)[0].reason, HasSubstr("does not parse"));
 }
 
 TEST_F(ResourcesTest, JsonHasKubernetesFieldNames) {

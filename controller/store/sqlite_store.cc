@@ -41,6 +41,16 @@ CREATE TABLE IF NOT EXISTS labels(
   PRIMARY KEY(object_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS labels_by_key_value ON labels(key, value);
+CREATE TABLE IF NOT EXISTS quarantine(
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  namespace TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value BLOB NOT NULL,
+  mod_revision INTEGER NOT NULL,
+  quarantine_revision INTEGER NOT NULL,
+  reason TEXT NOT NULL
+);
 PRAGMA user_version = 1;
 )sql";
 
@@ -177,13 +187,19 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   int64_t revision = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
   sqlite3_finalize(stmt);
   if (rc != SQLITE_ROW) return fail(rc, "read revision");
-  return std::unique_ptr<SqliteStore>(new SqliteStore(db, revision, options.event_log_capacity));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(db, revision, options));
 }
 
-SqliteStore::SqliteStore(sqlite3* db, int64_t revision, size_t event_log_capacity)
+SqliteStore::SqliteStore(sqlite3* db, int64_t revision, const Options& options)
     : db_(db),
       revision_(revision),
-      hub_(std::make_unique<WatchHub>(revision, event_log_capacity)) {}
+      quarantined_(options.registry == nullptr
+                       ? nullptr
+                       : &options.registry->AddCounter(
+                             "fsb_controller_store_quarantined_rows_total",
+                             "Stored rows that did not decode, moved to the store's quarantine "
+                             "table (bytes kept) instead of being loaded, by kind.")),
+      hub_(std::make_unique<WatchHub>(revision, options.event_log_capacity)) {}
 
 SqliteStore::~SqliteStore() {
   hub_.reset();
@@ -378,6 +394,21 @@ absl::StatusOr<int64_t> SqliteStore::Update(const Object& object,
 
 absl::StatusOr<Object> SqliteStore::Delete(const ObjectKey& key,
                                            std::optional<int64_t> expected_resource_version) {
+  return Remove(key, expected_resource_version, nullptr);
+}
+
+absl::Status SqliteStore::Quarantine(const ObjectKey& key, int64_t expected_resource_version,
+                                     std::string_view reason) {
+  const std::string why(reason);
+  absl::StatusOr<Object> removed = Remove(key, expected_resource_version, &why);
+  if (!removed.ok()) return removed.status();
+  if (quarantined_ != nullptr) quarantined_->Add({{"kind", key.kind}}).Increment();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Object> SqliteStore::Remove(const ObjectKey& key,
+                                           std::optional<int64_t> expected_resource_version,
+                                           const std::string* quarantine_reason) {
   absl::MutexLock lock(&mu_);
   Object deleted;
   absl::Status status = Transact([&](int64_t revision) -> absl::StatusOr<WatchEvent> {
@@ -389,6 +420,19 @@ absl::StatusOr<Object> SqliteStore::Delete(const ObjectKey& key,
       return absl::AbortedError(
           absl::StrCat("conflict deleting ", KeyString(key), ": expected resourceVersion ",
                        *expected_resource_version, ", actual ", (*row)->object.resource_version));
+    }
+    if (quarantine_reason != nullptr) {
+      absl::StatusOr<sqlite3_stmt*> copy = Prepare(
+          "INSERT INTO quarantine(kind, namespace, name, value, mod_revision, "
+          "quarantine_revision, reason) SELECT kind, namespace, name, value, mod_revision, ?2, ?3 "
+          "FROM objects WHERE id = ?1");
+      if (!copy.ok()) return copy.status();
+      sqlite3_bind_int64(*copy, 1, (*row)->id);
+      sqlite3_bind_int64(*copy, 2, revision);
+      BindText(*copy, 3, *quarantine_reason);
+      if (int rc = sqlite3_step(*copy); rc != SQLITE_DONE) {
+        return SqliteError(db_, rc, "quarantine object");
+      }
     }
     absl::StatusOr<sqlite3_stmt*> stmt = Prepare("DELETE FROM objects WHERE id = ?1");
     if (!stmt.ok()) return stmt.status();
@@ -503,6 +547,20 @@ absl::StatusOr<std::unique_ptr<WatchHandle>> SqliteStore::Watch(const WatchOptio
 absl::StatusOr<int64_t> SqliteStore::CurrentRevision() {
   absl::MutexLock lock(&mu_);
   return revision_;
+}
+
+absl::StatusOr<SqliteStore::Synchronous> SqliteStore::ReadSynchronous() {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<sqlite3_stmt*> stmt = Prepare("PRAGMA synchronous");
+  if (!stmt.ok()) return stmt.status();
+  int rc = sqlite3_step(*stmt);
+  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "read synchronous");
+  const int64_t level = sqlite3_column_int64(*stmt, 0);
+  sqlite3_reset(*stmt);
+  // SQLite's levels: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
+  if (level == 1) return Synchronous::kNormal;
+  if (level == 2) return Synchronous::kFull;
+  return absl::InternalError(absl::StrCat("sqlite: unexpected synchronous level ", level));
 }
 
 }  // namespace fsb::store

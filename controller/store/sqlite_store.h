@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "controller/store/store.h"
 #include "controller/store/watch_hub.h"
+#include "internal/metrics/metrics.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -23,12 +24,21 @@ namespace fsb::store {
 // The embedded default Store: one SQLite database file (by convention
 // `<data-dir>/fsb.db`, see kDefaultFileName) in WAL mode.
 //
-// Durability: with the default Synchronous::kNormal, a write that returned OK survives
-// a crash of the process (SIGKILL, abort: the committed WAL frames are in the OS page
-// cache) — the controller-crash case fsb must tolerate — but the last transactions
-// before a power loss or kernel crash may be rolled back (the database stays
-// consistent). Synchronous::kFull fsyncs the WAL on every commit and survives power
-// loss too, at the cost of an fsync per write.
+// Durability: a write is one transaction, committed to the write-ahead log before the
+// call returns OK. What that commit survives is Options::synchronous:
+// * Synchronous::kFull (the default): SQLite fsyncs the WAL on every commit, so a write
+//   that returned OK survives a crash of the process and a power loss or kernel crash.
+//   The cost is one fsync per write.
+// * Synchronous::kNormal: no fsync per commit (only at checkpoints). A write that
+//   returned OK survives a crash of the process (SIGKILL, abort: the committed WAL
+//   frames are in the OS page cache), but the last transactions before a power loss or
+//   kernel crash may be rolled back. The database stays consistent either way.
+//
+// Quarantine: Quarantine() moves a row to the table `quarantine` (kind, namespace,
+// name, value, mod_revision, quarantine_revision, reason), where its bytes stay for an
+// operator (`sqlite3 fsb.db 'SELECT * FROM quarantine'` while fsb is stopped), and
+// counts it in fsb_controller_store_quarantined_rows_total{kind} when Options::registry
+// is set.
 //
 // Concurrency: one connection guarded by a mutex serializes every operation; a write is
 // one transaction (the compare-and-swap check and the write are atomic). The connection
@@ -49,11 +59,13 @@ class SqliteStore : public Store {
   enum class Synchronous { kNormal, kFull };
 
   struct Options {
-    Synchronous synchronous = Synchronous::kNormal;
+    Synchronous synchronous = Synchronous::kFull;
     // How long a statement waits for a lock held by another connection.
     absl::Duration busy_timeout = absl::Seconds(5);
     // Watch events retained for watchers that start from an older revision or lag.
     size_t event_log_capacity = 10000;
+    // Where the store registers its metrics (it must outlive the store); null: none.
+    metrics::Registry* registry = nullptr;
   };
 
   // Opens (creating if needed) the database at `path`; its directory must exist.
@@ -78,6 +90,12 @@ class SqliteStore : public Store {
   absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(const WatchOptions& options,
                                                      WatchCallback callback) override;
   absl::StatusOr<int64_t> CurrentRevision() override;
+  absl::Status Quarantine(const ObjectKey& key, int64_t expected_resource_version,
+                          std::string_view reason) override;
+
+  // The synchronous setting in effect on the connection, as SQLite reports it (PRAGMA
+  // synchronous). INTERNAL for a setting fsb never asks for.
+  absl::StatusOr<Synchronous> ReadSynchronous();
 
  private:
   struct StmtDeleter {
@@ -91,7 +109,7 @@ class SqliteStore : public Store {
     Object object;
   };
 
-  SqliteStore(sqlite3* db, int64_t revision, size_t event_log_capacity);
+  SqliteStore(sqlite3* db, int64_t revision, const Options& options);
 
   // Returns the cached prepared statement for `sql`, reset and with bindings cleared.
   absl::StatusOr<sqlite3_stmt*> Prepare(std::string_view sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -108,10 +126,18 @@ class SqliteStore : public Store {
   template <typename WriteFn>
   absl::Status Transact(WriteFn write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Delete, and Quarantine when `quarantine_reason` is set (the row is copied to the
+  // quarantine table in the same transaction).
+  absl::StatusOr<Object> Remove(const ObjectKey& key,
+                                std::optional<int64_t> expected_resource_version,
+                                const std::string* quarantine_reason) ABSL_LOCKS_EXCLUDED(mu_);
+
   absl::Mutex mu_;
   sqlite3* const db_;  // owned; used under mu_
   std::map<std::string, Stmt, std::less<>> statements_ ABSL_GUARDED_BY(mu_);
   int64_t revision_ ABSL_GUARDED_BY(mu_);  // latest committed revision
+  // fsb_controller_store_quarantined_rows_total; null without Options::registry.
+  metrics::Family<metrics::Counter>* const quarantined_;
   // Non-null until the destructor stops it, before the connection closes.
   std::unique_ptr<WatchHub> hub_;
 };

@@ -18,9 +18,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "controller/store/sqlite_store_testing.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "internal/metrics/metrics.h"
 
 namespace fsb::store {
 namespace {
@@ -407,6 +409,58 @@ TEST_F(SqliteStoreTest, DataAndRevisionSurviveReopen) {
   EXPECT_EQ(a->labels, (Labels{{"k", "v"}}));
   // The counter continues past the deleted object's revision.
   EXPECT_EQ(MustCreate(Obj("Sandbox", "ns", "c", "")), 4);
+}
+
+TEST_F(SqliteStoreTest, SynchronousSettingIsAppliedToTheConnection) {
+  // The default is the one that survives a power loss.
+  absl::StatusOr<SqliteStore::Synchronous> mode = store_->ReadSynchronous();
+  ASSERT_TRUE(mode.ok()) << mode.status();
+  EXPECT_EQ(*mode, SqliteStore::Synchronous::kFull);
+  Reopen({.synchronous = SqliteStore::Synchronous::kNormal});
+  mode = store_->ReadSynchronous();
+  ASSERT_TRUE(mode.ok()) << mode.status();
+  EXPECT_EQ(*mode, SqliteStore::Synchronous::kNormal);
+  Reopen({.synchronous = SqliteStore::Synchronous::kFull});
+  EXPECT_EQ(store_->ReadSynchronous().value_or(SqliteStore::Synchronous::kNormal),
+            SqliteStore::Synchronous::kFull);
+}
+
+TEST_F(SqliteStoreTest, QuarantineMovesTheRowAsideWithItsBytes) {
+  metrics::Registry registry;
+  Reopen({.registry = &registry});
+  const int64_t rv = MustCreate(Obj("Sandbox", "ns", "bad", std::string("\xff\x00junk", 6)));
+  MustCreate(Obj("Sandbox", "ns", "good", "v", {{"k", "v"}}));
+  EXPECT_EQ(store_->Quarantine({"Sandbox", "ns", "bad"}, rv + 5, "r").code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->Quarantine({"Sandbox", "ns", "none"}, 1, "r").code(),
+            absl::StatusCode::kNotFound);
+  Collector events;
+  absl::StatusOr<std::unique_ptr<WatchHandle>> watch =
+      store_->Watch({.kind = "Sandbox"}, events.Callback());
+  ASSERT_TRUE(watch.ok()) << watch.status();
+
+  ASSERT_TRUE(store_->Quarantine({"Sandbox", "ns", "bad"}, rv, "does not parse").ok());
+  EXPECT_EQ(*store_->CurrentRevision(), 3);
+  EXPECT_EQ(store_->Get({"Sandbox", "ns", "bad"}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Names({.kind = "Sandbox"}), ElementsAre("ns/good"));
+  std::vector<absl::StatusOr<WatchEvent>> seen = events.WaitFor(1);
+  ASSERT_EQ(seen.size(), 1u);
+  ASSERT_TRUE(seen[0].ok());
+  EXPECT_EQ(seen[0]->type, EventType::kDeleted);
+  EXPECT_EQ(seen[0]->object.key.name, "bad");
+  EXPECT_THAT(registry.Serialize(),
+              HasSubstr("fsb_controller_store_quarantined_rows_total{kind=\"Sandbox\"} 1"));
+  // The key is free again.
+  MustCreate(Obj("Sandbox", "ns", "bad", "new"));
+
+  watch->reset();
+  store_.reset();
+  absl::StatusOr<std::vector<QuarantinedRow>> rows = ReadQuarantine(path_);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].key, (ObjectKey{"Sandbox", "ns", "bad"}));
+  EXPECT_EQ((*rows)[0].value, std::string("\xff\x00junk", 6));
+  EXPECT_EQ((*rows)[0].reason, "does not parse");
 }
 
 TEST_F(SqliteStoreTest, RejectsNewerSchema) {

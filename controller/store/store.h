@@ -123,6 +123,15 @@ class Store {
   virtual absl::StatusOr<Object> Delete(const ObjectKey& key,
                                         std::optional<int64_t> expected_resource_version) = 0;
 
+  // Takes an object whose value its readers cannot decode out of the way: moves it into
+  // the store's quarantine, which keeps its bytes and `reason` for an operator (the
+  // backend documents where), if its resource_version is `expected_resource_version`.
+  // Afterwards Get and List no longer return it and its key is free. A write like Delete:
+  // it advances the revision and watchers see a kDeleted event carrying the last value.
+  // NOT_FOUND and ABORTED as Delete.
+  virtual absl::Status Quarantine(const ObjectKey& key, int64_t expected_resource_version,
+                                  std::string_view reason) = 0;
+
   // One page of objects of a kind. Paging is stable: pages are ordered by
   // (namespace, name), every object that existed at the first page's revision and still
   // exists is returned exactly once, and objects created after it are not returned
