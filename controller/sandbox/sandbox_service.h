@@ -49,12 +49,27 @@ struct SandboxUpdate {
 // (Placement), the agents' reports (AgentReports) and the reconciler (Reconciler); this
 // class holds them and serves the API's verbs on domain types.
 //
-// Consistency: a `strong` sandbox is durable (phase Scheduled, agent chosen) before its
-// agent is called; a `fast` one is written right after the agent answered, off the
-// response path. A fast sandbox that a crash kept from being written is unknown to the
-// store: its agent keeps reporting it, and the orphan reconciler deletes it once it has
-// been unknown for `orphan_timeout`. Deletes are durable (Terminating) before the agent
-// is called, and the record goes only when the agent confirms the container is gone.
+// Consistency: "durable" below means committed to the store, which then survives what
+// the store promises (SqliteStore: a controller crash; a power loss too with its
+// default synchronous=FULL). Records are written behind by the table's Persister: one
+// thread commits the latest state of each changed record, in order, usually within
+// milliseconds, retrying failed writes until they succeed; a clean shutdown flushes the
+// queue (bounded by persist_timeout), a crash loses what it held. What OK means:
+// * Create, strong: the record (phase Scheduled, agent chosen) was durable before the
+//   agent was called, and the agent runs the sandbox. After a crash the reconciler
+//   finds the Scheduled record and creates it on that agent again (idempotent).
+// * Create, fast: the agent runs the sandbox; the record is queued, not yet durable. A
+//   crash before the persister commits it loses the record: its agent keeps reporting
+//   the container, and the orphan reconciler deletes it once it has been unknown for
+//   `orphan_timeout`. A fast create is "running now", not "will survive a crash".
+// * Update: for a strong sandbox, the change is durable; for a fast one it is applied
+//   in memory and queued, and a crash before the commit reverts it to the stored spec.
+// * Delete (either mode): the deletion (phase Terminating) was durable before the agent
+//   was called, and the agent confirmed the container is gone. The record's removal is
+//   queued; a crash before it is committed leaves a Terminating record, which the
+//   reconciler deletes again.
+// * Status changes from agents' reports and the reconciler are queued; after a restart
+//   the agents' next reports bring them up to date.
 //
 // Idempotent create: a request id (default "<namespace>/<name>") is bound to the hash
 // of the spec it created. The same request again returns the same sandbox (waiting for
