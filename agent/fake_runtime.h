@@ -59,6 +59,7 @@ class FakeRuntime : public Runtime {
   }
   absl::Status Stop(std::string_view id, absl::Duration grace) override {
     stops.emplace_back(std::string(id), grace);
+    if (on_stop) on_stop(id);
     return absl::OkStatus();
   }
   absl::Status Remove(std::string_view id) override {
@@ -86,6 +87,7 @@ class FakeRuntime : public Runtime {
   }
 
   std::function<void(const ContainerParams&)> on_create;  // runs inside CreateAndStart
+  std::function<void(std::string_view)> on_stop;          // runs inside Stop
   std::string image_user;
   std::string chain_id = "sha256:chain";  // of the one image it has
   absl::Status resolve_error;

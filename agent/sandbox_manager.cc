@@ -315,7 +315,7 @@ absl::StatusOr<SandboxManager::Created> SandboxManager::CreateTimed(const Sandbo
         return absl::AlreadyExistsError(
             absl::StrCat("sandbox id \"", id, "\" exists with a different spec"));
       }
-      if (e.status.phase() == v1::SANDBOX_PHASE_CREATING) {
+      if (e.creating) {
         return absl::UnavailableError(absl::StrCat("sandbox \"", id, "\" is still being created"));
       }
       return Created{e.status, e.warm};
@@ -331,6 +331,7 @@ absl::StatusOr<SandboxManager::Created> SandboxManager::CreateTimed(const Sandbo
     e.status.set_namespace_(spec.namespace_());
     e.status.set_image(spec.image());
     e.status.set_phase(v1::SANDBOX_PHASE_CREATING);
+    e.creating = true;
     e.status.set_created_at_unix_nanos(absl::ToUnixNanos(clock_->Now()));
     e.status.set_log_path(LogPath(id));
   }
@@ -379,6 +380,7 @@ absl::StatusOr<SandboxManager::Created> SandboxManager::CreateTimed(const Sandbo
     return started->status();
   }
   Entry& e = it->second;
+  e.creating = false;
   e.shim_group = (*started)->shim_group;
   e.spec_json = std::move((*started)->spec_json);
   e.network_slot = (*started)->network_slot;
@@ -569,7 +571,7 @@ absl::Status SandboxManager::DeleteUnrecorded(std::string_view id,
     }
     key = *resolved;
     auto it = sandboxes_.find(key);
-    if (it->second.status.phase() == v1::SANDBOX_PHASE_CREATING) {
+    if (it->second.creating) {
       return absl::FailedPreconditionError(
           absl::StrCat("sandbox \"", key, "\" is still being created"));
     }
@@ -584,8 +586,11 @@ absl::Status SandboxManager::DeleteUnrecorded(std::string_view id,
     if (absl::IsNotFound(s)) s = absl::OkStatus();
   }
   absl::MutexLock lock(&mu_);
+  // `deleting` kept every other writer off the entry (a create has finished with it).
   auto it = sandboxes_.find(key);
-  CHECK(it != sandboxes_.end()) << "sandbox " << key << " vanished during delete";
+  if (it == sandboxes_.end()) {
+    return absl::InternalError(absl::StrCat("sandbox \"", key, "\" vanished during its delete"));
+  }
   if (!s.ok()) {
     it->second.deleting = false;
     return s;

@@ -170,6 +170,9 @@ class SandboxManager {
     std::string spec_json;     // its container's OCI runtime spec
     std::string network_slot;  // empty: the agent's network namespace
     bool warm = false;         // made from a prepared instance
+    // Its create has not answered yet, whatever the phase says (an exit event may have
+    // moved it on): until then only the create may rekey or erase it, so a delete waits.
+    bool creating = false;
     bool deleting = false;
   };
   // What a successful start made.

@@ -231,6 +231,50 @@ TEST_F(ReadyManagerTest, ExitEventsMarkRunningSandboxesExited) {
   EXPECT_FALSE(manager_.OnExit("nope", 0));
 }
 
+// The process may die before its create answers (the exit event comes first). The create
+// still owns the entry (here it fails and erases it), so neither a repeated create nor a
+// delete may act on the exited sandbox until then. (A delete let through would stop the
+// container while the create erased the entry under it: the agent aborted.)
+TEST_F(ReadyManagerTest, ASandboxThatExitsWhileBeingCreatedIsTheCreatesUntilItAnswers) {
+  absl::Notification exited, create_may_finish;
+  runtime_.create_error = absl::UnavailableError("task create failed");
+  runtime_.on_create = [&](const ContainerParams&) {
+    EXPECT_TRUE(manager_.OnExit("a1", 1));
+    exited.Notify();
+    create_may_finish.WaitForNotification();
+  };
+  absl::Status created;
+  std::thread create([&] { created = manager_.Create(Spec("a1")).status(); });
+  exited.WaitForNotification();
+  EXPECT_EQ(manager_.Get("a1")->phase(), v1::SANDBOX_PHASE_EXITED);
+  EXPECT_TRUE(absl::IsUnavailable(manager_.Create(Spec("a1")).status()));
+  // Should the delete get as far as stopping, the create finishes meanwhile.
+  runtime_.on_stop = [&](std::string_view) {
+    create_may_finish.Notify();
+    create.join();
+  };
+  const absl::Status deleted = manager_.Delete("a1", std::nullopt);
+  if (!create_may_finish.HasBeenNotified()) create_may_finish.Notify();
+  if (create.joinable()) create.join();
+  EXPECT_TRUE(absl::IsFailedPrecondition(deleted)) << deleted;
+  EXPECT_THAT(deleted.message(), HasSubstr("still being created"));
+  EXPECT_TRUE(runtime_.stops.empty());
+  EXPECT_TRUE(absl::IsUnavailable(created)) << created;
+  EXPECT_TRUE(absl::IsNotFound(manager_.Delete("a1", std::nullopt)));
+}
+
+// Once such a create has answered, the exited sandbox is deleted as any other.
+TEST_F(ReadyManagerTest, ASandboxThatExitedDuringASuccessfulCreateIsDeletedAfterIt) {
+  runtime_.on_create = [&](const ContainerParams&) { EXPECT_TRUE(manager_.OnExit("a1", 3)); };
+  absl::StatusOr<SandboxManager::Created> created = manager_.Create(Spec("a1"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->status.phase(), v1::SANDBOX_PHASE_EXITED);
+  EXPECT_EQ(created->status.exit_code(), 3);
+  EXPECT_TRUE(manager_.Delete("a1", std::nullopt).ok());
+  EXPECT_EQ(runtime_.stops.size(), 1u);
+  EXPECT_TRUE(manager_.List().empty());
+}
+
 TEST_F(ReadyManagerTest, ShimGroupsAreBoundedAndFreed) {
   ShimGroups groups2(2), groups1(1);
   SandboxManager big(&runtime_, &groups2, &clock_, &metrics_,
