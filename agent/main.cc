@@ -301,7 +301,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::filesystem::path self_dir =
-      std::filesystem::read_symlink("/proc/self/exe").parent_path();
+      std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec) {
+    LOG(ERROR) << "cannot read /proc/self/exe: " << ec.message();
+    return 1;
+  }
   absl::StatusOr<std::string> logger = fsb::agent::InstallBinary(
       FLAGS_logger_binary.empty() ? (self_dir / "fsb-logger").string() : FLAGS_logger_binary,
       FLAGS_state_dir + "/bin");

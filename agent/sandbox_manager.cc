@@ -6,7 +6,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -17,6 +16,7 @@
 #include "agent/warm/init_order.h"
 #include "glog/logging.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "internal/directory.h"
 #include "internal/ids.h"
 #include "internal/image_ref.h"
 #include "internal/sandbox_network.h"
@@ -595,9 +595,8 @@ absl::Status SandboxManager::DeleteUnrecorded(std::string_view id,
     it->second.deleting = false;
     return s;
   }
-  std::error_code ec;
-  for (const auto& file : std::filesystem::directory_iterator(options_.log_dir, ec)) {
-    if (IsLogOf(file.path().filename().string(), key)) RemoveFile(file.path().string());
+  for (const std::string& name : LogFiles()) {
+    if (IsLogOf(name, key)) RemoveFile(absl::StrCat(options_.log_dir, "/", name));
   }
   shim_groups_->Leave(it->second.shim_group);
   if (it->second.warm && warm_.pool != nullptr) warm_.pool->Forget(key);
@@ -746,16 +745,15 @@ absl::StatusOr<GarbageReport> SandboxManager::CollectGarbage() {
     }
   }
 
-  std::error_code ec;
-  for (const auto& file : std::filesystem::directory_iterator(options_.log_dir, ec)) {
-    const std::string name = file.path().filename().string();
+  for (const std::string& name : LogFiles()) {
     const size_t dot = name.find(".log");
     if (dot == std::string::npos) continue;
     const std::string id = name.substr(0, dot);
+    const std::string path = absl::StrCat(options_.log_dir, "/", name);
     struct stat st;
-    if (stat(file.path().c_str(), &st) != 0 || absl::FromTimeT(st.st_mtime) >= cutoff) continue;
+    if (stat(path.c_str(), &st) != 0 || absl::FromTimeT(st.st_mtime) >= cutoff) continue;
     if (!owned(id)) {
-      RemoveFile(file.path().string());
+      RemoveFile(path);
       ++report.log_files;
     }
   }
@@ -764,6 +762,13 @@ absl::StatusOr<GarbageReport> SandboxManager::CollectGarbage() {
   if (network_ != nullptr)
     report.network_slots = network_->Sweep(named_slots, options_.janitor_grace);
   return report;
+}
+
+std::vector<std::string> SandboxManager::LogFiles() const {
+  absl::StatusOr<std::vector<std::string>> names = ListDirectory(options_.log_dir);
+  if (names.ok()) return *std::move(names);
+  LOG(WARNING) << "log files are left: " << names.status();
+  return {};
 }
 
 void SandboxManager::RemoveFile(const std::string& path) {

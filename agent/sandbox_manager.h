@@ -215,6 +215,9 @@ class SandboxManager {
   void UpdateGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes `path` if it exists; logs other failures.
   static void RemoveFile(const std::string& path);
+  // The names in the log folder; none (with a warning) when it cannot be listed, so the
+  // files are left for a later pass.
+  std::vector<std::string> LogFiles() const;
 
   Runtime* const runtime_;
   ShimGroups* const shim_groups_;

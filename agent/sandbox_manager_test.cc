@@ -431,6 +431,26 @@ TEST_F(ReadyManagerTest, JanitorRemovesOnlyOldUnownedThings) {
   EXPECT_TRUE(std::filesystem::exists(log_dir_ / "mine.log"));
 }
 
+// The log folder is the node's: should it vanish (or be unreadable), deletes and the
+// janitor still do the rest of their work and leave the logs for a later pass.
+TEST_F(ReadyManagerTest, AVanishedLogFolderFailsNeitherDeleteNorJanitor) {
+  ASSERT_TRUE(manager_.Create(Spec("a1")).ok());
+  runtime_.running["stray"] = ContainerState{
+      .id = "stray", .created_at = absl::FromUnixSeconds(1000), .task = TaskState::kRunning};
+  std::filesystem::remove_all(log_dir_);
+  EXPECT_TRUE(manager_.Delete("a1", std::nullopt).ok());
+  EXPECT_EQ(manager_.Get("a1").status().code(), absl::StatusCode::kNotFound);
+  clock_.Advance(absl::Seconds(61));
+  absl::StatusOr<GarbageReport> report = manager_.CollectGarbage();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->containers, 1);
+  EXPECT_EQ(report->log_files, 0);
+  // A file where the folder was is no folder either.
+  std::ofstream(log_dir_.string()) << "x";
+  EXPECT_TRUE(manager_.CollectGarbage().ok());
+  std::filesystem::remove(log_dir_);
+}
+
 TEST_F(ReadyManagerTest, CreatesAndDeletesAreCountedAndTimedByStage) {
   ASSERT_TRUE(manager_.Create(Spec("a1")).ok());
   v1::SandboxSpec bad = Spec("a2");

@@ -229,7 +229,8 @@ absl::StatusOr<std::string> InstallBinary(const std::string& source, const std::
   }
   if (!ec) std::filesystem::rename(temporary, target, ec);
   if (ec) {
-    std::filesystem::remove(temporary);
+    std::error_code ignored;  // the error to report is `ec`
+    std::filesystem::remove(temporary, ignored);
     return absl::InternalError(
         absl::StrCat("cannot install ", source, " as ", target, ": ", ec.message()));
   }

@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "agent/network/netns.h"
 #include "glog/logging.h"
+#include "internal/directory.h"
 #include "internal/ids.h"
 #include "internal/stopwatch.h"
 #include "internal/strings.h"
@@ -190,13 +191,14 @@ absl::Status NetworkSlots::Recover(const absl::flat_hash_set<std::string>& owned
   if (ec) {
     return absl::InternalError(absl::StrCat("cannot create ", options_.dir, ": ", ec.message()));
   }
+  absl::StatusOr<std::vector<std::string>> ids = ListDirectory(options_.dir);
+  if (!ids.ok()) return ids.status();
   std::vector<std::string> stale;
   int kept = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(options_.dir, ec)) {
-    const std::string id = entry.path().filename().string();
+  for (const std::string& id : *ids) {
     NetworkSlot slot = SlotAt(id);
     absl::StatusOr<CniAttachment> attachment =
-        ParseCniResult(ReadFile(entry.path().string() + "/" + kAttachmentFile));
+        ParseCniResult(ReadFile(absl::StrCat(options_.dir, "/", id, "/", kAttachmentFile)));
     if (!owned.contains(id) || !attachment.ok() || !IsNetns(slot.netns)) {
       stale.push_back(id);
       continue;
@@ -207,8 +209,6 @@ absl::Status NetworkSlots::Recover(const absl::flat_hash_set<std::string>& owned
     assigned_[id] = {std::move(slot), clock_->Now()};
     ++kept;
   }
-  if (ec)
-    return absl::InternalError(absl::StrCat("cannot read ", options_.dir, ": ", ec.message()));
   for (const std::string& id : stale) (void)TearDown(id);
   LOG(INFO) << "network slots: " << kept << " owned by sandboxes kept, " << stale.size()
             << " others torn down";
