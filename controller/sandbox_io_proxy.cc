@@ -155,7 +155,9 @@ class AgentStream final : public grpc::ClientBidiReactor<agentv1::ExecInput, age
 // is the client's), and the lifetime of a relay, which ends when both the client's call
 // and the agent's are done (each reactor's OnDone drops one reference). `Derived` is the
 // relay (CRTP), `ServerReactor` the client call's reactor type, `Agent` the agent call's
-// (templated on Derived), `Out` the streamed message.
+// (templated on this base, which it is made with before `Derived` exists: the base turns
+// itself into a `Derived` only in reactions, which start once the relay is whole), `Out`
+// the streamed message.
 template <typename Derived, typename ServerReactor, template <typename> class Agent, typename Out>
 class Relay : public ServerReactor {
  public:
@@ -183,9 +185,11 @@ class Relay : public ServerReactor {
     this->Finish(status);
     Unref();
   }
+  // Exec's agent call took a write: Derived::AgentWriteDone.
+  void OnAgentWriteDone(bool ok) { static_cast<Derived*>(this)->AgentWriteDone(ok); }
 
  protected:
-  Relay() : agent_(static_cast<Derived*>(this)), gate_(&agent_) {}
+  Relay() : agent_(this), gate_(&agent_) {}
 
   // A context for the agent call: the client's deadline and cancellation propagate to it;
   // `timeout` (InfiniteDuration: none) bounds it further. If the client already went
@@ -210,8 +214,8 @@ class Relay : public ServerReactor {
   }
 
   std::unique_ptr<agentv1::SandboxIO::Stub> stub_;
-  Agent<Derived> agent_;
-  AgentGate<Agent<Derived>> gate_;
+  Agent<Relay> agent_;
+  AgentGate<Agent<Relay>> gate_;
 
  private:
   void CancelAgent() {
@@ -292,7 +296,7 @@ class ExecRelay final
   }
 
   // The agent took an input: read the client's next.
-  void OnAgentWriteDone(bool ok) {
+  void AgentWriteDone(bool ok) {
     if (ok) StartRead(&request_);
   }
 
