@@ -237,7 +237,7 @@ class ExecSession::Io {
     }
     if (params_.tty && params_.size.rows() > 0) Resize(params_.size);
 
-    Loop();
+    if (absl::Status s = Loop(); !s.ok()) return s;
 
     if (caller_gone_) return absl::CancelledError("the exec's caller went away");
     if (timed_out_) {
@@ -262,17 +262,18 @@ class ExecSession::Io {
   }
 
   // Until the process has exited, has been deleted and its output is drained (or, before
-  // its exit, it could not be killed: then it is left to containerd).
-  void Loop() {
+  // its exit, it could not be killed: then it is left to containerd). INTERNAL when the
+  // loop cannot wait (poll fails): the process is killed and the session ends.
+  absl::Status Loop() {
     const Deadline deadline = Deadline::In(params_.max_duration);
     for (;;) {
       ApplyInputs();
       if (!killed_ && (session_->cancelled_.Notified() || sink_gone_)) {
         caller_gone_ = true;
-        if (!Kill() && !delete_started_) return;  // containerd cannot stop it: give up
+        if (!Kill() && !delete_started_) return absl::OkStatus();  // containerd cannot stop it
       }
       if (exited_.Notified() && !delete_started_) StartDelete();
-      if (deleted_.Notified() && !out_.valid() && !err_.valid()) return;
+      if (deleted_.Notified() && !out_.valid() && !err_.valid()) return absl::OkStatus();
 
       std::vector<pollfd> fds;
       auto add = [&fds](int fd, short events) {
@@ -294,10 +295,17 @@ class ExecSession::Io {
             std::clamp<int64_t>(absl::ToInt64Milliseconds(deadline.Left()) + 1, 0, INT32_MAX));
       }
       const int ready = poll(fds.data(), fds.size(), timeout_ms);
-      if (ready < 0 && errno != EINTR) PLOG(FATAL) << "poll";
+      if (ready < 0 && errno != EINTR) {
+        const absl::Status failed = absl::InternalError(
+            absl::StrCat("exec ", params_.exec_id, " in sandbox ", params_.container_id,
+                         ": poll: ", std::strerror(errno), "; the process is killed"));
+        LOG(ERROR) << failed;
+        if (!killed_) Kill();
+        return failed;  // ~Io waits for a delete in flight
+      }
       if (ready == 0 && !killed_) {
         timed_out_ = true;
-        if (!Kill() && !delete_started_) return;
+        if (!Kill() && !delete_started_) return absl::OkStatus();
         continue;
       }
       session_->doorbell_.Consume();

@@ -81,8 +81,9 @@ class ExecSession {
   // exited and its output is drained; then Tasks.DeleteProcess, FIFOs removed, and last
   // the exit code (128+N for a signal) to `sink`. Errors: containerd's, mapped as they
   // come (the sandbox stopped meanwhile: FAILED_PRECONDITION); DEADLINE_EXCEEDED when it
-  // ran past `max_duration` (then it was killed); CANCELLED. The process never outlives
-  // Run().
+  // ran past `max_duration` (then it was killed); CANCELLED; INTERNAL when the agent
+  // cannot wait on the FIFOs (poll fails: the process is killed, its exec record is left
+  // to containerd). The process never outlives Run().
   absl::Status Run(const Sink& sink);
 
  private:
