@@ -91,6 +91,20 @@ bool LooksLikeTlsFailure(absl::string_view message) {
   return false;
 }
 
+// Whether an UNAVAILABLE `message` is gRPC's own about the channel to the controller (it
+// could not connect, or the connection broke), not one the controller relayed from an
+// agent or a registry: those start with the controller's words ("agent at ...: ...").
+bool LooksLikeConnectionFailure(absl::string_view message) {
+  const std::string lower = absl::AsciiStrToLower(message);
+  for (std::string_view start :
+       {"failed to connect to all addresses", "connections to all backends failing",
+        "dns resolution failed", "empty address list", "connection refused", "connection reset",
+        "socket closed", "broken pipe", "ipv4:", "ipv6:", "unix:"}) {
+    if (absl::StartsWith(lower, Sv(start))) return true;
+  }
+  return false;
+}
+
 // The host of a "host:port" endpoint (the whole endpoint if it has no port).
 std::string_view HostOf(std::string_view endpoint) {
   if (endpoint.starts_with('[')) {
@@ -290,6 +304,7 @@ std::string FailureHint(const absl::Status& status, const ClientSettings& settin
       return absl::StrCat("fsb: the token from ", connection.token_source,
                           " was refused this in namespace \"", settings.ns, "\".\n");
     case absl::StatusCode::kUnavailable:
+      if (!LooksLikeConnectionFailure(status.message())) return "";
       if (connection.transport != Transport::kPlaintext && LooksLikeTlsFailure(status.message())) {
         if (connection.transport == Transport::kTlsNoVerify) {
           return absl::StrCat("fsb: TLS with ", connection.endpoint,

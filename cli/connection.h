@@ -81,8 +81,10 @@ absl::StatusOr<ClientSettings> ResolveSettings(const GlobalOptions& flags, const
 std::shared_ptr<grpc::Channel> NewChannel(const Connection& connection);
 
 // Lines (each ending with '\n') that help with a failed RPC's `status`: whether the
-// controller is reachable, whether TLS failed (and which CA was used), where the
-// rejected token came from, which --timeout expired. Empty when there is nothing to add.
+// controller is reachable, whether TLS failed (and which CA was used) — only when gRPC
+// itself says the connection to the controller failed, not for an UNAVAILABLE relayed
+// from an agent or a registry —, where the rejected token came from, which --timeout
+// expired. Empty when there is nothing to add.
 std::string FailureHint(const absl::Status& status, const ClientSettings& settings);
 
 }  // namespace fsb::cli

@@ -330,7 +330,11 @@ TEST(FailureHintTest, OtherFailures) {
             "fsb: is fsb-controller reachable at ctrl.example.com:9090? Set --endpoint, "
             "FSB_ENDPOINT or the context's endpoint.\n");
   settings.connection.transport = Transport::kPlaintext;
-  EXPECT_THAT(FailureHint(absl::UnavailableError("ssl"), settings), HasSubstr("reachable"));
+  EXPECT_THAT(FailureHint(absl::UnavailableError(
+                              "failed to connect to all addresses; last error: UNKNOWN: "
+                              "ipv4:127.0.0.1:9090: Failed to connect to remote host: ssl"),
+                          settings),
+              HasSubstr("reachable"));
   EXPECT_THAT(FailureHint(absl::UnavailableError("connection refused"), settings),
               Not(HasSubstr("plaintext")));
   EXPECT_THAT(FailureHint(absl::UnavailableError("ipv4:127.0.0.1:9090: Socket closed"), settings),
@@ -340,6 +344,22 @@ TEST(FailureHintTest, OtherFailures) {
   EXPECT_EQ(FailureHint(absl::DeadlineExceededError("late"), settings),
             "fsb: no answer within --timeout 5s.\n");
   EXPECT_EQ(FailureHint(absl::NotFoundError("no sandbox"), settings), "");
+}
+
+TEST(FailureHintTest, UnavailableFromAnAgentOrARegistryHasNoControllerHint) {
+  ClientSettings settings = TlsSettings();
+  for (const char* relayed :
+       {"no candidate agent reached for sandbox default/web; last: agent at 10.0.0.2:5758 not "
+        "reached: failed to connect to all addresses; last error: UNKNOWN: Connection refused",
+        "pulling docker.io/library/alpine:3: registry-1.docker.io: Connection refused",
+        "registry example.com: TLS handshake failed: certificate signed by unknown authority"}) {
+    EXPECT_EQ(FailureHint(absl::UnavailableError(relayed), settings), "") << relayed;
+  }
+  EXPECT_THAT(
+      FailureHint(absl::UnavailableError("failed to connect to all addresses; last error: "
+                                         "UNKNOWN: ipv4:127.0.0.1:9090: Connection refused"),
+                  settings),
+      HasSubstr("is fsb-controller reachable at ctrl.example.com:9090?"));
 }
 
 }  // namespace

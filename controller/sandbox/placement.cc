@@ -49,6 +49,9 @@ absl::StatusOr<Sandbox> Placement::PlaceAndStart(const SandboxKey& key, Sandbox 
   const bool strong = sandbox.spec().consistency_mode() == SandboxSpec::strong;
   SandboxStatus* status = sandbox.mutable_status();
   absl::Status last;
+  // Whether some candidate was reached (or reserved) and had no room: only when none
+  // was is the create UNAVAILABLE (retryable: the agents exist) rather than full.
+  bool some_full = false;
   for (int i = 0; i < *found; ++i) {
     const AgentHandle candidate = candidates[i];
     if (i > 0) {
@@ -56,6 +59,7 @@ absl::StatusOr<Sandbox> Placement::PlaceAndStart(const SandboxKey& key, Sandbox 
       timings[CreateStage::kAllocate] += stage.Lap();
       if (!reserved.ok()) {
         last = reserved;
+        some_full = some_full || absl::IsResourceExhausted(reserved);
         continue;
       }
     }
@@ -113,15 +117,21 @@ absl::StatusOr<Sandbox> Placement::PlaceAndStart(const SandboxKey& key, Sandbox 
     } else {
       (void)scheduler_->Release(candidate, ports.span());
     }
-    if (!absl::IsResourceExhausted(last) && !IsAgentUnreachable(last)) break;
+    if (absl::IsResourceExhausted(last)) {
+      some_full = true;
+    } else if (!IsAgentUnreachable(last)) {
+      break;
+    }
     LOG(INFO) << "agent " << identity.id << " could not take sandbox " << Qualified(sandbox) << " ("
               << last << "); trying the next candidate";
   }
   ClearPlacement(status);
   status->set_phase(SandboxStatus::Pending);
   if (absl::IsResourceExhausted(last) || IsAgentUnreachable(last)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "no candidate agent could take sandbox ", Qualified(sandbox), "; last: ", last.message()));
+    const std::string message = absl::StrCat(some_full ? "no candidate agent could take sandbox "
+                                                       : "no candidate agent reached for sandbox ",
+                                             Qualified(sandbox), "; last: ", last.message());
+    return some_full ? absl::ResourceExhaustedError(message) : absl::UnavailableError(message);
   }
   return last;
 }

@@ -51,7 +51,9 @@ class Placement {
   // (the caller records that in the record). For a strong sandbox the Scheduled record,
   // with endpoints at the agent's host until the answer gives the ip, is made durable
   // before the agent is called. RESOURCE_EXHAUSTED
-  // with the scheduler's reason when no agent can take it; otherwise the agent's error.
+  // with the scheduler's reason when no agent can take it (none in the pool, none with
+  // room, or every candidate reached refused); UNAVAILABLE when no candidate could be
+  // reached; otherwise the agent's error.
   // Adds the allocate, persist and agent_rpc durations to `timings`.
   absl::StatusOr<v1alpha1::Sandbox> PlaceAndStart(const SandboxKey& key, v1alpha1::Sandbox sandbox,
                                                   CreateTimings& timings);

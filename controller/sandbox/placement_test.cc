@@ -161,6 +161,26 @@ TEST_F(PlacementTest, UnreachableAgentFallsBackButAnAgentsOwnErrorDoesNot) {
   EXPECT_EQ(agents().creates().size(), calls + 1);  // no second candidate
 }
 
+TEST_F(PlacementTest, NoCandidateReachedIsUnavailableButAFullOneIsResourceExhausted) {
+  env_.AddAgent("a1", 4);
+  env_.AddAgent("a2", 4);
+  absl::Status unreachable = absl::UnavailableError("agent not reached");
+  unreachable.SetPayload(kAgentUnreachable, absl::Cord());
+  agents().set_create_status(unreachable);
+  // Agents exist but none answers: retryable, not "full".
+  absl::StatusOr<Sandbox> s = service().Create(Request("web"));
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable) << s.status();
+  EXPECT_THAT(s.status().message(), HasSubstr("no candidate agent reached"));
+  EXPECT_EQ(Used("a1") + Used("a2"), 0);
+  // One unreachable, the other reached but full: RESOURCE_EXHAUSTED, whichever came last.
+  agents().set_create_status(absl::OkStatus());
+  agents().set_create_status_for("a1:5758", unreachable);
+  agents().set_create_status_for("a2:5758", absl::ResourceExhaustedError("agent is at capacity"));
+  s = service().Create(Request("web"));
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted) << s.status();
+  EXPECT_THAT(s.status().message(), HasSubstr("no candidate agent could take"));
+}
+
 TEST_F(PlacementTest, NoAgentIsResourceExhaustedSayingWhy) {
   absl::StatusOr<Sandbox> s = service().Create(Request("web"));
   EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted);

@@ -124,9 +124,9 @@ class SandboxService {
   // Validates (SandboxFromCreateSpec), places and starts a sandbox; returns its record
   // once its process runs (phase Running, or Succeeded/Failed if it already exited).
   // INVALID_ARGUMENT naming the field; ALREADY_EXISTS (see above); RESOURCE_EXHAUSTED
-  // with the scheduler's reason when no agent can take it; UNAVAILABLE when a strong
-  // write cannot be made durable; otherwise the agent's status (e.g. NOT_FOUND for an
-  // unknown image).
+  // with the scheduler's reason when no agent can take it; UNAVAILABLE when no
+  // candidate agent could be reached or a strong write cannot be made durable; otherwise the
+  // agent's status (e.g. NOT_FOUND for an unknown image).
   absl::StatusOr<v1alpha1::Sandbox> Create(CreateSpec create);
 
   // Creates the sandbox `resource` describes, or updates the mutable fields of the
