@@ -429,9 +429,12 @@ int main(int argc, char** argv) {
   info.set_pool(FLAGS_pool);
   info.set_capacity(manager.capacity());
   fsb::agent::RegistrationLoop registration(
-      FLAGS_insecure ? grpc::CreateChannel(FLAGS_controller, grpc::InsecureChannelCredentials())
-                     : grpc::CreateCustomChannel(FLAGS_controller, fsb::TlsChannelCredentials(tls),
-                                                 fsb::TlsChannelArguments(fsb::kControllerName)),
+      FLAGS_insecure
+          ? grpc::CreateCustomChannel(FLAGS_controller, grpc::InsecureChannelCredentials(),
+                                      fsb::agent::ControllerChannelArguments())
+          : grpc::CreateCustomChannel(FLAGS_controller, fsb::TlsChannelCredentials(tls),
+                                      fsb::agent::ControllerChannelArguments(
+                                          fsb::TlsChannelArguments(fsb::kControllerName))),
       &manager, &runtime,
       {.agent = info, .interval = absl::Milliseconds(FLAGS_heartbeat_interval_ms), .warm = &warm});
   // Exits reach the controller at once, not on the next heartbeat.

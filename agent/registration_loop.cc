@@ -12,12 +12,23 @@ namespace fsb::agent {
 namespace {
 
 constexpr absl::Duration kRetryInterval = absl::Seconds(1);
+// How long the watcher waits for a state change before it looks whether to stop: bounds
+// how long Stop() waits for it.
+constexpr absl::Duration kWatchWait = absl::Milliseconds(250);
 
 }  // namespace
 
+grpc::ChannelArguments ControllerChannelArguments(grpc::ChannelArguments base) {
+  const int max_ms = static_cast<int>(absl::ToInt64Milliseconds(kMaxReconnectBackoff));
+  base.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(max_ms, 100));
+  base.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_ms);
+  return base;
+}
+
 RegistrationLoop::RegistrationLoop(std::shared_ptr<grpc::ChannelInterface> controller,
                                    SandboxManager* manager, Runtime* runtime, Options options)
-    : stub_(fsb::agent::v1::Registration::NewStub(controller)),
+    : channel_(std::move(controller)),
+      stub_(fsb::agent::v1::Registration::NewStub(channel_)),
       manager_(manager),
       runtime_(runtime),
       options_(std::move(options)),
@@ -25,9 +36,42 @@ RegistrationLoop::RegistrationLoop(std::shared_ptr<grpc::ChannelInterface> contr
 
 RegistrationLoop::~RegistrationLoop() { Stop(); }
 
-void RegistrationLoop::Start() { loop_.Start(); }
+void RegistrationLoop::Start() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (watch_stop_ || watcher_.joinable()) return;
+    watcher_ = std::thread([this] { WatchChannel(); });
+  }
+  loop_.Start();
+}
 
-void RegistrationLoop::Stop() { loop_.Stop(); }
+void RegistrationLoop::Stop() {
+  std::thread watcher;
+  {
+    absl::MutexLock lock(&mu_);
+    watch_stop_ = true;
+    watcher = std::move(watcher_);
+  }
+  if (watcher.joinable()) watcher.join();
+  loop_.Stop();
+}
+
+void RegistrationLoop::WatchChannel() {
+  // try_to_connect: an idle channel (the connection broke) connects again at once.
+  grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (watch_stop_) return;
+    }
+    if (!channel_->WaitForStateChange(state, Deadline::In(kWatchWait).ToChrono())) continue;
+    const grpc_connectivity_state was = state;
+    state = channel_->GetState(/*try_to_connect=*/true);
+    // Back after a lost connection, perhaps to a restarted controller: a heartbeat now
+    // finds out (and registers again if the controller does not know this agent).
+    if (state == GRPC_CHANNEL_READY && was != GRPC_CHANNEL_READY) loop_.Wake();
+  }
+}
 
 void RegistrationLoop::PushNow() { loop_.Wake(); }
 
@@ -92,14 +136,14 @@ bool RegistrationLoop::Tick(bool registered) {
   }
   std::vector<fsb::agent::v1::SandboxStatus> sandboxes = manager_->List();
 
-  grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline::In(options_.rpc_timeout).ToChrono());
   if (registered) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline::In(options_.rpc_timeout).ToChrono());
     fsb::agent::v1::HeartbeatRequest req;
     req.set_agent_id(options_.agent.agent_id());
     req.set_runtime_unavailable(!refreshed.ok());
-    for (auto& i : images) req.add_images(std::move(i));
-    for (auto& s : sandboxes) *req.add_sandboxes() = std::move(s);
+    for (const auto& i : images) req.add_images(i);
+    for (const auto& s : sandboxes) *req.add_sandboxes() = s;
     for (auto& w : manager_->WarmCounts()) *req.add_warm() = std::move(w);
     fsb::agent::v1::HeartbeatResponse resp;
     absl::Status s = FromGrpcStatus(stub_->Heartbeat(&ctx, req, &resp));
@@ -109,9 +153,15 @@ bool RegistrationLoop::Tick(bool registered) {
       ready_ = ready;
       return true;
     }
-    LOG(WARNING) << "heartbeat failed, registering again: " << s;
-    return false;
+    if (!absl::IsNotFound(s)) {
+      LOG(WARNING) << "heartbeat failed, registering again: " << s;
+      return false;
+    }
+    // The controller answers but does not know this agent (it restarted): register now.
+    LOG(INFO) << "the controller does not know this agent, registering again: " << s;
   }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline::In(options_.rpc_timeout).ToChrono());
   fsb::agent::v1::RegisterRequest req;
   *req.mutable_agent() = options_.agent;
   req.set_runtime_unavailable(!refreshed.ok());

@@ -2,6 +2,7 @@
 #define FSB_AGENT_REGISTRATION_LOOP_H_
 
 #include <memory>
+#include <thread>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -9,6 +10,7 @@
 #include "agent/sandbox_manager.h"
 #include "agent/warm/warm_pool.h"
 #include "fsb/agent/v1/agent.grpc.pb.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "internal/background_loop.h"
 
 namespace fsb::agent {
@@ -19,9 +21,20 @@ namespace fsb::agent {
 // every `interval` — or at once after PushNow() — with the node's images, the sandboxes'
 // states (refreshed from the runtime first), the warm instances and whether the runtime
 // answers; each answer's warm targets go to the warm pool.
-// A heartbeat answered NOT_FOUND (the controller restarted) or failing triggers a fresh
-// registration on the next tick. Runs on its own thread between Start() and Stop();
-// both are idempotent and Stop() joins. PushNow() is thread-safe.
+// A heartbeat answered NOT_FOUND (a controller that does not know the agent: it
+// restarted) registers again in the same round; one that fails otherwise registers on
+// the next. A controller restart is noticed without waiting for the next heartbeat: a
+// second thread watches the channel's connectivity (keeping it connecting while it is
+// not READY) and runs a round at once whenever it becomes READY again, so the agent is
+// registered one round trip after the channel reconnects (ControllerChannelArguments
+// bounds gRPC's reconnect backoff). Both threads run between Start() and Stop(); both
+// are idempotent and Stop() joins. PushNow() is thread-safe.
+// Arguments for the channel to the controller, added to `base`: a reconnect backoff of
+// at most kMaxReconnectBackoff, so that a restarted controller is reached soon after it
+// listens again, however long it was down.
+inline constexpr absl::Duration kMaxReconnectBackoff = absl::Seconds(1);
+grpc::ChannelArguments ControllerChannelArguments(grpc::ChannelArguments base = {});
+
 class RegistrationLoop {
  public:
   struct Options {
@@ -50,9 +63,12 @@ class RegistrationLoop {
   absl::Duration Round();
   // One register-or-heartbeat round; returns whether the agent is registered after it.
   bool Tick(bool registered);
+  // The watcher's thread: wakes the loop on each return of the channel to READY.
+  void WatchChannel();
   // The controller's answer: its targets, or null when it sent none.
   void ApplyWarmTargets(const fsb::agent::v1::WarmTargets* targets);
 
+  const std::shared_ptr<grpc::ChannelInterface> channel_;
   std::unique_ptr<fsb::agent::v1::Registration::Stub> stub_;
   SandboxManager* const manager_;
   Runtime* const runtime_;
@@ -61,6 +77,8 @@ class RegistrationLoop {
   mutable absl::Mutex mu_;
   absl::Status ready_ ABSL_GUARDED_BY(mu_) =
       absl::UnavailableError("not yet registered with the controller");
+  bool watch_stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread watcher_ ABSL_GUARDED_BY(mu_);
   BackgroundLoop loop_;  // last: stops before the rest goes
 };
 
