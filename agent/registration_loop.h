@@ -15,6 +15,12 @@
 
 namespace fsb::agent {
 
+// Arguments for the channel to the controller, added to `base`: a reconnect backoff of
+// at most kMaxReconnectBackoff, so that a restarted controller is reached soon after it
+// listens again, however long it was down.
+inline constexpr absl::Duration kMaxReconnectBackoff = absl::Seconds(1);
+grpc::ChannelArguments ControllerChannelArguments(grpc::ChannelArguments base = {});
+
 // Keeps this agent registered with the controller: once the sandbox manager has
 // recovered its sandboxes (it retries Recover() until it succeeds; before that it says
 // nothing, so that the controller never sees a partial list), registers, then heartbeats
@@ -29,12 +35,6 @@ namespace fsb::agent {
 // registered one round trip after the channel reconnects (ControllerChannelArguments
 // bounds gRPC's reconnect backoff). Both threads run between Start() and Stop(); both
 // are idempotent and Stop() joins. PushNow() is thread-safe.
-// Arguments for the channel to the controller, added to `base`: a reconnect backoff of
-// at most kMaxReconnectBackoff, so that a restarted controller is reached soon after it
-// listens again, however long it was down.
-inline constexpr absl::Duration kMaxReconnectBackoff = absl::Seconds(1);
-grpc::ChannelArguments ControllerChannelArguments(grpc::ChannelArguments base = {});
-
 class RegistrationLoop {
  public:
   struct Options {
