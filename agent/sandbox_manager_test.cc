@@ -19,6 +19,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "internal/ids.h"
 
 namespace fsb::agent {
 namespace {
@@ -504,7 +505,7 @@ class WarmManagerTest : public ::testing::Test {
                                              .nofile = 2048};
 
   WarmManagerTest()
-      : dir_(std::filesystem::path(::testing::TempDir()) / "sbm_warm"),
+      : dir_(std::filesystem::path(::testing::TempDir()) / ("sbm_warm_" + RandomHex(4))),
         limits_({.cpu = (dir_ / "cg/cpu").string(),
                  .memory = (dir_ / "cg/memory").string(),
                  .pids = (dir_ / "cg/pids").string()}),
@@ -518,7 +519,11 @@ class WarmManagerTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "logs");
   }
-  ~WarmManagerTest() override { pool_.Stop(); }
+  ~WarmManagerTest() override {
+    pool_.Stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
 
   // A manager over the shared fake runtime (and pool), recovered.
   std::unique_ptr<SandboxManager> NewManager(const CgroupLimits* limits) {
