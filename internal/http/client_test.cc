@@ -2,7 +2,12 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -159,6 +164,161 @@ TEST(ClientTest, RedirectsAreFollowedOnlyWhenAsked) {
   ASSERT_TRUE(not_followed.ok()) << not_followed.status();
   EXPECT_EQ(not_followed->status, 302);
   EXPECT_EQ(not_followed->Header("location"), "/new");
+}
+
+TEST(PlanRedirectTest, RefusesDowngradesAndOtherSchemesAndSaysWhetherTheOriginStays) {
+  absl::StatusOr<Redirect> same = PlanRedirect("https://r.test/v2/a", "https://R.test:443/b?x=1");
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->url, "https://R.test:443/b?x=1");
+  EXPECT_TRUE(same->same_origin);  // host case and the default port do not matter
+  EXPECT_FALSE(PlanRedirect("https://r.test/a", "https://blobs.test/b")->same_origin);
+  EXPECT_FALSE(PlanRedirect("http://r.test:5000/a", "http://r.test:5001/b")->same_origin);
+  EXPECT_FALSE(PlanRedirect("http://r.test/a", "https://r.test/b")->same_origin);
+
+  absl::Status downgrade = PlanRedirect("https://r.test/a", "http://r.test/b").status();
+  EXPECT_TRUE(absl::IsPermissionDenied(downgrade)) << downgrade;
+  EXPECT_THAT(downgrade.message(), HasSubstr("from https to plain http"));
+  EXPECT_TRUE(absl::IsPermissionDenied(PlanRedirect("http://r.test/a", "ftp://r.test/b").status()));
+  EXPECT_TRUE(
+      absl::IsPermissionDenied(PlanRedirect("http://r.test/a", "file:///etc/passwd").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(PlanRedirect("http://r.test/a", "not a url").status()));
+}
+
+// Serves /start as a redirect to `location` and everything else as "done"; records the
+// requests it saw.
+class Redirector {
+ public:
+  explicit Redirector(std::string location)
+      : location_(std::move(location)), server_([this](const Request& r) {
+          {
+            absl::MutexLock lock(&mu_);
+            seen_.push_back(r);
+          }
+          if (r.target == "/start") {
+            return ServerResponse{.status = 302, .headers = {{"Location", location_}}};
+          }
+          return ServerResponse{.body = "done"};
+        }) {}
+
+  std::string url(std::string_view path) const {
+    return absl::StrCat("http://", server_.address(), std::string(path));
+  }
+  int port() const { return std::stoi(server_.address().substr(server_.address().find(':') + 1)); }
+  std::vector<Request> seen() const {
+    absl::MutexLock lock(&mu_);
+    return seen_;
+  }
+
+ private:
+  const std::string location_;
+  mutable absl::Mutex mu_;
+  std::vector<Request> seen_ ABSL_GUARDED_BY(mu_);
+  TestHttpServer server_;  // last: its thread uses the members above
+};
+
+// A resolver knowing only `names` (name -> address), counting its calls.
+Resolver FixedResolver(std::map<std::string, std::string> names, std::atomic<int>* calls) {
+  return [names = std::move(names),
+          calls](const std::string& host) -> absl::StatusOr<std::vector<IpAddress>> {
+    ++*calls;
+    auto it = names.find(host);
+    if (it == names.end()) return absl::UnavailableError("unknown host " + host);
+    return std::vector<IpAddress>{*IpAddress::Parse(it->second)};
+  };
+}
+
+TEST(ClientTest, RedirectToAnotherOriginDropsAuthorizationAndConnectsToTheAdmittedAddress) {
+  Redirector blobs("unused");
+  // blobs.test exists only in the test's resolver: reaching it proves curl connected to
+  // the address the policy admitted.
+  Redirector registry(absl::StrCat("http://blobs.test:", blobs.port(), "/blob?sig=1"));
+  std::atomic<int> calls{0};
+  const Client client({.address_policy = std::make_shared<AddressPolicy>(
+                           "127.0.0.1", FixedResolver({{"blobs.test", "127.0.0.1"}}, &calls))});
+  absl::StatusOr<Response> r =
+      client.Get(registry.url("/start"), {"Authorization: Bearer secret", "X-Other: 1"}, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body, "done");
+  EXPECT_EQ(calls, 1);
+  ASSERT_EQ(registry.seen().size(), 1u);
+  EXPECT_EQ(registry.seen()[0].headers.at("authorization"), "Bearer secret");
+  ASSERT_EQ(blobs.seen().size(), 1u);
+  EXPECT_EQ(blobs.seen()[0].target, "/blob?sig=1");
+  EXPECT_EQ(blobs.seen()[0].headers.count("authorization"), 0u);
+  EXPECT_EQ(blobs.seen()[0].headers.at("x-other"), "1");
+}
+
+TEST(ClientTest, RedirectWithinTheOriginKeepsAuthorization) {
+  Redirector registry("/elsewhere");
+  absl::StatusOr<Response> r =
+      Client({}).Get(registry.url("/start"), {"authorization: Basic YTpi"}, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(registry.seen().size(), 2u);
+  EXPECT_EQ(registry.seen()[1].target, "/elsewhere");
+  EXPECT_EQ(registry.seen()[1].headers.at("authorization"), "Basic YTpi");
+}
+
+TEST(ClientTest, RedirectToARefusedAddressFailsBeforeConnecting) {
+  // blobs.test is 10.1.2.3 to this resolver: private, which a loopback origin may not
+  // reach. The check happens before curl is given the URL, so nothing connects there.
+  Redirector registry("http://blobs.test:5000/blob");
+  std::atomic<int> calls{0};
+  const Client client({.address_policy = std::make_shared<AddressPolicy>(
+                           "127.0.0.1", FixedResolver({{"blobs.test", "10.1.2.3"}}, &calls))});
+  absl::StatusOr<Response> r = client.Get(registry.url("/start"), {}, nullptr);
+  EXPECT_TRUE(absl::IsPermissionDenied(r.status())) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("GET http://blobs.test:5000/blob: "));
+  EXPECT_THAT(r.status().message(), HasSubstr("blobs.test is 10.1.2.3, a private address"));
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(registry.seen().size(), 1u);
+}
+
+TEST(ClientTest, RedirectToALinkLocalLiteralIsRefused) {
+  Redirector registry("http://169.254.169.254/latest/meta-data/");
+  std::atomic<int> calls{0};
+  const Client client(
+      {.address_policy = std::make_shared<AddressPolicy>("127.0.0.1", FixedResolver({}, &calls))});
+  absl::StatusOr<Response> r = client.Get(registry.url("/start"), {}, nullptr);
+  EXPECT_TRUE(absl::IsPermissionDenied(r.status())) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("a link-local address"));
+}
+
+TEST(ClientTest, RedirectsAreBounded) {
+  // /start -> /start: a loop.
+  Redirector registry("/start");
+  absl::StatusOr<Response> r =
+      Client({.max_redirects = 3}).Get(registry.url("/start"), {}, nullptr);
+  EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("more than 3 redirects"));
+  EXPECT_EQ(registry.seen().size(), 4u);
+}
+
+TEST(ClientTest, TransferSlowerThanTheMinimumRateIsAbandonedNamingTheRate) {
+  // 100 bytes, one per 20 ms: about 50 bytes/s, against a minimum of 1000 bytes/s over
+  // windows of 200 ms. Were it not abandoned, it would end after about 2 s.
+  TestHttpServer server([](const Request&) {
+    return ServerResponse{.body = std::string(100, 'x'),
+                          .byte_interval = std::chrono::milliseconds(20)};
+  });
+  std::string received;
+  const BodySink sink = [&received](std::string_view piece) {
+    received.append(piece);
+    return absl::OkStatus();
+  };
+  const std::string url = absl::StrCat("http://", server.address(), "/slow");
+  absl::StatusOr<Response> r =
+      Client({.min_rate = 1000, .stall_timeout = absl::Milliseconds(200)}).Get(url, {}, &sink);
+  EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr(absl::StrCat("GET ", url, ": ")));
+  EXPECT_THAT(r.status().message(), HasSubstr("minimum rate of 1000 bytes/s over 200ms"));
+  EXPECT_LT(received.size(), 100u);
+
+  // The same server is fast enough for a minimum of 1 byte/s over 1 s windows.
+  received.clear();
+  absl::StatusOr<Response> ok =
+      Client({.min_rate = 1, .stall_timeout = absl::Seconds(1)}).Get(url, {}, &sink);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(received, std::string(100, 'x'));
 }
 
 TEST(ClientTest, HeadersKeepArrivalOrder) {

@@ -4,12 +4,28 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <string_view>
+#include <thread>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "glog/logging.h"
 
 namespace fsb::http {
+namespace {
+
+// Whether all of `data` was sent (MSG_NOSIGNAL: a client that has gone is no SIGPIPE).
+bool SendAll(int fd, std::string_view data) {
+  for (size_t sent = 0; sent < data.size();) {
+    const ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
 
 int ListenOnLoopback(int backlog, int* port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -73,11 +89,16 @@ void TestHttpServer::Answer(int fd) {
       absl::StrCat("HTTP/1.1 ", resp.status, " X\r\nContent-Length: ", resp.body.size(),
                    "\r\nConnection: close\r\n");
   for (const auto& [name, value] : resp.headers) absl::StrAppend(&out, name, ": ", value, "\r\n");
-  absl::StrAppend(&out, "\r\n", resp.body);
-  for (size_t sent = 0; sent < out.size();) {
-    const ssize_t n = write(fd, out.data() + sent, out.size() - sent);
-    if (n <= 0) return;
-    sent += static_cast<size_t>(n);
+  absl::StrAppend(&out, "\r\n");
+  if (resp.byte_interval.count() == 0) {
+    absl::StrAppend(&out, resp.body);
+    SendAll(fd, out);
+    return;
+  }
+  if (!SendAll(fd, out)) return;
+  for (const char byte : resp.body) {
+    std::this_thread::sleep_for(resp.byte_interval);
+    if (!SendAll(fd, std::string_view(&byte, 1))) return;
   }
 }
 

@@ -2,6 +2,7 @@
 #define FSB_INTERNAL_HTTP_TEST_HTTP_SERVER_H_
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -31,6 +32,9 @@ class TestHttpServer {
     int status = 200;
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+    // Non-zero: the body is sent one byte at a time, this far apart (a slow server).
+    // Sending stops when the client has gone.
+    std::chrono::milliseconds byte_interval{0};
   };
   using Handler = std::function<Response(const Request&)>;
 
