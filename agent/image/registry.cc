@@ -1,5 +1,8 @@
 #include "agent/image/registry.h"
 
+#include <algorithm>
+#include <memory>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -24,7 +27,12 @@ std::string_view TrimSpaces(std::string_view s) {
   return s;
 }
 
-// The distribution error codes and messages of a registry's error body, if any.
+// Bounds of what a registry's error body adds to a message.
+constexpr size_t kMaxErrorDetail = 200;  // one code and message
+constexpr int kMaxErrorDetails = 4;      // errors quoted
+
+// The distribution error codes and messages of a registry's error body, if any,
+// sanitized and bounded.
 std::string ErrorDetails(std::string_view body) {
   fsb::oci::v1::RegistryErrors errors;
   if (!ParseJsonDocument(body, "registry errors", &errors).ok() || errors.errors().empty()) {
@@ -32,12 +40,107 @@ std::string ErrorDetails(std::string_view body) {
   }
   std::vector<std::string> parts;
   for (const auto& e : errors.errors()) {
-    parts.push_back(e.message().empty() ? e.code() : absl::StrCat(e.code(), ": ", e.message()));
+    if (static_cast<int>(parts.size()) == kMaxErrorDetails) {
+      parts.push_back(absl::StrCat(errors.errors_size() - kMaxErrorDetails, " more"));
+      break;
+    }
+    parts.push_back(SanitizeRemoteText(
+        e.message().empty() ? e.code() : absl::StrCat(e.code(), ": ", e.message()),
+        kMaxErrorDetail));
   }
   return absl::StrCat(" (", absl::StrJoin(parts, "; "), ")");
 }
 
+// The host (and port) requests for the registry `domain` go to.
+std::string Endpoint(std::string_view domain) {
+  return domain == "docker.io" ? "registry-1.docker.io" : std::string(domain);
+}
+
+// The host of `domain` (host[:port], IPv6 in brackets), without the port.
+std::string_view HostOf(std::string_view domain) {
+  if (!domain.empty() && domain.front() == '[') return domain.substr(0, domain.find(']') + 1);
+  return domain.substr(0, domain.rfind(':'));
+}
+
+// The length of the UTF-8 character at the start of `s`, 0 when it is not one.
+size_t Utf8Length(std::string_view s) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char lead = byte(0);
+  size_t n = 0;
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) n = 2;
+  if (lead >= 0xe0 && lead <= 0xef) n = 3;
+  if (lead >= 0xf0 && lead <= 0xf4) n = 4;
+  if (n == 0 || s.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+  }
+  return n;
+}
+
+// The length of the escape sequence at the start of `s`, whose introducer (ESC and the
+// byte `kind`, or a C1 control in UTF-8) is `introducer_length` bytes long; `kind` is
+// '[' for CSI, ']' for OSC, and so on.
+size_t EscapeLength(std::string_view s, size_t introducer_length, char kind) {
+  size_t i = introducer_length;
+  if (kind == '[') {  // CSI: parameters and intermediates, then one final byte
+    while (i < s.size() && s[i] >= 0x20 && s[i] <= 0x3f) ++i;
+    return std::min(s.size(), i + 1);
+  }
+  if (kind == ']' || kind == 'P' || kind == 'X' || kind == '^' || kind == '_') {
+    // OSC, DCS, SOS, PM, APC: a string up to BEL or ST (ESC \).
+    for (; i < s.size(); ++i) {
+      if (s[i] == '\a') return i + 1;
+      if (s[i] == '\x1b') return std::min(s.size(), i + 2);
+    }
+    return s.size();
+  }
+  return introducer_length;  // a two-byte escape
+}
+
 }  // namespace
+
+std::string SanitizeRemoteText(std::string_view text, size_t max_bytes) {
+  constexpr std::string_view kCut = "...";
+  std::string out;
+  size_t last_fit = 0;  // the length of `out` that still leaves room for kCut
+  for (size_t i = 0; i < text.size();) {
+    const std::string_view rest = text.substr(i);
+    const unsigned char c = static_cast<unsigned char>(rest[0]);
+    if (c == 0x1b) {
+      i += rest.size() < 2 ? 1 : EscapeLength(rest, 2, rest[1]);
+      continue;
+    }
+    if (c == 0xc2 && rest.size() >= 2 && static_cast<unsigned char>(rest[1]) >= 0x80 &&
+        static_cast<unsigned char>(rest[1]) <= 0x9f) {  // a C1 control, as UTF-8
+      // C1 CSI (0x9b) and OSC (0x9d) are ESC [ and ESC ].
+      const unsigned char c1 = static_cast<unsigned char>(rest[1]);
+      i += c1 == 0x9b ? EscapeLength(rest, 2, '[') : c1 == 0x9d ? EscapeLength(rest, 2, ']') : 2;
+      continue;
+    }
+    std::string_view piece;
+    size_t consumed = 1;
+    if (c == '\t' || c == '\n' || c == '\r') {
+      piece = " ";
+    } else if (c < 0x20 || c == 0x7f) {
+      piece = "";
+    } else if (const size_t n = Utf8Length(rest); n == 0) {
+      piece = "?";
+    } else {
+      piece = rest.substr(0, n);
+      consumed = n;
+    }
+    i += consumed;
+    if (out.size() + piece.size() > max_bytes) {
+      out.resize(last_fit);
+      if (max_bytes >= kCut.size()) out.append(kCut);
+      return out;
+    }
+    out.append(piece);
+    if (out.size() + kCut.size() <= max_bytes) last_fit = out.size();
+  }
+  return out;
+}
 
 absl::StatusOr<AuthChallenge> ParseAuthChallenge(std::string_view header) {
   header = TrimSpaces(header);
@@ -107,25 +210,45 @@ absl::Status RegistryStatus(long http_status, std::string_view body, std::string
 }
 
 bool IsLoopbackRegistry(std::string_view domain) {
-  std::string_view host = domain;
-  if (!host.empty() && host.front() == '[') {
-    host = host.substr(1, host.find(']') - 1);
-  } else {
-    host = host.substr(0, host.rfind(':'));
-  }
-  return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
+  const std::string_view host = HostOf(domain);
+  return host == "localhost" || host == "[::1]" || host.substr(0, 4) == "127.";
 }
 
 RegistryClient::RegistryClient(ImageReference ref, std::optional<RegistryLogin> login,
-                               bool plain_http, http::Client::Options http)
-    : http_([&http] {
+                               Transport transport, http::Client::Options http,
+                               http::Resolver resolver)
+    : ref_(std::move(ref)),
+      transport_(transport),
+      http_([&] {
         http.user_agent = kUserAgent;
+        http.address_policy = std::make_shared<http::AddressPolicy>(
+            std::string(HostOf(Endpoint(ref_.domain))),
+            resolver ? std::move(resolver) : http::Resolver(&http::SystemResolve));
         return std::move(http);
       }()),
-      ref_(std::move(ref)),
       login_(std::move(login)),
-      base_url_(absl::StrCat(plain_http ? "http://" : "https://",
-                             ref_.domain == "docker.io" ? "registry-1.docker.io" : ref_.domain)) {}
+      base_url_(absl::StrCat(transport == Transport::kHttps ? "https://" : "http://",
+                             Endpoint(ref_.domain))) {}
+
+absl::StatusOr<RegistryLogin> RegistryClient::LoginFor(std::string_view url) const {
+  if (!login_.has_value()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("registry ", ref_.domain,
+                     " requires authentication and the agent's registry config "
+                     "has no credentials for it"));
+  }
+  for (std::string_view to : {std::string_view(base_url_), url}) {
+    if (absl::StartsWith(Sv(to), "https://") || transport_ == Transport::kInsecureHttp) continue;
+    return absl::UnauthenticatedError(
+        absl::StrCat("registry ", ref_.domain,
+                     " requires authentication, and the agent sends its credentials "
+                     "over plain HTTP (",
+                     SanitizeRemoteText(to, 200),
+                     ") only to registries listed under "
+                     "\"insecure-registries\" in its registry config"));
+  }
+  return *login_;
+}
 
 std::string RegistryClient::Image() const {
   std::string image = absl::StrCat(ref_.domain, "/", ref_.repository);
@@ -137,14 +260,10 @@ std::string RegistryClient::Image() const {
 absl::Status RegistryClient::Authorize(const AuthChallenge& challenge) {
   const std::string& registry = ref_.domain;
   if (challenge.scheme == "basic") {
-    if (!login_.has_value()) {
-      return absl::UnauthenticatedError(
-          absl::StrCat("registry ", registry,
-                       " requires authentication and the agent's registry config "
-                       "has no credentials for it"));
-    }
+    absl::StatusOr<RegistryLogin> login = LoginFor(base_url_);
+    if (!login.ok()) return login.status();
     authorization_ = absl::StrCat(
-        "Basic ", absl::Base64Escape(absl::StrCat(login_->username, ":", login_->password)));
+        "Basic ", absl::Base64Escape(absl::StrCat(login->username, ":", login->password)));
     return absl::OkStatus();
   }
   if (challenge.scheme != "bearer") {
@@ -169,15 +288,17 @@ absl::Status RegistryClient::Authorize(const AuthChallenge& challenge) {
   }
   std::vector<std::string> headers;
   if (login_.has_value()) {
+    absl::StatusOr<RegistryLogin> login = LoginFor(url);
+    if (!login.ok()) return login.status();
     headers.push_back(
         absl::StrCat("Authorization: Basic ",
-                     absl::Base64Escape(absl::StrCat(login_->username, ":", login_->password))));
+                     absl::Base64Escape(absl::StrCat(login->username, ":", login->password))));
   }
   absl::StatusOr<http::Response> resp = http_.Get(url, headers, nullptr);
   if (!resp.ok()) {
     return absl::Status(resp.status().code(),
-                        absl::StrCat("token server ", realm, " of registry ", registry,
-                                     " cannot be reached: ", resp.status().message()));
+                        absl::StrCat("token server ", realm, " of registry ", registry, ": ",
+                                     resp.status().message()));
   }
   if (resp->status == 401 || resp->status == 403) {
     return absl::Status(
@@ -221,6 +342,10 @@ absl::StatusOr<http::Response> RegistryClient::Fetch(const std::string& url,
     if (absl::IsUnavailable(resp.status())) {
       return absl::UnavailableError(absl::StrCat("registry ", registry, " (", base_url_,
                                                  ") cannot be reached: ", resp.status().message()));
+    }
+    if (absl::IsPermissionDenied(resp.status())) {  // a redirect or an address refused
+      return absl::PermissionDeniedError(
+          absl::StrCat("registry ", registry, " (", base_url_, "): ", resp.status().message()));
     }
     if (!resp.ok()) return resp.status();
     if (resp->status >= 200 && resp->status < 300) return resp;

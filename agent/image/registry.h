@@ -39,12 +39,30 @@ absl::Status RegistryStatus(long http_status, std::string_view body, std::string
 // spoken to over plain HTTP.
 bool IsLoopbackRegistry(std::string_view domain);
 
+// `text` a registry sent (or that quotes what it sent), fit for a terminal and a log
+// line: escape sequences (CSI, OSC, ...) and other control characters are removed (tab,
+// CR and LF become spaces), bytes that are not UTF-8 become '?', and the result is cut
+// to at most `max_bytes` bytes (at a character boundary, ending in "...").
+std::string SanitizeRemoteText(std::string_view text, size_t max_bytes);
+
+// How a registry is spoken to.
+enum class Transport {
+  kHttps,
+  kLoopbackHttp,  // plain HTTP to a registry on this machine; no credentials are sent
+  kInsecureHttp,  // plain HTTP to a registry the config lists as insecure; credentials are sent
+};
+
 // The client side of the OCI distribution API for pulling one image: manifests and blobs
 // of one repository, with the registry's authentication (Basic, or the Bearer token
 // flow with the login as Basic credentials at the token server). The Authorization it
-// earns is kept for the session's later requests. Blobs stream to a sink and are
-// verified against their digest and size. Errors name the image and the registry: see
-// RegistryStatus; UNAVAILABLE when the registry cannot be reached; DATA_LOSS when it
+// earns is kept for the session's later requests. Credentials (the login, and a token
+// earned with it) go over plain HTTP only with Transport::kInsecureHttp; Authorization
+// never follows a redirect to another origin. Every request of the session (redirects
+// and the token server included) reaches only public addresses and the address classes
+// of the registry itself (http::AddressPolicy). Blobs stream to a sink and are verified
+// against their digest and size. Errors name the image and the registry: see
+// RegistryStatus; UNAVAILABLE when the registry cannot be reached or is slower than the
+// minimum rate; PERMISSION_DENIED for a redirect or address refused; DATA_LOSS when it
 // sends content that does not match its digest. Not thread-safe: one per pull.
 class RegistryClient {
  public:
@@ -55,9 +73,10 @@ class RegistryClient {
   };
 
   // `ref` names the registry and repository; `login` is used when the registry asks;
-  // `plain_http` speaks HTTP instead of HTTPS. Requests say User-Agent: fsb-agent.
-  RegistryClient(ImageReference ref, std::optional<RegistryLogin> login, bool plain_http,
-                 http::Client::Options http);
+  // `resolver` resolves host names (empty: http::SystemResolve). Requests say
+  // User-Agent: fsb-agent.
+  RegistryClient(ImageReference ref, std::optional<RegistryLogin> login, Transport transport,
+                 http::Client::Options http, http::Resolver resolver = {});
 
   // The manifest or index `reference` (a tag or a digest) names. A digest reference is
   // verified. INVALID_ARGUMENT for a document that is neither (e.g. schema 1).
@@ -75,10 +94,14 @@ class RegistryClient {
                                        const http::BodySink* sink, std::string_view subject);
   // Earns the Authorization header `challenge` asks for.
   absl::Status Authorize(const AuthChallenge& challenge);
+  // The login, for a request to `url`; UNAUTHENTICATED when there is none, or when it
+  // may not be sent there over plain HTTP.
+  absl::StatusOr<RegistryLogin> LoginFor(std::string_view url) const;
   std::string Image() const;
 
-  const http::Client http_;
   const ImageReference ref_;
+  const Transport transport_;
+  const http::Client http_;
   const std::optional<RegistryLogin> login_;
   const std::string base_url_;  // scheme://host[:port]
   std::string authorization_;   // the Authorization header value, once earned

@@ -9,6 +9,20 @@
 #include "internal/stopwatch.h"
 
 namespace fsb::agent {
+namespace {
+
+// The longest error message a pull returns.
+constexpr size_t kMaxErrorMessage = 2048;
+
+// `status` with its message fit for the terminal of whoever asked for the pull: it
+// quotes what registries sent.
+absl::Status SanitizedStatus(const absl::Status& status) {
+  if (status.ok()) return status;
+  const std::string_view message(status.message().data(), status.message().size());
+  return absl::Status(status.code(), SanitizeRemoteText(message, kMaxErrorMessage));
+}
+
+}  // namespace
 
 RegistryPuller::RegistryPuller(ImageStore* store, RegistryCredentials credentials, Options options)
     : store_(store), credentials_(std::move(credentials)), options_(std::move(options)) {}
@@ -30,7 +44,7 @@ absl::Status RegistryPuller::Pull(std::string_view name) {
     flight->done.WaitForNotification();
     return flight->status;
   }
-  flight->status = Transfer(key);
+  flight->status = SanitizedStatus(Transfer(key));
   {
     absl::MutexLock lock(&mu_);
     flights_.erase(key);
@@ -53,9 +67,10 @@ absl::Status RegistryPuller::Transfer(const std::string& name) {
   const Stopwatch watch;
   absl::StatusOr<ImageReference> ref = ParseImageReference(name);
   if (!ref.ok()) return ref.status();
-  RegistryClient registry(*ref, credentials_.LoginFor(ref->domain),
-                          IsLoopbackRegistry(ref->domain) || credentials_.IsInsecure(ref->domain),
-                          options_.http);
+  const Transport transport = credentials_.IsInsecure(ref->domain) ? Transport::kInsecureHttp
+                              : IsLoopbackRegistry(ref->domain)    ? Transport::kLoopbackHttp
+                                                                   : Transport::kHttps;
+  RegistryClient registry(*ref, credentials_.LoginFor(ref->domain), transport, options_.http);
   absl::StatusOr<RegistryClient::Document> top = registry.GetManifest(ref->Reference());
   if (!top.ok()) return top.status();
   absl::StatusOr<ImageStore::Lease> lease = store_->CreateLease();

@@ -23,7 +23,10 @@ namespace fsb::agent {
 // store (blobs already there are not downloaded again), then ImageStore::Install
 // unpacks them and records the image. Registries on loopback and those the config lists
 // as insecure are spoken to over HTTP, the others over HTTPS; credentials come from the
-// config. Concurrent pulls of one image share a single transfer. Thread-safe.
+// config and go over HTTP only to registries it lists as insecure (see RegistryClient
+// for redirects and addresses). Error messages are sanitized (SanitizeRemoteText) and
+// bounded: they quote registries. Concurrent pulls of one image share a single transfer.
+// Thread-safe.
 class RegistryPuller final : public ImagePuller {
  public:
   struct Options {
