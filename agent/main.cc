@@ -83,7 +83,18 @@ DEFINE_string(registry_config, "",
               "Registry credentials for image pulls: a docker config.json-style file "
               "({\"auths\": {\"HOST[:PORT]\": {\"auth\": base64(user:password)}}, "
               "\"insecure-registries\": [\"HOST[:PORT]\"]}). Loopback registries and insecure "
-              "ones are reached over HTTP, others over HTTPS.");
+              "ones are reached over HTTP, others over HTTPS; credentials go over HTTP only "
+              "to registries listed as insecure.");
+DEFINE_int64(registry_min_rate, 10240,
+             "Minimum transfer rate of a registry request (bytes/s): a manifest, blob or "
+             "token request that receives fewer than this times --registry-min-rate-window "
+             "bytes in a window is abandoned (UNAVAILABLE). 0: no minimum.");
+DEFINE_string(registry_min_rate_window, "60s",
+              "The window over which --registry-min-rate is measured (consecutive windows "
+              "from each request's start).");
+DEFINE_string(registry_request_timeout, "30m",
+              "Upper bound of one registry request (a manifest, a blob, a token), redirects "
+              "included, however fast it progresses.");
 DEFINE_int32(shim_group_size, 8,
              "Sandboxes sharing one runc shim (io.containerd.runc.v2.group); 1 = a shim each.");
 DEFINE_string(logger_binary, "",
@@ -344,8 +355,29 @@ int main(int argc, char** argv) {
     }
     credentials = *std::move(loaded);
   }
+  absl::Duration registry_min_rate_window;
+  absl::Duration registry_request_timeout;
+  if (FLAGS_registry_min_rate < 0) {
+    LOG(ERROR) << "--registry-min-rate " << FLAGS_registry_min_rate << " is negative";
+    return 2;
+  }
+  if (!absl::ParseDuration(FLAGS_registry_min_rate_window, &registry_min_rate_window) ||
+      registry_min_rate_window < absl::Seconds(1)) {
+    LOG(ERROR) << "--registry-min-rate-window \"" << FLAGS_registry_min_rate_window
+               << "\": not a duration of at least 1s";
+    return 2;
+  }
+  if (!absl::ParseDuration(FLAGS_registry_request_timeout, &registry_request_timeout) ||
+      registry_request_timeout < absl::Seconds(1)) {
+    LOG(ERROR) << "--registry-request-timeout \"" << FLAGS_registry_request_timeout
+               << "\": not a duration of at least 1s";
+    return 2;
+  }
   fsb::agent::ImageStore images(&containerd, {});
-  fsb::agent::RegistryPuller puller(&images, std::move(credentials), {});
+  fsb::agent::RegistryPuller puller(&images, std::move(credentials),
+                                    {.http = {.min_rate = FLAGS_registry_min_rate,
+                                              .stall_timeout = registry_min_rate_window,
+                                              .request_timeout = registry_request_timeout}});
   fsb::agent::ImageImporter importer(&images);
   const std::string agent_id = FLAGS_agent_id.empty() ? node : FLAGS_agent_id;
   if (absl::Status s = fsb::ValidateDnsSubdomain("--agent-id", agent_id); !s.ok()) {
