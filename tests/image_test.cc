@@ -394,12 +394,14 @@ class RegistryPullTest : public ImageTest {
       return absl::InternalError("skopeo copy failed: " + out);
     }
     // The agent's credentials: right for 127.0.0.1:PORT, wrong for localhost:PORT (the
-    // same registry under another name).
+    // same registry under another name). Both are listed as insecure: credentials go over
+    // plain HTTP only to such registries.
     const std::string config = tmp_->path() + "/registry.json";
     std::ofstream(config) << absl::StrCat(
         R"({"auths": {")", registry_, R"(": {"auth": ")",
         absl::Base64Escape(absl::StrCat(kUser, ":", kPassword)), R"("}, "localhost:)", port_,
-        R"(": {"auth": ")", absl::Base64Escape(absl::StrCat(kUser, ":wrong")), R"("}}})");
+        R"(": {"auth": ")", absl::Base64Escape(absl::StrCat(kUser, ":wrong")),
+        R"("}}, "insecure-registries": [")", registry_, R"(", "localhost:)", port_, R"("]})");
     auto stack = LocalStack::Start({.agent_flags = {"--registry-config=" + config}});
     if (!stack.ok()) return stack.status();
     stack_ = *std::move(stack);
