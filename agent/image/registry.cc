@@ -62,17 +62,24 @@ std::string_view HostOf(std::string_view domain) {
   return domain.substr(0, domain.rfind(':'));
 }
 
-// The length of the UTF-8 character at the start of `s`, 0 when it is not one.
+// The length of the well-formed UTF-8 character at the start of `s` (RFC 3629: no
+// overlong forms, which could smuggle a C1 control, no surrogates), 0 when there is none.
 size_t Utf8Length(std::string_view s) {
   const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
   const unsigned char lead = byte(0);
-  size_t n = 0;
   if (lead < 0x80) return 1;
+  size_t n = 0;
+  unsigned char second_min = 0x80;
+  unsigned char second_max = 0xbf;
   if (lead >= 0xc2 && lead <= 0xdf) n = 2;
   if (lead >= 0xe0 && lead <= 0xef) n = 3;
   if (lead >= 0xf0 && lead <= 0xf4) n = 4;
-  if (n == 0 || s.size() < n) return 0;
-  for (size_t i = 1; i < n; ++i) {
+  if (lead == 0xe0) second_min = 0xa0;
+  if (lead == 0xed) second_max = 0x9f;
+  if (lead == 0xf0) second_min = 0x90;
+  if (lead == 0xf4) second_max = 0x8f;
+  if (n == 0 || s.size() < n || byte(1) < second_min || byte(1) > second_max) return 0;
+  for (size_t i = 2; i < n; ++i) {
     if ((byte(i) & 0xc0) != 0x80) return 0;
   }
   return n;

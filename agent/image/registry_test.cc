@@ -359,6 +359,12 @@ TEST(SanitizeRemoteTextTest, RemovesEscapesAndControlsKeepsText) {
   EXPECT_EQ(SanitizeRemoteText(std::string("a\bb\x7f\0c\x1b", 7), 100), "abc");
   EXPECT_EQ(SanitizeRemoteText("line\r\nnext\tcol", 100), "line  next col");
   EXPECT_EQ(SanitizeRemoteText("bad \xff\xc3 utf8", 100), "bad ?? utf8");
+  // An overlong U+009B (C1 CSI) and a surrogate are not characters.
+  EXPECT_EQ(SanitizeRemoteText("a\xe0\x82\x9b"
+                               "b\xed\xa0\x80"
+                               "c",
+                               100),
+            "a???b???c");
 }
 
 TEST(SanitizeRemoteTextTest, CutsAtACharacterBoundary) {

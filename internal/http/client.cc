@@ -218,7 +218,8 @@ absl::StatusOr<Response> Client::Get(const std::string& url,
     }
     if (elapsed >= timeout) {
       return absl::UnavailableError(
-          absl::StrCat("GET ", url, ": no answer within ", absl::FormatDuration(timeout)));
+          absl::StrCat("GET ", url, ": the request and its redirects took longer than ",
+                       absl::FormatDuration(timeout)));
     }
     absl::StatusOr<Redirect> next = PlanRedirect(current, hop->location);
     if (!next.ok()) {
