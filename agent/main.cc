@@ -231,6 +231,13 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "--warm-max-age \"" << FLAGS_warm_max_age << "\": not a positive duration";
     return 2;
   }
+  absl::StatusOr<fsb::agent::RegistryPuller::Options> puller_options =
+      fsb::agent::RegistryPuller::Options::FromFlags(
+          FLAGS_registry_min_rate, FLAGS_registry_min_rate_window, FLAGS_registry_request_timeout);
+  if (!puller_options.ok()) {
+    LOG(ERROR) << puller_options.status().message();
+    return 2;
+  }
 
   const fsb::agent::SandboxDefaults sandbox_defaults{.pids = FLAGS_default_pids,
                                                      .memory_bytes = FLAGS_default_memory_bytes,
@@ -355,29 +362,8 @@ int main(int argc, char** argv) {
     }
     credentials = *std::move(loaded);
   }
-  absl::Duration registry_min_rate_window;
-  absl::Duration registry_request_timeout;
-  if (FLAGS_registry_min_rate < 0) {
-    LOG(ERROR) << "--registry-min-rate " << FLAGS_registry_min_rate << " is negative";
-    return 2;
-  }
-  if (!absl::ParseDuration(FLAGS_registry_min_rate_window, &registry_min_rate_window) ||
-      registry_min_rate_window < absl::Seconds(1)) {
-    LOG(ERROR) << "--registry-min-rate-window \"" << FLAGS_registry_min_rate_window
-               << "\": not a duration of at least 1s";
-    return 2;
-  }
-  if (!absl::ParseDuration(FLAGS_registry_request_timeout, &registry_request_timeout) ||
-      registry_request_timeout < absl::Seconds(1)) {
-    LOG(ERROR) << "--registry-request-timeout \"" << FLAGS_registry_request_timeout
-               << "\": not a duration of at least 1s";
-    return 2;
-  }
   fsb::agent::ImageStore images(&containerd, {});
-  fsb::agent::RegistryPuller puller(&images, std::move(credentials),
-                                    {.http = {.min_rate = FLAGS_registry_min_rate,
-                                              .stall_timeout = registry_min_rate_window,
-                                              .request_timeout = registry_request_timeout}});
+  fsb::agent::RegistryPuller puller(&images, std::move(credentials), *std::move(puller_options));
   fsb::agent::ImageImporter importer(&images);
   const std::string agent_id = FLAGS_agent_id.empty() ? node : FLAGS_agent_id;
   if (absl::Status s = fsb::ValidateDnsSubdomain("--agent-id", agent_id); !s.ok()) {

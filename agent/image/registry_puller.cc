@@ -7,6 +7,7 @@
 #include "glog/logging.h"
 #include "internal/image_ref.h"
 #include "internal/stopwatch.h"
+#include "internal/strings.h"
 
 namespace fsb::agent {
 namespace {
@@ -23,6 +24,32 @@ absl::Status SanitizedStatus(const absl::Status& status) {
 }
 
 }  // namespace
+
+absl::StatusOr<RegistryPuller::Options> RegistryPuller::Options::FromFlags(
+    int64_t min_rate, std::string_view min_rate_window, std::string_view request_timeout) {
+  if (min_rate < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--registry-min-rate ", min_rate, " is negative"));
+  }
+  Options options;
+  options.http.min_rate = min_rate;
+  const auto parse = [](const char* flag, std::string_view text, absl::Duration* out) {
+    if (absl::ParseDuration(Sv(text), out) && *out >= absl::Seconds(1)) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " \"", Sv(text), "\": not a duration of at least 1s"));
+  };
+  if (absl::Status s =
+          parse("--registry-min-rate-window", min_rate_window, &options.http.stall_timeout);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          parse("--registry-request-timeout", request_timeout, &options.http.request_timeout);
+      !s.ok()) {
+    return s;
+  }
+  return options;
+}
 
 RegistryPuller::RegistryPuller(ImageStore* store, RegistryCredentials credentials, Options options)
     : store_(store), credentials_(std::move(credentials)), options_(std::move(options)) {}

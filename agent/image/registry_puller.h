@@ -31,6 +31,12 @@ class RegistryPuller final : public ImagePuller {
  public:
   struct Options {
     http::Client::Options http;
+
+    // Options from the agent's flags --registry-min-rate (bytes/s, 0: no minimum),
+    // --registry-min-rate-window and --registry-request-timeout (durations as
+    // absl::ParseDuration reads them, at least 1s). INVALID_ARGUMENT naming the flag.
+    static absl::StatusOr<Options> FromFlags(int64_t min_rate, std::string_view min_rate_window,
+                                             std::string_view request_timeout);
   };
 
   // `store` must outlive the puller.
