@@ -118,6 +118,15 @@ class FakeRegistry {
     absl::MutexLock lock(&mu_);
     not_found_message_ = std::move(message);
   }
+  // The token server the Bearer challenge names; default: this server's /token.
+  void set_realm(std::string url) {
+    absl::MutexLock lock(&mu_);
+    realm_ = std::move(url);
+  }
+  std::string realm() const {
+    absl::MutexLock lock(&mu_);
+    return realm_.empty() ? absl::StrCat("http://", domain(), "/token") : realm_;
+  }
   // The Authorization headers the registry was sent, in order ("" for none).
   std::vector<std::string> authorizations() const {
     absl::MutexLock lock(&mu_);
@@ -163,8 +172,8 @@ class FakeRegistry {
       const std::string challenge =
           auth_ == Auth::kBasic
               ? R"(Basic realm="fake")"
-              : absl::StrCat(R"(Bearer realm="http://)", domain(),
-                             R"(/token",service="fake",scope="repository:fsb/app:pull")");
+              : absl::StrCat(R"(Bearer realm=")", realm(),
+                             R"(",service="fake",scope="repository:fsb/app:pull")");
       return {401, {{"WWW-Authenticate", challenge}}, R"({"errors":[{"code":"UNAUTHORIZED"}]})"};
     }
     if (r.target == "/v2/fsb/app/manifests/1" ||
@@ -196,6 +205,7 @@ class FakeRegistry {
   mutable absl::Mutex mu_;
   std::optional<std::string> blob_override_ ABSL_GUARDED_BY(mu_);
   std::string blob_redirect_ ABSL_GUARDED_BY(mu_);
+  std::string realm_ ABSL_GUARDED_BY(mu_);
   std::chrono::milliseconds blob_byte_interval_ ABSL_GUARDED_BY(mu_){0};
   std::string not_found_message_ ABSL_GUARDED_BY(mu_) = "manifest unknown";
   std::vector<std::string> authorizations_ ABSL_GUARDED_BY(mu_);
@@ -479,6 +489,22 @@ TEST(RegistryClientTest, RedirectToAPrivateAddressIsRefusedBeforeConnecting) {
   EXPECT_THAT(s.message(), HasSubstr(absl::StrCat("registry ", registry.domain(), " (http://")));
   EXPECT_THAT(s.message(), HasSubstr("blobs.test is 10.1.2.3, a private address"));
   EXPECT_EQ(resolver.lookups("blobs.test"), 1u);
+}
+
+TEST(RegistryClientTest, TokenServerAtARefusedAddressIsNotAskedNorSentCredentials) {
+  FakeRegistry registry(FakeRegistry::Auth::kBearer);
+  registry.set_realm("http://auth.test:9/token");
+  TestResolver resolver({{"auth.test", std::vector<std::string>{"169.254.169.254"}}});
+  absl::Status s =
+      ClientFor(registry.domain(), kAlice, Transport::kInsecureHttp, {}, resolver.resolver())
+          .GetManifest("1")
+          .status();
+  EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr(absl::StrCat("token server http://auth.test:9/token of "
+                                                  "registry ",
+                                                  registry.domain())));
+  EXPECT_THAT(s.message(), HasSubstr("auth.test is 169.254.169.254, a link-local address"));
+  EXPECT_EQ(resolver.lookups("auth.test"), 1u);
 }
 
 TEST(RegistryClientTest, TheRegistrysAddressClassIsFixedByItsFirstLookup) {
