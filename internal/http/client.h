@@ -58,8 +58,9 @@ class Client {
     // 0: curl's default (300 s), within request_timeout.
     absl::Duration connect_timeout = absl::Seconds(10);
     // Each request and redirect that receives fewer than min_rate * stall_timeout body
-    // bytes in a window of stall_timeout (consecutive windows from its start)
-    // is abandoned: UNAVAILABLE naming the rate. min_rate 0 or stall_timeout 0: never.
+    // bytes in a window of stall_timeout (consecutive windows from its start, waiting for
+    // the answer included) is abandoned: UNAVAILABLE naming the rate. min_rate 0 or
+    // stall_timeout 0: never.
     int64_t min_rate = 1024;  // bytes per second
     absl::Duration stall_timeout = absl::Seconds(60);
     // Upper bound of any one request, redirects included, however fast it progresses
@@ -71,7 +72,9 @@ class Client {
     // More redirects than this in one request are UNAVAILABLE.
     int max_redirects = 5;
     std::string user_agent;  // empty: no User-Agent header
-    // Which addresses requests may connect to; null: any, resolved by curl.
+    // Which addresses requests may connect to; null: any, resolved by curl. Through a
+    // proxy (curl honours http_proxy/https_proxy) the proxy connects: the policy then
+    // checks what the names resolve to here, not where the proxy goes.
     std::shared_ptr<AddressPolicy> address_policy;
   };
 
