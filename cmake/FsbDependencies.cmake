@@ -29,7 +29,16 @@ set_target_properties(fsb::civetweb PROPERTIES
 # fsb_gperftools links both into a binary: tcmalloc becomes its allocator (heap samples
 # for /debug/pprof/heap) and libprofiler serves /debug/pprof/profile. fsb_admin links it
 # publicly, so every binary linking fsb_admin gets both.
+# A sanitizer tree (FSB_SANITIZE) keeps the sanitizer's allocator, which tcmalloc would
+# replace: it links only the CPU profiler, and FSB_HEAP_PROFILES=0 tells
+# /debug/pprof/heap to say so.
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(FSB_GPERFTOOLS REQUIRED IMPORTED_TARGET libprofiler libtcmalloc)
 add_library(fsb_gperftools INTERFACE)
+if(FSB_SANITIZE)
+  pkg_check_modules(FSB_GPERFTOOLS REQUIRED IMPORTED_TARGET libprofiler)
+  target_compile_definitions(fsb_gperftools INTERFACE FSB_HEAP_PROFILES=0)
+else()
+  pkg_check_modules(FSB_GPERFTOOLS REQUIRED IMPORTED_TARGET libprofiler libtcmalloc)
+  target_compile_definitions(fsb_gperftools INTERFACE FSB_HEAP_PROFILES=1)
+endif()
 target_link_libraries(fsb_gperftools INTERFACE PkgConfig::FSB_GPERFTOOLS)

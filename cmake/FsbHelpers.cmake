@@ -1,26 +1,53 @@
 # Small helpers so every module declares its targets the same way.
 #
-#   fsb_cc_library(NAME name SRCS ... [DEPS ...])   static library, include root = repo root
-#   fsb_cc_binary(NAME name SRCS ... [DEPS ...])
-#   fsb_cc_test(NAME name SRCS ... [DEPS ...] [LABELS unit|integration|e2e])
+#   fsb_cc_library(NAME name SRCS ... [DEPS ...] [UNINSTRUMENTED])
+#                                                    static library, include root = repo root
+#   fsb_cc_binary(NAME name SRCS ... [DEPS ...] [UNINSTRUMENTED])
+#   fsb_cc_test(NAME name SRCS ... [DEPS ...] [LABELS unit|integration|e2e [deploy]])
 #   fsb_cc_benchmark(NAME name SRCS ... [DEPS ...])  Google Benchmark program (its own
 #                                                    main); not registered with ctest
 
 set(FSB_WARNINGS -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers)
 
+# FSB_SANITIZE is a -fsanitize= list (address,undefined or thread) for a checking tree
+# (scripts/test.sh --sanitize=...). Every target is instrumented except those declared
+# UNINSTRUMENTED: the statically linked programs, which run where no sanitizer runtime
+# exists (fsb-init inside containers, fsb-logger under the shim), and the libc-only
+# libraries they are built from. A finding stops the process (no recovery), so it fails
+# the test that caused it.
+set(FSB_SANITIZE "" CACHE STRING "-fsanitize= list for every instrumented target, or empty")
+
+function(fsb_instrument target)
+  if(NOT FSB_SANITIZE)
+    return()
+  endif()
+  target_compile_options(${target} PRIVATE -fsanitize=${FSB_SANITIZE}
+                         -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  get_target_property(type ${target} TYPE)
+  if(NOT type STREQUAL "STATIC_LIBRARY")
+    target_link_options(${target} PRIVATE -fsanitize=${FSB_SANITIZE})
+  endif()
+endfunction()
+
 function(fsb_cc_library)
-  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  cmake_parse_arguments(A "UNINSTRUMENTED" "NAME" "SRCS;DEPS" ${ARGN})
   add_library(${A_NAME} STATIC ${A_SRCS})
   target_include_directories(${A_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
   target_compile_options(${A_NAME} PRIVATE ${FSB_WARNINGS})
   target_link_libraries(${A_NAME} PUBLIC ${A_DEPS})
+  if(NOT A_UNINSTRUMENTED)
+    fsb_instrument(${A_NAME})
+  endif()
 endfunction()
 
 function(fsb_cc_binary)
-  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  cmake_parse_arguments(A "UNINSTRUMENTED" "NAME" "SRCS;DEPS" ${ARGN})
   add_executable(${A_NAME} ${A_SRCS})
   target_compile_options(${A_NAME} PRIVATE ${FSB_WARNINGS})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
+  if(NOT A_UNINSTRUMENTED)
+    fsb_instrument(${A_NAME})
+  endif()
 endfunction()
 
 function(fsb_cc_test)
@@ -31,6 +58,7 @@ function(fsb_cc_test)
   add_executable(${A_NAME} ${A_SRCS})
   target_compile_options(${A_NAME} PRIVATE ${FSB_WARNINGS})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gmock GTest::gtest_main)
+  fsb_instrument(${A_NAME})
   add_test(NAME ${A_NAME} COMMAND ${A_NAME})
   set_tests_properties(${A_NAME} PROPERTIES LABELS "${A_LABELS}")
 endfunction()

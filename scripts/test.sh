@@ -3,17 +3,93 @@
 # (unit, integration and e2e; integration tests start their own containerd and need
 # root). `.ci/run` calls this script.
 #
-# Usage: scripts/test.sh [ctest args...]   e.g. scripts/test.sh -L unit
-#   FSB_BUILD_DIR  build folder (default <repo>/build)
-#   FSB_JOBS       parallel build jobs (default 2)
+# Usage: scripts/test.sh [--sanitize=LIST] [ctest args...]   e.g. scripts/test.sh -L unit
+#
+# Without --sanitize it runs every check CI runs, each test once per tree it concerns:
+#   1. build/       RelWithDebInfo, as shipped: the unit tests and the tests of what ships
+#                   (label `deploy`: chart, manifests, images, package, systemd units);
+#   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer, also -O2: every test
+#                   but the `deploy` ones (unit, integration, e2e), so a memory error, a
+#                   leak at exit or undefined behaviour in any test, daemon or CLI they
+#                   run fails the run;
+#   3. the fuzz smoke (scripts/fuzz.sh): every libFuzzer target for a short fixed time.
+# ctest args (e.g. -R NAME) apply to parts 1 and 2.
+#
+#   --sanitize=address,undefined  part 2 only
+#   --plain                       part 1 with every test (deploy, unit, integration, e2e)
+#   --sanitize=thread             ThreadSanitizer tree build-tsan/: the unit tests only
+#                                 (see "Reliability" in the README for what it can see)
+#   --no-fuzz                     skip part 3
+#
+#   FSB_BUILD_DIR   the build folder of part 1 (default <repo>/build); the sanitizer
+#                   trees are build-asan/ and build-tsan/ beside it
+#   FSB_JOBS        parallel build jobs (default 2)
+#   FSB_TEST_JOBS   tests run at once by ctest (default 3: most integration tests wait on
+#                   containerd and runc rather than use a CPU)
+#   FSB_FUZZ_SECONDS  seconds per fuzz target in part 3 (default 20)
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${FSB_BUILD_DIR:-${repo_root}/build}"
 jobs="${FSB_JOBS:-2}"
+test_jobs="${FSB_TEST_JOBS:-3}"
+fuzz_seconds="${FSB_FUZZ_SECONDS:-20}"
+
+sanitize=""
+fuzz=1
+ctest_args=()
+for arg in "$@"; do
+  case "${arg}" in
+    --sanitize=address,undefined | --sanitize=thread) sanitize="${arg#--sanitize=}" ;;
+    --sanitize=*)
+      echo "test.sh: ${arg}: expected --sanitize=address,undefined or --sanitize=thread" >&2
+      exit 2
+      ;;
+    --plain) sanitize="none" ;;
+    --no-fuzz) fuzz=0 ;;
+    *) ctest_args+=("${arg}") ;;
+  esac
+done
+
+# Builds TREE with the extra cmake arguments and runs ctest there with ARGS.
+# Usage: run_suite TREE "cmake args..." ctest-args...
+run_suite() {
+  local tree="$1" cmake_args="$2"
+  shift 2
+  # shellcheck disable=SC2086 # cmake_args is a list of words
+  cmake -S "${repo_root}" -B "${tree}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${cmake_args}
+  cmake --build "${tree}" -j "${jobs}"
+  (cd "${tree}" && ctest --output-on-failure --timeout 900 -j "${test_jobs}" "$@")
+}
+
+# Sanitizer runtime settings for every process a test starts (the daemons and CLIs inherit
+# the environment). A finding aborts the process with a report on its stderr, which the
+# test prints; LeakSanitizer checks at every normal exit.
+export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 
 "${repo_root}/scripts/install-deps.sh"
-cmake -S "${repo_root}" -B "${build_dir}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build "${build_dir}" -j "${jobs}"
-cd "${build_dir}"
-ctest --output-on-failure --timeout 900 "$@"
+tree_parent="$(dirname "${build_dir}")"
+asan_tree="${tree_parent}/build-asan"
+case "${sanitize}" in
+  address,undefined)
+    run_suite "${asan_tree}" "-DFSB_SANITIZE=address,undefined" -LE deploy "${ctest_args[@]}"
+    ;;
+  thread)
+    run_suite "${tree_parent}/build-tsan" "-DFSB_SANITIZE=thread" -L unit "${ctest_args[@]}"
+    ;;
+  none)
+    run_suite "${build_dir}" "" "${ctest_args[@]}"
+    ;;
+  "")
+    echo "== test.sh 1/3: ${build_dir} (RelWithDebInfo): unit and deploy tests"
+    run_suite "${build_dir}" "" -L '^(unit|deploy)$' "${ctest_args[@]}"
+    echo "== test.sh 2/3: ${asan_tree} (AddressSanitizer + UndefinedBehaviorSanitizer)"
+    run_suite "${asan_tree}" "-DFSB_SANITIZE=address,undefined" -LE deploy "${ctest_args[@]}"
+    if ((fuzz)); then
+      echo "== test.sh 3/3: fuzz smoke, ${fuzz_seconds} s per target"
+      "${repo_root}/scripts/fuzz.sh" --seconds "${fuzz_seconds}"
+    fi
+    ;;
+esac

@@ -1,6 +1,8 @@
 #include "internal/admin/pprof_server.h"
 
+#if FSB_HEAP_PROFILES
 #include <gperftools/malloc_extension.h>
+#endif
 #include <gperftools/profiler.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -57,6 +59,11 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 HttpResponse HeapProfile(const HttpRequest&) {
+#if !FSB_HEAP_PROFILES
+  return TextError(501,
+                   "heap profiles need tcmalloc, and this is a sanitizer build: it runs on the "
+                   "sanitizer's allocator");
+#else
   std::string sample;
   MallocExtension::instance()->GetHeapSample(&sample);
   // When sampling is off tcmalloc writes "%warn" lines, and no samples, instead.
@@ -67,6 +74,7 @@ HttpResponse HeapProfile(const HttpRequest&) {
                      "environment to get heap profiles");
   }
   return {.content_type = kProfileContentType, .body = std::move(sample)};
+#endif
 }
 
 HttpResponse Index(const HttpRequest&) {

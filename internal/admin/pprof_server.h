@@ -25,7 +25,8 @@ namespace fsb::admin {
 //       tcmalloc's current heap sample (application/octet-stream). tcmalloc samples only
 //       when the process starts with TCMALLOC_SAMPLE_PARAMETER set (e.g. 524288, the
 //       mean bytes between samples; it cannot be turned on later): without it the
-//       answer is 501 with a message saying so.
+//       answer is 501 with a message saying so. A sanitizer build has no tcmalloc
+//       (FSB_HEAP_PROFILES=0): it always answers 501 saying that.
 //
 // Both profiles are read with `google-pprof --text <binary> <file>` (package
 // google-perftools), or scripts/profile.sh and scripts/flamegraph.sh. The binary must

@@ -66,6 +66,7 @@ ABSL_ATTRIBUTE_NOINLINE void BurnCpuForTheProfiler(const std::atomic<bool>& stop
   }
 }
 
+#if FSB_HEAP_PROFILES
 // Allocates 64 MiB in blocks, in a function the heap profile must name.
 ABSL_ATTRIBUTE_NOINLINE std::vector<std::unique_ptr<char[]>> AllocateForTheHeapProfile() {
   constexpr size_t kBlock = 256 << 10;
@@ -93,6 +94,7 @@ bool InProcessWithHeapSampling(bool on) {
   EXPECT_THAT(child.output, HasSubstr("[  PASSED  ] 1 test.")) << child.output;
   return false;
 }
+#endif  // FSB_HEAP_PROFILES
 
 TEST(PprofServerTest, IndexListsTheEndpoints) {
   std::unique_ptr<PprofServer> server = StartPprof();
@@ -169,6 +171,7 @@ TEST(PprofServerTest, OneCpuProfileAtATimeAndStopCutsItShort) {
   EXPECT_FALSE(state.enabled);
 }
 
+#if FSB_HEAP_PROFILES
 TEST(PprofServerTest, HeapProfileWithSamplingIsReadableByGooglePprof) {
   if (!OnPath("google-pprof")) GTEST_SKIP() << kNoGooglePprof;
   if (!InProcessWithHeapSampling(true)) return;
@@ -195,6 +198,15 @@ TEST(PprofServerTest, HeapProfileWithoutSamplingSaysHowToTurnItOn) {
   EXPECT_THAT(reply.body, HasSubstr("heap sampling is off"));
   EXPECT_THAT(reply.body, HasSubstr("TCMALLOC_SAMPLE_PARAMETER="));
 }
+#else
+TEST(PprofServerTest, HeapProfileInASanitizerBuildSaysWhyThereIsNone) {
+  std::unique_ptr<PprofServer> server = StartPprof();
+  ASSERT_NE(server, nullptr);
+  HttpReply reply = Get(*server, "/debug/pprof/heap");
+  EXPECT_EQ(reply.status, 501);
+  EXPECT_THAT(reply.body, HasSubstr("sanitizer build"));
+}
+#endif
 
 TEST(PprofServerTest, TempDirMustBeAFolder) {
   absl::StatusOr<std::unique_ptr<PprofServer>> server =
