@@ -17,6 +17,14 @@ set(FSB_WARNINGS -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initiali
 # the test that caused it.
 set(FSB_SANITIZE "" CACHE STRING "-fsanitize= list for every instrumented target, or empty")
 
+# ThreadSanitizer cannot see Debian's uninstrumented absl::Mutex: a ThreadSanitizer tree
+# links internal/tsan_absl_mutex.cc, which tells it, into every program.
+if(FSB_SANITIZE MATCHES "thread")
+  add_library(fsb_tsan_absl_mutex OBJECT ${PROJECT_SOURCE_DIR}/internal/tsan_absl_mutex.cc)
+  target_compile_options(fsb_tsan_absl_mutex PRIVATE -fsanitize=thread)
+  target_link_libraries(fsb_tsan_absl_mutex PUBLIC absl::synchronization ${CMAKE_DL_LIBS})
+endif()
+
 function(fsb_instrument target)
   if(NOT FSB_SANITIZE)
     return()
@@ -26,6 +34,9 @@ function(fsb_instrument target)
   get_target_property(type ${target} TYPE)
   if(NOT type STREQUAL "STATIC_LIBRARY")
     target_link_options(${target} PRIVATE -fsanitize=${FSB_SANITIZE})
+    if(FSB_SANITIZE MATCHES "thread")
+      target_link_libraries(${target} PRIVATE fsb_tsan_absl_mutex)
+    endif()
   endif()
 endfunction()
 
