@@ -3,7 +3,11 @@
 #   fsb_cc_library(NAME name SRCS ... [DEPS ...] [UNINSTRUMENTED])
 #                                                    static library, include root = repo root
 #   fsb_cc_binary(NAME name SRCS ... [DEPS ...] [UNINSTRUMENTED])
-#   fsb_cc_test(NAME name SRCS ... [DEPS ...] [LABELS unit|integration|e2e [deploy]])
+#   fsb_cc_test(NAME name SRCS ... [DEPS ...] [LABELS unit|integration|e2e [deploy|allocator]])
+#       `deploy` marks a test of what ships (chart, images, package, units): it runs in the
+#       plain tree only; `allocator` one that needs tcmalloc (absent from sanitizer trees):
+#       it runs in the plain tree too. The target fsb_plain_checks builds the programs and
+#       these tests, all that the plain tree's part of scripts/test.sh runs.
 #   fsb_cc_benchmark(NAME name SRCS ... [DEPS ...])  Google Benchmark program (its own
 #                                                    main); not registered with ctest
 
@@ -24,6 +28,8 @@ if(FSB_SANITIZE MATCHES "thread")
   target_compile_options(fsb_tsan_absl_mutex PRIVATE -fsanitize=thread)
   target_link_libraries(fsb_tsan_absl_mutex PUBLIC absl::synchronization ${CMAKE_DL_LIBS})
 endif()
+
+add_custom_target(fsb_plain_checks)
 
 function(fsb_instrument target)
   if(NOT FSB_SANITIZE)
@@ -72,6 +78,9 @@ function(fsb_cc_test)
   fsb_instrument(${A_NAME})
   add_test(NAME ${A_NAME} COMMAND ${A_NAME})
   set_tests_properties(${A_NAME} PROPERTIES LABELS "${A_LABELS}")
+  if("deploy" IN_LIST A_LABELS OR "allocator" IN_LIST A_LABELS)
+    add_dependencies(fsb_plain_checks ${A_NAME})
+  endif()
 endfunction()
 
 function(fsb_cc_benchmark)

@@ -1,5 +1,6 @@
-# Install rules and the Debian package (CPack): `cmake --build build --target package`
-# writes build/fsb_<VERSION>_amd64.deb.
+# Install rules and the Debian package (CPack): `cmake --build build --target deb` builds
+# the programs it holds (not the tests, as `--target package` would) and writes
+# build/fsb_<VERSION>_amd64.deb.
 #
 # Destinations are relative to the install prefix, which is the root of the target file
 # system: the package installs under "/" (CPACK_PACKAGING_INSTALL_PREFIX), and
@@ -65,3 +66,9 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS "containerd, runc, containernetworking-plugins,
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${FSB_SYSTEMD_DIR}/conffiles)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)
+
+add_custom_target(deb
+  COMMAND ${CMAKE_CPACK_COMMAND} --config ${PROJECT_BINARY_DIR}/CPackConfig.cmake
+  WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
+  COMMENT "Debian package fsb_${PROJECT_VERSION}_amd64.deb")
+add_dependencies(deb fsb fsb-controller fsb-agent fsb-init fsb-logger)

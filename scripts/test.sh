@@ -3,22 +3,22 @@
 # (unit, integration and e2e; integration tests start their own containerd and need
 # root). `.ci/run` calls this script.
 #
-# Usage: scripts/test.sh [--sanitize=LIST] [ctest args...]   e.g. scripts/test.sh -L unit
+# Usage: scripts/test.sh [--plain|--sanitize=LIST] [--no-fuzz] [ctest args...]
+#   e.g. scripts/test.sh --plain -L unit
 #
-# Without --sanitize it runs every check CI runs, each test once per tree it concerns:
-#   1. build/       RelWithDebInfo, as shipped: the unit tests and the tests of what ships
-#                   (label `deploy`: chart, manifests, images, package, systemd units);
-#   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer, also -O2: every test
-#                   but the `deploy` ones (unit, integration, e2e), so a memory error, a
-#                   leak at exit or undefined behaviour in any test, daemon or CLI they
-#                   run fails the run;
+# Without options it runs every check CI runs, each test once, in the tree it concerns:
+#   1. build/       RelWithDebInfo, as shipped: builds the programs and runs the tests of
+#                   what ships (label `deploy`: chart, manifests, images, package, systemd
+#                   units) and those that need tcmalloc (label `allocator`: heap profiles);
+#   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer, also -O2: every other
+#                   test (unit, integration, e2e), so a memory error, a leak at exit or
+#                   undefined behaviour in any test, daemon or CLI they run fails the run;
 #   3. the fuzz smoke (scripts/fuzz.sh): every libFuzzer target for a short fixed time.
 # ctest args (e.g. -R NAME) apply to parts 1 and 2.
 #
+#   --plain                       build/ alone, everything built, every test
 #   --sanitize=address,undefined  part 2 only
-#   --plain                       part 1 with every test (deploy, unit, integration, e2e)
 #   --sanitize=thread             ThreadSanitizer tree build-tsan/: the unit tests only
-#                                 (see "Reliability" in the README for what it can see)
 #   --no-fuzz                     skip part 3
 #
 #   FSB_BUILD_DIR   the build folder of part 1 (default <repo>/build); the sanitizer
@@ -51,14 +51,14 @@ for arg in "$@"; do
   esac
 done
 
-# Builds TREE with the extra cmake arguments and runs ctest there with ARGS.
-# Usage: run_suite TREE "cmake args..." ctest-args...
+# Configures TREE with the extra cmake arguments, builds TARGET and runs ctest there.
+# Usage: run_suite TREE TARGET "cmake args..." ctest-args...
 run_suite() {
-  local tree="$1" cmake_args="$2"
-  shift 2
+  local tree="$1" target="$2" cmake_args="$3"
+  shift 3
   # shellcheck disable=SC2086 # cmake_args is a list of words
   cmake -S "${repo_root}" -B "${tree}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${cmake_args}
-  cmake --build "${tree}" -j "${jobs}"
+  cmake --build "${tree}" -j "${jobs}" --target "${target}"
   (cd "${tree}" && ctest --output-on-failure --timeout 900 -j "${test_jobs}" "$@")
 }
 
@@ -72,21 +72,16 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 "${repo_root}/scripts/install-deps.sh"
 tree_parent="$(dirname "${build_dir}")"
 asan_tree="${tree_parent}/build-asan"
+asan="-DFSB_SANITIZE=address,undefined"
 case "${sanitize}" in
-  address,undefined)
-    run_suite "${asan_tree}" "-DFSB_SANITIZE=address,undefined" -LE deploy "${ctest_args[@]}"
-    ;;
-  thread)
-    run_suite "${tree_parent}/build-tsan" "-DFSB_SANITIZE=thread" -L unit "${ctest_args[@]}"
-    ;;
-  none)
-    run_suite "${build_dir}" "" "${ctest_args[@]}"
-    ;;
+  address,undefined) run_suite "${asan_tree}" all "${asan}" -LE deploy "${ctest_args[@]}" ;;
+  thread) run_suite "${tree_parent}/build-tsan" all -DFSB_SANITIZE=thread -L unit "${ctest_args[@]}" ;;
+  none) run_suite "${build_dir}" all "" "${ctest_args[@]}" ;;
   "")
-    echo "== test.sh 1/3: ${build_dir} (RelWithDebInfo): unit and deploy tests"
-    run_suite "${build_dir}" "" -L '^(unit|deploy)$' "${ctest_args[@]}"
+    echo "== test.sh 1/3: ${build_dir} (RelWithDebInfo): the deploy and allocator tests"
+    run_suite "${build_dir}" fsb_plain_checks "" -L '^(deploy|allocator)$' "${ctest_args[@]}"
     echo "== test.sh 2/3: ${asan_tree} (AddressSanitizer + UndefinedBehaviorSanitizer)"
-    run_suite "${asan_tree}" "-DFSB_SANITIZE=address,undefined" -LE deploy "${ctest_args[@]}"
+    run_suite "${asan_tree}" all "${asan}" -LE deploy "${ctest_args[@]}"
     if ((fuzz)); then
       echo "== test.sh 3/3: fuzz smoke, ${fuzz_seconds} s per target"
       "${repo_root}/scripts/fuzz.sh" --seconds "${fuzz_seconds}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian package, built and installed without touching the host (ctest:
 # deb_package_test; needs root, else it skips with code 77):
-#   1. `cmake --build BUILD --target package` makes fsb_<version>_amd64.deb; dpkg-deb
+#   1. `cmake --build BUILD --target deb` makes fsb_<version>_amd64.deb; dpkg-deb
 #      shows the expected files, conffiles and Depends;
 #   2. dpkg installs it into an empty root (--root: its own dpkg database; --force-depends,
 #      as that root has none of the dependencies), and every Depends is checked apart
@@ -67,9 +67,9 @@ host_state() {
 host_before="$(host_state)"
 
 # 1. Build.
-cmake --build "${build_dir}" --target package >"${tmp}/package.log" 2>&1 || {
+cmake --build "${build_dir}" --target deb >"${tmp}/package.log" 2>&1 || {
   cat "${tmp}/package.log"
-  echo "FAIL: cmake --build ${build_dir} --target package"
+  echo "FAIL: cmake --build ${build_dir} --target deb"
   exit 1
 }
 deb="${build_dir}/fsb_${version}_amd64.deb"
