@@ -16,8 +16,9 @@ namespace fsb::controller {
 // A deterministic in-memory AgentClient for tests. It records every call and answers
 // with the configured statuses (per agent address where set, else the default); a
 // successful create reports the sandbox RUNNING under the proposed id, as a cold create.
-// `on_create`, when set, runs inside CreateSandbox before it answers (without the
-// fake's lock held), e.g. to block the call; `on_answer`, when set, may then change a
+// `on_create` (`on_delete`), when set, runs inside CreateSandbox (DeleteSandbox) before
+// it answers (without the fake's lock held), e.g. to block the call; a delete is recorded
+// once its hook returned; `on_answer`, when set, may then change a
 // successful answer (e.g. to a warm claim's). Thread-safe.
 class FakeAgentClient : public AgentClient {
  public:
@@ -67,8 +68,15 @@ class FakeAgentClient : public AgentClient {
 
   absl::Status DeleteSandbox(std::string_view address, std::string_view sandbox_id,
                              std::optional<absl::Duration> grace) override {
+    const DeleteCall call{std::string(address), std::string(sandbox_id), grace};
+    std::function<void(const DeleteCall&)> hook;
+    {
+      absl::MutexLock lock(&mu_);
+      hook = on_delete_;
+    }
+    if (hook) hook(call);
     absl::MutexLock lock(&mu_);
-    deletes_.push_back({std::string(address), std::string(sandbox_id), grace});
+    deletes_.push_back(call);
     return delete_status_;
   }
 
@@ -97,6 +105,10 @@ class FakeAgentClient : public AgentClient {
     absl::MutexLock lock(&mu_);
     on_create_ = std::move(hook);
   }
+  void set_on_delete(std::function<void(const DeleteCall&)> hook) {
+    absl::MutexLock lock(&mu_);
+    on_delete_ = std::move(hook);
+  }
   void set_on_answer(AnswerHook hook) {
     absl::MutexLock lock(&mu_);
     on_answer_ = std::move(hook);
@@ -117,6 +129,7 @@ class FakeAgentClient : public AgentClient {
   absl::Status delete_status_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> agents_up_ ABSL_GUARDED_BY(mu_);
   std::function<void()> on_create_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const DeleteCall&)> on_delete_ ABSL_GUARDED_BY(mu_);
   AnswerHook on_answer_ ABSL_GUARDED_BY(mu_);
   std::vector<CreateCall> creates_ ABSL_GUARDED_BY(mu_);
   std::vector<DeleteCall> deletes_ ABSL_GUARDED_BY(mu_);

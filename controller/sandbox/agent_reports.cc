@@ -51,6 +51,8 @@ absl::StatusOr<std::shared_ptr<const fsb::agent::v1::WarmTargets>> AgentReports:
     placement_->RestoreSlots(table, agent.id);
   }
   Observe(agent.id, agent.address, registration.sandboxes);
+  // Deletions, expiries and resets that waited for this agent can go on now.
+  if (!known) reconciler_->Wake();
   if (absl::Status s = RecordAgent(agent); !s.ok()) {
     LOG(WARNING) << "agent " << agent.id << ": its record was not stored: " << s;
   }
@@ -224,13 +226,23 @@ absl::Status AgentReports::Delete(std::string_view name) {
         absl::StrCat("agent ", id, " is registered and sending heartbeats; stop it first"));
   }
   const bool registered = live.ok() && scheduler_->Remove(id).ok();
-  if (registered) {
-    // Its sandboxes no longer hold slots anywhere: should the agent register again, it
-    // is a new registration and its slots are restored from its report.
+  {
     RecordTable::Locked table(*table_);
+    std::vector<SandboxKey> terminating;
     if (const absl::flat_hash_set<SandboxKey>* placed = table.PlacedOn(id); placed != nullptr) {
-      for (const SandboxKey& key : *placed) table.at(key).holds_slot = false;
+      for (const SandboxKey& key : *placed) {
+        SandboxRecord& record = table.at(key);
+        // Its sandboxes no longer hold slots anywhere: should the agent register again, it
+        // is a new registration and its slots are restored from its report.
+        if (registered) record.holds_slot = false;
+        if (record.sandbox.status().phase() == SandboxStatus::Terminating) {
+          terminating.push_back(key);
+        }
+      }
     }
+    // No agent is left to confirm their deletion: the reconciler ends them.
+    for (const SandboxKey& key : terminating) placement_->Unplace(table, key);
+    if (!terminating.empty()) reconciler_->Wake();
   }
   absl::StatusOr<v1alpha1::Agent> deleted = records_.Delete("", id);
   if (absl::IsNotFound(deleted.status())) {

@@ -60,7 +60,8 @@ class AgentReports {
   AgentReports& operator=(const AgentReports&) = delete;
 
   // Registers (or re-registers) an agent (with its images, warm counts and runtime
-  // state), re-reserves the slots of its sandboxes when it is new to the Scheduler,
+  // state), re-reserves the slots of its sandboxes when it is new to the Scheduler (and
+  // wakes the reconciler for the deletions, expiries and resets that waited for it),
   // applies the sandbox states it reports and keeps its stored Agent record (spec:
   // address, node, pool, capacity) in step; a failed record write is logged and does not
   // fail the registration (placement uses the registry). Returns the warm targets of the
@@ -83,9 +84,10 @@ class AgentReports {
   absl::StatusOr<std::vector<v1alpha1::Agent>> List() const;
 
   // Forgets an agent that is gone: removes it from the registry and its stored record.
-  // Its sandboxes stay, Lost, and follow their failure policy; if it registers again it
-  // is a new agent. FAILED_PRECONDITION while it is registered with a fresh heartbeat;
-  // NOT_FOUND when it is neither registered nor stored.
+  // Its Terminating sandboxes end (no agent is left to confirm their deletion; the
+  // reconciler forgets them); its other sandboxes stay, Lost, and follow their failure
+  // policy. If it registers again it is a new agent. FAILED_PRECONDITION while it is registered
+  // with a fresh heartbeat; NOT_FOUND when it is neither registered nor stored.
   absl::Status Delete(std::string_view name);
 
  private:

@@ -19,14 +19,13 @@ using ::fsb::v1alpha1::SandboxStatus;
 }  // namespace
 
 Placement::Placement(Scheduler* scheduler, AgentClient* agents, RecordTable* table,
-                     ControllerMetrics* metrics, const Clock* clock,
-                     absl::Duration agent_lost_timeout)
+                     ControllerMetrics* metrics, const Clock* clock, AgentLossRule loss)
     : scheduler_(scheduler),
       agents_(agents),
       table_(table),
       metrics_(metrics),
       clock_(clock),
-      agent_lost_timeout_(agent_lost_timeout) {}
+      loss_(loss) {}
 
 absl::StatusOr<Sandbox> Placement::PlaceAndStart(const SandboxKey& key, Sandbox sandbox,
                                                  CreateTimings& timings) {
@@ -152,10 +151,14 @@ absl::Status Placement::StopOnAgent(const Sandbox& sandbox, std::optional<absl::
   const std::string& agent_id = sandbox.status().agent();
   if (agent_id.empty()) return absl::OkStatus();
   const std::optional<AgentView> agent = scheduler_->ViewAgentByID(agent_id);
-  if (!agent.has_value() || clock_->Now() - agent->last_heartbeat > agent_lost_timeout_) {
-    // Nothing to ask: should the agent come back with the container, the orphan
-    // reconciler deletes it.
+  const absl::Time now = clock_->Now();
+  if (loss_.Lost(agent.has_value() ? std::optional(agent->last_heartbeat) : std::nullopt, now)) {
     return absl::OkStatus();
+  }
+  if (!agent.has_value()) {
+    return absl::UnavailableError(absl::StrCat(
+        "agent ", agent_id, " has not registered since the controller started (it counts as lost ",
+        absl::FormatDuration(loss_.timeout), " after the start)"));
   }
   absl::Status s =
       agents_->DeleteSandbox(agent->identity->address, sandbox.status().container_id(), grace);

@@ -13,6 +13,7 @@
 #include "controller/agent_client.h"
 #include "controller/controller_metrics.h"
 #include "controller/sandbox/agent_report.h"
+#include "controller/sandbox/record_rules.h"
 #include "controller/sandbox/record_table.h"
 #include "controller/scheduler/scheduler.h"
 #include "fsb/v1alpha1/resources.pb.h"
@@ -37,10 +38,10 @@ namespace fsb::controller {
 // call or a store wait. Thread-safe.
 class Placement {
  public:
-  // Every pointer must outlive the placement. `agent_lost_timeout`: an agent silent for
-  // longer is not asked to stop anything.
+  // Every pointer must outlive the placement. `loss`: when an agent counts as lost (it is
+  // then not asked to stop anything).
   Placement(Scheduler* scheduler, AgentClient* agents, RecordTable* table,
-            ControllerMetrics* metrics, const Clock* clock, absl::Duration agent_lost_timeout);
+            ControllerMetrics* metrics, const Clock* clock, AgentLossRule loss);
 
   Placement(const Placement&) = delete;
   Placement& operator=(const Placement&) = delete;
@@ -63,9 +64,11 @@ class Placement {
   absl::StatusOr<ReportedSandbox> StartAgain(const v1alpha1::Sandbox& sandbox,
                                              const std::string& agent_address);
 
-  // Stops and removes the sandbox's container on its agent. OK when the agent no longer
-  // has it, or is not registered or silent (then nothing can be done now: should it
-  // come back with the container, the orphan reconciler deletes it).
+  // Stops and removes the sandbox's container on its agent. OK when the container is
+  // gone: the agent confirmed it (or no longer has it), the sandbox has no agent, or its
+  // agent is lost (AgentLossRule: nothing can be asked; should it come back with the
+  // container, the orphan reconciler deletes it). UNAVAILABLE when its agent has not
+  // registered (again) yet, so nothing was asked; otherwise the agent's error, naming it.
   absl::Status StopOnAgent(const v1alpha1::Sandbox& sandbox, std::optional<absl::Duration> grace);
 
   // Gives back the slot the record holds, if any.
@@ -87,7 +90,7 @@ class Placement {
   RecordTable* const table_;
   ControllerMetrics* const metrics_;
   const Clock* const clock_;
-  const absl::Duration agent_lost_timeout_;
+  const AgentLossRule loss_;
 };
 
 }  // namespace fsb::controller

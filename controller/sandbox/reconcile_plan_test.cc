@@ -119,6 +119,22 @@ TEST_F(PlanReconcileTest, AnUnregisteredAgentIsLostOnlyOnceItHadTheTimeToRegiste
   EXPECT_EQ(Plan().lost.size(), 1u);
 }
 
+TEST_F(PlanReconcileTest, DeletesExpiriesAndResetsWaitForAnAgentThatMayStillRegister) {
+  Add("deleting", SandboxStatus::Terminating, "gone");
+  SetTimestamp(
+      kNow,
+      Add("due", SandboxStatus::Running, "gone").sandbox.mutable_spec()->mutable_expire_time());
+  Add("reset", SandboxStatus::Running, "gone")
+      .sandbox.mutable_spec()
+      ->set_reset_revision("2030-01-01T00:00:00Z");
+  Add("unplaced", SandboxStatus::Terminating, "");  // no agent to wait for
+  EXPECT_THAT(Kinds(Plan()), ElementsAre(Pair(Kind::kDelete, "unplaced")));
+  unregistered_lost_ = true;  // gone for good: go on without it
+  EXPECT_THAT(Kinds(Plan()),
+              ElementsAre(Pair(Kind::kDelete, "deleting"), Pair(Kind::kExpire, "due"),
+                          Pair(Kind::kReset, "reset"), Pair(Kind::kDelete, "unplaced")));
+}
+
 TEST_F(PlanReconcileTest, AScheduledRecordItsAgentDoesNotReportIsDrivenAgain) {
   Add("web", SandboxStatus::Scheduled, "a1", kNow);
   Add("elsewhere", SandboxStatus::Scheduled, "unknown", kNow);  // not registered: wait

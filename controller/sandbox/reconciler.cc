@@ -8,6 +8,7 @@
 #include "controller/sandbox/record_rules.h"
 #include "controller/sandbox_spec.h"
 #include "glog/logging.h"
+#include "internal/deadline.h"
 #include "internal/ids.h"
 
 namespace fsb::controller {
@@ -46,6 +47,11 @@ ReconcilePlan PlanReconcile(const PlanInput& input, absl::Time now) {
     auto it = agents.find(id);
     return it == agents.end() ? input.unregistered_lost : it->second.lost;
   };
+  // Placed on an agent that can neither be asked nor be given up on yet.
+  auto awaits_agent = [&](const Sandbox& sandbox) {
+    const std::string& id = sandbox.status().agent();
+    return !id.empty() && !agents.contains(id) && !input.unregistered_lost;
+  };
 
   ReconcilePlan plan;
   for (const auto& [key, record] : *input.records) {
@@ -56,17 +62,18 @@ ReconcilePlan PlanReconcile(const PlanInput& input, absl::Time now) {
     auto act = [&](Kind kind, const Sandbox& as_planned) {
       plan.actions.push_back(ReconcileAction{.kind = kind, .key = key, .sandbox = as_planned});
     };
+    const bool waits = awaits_agent(sandbox);
     if (phase == SandboxStatus::Terminating) {
-      act(Kind::kDelete, sandbox);
+      if (!waits) act(Kind::kDelete, sandbox);
       continue;
     }
     if (phase == SandboxStatus::Expired) continue;
     if (spec.has_expire_time() && now >= TimeOf(spec.expire_time())) {
-      act(Kind::kExpire, sandbox);
+      if (!waits) act(Kind::kExpire, sandbox);
       continue;
     }
     if (ResetRequested(sandbox)) {
-      act(Kind::kReset, sandbox);
+      if (!waits) act(Kind::kReset, sandbox);
       continue;
     }
     if (!Placed(sandbox)) {
@@ -119,8 +126,8 @@ ReconcilePlan PlanReconcile(const PlanInput& input, absl::Time now) {
 // ------------------------------------------------------------------------- Reconciler
 
 Reconciler::Reconciler(Scheduler* scheduler, AgentClient* agents, RecordTable* table,
-                       Placement* placement, ControllerMetrics* metrics, const Clock* clock,
-                       Options options)
+                       Placement* placement, ControllerMetrics* metrics,
+                       metrics::Registry* registry, const Clock* clock, Options options)
     : scheduler_(scheduler),
       agents_(agents),
       table_(table),
@@ -128,40 +135,70 @@ Reconciler::Reconciler(Scheduler* scheduler, AgentClient* agents, RecordTable* t
       metrics_(metrics),
       clock_(clock),
       options_(options),
+      pending_(registry->AddGauge("fsb_reconcile_actions_pending",
+                                  "Reconcile actions queued or running, by the agent they call "
+                                  "(empty: placements, whose agent is chosen when they run).")),
+      lanes_("fsb-reconcile", options.workers),
       loop_({.name = "fsb-reconciler", .first_delay = options.interval}, [this] {
-        ReconcileOnce();
+        Dispatch();
         return options_.interval;
       }) {}
 
 Reconciler::~Reconciler() { Stop(); }
 
 void Reconciler::Start() { loop_.Start(); }
-void Reconciler::Stop() { loop_.Stop(); }
+void Reconciler::Stop() {
+  loop_.Stop();
+  lanes_.Stop();
+}
 void Reconciler::Wake() { loop_.Wake(); }
 
-void Reconciler::ReconcileOnce() {
-  for (const ReconcileAction& action : Plan(clock_->Now())) {
+void Reconciler::Dispatch() {
+  for (ReconcileAction& action : Plan(clock_->Now())) {
     metrics_->RecordReconcile(ReconcileActionName(action.kind));
-    Execute(action);
+    const bool placing = action.kind == Kind::kPlace || action.kind == Kind::kRecreate;
+    const std::string agent = action.kind == Kind::kOrphan ? action.agent_id
+                              : placing                    ? std::string()
+                                                           : action.sandbox.status().agent();
+    // Agent ids are DNS subdomains: no lane of an agent is named like a record's.
+    std::string lane = agent.empty()
+                           ? absl::StrCat("record ", Qualified(action.key.first, action.key.second))
+                           : agent;
+    metrics::Gauge& pending = pending_.Add({{"agent", agent}});
+    pending.Increment();
+    lanes_.Add(std::move(lane), [this, &pending, action = std::move(action)]() {
+      Execute(action);
+      pending.Decrement();
+    });
   }
   UpdateGauges();
+}
+
+void Reconciler::ReconcileOnce() {
+  Dispatch();
+  if (!lanes_.AwaitAllIdle(Deadline::In(kPassWait).time())) {
+    LOG(WARNING) << "reconcile pass still running after " << kPassWait;
+  }
+  UpdateGauges();
+}
+
+bool Reconciler::AwaitAgentIdle(std::string_view agent_id, absl::Duration timeout) {
+  return lanes_.AwaitIdle(agent_id, Deadline::In(timeout).time());
 }
 
 std::vector<ReconcileAction> Reconciler::Plan(absl::Time now) {
   absl::flat_hash_map<std::string, PlannedAgent> agents;
   for (const AgentSnapshot& a : scheduler_->GetAllAgents()) {
-    agents[a.identity->id] = {now - a.last_heartbeat > options_.agent_lost_timeout,
-                              a.identity->address};
+    agents[a.identity->id] = {options_.loss.Lost(a.last_heartbeat, now), a.identity->address};
   }
   RecordTable::Locked table(*table_);
-  ReconcilePlan plan =
-      PlanReconcile({.records = &table.records(),
-                     .unowned = &table.unowned(),
-                     .agents = &agents,
-                     .unregistered_lost = now - options_.started > options_.agent_lost_timeout,
-                     .orphan_timeout = options_.orphan_timeout,
-                     .agent_lost_timeout = options_.agent_lost_timeout},
-                    now);
+  ReconcilePlan plan = PlanReconcile({.records = &table.records(),
+                                      .unowned = &table.unowned(),
+                                      .agents = &agents,
+                                      .unregistered_lost = options_.loss.Lost(std::nullopt, now),
+                                      .orphan_timeout = options_.orphan_timeout,
+                                      .agent_lost_timeout = options_.loss.timeout},
+                                     now);
   for (auto& [key, status] : plan.lost) {
     SandboxRecord& record = table.at(key);
     *record.sandbox.mutable_status() = std::move(status);

@@ -1,10 +1,13 @@
 #include "controller/sandbox/reconciler.h"
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "controller/sandbox/sandbox_test_fixture.h"
 #include "controller/store/resources.h"
 #include "gmock/gmock.h"
@@ -40,6 +43,128 @@ TEST_F(ReconcilerTest, FailedDeleteStaysTerminatingAndIsRetried) {
   service().ReconcileOnce();
   EXPECT_EQ(service().Get("", "web").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Used("a1"), 0);
+}
+
+// After a controller restart, before its agent registered again: the delete is not
+// confirmed, so it is not acknowledged and the record stays Terminating; the agent's
+// registration lets the reconciler finish it.
+TEST_F(ReconcilerTest, ADeleteBeforeTheAgentRegisteredAgainWaitsForTheAgent) {
+  env_.AddAgent("a1", 4);
+  Sandbox created = *service().Create(Request("web"));
+  env_.Restart();
+  absl::Status s = service().Delete("", "web", std::nullopt);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_THAT(s.message(), HasSubstr("is Terminating"));
+  EXPECT_THAT(s.message(), HasSubstr("agent a1 has not registered"));
+  Sandbox terminating = *service().Get("", "web");
+  EXPECT_EQ(terminating.status().phase(), SandboxStatus::Terminating);
+  EXPECT_THAT(terminating.status().message(), HasSubstr("deletion pending"));
+  EXPECT_EQ(Stored("web")->status().phase(), SandboxStatus::Terminating);
+  // Asking again is the same request, with the same answer.
+  EXPECT_EQ(service().Delete("", "web", std::nullopt).code(), absl::StatusCode::kUnavailable);
+  service().ReconcileOnce();
+  EXPECT_EQ(service().Get("", "web")->status().phase(), SandboxStatus::Terminating);
+  EXPECT_TRUE(agents().deletes().empty());
+
+  env_.AddAgent("a1", 4);
+  service().ReconcileOnce();
+  EXPECT_EQ(service().Get("", "web").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_EQ(agents().deletes().size(), 1u);
+  EXPECT_EQ(agents().deletes()[0].sandbox_id, created.status().container_id());
+  EXPECT_EQ(Used("a1"), 0);
+  EXPECT_EQ(Stored("web").status().code(), absl::StatusCode::kNotFound);
+}
+
+// The call waits (bounded) for the reconciler's retry, and answers OK once it succeeded.
+TEST(ReconcilerDeleteWaitTest, ADeleteConfirmedWhileItWaitsIsAcknowledged) {
+  ServiceTestEnv env({.orphan_timeout = absl::Seconds(10),
+                      .agent_lost_timeout = absl::Seconds(15),
+                      .delete_wait_timeout = absl::Seconds(60)});
+  env.AddAgent("a1", 4);
+  ASSERT_TRUE(env.service().Create(Request("web")).ok());
+  env.Restart();
+  absl::Status deleted = absl::UnknownError("not answered");
+  std::thread rm([&] { deleted = env.service().Delete("", "web", std::nullopt); });
+  // Bounded: the first attempt marks the record pending within the call.
+  for (int i = 0; i < 60'000; ++i) {
+    absl::StatusOr<Sandbox> s = env.service().Get("", "web");
+    if (s.ok() && !s->status().message().empty()) break;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_THAT(env.service().Get("", "web")->status().message(), HasSubstr("deletion pending"));
+  env.AddAgent("a1", 4);
+  env.service().ReconcileOnce();
+  rm.join();
+  EXPECT_TRUE(deleted.ok()) << deleted;
+  EXPECT_EQ(env.agents().deletes().size(), 1u);
+  EXPECT_EQ(env.service().Get("", "web").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ReconcilerTest, ATerminatingSandboxEndsOnceItsAgentIsLostOrDeleted) {
+  env_.AddAgent("a1", 4);
+  ASSERT_TRUE(service().Create(Request("deleted")).ok());
+  env_.Restart();
+  ASSERT_EQ(service().Delete("", "deleted", std::nullopt).code(), absl::StatusCode::kUnavailable);
+  // The agent is deleted: nothing is left to confirm.
+  ASSERT_TRUE(service().DeleteAgent("a1").ok());
+  service().ReconcileOnce();
+  EXPECT_EQ(service().Get("", "deleted").status().code(), absl::StatusCode::kNotFound);
+
+  // Lost: not registered again within the agent-lost timeout of the restart.
+  env_.AddAgent("a2", 4);
+  ASSERT_TRUE(service().Create(Request("far")).ok());
+  env_.Restart();
+  ASSERT_EQ(service().Delete("", "far", std::nullopt).code(), absl::StatusCode::kUnavailable);
+  clock().Advance(absl::Seconds(15));
+  service().ReconcileOnce();
+  EXPECT_EQ(service().Get("", "far")->status().phase(), SandboxStatus::Terminating);
+  clock().Advance(absl::Seconds(1));
+  service().ReconcileOnce();
+  EXPECT_EQ(service().Get("", "far").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(agents().deletes().empty());
+}
+
+// One agent whose calls hang delays none of another agent's work.
+TEST_F(ReconcilerTest, AHungAgentDoesNotDelayAnotherAgentsExpiry) {
+  const int64_t due = absl::ToUnixSeconds(clock().Now() + absl::Seconds(30));
+  env_.AddAgent("hung", 1);
+  CreateSpec slow = Request("a-slow");  // first in record order
+  slow.sandbox.mutable_spec()->mutable_expire_time()->set_seconds(due);
+  const Sandbox on_hung = *service().Create(slow);
+  ASSERT_EQ(on_hung.status().agent(), "hung");
+  env_.AddAgent("fine", 1);
+  CreateSpec quick = Request("b-quick");
+  quick.sandbox.mutable_spec()->mutable_expire_time()->set_seconds(due);
+  const Sandbox on_fine = *service().Create(quick);
+  ASSERT_EQ(on_fine.status().agent(), "fine");
+  absl::Notification entered, release;
+  agents().set_on_delete([&](const FakeAgentClient::DeleteCall& call) {
+    if (call.address != "hung:5758") return;
+    entered.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(60));
+  });
+  clock().Advance(absl::Seconds(30));
+  ASSERT_TRUE(Report("hung", {&on_hung}).ok());
+  ASSERT_TRUE(Report("fine", {&on_fine}).ok());
+
+  service().DispatchReconcile();
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  ASSERT_TRUE(service().AwaitReconciled("fine", absl::Seconds(60)));
+  EXPECT_EQ(service().Get("", "b-quick")->status().phase(), SandboxStatus::Expired);
+  EXPECT_EQ(service().Get("", "a-slow")->status().phase(), SandboxStatus::Running);
+  EXPECT_EQ(env_.scheduler().GetAgentByID("fine")->reserved, 0);
+  EXPECT_THAT(env_.registry().Serialize(),
+              HasSubstr("fsb_reconcile_actions_pending{agent=\"hung\"} 1"));
+  // A second pass while the agent still hangs plans nothing more for it.
+  service().DispatchReconcile();
+  EXPECT_FALSE(service().AwaitReconciled("hung", absl::ZeroDuration()));
+
+  release.Notify();
+  ASSERT_TRUE(service().AwaitReconciled("hung", absl::Seconds(60)));
+  EXPECT_EQ(service().Get("", "a-slow")->status().phase(), SandboxStatus::Expired);
+  EXPECT_EQ(agents().deletes().size(), 2u);
+  EXPECT_THAT(env_.registry().Serialize(),
+              HasSubstr("fsb_reconcile_actions_pending{agent=\"hung\"} 0"));
 }
 
 TEST_F(ReconcilerTest, ExpiryStopsTheSandboxAndKeepsTheRecord) {

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +28,19 @@ std::string Rfc3339(absl::Time t);
 // The host part of a host:port address, brackets of an IPv6 literal kept, so that
 // host + ":" + port is again an address.
 std::string_view HostOf(std::string_view address);
+
+// When an agent counts as lost, i.e. gone as far as the controller can tell: registered
+// with its last heartbeat older than `timeout`, or not registered although it had
+// `timeout` since the controller started (`started`) to register again. A lost agent is
+// asked for nothing; should it come back, the containers no record owns are orphans.
+struct AgentLossRule {
+  absl::Duration timeout;
+  absl::Time started;
+  // `last_heartbeat` unset: the agent is not registered.
+  bool Lost(std::optional<absl::Time> last_heartbeat, absl::Time now) const {
+    return now - last_heartbeat.value_or(started) > timeout;
+  }
+};
 
 // Whether the sandbox has an agent (status.agent set).
 inline bool Placed(const v1alpha1::Sandbox& sandbox) { return !sandbox.status().agent().empty(); }

@@ -42,12 +42,12 @@ SandboxService::SandboxService(Scheduler* scheduler, const PoolService* pools, A
       options_(options),
       metrics_(registry),
       table_(store, options.persist_timeout),
-      placement_(scheduler, agents, &table_, &metrics_, clock, options.agent_lost_timeout),
-      reconciler_(scheduler, agents, &table_, &placement_, &metrics_, clock,
+      loss_{.timeout = options.agent_lost_timeout, .started = clock->Now()},
+      placement_(scheduler, agents, &table_, &metrics_, clock, loss_),
+      reconciler_(scheduler, agents, &table_, &placement_, &metrics_, registry, clock,
                   {.orphan_timeout = options.orphan_timeout,
-                   .agent_lost_timeout = options.agent_lost_timeout,
-                   .interval = options.reconcile_interval,
-                   .started = clock->Now()}),
+                   .loss = loss_,
+                   .interval = options.reconcile_interval}),
       reports_(scheduler, pools, agents, store, &table_, &placement_, &reconciler_, clock,
                {.orphan_timeout = options.orphan_timeout,
                 .agent_lost_timeout = options.agent_lost_timeout}) {}
@@ -361,46 +361,67 @@ absl::Status SandboxService::DeleteRecord(std::string_view ns, std::string_view 
                                           std::optional<absl::Duration> grace) {
   const SandboxKey key{ns.empty() ? kDefaultNamespace : ns, name};
   const std::string qualified = Qualified(key.first, key.second);
+  const Deadline wait_deadline = Deadline::In(options_.delete_wait_timeout);
   Sandbox sandbox;
-  uint64_t ticket;
+  uint64_t ticket = 0;
   {
     RecordTable::Locked table(table_);
     SandboxRecord* record = table.Find(key);
     if (record == nullptr) {
       return absl::NotFoundError(absl::StrCat("sandbox ", qualified, " not found"));
     }
-    if (record->op != RecordOp::kNone) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("sandbox ", qualified, " is being ",
-                       record->op == RecordOp::kCreating   ? "created"
-                       : record->op == RecordOp::kDeleting ? "deleted"
-                                                           : "reconciled",
-                       "; retry in a moment"));
+    if (record->op == RecordOp::kCreating || record->op == RecordOp::kReconciling) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "sandbox ", qualified, " is being ",
+          record->op == RecordOp::kCreating ? "created" : "reconciled", "; retry in a moment"));
     }
-    record->op = RecordOp::kDeleting;
-    record->sandbox.mutable_status()->set_phase(SandboxStatus::Terminating);
-    if (!record->sandbox.metadata().has_deletion_timestamp()) {
-      SetTimestamp(clock_->Now(), record->sandbox.mutable_metadata()->mutable_deletion_timestamp());
-    }
-    ticket = table.Persist(key);
     sandbox = record->sandbox;
+    // A deletion already in flight (another delete, or the reconciler's retry) is joined:
+    // this call waits for its outcome below.
+    if (record->op == RecordOp::kNone) {
+      record->op = RecordOp::kDeleting;
+      record->sandbox.mutable_status()->set_phase(SandboxStatus::Terminating);
+      if (!record->sandbox.metadata().has_deletion_timestamp()) {
+        SetTimestamp(clock_->Now(),
+                     record->sandbox.mutable_metadata()->mutable_deletion_timestamp());
+      }
+      ticket = table.Persist(key);
+      sandbox = record->sandbox;
+    }
   }
-  // The deletion is durable before the container goes: a crash in between leaves a
-  // Terminating record that the reconciler deletes, never a record of nothing.
-  absl::Status durable = table_.AwaitDurable(key, ticket);
-  absl::Status stopped = durable.ok() ? placement_.StopOnAgent(sandbox, grace) : durable;
+  if (ticket != 0) {
+    // The deletion is durable before the container goes: a crash in between leaves a
+    // Terminating record that the reconciler deletes, never a record of nothing.
+    absl::Status durable = table_.AwaitDurable(key, ticket);
+    absl::Status stopped = durable.ok() ? placement_.StopOnAgent(sandbox, grace) : durable;
+    RecordTable::Locked table(table_);
+    if (stopped.ok()) {
+      placement_.Forget(table, key);
+      VLOG(1) << "sandbox " << qualified << " deleted";
+      return absl::OkStatus();
+    }
+    table.at(key).sandbox.mutable_status()->set_message(
+        absl::StrCat("deletion pending: ", stopped.message()));
+    table.Persist(key);
+    table.Settle(key);
+  }
+  // Not confirmed yet: the reconciler retries (as soon as the agent registers, if that is
+  // what it waits for). Wait a bounded time for the record to end.
+  const std::string uid = sandbox.metadata().uid();
   RecordTable::Locked table(table_);
-  if (stopped.ok()) {
-    placement_.Forget(table, key);
-    VLOG(1) << "sandbox " << qualified << " deleted";
+  auto ended = [&] {
+    const SandboxRecord* record = table.Find(key);
+    return record == nullptr || record->sandbox.metadata().uid() != uid;
+  };
+  if (table.AwaitWithDeadline(ended, wait_deadline.time())) {
+    VLOG(1) << "sandbox " << qualified << " deleted (retried)";
     return absl::OkStatus();
   }
-  table.at(key).sandbox.mutable_status()->set_message(
-      absl::StrCat("deletion pending: ", stopped.message()));
-  table.Persist(key);
-  table.Settle(key);
+  std::string why = table.at(key).sandbox.status().message();
+  if (why.empty()) why = "its agent has not confirmed the deletion";
   return absl::UnavailableError(absl::StrCat(
-      "sandbox ", qualified, " is Terminating; the deletion will be retried: ", stopped.message()));
+      "sandbox ", qualified, " is Terminating, not deleted yet (", why,
+      "); the deletion is retried in the background and the sandbox is listed until it is done"));
 }
 
 absl::StatusOr<SandboxService::Location> SandboxService::Locate(std::string_view ns,

@@ -19,6 +19,7 @@
 #include "controller/sandbox/agent_reports.h"
 #include "controller/sandbox/placement.h"
 #include "controller/sandbox/reconciler.h"
+#include "controller/sandbox/record_rules.h"
 #include "controller/sandbox/record_table.h"
 #include "controller/sandbox_spec.h"
 #include "controller/scheduler/scheduler.h"
@@ -65,9 +66,13 @@ struct SandboxUpdate {
 // * Update: for a strong sandbox, the change is durable; for a fast one it is applied
 //   in memory and queued, and a crash before the commit reverts it to the stored spec.
 // * Delete (either mode): the deletion (phase Terminating) was durable before the agent
-//   was called, and the agent confirmed the container is gone. The record's removal is
-//   queued; a crash before it is committed leaves a Terminating record, which the
-//   reconciler deletes again.
+//   was called, and the agent confirmed the container is gone, or the agent is lost
+//   (AgentLossRule) or was deleted, so that nothing can be confirmed (should it come
+//   back, the container is deleted as an orphan). The record's removal is queued; a
+//   crash before it is committed leaves a Terminating record, which the reconciler
+//   deletes again. A delete not confirmed within delete_wait_timeout is UNAVAILABLE and
+//   the record stays Terminating (listed, with the reason in status.message) until the
+//   reconciler's retry is confirmed.
 // * Status changes from agents' reports and the reconciler are queued; after a restart
 //   the agents' next reports bring them up to date.
 //
@@ -95,6 +100,9 @@ class SandboxService {
     absl::Duration agent_lost_timeout = absl::Seconds(15);
     // How long a repeated create waits for the in-flight create of the same request.
     absl::Duration create_wait_timeout = absl::Seconds(60);
+    // How long a delete its agent did not confirm at once (not registered again yet after a
+    // controller restart, not reached) waits for the reconciler's retry to confirm it.
+    absl::Duration delete_wait_timeout = absl::Seconds(10);
     // How long a strong write waits for the store.
     absl::Duration persist_timeout = absl::Seconds(10);
     // Period of the reconcile loop (it is also woken by updates that need it).
@@ -148,11 +156,16 @@ class SandboxService {
   // while the sandbox is being created or deleted; INVALID_ARGUMENT naming the field.
   absl::StatusOr<v1alpha1::Sandbox> Update(const SandboxUpdate& update);
 
-  // Stops and removes the sandbox on its agent, then forgets it. `grace` unset leaves
-  // the grace period to the agent. OK also when the agent no longer has it, or is lost
-  // (the orphan reconciler removes the container if the agent returns). NOT_FOUND;
-  // FAILED_PRECONDITION while it is being created; UNAVAILABLE when the agent cannot be
-  // reached (the sandbox stays Terminating and the deletion is retried in background).
+  // Marks the sandbox Terminating (durably), stops and removes it on its agent, then
+  // forgets it. `grace` unset leaves the grace period to the agent. OK once the agent
+  // confirmed (it no longer has the container), or when there is nothing to confirm: no
+  // agent, or a lost or deleted one (the orphan reconciler removes the container should
+  // the agent return). When the agent cannot confirm at once (it has not registered
+  // since a controller restart, or was not reached), the record stays Terminating, the
+  // reconciler retries, and the call waits up to delete_wait_timeout for that: OK if it
+  // is confirmed in time, else UNAVAILABLE saying the sandbox is Terminating and why. A
+  // delete of a Terminating sandbox is the same request again (it joins a deletion in
+  // flight). NOT_FOUND; FAILED_PRECONDITION while it is being created or reconciled.
   absl::Status Delete(std::string_view ns, std::string_view name,
                       std::optional<absl::Duration> grace);
 
@@ -185,8 +198,14 @@ class SandboxService {
 
   // ---- Reconciliation ----
 
-  // One pass of every reconciler (see Reconciler::ReconcileOnce).
+  // One pass of every reconciler, waiting for its actions (see Reconciler::ReconcileOnce).
   void ReconcileOnce() { reconciler_.ReconcileOnce(); }
+  // One pass that does not wait for its actions, and the wait for those of one agent
+  // (see Reconciler::Dispatch and AwaitAgentIdle); for tests.
+  void DispatchReconcile() { reconciler_.Dispatch(); }
+  bool AwaitReconciled(std::string_view agent_id, absl::Duration timeout) {
+    return reconciler_.AwaitAgentIdle(agent_id, timeout);
+  }
 
   // Blocks until every store write made so far is durable (tests, shutdown).
   absl::Status Flush(absl::Duration timeout) { return table_.Flush(timeout); }
@@ -209,6 +228,8 @@ class SandboxService {
   // Destroyed in reverse: the reconcile loop stops first, the table flushes last.
   // Mutable: reads (Get, List) lock it too.
   mutable RecordTable table_;
+  // When an agent counts as lost; `started` is when this service was created.
+  const AgentLossRule loss_;
   Placement placement_;
   Reconciler reconciler_;
   AgentReports reports_;

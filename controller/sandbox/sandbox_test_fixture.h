@@ -25,7 +25,7 @@ inline CreateSpec Request(std::string name, std::string image = "busybox") {
 }
 
 // The sandbox tests' common ground: a ServiceTestEnv (orphan timeout 10 s, agent lost
-// after 15 s) and helpers that speak the service's domain types.
+// after 15 s, deletes that wait for no retry) and helpers that speak the service's domain types.
 class SandboxTest : public ::testing::Test {
  protected:
   SandboxService& service() { return env_.service(); }
@@ -66,7 +66,8 @@ class SandboxTest : public ::testing::Test {
   }
 
   ServiceTestEnv env_{SandboxService::Options{.orphan_timeout = absl::Seconds(10),
-                                              .agent_lost_timeout = absl::Seconds(15)}};
+                                              .agent_lost_timeout = absl::Seconds(15),
+                                              .delete_wait_timeout = absl::ZeroDuration()}};
 };
 
 // Makes the fake agent answer every create as a warm claim does: instance `id` (or,
