@@ -419,9 +419,10 @@ absl::Status SandboxService::DeleteRecord(std::string_view ns, std::string_view 
   }
   std::string why = table.at(key).sandbox.status().message();
   if (why.empty()) why = "its agent has not confirmed the deletion";
-  return absl::UnavailableError(absl::StrCat(
-      "sandbox ", qualified, " is Terminating, not deleted yet (", why,
-      "); the deletion is retried in the background and the sandbox is listed until it is done"));
+  return absl::UnavailableError(
+      absl::StrCat("sandbox ", qualified, " is Terminating and not deleted yet; ", why,
+                   "; the deletion is retried in the background and the sandbox is listed "
+                   "until it is done"));
 }
 
 absl::StatusOr<SandboxService::Location> SandboxService::Locate(std::string_view ns,
