@@ -1,11 +1,15 @@
 // The controller killed with SIGKILL and restarted on the same data dir loses nothing:
 // every sandbox is still listed with its phase, none is duplicated, none is left
 // orphaned on the agent, new creates work, and the capacity the registry reserves
-// matches what the agent really runs. Real processes on a private containerd.
+// matches what the agent really runs; a delete is acknowledged only once the agent
+// confirmed it. Real processes on a private containerd.
+#include <signal.h>
+
 #include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -22,6 +26,7 @@ namespace {
 using fsb::testing::LocalStack;
 using fsb::testing::PrivateContainerd;
 using fsb::testing::WaitFor;
+using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAreArray;
 
 fastpath::v1::CreateRequest SleepRequest(const std::string& name, bool strong = false) {
@@ -40,12 +45,14 @@ class ControllerCrashTest : public ::testing::Test {
     if (std::string missing = fsb::testing::MissingPrerequisite(); !missing.empty()) {
       GTEST_SKIP() << "integration test skipped: " << missing;
     }
-    auto stack = LocalStack::Start(
-        {.controller_flags = {"--fastpath-orphan-timeout=2s", "--agent-heartbeat-timeout=6s",
-                              "--reconcile-interval=200ms"},
-         .agent_capacity = 16});
+    auto stack = LocalStack::Start({.controller_flags = ControllerFlags(), .agent_capacity = 16});
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = *std::move(stack);
+  }
+
+  virtual std::vector<std::string> ControllerFlags() const {
+    return {"--fastpath-orphan-timeout=2s", "--agent-heartbeat-timeout=6s",
+            "--reconcile-interval=200ms"};
   }
 
   // name -> container id, as the controller lists them; fails the test on duplicates
@@ -194,6 +201,80 @@ TEST_F(ControllerCrashTest, SandboxPoolCapHoldsOnARealAgentAndSurvivesACrash) {
   EXPECT_EQ(fsb({"rm", "pool/default"}), 1);
   EXPECT_THAT(err, ::testing::HasSubstr("NOT_FOUND: sandbox pool \"default\" not found"));
   ASSERT_TRUE(stack_->Create(SleepRequest("fourth"), &resp).ok());
+  ExpectConsistent();
+}
+
+// The agent is frozen (SIGSTOP) across a controller restart, so that it has not
+// registered again when the delete comes; the heartbeat timeout is long enough that it
+// does not count as lost while the test looks.
+class ControllerCrashDeleteTest : public ControllerCrashTest {
+ protected:
+  std::vector<std::string> ControllerFlags() const override {
+    return {"--fastpath-orphan-timeout=2s", "--agent-heartbeat-timeout=90s",
+            "--reconcile-interval=200ms"};
+  }
+  void TearDown() override { Thaw(); }
+
+  void Freeze() {
+    frozen_ = stack_->agent_pid();
+    ASSERT_GT(frozen_, 0);
+    ASSERT_EQ(kill(frozen_, SIGSTOP), 0);
+  }
+  void Thaw() {
+    if (frozen_ > 0) kill(frozen_, SIGCONT);
+    frozen_ = 0;
+  }
+
+  // The listed sandbox `name`, if it is listed.
+  std::optional<fastpath::v1::SandboxInfo> Find(const std::string& name) {
+    absl::StatusOr<fastpath::v1::ListResponse> list = stack_->List();
+    if (!list.ok()) return std::nullopt;
+    for (const auto& item : list->items()) {
+      if (item.sandbox_name() == name) return item;
+    }
+    return std::nullopt;
+  }
+  bool Contains(const std::string& id) {
+    absl::StatusOr<std::vector<std::string>> managed = stack_->ManagedContainers();
+    EXPECT_TRUE(managed.ok()) << managed.status();
+    return managed.ok() && std::find(managed->begin(), managed->end(), id) != managed->end();
+  }
+
+  pid_t frozen_ = 0;
+};
+
+TEST_F(ControllerCrashDeleteTest, ADeleteBeforeTheAgentIsBackIsAcknowledgedOnlyOnceItConfirmed) {
+  fastpath::v1::CreateResponse resp;
+  ASSERT_TRUE(stack_->Create(SleepRequest("victim", /*strong=*/true), &resp).ok());
+  const std::string id = resp.sandbox_id();
+  Freeze();
+  stack_->KillController();
+  ASSERT_TRUE(stack_->StartController().ok());
+  ASSERT_TRUE(WaitFor([&] { return stack_->List().ok(); }, absl::Seconds(30)));
+
+  grpc::Status rm = stack_->Delete("victim");
+  EXPECT_EQ(rm.error_code(), grpc::StatusCode::UNAVAILABLE) << rm.error_message();
+  EXPECT_THAT(rm.error_message(), HasSubstr("is Terminating"));
+  // Listed as Terminating while containerd still runs the container.
+  std::optional<fastpath::v1::SandboxInfo> listed = Find("victim");
+  ASSERT_TRUE(listed.has_value()) << "the record is gone while the container runs";
+  EXPECT_EQ(listed->phase(), "Terminating");
+  EXPECT_TRUE(Contains(id));
+  absl::StatusOr<containerd::v1::types::Process> task = stack_->containerd().GetTask(id);
+  ASSERT_TRUE(task.ok()) << task.status();
+  EXPECT_EQ(task->status(), containerd::v1::types::RUNNING);
+  // Asking again is the same request, with the same answer.
+  std::string out, err;
+  EXPECT_EQ(stack_->Fsb({"rm", "victim"}, &out, &err), 1) << out;
+  EXPECT_THAT(err, HasSubstr("is Terminating"));
+  EXPECT_TRUE(Find("victim").has_value());
+
+  // Back: the agent registers again, the reconciler's retry is confirmed, the record ends.
+  Thaw();
+  EXPECT_TRUE(WaitFor([&] { return stack_->List().ok() && !Find("victim").has_value(); },
+                      absl::Seconds(60)));
+  EXPECT_FALSE(Contains(id)) << "the record ended before the container was removed";
+  ASSERT_TRUE(stack_->Create(SleepRequest("after"), &resp).ok());
   ExpectConsistent();
 }
 
