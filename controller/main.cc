@@ -54,6 +54,10 @@ DEFINE_string(agent_heartbeat_timeout, "15s",
               "An agent whose last heartbeat is older than this gets no new sandboxes and "
               "its sandboxes become Lost.");
 DEFINE_string(agent_create_timeout, "30s", "Deadline of the agent's CreateSandbox call.");
+DEFINE_string(delete_wait_timeout, "10s",
+              "How long a delete its agent cannot confirm at once (not registered again yet, "
+              "unreachable) waits for the reconciler's retry; then it is UNAVAILABLE and the "
+              "sandbox stays Terminating until the agent confirms.");
 DEFINE_string(agent_pull_timeout, "10m",
               "Deadline of the agent's CreateSandbox call when the agent does not report the "
               "image, so that the create may include a registry pull.");
@@ -101,6 +105,7 @@ struct Options {
   absl::Duration reconcile_interval;
   absl::Duration agent_logs_timeout;
   absl::Duration agent_exec_timeout;
+  absl::Duration delete_wait_timeout;
 };
 
 absl::StatusOr<absl::Duration> PositiveDuration(std::string_view flag, const std::string& value) {
@@ -143,6 +148,7 @@ absl::StatusOr<Options> OptionsFromFlags() {
       {"reconcile-interval", FLAGS_reconcile_interval, &options.reconcile_interval},
       {"agent-logs-timeout", FLAGS_agent_logs_timeout, &options.agent_logs_timeout},
       {"agent-exec-timeout", FLAGS_agent_exec_timeout, &options.agent_exec_timeout},
+      {"delete-wait-timeout", FLAGS_delete_wait_timeout, &options.delete_wait_timeout},
   };
   for (auto& d : durations) {
     absl::StatusOr<absl::Duration> parsed = PositiveDuration(d.flag, d.value);
@@ -237,6 +243,7 @@ int main(int argc, char** argv) {
                                               {.default_mode = options->mode,
                                                .orphan_timeout = options->orphan_timeout,
                                                .agent_lost_timeout = options->heartbeat_timeout,
+                                               .delete_wait_timeout = options->delete_wait_timeout,
                                                .reconcile_interval = options->reconcile_interval});
   if (!sandboxes.ok()) {
     LOG(ERROR) << "cannot load the sandboxes from " << db << ": " << sandboxes.status();
