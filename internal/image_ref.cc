@@ -3,12 +3,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "internal/request_limits.h"
 #include "internal/strings.h"
+#include "internal/validation.h"
 
 namespace fsb {
 namespace {
-
-constexpr size_t kMaxReferenceLength = 512;
 
 bool IsPathComponent(std::string_view c) {
   // [a-z0-9]+ separated by '.', '_', '__' or '-'+.
@@ -43,31 +43,46 @@ bool IsTag(std::string_view t) {
   return true;
 }
 
-bool IsDigest(std::string_view d) {
-  size_t colon = d.find(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 >= d.size()) return false;
-  for (char ch : d.substr(colon + 1)) {
-    if (!absl::ascii_isxdigit(ch)) return false;
+// Why `d` is not a digest fsb can check ("sha256:" and 64 lowercase hex digits, or
+// "sha512:" and 128, as OCI registers them); empty when it is one.
+std::string DigestProblem(std::string_view d) {
+  const size_t colon = d.find(':');
+  if (colon == std::string_view::npos) return "expected ALGORITHM:HEX";
+  const std::string_view algorithm = d.substr(0, colon);
+  const std::string_view hex = d.substr(colon + 1);
+  size_t want;
+  if (algorithm == "sha256") {
+    want = 64;
+  } else if (algorithm == "sha512") {
+    want = 128;
+  } else {
+    return "the algorithm must be sha256 or sha512";
   }
-  return true;
+  if (hex.size() != want) return absl::StrCat(Sv(algorithm), " takes ", want, " hex digits");
+  for (char ch : hex) {
+    if (!absl::ascii_isdigit(ch) && !(ch >= 'a' && ch <= 'f')) {
+      return "the hex digits must be 0-9 and a-f";
+    }
+  }
+  return "";
 }
 
 }  // namespace
 
 absl::StatusOr<std::string> NormalizeImageReference(std::string_view ref) {
   if (ref.empty()) return absl::InvalidArgumentError("image reference is empty");
-  if (ref.size() > kMaxReferenceLength) {
+  if (ref.size() > kMaxImageReferenceBytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat("image reference is longer than ", kMaxReferenceLength, " characters"));
+        absl::StrCat("image reference is longer than ", kMaxImageReferenceBytes, " characters"));
   }
   std::string_view rest = ref;
   std::string_view digest;
   if (size_t at = rest.find('@'); at != std::string_view::npos) {
     digest = rest.substr(at + 1);
     rest = rest.substr(0, at);
-    if (!IsDigest(digest)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("image reference \"", Sv(ref), "\" has a malformed digest"));
+    if (std::string problem = DigestProblem(digest); !problem.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("image reference ", QuoteForError(ref),
+                                                     " has a malformed digest: ", problem));
     }
   }
   // The domain is the first component when it looks like a host (has '.', ':' or is
@@ -78,7 +93,7 @@ absl::StatusOr<std::string> NormalizeImageReference(std::string_view ref) {
     if (first.find_first_of(".:") != std::string_view::npos || first == "localhost") {
       if (!IsDomain(first)) {
         return absl::InvalidArgumentError(
-            absl::StrCat("image reference \"", Sv(ref), "\" has a malformed registry host"));
+            absl::StrCat("image reference ", QuoteForError(ref), " has a malformed registry host"));
       }
       domain = std::string(first);
       rest = rest.substr(slash + 1);
@@ -90,20 +105,20 @@ absl::StatusOr<std::string> NormalizeImageReference(std::string_view ref) {
     rest = rest.substr(0, colon);
     if (!IsTag(tag)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("image reference \"", Sv(ref), "\" has a malformed tag"));
+          absl::StrCat("image reference ", QuoteForError(ref), " has a malformed tag"));
     }
   }
   if (rest.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("image reference \"", Sv(ref), "\" has no repository"));
+        absl::StrCat("image reference ", QuoteForError(ref), " has no repository"));
   }
   for (size_t start = 0;;) {
     size_t end = rest.find('/', start);
     std::string_view component = rest.substr(start, end - start);
     if (!IsPathComponent(component)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("image reference \"", Sv(ref), "\" has an invalid repository component \"",
-                       Sv(component), "\" (lowercase letters, digits and . _ - only)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "image reference ", QuoteForError(ref), " has an invalid repository component ",
+          QuoteForError(component), " (lowercase letters, digits and . _ - only)"));
     }
     if (end == std::string_view::npos) break;
     start = end + 1;

@@ -1,15 +1,19 @@
 #include "internal/validation.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "internal/request_limits.h"
 #include "internal/strings.h"
 
 namespace fsb {
 namespace {
 
+constexpr size_t kMaxQuotedBytes = 64;
+
 absl::Status Invalid(std::string_view field, std::string_view value, std::string_view why) {
   return absl::InvalidArgumentError(
-      absl::StrCat(Sv(field), " \"", Sv(value), "\" is invalid: ", Sv(why)));
+      absl::StrCat(Sv(field), " ", QuoteForError(value), " is invalid: ", Sv(why)));
 }
 
 bool IsLabelNameChars(std::string_view s) {
@@ -21,9 +25,56 @@ bool IsLabelNameChars(std::string_view s) {
 
 }  // namespace
 
+std::string QuoteForError(std::string_view value) {
+  const bool cut = value.size() > kMaxQuotedBytes;
+  return absl::StrCat("\"", absl::CEscape(Sv(value.substr(0, kMaxQuotedBytes))), cut ? "..." : "",
+                      "\"");
+}
+
+absl::Status ValidateText(std::string_view field, std::string_view value, size_t max_bytes,
+                          bool allow_empty) {
+  if (value.empty() && !allow_empty) {
+    return absl::InvalidArgumentError(absl::StrCat(Sv(field), ": is empty"));
+  }
+  if (value.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(field), ": ", value.size(), " bytes, at most ", max_bytes, " are allowed"));
+  }
+  if (size_t nul = value.find('\0'); nul != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(field), ": holds a NUL byte at offset ", nul));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRange(std::string_view field, int64_t value, int64_t min, int64_t max,
+                           std::string_view unit) {
+  const std::string units = unit.empty() ? "" : absl::StrCat(" ", Sv(unit));
+  if (value < min) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(field), ": ", value, units, " is below the minimum of ", min));
+  }
+  if (value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(field), ": ", value, units, " is above the maximum of ", max));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateUnixTime(std::string_view field, int64_t seconds, int64_t nanos) {
+  if (seconds < kMinUnixSeconds || seconds > kMaxUnixSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Sv(field), ": ", seconds, " Unix seconds is outside RFC 3339's range ", kMinUnixSeconds,
+        " (0001-01-01T00:00:00Z) to ", kMaxUnixSeconds, " (9999-12-31T23:59:59Z)"));
+  }
+  return ValidateRange(absl::StrCat(Sv(field), ".nanos"), nanos, 0, 999'999'999, "");
+}
+
 absl::Status ValidateDnsLabel(std::string_view field, std::string_view value) {
   if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(Sv(field), " is empty"));
-  if (value.size() > 63) return Invalid(field, value, "longer than 63 characters");
+  if (value.size() > kMaxDnsLabelBytes) {
+    return Invalid(field, value, absl::StrCat("longer than ", kMaxDnsLabelBytes, " characters"));
+  }
   for (char c : value) {
     if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-')) {
       return Invalid(field, value, "only lowercase letters, digits and '-' are allowed");
@@ -37,7 +88,10 @@ absl::Status ValidateDnsLabel(std::string_view field, std::string_view value) {
 
 absl::Status ValidateDnsSubdomain(std::string_view field, std::string_view value) {
   if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(Sv(field), " is empty"));
-  if (value.size() > 253) return Invalid(field, value, "longer than 253 characters");
+  if (value.size() > kMaxDnsSubdomainBytes) {
+    return Invalid(field, value,
+                   absl::StrCat("longer than ", kMaxDnsSubdomainBytes, " characters"));
+  }
   for (size_t start = 0; start <= value.size();) {
     size_t dot = value.find('.', start);
     if (dot == std::string_view::npos) dot = value.size();
@@ -54,7 +108,9 @@ absl::Status ValidateDnsSubdomain(std::string_view field, std::string_view value
 absl::Status ValidateEnvName(std::string_view field, std::string_view name) {
   if (name.empty())
     return absl::InvalidArgumentError(absl::StrCat(Sv(field), " has an empty name"));
-  if (name.size() > 256) return Invalid(field, name, "name longer than 256 characters");
+  if (name.size() > kMaxEnvNameBytes) {
+    return Invalid(field, name, absl::StrCat("name longer than ", kMaxEnvNameBytes, " characters"));
+  }
   if (absl::ascii_isdigit(name.front())) return Invalid(field, name, "name starts with a digit");
   for (char c : name) {
     if (!(absl::ascii_isalnum(c) || c == '_')) {
@@ -69,7 +125,7 @@ absl::Status ValidateLabel(std::string_view field, std::string_view key, std::st
   if (size_t slash = key.find('/'); slash != std::string_view::npos) {
     std::string_view prefix = key.substr(0, slash);
     name = key.substr(slash + 1);
-    if (prefix.empty() || prefix.size() > 253) {
+    if (prefix.empty() || prefix.size() > kMaxDnsSubdomainBytes) {
       return Invalid(field, key, "key prefix must be 1-253 characters");
     }
     for (char c : prefix) {
@@ -78,13 +134,13 @@ absl::Status ValidateLabel(std::string_view field, std::string_view key, std::st
       }
     }
   }
-  if (name.empty() || name.size() > 63 || !IsLabelNameChars(name) ||
+  if (name.empty() || name.size() > kMaxLabelValueBytes || !IsLabelNameChars(name) ||
       !absl::ascii_isalnum(name.front()) || !absl::ascii_isalnum(name.back())) {
     return Invalid(field, key,
                    "key name must be 1-63 characters of letters, digits, '-', '_', '.', "
                    "starting and ending with a letter or digit");
   }
-  if (value.size() > 63 || !IsLabelNameChars(value) ||
+  if (value.size() > kMaxLabelValueBytes || !IsLabelNameChars(value) ||
       (!value.empty() &&
        (!absl::ascii_isalnum(value.front()) || !absl::ascii_isalnum(value.back())))) {
     return Invalid(field, value,

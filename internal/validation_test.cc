@@ -3,8 +3,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "internal/request_limits.h"
 
 namespace fsb {
 namespace {
@@ -72,6 +74,66 @@ TEST(ParseKeyValueTest, SplitsAtFirstEquals) {
   EXPECT_EQ(ParseKeyValue("env", "A=")->second, "");
   EXPECT_THAT(ParseKeyValue("--env", "NOVALUE").status().message(), HasSubstr("KEY=VALUE"));
   EXPECT_FALSE(ParseKeyValue("env", "=x").ok());
+}
+
+TEST(QuoteForErrorTest, EscapesAndCuts) {
+  EXPECT_EQ(QuoteForError("web"), "\"web\"");
+  EXPECT_EQ(QuoteForError(std::string("a\0\n\x1b", 4)), "\"a\\000\\n\\033\"");
+  EXPECT_EQ(QuoteForError(std::string(65, 'x')), "\"" + std::string(64, 'x') + "...\"");
+  EXPECT_EQ(QuoteForError(std::string(64, 'x')), "\"" + std::string(64, 'x') + "\"");
+}
+
+TEST(ValidateTextTest, AcceptsUpToTheLimit) {
+  EXPECT_TRUE(ValidateText("working_dir", "", 4).ok());
+  EXPECT_TRUE(ValidateText("working_dir", "abcd", 4).ok());
+}
+
+TEST(ValidateTextTest, RejectsNulOversizeAndEmpty) {
+  EXPECT_EQ(ValidateText("args[1]", std::string("a\0b", 3), 10).message(),
+            "args[1]: holds a NUL byte at offset 1");
+  EXPECT_EQ(ValidateText("working_dir", "abcde", 4).message(),
+            "working_dir: 5 bytes, at most 4 are allowed");
+  absl::Status empty = ValidateText("command[0]", "", 4, /*allow_empty=*/false);
+  EXPECT_EQ(empty.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(empty.message(), "command[0]: is empty");
+}
+
+TEST(ValidateRangeTest, AcceptsBoundsAndNamesTheLimit) {
+  EXPECT_TRUE(ValidateRange("resources.memory_bytes", kMinMemoryBytes, kMinMemoryBytes,
+                            kMaxMemoryBytes, "bytes")
+                  .ok());
+  EXPECT_TRUE(ValidateRange("resources.memory_bytes", kMaxMemoryBytes, kMinMemoryBytes,
+                            kMaxMemoryBytes, "bytes")
+                  .ok());
+  EXPECT_EQ(
+      ValidateRange("resources.memory_bytes", 1048576, kMinMemoryBytes, kMaxMemoryBytes, "bytes")
+          .message(),
+      "resources.memory_bytes: 1048576 bytes is below the minimum of 6291456");
+  EXPECT_EQ(ValidateRange("tail_lines", 11, 0, 10, "lines").message(),
+            "tail_lines: 11 lines is above the maximum of 10");
+  EXPECT_EQ(ValidateRange("x", -1, 0, 10, "").message(), "x: -1 is below the minimum of 0");
+}
+
+TEST(ValidateUnixTimeTest, Rfc3339Years) {
+  EXPECT_TRUE(ValidateUnixTime("expire_time", kMinUnixSeconds).ok());
+  EXPECT_TRUE(ValidateUnixTime("expire_time", kMaxUnixSeconds, 999'999'999).ok());
+  // The bounds are the first second of 0001 and the last of 9999.
+  EXPECT_EQ(absl::ToCivilSecond(absl::FromUnixSeconds(kMinUnixSeconds), absl::UTCTimeZone()),
+            absl::CivilSecond(1, 1, 1, 0, 0, 0));
+  EXPECT_EQ(absl::ToCivilSecond(absl::FromUnixSeconds(kMaxUnixSeconds), absl::UTCTimeZone()),
+            absl::CivilSecond(9999, 12, 31, 23, 59, 59));
+  EXPECT_THAT(ValidateUnixTime("expire_time", kMaxUnixSeconds + 1).message(),
+              HasSubstr("expire_time: 253402300800 Unix seconds is outside RFC 3339's range"));
+  EXPECT_FALSE(ValidateUnixTime("expire_time", kMinUnixSeconds - 1).ok());
+  EXPECT_EQ(ValidateUnixTime("expire_time", 0, 1'000'000'000).message(),
+            "expire_time.nanos: 1000000000 is above the maximum of 999999999");
+  EXPECT_EQ(ValidateUnixTime("expire_time", 0, -1).message(),
+            "expire_time.nanos: -1 is below the minimum of 0");
+}
+
+TEST(ValidateDnsLabelTest, QuotesControlCharactersEscaped) {
+  EXPECT_THAT(ValidateDnsLabel("name", std::string("a\0b", 3)).message(),
+              HasSubstr("name \"a\\000b\" is invalid"));
 }
 
 }  // namespace
