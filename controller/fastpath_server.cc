@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "controller/request_validation.h"
 #include "controller/sandbox_spec.h"
 #include "internal/sandbox_network.h"
 #include "internal/status.h"
@@ -172,15 +173,9 @@ grpc::Status FastPathServer::DeleteSandbox(grpc::ServerContext* ctx,
                                            fastpath::v1::DeleteResponse* resp) {
   if (grpc::Status allowed = Allow(ctx, "DeleteSandbox", req->namespace_()); !allowed.ok())
     return allowed;
-  std::optional<absl::Duration> grace;
-  if (req->has_grace_period_seconds()) {
-    if (req->grace_period_seconds() < 0) {
-      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-          "grace_period_seconds ", req->grace_period_seconds(), " must not be negative")));
-    }
-    grace = absl::Seconds(req->grace_period_seconds());
-  }
-  absl::Status status = sandboxes_->Delete(req->namespace_(), req->sandbox_name(), grace);
+  absl::StatusOr<std::optional<absl::Duration>> grace = DeleteGraceFromRequest(*req);
+  if (!grace.ok()) return ToGrpcStatus(grace.status());
+  absl::Status status = sandboxes_->Delete(req->namespace_(), req->sandbox_name(), *grace);
   if (!status.ok()) return ToGrpcStatus(status);
   resp->set_success(true);
   return grpc::Status::OK;

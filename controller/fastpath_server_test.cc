@@ -2,9 +2,11 @@
 
 #include "controller/client_auth_testing.h"
 #include "controller/service_test_env.h"
+#include "controller/store/resources.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "internal/request_limits.h"
 
 namespace fsb::controller {
 namespace {
@@ -202,6 +204,77 @@ TEST_F(FastPathServerTest, DeleteValidatesTheGrace) {
   grpc::Status status = server_.DeleteSandbox(admin_.get(), &del, &deleted);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("grace_period_seconds"));
+}
+
+TEST_F(FastPathServerTest, DeleteRefusesAGraceBeyondTheCapAndKeepsTheSandbox) {
+  fastpath::v1::CreateRequest req;
+  req.set_name("web");
+  req.set_image("busybox");
+  fastpath::v1::CreateResponse created;
+  ASSERT_TRUE(Create(req, &created).ok());
+  fastpath::v1::DeleteRequest del;
+  del.set_sandbox_name("web");
+  del.set_grace_period_seconds(kMaxDeleteGracePeriodSeconds + 1);
+  fastpath::v1::DeleteResponse deleted;
+  grpc::Status status = server_.DeleteSandbox(admin_.get(), &del, &deleted);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "grace_period_seconds: 601 seconds is above the maximum of 600");
+  fastpath::v1::GetRequest get;
+  get.set_sandbox_name("web");
+  fastpath::v1::SandboxInfo info;
+  ASSERT_TRUE(server_.GetSandbox(admin_.get(), &get, &info).ok());
+  EXPECT_EQ(info.phase(), "Running");
+}
+
+// A refused create, apply or update places nothing and stores nothing.
+TEST_F(FastPathServerTest, BadRequestsChangeNothing) {
+  fastpath::v1::CreateRequest req;
+  req.set_name("web");
+  req.set_image("busybox");
+  req.mutable_resources()->set_memory_bytes(1048576);
+  fastpath::v1::CreateResponse created;
+  grpc::Status status = Create(req, &created);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "resources.memory_bytes: 1048576 bytes is below the minimum of 6291456");
+
+  fastpath::v1::ApplyRequest apply;
+  apply.mutable_sandbox()->mutable_metadata()->set_name("web");
+  apply.mutable_sandbox()->mutable_spec()->set_image("busybox");
+  apply.mutable_sandbox()->mutable_spec()->add_command(std::string("sh\0", 3));
+  fastpath::v1::ApplyResponse applied;
+  status = server_.ApplySandbox(admin_.get(), &apply, &applied);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "command[0]: holds a NUL byte at offset 2");
+  EXPECT_TRUE(env_.agents().creates().empty());
+
+  fastpath::v1::ListRequest list;
+  fastpath::v1::ListResponse listed;
+  ASSERT_TRUE(server_.ListSandboxes(admin_.get(), &list, &listed).ok());
+  EXPECT_EQ(listed.items_size(), 0);
+  ASSERT_TRUE(env_.service().Flush(absl::Seconds(10)).ok());
+  store::ResourceClient<v1alpha1::Sandbox> stored(&env_.store(), &env_.clock());
+  absl::StatusOr<store::ResourceList<v1alpha1::Sandbox>> records = stored.List({});
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_TRUE(records->items.empty());
+
+  // An update refused leaves the sandbox as it was.
+  req.mutable_resources()->clear_memory_bytes();
+  ASSERT_TRUE(Create(req, &created).ok());
+  fastpath::v1::UpdateRequest update;
+  update.set_sandbox_name("web");
+  update.set_expire_time_seconds(kMaxUnixSeconds + 1);
+  (*update.mutable_labels())["team"] = "a";
+  fastpath::v1::UpdateResponse updated;
+  status = server_.UpdateSandbox(admin_.get(), &update, &updated);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("expire_time_seconds: 253402300800 Unix seconds"));
+  fastpath::v1::GetRequest get;
+  get.set_sandbox_name("web");
+  fastpath::v1::SandboxInfo info;
+  ASSERT_TRUE(server_.GetSandbox(admin_.get(), &get, &info).ok());
+  EXPECT_TRUE(info.labels().empty());
 }
 
 TEST_F(FastPathServerTest, UpdateAnswersTheSandbox) {

@@ -26,15 +26,14 @@ absl::StatusOr<SandboxPool> PoolFromResource(SandboxPool resource) {
                      meta->namespace_(), "\""));
   }
   if (absl::Status s = ValidateDnsLabel("metadata.name", meta->name()); !s.ok()) return s;
-  if (absl::Status s = ValidateMetadataLabels(*meta); !s.ok()) return s;
+  if (absl::Status s = ValidateUserMetadata(*meta); !s.ok()) return s;
   store::ClearServerOwnedMetadata(meta);
 
   v1alpha1::SandboxPoolSpec* spec = resource.mutable_spec();
-  if (spec->max_sandboxes_per_agent() < 0 ||
-      spec->max_sandboxes_per_agent() > kMaxSandboxesPerAgentLimit) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("spec.maxSandboxesPerAgent: ", spec->max_sandboxes_per_agent(),
-                     " is out of range 0-", kMaxSandboxesPerAgentLimit, " (0: no limit)"));
+  if (absl::Status s = ValidateRange("spec.maxSandboxesPerAgent", spec->max_sandboxes_per_agent(),
+                                     0, kMaxSandboxesPerAgentLimit, "sandboxes");
+      !s.ok()) {
+    return s;
   }
   if (spec->warm_images_size() > kMaxWarmImages) {
     return absl::InvalidArgumentError(absl::StrCat("spec.warmImages: ", spec->warm_images_size(),
@@ -55,9 +54,10 @@ absl::StatusOr<SandboxPool> PoolFromResource(SandboxPool resource) {
           absl::StrCat(field, ".image: ", *image, " is listed twice"));
     }
     warm->set_image(*std::move(image));
-    if (warm->count() < 0 || warm->count() > kMaxWarmCount) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ".count: ", warm->count(), " is out of range 0-", kMaxWarmCount));
+    if (absl::Status s = ValidateRange(absl::StrCat(field, ".count"), warm->count(), 0,
+                                       kMaxWarmCount, "instances");
+        !s.ok()) {
+      return s;
     }
   }
   resource.clear_status();

@@ -15,20 +15,18 @@
 #include "fsb/agent/v1/agent.pb.h"
 #include "fsb/v1alpha1/resources.pb.h"
 #include "internal/clock.h"
+#include "internal/request_limits.h"
 
 namespace fsb::controller {
-
-// Bounds on a SandboxPool spec; larger values are INVALID_ARGUMENT.
-inline constexpr int kMaxSandboxesPerAgentLimit = 100000;
-inline constexpr int kMaxWarmImages = 64;
-inline constexpr int kMaxWarmCount = 1000;
 
 // Validates a SandboxPool submitted by a client and returns it ready to store: image
 // references normalized, status and server-owned metadata (uid, resourceVersion,
 // generation, timestamps) cleared. INVALID_ARGUMENT naming the field for: a wrong
 // apiVersion/kind, a name that is not a DNS label, a namespace (pools are
-// cluster-scoped), invalid labels, maxSandboxesPerAgent outside 0-100000, more than 64
-// warm images, an empty, malformed or repeated warm image, a warm count outside 0-1000.
+// cluster-scoped), invalid labels or annotations (ValidateUserMetadata),
+// maxSandboxesPerAgent outside 0-kMaxSandboxesPerAgentLimit, more than kMaxWarmImages
+// warm images, an empty, malformed or repeated warm image, a warm count outside
+// 0-kMaxWarmCount (internal/request_limits.h).
 absl::StatusOr<v1alpha1::SandboxPool> PoolFromResource(v1alpha1::SandboxPool resource);
 
 // SandboxPool resources: cluster-scoped, each named like the pool its agents register

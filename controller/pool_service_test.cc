@@ -95,10 +95,27 @@ INSTANTIATE_TEST_SUITE_P(
             "labels"},
         RejectionCase{"negative max",
                       [](SandboxPool& p) { p.mutable_spec()->set_max_sandboxes_per_agent(-1); },
-                      "spec.maxSandboxesPerAgent: -1 is out of range 0-100000"},
+                      "spec.maxSandboxesPerAgent: -1 sandboxes is below the minimum of 0"},
         RejectionCase{"huge max",
                       [](SandboxPool& p) { p.mutable_spec()->set_max_sandboxes_per_agent(100001); },
-                      "spec.maxSandboxesPerAgent: 100001"},
+                      "spec.maxSandboxesPerAgent: 100001 sandboxes is above the maximum of 100000"},
+        RejectionCase{"annotation key",
+                      [](SandboxPool& p) {
+                        (*p.mutable_metadata()->mutable_annotations())["bad key!"] = "x";
+                      },
+                      "annotations \"bad key!\" is invalid"},
+        RejectionCase{"annotation value with NUL",
+                      [](SandboxPool& p) {
+                        (*p.mutable_metadata()->mutable_annotations())["note"] =
+                            std::string("a\0b", 3);
+                      },
+                      "annotations[\"note\"]: holds a NUL byte at offset 1"},
+        RejectionCase{"huge warm count", [](SandboxPool& p) { AddWarm(p, "busybox", 1001); },
+                      "spec.warmImages[0].count: 1001 instances is above the maximum of 1000"},
+        RejectionCase{"warm image digest too short",
+                      [](SandboxPool& p) { AddWarm(p, "busybox@sha256:abc", 1); },
+                      "spec.warmImages[0].image: image reference \"busybox@sha256:abc\" has a "
+                      "malformed digest"},
         RejectionCase{"empty warm image", [](SandboxPool& p) { AddWarm(p, "", 1); },
                       "spec.warmImages[0].image is required"},
         RejectionCase{"malformed warm image", [](SandboxPool& p) { AddWarm(p, "Bad Image", 1); },
@@ -111,7 +128,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "spec.warmImages[1].image: docker.io/library/busybox:latest is listed "
                       "twice"},
         RejectionCase{"negative warm count", [](SandboxPool& p) { AddWarm(p, "busybox", -1); },
-                      "spec.warmImages[0].count: -1 is out of range 0-1000"},
+                      "spec.warmImages[0].count: -1 instances is below the minimum of 0"},
         RejectionCase{"too many warm images",
                       [](SandboxPool& p) {
                         for (int i = 0; i <= kMaxWarmImages; ++i) {

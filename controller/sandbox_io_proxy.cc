@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "controller/request_validation.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "internal/deadline.h"
@@ -20,11 +22,9 @@ namespace fp = fastpath::v1;
 // ---- Translation of the requests (the output needs none: both APIs stream the agent's
 // messages) ----
 
-absl::StatusOr<agentv1::LogsRequest> ToAgent(const fp::LogsRequest& request,
-                                             const SandboxService::Location& location) {
-  if (request.since_unix_seconds() < 0) {
-    return absl::InvalidArgumentError("since_unix_seconds must not be negative");
-  }
+// `request` passed ValidateLogsRequest.
+agentv1::LogsRequest ToAgent(const fp::LogsRequest& request,
+                             const SandboxService::Location& location) {
   agentv1::LogsRequest out;
   out.set_sandbox_id(location.container_id);
   out.set_follow(request.follow());
@@ -32,7 +32,8 @@ absl::StatusOr<agentv1::LogsRequest> ToAgent(const fp::LogsRequest& request,
   // new lines only.
   const bool all = request.tail_lines() < 0 || (request.tail_lines() == 0 && !request.follow());
   out.set_tail_lines(all ? -1 : request.tail_lines());
-  out.set_since_unix_nanos(request.since_unix_seconds() * 1'000'000'000);
+  // Saturates past the year 2262, where int64 nanoseconds end: no line is that late.
+  out.set_since_unix_nanos(absl::ToUnixNanos(absl::FromUnixSeconds(request.since_unix_seconds())));
   return out;
 }
 
@@ -243,18 +244,16 @@ class LogsRelay final : public Relay<LogsRelay, grpc::ServerWriteReactor<agentv1
   LogsRelay(grpc::CallbackServerContext* ctx, const fp::LogsRequest& request,
             SandboxService* sandboxes, GrpcAgentClient* agents, const ClientAuth* auth,
             const SandboxIOProxy::Options& options) {
-    absl::StatusOr<auth::Principal> caller =
-        auth->Authorize(*ctx, "/fastpath.v1.SandboxIO/Logs", request.namespace_());
+    absl::Status allowed =
+        auth->Authorize(*ctx, "/fastpath.v1.SandboxIO/Logs", request.namespace_()).status();
+    if (allowed.ok()) allowed = ValidateLogsRequest(request);
     absl::StatusOr<SandboxService::Location> location =
-        caller.ok() ? sandboxes->Locate(request.namespace_(), request.sandbox_name())
-                    : caller.status();
-    absl::StatusOr<agentv1::LogsRequest> agent_request =
-        location.ok() ? ToAgent(request, *location) : location.status();
-    if (!agent_request.ok()) {
-      Finish(ToGrpcStatus(agent_request.status()));
+        allowed.ok() ? sandboxes->Locate(request.namespace_(), request.sandbox_name()) : allowed;
+    if (!location.ok()) {
+      Finish(ToGrpcStatus(location.status()));
       return;
     }
-    agent_request_ = *std::move(agent_request);
+    agent_request_ = ToAgent(request, *location);
     stub_ = agentv1::SandboxIO::NewStub(agents->Channel(location->agent_address));
     grpc::ClientContext* context =
         NewAgentContext(*ctx, request.follow() ? absl::InfiniteDuration() : options.logs_timeout);
@@ -308,11 +307,11 @@ class ExecRelay final
       return;
     }
     const fp::ExecStart& start = request_.start();
-    absl::StatusOr<auth::Principal> caller =
-        auth_->Authorize(*ctx_, "/fastpath.v1.SandboxIO/Exec", start.namespace_());
+    absl::Status allowed =
+        auth_->Authorize(*ctx_, "/fastpath.v1.SandboxIO/Exec", start.namespace_()).status();
+    if (allowed.ok()) allowed = ValidateExecStart(start);
     absl::StatusOr<SandboxService::Location> location =
-        caller.ok() ? sandboxes_->Locate(start.namespace_(), start.sandbox_name())
-                    : caller.status();
+        allowed.ok() ? sandboxes_->Locate(start.namespace_(), start.sandbox_name()) : allowed;
     if (!location.ok()) {
       Finish(ToGrpcStatus(location.status()));
       return;

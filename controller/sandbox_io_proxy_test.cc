@@ -14,6 +14,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "internal/request_limits.h"
 
 namespace fsb::controller {
 namespace {
@@ -222,6 +223,16 @@ TEST_F(SandboxIOProxyTest, LogsReachTheSandboxesAgentAndComeBack) {
   EXPECT_FALSE(sent.follow());
 }
 
+TEST_F(SandboxIOProxyTest, LogsSinceTheLastSecondOf9999SaturatesTheNanos) {
+  fp::LogsRequest request;
+  request.set_sandbox_name("box");
+  request.set_since_unix_seconds(kMaxUnixSeconds);
+  std::vector<std::string> data;
+  ASSERT_TRUE(Logs(request, &data).ok());
+  ASSERT_EQ(LogsRequests().size(), 1u);
+  EXPECT_EQ(LogsRequests()[0].since_unix_nanos(), INT64_MAX) << "not an overflow";
+}
+
 TEST_F(SandboxIOProxyTest, LogsTailAndFollowAreKept) {
   fp::LogsRequest request;
   request.set_sandbox_name("box");
@@ -249,6 +260,12 @@ TEST_F(SandboxIOProxyTest, LogsErrors) {
   request.set_since_unix_seconds(-1);
   EXPECT_EQ(Logs(request, &data).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   request.set_since_unix_seconds(0);
+  request.set_tail_lines(kMaxLogsTailLines + 1);
+  grpc::Status tail = Logs(request, &data);
+  EXPECT_EQ(tail.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(tail.error_message(), "tail_lines: 1000001 lines is above the maximum of 1000000");
+  EXPECT_TRUE(LogsRequests().empty()) << "a refused request never reaches the agent";
+  request.clear_tail_lines();
   fake_.status = grpc::Status(grpc::StatusCode::NOT_FOUND, "gone from the agent");
   grpc::Status s = Logs(request, &data);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
@@ -381,6 +398,20 @@ TEST_F(SandboxIOProxyTest, ExecErrors) {
   unknown.mutable_start()->set_sandbox_name("nobody");
   unknown.mutable_start()->add_args("true");
   EXPECT_EQ(run(unknown).error_code(), grpc::StatusCode::NOT_FOUND);
+  fp::ExecRequest no_args;
+  no_args.mutable_start()->set_sandbox_name("box");
+  grpc::Status refused = run(no_args);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(), "args: is empty; an exec needs the program to run");
+  fp::ExecRequest huge_tty = no_args;
+  huge_tty.mutable_start()->add_args("sh");
+  huge_tty.mutable_start()->set_tty(true);
+  huge_tty.mutable_start()->set_rows(70000);
+  huge_tty.mutable_start()->set_cols(80);
+  refused = run(huge_tty);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("rows, cols: 70000x80 is not a terminal size"));
+  EXPECT_TRUE(ExecInputs().empty()) << "a refused exec never reaches the agent";
   fake_.status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "not running");
   fp::ExecRequest start;
   start.mutable_start()->set_sandbox_name("box");

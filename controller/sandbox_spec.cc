@@ -35,44 +35,32 @@ absl::Status TooLarge(std::string_view field, size_t bytes, size_t max) {
 }
 
 absl::Status ValidateRequestId(std::string_view id) {
-  if (id.size() > kMaxRequestIdBytes) return TooLarge("request_id", id.size(), kMaxRequestIdBytes);
+  if (absl::Status s = ValidateText("request_id", id, kMaxRequestIdBytes); !s.ok()) return s;
   for (char c : id) {
     if (c <= ' ' || c == 0x7f) {
-      return absl::InvalidArgumentError(
-          "request_id may not contain whitespace or control characters");
+      return absl::InvalidArgumentError(absl::StrCat(
+          "request_id ", QuoteForError(id), " may not contain whitespace or control characters"));
     }
   }
   return absl::OkStatus();
 }
 
+// A resource limit: 0 (the agent's default) or within min..max.
+absl::Status ValidateLimit(std::string_view field, int64_t value, int64_t min, int64_t max,
+                           std::string_view unit) {
+  return value == 0 ? absl::OkStatus() : ValidateRange(field, value, min, max, unit);
+}
+
 absl::Status ValidateProcess(const SandboxSpec& spec) {
-  if (spec.command_size() + spec.args_size() > kMaxArgs) {
-    return TooMany("command+args", spec.command_size() + spec.args_size(), kMaxArgs);
+  if (absl::Status s = ValidateArgv({{"command", spec.command()}, {"args", spec.args()}});
+      !s.ok()) {
+    return s;
   }
-  size_t argv_bytes = 0;
-  for (const std::string& a : spec.command()) argv_bytes += a.size() + 1;
-  for (const std::string& a : spec.args()) argv_bytes += a.size() + 1;
-  if (argv_bytes > kMaxArgvBytes) return TooLarge("command+args", argv_bytes, kMaxArgvBytes);
-
-  if (spec.env_size() > kMaxEnv) return TooMany("env", spec.env_size(), kMaxEnv);
-  size_t env_bytes = 0;
-  std::string_view previous;
-  for (const auto& var : spec.env()) {
-    if (absl::Status s = ValidateEnvName("env", var.name()); !s.ok()) return s;
-    if (var.name() == previous) {
-      return absl::InvalidArgumentError(absl::StrCat("env: ", var.name(), " is set twice"));
-    }
-    previous = var.name();
-    env_bytes += var.name().size() + var.value().size() + 2;
-  }
-  if (env_bytes > kMaxEnvBytes) return TooLarge("env", env_bytes, kMaxEnvBytes);
-
-  const std::string& dir = spec.working_dir();
-  if (!dir.empty() && dir.front() != '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("working_dir \"", dir, "\" must be an absolute path"));
-  }
-  if (dir.size() > kMaxPathBytes) return TooLarge("working_dir", dir.size(), kMaxPathBytes);
+  std::vector<std::pair<std::string_view, std::string_view>> env;
+  env.reserve(spec.env_size());
+  for (const auto& var : spec.env()) env.emplace_back(var.name(), var.value());
+  if (absl::Status s = ValidateEnv("env", env); !s.ok()) return s;
+  if (absl::Status s = ValidateWorkingDir("working_dir", spec.working_dir()); !s.ok()) return s;
 
   if (spec.exposed_ports_size() > kMaxPorts) {
     return TooMany("exposed_ports", spec.exposed_ports_size(), kMaxPorts);
@@ -86,10 +74,25 @@ absl::Status ValidateProcess(const SandboxSpec& spec) {
   }
 
   const auto& r = spec.resources();
-  if (r.cpu_millicores() < 0 || r.memory_bytes() < 0 || r.pids() < 0) {
-    return absl::InvalidArgumentError("resources: cpu, memory and pids must not be negative");
+  if (absl::Status s = ValidateLimit("resources.cpu_millicores", r.cpu_millicores(),
+                                     kMinCpuMillicores, kMaxCpuMillicores, "millicores");
+      !s.ok()) {
+    return s;
   }
-  return absl::OkStatus();
+  if (absl::Status s = ValidateLimit("resources.memory_bytes", r.memory_bytes(), kMinMemoryBytes,
+                                     kMaxMemoryBytes, "bytes");
+      !s.ok()) {
+    return s;
+  }
+  return ValidateLimit("resources.pids", r.pids(), kMinPids, kMaxPids, "processes");
+}
+
+// `at` is after `now`.
+absl::Status ValidateFuture(std::string_view field, absl::Time at, absl::Time now) {
+  if (at > now) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(Sv(field), ": ", absl::FormatTime(absl::RFC3339_full, at, absl::UTCTimeZone()),
+                   " is not in the future"));
 }
 
 // Validates the network mode and published ports and fills their defaults: network
@@ -130,16 +133,21 @@ absl::Status Admit(Sandbox& sandbox, SandboxSpec::ConsistencyMode default_mode, 
   if (meta->name().empty()) meta->set_name(absl::StrCat("sb-", RandomHex(4)));
   if (absl::Status s = ValidateDnsLabel("namespace", meta->namespace_()); !s.ok()) return s;
   if (absl::Status s = ValidateDnsLabel("name", meta->name()); !s.ok()) return s;
-  if (absl::Status s = ValidateMetadataLabels(*meta); !s.ok()) return s;
   auto* annotations = meta->mutable_annotations();
-  std::string& request_id = (*annotations)[kRequestIdAnnotation];
-  if (request_id.empty()) request_id = absl::StrCat(meta->namespace_(), "/", meta->name());
+  const auto given = annotations->find(kRequestIdAnnotation);
+  const std::string request_id = given != annotations->end() && !given->second.empty()
+                                     ? given->second
+                                     : absl::StrCat(meta->namespace_(), "/", meta->name());
   if (absl::Status s = ValidateRequestId(request_id); !s.ok()) return s;
+  if (absl::Status s = ValidateUserMetadata(*meta); !s.ok()) return s;
+  (*annotations)[kRequestIdAnnotation] = request_id;
 
   SandboxSpec* spec = sandbox.mutable_spec();
   if (spec->image().empty()) return absl::InvalidArgumentError("image is required");
   absl::StatusOr<std::string> image = NormalizeImageReference(spec->image());
-  if (!image.ok()) return image.status();
+  if (!image.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("image: ", image.status().message()));
+  }
   spec->set_image(*std::move(image));
   std::sort(spec->mutable_env()->begin(), spec->mutable_env()->end(),
             [](const auto& a, const auto& b) { return a.name() < b.name(); });
@@ -156,6 +164,11 @@ absl::Status Admit(Sandbox& sandbox, SandboxSpec::ConsistencyMode default_mode, 
   if (spec->consistency_mode() == SandboxSpec::CONSISTENCY_MODE_UNSET) {
     spec->set_consistency_mode(default_mode);
   }
+  if (spec->consistency_mode() != SandboxSpec::fast &&
+      spec->consistency_mode() != SandboxSpec::strong) {
+    return absl::InvalidArgumentError(absl::StrCat("consistency_mode: ", spec->consistency_mode(),
+                                                   " is not a mode (fast or strong)"));
+  }
   if (absl::Status s = ValidateMutableSpec(*spec, now); !s.ok()) return s;
   (*annotations)[kSpecHashAnnotation] = SpecHash(*spec);
 
@@ -166,10 +179,121 @@ absl::Status Admit(Sandbox& sandbox, SandboxSpec::ConsistencyMode default_mode, 
 
 }  // namespace
 
-absl::Status ValidateMetadataLabels(const v1alpha1::ObjectMeta& meta) {
+absl::Status ValidateUserMetadata(const v1alpha1::ObjectMeta& meta) {
   if (meta.labels_size() > kMaxLabels) return TooMany("labels", meta.labels_size(), kMaxLabels);
   for (const auto& [key, value] : meta.labels()) {
     if (absl::Status s = ValidateLabel("labels", key, value); !s.ok()) return s;
+  }
+  if (meta.annotations_size() > kMaxAnnotations) {
+    return TooMany("annotations", meta.annotations_size(), kMaxAnnotations);
+  }
+  size_t bytes = 0;
+  for (const auto& [key, value] : meta.annotations()) {
+    if (absl::Status s = ValidateLabel("annotations", key, ""); !s.ok()) return s;
+    const std::string field = absl::StrCat("annotations[", QuoteForError(key), "]");
+    if (absl::Status s = ValidateText(field, value, kMaxAnnotationBytes); !s.ok()) return s;
+    bytes += key.size() + value.size();
+  }
+  if (bytes > kMaxAnnotationBytes) return TooLarge("annotations", bytes, kMaxAnnotationBytes);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSandboxRef(std::string_view ns, std::string_view name) {
+  if (!ns.empty()) {
+    if (absl::Status s = ValidateDnsLabel("namespace", ns); !s.ok()) return s;
+  }
+  return ValidateDnsLabel("sandbox_name", name);
+}
+
+absl::Status ValidateArgv(std::initializer_list<ArgvList> lists) {
+  size_t count = 0;
+  size_t bytes = 0;
+  std::string fields;
+  for (const ArgvList& list : lists) {
+    absl::StrAppend(&fields, fields.empty() ? "" : "+", Sv(list.field));
+    for (int i = 0; i < list.entries.size(); ++i) {
+      const std::string& entry = list.entries[i];
+      if (count == 0 && entry.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Sv(list.field), "[0]: is empty; it names the program to run"));
+      }
+      if (absl::Status s =
+              ValidateText(absl::StrCat(Sv(list.field), "[", i, "]"), entry, kMaxArgvBytes);
+          !s.ok()) {
+        return s;
+      }
+      ++count;
+      bytes += entry.size() + 1;
+    }
+  }
+  if (count > static_cast<size_t>(kMaxArgs)) return TooMany(fields, count, kMaxArgs);
+  if (bytes > kMaxArgvBytes) return TooLarge(fields, bytes, kMaxArgvBytes);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateEnv(std::string_view field,
+                         const std::vector<std::pair<std::string_view, std::string_view>>& env) {
+  if (env.size() > static_cast<size_t>(kMaxEnv)) return TooMany(field, env.size(), kMaxEnv);
+  absl::flat_hash_set<std::string_view> names;
+  size_t bytes = 0;
+  for (const auto& [name, value] : env) {
+    if (absl::Status s = ValidateEnvName(field, name); !s.ok()) return s;
+    if (!names.insert(name).second) {
+      return absl::InvalidArgumentError(absl::StrCat(Sv(field), ": ", Sv(name), " is set twice"));
+    }
+    const std::string entry = absl::StrCat(Sv(field), "[", Sv(name), "]");
+    if (absl::Status s = ValidateText(entry, value, kMaxEnvBytes); !s.ok()) return s;
+    bytes += name.size() + value.size() + 2;
+  }
+  if (bytes > kMaxEnvBytes) return TooLarge(field, bytes, kMaxEnvBytes);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateWorkingDir(std::string_view field, std::string_view dir) {
+  if (absl::Status s = ValidateText(field, dir, kMaxPathBytes); !s.ok()) return s;
+  if (!dir.empty() && dir.front() != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(field), " ", QuoteForError(dir), " must be an absolute path"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSandboxUpdate(const SandboxUpdate& update, absl::Time now) {
+  if (!update.malformed.ok()) return update.malformed;
+  if (absl::Status s = ValidateSandboxRef(update.ns, update.name); !s.ok()) return s;
+  if (update.expire_time_seconds.has_value() && *update.expire_time_seconds != 0) {
+    const int64_t seconds = *update.expire_time_seconds;
+    if (seconds < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("expire_time_seconds: ", seconds, " must not be negative"));
+    }
+    if (absl::Status s = ValidateUnixTime("expire_time_seconds", seconds); !s.ok()) return s;
+    if (absl::Status s = ValidateFuture("expire_time_seconds", absl::FromUnixSeconds(seconds), now);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (update.reset_revision.has_value()) {
+    if (auto t = ParseResetRevision(*update.reset_revision); !t.ok()) return t.status();
+  }
+  if (update.recovery_timeout_seconds.has_value()) {
+    if (absl::Status s = ValidateRange("recovery_timeout_seconds", *update.recovery_timeout_seconds,
+                                       1, kMaxRecoveryTimeoutSeconds, "seconds");
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (update.labels.size() > static_cast<size_t>(kMaxLabels)) {
+    return TooMany("labels", update.labels.size(), kMaxLabels);
+  }
+  for (const auto& [key, value] : update.labels) {
+    if (absl::Status s = ValidateLabel("labels", key, value); !s.ok()) return s;
+  }
+  if (update.remove_labels.size() > static_cast<size_t>(kMaxLabelChanges)) {
+    return TooMany("remove_labels", update.remove_labels.size(), kMaxLabelChanges);
+  }
+  for (const std::string& key : update.remove_labels) {
+    if (absl::Status s = ValidateLabel("remove_labels", key, ""); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -247,19 +371,23 @@ std::string ImmutableSpecChanges(const SandboxSpec& current, const SandboxSpec& 
 absl::Status ValidateMutableSpec(const SandboxSpec& spec, absl::Time now) {
   if (spec.failure_policy() != SandboxSpec::Manual &&
       spec.failure_policy() != SandboxSpec::AutoRecreate) {
-    return absl::InvalidArgumentError("failurePolicy must be Manual or AutoRecreate");
+    return absl::InvalidArgumentError(absl::StrCat("failure_policy: ", spec.failure_policy(),
+                                                   " is not a policy (Manual or AutoRecreate)"));
   }
-  if (spec.recovery_timeout_seconds() < 0 ||
-      spec.recovery_timeout_seconds() > kMaxRecoveryTimeoutSeconds) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("recovery_timeout_seconds ", spec.recovery_timeout_seconds(),
-                     " is out of range 0-", kMaxRecoveryTimeoutSeconds));
+  if (absl::Status s = ValidateRange("recovery_timeout_seconds", spec.recovery_timeout_seconds(), 0,
+                                     kMaxRecoveryTimeoutSeconds, "seconds");
+      !s.ok()) {
+    return s;
   }
-  if (spec.has_expire_time() && TimeOf(spec.expire_time()) <= now) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expire time ",
-        absl::FormatTime(absl::RFC3339_sec, TimeOf(spec.expire_time()), absl::UTCTimeZone()),
-        " is not in the future"));
+  if (spec.has_expire_time()) {
+    if (absl::Status s = ValidateUnixTime("expire_time", spec.expire_time().seconds(),
+                                          spec.expire_time().nanos());
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = ValidateFuture("expire_time", TimeOf(spec.expire_time()), now); !s.ok()) {
+      return s;
+    }
   }
   if (!spec.reset_revision().empty()) {
     if (auto t = ParseResetRevision(spec.reset_revision()); !t.ok()) return t.status();
@@ -268,11 +396,19 @@ absl::Status ValidateMutableSpec(const SandboxSpec& spec, absl::Time now) {
 }
 
 absl::StatusOr<absl::Time> ParseResetRevision(std::string_view revision) {
+  if (absl::Status s = ValidateText("reset_revision", revision, kMaxResetRevisionBytes); !s.ok()) {
+    return s;
+  }
   absl::Time t;
   std::string err;
   if (!absl::ParseTime(absl::RFC3339_full, Sv(revision), &t, &err)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("reset_revision \"", Sv(revision), "\" is not an RFC 3339 timestamp: ", err));
+    return absl::InvalidArgumentError(absl::StrCat("reset_revision ", QuoteForError(revision),
+                                                   " is not an RFC 3339 timestamp: ", err));
+  }
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  if (seconds < kMinUnixSeconds || seconds > kMaxUnixSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat("reset_revision ", QuoteForError(revision),
+                                                   " is outside RFC 3339's years 0001-9999"));
   }
   return t;
 }

@@ -1,14 +1,22 @@
 #ifndef FSB_CONTROLLER_SANDBOX_SPEC_H_
 #define FSB_CONTROLLER_SANDBOX_SPEC_H_
 
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "fsb/agent/v1/agent.pb.h"
 #include "fsb/v1alpha1/resources.pb.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "internal/request_limits.h"
 #include "internal/sandbox_network.h"
 
 namespace fsb::controller {
@@ -24,17 +32,6 @@ inline constexpr int kDefaultRecoveryTimeoutSeconds = 60;
 // Annotations the controller keeps on each Sandbox.
 inline constexpr char kRequestIdAnnotation[] = "fsb.io/request-id";
 inline constexpr char kSpecHashAnnotation[] = "fsb.io/spec-hash";
-
-// Bounds on request sizes; larger requests are INVALID_ARGUMENT.
-inline constexpr int kMaxArgs = 1024;               // command + args entries
-inline constexpr int kMaxEnv = 256;                 // environment variables
-inline constexpr int kMaxLabels = 64;               // labels per sandbox
-inline constexpr int kMaxPorts = 64;                // exposed, and published, ports per sandbox
-inline constexpr size_t kMaxArgvBytes = 128 << 10;  // command + args, bytes
-inline constexpr size_t kMaxEnvBytes = 128 << 10;   // env names + values, bytes
-inline constexpr size_t kMaxPathBytes = 4096;       // working dir
-inline constexpr size_t kMaxRequestIdBytes = 253;
-inline constexpr int kMaxRecoveryTimeoutSeconds = 86400;
 
 // A create as a client asks for it, decoded from the API (the FastPath adapter does
 // that) but not validated: the sandbox's metadata (namespace, name, labels; the
@@ -55,14 +52,18 @@ struct CreateSpec {
 // and status phase Pending. uid, timestamps, generation and the container id are left
 // to the caller.
 //
-// INVALID_ARGUMENT: `create.malformed`; or naming the field for: a name/namespace/pool
-// that is not a DNS label, an empty or malformed image, invalid env names or labels, too
-// many or too large args/env/labels, a relative or too long working dir, ports out of
-// 1-65535 or repeated, negative resources, a recovery timeout outside 0-86400 s, an
-// expiry that is not in the future (relative to `now`), an invalid request id, a network
-// other than "", "egress" or "no-egress", more than kMaxPorts published ports or one
-// that is invalid (ports out of 1-65535, a protocol other than tcp or udp) or repeats
-// an earlier one's host port and protocol (naming the entry).
+// INVALID_ARGUMENT: `create.malformed`; or naming the field, the value and the limit
+// (internal/request_limits.h) for: a name/namespace/pool that is not a DNS label, an
+// empty or malformed image (or digest), argv and env that ValidateArgv/ValidateEnv
+// refuse, invalid labels or annotations (ValidateUserMetadata), a relative, too long or
+// NUL-holding working dir, ports out of 1-65535 or repeated, resources (each 0 for the
+// agent's default) outside kMin..kMax CpuMillicores, MemoryBytes or Pids, a recovery
+// timeout outside 0-86400 s, an unknown failure policy or consistency mode, an expiry
+// outside RFC 3339's years or not in the future (relative to `now`), a malformed reset
+// revision, an invalid request id, a network other than "", "egress" or "no-egress",
+// more than kMaxPorts published ports or one that is invalid (ports out of 1-65535, a
+// protocol other than tcp or udp) or repeats an earlier one's host port and protocol
+// (naming the entry).
 absl::StatusOr<v1alpha1::Sandbox> SandboxFromCreateSpec(
     CreateSpec create, v1alpha1::SandboxSpec::ConsistencyMode default_mode, absl::Time now);
 
@@ -86,15 +87,69 @@ std::string SpecHash(const v1alpha1::SandboxSpec& spec);
 std::string ImmutableSpecChanges(const v1alpha1::SandboxSpec& current,
                                  const v1alpha1::SandboxSpec& desired);
 
-// Validates the mutable fields an update may set: expire time (future or unset),
-// recovery timeout (0-86400 s), failure policy, reset revision (RFC 3339).
+// Validates the mutable fields an update may set: expire time (unset, or in RFC 3339's
+// range and in the future), recovery timeout (0-86400 s), failure policy, reset revision
+// (ParseResetRevision).
 absl::Status ValidateMutableSpec(const v1alpha1::SandboxSpec& spec, absl::Time now);
 
-// Parses an RFC 3339 reset revision. INVALID_ARGUMENT naming the value otherwise.
+// Parses a reset revision: an RFC 3339 timestamp of at most kMaxResetRevisionBytes, in
+// the years 0001-9999. INVALID_ARGUMENT naming the value otherwise.
 absl::StatusOr<absl::Time> ParseResetRevision(std::string_view revision);
 
-// At most kMaxLabels labels, each valid (ValidateLabel). INVALID_ARGUMENT otherwise.
-absl::Status ValidateMetadataLabels(const v1alpha1::ObjectMeta& meta);
+// The metadata a client writes: at most kMaxLabels labels, each valid (ValidateLabel);
+// at most kMaxAnnotations annotations, keys valid as label keys, values free of NUL
+// bytes, kMaxAnnotationBytes in all. INVALID_ARGUMENT naming the entry otherwise.
+absl::Status ValidateUserMetadata(const v1alpha1::ObjectMeta& meta);
+
+// A sandbox named by a request: `ns` empty (the default namespace) or a DNS label,
+// `name` a DNS label. INVALID_ARGUMENT naming "namespace" or "sandbox_name" otherwise.
+absl::Status ValidateSandboxRef(std::string_view ns, std::string_view name);
+
+// One list of a process's argv: `field` names it in errors ("command", "args").
+struct ArgvList {
+  std::string_view field;
+  const google::protobuf::RepeatedPtrField<std::string>& entries;
+};
+// The argv of a process, given as `lists` in order: at most kMaxArgs entries and
+// kMaxArgvBytes (each entry counted with its NUL terminator) in all, no entry holding a
+// NUL byte, and the first entry, the program, not empty when there is one.
+// INVALID_ARGUMENT naming the entry ("args[2]") or the lists ("command+args") otherwise.
+absl::Status ValidateArgv(std::initializer_list<ArgvList> lists);
+
+// A process's environment as (name, value) pairs: at most kMaxEnv variables, names valid
+// (ValidateEnvName) and distinct, values free of NUL bytes, kMaxEnvBytes in all (each
+// variable counted as "NAME=VALUE" and its NUL). INVALID_ARGUMENT naming `field` and
+// the variable otherwise.
+absl::Status ValidateEnv(std::string_view field,
+                         const std::vector<std::pair<std::string_view, std::string_view>>& env);
+
+// A process's working dir: empty (the image's) or an absolute path of at most
+// kMaxPathBytes without NUL bytes.
+absl::Status ValidateWorkingDir(std::string_view field, std::string_view dir);
+
+// A change to an existing sandbox's mutable fields, as the FastPath API's update asks
+// for it (decoded by its adapter): at most one of the spec fields, plus label changes.
+struct SandboxUpdate {
+  std::string ns;  // empty: "default"
+  std::string name;
+  std::optional<int64_t> expire_time_seconds;  // Unix seconds; 0 removes the expiry
+  std::optional<std::string> reset_revision;   // RFC 3339
+  std::optional<v1alpha1::SandboxSpec::FailurePolicy> failure_policy;
+  std::optional<int32_t> recovery_timeout_seconds;
+  std::map<std::string, std::string> labels;  // set
+  std::vector<std::string> remove_labels;
+  // INVALID_ARGUMENT naming a request field that has no form here (an unknown policy).
+  absl::Status malformed;
+};
+
+// Validates an update on its own (the sandbox it names need not exist): `malformed`;
+// the sandbox's namespace and name (ValidateSandboxRef); an expiry that is negative,
+// outside RFC 3339's years or not in the future of `now` (0 removes it); a malformed
+// reset revision; a recovery timeout outside 1-86400 s; labels to set that are invalid
+// or more than kMaxLabels; label keys to remove that are not label keys or more than
+// kMaxLabelChanges. INVALID_ARGUMENT naming the field. What depends on the sandbox (its
+// label count after the change) is the caller's to check.
+absl::Status ValidateSandboxUpdate(const SandboxUpdate& update, absl::Time now);
 
 // What the agent needs to run the sandbox: its process, limits, exposed ports, network
 // mode ("no-egress" as SANDBOX_NETWORK_NO_EGRESS, anything else as EGRESS) and published

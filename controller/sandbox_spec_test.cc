@@ -1,5 +1,6 @@
 #include "controller/sandbox_spec.h"
 
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -185,7 +186,7 @@ INSTANTIATE_TEST_SUITE_P(
                    },
                    "command+args"},
         BadRequest{"huge arg", [](auto& r) { r.add_args(std::string(kMaxArgvBytes + 1, 'a')); },
-                   "command+args"},
+                   "args[0]: 131073 bytes, at most 131072 are allowed"},
         BadRequest{"too many env",
                    [](auto& r) {
                      for (int i = 0; i <= kMaxEnv; ++i)
@@ -203,7 +204,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadRequest{"recovery too long", [](auto& r) { r.set_recovery_timeout_seconds(86401); },
                    "recovery_timeout_seconds"},
         BadRequest{"expired already", [](auto& r) { r.set_expire_time_seconds(1'700'000'000); },
-                   "expire time"},
+                   "expire_time: 2023-11-14T22:13:20+00:00 is not in the future"},
         BadRequest{
             "bad policy",
             [](auto& r) { r.set_failure_policy(static_cast<fastpath::v1::FailurePolicy>(7)); },
@@ -239,12 +240,344 @@ INSTANTIATE_TEST_SUITE_P(
                      for (int i = 0; i <= kMaxPorts; ++i)
                        r.add_publish(absl::StrCat(1000 + i, ":80"));
                    },
-                   "publish: 65 entries"}),
+                   "publish: 65 entries"},
+        BadRequest{"NUL in a command entry",
+                   [](auto& r) {
+                     r.add_command("sh");
+                     r.add_command(std::string("a\0b", 3));
+                   },
+                   "command[1]: holds a NUL byte at offset 1"},
+        BadRequest{"empty program", [](auto& r) { r.add_command(""); },
+                   "command[0]: is empty; it names the program to run"},
+        BadRequest{"NUL in an arg", [](auto& r) { r.add_args(std::string("\0", 1)); },
+                   "args[0]: holds a NUL byte at offset 0"},
+        BadRequest{"NUL in an env value",
+                   [](auto& r) { (*r.mutable_envs())["K"] = std::string("v\0", 2); },
+                   "env[K]: holds a NUL byte at offset 1"},
+        BadRequest{"huge env",
+                   [](auto& r) { (*r.mutable_envs())["K"] = std::string(kMaxEnvBytes, 'v'); },
+                   "env: 131075 bytes, at most 131072 are allowed"},
+        BadRequest{"env over its total",
+                   [](auto& r) {
+                     (*r.mutable_envs())["A"] = std::string(kMaxEnvBytes / 2, 'v');
+                     (*r.mutable_envs())["B"] = std::string(kMaxEnvBytes / 2, 'v');
+                   },
+                   "env: 131078 bytes, at most 131072 are allowed"},
+        BadRequest{"long env name",
+                   [](auto& r) { (*r.mutable_envs())[std::string(kMaxEnvNameBytes + 1, 'A')] = ""; },
+                   "name longer than 256 characters"},
+        BadRequest{"NUL in the working dir",
+                   [](auto& r) { r.set_working_dir(std::string("/a\0", 3)); },
+                   "working_dir: holds a NUL byte at offset 2"},
+        BadRequest{"long working dir",
+                   [](auto& r) { r.set_working_dir("/" + std::string(kMaxPathBytes, 'd')); },
+                   "working_dir: 4097 bytes, at most 4096 are allowed"},
+        BadRequest{"cpu below the kernel's least quota",
+                   [](auto& r) { r.mutable_resources()->set_cpu_millicores(9); },
+                   "resources.cpu_millicores: 9 millicores is below the minimum of 10"},
+        BadRequest{"negative cpu", [](auto& r) { r.mutable_resources()->set_cpu_millicores(-1); },
+                   "resources.cpu_millicores: -1 millicores is below the minimum of 10"},
+        BadRequest{"cpu that overflows the quota",
+                   [](auto& r) { r.mutable_resources()->set_cpu_millicores(INT64_MAX); },
+                   "resources.cpu_millicores: 9223372036854775807 millicores is above the maximum "
+                   "of 1000000"},
+        BadRequest{"memory below a process's start",
+                   [](auto& r) { r.mutable_resources()->set_memory_bytes(1048576); },
+                   "resources.memory_bytes: 1048576 bytes is below the minimum of 6291456"},
+        BadRequest{"memory beyond any node",
+                   [](auto& r) { r.mutable_resources()->set_memory_bytes(kMaxMemoryBytes + 1); },
+                   "resources.memory_bytes: 17592186044417 bytes is above the maximum"},
+        BadRequest{"pids below runc's init",
+                   [](auto& r) { r.mutable_resources()->set_pids(3); },
+                   "resources.pids: 3 processes is below the minimum of 4"},
+        BadRequest{"pids beyond PID_MAX_LIMIT",
+                   [](auto& r) { r.mutable_resources()->set_pids(kMaxPids + 1); },
+                   "resources.pids: 4194305 processes is above the maximum of 4194304"},
+        BadRequest{"expiry past the year 9999",
+                   [](auto& r) { r.set_expire_time_seconds(kMaxUnixSeconds + 1); },
+                   "expire_time: 253402300800 Unix seconds is outside RFC 3339's range"},
+        BadRequest{"expiry at INT64_MAX",
+                   [](auto& r) { r.set_expire_time_seconds(INT64_MAX); },
+                   "expire_time: 9223372036854775807 Unix seconds is outside"},
+        BadRequest{"negative recovery timeout",
+                   [](auto& r) { r.set_recovery_timeout_seconds(-1); },
+                   "recovery_timeout_seconds must not be negative"},
+        BadRequest{"NUL in the request id",
+                   [](auto& r) { r.set_request_id(std::string("a\0", 2)); },
+                   "request_id: holds a NUL byte at offset 1"},
+        BadRequest{"long request id",
+                   [](auto& r) { r.set_request_id(std::string(kMaxRequestIdBytes + 1, 'r')); },
+                   "request_id: 254 bytes, at most 253 are allowed"},
+        BadRequest{"short digest", [](auto& r) { r.set_image("busybox@sha256:abc"); },
+                   "image: image reference \"busybox@sha256:abc\" has a malformed digest"},
+        BadRequest{"NUL in the image", [](auto& r) { r.set_image(std::string("busy\0box", 8)); },
+                   "image: image reference \"busy\\000box\""},
+        BadRequest{"unknown consistency mode",
+                   [](auto& r) {
+                     r.set_consistency_mode(static_cast<fastpath::v1::ConsistencyMode>(9));
+                   },
+                   "consistency_mode 9 is not a known mode"},
+        BadRequest{"NUL in a label value",
+                   [](auto& r) { (*r.mutable_labels())["app"] = std::string("w\0", 2); },
+                   "labels \"w\\000\" is invalid"}),
     [](const auto& info) {
       std::string name = info.param.what;
       for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
       return name;
     });
+
+TEST(SandboxFromRequestTest, AcceptsEveryLimitItself) {
+  fastpath::v1::CreateRequest req = Request();
+  req.mutable_resources()->set_cpu_millicores(kMinCpuMillicores);
+  req.mutable_resources()->set_memory_bytes(kMinMemoryBytes);
+  req.mutable_resources()->set_pids(kMinPids);
+  req.set_working_dir("/" + std::string(kMaxPathBytes - 1, 'd'));
+  req.set_expire_time_seconds(kMaxUnixSeconds);
+  req.set_recovery_timeout_seconds(kMaxRecoveryTimeoutSeconds);
+  req.set_request_id(std::string(kMaxRequestIdBytes, 'r'));
+  (*req.mutable_labels())["app"] = std::string(kMaxLabelValueBytes, 'v');
+  req.add_command("sh");
+  req.add_command("");  // an empty argument, not the program, is fine
+  EXPECT_TRUE(FromRequest(req).ok()) << FromRequest(req).status();
+
+  req.mutable_resources()->set_cpu_millicores(kMaxCpuMillicores);
+  req.mutable_resources()->set_memory_bytes(kMaxMemoryBytes);
+  req.mutable_resources()->set_pids(kMaxPids);
+  EXPECT_TRUE(FromRequest(req).ok()) << FromRequest(req).status();
+
+  // 0 is "the agent's default" for each limit.
+  req.mutable_resources()->Clear();
+  EXPECT_TRUE(FromRequest(req).ok()) << FromRequest(req).status();
+}
+
+TEST(SandboxFromRequestTest, AcceptsTheLargestArgvAndEnv) {
+  fastpath::v1::CreateRequest req = Request();
+  for (int i = 0; i < kMaxArgs; ++i) req.add_args("a");
+  EXPECT_TRUE(FromRequest(req).ok()) << FromRequest(req).status();
+
+  req = Request();
+  req.add_args(std::string(kMaxArgvBytes - 1, 'a'));  // + its NUL: exactly the limit
+  EXPECT_TRUE(FromRequest(req).ok()) << FromRequest(req).status();
+  req.add_args("");
+  EXPECT_THAT(FromRequest(req).status().message(),
+              HasSubstr("command+args: 131073 bytes, at most 131072 are allowed"));
+
+  req = Request();
+  for (int i = 0; i < kMaxEnv; ++i) (*req.mutable_envs())[absl::StrCat("E", i)] = "";
+  EXPECT_TRUE(FromRequest(req).ok()) << FromRequest(req).status();
+
+  req = Request();
+  // "K=" + value + NUL: exactly the limit.
+  (*req.mutable_envs())["K"] = std::string(kMaxEnvBytes - 3, 'v');
+  EXPECT_TRUE(FromRequest(req).ok()) << FromRequest(req).status();
+}
+
+Sandbox Resource() {
+  Sandbox r;
+  r.mutable_metadata()->set_name("web");
+  r.mutable_spec()->set_image("busybox");
+  return r;
+}
+
+struct BadResource {
+  std::string what;
+  void (*mutate)(Sandbox&);
+  std::string message;  // the error must hold it
+};
+
+class SandboxFromResourceRejectsTest : public ::testing::TestWithParam<BadResource> {};
+
+TEST_P(SandboxFromResourceRejectsTest, InvalidArgumentNamingTheField) {
+  Sandbox r = Resource();
+  GetParam().mutate(r);
+  absl::StatusOr<Sandbox> s = SandboxFromResource(r, SandboxSpec::fast, kNow);
+  ASSERT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << GetParam().what;
+  EXPECT_THAT(s.status().message(), HasSubstr(GetParam().message)) << s.status();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, SandboxFromResourceRejectsTest,
+    ::testing::Values(
+        BadResource{"unknown consistency mode",
+                    [](Sandbox& r) {
+                      r.mutable_spec()->set_consistency_mode(
+                          static_cast<SandboxSpec::ConsistencyMode>(7));
+                    },
+                    "consistency_mode: 7 is not a mode (fast or strong)"},
+        BadResource{"unknown failure policy",
+                    [](Sandbox& r) {
+                      r.mutable_spec()->set_failure_policy(
+                          static_cast<SandboxSpec::FailurePolicy>(7));
+                    },
+                    "failure_policy: 7 is not a policy (Manual or AutoRecreate)"},
+        BadResource{"expiry nanos out of range",
+                    [](Sandbox& r) {
+                      r.mutable_spec()->mutable_expire_time()->set_seconds(1'900'000'000);
+                      r.mutable_spec()->mutable_expire_time()->set_nanos(1'000'000'000);
+                    },
+                    "expire_time.nanos: 1000000000 is above the maximum of 999999999"},
+        BadResource{
+            "expiry before the year 1",
+            [](Sandbox& r) { r.mutable_spec()->mutable_expire_time()->set_seconds(INT64_MIN); },
+            "expire_time: -9223372036854775808 Unix seconds is outside"},
+        BadResource{
+            "reset revision past the year 9999",
+            [](Sandbox& r) { r.mutable_spec()->set_reset_revision("10000-01-01T00:00:00Z"); },
+            "reset_revision \"10000-01-01T00:00:00Z\" is outside RFC 3339's years"},
+        BadResource{"long reset revision",
+                    [](Sandbox& r) {
+                      r.mutable_spec()->set_reset_revision(
+                          std::string(kMaxResetRevisionBytes + 1, '1'));
+                    },
+                    "reset_revision: 65 bytes, at most 64 are allowed"},
+        BadResource{"negative recovery timeout",
+                    [](Sandbox& r) { r.mutable_spec()->set_recovery_timeout_seconds(-5); },
+                    "recovery_timeout_seconds: -5 seconds is below the minimum of 0"},
+        BadResource{"repeated env name",
+                    [](Sandbox& r) {
+                      for (int i = 0; i < 2; ++i) r.mutable_spec()->add_env()->set_name("K");
+                    },
+                    "env: K is set twice"},
+        BadResource{"NUL in an env value",
+                    [](Sandbox& r) {
+                      auto* var = r.mutable_spec()->add_env();
+                      var->set_name("K");
+                      var->set_value(std::string("\0", 1));
+                    },
+                    "env[K]: holds a NUL byte at offset 0"},
+        BadResource{
+            "annotation key",
+            [](Sandbox& r) { (*r.mutable_metadata()->mutable_annotations())["no spaces"] = "x"; },
+            "annotations \"no spaces\" is invalid"},
+        BadResource{"NUL in an annotation",
+                    [](Sandbox& r) {
+                      (*r.mutable_metadata()->mutable_annotations())["note"] = std::string("\0", 1);
+                    },
+                    "annotations[\"note\"]: holds a NUL byte at offset 0"},
+        BadResource{"annotations too large",
+                    [](Sandbox& r) {
+                      (*r.mutable_metadata()->mutable_annotations())["a"] =
+                          std::string(kMaxAnnotationBytes / 2, 'x');
+                      (*r.mutable_metadata()->mutable_annotations())["b"] =
+                          std::string(kMaxAnnotationBytes / 2, 'x');
+                    },
+                    "annotations: 65538 bytes, at most 65536 are allowed"},
+        BadResource{"too many annotations",
+                    [](Sandbox& r) {
+                      for (int i = 0; i <= kMaxAnnotations; ++i) {
+                        (*r.mutable_metadata()->mutable_annotations())[absl::StrCat("a", i)] = "";
+                      }
+                    },
+                    "annotations: 65 entries, at most 64 are allowed"},
+        BadResource{"pids in the spec",
+                    [](Sandbox& r) { r.mutable_spec()->mutable_resources()->set_pids(1); },
+                    "resources.pids: 1 processes is below the minimum of 4"}),
+    [](const auto& info) {
+      std::string name = info.param.what;
+      for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      return name;
+    });
+
+TEST(SandboxFromResourceTest, AcceptsTheLimitsOfTimesAndAnnotations) {
+  Sandbox r = Resource();
+  r.mutable_spec()->mutable_expire_time()->set_seconds(kMaxUnixSeconds);
+  r.mutable_spec()->mutable_expire_time()->set_nanos(999'999'999);
+  r.mutable_spec()->set_reset_revision("9999-12-31T23:59:59.999999999Z");
+  r.mutable_spec()->set_recovery_timeout_seconds(kMaxRecoveryTimeoutSeconds);
+  auto& annotations = *r.mutable_metadata()->mutable_annotations();
+  annotations["a"] = std::string(kMaxAnnotationBytes - 1, 'x');
+  absl::StatusOr<Sandbox> s = SandboxFromResource(r, SandboxSpec::fast, kNow);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->metadata().annotations().at("a").size(), kMaxAnnotationBytes - 1);
+  EXPECT_TRUE(ParseResetRevision("0001-01-01T00:00:00Z").ok());
+}
+
+struct BadUpdate {
+  std::string what;
+  void (*mutate)(SandboxUpdate&);
+  std::string message;  // the error must hold it
+};
+
+class ValidateSandboxUpdateTest : public ::testing::TestWithParam<BadUpdate> {};
+
+TEST_P(ValidateSandboxUpdateTest, InvalidArgumentNamingTheField) {
+  SandboxUpdate update;
+  update.name = "web";
+  GetParam().mutate(update);
+  absl::Status s = ValidateSandboxUpdate(update, kNow);
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << GetParam().what;
+  EXPECT_THAT(s.message(), HasSubstr(GetParam().message)) << s;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, ValidateSandboxUpdateTest,
+    ::testing::Values(
+        BadUpdate{"malformed",
+                  [](auto& u) { u.malformed = absl::InvalidArgumentError("policy 7"); },
+                  "policy 7"},
+        BadUpdate{"no name", [](auto& u) { u.name.clear(); }, "sandbox_name is empty"},
+        BadUpdate{"bad namespace", [](auto& u) { u.ns = "Team"; }, "namespace \"Team\""},
+        BadUpdate{"negative expiry", [](auto& u) { u.expire_time_seconds = -1; },
+                  "expire_time_seconds: -1 must not be negative"},
+        BadUpdate{"past expiry", [](auto& u) { u.expire_time_seconds = 1'700'000'000; },
+                  "expire_time_seconds: 2023-11-14T22:13:20+00:00 is not in the future"},
+        BadUpdate{"expiry past 9999", [](auto& u) { u.expire_time_seconds = INT64_MAX; },
+                  "expire_time_seconds: 9223372036854775807 Unix seconds is outside RFC 3339's "
+                  "range"},
+        BadUpdate{"bad reset revision", [](auto& u) { u.reset_revision = "now"; },
+                  "reset_revision \"now\" is not an RFC 3339 timestamp"},
+        BadUpdate{"recovery 0", [](auto& u) { u.recovery_timeout_seconds = 0; },
+                  "recovery_timeout_seconds: 0 seconds is below the minimum of 1"},
+        BadUpdate{"recovery too long",
+                  [](auto& u) { u.recovery_timeout_seconds = kMaxRecoveryTimeoutSeconds + 1; },
+                  "recovery_timeout_seconds: 86401 seconds is above the maximum of 86400"},
+        BadUpdate{"bad label", [](auto& u) { u.labels["a b"] = "x"; }, "labels \"a b\""},
+        BadUpdate{"too many labels",
+                  [](auto& u) {
+                    for (int i = 0; i <= kMaxLabels; ++i) u.labels[absl::StrCat("l", i)] = "";
+                  },
+                  "labels: 65 entries, at most 64 are allowed"},
+        BadUpdate{"bad label to remove",
+                  [](auto& u) { u.remove_labels.push_back(std::string("a\0", 2)); },
+                  "remove_labels \"a\\000\" is invalid"},
+        BadUpdate{"too many labels to remove",
+                  [](auto& u) { u.remove_labels.assign(kMaxLabelChanges + 1, "app"); },
+                  "remove_labels: 129 entries, at most 128 are allowed"}),
+    [](const auto& info) {
+      std::string name = info.param.what;
+      for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      return name;
+    });
+
+TEST(ValidateSandboxUpdateTest, AcceptsTheLimits) {
+  SandboxUpdate update;
+  update.name = "web";
+  update.ns = "team-a";
+  update.expire_time_seconds = kMaxUnixSeconds;
+  EXPECT_TRUE(ValidateSandboxUpdate(update, kNow).ok());
+  update.expire_time_seconds = 0;  // removes the expiry
+  update.recovery_timeout_seconds = kMaxRecoveryTimeoutSeconds;
+  update.reset_revision = "2026-11-23T10:00:00Z";
+  for (int i = 0; i < kMaxLabels; ++i) update.labels[absl::StrCat("l", i)] = "";
+  update.remove_labels.assign(kMaxLabelChanges, "app");
+  EXPECT_TRUE(ValidateSandboxUpdate(update, kNow).ok()) << ValidateSandboxUpdate(update, kNow);
+  update.recovery_timeout_seconds = 1;
+  EXPECT_TRUE(ValidateSandboxUpdate(update, kNow).ok());
+}
+
+TEST(ValidateArgvTest, NamesTheEntryAndTheLists) {
+  google::protobuf::RepeatedPtrField<std::string> command;
+  google::protobuf::RepeatedPtrField<std::string> args;
+  EXPECT_TRUE(ValidateArgv({{"command", command}, {"args", args}}).ok());
+  args.Add("");  // the first entry, the program: empty
+  EXPECT_EQ(ValidateArgv({{"command", command}, {"args", args}}).message(),
+            "args[0]: is empty; it names the program to run");
+  command.Add("sh");
+  EXPECT_TRUE(ValidateArgv({{"command", command}, {"args", args}}).ok());
+  for (int i = 0; i < kMaxArgs; ++i) args.Add("x");
+  EXPECT_EQ(ValidateArgv({{"command", command}, {"args", args}}).message(),
+            "command+args: 1026 entries, at most 1024 are allowed");
+}
 
 TEST(SandboxFromResourceTest, ClearsServerFieldsAndChecksKind) {
   Sandbox r;

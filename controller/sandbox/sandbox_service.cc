@@ -10,7 +10,6 @@
 #include "internal/deadline.h"
 #include "internal/ids.h"
 #include "internal/stopwatch.h"
-#include "internal/validation.h"
 
 namespace fsb::controller {
 namespace {
@@ -268,9 +267,9 @@ absl::StatusOr<std::vector<Sandbox>> SandboxService::List(std::string_view ns,
 }
 
 absl::StatusOr<Sandbox> SandboxService::Update(const SandboxUpdate& update) {
+  if (absl::Status s = ValidateSandboxUpdate(update, clock_->Now()); !s.ok()) return s;
   const SandboxKey key{update.ns.empty() ? kDefaultNamespace : update.ns, update.name};
   const std::string qualified = Qualified(key.first, key.second);
-  const absl::Time now = clock_->Now();
   uint64_t ticket = 0;
   bool strong = false;
   Sandbox result;
@@ -289,43 +288,23 @@ absl::StatusOr<Sandbox> SandboxService::Update(const SandboxUpdate& update) {
       return absl::FailedPreconditionError(
           absl::StrCat("sandbox ", qualified, " is being deleted"));
     }
-    if (!update.malformed.ok()) return update.malformed;
     Sandbox updated = record->sandbox;
     SandboxSpec* spec = updated.mutable_spec();
     if (update.expire_time_seconds.has_value()) {
-      const int64_t seconds = *update.expire_time_seconds;
-      if (seconds < 0)
-        return absl::InvalidArgumentError("expire_time_seconds must not be negative");
-      if (seconds == 0) {
+      if (*update.expire_time_seconds == 0) {
         spec->clear_expire_time();
       } else {
-        const absl::Time at = absl::FromUnixSeconds(seconds);
-        if (at <= now) {
-          return absl::InvalidArgumentError(absl::StrCat("expire_time_seconds ", seconds, " (",
-                                                         Rfc3339(at), ") is not in the future"));
-        }
-        SetTimestamp(at, spec->mutable_expire_time());
+        SetTimestamp(absl::FromUnixSeconds(*update.expire_time_seconds),
+                     spec->mutable_expire_time());
       }
     }
-    if (update.reset_revision.has_value()) {
-      if (auto t = ParseResetRevision(*update.reset_revision); !t.ok()) return t.status();
-      spec->set_reset_revision(*update.reset_revision);
-    }
+    if (update.reset_revision.has_value()) spec->set_reset_revision(*update.reset_revision);
     if (update.failure_policy.has_value()) spec->set_failure_policy(*update.failure_policy);
     if (update.recovery_timeout_seconds.has_value()) {
-      const int32_t seconds = *update.recovery_timeout_seconds;
-      if (seconds < 1 || seconds > kMaxRecoveryTimeoutSeconds) {
-        return absl::InvalidArgumentError(absl::StrCat("recovery_timeout_seconds ", seconds,
-                                                       " is out of range 1-",
-                                                       kMaxRecoveryTimeoutSeconds));
-      }
-      spec->set_recovery_timeout_seconds(seconds);
+      spec->set_recovery_timeout_seconds(*update.recovery_timeout_seconds);
     }
     auto* labels = updated.mutable_metadata()->mutable_labels();
-    for (const auto& [k, v] : update.labels) {
-      if (absl::Status s = ValidateLabel("labels", k, v); !s.ok()) return s;
-      (*labels)[k] = v;
-    }
+    for (const auto& [k, v] : update.labels) (*labels)[k] = v;
     for (const std::string& k : update.remove_labels) labels->erase(k);
     if (labels->size() > static_cast<size_t>(kMaxLabels)) {
       return absl::InvalidArgumentError(absl::StrCat(

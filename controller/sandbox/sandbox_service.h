@@ -31,21 +31,6 @@
 
 namespace fsb::controller {
 
-// A change to an existing sandbox's mutable fields, as the FastPath API's update asks
-// for it (decoded by its adapter): at most one of the spec fields, plus label changes.
-struct SandboxUpdate {
-  std::string ns;  // empty: "default"
-  std::string name;
-  std::optional<int64_t> expire_time_seconds;  // Unix seconds; 0 removes the expiry
-  std::optional<std::string> reset_revision;   // RFC 3339
-  std::optional<v1alpha1::SandboxSpec::FailurePolicy> failure_policy;
-  std::optional<int32_t> recovery_timeout_seconds;
-  std::map<std::string, std::string> labels;  // set
-  std::vector<std::string> remove_labels;
-  // INVALID_ARGUMENT naming a request field that has no form here (an unknown policy).
-  absl::Status malformed;
-};
-
 // The controller's sandbox domain, composed of the record table (RecordTable), placement
 // (Placement), the agents' reports (AgentReports) and the reconciler (Reconciler); this
 // class holds them and serves the API's verbs on domain types.
