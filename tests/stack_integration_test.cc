@@ -149,6 +149,39 @@ TEST_F(StackTest, EmptyImageIsInvalidArgument) {
   EXPECT_THAT(s.error_message(), HasSubstr("image"));
 }
 
+// A request outside the limits is refused by the controller, naming the field, before
+// anything is placed: no record, no container.
+TEST_F(StackTest, OutOfLimitsCreatesAreInvalidArgumentAndCreateNothing) {
+  auto before = stack_->ManagedContainers();
+  ASSERT_TRUE(before.ok()) << before.status();
+  std::string out, err;
+  // The CLI takes 1Mi; the controller's floor is 6 MiB.
+  EXPECT_EQ(Fsb({"run", "--image", PrivateContainerd::kTestImage, "--name", "tiny", "--memory",
+                 "1Mi", "--", "sleep", "60"},
+                &out, &err),
+            1);
+  EXPECT_THAT(err, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(err, HasSubstr("resources.memory_bytes: 1048576 bytes is below the minimum of "
+                             "6291456"));
+  EXPECT_EQ(Fsb({"get", "tiny"}, &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("not found"));
+
+  fastpath::v1::CreateRequest req;
+  req.set_name("nul-arg");
+  req.set_image(PrivateContainerd::kTestImage);
+  req.add_command("sh");
+  req.add_command(std::string("-c\0true", 7));
+  fastpath::v1::CreateResponse resp;
+  grpc::Status s = Create(req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "command[1]: holds a NUL byte at offset 2");
+  EXPECT_EQ(Delete("nul-arg").error_code(), grpc::StatusCode::NOT_FOUND);
+
+  auto after = stack_->ManagedContainers();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(*after, *before) << "containerd has no container for a refused create";
+}
+
 TEST_F(StackTest, SameRequestIsIdempotentDuplicateNameIsAlreadyExists) {
   fastpath::v1::CreateRequest req;
   req.set_name("dup");
