@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/values.h"
 #include "internal/image_ref.h"
+#include "internal/request_limits.h"
 #include "internal/sandbox_network.h"
 #include "internal/strings.h"
 #include "internal/validation.h"
@@ -64,7 +65,7 @@ fsb run --image IMG [flags] [-- CMD [ARG...]]
                             the same spec returns the existing sandbox
   --cpu CPU                 CPU limit, a Kubernetes quantity: 500m (half a core), 2, 0.5
   --memory SIZE             memory limit: 256Mi, 1Gi, 500M or bytes
-  --pids N                  maximum number of processes, 1-4194304
+  --pids N                  maximum number of processes, 4-4194304
   --expire-in DURATION      expire the sandbox DURATION from now (1s-87600h), e.g. 30m
   --failure-policy POLICY   when its agent is lost: manual (default: stay Lost) or
                             auto-recreate (recreate elsewhere after the recovery timeout)
@@ -97,7 +98,7 @@ fsb reset NAME              replace the sandbox's container with a fresh one (sa
 fsb rm NAME [NAME...] [--grace DURATION | --now]
                             pool/POOL deletes that SandboxPool; agent/AGENT forgets an
                             agent that is gone (no heartbeat), its sandboxes stay Lost
-  --grace DURATION          SIGTERM-to-SIGKILL grace, whole seconds 0-24h
+  --grace DURATION          SIGTERM-to-SIGKILL grace, whole seconds 0-10m
                             (default: the agent's); the request deadline grows by it
   --now                     kill at once (--grace 0)
 
@@ -410,12 +411,10 @@ constexpr bool ValueHintsNameFlags() {
 }
 static_assert(ValueHintsNameFlags());
 
-// Bounds of the duration flags.
+// Bounds of the duration flags; the server's limits are internal/request_limits.h's.
 constexpr absl::Duration kMaxExpireIn = absl::Hours(24 * 3650);  // ten years
-constexpr absl::Duration kMaxRecoveryTimeout = absl::Hours(24);  // the server's limit
-constexpr absl::Duration kMaxGrace = absl::Hours(24);
-// Linux's PID_MAX_LIMIT: no cgroup can hold more processes.
-constexpr int64_t kMaxPids = 4 * 1024 * 1024;
+constexpr absl::Duration kMaxRecoveryTimeout = absl::Seconds(kMaxRecoveryTimeoutSeconds);
+constexpr absl::Duration kMaxGrace = absl::Seconds(kMaxDeleteGracePeriodSeconds);
 
 // A flag occurrence, in command-line order.
 struct FlagValue {
@@ -725,7 +724,7 @@ absl::StatusOr<RunCommand> BuildRun(const Tokens& tokens, absl::Time now) {
     } else if (name == "memory") {
       s = Assign(ParseQuantity(flag.spelled, flag.value, QuantityUnit::kBytes), run.memory_bytes);
     } else if (name == "pids") {
-      s = Assign(ParseInteger(flag, 1, kMaxPids), run.pids);
+      s = Assign(ParseInteger(flag, kMinPids, kMaxPids), run.pids);
     }
     if (!s.ok()) return s;
   }

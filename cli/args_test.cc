@@ -456,7 +456,7 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{{"run", "--image", "b", "--pids", "many"},
                        "--pids \"many\" is not a number"},
         UsageErrorCase{{"run", "--image", "b", "--pids", "0"},
-                       "--pids 0 is out of range 1-4194304"},
+                       "--pids 0 is out of range 4-4194304"},
         UsageErrorCase{{"run", "--image", "b", "--expire-at", "1900000000"},
                        "flag --expire-at is not valid for \"run\""},
         UsageErrorCase{{"run", "--image", "b", "--network", "none"},
@@ -506,7 +506,7 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{{"reset", "a", "b"}, "reset takes one NAME, got 2"},
         UsageErrorCase{{"reset", "web", "-l", "a=b"}, "flag -l is not valid for \"reset\""},
         // rm
-        UsageErrorCase{{"rm", "web", "--grace", "-1s"}, "--grace \"-1s\" is out of range 0-24h"},
+        UsageErrorCase{{"rm", "web", "--grace", "-1s"}, "--grace \"-1s\" is out of range 0-10m"},
         UsageErrorCase{{"rm", "web", "--grace", "1500ms"}, "is not a whole number of seconds"},
         UsageErrorCase{{"rm", "web", "--grace", "5", "--now"},
                        "flag --now cannot be combined with --grace"},
