@@ -218,6 +218,8 @@ grpc::Status FastPathServer::GetSandbox(grpc::ServerContext* ctx,
                                         fastpath::v1::SandboxInfo* resp) {
   if (grpc::Status allowed = Allow(ctx, "GetSandbox", req->namespace_()); !allowed.ok())
     return allowed;
+  if (absl::Status s = ValidateSandboxRef(req->namespace_(), req->sandbox_name()); !s.ok())
+    return ToGrpcStatus(s);
   absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox =
       sandboxes_->Get(req->namespace_(), req->sandbox_name());
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
@@ -230,6 +232,8 @@ grpc::Status FastPathServer::GetSandboxResource(grpc::ServerContext* ctx,
                                                 fsb::v1alpha1::Sandbox* resp) {
   if (grpc::Status allowed = Allow(ctx, "GetSandboxResource", req->namespace_()); !allowed.ok())
     return allowed;
+  if (absl::Status s = ValidateSandboxRef(req->namespace_(), req->sandbox_name()); !s.ok())
+    return ToGrpcStatus(s);
   absl::StatusOr<fsb::v1alpha1::Sandbox> sandbox =
       sandboxes_->Get(req->namespace_(), req->sandbox_name());
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());

@@ -178,6 +178,16 @@ TEST_F(FastPathServerTest, DomainErrorsBecomeTheirGrpcCodes) {
   fastpath::v1::SandboxInfo info;
   EXPECT_EQ(server_.GetSandbox(admin_.get(), &get, &info).error_code(),
             grpc::StatusCode::NOT_FOUND);
+  get.set_sandbox_name(std::string(100, 'w'));
+  grpc::Status malformed = server_.GetSandbox(admin_.get(), &get, &info);
+  EXPECT_EQ(malformed.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(malformed.error_message(), HasSubstr("sandbox_name \"wwww"));
+  EXPECT_THAT(malformed.error_message(), HasSubstr("longer than 63 characters"));
+  fsb::v1alpha1::Sandbox resource;
+  get.set_sandbox_name("web");
+  get.set_namespace_("Team");
+  EXPECT_EQ(server_.GetSandboxResource(admin_.get(), &get, &resource).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(FastPathServerTest, DeleteAnswersSuccess) {

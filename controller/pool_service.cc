@@ -151,6 +151,7 @@ absl::StatusOr<std::vector<SandboxPool>> PoolService::List() const {
 }
 
 absl::Status PoolService::Delete(std::string_view name) {
+  if (absl::Status s = ValidateDnsLabel("name", name); !s.ok()) return s;
   absl::MutexLock lock(&write_mu_);
   absl::StatusOr<SandboxPool> deleted = pools_.Delete("", name);
   if (!deleted.ok()) {

@@ -62,7 +62,8 @@ class PoolService {
   // Every pool, ordered by name, with its status.
   absl::StatusOr<std::vector<v1alpha1::SandboxPool>> List() const;
 
-  // Removes the pool, its cap and its warm targets. NOT_FOUND for an unknown pool.
+  // Removes the pool, its cap and its warm targets. NOT_FOUND for an unknown pool,
+  // INVALID_ARGUMENT for a name that is not a DNS label.
   absl::Status Delete(std::string_view name);
 
   // The warm instances each agent of `pool` is to keep (its SandboxPool's warmImages),

@@ -241,6 +241,9 @@ TEST_F(PoolServiceTest, DeleteRemovesTheCapAndUnknownIsNotFound) {
   absl::Status again = pools().Delete("gpu");
   EXPECT_EQ(again.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(again.message(), HasSubstr("sandbox pool \"gpu\" not found"));
+  absl::Status malformed = pools().Delete(std::string("gpu\0", 4));
+  EXPECT_EQ(malformed.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(malformed.message(), HasSubstr("name \"gpu\\000\" is invalid"));
   EXPECT_TRUE(pools().List()->empty());
 }
 

@@ -126,7 +126,8 @@ absl::Status ValidateLabel(std::string_view field, std::string_view key, std::st
     std::string_view prefix = key.substr(0, slash);
     name = key.substr(slash + 1);
     if (prefix.empty() || prefix.size() > kMaxDnsSubdomainBytes) {
-      return Invalid(field, key, "key prefix must be 1-253 characters");
+      return Invalid(field, key,
+                     absl::StrCat("key prefix must be 1-", kMaxDnsSubdomainBytes, " characters"));
     }
     for (char c : prefix) {
       if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '.')) {
@@ -137,15 +138,17 @@ absl::Status ValidateLabel(std::string_view field, std::string_view key, std::st
   if (name.empty() || name.size() > kMaxLabelValueBytes || !IsLabelNameChars(name) ||
       !absl::ascii_isalnum(name.front()) || !absl::ascii_isalnum(name.back())) {
     return Invalid(field, key,
-                   "key name must be 1-63 characters of letters, digits, '-', '_', '.', "
-                   "starting and ending with a letter or digit");
+                   absl::StrCat("key name must be 1-", kMaxLabelValueBytes,
+                                " characters of letters, digits, '-', '_', '.', starting and "
+                                "ending with a letter or digit"));
   }
   if (value.size() > kMaxLabelValueBytes || !IsLabelNameChars(value) ||
       (!value.empty() &&
        (!absl::ascii_isalnum(value.front()) || !absl::ascii_isalnum(value.back())))) {
     return Invalid(field, value,
-                   "value must be at most 63 characters of letters, digits, '-', '_', '.', "
-                   "starting and ending with a letter or digit");
+                   absl::StrCat("value must be at most ", kMaxLabelValueBytes,
+                                " characters of letters, digits, '-', '_', '.', starting and "
+                                "ending with a letter or digit"));
   }
   return absl::OkStatus();
 }
