@@ -110,7 +110,7 @@ fsb apply -f FILE [-f FILE...]
 
 fsb logs NAME [-f] [--tail N] [--since DURATION] [--timestamps]
   -f, --follow              keep printing new lines until the sandbox exits
-  --tail N                  only the last N lines (default -1: all)
+  --tail N                  only the last N lines, up to 1000000 (default -1: all)
   --since DURATION          only lines logged in the last DURATION, e.g. 10m
   --timestamps              prefix each line with the time it was logged (RFC 3339)
                             stdout lines go to stdout, stderr lines to stderr
@@ -896,9 +896,11 @@ absl::StatusOr<LogsCommand> BuildLogs(std::string_view word, const Tokens& token
     } else if (name == "timestamps") {
       logs.timestamps = flag.value == "true";
     } else if (name == "tail") {
-      if (!absl::SimpleAtoi(flag.value, &logs.tail_lines) || logs.tail_lines < -1) {
+      if (!absl::SimpleAtoi(flag.value, &logs.tail_lines) || logs.tail_lines < -1 ||
+          logs.tail_lines > kMaxLogsTailLines) {
         return UsageError(absl::StrCat(flag.spelled, " \"", flag.value,
-                                       "\" must be a number of lines, or -1 for all"));
+                                       "\" must be a number of lines up to ", kMaxLogsTailLines,
+                                       ", or -1 for all"));
       }
     } else if (name == "since") {
       absl::StatusOr<absl::Duration> since = ParseDuration(flag.spelled, flag.value);

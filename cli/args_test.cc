@@ -640,6 +640,8 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{{"logs", "a", "b"}, "logs takes one NAME"},
         UsageErrorCase{{"logs", "box", "--tail", "x"}, "--tail \"x\" must be a number"},
         UsageErrorCase{{"logs", "box", "--tail", "-2"}, "--tail \"-2\" must be a number"},
+        UsageErrorCase{{"logs", "box", "--tail", "1000001"},
+                       "--tail \"1000001\" must be a number of lines up to 1000000"},
         UsageErrorCase{{"logs", "box", "--since", "0s"}, "must be positive"},
         UsageErrorCase{{"logs", "box", "--since", "soon"}, "--since"},
         UsageErrorCase{{"logs", "box", "-i"}, "flag -i is not valid for \"logs\""},
