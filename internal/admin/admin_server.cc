@@ -27,7 +27,7 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Create(Options options
                         .body = absl::StrCat("not ready: ", ready.message(), "\n", warning)};
   };
   absl::StatusOr<std::unique_ptr<HttpServer>> http =
-      HttpServer::Create(options.bind_address, std::move(routes));
+      HttpServer::Create(options.bind_address, std::move(routes), options.limits);
   if (!http.ok()) return http.status();
   return std::unique_ptr<AdminServer>(new AdminServer(*std::move(http)));
 }

@@ -40,10 +40,12 @@ class AdminServer {
     std::function<absl::Status()> readiness;
     // A condition an operator must not miss, such as an insecure mode; empty: none.
     std::string warning;
+    // Worker threads and the cut-off for slow clients (HttpServer).
+    HttpServer::Limits limits;
   };
 
   // Starts listening. Errors as HttpServer::Create: INVALID_ARGUMENT for a malformed
-  // address, UNAVAILABLE naming the address when it cannot be bound.
+  // address or limits, UNAVAILABLE naming the address when it cannot be bound.
   static absl::StatusOr<std::unique_ptr<AdminServer>> Create(Options options);
 
   // Stops listening and waits for running requests; idempotent.

@@ -1,6 +1,8 @@
 #include "internal/admin/admin_server.h"
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -14,6 +16,7 @@ namespace {
 
 using ::fsb::admin::testing::Fetch;
 using ::fsb::admin::testing::HttpReply;
+using ::fsb::admin::testing::SlowClient;
 using ::testing::HasSubstr;
 
 // A readiness the test sets, as a binary's recovery or registration would.
@@ -128,6 +131,38 @@ TEST(AdminServerNoReadinessTest, AlwaysReadyWithoutACheck) {
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->status, 200);
   EXPECT_EQ(reply->body, "");
+}
+
+TEST(AdminServerSlowClientsTest, SlowClientsAreCutOffAndHealthzStillAnswers) {
+  metrics::Registry registry;
+  const HttpServer::Limits limits{.worker_threads = 2, .request_timeout = absl::Milliseconds(300)};
+  absl::StatusOr<std::unique_ptr<AdminServer>> server =
+      AdminServer::Create({.bind_address = "127.0.0.1:0", .registry = &registry, .limits = limits});
+  ASSERT_TRUE(server.ok()) << server.status();
+  // More slow connections than workers: every worker is reading one of them.
+  std::vector<std::unique_ptr<SlowClient>> slow;
+  for (int i = 0; i < 3 * limits.worker_threads; ++i) {
+    slow.push_back(std::make_unique<SlowClient>((*server)->port()));
+    ASSERT_TRUE(slow.back()->connected());
+  }
+  // Answered once the timeout frees a worker (the request waits in the listen queue
+  // meanwhile, so a few tries are plenty).
+  bool answered = false;
+  for (int attempt = 0; attempt < 20 && !answered; ++attempt) {
+    absl::StatusOr<HttpReply> reply = Fetch((*server)->port(), "/healthz");
+    answered = reply.ok() && reply->status == 200 && reply->body == "ok\n";
+  }
+  EXPECT_TRUE(answered);
+  // Far longer than the timeout, and far shorter than civetweb's default of 30 s.
+  for (auto& client : slow) EXPECT_TRUE(client->ClosedByServerWithin(absl::Seconds(10)));
+}
+
+TEST(AdminServerSlowClientsTest, LimitsBelowOneAreInvalidArguments) {
+  metrics::Registry registry;
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      AdminServer::Create(
+          {.bind_address = "127.0.0.1:0", .registry = &registry, .limits = {.worker_threads = 0}})
+          .status()));
 }
 
 }  // namespace

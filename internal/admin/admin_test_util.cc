@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,6 +62,19 @@ absl::StatusOr<HttpReply> Parse(std::string_view raw) {
   return reply;
 }
 
+// Connects `fd` to 127.0.0.1:`port`.
+absl::Status ConnectLoopback(int fd, int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("connect 127.0.0.1:", port, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<HttpReply> Fetch(int port, std::string_view target, std::string_view method) {
@@ -70,14 +84,7 @@ absl::StatusOr<HttpReply> Fetch(int port, std::string_view target, std::string_v
     ~CloseFd() { close(fd); }
     int fd;
   } close_fd{fd};
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("connect 127.0.0.1:", port, ": ", std::strerror(errno)));
-  }
+  if (absl::Status s = ConnectLoopback(fd, port); !s.ok()) return s;
   absl::Status sent =
       WriteAll(fd, absl::StrCat(Sv(method), " ", Sv(target),
                                 " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
@@ -127,5 +134,26 @@ bool OnPath(std::string_view program) {
 }
 
 std::string SelfExe() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
+
+SlowClient::SlowClient(int port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+  connected_ = fd_ >= 0 && ConnectLoopback(fd_, port).ok() &&
+               WriteAll(fd_, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n").ok();
+}
+
+SlowClient::~SlowClient() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool SlowClient::ClosedByServerWithin(absl::Duration bound) {
+  const timeval tv = absl::ToTimeval(bound);
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char buf[1024];
+  for (int i = 0; i < 100; ++i) {  // a server sends a few bytes (an error page) at most
+    const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+    if (n < 0 && errno != EINTR) return false;  // the bound passed: still open
+  }
+  return false;
+}
 
 }  // namespace fsb::admin::testing

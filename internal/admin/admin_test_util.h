@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 // Test helpers of internal/admin: a minimal HTTP client and a shell runner.
 namespace fsb::admin::testing {
@@ -21,6 +22,25 @@ struct HttpReply {
 // connection fails, DATA_LOSS when the reply is not HTTP or its body's size is not its
 // Content-Length.
 absl::StatusOr<HttpReply> Fetch(int port, std::string_view target, std::string_view method = "GET");
+
+// A client that connects to 127.0.0.1:`port`, sends the start of a GET request and then
+// nothing (a slowloris). Not thread-safe.
+class SlowClient {
+ public:
+  explicit SlowClient(int port);
+  ~SlowClient();
+  SlowClient(const SlowClient&) = delete;
+  SlowClient& operator=(const SlowClient&) = delete;
+
+  // Whether the partial request was sent.
+  bool connected() const { return connected_; }
+  // Whether the server closed the connection within `bound` (whatever it sent first).
+  bool ClosedByServerWithin(absl::Duration bound);
+
+ private:
+  const int fd_;
+  bool connected_ = false;
+};
 
 struct CommandResult {
   int exit_code = -1;  // -1 when the command did not exit normally

@@ -69,18 +69,28 @@ std::optional<std::string> HttpRequest::QueryParameter(std::string_view name) co
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(
-    std::string_view bind_address, std::map<std::string, HttpHandler> routes) {
+    std::string_view bind_address, std::map<std::string, HttpHandler> routes,
+    const Limits& limits) {
   absl::StatusOr<BindAddress> address = ParseBindAddress(bind_address);
   if (!address.ok()) return address.status();
+  if (limits.worker_threads < 1 || limits.request_timeout < absl::Milliseconds(1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "HTTP server limits: ", limits.worker_threads, " worker threads and a ",
+        absl::FormatDuration(limits.request_timeout), " request timeout; at least 1 and 1ms"));
+  }
   InitCivetwebOnce();
 
   std::unique_ptr<HttpServer> server(new HttpServer(std::string(bind_address), std::move(routes)));
   server->host_ = address->host;
   const std::string ports = address->host.empty() ? std::to_string(address->port)
                                                   : absl::StrCat(address->host, ":", address->port);
-  const std::string threads = std::to_string(kWorkerThreads);
-  const char* options[] = {"listening_ports",   ports.c_str(), "num_threads", threads.c_str(),
-                           "enable_keep_alive", "no",          nullptr};
+  const std::string threads = std::to_string(limits.worker_threads);
+  const std::string timeout_ms = std::to_string(absl::ToInt64Milliseconds(limits.request_timeout));
+  // civetweb's request_timeout_ms bounds the whole wait for a request's line and headers
+  // (so a client sending them a byte at a time is cut off too) and each response write.
+  const char* options[] = {
+      "listening_ports",  ports.c_str(),       "num_threads", threads.c_str(), "request_timeout_ms",
+      timeout_ms.c_str(), "enable_keep_alive", "no",          nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = &HttpServer::LogMessage;
   mg_init_data init{

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 struct mg_connection;
 struct mg_context;
@@ -46,26 +47,42 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 // Content-Type, Content-Length and `Cache-Control: no-store`, and the connection closes
 // after it (no keep-alive). civetweb serves no files: only the routes exist.
 //
+// Slow clients cannot hold it: a connection whose request (line and headers) has not
+// fully arrived within Limits::request_timeout is closed, and so is one that does not
+// take its response within that long per write; Limits::worker_threads requests are read
+// and served at once, more wait in the listen queue meanwhile.
+//
 // Stop() is graceful: requests already running finish and get their responses; requests
 // arriving while it waits for them get 503; then the listener closes.
 //
-// Thread-safety: handlers run concurrently on up to kWorkerThreads civetweb threads and
+// Thread-safety: handlers run concurrently on up to worker_threads civetweb threads and
 // must be thread-safe; the routes are fixed at Create. port() is safe from any thread.
 // Stop() is thread-safe and idempotent, but it waits for running handlers to return, so
 // it must not be called from a handler, and a handler that can run long must be told to
 // return early by its owner before Stop() (see PprofServer).
 class HttpServer {
  public:
-  // Requests served at the same time; more wait in the listen queue.
-  static constexpr int kWorkerThreads = 4;
+  struct Limits {
+    // Connections read and served at the same time; more wait in the listen queue.
+    int worker_threads = 16;
+    // The longest a connection may take to send its request, or to take one write of its
+    // response; then it is closed. Whole milliseconds, at least one.
+    absl::Duration request_timeout = absl::Seconds(10);
+  };
 
   // Starts listening on `bind_address`, "host:port": the host is an IPv4 address, a name
   // that resolves to one ("localhost"), or empty for every interface (":9091"); port 0
   // picks a free port (see port()). Errors: INVALID_ARGUMENT for a malformed address
   // (IPv6 included: Debian builds civetweb without it), UNAVAILABLE naming the address
-  // when it cannot be bound (in use, not local, name not found).
+  // when it cannot be bound (in use, not local, name not found); INVALID_ARGUMENT for
+  // limits below one thread or one millisecond.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Create(
-      std::string_view bind_address, std::map<std::string, HttpHandler> routes);
+      std::string_view bind_address, std::map<std::string, HttpHandler> routes,
+      const Limits& limits);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Create(
+      std::string_view bind_address, std::map<std::string, HttpHandler> routes) {
+    return Create(bind_address, std::move(routes), Limits());
+  }
 
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -1,10 +1,17 @@
 #include "internal/admin/http_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -19,6 +26,7 @@ namespace {
 
 using ::fsb::admin::testing::Fetch;
 using ::fsb::admin::testing::HttpReply;
+using ::fsb::admin::testing::SlowClient;
 using ::testing::HasSubstr;
 
 // /echo answers its `v` query parameter, or "(none)".
@@ -157,6 +165,30 @@ TEST(HttpServerTest, StopClosesTheListenerAndIsIdempotent) {
   server->Stop();
   server->Stop();
   EXPECT_EQ(Fetch(port, "/echo").status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(HttpServerTest, FewerSlowClientsThanWorkersLeaveTheOthersServing) {
+  // A timeout no test waits for: the free workers answer meanwhile.
+  const HttpServer::Limits limits{.worker_threads = 4, .request_timeout = absl::Seconds(60)};
+  absl::StatusOr<std::unique_ptr<HttpServer>> server =
+      HttpServer::Create("127.0.0.1:0", EchoRoutes(), limits);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<std::unique_ptr<SlowClient>> slow;
+  for (int i = 0; i < limits.worker_threads - 1; ++i) {
+    slow.push_back(std::make_unique<SlowClient>((*server)->port()));
+    ASSERT_TRUE(slow.back()->connected());
+  }
+  absl::StatusOr<HttpReply> reply = Fetch((*server)->port(), "/echo?v=ok");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->body, "ok");
+}
+
+TEST(HttpServerTest, LimitsBelowOneAreInvalid) {
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      HttpServer::Create("127.0.0.1:0", EchoRoutes(), {.worker_threads = 0}).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      HttpServer::Create("127.0.0.1:0", EchoRoutes(), {.request_timeout = absl::ZeroDuration()})
+          .status()));
 }
 
 }  // namespace
