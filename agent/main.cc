@@ -22,6 +22,7 @@
 #include "agent/image/service.h"
 #include "agent/image/store.h"
 #include "agent/io/exec.h"
+#include "agent/io/log_watcher.h"
 #include "agent/io/logs.h"
 #include "agent/io/service.h"
 #include "agent/janitor.h"
@@ -105,6 +106,9 @@ DEFINE_int64(log_max_bytes, 10 << 20,
              "Size cap of a sandbox's log <id>.log; at the cap it becomes <id>.log.1 (one "
              "older generation is kept). 0: never rotated.");
 DEFINE_int32(exec_max_duration_s, 86400, "An exec running longer is killed.");
+DEFINE_int32(max_io_streams, 256,
+             "Log follows and execs served at once (each holds a thread and a few file "
+             "descriptors while open); more are refused with RESOURCE_EXHAUSTED.");
 DEFINE_int32(janitor_interval_s, 30, "Period of the janitor's cleanup pass.");
 DEFINE_string(metrics_bind_address, ":5759",
               "host:port serving /metrics, /healthz and /readyz (empty host: every interface).");
@@ -236,6 +240,10 @@ int main(int argc, char** argv) {
           FLAGS_registry_min_rate, FLAGS_registry_min_rate_window, FLAGS_registry_request_timeout);
   if (!puller_options.ok()) {
     LOG(ERROR) << puller_options.status().message();
+    return 2;
+  }
+  if (FLAGS_max_io_streams < 1) {
+    LOG(ERROR) << "--max-io-streams must be at least 1, not " << FLAGS_max_io_streams;
     return 2;
   }
 
@@ -403,11 +411,18 @@ int main(int argc, char** argv) {
        .defaults = sandbox_defaults},
       {.pool = &warm, .limits = cgroup_limits.ok() ? &*cgroup_limits : nullptr}, network_slots);
   fsb::agent::AgentServiceImpl service(&manager);
-  fsb::agent::SandboxLogs logs(&manager, &containerd);
+  absl::StatusOr<std::unique_ptr<fsb::agent::LogWatcher>> log_watcher =
+      fsb::agent::LogWatcher::Create();
+  if (!log_watcher.ok()) {
+    LOG(ERROR) << log_watcher.status();
+    return 1;
+  }
+  fsb::agent::SandboxLogs logs(&manager, &containerd, log_watcher->get());
   fsb::agent::SandboxExec execs(&manager, &containerd,
                                 {.fifo_dir = FLAGS_state_dir + "/exec",
                                  .max_duration = absl::Seconds(FLAGS_exec_max_duration_s)});
-  fsb::agent::SandboxIOService io(&logs, &execs);
+  fsb::agent::StreamLimiter io_streams(FLAGS_max_io_streams, &registry);
+  fsb::agent::SandboxIOService io(&logs, &execs, &io_streams);
   fsb::agent::ImageServiceImpl image_service(&importer, &puller,
                                              [&warm](const std::vector<std::string>& images) {
                                                for (const std::string& image : images)

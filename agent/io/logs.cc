@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,46 +155,6 @@ class LogFile {
   std::string held_;  // a line whose newline has not been written yet
 };
 
-// Follows the current generation of a log with inotify: wakes on appends to the open
-// file, its unlinking (link count change) and files created or moved into the log's
-// folder (a rotation brings a new current generation).
-class Follower {
- public:
-  static absl::StatusOr<Follower> Create(const std::string& path) {
-    UniqueFd inotify(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-    if (!inotify.valid()) return ErrnoStatus("inotify_init1 for", path);
-    const std::string dir = std::filesystem::path(path).parent_path();
-    if (inotify_add_watch(inotify.get(), dir.c_str(), IN_CREATE | IN_MOVED_TO) < 0) {
-      return ErrnoStatus("cannot watch", dir);
-    }
-    return Follower(std::move(inotify));
-  }
-
-  int fd() const { return inotify_.get(); }
-
-  // Watches the file open as `file` (the inode itself, whatever its name becomes).
-  absl::Status Watch(const LogFile& file) {
-    if (file_watch_ >= 0) inotify_rm_watch(inotify_.get(), file_watch_);
-    const std::string self = absl::StrCat("/proc/self/fd/", file.fd());
-    file_watch_ = inotify_add_watch(inotify_.get(), self.c_str(), IN_MODIFY | IN_ATTRIB);
-    if (file_watch_ < 0) return ErrnoStatus("cannot watch", self);
-    return absl::OkStatus();
-  }
-
-  // Discards the pending events: the caller re-reads the state they announce.
-  void Drain() {
-    alignas(inotify_event) char buf[4096];
-    while (read(inotify_.get(), buf, sizeof(buf)) > 0) {
-    }
-  }
-
- private:
-  explicit Follower(UniqueFd inotify) : inotify_(std::move(inotify)) {}
-
-  UniqueFd inotify_;
-  int file_watch_ = -1;
-};
-
 // Blocks until one of `fds` is readable; EINTR is retried.
 absl::Status WaitReadable(std::initializer_list<int> fds) {
   pollfd p[3];
@@ -237,16 +196,19 @@ absl::StatusOr<std::string> InstallBinary(const std::string& source, const std::
   return target;
 }
 
-absl::Status StreamLog(const std::string& path, const LogQuery& query, const EventFd& exited,
-                       const EventFd& cancelled, const LogSink& sink) {
+absl::Status StreamLog(const std::string& path, const LogQuery& query, LogWatcher* watcher,
+                       const EventFd& exited, const EventFd& cancelled, const LogSink& sink) {
   // The folder is watched before the files are opened, so a generation created meanwhile
   // is noticed; the current file's own watch starts after the first read, and the follow
   // loop reads it again before it first waits, so no append goes unseen.
-  std::optional<Follower> follower;
+  // Follows the current generation: wakes on appends to the open file, its unlinking
+  // (link count change) and files created or moved into the log's folder (a rotation
+  // brings a new current generation).
+  std::unique_ptr<LogWatcher::Subscription> follower;
   if (query.follow) {
-    absl::StatusOr<Follower> created = Follower::Create(path);
-    if (!created.ok()) return created.status();
-    follower.emplace(*std::move(created));
+    follower = watcher->Subscribe();
+    const std::string dir = std::filesystem::path(path).parent_path();
+    if (absl::Status s = follower->WatchFolder(dir); !s.ok()) return s;
   }
   // The current generation is opened first: if a rotation happens in between, the
   // "rotated" file is the one already open and is not read twice.
@@ -296,7 +258,7 @@ absl::Status StreamLog(const std::string& path, const LogQuery& query, const Eve
   rotated->reset();
   if (!query.follow) return finish();
   if (*current) {
-    if (absl::Status s = follower->Watch(**current); !s.ok()) return s;
+    if (absl::Status s = follower->WatchFile((*current)->fd()); !s.ok()) return s;
   }
 
   // Follow: after every wake-up, read what was appended, then look for a new generation
@@ -319,7 +281,7 @@ absl::Status StreamLog(const std::string& path, const LogQuery& query, const Eve
         if (!next.ok()) return next.status();
         *current = *std::move(next);
         if (*current) {
-          if (absl::Status s = follower->Watch(**current); !s.ok()) return s;
+          if (absl::Status s = follower->WatchFile((*current)->fd()); !s.ok()) return s;
           continue;  // read it at once
         }
       }
@@ -357,7 +319,7 @@ absl::Status SandboxLogs::Logs(const v1::LogsRequest& request, const EventFd& ca
   if (query.follow) {
     wait.emplace(containerd_, sandbox->sandbox_id(), "", absl::InfiniteDuration(), &exited);
   }
-  return StreamLog(sandbox->log_path(), query, exited, cancelled, sink);
+  return StreamLog(sandbox->log_path(), query, watcher_, exited, cancelled, sink);
 }
 
 }  // namespace fsb::agent

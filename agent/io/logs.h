@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "agent/containerd/client.h"
 #include "agent/containerd/task_wait.h"
+#include "agent/io/log_watcher.h"
 #include "agent/logger/fd.h"
 #include "agent/sandbox_manager.h"
 #include "fsb/agent/v1/agent.pb.h"
@@ -56,15 +57,16 @@ using LogSink = std::function<bool(fsb::agent::v1::LogChunk chunk)>;
 // its newline yet is held back until the newline is written.
 //
 // With `query.follow`, keeps sending new entries as they are written — watching the file
-// with inotify, never polling — and follows it across rotations (a reader slower than
-// two rotations loses the generation in between). The follow ends:
+// through `watcher` (the agent's one inotify instance), never polling — and follows it across
+// rotations (a reader slower than two rotations loses the generation in between). The follow ends:
 //  * when `exited` is notified: after everything written so far has been sent (the
 //    task's output reached fsb-logger's pipes before the task exited, so the logger has
 //    written it by the time anyone learns of the exit) -> OK;
 //  * when the log is deleted (the sandbox was) -> OK;
 //  * when `cancelled` is notified -> CANCELLED, or `sink` returns false -> CANCELLED.
 // Without follow, `exited` is not used. INTERNAL for an I/O error.
-absl::Status StreamLog(const std::string& path, const LogQuery& query,
+// Without follow, `watcher` is not used (may be null).
+absl::Status StreamLog(const std::string& path, const LogQuery& query, LogWatcher* watcher,
                        const logger::EventFd& exited, const logger::EventFd& cancelled,
                        const LogSink& sink);
 
@@ -77,9 +79,9 @@ absl::Status StreamLog(const std::string& path, const LogQuery& query,
 // Thread-safe; each call blocks its caller's thread until the stream ends.
 class SandboxLogs {
  public:
-  // Both must outlive this object.
-  SandboxLogs(SandboxManager* manager, Containerd* containerd)
-      : manager_(manager), containerd_(containerd) {}
+  // All must outlive this object.
+  SandboxLogs(SandboxManager* manager, Containerd* containerd, LogWatcher* watcher)
+      : manager_(manager), containerd_(containerd), watcher_(watcher) {}
 
   absl::Status Logs(const fsb::agent::v1::LogsRequest& request, const logger::EventFd& cancelled,
                     const LogSink& sink);
@@ -87,6 +89,7 @@ class SandboxLogs {
  private:
   SandboxManager* const manager_;
   Containerd* const containerd_;
+  LogWatcher* const watcher_;
 };
 
 }  // namespace fsb::agent

@@ -84,11 +84,14 @@ class StreamLogTest : public ::testing::Test {
   std::vector<std::string> Read(LogQuery query) {
     Collector collector;
     EventFd exited, cancelled;
-    EXPECT_TRUE(StreamLog(path_, query, exited, cancelled, collector.Sink()).ok());
+    EXPECT_TRUE(
+        StreamLog(path_, query, /*watcher=*/nullptr, exited, cancelled, collector.Sink()).ok());
     return collector.entries();
   }
 
   logger::TempDir dir_;
+  // The follows' shared inotify instance.
+  std::unique_ptr<LogWatcher> watcher_ = *LogWatcher::Create();
   const std::string path_ = dir_.path() + "/s.log";
   const std::string rotated_ = logger::RotatedLogPath(path_);
 };
@@ -136,7 +139,7 @@ TEST_F(StreamLogTest, LargeLogsComeInSeveralChunks) {
   for (int i = 0; i < 1000; ++i) Append(path_, kT0 + i, Stream::kStdout, std::to_string(i));
   int chunks = 0;
   EventFd exited, cancelled;
-  ASSERT_TRUE(StreamLog(path_, {}, exited, cancelled, [&](v1::LogChunk chunk) {
+  ASSERT_TRUE(StreamLog(path_, {}, /*watcher=*/nullptr, exited, cancelled, [&](v1::LogChunk chunk) {
                 ++chunks;
                 EXPECT_LE(chunk.entries_size(), 256);
                 return true;
@@ -147,17 +150,18 @@ TEST_F(StreamLogTest, LargeLogsComeInSeveralChunks) {
 TEST_F(StreamLogTest, ARefusingSinkCancels) {
   Append(path_, kT0, Stream::kStdout, "x");
   EventFd exited, cancelled;
-  absl::Status s = StreamLog(path_, {}, exited, cancelled, [](v1::LogChunk) { return false; });
+  absl::Status s = StreamLog(path_, {}, /*watcher=*/nullptr, exited, cancelled,
+                             [](v1::LogChunk) { return false; });
   EXPECT_TRUE(absl::IsCancelled(s)) << s;
 }
 
 // A follow on its own thread.
 class Follow {
  public:
-  Follow(const std::string& path, LogQuery query) {
+  Follow(const std::string& path, LogQuery query, LogWatcher* watcher) {
     query.follow = true;
-    thread_ = std::thread([this, path, query] {
-      absl::Status s = StreamLog(path, query, exited_, cancelled_, collector_.Sink());
+    thread_ = std::thread([this, path, query, watcher] {
+      absl::Status s = StreamLog(path, query, watcher, exited_, cancelled_, collector_.Sink());
       absl::MutexLock lock(&mu_);
       status_ = s;
       done_ = true;
@@ -189,7 +193,7 @@ class Follow {
 
 TEST_F(StreamLogTest, FollowSendsNewEntriesAndEndsAfterTheExitWithEverythingWritten) {
   Append(path_, kT0, Stream::kStdout, "old");
-  Follow follow(path_, {});
+  Follow follow(path_, {}, watcher_.get());
   ASSERT_TRUE(follow.collector().WaitFor(1));
   Append(path_, kT0 + 1, Stream::kStderr, "new");
   ASSERT_TRUE(follow.collector().WaitFor(2));
@@ -203,7 +207,7 @@ TEST_F(StreamLogTest, FollowSendsNewEntriesAndEndsAfterTheExitWithEverythingWrit
 TEST_F(StreamLogTest, FollowStartsWithTheTail) {
   Append(path_, kT0, Stream::kStdout, "old1");
   Append(path_, kT0 + 1, Stream::kStdout, "old2");
-  Follow follow(path_, {.tail_lines = 1});
+  Follow follow(path_, {.tail_lines = 1}, watcher_.get());
   ASSERT_TRUE(follow.collector().WaitFor(1));
   Append(path_, kT0 + 2, Stream::kStdout, "new");
   ASSERT_TRUE(follow.collector().WaitFor(2));
@@ -217,7 +221,7 @@ TEST_F(StreamLogTest, FollowCrossesRotations) {
   // Two entries per generation.
   std::unique_ptr<logger::LogWriter> writer = logger::LogWriter::Open(path_, 100, &error);
   ASSERT_NE(writer, nullptr);
-  Follow follow(path_, {});
+  Follow follow(path_, {}, watcher_.get());
   for (int i = 0; i < 10; ++i) {
     ASSERT_EQ(writer->Write(Stream::kStdout, std::to_string(i) + "\n", kT0 + i), 0);
     // One rotation at a time: a reader slower than two rotations may lose entries.
@@ -231,7 +235,7 @@ TEST_F(StreamLogTest, FollowCrossesRotations) {
 }
 
 TEST_F(StreamLogTest, FollowWaitsForALogThatDoesNotExistYet) {
-  Follow follow(path_, {});
+  Follow follow(path_, {}, watcher_.get());
   Append(path_, kT0, Stream::kStdout, "first");
   ASSERT_TRUE(follow.collector().WaitFor(1));
   follow.Exit();
@@ -241,7 +245,7 @@ TEST_F(StreamLogTest, FollowWaitsForALogThatDoesNotExistYet) {
 
 TEST_F(StreamLogTest, FollowEndsWhenTheLogIsDeleted) {
   Append(path_, kT0, Stream::kStdout, "x");
-  Follow follow(path_, {});
+  Follow follow(path_, {}, watcher_.get());
   ASSERT_TRUE(follow.collector().WaitFor(1));
   ASSERT_EQ(unlink(path_.c_str()), 0);
   EXPECT_TRUE(follow.Result().ok());
@@ -249,7 +253,7 @@ TEST_F(StreamLogTest, FollowEndsWhenTheLogIsDeleted) {
 
 TEST_F(StreamLogTest, FollowEndsCancelledWhenTheReaderGoesAway) {
   Append(path_, kT0, Stream::kStdout, "x");
-  Follow follow(path_, {});
+  Follow follow(path_, {}, watcher_.get());
   ASSERT_TRUE(follow.collector().WaitFor(1));
   follow.Cancel();
   EXPECT_TRUE(absl::IsCancelled(follow.Result()));
@@ -257,11 +261,47 @@ TEST_F(StreamLogTest, FollowEndsCancelledWhenTheReaderGoesAway) {
 
 TEST_F(StreamLogTest, FollowEndsCancelledWhenTheSinkRefuses) {
   Append(path_, kT0, Stream::kStdout, "x");
-  Follow follow(path_, {});
+  Follow follow(path_, {}, watcher_.get());
   ASSERT_TRUE(follow.collector().WaitFor(1));
   follow.collector().Refuse();
   Append(path_, kT0 + 1, Stream::kStdout, "y");
   EXPECT_TRUE(absl::IsCancelled(follow.Result()));
+}
+
+TEST_F(StreamLogTest, FollowsShareOneWatchAndOneEndingLeavesTheOthersWatching) {
+  Append(path_, kT0, Stream::kStdout, "x");
+  auto first = std::make_unique<Follow>(path_, LogQuery{}, watcher_.get());
+  Follow second(path_, {}, watcher_.get());
+  ASSERT_TRUE(first->collector().WaitFor(1));
+  ASSERT_TRUE(second.collector().WaitFor(1));
+  // The folder and the file, each watched once for both follows.
+  EXPECT_EQ(watcher_->watches(), 2);
+  first->Cancel();
+  EXPECT_TRUE(absl::IsCancelled(first->Result()));
+  first.reset();
+  Append(path_, kT0 + 1, Stream::kStdout, "y");
+  ASSERT_TRUE(second.collector().WaitFor(2));
+  second.Exit();
+  EXPECT_TRUE(second.Result().ok());
+  EXPECT_THAT(second.collector().entries(), ElementsAre("stdout:x", "stdout:y"));
+  EXPECT_EQ(watcher_->watches(), 0);
+}
+
+TEST_F(StreamLogTest, FollowsOfDifferentLogsAreWokenByTheirOwnAppends) {
+  const std::string other = dir_.path() + "/t.log";
+  Follow a(path_, {}, watcher_.get());
+  Follow b(other, {}, watcher_.get());
+  for (int i = 0; i < 20; ++i) {
+    Append(i % 2 == 0 ? path_ : other, kT0 + i, Stream::kStdout, std::to_string(i));
+  }
+  ASSERT_TRUE(a.collector().WaitFor(10));
+  ASSERT_TRUE(b.collector().WaitFor(10));
+  a.Exit();
+  b.Exit();
+  EXPECT_TRUE(a.Result().ok());
+  EXPECT_TRUE(b.Result().ok());
+  EXPECT_EQ(a.collector().entries().size(), 10u);
+  EXPECT_EQ(b.collector().entries().size(), 10u);
 }
 
 TEST(LoggerUriTest, EncodesTheLogPathAndSize) {

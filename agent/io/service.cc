@@ -1,10 +1,11 @@
 #include "agent/io/service.h"
 
 #include <memory>
-#include <thread>
+#include <optional>
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
+#include "agent/io/worker.h"
 #include "internal/status.h"
 
 namespace fsb::agent {
@@ -50,36 +51,58 @@ class BlockingWriter {
 // One Logs call: SandboxLogs::Logs on a worker thread; OnCancel stops it.
 class LogsReactor final : public grpc::ServerWriteReactor<v1::LogChunk> {
  public:
-  LogsReactor(SandboxLogs* logs, v1::LogsRequest request) : writer_(this) {
-    worker_ = std::thread([this, logs, request = std::move(request)] {
-      absl::Status status = logs->Logs(request, cancelled_, [this](v1::LogChunk chunk) {
-        return writer_.Write(std::move(chunk));
-      });
-      Finish(ToGrpcStatus(status));
-    });
+  LogsReactor(SandboxLogs* logs, StreamLimiter* limiter, v1::LogsRequest request) : writer_(this) {
+    absl::StatusOr<StreamLimiter::Slot> slot = limiter->Acquire(StreamKind::kLogs);
+    if (!slot.ok()) {
+      Finish(ToGrpcStatus(slot.status()));
+      return;
+    }
+    slot_.emplace(*std::move(slot));
+    absl::StatusOr<std::unique_ptr<Worker>> worker =
+        Worker::Start([this, logs, request = std::move(request)] {
+          absl::Status status = logs->Logs(request, cancelled_, [this](v1::LogChunk chunk) {
+            return writer_.Write(std::move(chunk));
+          });
+          Finish(ToGrpcStatus(status));
+        });
+    if (!worker.ok()) {
+      Finish(ToGrpcStatus(worker.status()));
+      return;
+    }
+    worker_ = *std::move(worker);
   }
 
   void OnWriteDone(bool ok) override { writer_.OnWriteDone(ok); }
   void OnCancel() override { cancelled_.Notify(); }
-  // Finish() is the worker's last act, so the join is immediate.
+  // Finish() is the worker's last act, so the join is immediate. (gRPC calls OnDone only
+  // after the constructor returned.)
   void OnDone() override {
-    worker_.join();
+    if (worker_ != nullptr) worker_->Join();
     delete this;
   }
 
  private:
   logger::EventFd cancelled_;
   BlockingWriter<LogsReactor, v1::LogChunk> writer_;
-  std::thread worker_;
+  std::optional<StreamLimiter::Slot> slot_;  // held until the call is done
+  std::unique_ptr<Worker> worker_;           // null: refused
 };
 
-// One Exec call. The first message (start) is checked and the session prepared and run
-// on a worker thread; the following messages are read one at a time, each only after the
-// session consumed the previous one (flow control for stdin). A client that half-closes
-// closes the command's stdin; one that goes away gets its command killed.
+// One Exec call, refused at once over the stream cap. The first message (start) is checked and the
+// session prepared and run on a worker thread; the following messages are read one at a time, each
+// only after the session consumed the previous one (flow control for stdin). A client that
+// half-closes closes the command's stdin; one that goes away gets its command killed.
 class ExecReactor final : public grpc::ServerBidiReactor<v1::ExecInput, v1::ExecOutput> {
  public:
-  explicit ExecReactor(SandboxExec* exec) : exec_(exec), writer_(this) { StartRead(&input_); }
+  ExecReactor(SandboxExec* exec, StreamLimiter* limiter) : exec_(exec), writer_(this) {
+    absl::StatusOr<StreamLimiter::Slot> slot = limiter->Acquire(StreamKind::kExec);
+    if (!slot.ok()) {
+      Finish(ToGrpcStatus(slot.status()));
+      return;
+    }
+    slot_.emplace(*std::move(slot));
+    StartRead(&input_);
+  }
 
   void OnReadDone(bool ok) override {
     if (!started_) {
@@ -89,7 +112,13 @@ class ExecReactor final : public grpc::ServerBidiReactor<v1::ExecInput, v1::Exec
             absl::InvalidArgumentError("the first message of an exec must be `start`")));
         return;
       }
-      worker_ = std::thread([this, start = input_.start()] { Work(start); });
+      absl::StatusOr<std::unique_ptr<Worker>> worker =
+          Worker::Start([this, start = input_.start()] { Work(start); });
+      if (!worker.ok()) {
+        Finish(ToGrpcStatus(worker.status()));
+        return;
+      }
+      worker_ = *std::move(worker);
       return;
     }
     ExecSession* session = Session();
@@ -111,7 +140,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<v1::ExecInput, v1::Exec
   }
 
   void OnDone() override {
-    if (worker_.joinable()) worker_.join();
+    if (worker_ != nullptr) worker_->Join();
     delete this;
   }
 
@@ -144,7 +173,10 @@ class ExecReactor final : public grpc::ServerBidiReactor<v1::ExecInput, v1::Exec
   BlockingWriter<ExecReactor, v1::ExecOutput> writer_;
   v1::ExecInput input_;   // the read in flight
   bool started_ = false;  // only touched by OnReadDone, which never runs concurrently
-  std::thread worker_;
+  std::optional<StreamLimiter::Slot> slot_;  // held until the call is done
+  // Set by the first OnReadDone; null when the start was refused. gRPC runs OnDone only
+  // after that reaction returned.
+  std::unique_ptr<Worker> worker_;
   absl::Mutex mu_;
   // Set once by the worker before the second read starts; lives until OnDone.
   std::unique_ptr<ExecSession> session_ ABSL_GUARDED_BY(mu_);
@@ -155,12 +187,12 @@ class ExecReactor final : public grpc::ServerBidiReactor<v1::ExecInput, v1::Exec
 
 grpc::ServerWriteReactor<v1::LogChunk>* SandboxIOService::Logs(grpc::CallbackServerContext*,
                                                                const v1::LogsRequest* request) {
-  return new LogsReactor(logs_, *request);
+  return new LogsReactor(logs_, limiter_, *request);
 }
 
 grpc::ServerBidiReactor<v1::ExecInput, v1::ExecOutput>* SandboxIOService::Exec(
     grpc::CallbackServerContext*) {
-  return new ExecReactor(exec_);
+  return new ExecReactor(exec_, limiter_);
 }
 
 }  // namespace fsb::agent
