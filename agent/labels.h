@@ -21,6 +21,11 @@ inline constexpr char kWarmDefaultsLabel[] = "fsb.io/warm-defaults";
 // The network slot (agent/network/slots.h) whose namespace the container joins; the slot
 // is torn down once no container names it.
 inline constexpr char kNetworkSlotLabel[] = "fsb.io/network-slot";
+// A read-only view of an image's snapshot the agent reads a file from (ReadImageFile),
+// valued with the agent's id: views live only for one read, so a labelled view that no
+// read uses was left by a crash mid-read, and the janitor removes it. Not
+// fsb.io/managed, so a view is never mistaken for a sandbox's snapshot.
+inline constexpr char kSnapshotViewLabel[] = "fsb.io/view-of-agent";
 // The OCI annotation by which the runc v2 shim runs the tasks of one group in one shim.
 inline constexpr char kShimGroupAnnotation[] = "io.containerd.runc.v2.group";
 

@@ -481,7 +481,10 @@ int main(int argc, char** argv) {
         registration.PushNow();
       },
       [&registration] { registration.PushNow(); });
-  fsb::agent::Janitor janitor(&manager, &metrics, absl::Seconds(FLAGS_janitor_interval_s));
+  fsb::agent::Janitor janitor(
+      &manager, &metrics, absl::Seconds(FLAGS_janitor_interval_s),
+      {{.kind = "exec", .sweep = [&execs] { return execs.CollectOrphans(); }},
+       {.kind = "snapshot_view", .sweep = [&runtime] { return runtime.RemoveLeftoverViews(); }}});
   absl::StatusOr<fsb::admin::Endpoints> admin = fsb::admin::StartEndpoints(
       FLAGS_metrics_bind_address, FLAGS_pprof_bind_address, &registry,
       [&registration] { return registration.Ready(); }, InsecureWarning(isolated));

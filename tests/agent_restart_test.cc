@@ -4,13 +4,19 @@
 // while containerd is down the agent is not Ready and takes no sandbox, and it recovers
 // by itself when containerd returns. Exits reach the controller through containerd's
 // event stream at once (the heartbeat is slowed down here to prove it), also an exit
-// while containerd was down and no stream could carry it.
+// while containerd was down and no stream could carry it. An exec cut off by the agent's
+// SIGKILL is killed and its FIFO folder removed by the restarted agent; snapshot views a
+// read left behind are removed by the janitor.
 #include <signal.h>
 
+#include <filesystem>
 #include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "fastpath/v1/fastpath.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "tests/testing/local_stack.h"
 
@@ -215,15 +221,101 @@ TEST_F(AgentRestartTest, JanitorRemovesOnlyUnownedFsbObjects) {
       ctr.PrepareSnapshot("stray-snap", chain,
                           {{"fsb.io/managed", "true"}, {"fsb.io/agent", stack_->agent_id()}})
           .ok());
+  // A view of an image an agent read a file from, as its crash mid-read leaves it (with
+  // the lease that keeps containerd's garbage collector off it for minutes); and another
+  // agent's, which stays.
+  auto leftover_view = [&](const std::string& key, const std::string& agent) {
+    return ctr.CreateLease(key, absl::Now() + absl::Hours(1)).ok() &&
+           ctr.ViewSnapshot(key, chain, {{"fsb.io/view-of-agent", agent}}, key).ok();
+  };
+  ASSERT_TRUE(leftover_view("fsb-view-left", stack_->agent_id()));
+  ASSERT_TRUE(leftover_view("fsb-view-other", "another-agent"));
 
   EXPECT_TRUE(WaitFor(
       [&] {
         return absl::IsNotFound(ctr.GetContainer("stray-fsb").status()) &&
-               absl::IsNotFound(ctr.StatSnapshot("stray-snap").status());
+               absl::IsNotFound(ctr.StatSnapshot("stray-snap").status()) &&
+               absl::IsNotFound(ctr.StatSnapshot("fsb-view-left").status());
       },
       absl::Seconds(30)));
   EXPECT_TRUE(ctr.GetContainer("not-ours").ok()) << "the janitor touched a foreign container";
+  // Its lease went with it: the id is free again (containerd deletes missing leases
+  // without an error, so only a create tells).
+  const absl::Status lease = ctr.CreateLease("fsb-view-left", absl::Now() + absl::Minutes(1));
+  EXPECT_TRUE(lease.ok()) << "its lease was left: " << lease;
+  ASSERT_TRUE(ctr.DeleteLease("fsb-view-left").ok());
+  EXPECT_TRUE(ctr.StatSnapshot("fsb-view-other").ok()) << "the janitor took another's view";
   ASSERT_TRUE(ctr.DeleteContainer("not-ours").ok());
+  ASSERT_TRUE(ctr.RemoveSnapshot("fsb-view-other").ok());
+  ASSERT_TRUE(ctr.DeleteLease("fsb-view-other").ok());
+}
+
+// The exec folders (<state dir>/exec/<container id>.<exec id>) agent 0 has now.
+std::vector<std::string> ExecFolders(const std::string& state_dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(state_dir + "/exec", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  return names;
+}
+
+TEST_F(AgentRestartTest, AnExecCutOffByAnAgentKillIsKilledAndItsFolderRemovedOnRestart) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--janitor-interval-s=1"}));
+  fastpath::v1::CreateResponse box;
+  ASSERT_TRUE(stack_->Create(Sleeper("exec-box"), &box).ok());
+
+  // An exec that would run for ten minutes, through the controller as `fsb exec` does.
+  auto io = fastpath::v1::SandboxIO::NewStub(stack_->ClientChannel(stack_->admin_token()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(2));
+  auto stream = io->Exec(&ctx);
+  fastpath::v1::ExecRequest start;
+  start.mutable_start()->set_sandbox_name("exec-box");
+  for (const char* arg : {"sh", "-c", "echo started; exec sleep 600"}) {
+    start.mutable_start()->add_args(arg);
+  }
+  ASSERT_TRUE(stream->Write(start));
+  fsb::agent::v1::ExecOutput first;
+  ASSERT_TRUE(stream->Read(&first));
+  EXPECT_EQ(first.stdout(), "started\n");
+  const std::vector<std::string> folders = ExecFolders(stack_->agent_state_dir());
+  ASSERT_EQ(folders.size(), 1u);
+  const std::string& folder = folders[0];
+  ASSERT_TRUE(absl::StartsWith(folder, box.sandbox_id() + "."));
+  const std::string exec_id = folder.substr(box.sandbox_id().size() + 1);
+  auto exec_state = [&] { return stack_->containerd().GetTask(box.sandbox_id(), exec_id); };
+  ASSERT_TRUE(exec_state().ok()) << exec_state().status();
+  // The janitor (every second here) leaves a live session's exec alone.
+  absl::SleepFor(absl::Seconds(3));
+  ASSERT_EQ(ExecFolders(stack_->agent_state_dir()), folders);
+  ASSERT_EQ(exec_state()->status(), containerd::v1::types::RUNNING);
+
+  stack_->KillAgent();
+  ctx.TryCancel();
+  stream->Finish();
+  // The shim keeps the exec running without its agent: this is what is left behind.
+  absl::StatusOr<containerd::v1::types::Process> left = exec_state();
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_EQ(left->status(), containerd::v1::types::RUNNING);
+
+  ASSERT_TRUE(stack_->StartAgent().ok());
+  ASSERT_TRUE(stack_->WaitForAgent(absl::Seconds(30)).ok());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return absl::IsNotFound(exec_state().status()) &&
+               ExecFolders(stack_->agent_state_dir()).empty();
+      },
+      absl::Seconds(30)))
+      << "exec " << exec_id << ": " << exec_state().status();
+  // The sandbox itself is untouched.
+  EXPECT_GT(Pid(box.sandbox_id()), 0u);
+  std::string metrics;
+  fsb::testing::RunCommand({"curl", "-sf", "http://" + stack_->agent_metrics() + "/metrics"},
+                           &metrics);
+  EXPECT_TRUE(absl::StrContains(metrics, "fsb_agent_janitor_removed_total{kind=\"exec\"} 1"))
+      << "the removal was not counted";
 }
 
 }  // namespace

@@ -215,14 +215,15 @@ absl::StatusOr<std::vector<containerd::types::Mount>> Containerd::PrepareSnapsho
 }
 
 absl::StatusOr<std::vector<containerd::types::Mount>> Containerd::ViewSnapshot(
-    std::string_view key, std::string_view parent,
-    const std::map<std::string, std::string>& labels) {
+    std::string_view key, std::string_view parent, const std::map<std::string, std::string>& labels,
+    std::string_view lease_id) {
   csnap::ViewSnapshotRequest req;
   req.set_snapshotter(options_.snapshotter);
   req.set_key(std::string(key));
   req.set_parent(std::string(parent));
   req.mutable_labels()->insert(labels.begin(), labels.end());
-  auto resp = Call("Snapshots.View", *snapshots_, &csnap::Snapshots::Stub::View, req);
+  auto resp = Call("Snapshots.View", *snapshots_, &csnap::Snapshots::Stub::View, req,
+                   {.lease_id = lease_id});
   if (!resp.ok()) return resp.status();
   return std::vector<containerd::types::Mount>(resp->mounts().begin(), resp->mounts().end());
 }
@@ -330,9 +331,11 @@ absl::StatusOr<uint32_t> Containerd::CreateTask(const ctasks::CreateTaskRequest&
 
 absl::StatusOr<uint32_t> Containerd::StartTask(std::string_view id) { return StartProcess(id, ""); }
 
-absl::StatusOr<containerd::v1::types::Process> Containerd::GetTask(std::string_view id) {
+absl::StatusOr<containerd::v1::types::Process> Containerd::GetTask(std::string_view id,
+                                                                   std::string_view exec_id) {
   ctasks::GetRequest req;
   req.set_container_id(std::string(id));
+  req.set_exec_id(std::string(exec_id));
   auto resp = Call("Tasks.Get", *tasks_, &ctasks::Tasks::Stub::Get, req);
   if (!resp.ok()) return resp.status();
   return resp->process();

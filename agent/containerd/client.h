@@ -103,7 +103,7 @@ class Containerd {
   // A read-only view of `parent` under `key` (remove it when done); returns its mounts.
   absl::StatusOr<std::vector<containerd::types::Mount>> ViewSnapshot(
       std::string_view key, std::string_view parent,
-      const std::map<std::string, std::string>& labels);
+      const std::map<std::string, std::string>& labels, std::string_view lease_id = {});
   // Commits the active snapshot `key` as `name`.
   absl::Status CommitSnapshot(std::string_view name, std::string_view key,
                               std::string_view lease_id);
@@ -135,7 +135,9 @@ class Containerd {
   absl::StatusOr<uint32_t> CreateTask(
       const containerd::services::tasks::v1::CreateTaskRequest& req);
   absl::StatusOr<uint32_t> StartTask(std::string_view id);
-  absl::StatusOr<containerd::v1::types::Process> GetTask(std::string_view id);
+  // The task of container `id`, or its exec process `exec_id`.
+  absl::StatusOr<containerd::v1::types::Process> GetTask(std::string_view id,
+                                                         std::string_view exec_id = {});
   absl::StatusOr<std::vector<containerd::v1::types::Process>> ListTasks();
   absl::Status KillTask(std::string_view id, uint32_t signal, bool all);
   // Blocks until the task exits or `timeout` passes (DEADLINE_EXCEEDED); returns the

@@ -8,7 +8,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/containerd/layer_file.h"
+#include "agent/labels.h"
 #include "glog/logging.h"
+#include "internal/deadline.h"
 #include "internal/ids.h"
 #include "internal/proto_json.h"
 #include "internal/stopwatch.h"
@@ -24,6 +26,8 @@ constexpr char kSpecTypeUrl[] = "types.containerd.io/opencontainers/runtime-spec
 // Where ContainerParams::extension is kept on the container.
 constexpr char kExtensionKey[] = "fsb.io/sandbox";
 constexpr char kExtensionTypeUrl[] = "fsb.io/agent-extension";
+// A snapshot view's lease outlives any read of one file by far.
+constexpr absl::Duration kViewLeaseExpiry = absl::Minutes(10);
 
 #if defined(__x86_64__)
 constexpr char kArch[] = "amd64";
@@ -344,8 +348,31 @@ absl::StatusOr<std::string> ContainerdRuntime::ReadImageFile(std::string_view ch
 absl::StatusOr<std::string> ContainerdRuntime::ReadFromView(std::string_view chain_id,
                                                             std::string_view path) {
   const std::string view = absl::StrCat("fsb-view-", RandomHex(8));
-  auto mounts = containerd_->ViewSnapshot(view, chain_id, {});
-  if (!mounts.ok()) return mounts.status();
+  {
+    absl::MutexLock lock(&mu_);
+    views_in_use_.insert(view);
+  }
+  struct InUse {
+    ~InUse() {
+      absl::MutexLock lock(&runtime->mu_);
+      runtime->views_in_use_.erase(view);
+    }
+    ContainerdRuntime* runtime;
+    const std::string& view;
+  } in_use{this, view};
+  // The view's own lease keeps containerd's garbage collector off it while it is read;
+  // if the agent dies mid-read, the lease expires and the collector takes both (the
+  // janitor removes them sooner: RemoveLeftoverViews).
+  if (absl::Status s = containerd_->CreateLease(view, Deadline::In(kViewLeaseExpiry).time());
+      !s.ok()) {
+    return s;
+  }
+  auto mounts =
+      containerd_->ViewSnapshot(view, chain_id, {{kSnapshotViewLabel, options_.owner}}, view);
+  if (!mounts.ok()) {
+    RemoveView(view).IgnoreError();  // logged
+    return mounts.status();
+  }
   // The view's directories, topmost first: a bind mount of one layer, or an overlay
   // whose lowerdir lists the layers (a view has no upper layer).
   std::vector<std::string> dirs;
@@ -364,10 +391,40 @@ absl::StatusOr<std::string> ContainerdRuntime::ReadFromView(std::string_view cha
     content = absl::NotFoundError(
         absl::StrCat(Sv(path), " is not in the image (snapshot ", Sv(chain_id), ")"));
   }
-  if (absl::Status s = containerd_->RemoveSnapshot(view); !s.ok()) {
-    LOG(WARNING) << "removing snapshot view " << view << ": " << s;
-  }
+  RemoveView(view).IgnoreError();  // logged
   return content;
+}
+
+absl::Status ContainerdRuntime::RemoveView(const std::string& view) {
+  absl::Status status = containerd_->RemoveSnapshot(view);
+  if (status.ok() || absl::IsNotFound(status)) {
+    if (absl::Status s = containerd_->DeleteLease(view); !s.ok() && !absl::IsNotFound(s)) {
+      status = s;
+    }
+  }
+  if (!status.ok() && !absl::IsNotFound(status)) {
+    LOG(WARNING) << "removing snapshot view " << view << " (left to the janitor): " << status;
+  }
+  return status;
+}
+
+absl::StatusOr<int> ContainerdRuntime::RemoveLeftoverViews() {
+  // Listed before the views in use are looked at: a view made after the listing is not
+  // seen, and one listed whose read has ended since is already gone (NOT_FOUND).
+  auto views = containerd_->ListSnapshots(
+      absl::StrCat("labels.\"", kSnapshotViewLabel, "\"==\"", options_.owner, "\""));
+  if (!views.ok()) return views.status();
+  int removed = 0;
+  for (const auto& view : *views) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (views_in_use_.contains(view.name())) continue;
+    }
+    if (!RemoveView(view.name()).ok()) continue;  // NOT_FOUND: its read removed it
+    LOG(INFO) << "removed snapshot view " << view.name() << ", left by a read cut short";
+    ++removed;
+  }
+  return removed;
 }
 
 }  // namespace fsb::agent

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/containerd/client.h"
 #include "agent/image_puller.h"
@@ -59,12 +60,21 @@ class ContainerdRuntime : public Runtime {
   absl::StatusOr<std::string> ReadImageFile(std::string_view chain_id,
                                             std::string_view path) override;
 
+  // Removes this agent's snapshot views (kSnapshotViewLabel) that no read uses, with their
+  // leases: those a crash mid-read left. Returns how many it removed; containerd's error
+  // when it cannot list them. The janitor calls it at start and in every sweep.
+  absl::StatusOr<int> RemoveLeftoverViews();
+
  private:
   // The containerd filter selecting this agent's objects.
   std::string OwnedFilter() const;
   // Reads `path` from the directories of a read-only view of the snapshot `chain_id`,
   // safely (ReadLayerFile).
+  // Each view lives under a lease of the same id, created just before it.
   absl::StatusOr<std::string> ReadFromView(std::string_view chain_id, std::string_view path);
+  // Removes a view and its lease: OK, NOT_FOUND when the view was gone already, or
+  // containerd's error (logged; the janitor tries again).
+  absl::Status RemoveView(const std::string& view);
 
   // Reads the manifest for this platform from an image's target (manifest or index).
   absl::StatusOr<std::string> ManifestDigest(const std::string& image_name,
@@ -77,6 +87,8 @@ class ContainerdRuntime : public Runtime {
   // (chain id, path) -> file content or its NOT_FOUND.
   absl::flat_hash_map<std::pair<std::string, std::string>, absl::StatusOr<std::string>> files_
       ABSL_GUARDED_BY(mu_);
+  // The views of reads in progress: from before Snapshots.View until after their removal.
+  absl::flat_hash_set<std::string> views_in_use_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fsb::agent

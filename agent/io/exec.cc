@@ -21,6 +21,7 @@
 #include "glog/logging.h"
 #include "google/protobuf/struct.pb.h"
 #include "internal/deadline.h"
+#include "internal/directory.h"
 #include "internal/ids.h"
 #include "internal/proto_json.h"
 #include "internal/strings.h"
@@ -41,6 +42,8 @@ constexpr uint32_t kMaxTerminalSide = 65535;
 // The exec's Tasks.Wait deadline lies this far past its own, which the agent enforces by
 // killing the process: the wait then still learns the exit.
 constexpr absl::Duration kWaitMargin = absl::Minutes(1);
+// How long the janitor waits for a SIGKILLed orphan exec to exit.
+constexpr absl::Duration kOrphanExitWait = absl::Seconds(10);
 
 absl::Status ErrnoStatus(std::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(Sv(what), " ", path, ": ", std::strerror(errno)));
@@ -448,10 +451,12 @@ class ExecSession::Io {
   Containerd::DeleteProcessCall delete_call_;
 };
 
-ExecSession::ExecSession(Containerd* containerd, Params params)
-    : containerd_(containerd), params_(std::move(params)) {}
+ExecSession::ExecSession(Containerd* containerd, Params params, std::function<void()> on_destroyed)
+    : containerd_(containerd), params_(std::move(params)), on_destroyed_(std::move(on_destroyed)) {}
 
-ExecSession::~ExecSession() = default;
+ExecSession::~ExecSession() {
+  if (on_destroyed_) on_destroyed_();
+}
 
 void ExecSession::Push(v1::ExecInput input, std::function<void()> consumed) {
   {
@@ -507,12 +512,78 @@ absl::StatusOr<std::unique_ptr<ExecSession>> SandboxExec::Prepare(const v1::Exec
   params.container_id = container_id;
   params.exec_id = absl::StrCat("exec-", RandomHex(8));
   params.process_json = *std::move(process);
-  params.fifo_dir = absl::StrCat(options_.fifo_dir, "/", params.exec_id);
+  params.fifo_dir = absl::StrCat(options_.fifo_dir, "/", container_id, ".", params.exec_id);
   params.tty = start.tty();
   params.stdin = start.stdin();
   params.size = start.size();
   params.max_duration = options_.max_duration;
-  return std::make_unique<ExecSession>(containerd_, std::move(params));
+  {
+    absl::MutexLock lock(&mu_);
+    live_.insert(params.exec_id);
+  }
+  return std::make_unique<ExecSession>(containerd_, std::move(params),
+                                       [this, exec_id = params.exec_id] {
+                                         absl::MutexLock lock(&mu_);
+                                         live_.erase(exec_id);
+                                       });
+}
+
+absl::StatusOr<int> SandboxExec::CollectOrphans() {
+  // Listed before the live sessions are looked at: a folder made after the listing is
+  // not seen, and one listed whose session has ended since is already gone.
+  absl::StatusOr<std::vector<std::string>> names = ListDirectory(options_.fifo_dir);
+  if (absl::IsNotFound(names.status())) return 0;
+  if (!names.ok()) return names.status();
+  int removed = 0;
+  for (const std::string& name : *names) {
+    const size_t dot = name.rfind('.');
+    if (dot == std::string::npos || dot == 0) continue;  // not an exec's folder
+    const std::string container_id = name.substr(0, dot);
+    const std::string exec_id = name.substr(dot + 1);
+    {
+      absl::MutexLock lock(&mu_);
+      if (live_.contains(exec_id)) continue;
+    }
+    if (RemoveOrphan(container_id, exec_id, absl::StrCat(options_.fifo_dir, "/", name))) {
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+bool SandboxExec::RemoveOrphan(const std::string& container_id, const std::string& exec_id,
+                               const std::string& folder) {
+  const ExecSession::Params ids{.container_id = container_id, .exec_id = exec_id};
+  if (absl::Status s = containerd_->KillProcess(container_id, exec_id, SIGKILL);
+      !s.ok() && !absl::IsNotFound(s)) {
+    LOG(WARNING) << ContainerdError("kill", ids, s) << "; tried again later";
+    return false;
+  }
+  {
+    logger::EventFd exited;
+    TaskWait wait(containerd_, container_id, exec_id, kOrphanExitWait, &exited);
+    pollfd p{exited.fd(), POLLIN, 0};
+    while (!exited.Notified()) poll(&p, 1, -1);  // bounded by the wait's deadline
+    if (absl::StatusOr<uint32_t> status = wait.result();
+        !status.ok() && !absl::IsNotFound(status.status())) {
+      LOG(WARNING) << ContainerdError("wait", ids, status.status()) << "; tried again later";
+      return false;
+    }
+  }
+  if (absl::Status s = containerd_->DeleteProcess(container_id, exec_id);
+      !s.ok() && !absl::IsNotFound(s)) {
+    LOG(WARNING) << ContainerdError("delete", ids, s) << "; tried again later";
+    return false;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(folder, ec);
+  if (ec) {
+    LOG(WARNING) << "cannot remove " << folder << ": " << ec.message();
+    return false;
+  }
+  LOG(INFO) << "removed exec " << exec_id << " of sandbox " << container_id
+            << ", left by an agent that stopped mid-exec";
+  return true;
 }
 
 }  // namespace fsb::agent

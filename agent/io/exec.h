@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -60,7 +61,8 @@ class ExecSession {
     absl::Duration max_duration;
   };
 
-  ExecSession(Containerd* containerd, Params params);
+  // `on_destroyed` (may be empty) is called last by the destructor.
+  ExecSession(Containerd* containerd, Params params, std::function<void()> on_destroyed = {});
   ~ExecSession();
   ExecSession(const ExecSession&) = delete;
   ExecSession& operator=(const ExecSession&) = delete;
@@ -95,6 +97,7 @@ class ExecSession {
 
   Containerd* const containerd_;
   const Params params_;
+  const std::function<void()> on_destroyed_;
   logger::EventFd doorbell_;   // rung when `inputs_` grows
   logger::EventFd cancelled_;  // a latch
   absl::Mutex mu_;
@@ -103,27 +106,48 @@ class ExecSession {
 };
 
 // SandboxIO.Exec without the transport: checks the request and the sandbox, then hands
-// out a session. Thread-safe.
+// out a session; and cleans up after the sessions of an agent that died.
+//
+// Each exec's FIFO folder, <fifo_dir>/<container id>.<exec id>/ (exec ids have no '.'),
+// exists from before its process is created in containerd until after it was deleted, so
+// a folder that no live session owns names an exec whose stream is gone: the agent was
+// killed mid-exec. Thread-safe.
 class SandboxExec {
  public:
   struct Options {
-    std::string fifo_dir;  // each exec's FIFOs live in <fifo_dir>/<exec id>/
+    std::string fifo_dir;
     absl::Duration max_duration = absl::Hours(24);
   };
 
   // `manager` and `containerd` must outlive this object and its sessions.
   SandboxExec(SandboxManager* manager, Containerd* containerd, Options options)
       : manager_(manager), containerd_(containerd), options_(std::move(options)) {}
+  SandboxExec(const SandboxExec&) = delete;
+  SandboxExec& operator=(const SandboxExec&) = delete;
 
   // INVALID_ARGUMENT (ValidateExecStart); NOT_FOUND for an unknown sandbox;
   // FAILED_PRECONDITION when it is not running (the manager's phase, or its task in
   // containerd). Nothing exists in containerd until the session runs.
   absl::StatusOr<std::unique_ptr<ExecSession>> Prepare(const fsb::agent::v1::ExecStart& start);
 
+  // For every exec folder no session of this object owns: SIGKILLs its process, waits
+  // for its exit (bounded), deletes it from containerd and removes the folder. Returns
+  // how many it removed. An exec containerd cannot kill or delete now (other than
+  // NOT_FOUND: already gone) keeps its folder for the next pass. INTERNAL when the
+  // folder cannot be listed.
+  absl::StatusOr<int> CollectOrphans();
+
  private:
+  // Removes one orphan; false when it must be tried again.
+  bool RemoveOrphan(const std::string& container_id, const std::string& exec_id,
+                    const std::string& folder);
+
   SandboxManager* const manager_;
   Containerd* const containerd_;
   const Options options_;
+  absl::Mutex mu_;
+  // The exec ids of the sessions handed out and not destroyed yet.
+  absl::flat_hash_set<std::string> live_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fsb::agent
