@@ -19,8 +19,9 @@ namespace fsb::agent {
 class Worker {
  public:
   // The stack of a stream's thread: its deepest frames are a 64 KiB read buffer and a
-  // gRPC write, far below this (glibc's default is 8 MiB of address space per thread).
-  static constexpr size_t kDefaultStackBytes = 512 * 1024;
+  // gRPC write, far below this even with a sanitizer's redzones (glibc's default is
+  // 8 MiB of address space per thread).
+  static constexpr size_t kDefaultStackBytes = 1024 * 1024;
 
   static absl::StatusOr<std::unique_ptr<Worker>> Start(absl::AnyInvocable<void()> body,
                                                        size_t stack_bytes = kDefaultStackBytes);
