@@ -1,5 +1,8 @@
 #include "tests/testing/local_stack.h"
 
+#include <signal.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -8,8 +11,11 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "internal/auth/tokens.h"
@@ -27,6 +33,29 @@ fastpath::v1::CreateRequest SleeperRequest(const std::string& name) {
   req.add_command("600");
   return req;
 }
+absl::StatusOr<double> ScrapeMetric(const std::string& host_port, const std::string& name,
+                                    const std::vector<std::string>& labels) {
+  std::string page;
+  if (RunCommand({"curl", "-sf", "--max-time", "10", "http://" + host_port + "/metrics"}, &page) !=
+      0) {
+    return absl::UnavailableError("cannot fetch http://" + host_port + "/metrics");
+  }
+  double sum = 0;
+  for (absl::string_view line : absl::StrSplit(page, '\n')) {
+    if (!absl::StartsWith(line, name)) continue;
+    const absl::string_view rest = line.substr(name.size());
+    if (rest.empty() || (rest[0] != '{' && rest[0] != ' ')) continue;  // another metric
+    const absl::string_view series = rest.substr(0, rest.rfind(' '));
+    if (!std::all_of(labels.begin(), labels.end(),
+                     [&](const std::string& l) { return absl::StrContains(series, l); })) {
+      continue;
+    }
+    double value = 0;
+    if (absl::SimpleAtod(rest.substr(rest.rfind(' ') + 1), &value)) sum += value;
+  }
+  return sum;
+}
+
 namespace {
 
 void SetDeadline(grpc::ClientContext& ctx, absl::Duration timeout = absl::Seconds(60)) {
@@ -220,6 +249,34 @@ absl::Status LocalStack::WriteTokens(const std::vector<ClientToken>& tokens) con
   return absl::OkStatus();
 }
 
+pid_t LocalStack::controller_pid() const { return controller_ != nullptr ? controller_->pid() : 0; }
+
+absl::Status LocalStack::KillContainerd() {
+  // scripts/containerd.sh's pid file.
+  const std::string pid_file = dir() + "/containerd/containerd.pid";
+  std::ifstream in(pid_file);
+  pid_t pid = 0;
+  if (!(in >> pid) || pid <= 0) return absl::FailedPreconditionError("no pid in " + pid_file);
+  if (kill(pid, SIGKILL) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("containerd (pid ", pid, ") is not running"));
+  }
+  // Gone, or a zombie nobody reaps yet (it was started detached, by a script).
+  const bool dead = WaitFor(
+      [&] {
+        std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+        std::string pid_field, comm, state;
+        return !(stat >> pid_field >> comm >> state) || state == "Z";
+      },
+      absl::Seconds(10));
+  if (!dead)
+    return absl::InternalError(absl::StrCat("containerd (pid ", pid, ") survived SIGKILL"));
+  // So that the script does not take a zombie's pid for a running daemon.
+  std::remove(pid_file.c_str());
+  return absl::OkStatus();
+}
+
+absl::Status LocalStack::StartContainerd() { return containerd_->StartDaemon(); }
+
 pid_t LocalStack::agent_pid(int i) const {
   return agents_[i].process != nullptr ? agents_[i].process->pid() : 0;
 }
@@ -293,6 +350,16 @@ absl::StatusOr<std::vector<std::string>> LocalStack::ManagedContainers(int i) {
   std::vector<std::string> ids;
   for (const auto& c : *containers) ids.push_back(c.id());
   return ids;
+}
+
+absl::Status LocalStack::TagTestImage(const std::string& name, int i) {
+  absl::StatusOr<containerd::services::images::v1::Image> image =
+      agents_[i].client->GetImage(PrivateContainerd::kTestImage);
+  if (!image.ok()) return image.status();
+  image->set_name(name);
+  image->clear_created_at();
+  image->clear_updated_at();
+  return agents_[i].client->CreateImage(*image);
 }
 
 }  // namespace fsb::testing

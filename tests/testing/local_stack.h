@@ -31,6 +31,12 @@ namespace fsb::testing {
 // A create of `sleep 600` in the test image, named `name` in the default namespace.
 fastpath::v1::CreateRequest SleeperRequest(const std::string& name);
 
+// The sum of the samples of metric `name` whose labels include each of `labels`
+// (`key="value"` strings) on the /metrics page at `host_port`; 0 when none matches.
+// UNAVAILABLE when the page cannot be fetched.
+absl::StatusOr<double> ScrapeMetric(const std::string& host_port, const std::string& name,
+                                    const std::vector<std::string>& labels = {});
+
 class LocalStack {
  public:
   struct Options {
@@ -60,6 +66,11 @@ class LocalStack {
   void StopController();  // SIGTERM
   absl::Status StartAgent(int i = 0);
   void KillAgent(int i = 0);
+  // SIGKILLs the private containerd daemon, as a crash does (shims and containers keep
+  // running), and waits until it is gone; StartContainerd starts it again on the same
+  // state and waits until it answers.
+  absl::Status KillContainerd();
+  absl::Status StartContainerd();
   // Waits until the controller lists agent `i` as Ready.
   absl::Status WaitForAgent(absl::Duration timeout, int i = 0);
 
@@ -80,6 +91,8 @@ class LocalStack {
   const std::string& agent_metrics(int i = 0) const { return agents_[i].metrics; }
   // The process id of agent i, or 0 when it is not running (killed, never started).
   pid_t agent_pid(int i = 0) const;
+  // The controller's process id, or 0 when it is not running.
+  pid_t controller_pid() const;
   std::string agent_id(int i = 0) const;
   std::string agent_namespace(int i = 0) const;
   std::string agent_state_dir(int i = 0) const { return dir() + "/" + agent_id(i); }
@@ -114,6 +127,11 @@ class LocalStack {
 
   // fsb-managed container ids in agent i's containerd namespace.
   absl::StatusOr<std::vector<std::string>> ManagedContainers(int i = 0);
+
+  // Gives the test image another name in agent i's namespace (same manifest and
+  // snapshot). An agent keeps no warm pool for that name, so its creates are cold even
+  // where the test image's are warm.
+  absl::Status TagTestImage(const std::string& name, int i = 0);
 
  private:
   struct Agent {
