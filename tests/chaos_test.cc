@@ -72,11 +72,11 @@ std::string CodeName(grpc::StatusCode code) {
 // What the controller lists and containerd holds, classified against the client's log.
 struct Census {
   int listed = 0;
-  int running_ok = 0;             // acknowledged, listed once, Running, its task running
-  int idle_warm = 0;              // prepared instances nobody claimed
-  int unacknowledged = 0;         // listed and running although the client saw no success
-  std::vector<std::string> lost;  // acknowledged, not Running exactly once
-  std::vector<std::string> lost_ids;
+  int running_ok = 0;                   // acknowledged, listed once, Running, its task running
+  int idle_warm = 0;                    // prepared instances nobody claimed
+  int unacknowledged = 0;               // listed and running although the client saw no success
+  std::vector<std::string> lost;        // acknowledged, not Running exactly once
+  std::vector<std::string> suspects;    // names and ids of the above, to find in the logs
   std::vector<std::string> duplicated;  // a name listed or run more than once
   std::vector<std::string> orphaned;    // run by containerd, not listed by fsb
   std::vector<std::string> phantom;     // listed Running, no running task
@@ -206,13 +206,13 @@ class ChaosTest : public ::testing::Test {
       } else if (items.size() == 1) {
         census->lost.push_back(absl::StrCat(name, ": ", item.phase(), " ", item.sandbox_id(),
                                             " (acknowledged as ", acked->second, ")"));
-        census->lost_ids.push_back(acked->second);
+        census->suspects.push_back(acked->second);
       }
     }
     for (const auto& [name, id] : acknowledged) {
       if (!by_name.contains(name)) {
         census->lost.push_back(name + ": not listed (" + id + ")");
-        census->lost_ids.push_back(id);
+        census->suspects.push_back(id);
       }
     }
     // What containerd holds: listed sandboxes and idle warm instances, nothing else, and
@@ -230,13 +230,17 @@ class ChaosTest : public ::testing::Test {
       }
       census->orphaned.push_back(absl::StrCat("container ", c.id(), " (",
                                               name == c.labels().end() ? "-" : name->second, ")"));
+      census->suspects.push_back(c.id());
     }
     if (census->idle_warm > kWarmPool) {
       census->orphaned.push_back(absl::StrCat(
           census->idle_warm - kWarmPool, " idle warm instances beyond the pool of ", kWarmPool));
     }
     for (const auto& [name, n] : containers_per_name) {
-      if (n > 1) census->duplicated.push_back(absl::StrCat(name, " has ", n, " containers"));
+      if (n > 1) {
+        census->duplicated.push_back(absl::StrCat(name, " has ", n, " containers"));
+        census->suspects.push_back(name + " ");
+      }
     }
     for (const std::string& id : running_tasks) {
       if (!container_ids.contains(id)) census->orphaned.push_back("task " + id);
@@ -333,23 +337,23 @@ TEST_F(ChaosTest, KillsOfEveryDaemonLoseDuplicateAndOrphanNothing) {
   }
   std::cout << "chaos: after settling: " << census.Summary() << std::endl;
 
-  system(("mkdir -p /tmp/chaos-logs && cp " + stack_->dir() + "/*.log /tmp/chaos-logs/")
-             .c_str());  // DEBUG
   EXPECT_TRUE(clean) << "not clean after 90 s of settling";
   EXPECT_GT(log_.acknowledged.size(), 0u) << "no create succeeded at all";
   EXPECT_GT(warm_hits, 0) << "no create was warm";
   EXPECT_EQ(census.running_ok, static_cast<int>(log_.acknowledged.size()));
-  std::string evidence;
-  for (const std::string& id : census.lost_ids) evidence += Evidence(id);
   EXPECT_TRUE(census.lost.empty())
-      << "acknowledged, then lost:\n  " << absl::StrJoin(census.lost, "\n  ") << "\n"
-      << evidence;
+      << "acknowledged, then lost:\n  " << absl::StrJoin(census.lost, "\n  ");
   EXPECT_TRUE(census.duplicated.empty())
       << "duplicated:\n  " << absl::StrJoin(census.duplicated, "\n  ");
   EXPECT_TRUE(census.orphaned.empty())
       << "run by containerd, not listed by fsb:\n  " << absl::StrJoin(census.orphaned, "\n  ");
   EXPECT_TRUE(census.phantom.empty())
       << "listed Running without a running task:\n  " << absl::StrJoin(census.phantom, "\n  ");
+  if (!census.Clean()) {
+    std::string evidence;
+    for (const std::string& key : census.suspects) evidence += Evidence(key);
+    ADD_FAILURE() << "what the logs say of the failures above:\n" << evidence;
+  }
   EXPECT_TRUE(log_.other_errors.empty())
       << "creates refused with a code that is not retryable while daemons restarted:\n  "
       << absl::StrJoin(log_.other_errors, "\n  ");

@@ -187,14 +187,15 @@ class SoakTest : public ::testing::Test {
     return s.ok();
   }
 
-  // A warm cycle (once the pool has its instance again) and a cold one.
-  bool WarmAndCold(int i) {
+  // A warm cycle (once the pool has its instance again) and a cold one, of sandboxes
+  // named <tag>-warm and <tag>-cold.
+  bool WarmAndCold(const std::string& tag) {
     const bool ready =
         WaitFor([&] { return AgentMetric("fsb_agent_warm_instances", {"state=\"ready\""}) == 1; },
                 absl::Seconds(60));
-    EXPECT_TRUE(ready) << "cycle " << i << ": the warm pool did not refill within 60 s";
-    return ready && Cycle(absl::StrCat("warm-", i), PrivateContainerd::kTestImage) &&
-           Cycle(absl::StrCat("cold-", i), kColdImage);
+    EXPECT_TRUE(ready) << tag << ": the warm pool did not refill within 60 s";
+    return ready && Cycle(tag + "-warm", PrivateContainerd::kTestImage) &&
+           Cycle(tag + "-cold", kColdImage);
   }
 
   std::unique_ptr<LocalStack> stack_;
@@ -208,7 +209,7 @@ TEST_F(SoakTest, CreateDeleteCyclesReturnEverythingToTheBaseline) {
   }
   // Warm-up: whatever the first creates make once (channels, shim groups, caches) is
   // part of the baseline.
-  for (int i = 0; i < kWarmupCycles; ++i) ASSERT_TRUE(WarmAndCold(-1 - i));
+  for (int i = 0; i < kWarmupCycles; ++i) ASSERT_TRUE(WarmAndCold(absl::StrCat("warmup", i)));
   ASSERT_TRUE(
       WaitFor([&] { return AgentMetric("fsb_agent_warm_instances", {"state=\"ready\""}) == 1; },
               absl::Seconds(60)));
@@ -230,7 +231,7 @@ TEST_F(SoakTest, CreateDeleteCyclesReturnEverythingToTheBaseline) {
   const absl::Time start = absl::Now();
   int done = 0;
   for (; done < cycles; ++done) {
-    if (!WarmAndCold(done)) break;
+    if (!WarmAndCold(absl::StrCat("cycle", done))) break;
   }
   const absl::Duration took = absl::Now() - start;
   const double warm = AgentMetric("fsb_agent_warm_claims_total", {"result=\"hit\""}) - hits_before;
