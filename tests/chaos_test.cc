@@ -6,6 +6,8 @@
 // nothing is there twice. Creates refused with a retryable code while a daemon is down
 // are counted, not failures; the counts are printed. Real processes on a private
 // containerd.
+#include <stdlib.h>
+
 #include <algorithm>
 #include <atomic>
 #include <fstream>
@@ -165,6 +167,13 @@ class ChaosTest : public ::testing::Test {
     log_.finished = true;
   }
 
+  static std::string Describe(const containerd::services::containers::v1::Container& c) {
+    std::vector<std::string> labels;
+    for (const auto& [key, value] : c.labels()) labels.push_back(key + "=" + value);
+    std::sort(labels.begin(), labels.end());
+    return absl::StrCat("container ", c.id(), " {", absl::StrJoin(labels, ", "), "}");
+  }
+
   // One look at the controller and containerd. Returns false when either cannot be read.
   bool Take(Census* census) {
     *census = Census();
@@ -207,16 +216,19 @@ class ChaosTest : public ::testing::Test {
         census->lost.push_back(absl::StrCat(name, ": ", item.phase(), " ", item.sandbox_id(),
                                             " (acknowledged as ", acked->second, ")"));
         census->suspects.push_back(acked->second);
+        census->suspects.push_back(name + " ");
       }
     }
     for (const auto& [name, id] : acknowledged) {
       if (!by_name.contains(name)) {
         census->lost.push_back(name + ": not listed (" + id + ")");
         census->suspects.push_back(id);
+        census->suspects.push_back(name + " ");
       }
     }
     // What containerd holds: listed sandboxes and idle warm instances, nothing else, and
     // no sandbox name twice.
+    std::vector<std::string> idle;
     std::map<std::string, int> containers_per_name;
     std::set<std::string> container_ids;
     for (const auto& c : *containers) {
@@ -226,10 +238,10 @@ class ChaosTest : public ::testing::Test {
       if (listed_ids.contains(c.id())) continue;
       if (name == c.labels().end() && c.labels().contains(agent::kWarmImageLabel)) {
         ++census->idle_warm;
+        idle.push_back(Describe(c));
         continue;
       }
-      census->orphaned.push_back(absl::StrCat("container ", c.id(), " (",
-                                              name == c.labels().end() ? "-" : name->second, ")"));
+      census->orphaned.push_back(Describe(c));
       census->suspects.push_back(c.id());
     }
     if (census->idle_warm > kWarmPool) {
@@ -352,7 +364,15 @@ TEST_F(ChaosTest, KillsOfEveryDaemonLoseDuplicateAndOrphanNothing) {
   if (!census.Clean()) {
     std::string evidence;
     for (const std::string& key : census.suspects) evidence += Evidence(key);
-    ADD_FAILURE() << "what the logs say of the failures above:\n" << evidence;
+    char kept[] = "/tmp/fsb-chaos-logs-XXXXXX";
+    if (mkdtemp(kept) != nullptr) {
+      fsb::testing::RunCommand({"sh", "-c",
+                                absl::StrCat("cp ", stack_->dir(), "/*.log ", stack_->dir(),
+                                             "/containerd/containerd.log ", kept, "/")});
+    }
+    ADD_FAILURE() << "what the logs say of the failures above (all of them kept in " << kept
+                  << "):\n"
+                  << evidence;
   }
   EXPECT_TRUE(log_.other_errors.empty())
       << "creates refused with a code that is not retryable while daemons restarted:\n  "

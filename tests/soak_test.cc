@@ -120,6 +120,12 @@ class SoakTest : public ::testing::Test {
     ASSERT_TRUE(stack_->TagTestImage(kColdImage).ok());
   }
 
+  // The agent's network slot folders (free, assigned, and released but not torn down).
+  int Slots() const {
+    return CountEntries(stack_->agent_state_dir() + "/network/slots",
+                        [](const dirent* e) { return e->d_type == DT_DIR; });
+  }
+
   Usage Measure() {
     Usage u;
     u.agent = Sample(stack_->agent_pid());
@@ -136,7 +142,7 @@ class SoakTest : public ::testing::Test {
       if (fields.size() > 4 && fields[4].rfind(root, 0) == 0) ++u.mounts;
     }
     const std::string network = stack_->agent_state_dir() + "/network";
-    u.slots = CountEntries(network + "/slots", [](const dirent* e) { return e->d_type == DT_DIR; });
+    u.slots = Slots();
     // host-local keeps one file per reserved address (named by it) in a folder per network.
     u.addresses = 0;
     CountEntries(network + "/ipam", [&](const dirent* e) {
@@ -230,8 +236,10 @@ TEST_F(SoakTest, CreateDeleteCyclesReturnEverythingToTheBaseline) {
 
   const absl::Time start = absl::Now();
   int done = 0;
+  int peak_slots = 0;  // released slots wait for a teardown at idle priority
   for (; done < cycles; ++done) {
     if (!WarmAndCold(absl::StrCat("cycle", done))) break;
+    peak_slots = std::max(peak_slots, Slots());
   }
   const absl::Duration took = absl::Now() - start;
   const double warm = AgentMetric("fsb_agent_warm_claims_total", {"result=\"hit\""}) - hits_before;
@@ -252,7 +260,8 @@ TEST_F(SoakTest, CreateDeleteCyclesReturnEverythingToTheBaseline) {
   const absl::Duration settled = absl::Now() - settling;
   std::cout << "soak: " << done << " of " << cycles << " cycles (warm and cold) in "
             << absl::FormatDuration(took) << "; warm creates " << warm << ", cold " << cold
-            << "; settled " << (returned ? "in " : "not in ") << absl::FormatDuration(settled)
+            << "; at most " << peak_slots << " network slots at once; settled "
+            << (returned ? "in " : "not in ") << absl::FormatDuration(settled)
             << "\nsoak: baseline: " << baseline.Print() << "\nsoak: after:    " << after.Print()
             << std::endl;
   ASSERT_EQ(done, cycles) << "a cycle failed";
