@@ -4,8 +4,10 @@
 // (in the controller's list and as a running task in containerd), containerd runs
 // nothing fsb does not list (besides idle warm instances, at most the pool's size), and
 // nothing is there twice. Creates refused with a retryable code while a daemon is down
-// are counted, not failures; the counts are printed. Real processes on a private
-// containerd.
+// are counted, not failures; so are fast creates acknowledged within a second before a
+// controller SIGKILL whose record did not survive it (README, Reliability: a fast
+// create's record is written behind). The counts are printed. Real processes on a
+// private containerd.
 #include <stdlib.h>
 
 #include <algorithm>
@@ -37,15 +39,18 @@ constexpr int kRounds = 2;
 // The client's bound: it stops at this many sandboxes or when the chaos ends.
 constexpr int kMaxCreates = 90;
 constexpr int kWarmPool = 2;
+constexpr absl::Duration kFastWindow = absl::Seconds(1);
 // Another name of the test image, without a warm pool: its creates are cold.
 constexpr char kColdImage[] = "docker.io/fsb/busybox:cold";
 
 // What the client saw. Guarded by the test's mutex.
 struct ClientLog {
   std::map<std::string, std::string> acknowledged;  // name -> sandbox id
-  std::map<std::string, int> refused;               // code name -> attempts
-  std::map<std::string, std::string> examples;      // code name -> its first message
-  std::vector<std::string> other_errors;            // non-retryable refusals
+  std::map<std::string, absl::Time> acknowledged_at;
+  std::vector<absl::Time> controller_kills;
+  std::map<std::string, int> refused;           // code name -> attempts
+  std::map<std::string, std::string> examples;  // code name -> its first message
+  std::vector<std::string> other_errors;        // non-retryable refusals
   int attempts = 0;
   int given_up = 0;  // names not acknowledged when the client stopped
   absl::Time last_ack = absl::InfinitePast();
@@ -74,10 +79,13 @@ std::string CodeName(grpc::StatusCode code) {
 // What the controller lists and containerd holds, classified against the client's log.
 struct Census {
   int listed = 0;
-  int running_ok = 0;                   // acknowledged, listed once, Running, its task running
-  int idle_warm = 0;                    // prepared instances nobody claimed
-  int unacknowledged = 0;               // listed and running although the client saw no success
-  std::vector<std::string> lost;        // acknowledged, not Running exactly once
+  int running_ok = 0;             // acknowledged, listed once, Running, its task running
+  int idle_warm = 0;              // prepared instances nobody claimed
+  int unacknowledged = 0;         // listed and running although the client saw no success
+  std::vector<std::string> lost;  // acknowledged, not Running exactly once
+  // Fast creates acknowledged less than kFastWindow before a controller SIGKILL whose
+  // record is gone: what README's Reliability section documents for fast mode.
+  std::vector<std::string> lost_in_fast_window;
   std::vector<std::string> suspects;    // names and ids of the above, to find in the logs
   std::vector<std::string> duplicated;  // a name listed or run more than once
   std::vector<std::string> orphaned;    // run by containerd, not listed by fsb
@@ -89,8 +97,9 @@ struct Census {
   std::string Summary() const {
     return absl::StrCat("listed=", listed, " running-as-acknowledged=", running_ok,
                         " unacknowledged-running=", unacknowledged, " idle-warm=", idle_warm,
-                        " lost=", lost.size(), " duplicated=", duplicated.size(),
-                        " orphaned=", orphaned.size(), " phantom=", phantom.size());
+                        " lost=", lost.size(), " lost-in-fast-window=", lost_in_fast_window.size(),
+                        " duplicated=", duplicated.size(), " orphaned=", orphaned.size(),
+                        " phantom=", phantom.size());
   }
 };
 
@@ -145,6 +154,9 @@ class ChaosTest : public ::testing::Test {
         if (s.ok()) {
           log_.acknowledged[req.name()] = resp.sandbox_id();
           log_.last_ack = absl::Now();
+          if (req.consistency_mode() == fastpath::v1::FAST) {
+            log_.acknowledged_at[req.name()] = log_.last_ack;
+          }
           done = true;
           continue;
         }
@@ -196,9 +208,13 @@ class ChaosTest : public ::testing::Test {
     }
     census->listed = list->items_size();
     std::map<std::string, std::string> acknowledged;
+    std::map<std::string, absl::Time> acknowledged_at;
+    std::vector<absl::Time> kills;
     {
       absl::MutexLock lock(&mu_);
       acknowledged = log_.acknowledged;
+      acknowledged_at = log_.acknowledged_at;
+      kills = log_.controller_kills;
     }
     for (const auto& [name, items] : by_name) {
       if (items.size() > 1)
@@ -213,14 +229,25 @@ class ChaosTest : public ::testing::Test {
           running_tasks.contains(item.sandbox_id())) {
         ++census->running_ok;
       } else if (items.size() == 1) {
-        census->lost.push_back(absl::StrCat(name, ": ", item.phase(), " ", item.sandbox_id(),
-                                            " (acknowledged as ", acked->second, ")"));
+        census->lost.push_back(absl::StrCat(
+            name, ": ", item.phase(), " ", item.sandbox_id(), " (acknowledged as ", acked->second,
+            "; its task ", running_tasks.contains(acked->second) ? "runs" : "does not run",
+            "): ", item.message()));
         census->suspects.push_back(acked->second);
         census->suspects.push_back(name + " ");
       }
     }
     for (const auto& [name, id] : acknowledged) {
-      if (!by_name.contains(name)) {
+      if (by_name.contains(name)) continue;
+      if (auto at = acknowledged_at.find(name);
+          at != acknowledged_at.end() &&
+          std::any_of(kills.begin(), kills.end(), [&](absl::Time kill) {
+            return kill >= at->second && kill - at->second < kFastWindow;
+          })) {
+        census->lost_in_fast_window.push_back(name + " (" + id + ")");
+        continue;
+      }
+      {
         census->lost.push_back(name + ": not listed (" + id + ")");
         census->suspects.push_back(id);
         census->suspects.push_back(name + " ");
@@ -297,6 +324,10 @@ TEST_F(ChaosTest, KillsOfEveryDaemonLoseDuplicateAndOrphanNothing) {
       absl::SleepFor(absl::Milliseconds(1500));  // creates flow
       const std::string what = absl::StrCat("round ", round + 1, ": ", victim);
       if (victim == std::string("controller")) {
+        {
+          absl::MutexLock lock(&mu_);
+          log_.controller_kills.push_back(absl::Now());
+        }
         stack_->KillController();
         absl::SleepFor(absl::Milliseconds(500));
         ASSERT_TRUE(stack_->StartController().ok()) << what;
@@ -352,9 +383,15 @@ TEST_F(ChaosTest, KillsOfEveryDaemonLoseDuplicateAndOrphanNothing) {
   EXPECT_TRUE(clean) << "not clean after 90 s of settling";
   EXPECT_GT(log_.acknowledged.size(), 0u) << "no create succeeded at all";
   EXPECT_GT(warm_hits, 0) << "no create was warm";
-  EXPECT_EQ(census.running_ok, static_cast<int>(log_.acknowledged.size()));
+  EXPECT_EQ(census.running_ok,
+            static_cast<int>(log_.acknowledged.size() - census.lost_in_fast_window.size()));
   EXPECT_TRUE(census.lost.empty())
       << "acknowledged, then lost:\n  " << absl::StrJoin(census.lost, "\n  ");
+  if (!census.lost_in_fast_window.empty()) {
+    std::cout << "chaos: fast creates acknowledged less than " << absl::FormatDuration(kFastWindow)
+              << " before a controller SIGKILL, their records lost (as documented): "
+              << absl::StrJoin(census.lost_in_fast_window, ", ") << std::endl;
+  }
   EXPECT_TRUE(census.duplicated.empty())
       << "duplicated:\n  " << absl::StrJoin(census.duplicated, "\n  ");
   EXPECT_TRUE(census.orphaned.empty())
