@@ -668,14 +668,24 @@ absl::Status SandboxManager::Refresh() {
   for (const ContainerState& c : *states) by_id[c.id] = &c;
   absl::MutexLock lock(&mu_);
   for (auto& [id, e] : sandboxes_) {
-    if (e.status.phase() != v1::SANDBOX_PHASE_RUNNING || e.deleting) continue;
+    if ((e.status.phase() != v1::SANDBOX_PHASE_RUNNING && !e.vanished) || e.deleting) continue;
     auto it = by_id.find(id);
     if (it == by_id.end()) {
       e.status.set_phase(v1::SANDBOX_PHASE_UNKNOWN);
       e.status.set_message("container no longer exists in containerd");
-    } else if (it->second->task == TaskState::kStopped) {
+      e.vanished = true;
+      continue;
+    }
+    if (it->second->task == TaskState::kStopped) {
       e.status.set_phase(v1::SANDBOX_PHASE_EXITED);
       e.status.set_exit_code(static_cast<int32_t>(it->second->exit_status));
+      e.vanished = false;
+    } else if (e.vanished && it->second->task == TaskState::kRunning) {
+      // Missing from one list only (taken while its create finished, or while
+      // containerd restarted): it runs.
+      e.status.set_phase(v1::SANDBOX_PHASE_RUNNING);
+      e.status.clear_message();
+      e.vanished = false;
     }
   }
   UpdateGauges();

@@ -144,7 +144,8 @@ class SandboxManager {
   bool OnExit(std::string_view id, uint32_t exit_status);
 
   // Reads task states back from the runtime: a running sandbox whose task stopped
-  // becomes EXITED with its exit code, one whose container vanished UNKNOWN.
+  // becomes EXITED with its exit code, one whose container vanished UNKNOWN (and RUNNING
+  // or EXITED again should a later list show it).
   absl::Status Refresh();
 
   // One janitor pass: removes this agent's fsb containers it does not own (neither a
@@ -174,6 +175,9 @@ class SandboxManager {
     // moved it on): until then only the create may rekey or erase it, so a delete waits.
     bool creating = false;
     bool deleting = false;
+    // UNKNOWN because its container was missing from the last Refresh: RUNNING again
+    // (or EXITED) once a list shows it again.
+    bool vanished = false;
   };
   // What a successful start made.
   struct Started {

@@ -177,6 +177,31 @@ TEST_F(ReadyManagerTest, RefreshRecordsExitsAndVanishedContainers) {
   EXPECT_EQ(manager_.Get("a2")->phase(), v1::SANDBOX_PHASE_UNKNOWN);
 }
 
+// A container missing from one list (taken while its create finished, or while
+// containerd restarted) is not gone for good: listed running again, it is RUNNING again.
+TEST_F(ReadyManagerTest, RefreshRevivesAContainerListedAgain) {
+  ASSERT_TRUE(manager_.Create(Spec("a1")).ok());
+  const ContainerState listed = runtime_.running["a1"];
+  runtime_.running.erase("a1");
+  ASSERT_TRUE(manager_.Refresh().ok());
+  EXPECT_EQ(manager_.Get("a1")->phase(), v1::SANDBOX_PHASE_UNKNOWN);
+  runtime_.running["a1"] = listed;
+  ASSERT_TRUE(manager_.Refresh().ok());
+  EXPECT_EQ(manager_.Get("a1")->phase(), v1::SANDBOX_PHASE_RUNNING);
+  EXPECT_EQ(manager_.Get("a1")->message(), "");
+  // Still gone: still UNKNOWN; stopped meanwhile: EXITED.
+  runtime_.running.erase("a1");
+  ASSERT_TRUE(manager_.Refresh().ok());
+  ASSERT_TRUE(manager_.Refresh().ok());
+  EXPECT_EQ(manager_.Get("a1")->phase(), v1::SANDBOX_PHASE_UNKNOWN);
+  runtime_.running["a1"] = listed;
+  runtime_.running["a1"].task = TaskState::kStopped;
+  runtime_.running["a1"].exit_status = 4;
+  ASSERT_TRUE(manager_.Refresh().ok());
+  EXPECT_EQ(manager_.Get("a1")->phase(), v1::SANDBOX_PHASE_EXITED);
+  EXPECT_EQ(manager_.Get("a1")->exit_code(), 4);
+}
+
 TEST_F(SandboxManagerTest, NotReadyUntilRecovered) {
   EXPECT_FALSE(manager_.ready());
   EXPECT_EQ(manager_.Create(Spec("a1")).status().code(), absl::StatusCode::kUnavailable);
