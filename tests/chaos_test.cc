@@ -45,8 +45,8 @@ constexpr char kColdImage[] = "docker.io/fsb/busybox:cold";
 
 // What the client saw. Guarded by the test's mutex.
 struct ClientLog {
-  std::map<std::string, std::string> acknowledged;  // name -> sandbox id
-  std::map<std::string, absl::Time> acknowledged_at;
+  std::map<std::string, std::string> acknowledged;    // name -> sandbox id
+  std::map<std::string, absl::Time> acknowledged_at;  // fast creates only
   std::vector<absl::Time> controller_kills;
   std::map<std::string, int> refused;           // code name -> attempts
   std::map<std::string, std::string> examples;  // code name -> its first message
@@ -208,7 +208,7 @@ class ChaosTest : public ::testing::Test {
     }
     census->listed = list->items_size();
     std::map<std::string, std::string> acknowledged;
-    std::map<std::string, absl::Time> acknowledged_at;
+    std::map<std::string, absl::Time> acknowledged_at;  // fast creates only
     std::vector<absl::Time> kills;
     {
       absl::MutexLock lock(&mu_);
