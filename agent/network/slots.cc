@@ -236,6 +236,10 @@ absl::StatusOr<NetworkSlot> NetworkSlots::Acquire(bool* made_inline) {
   if (made_inline != nullptr) *made_inline = true;
   const Stopwatch took;
   absl::StatusOr<NetworkSlot> slot = Make();
+  // On a saturated node the idle loop may not have torn released slots down yet, and
+  // their addresses can fill the range: this create tears them down at its own priority
+  // and tries once more.
+  if (!slot.ok() && TearDownReleased() > 0) slot = Make();
   metrics_->RecordNetworkSlotSetup(slot.status(), took.Elapsed(), /*on_demand=*/true);
   if (!slot.ok()) return slot.status();
   absl::MutexLock lock(&mu_);
@@ -308,19 +312,25 @@ int NetworkSlots::free_count() const {
   return static_cast<int>(free_.size());
 }
 
-absl::Duration NetworkSlots::Step() {
-  RunAtIdlePriority();
-  // Teardowns first: they return addresses to the range.
+int NetworkSlots::TearDownReleased() {
+  int torn_down = 0;
   while (true) {
     std::string id;
     {
       absl::MutexLock lock(&mu_);
-      if (doomed_.empty()) break;
+      if (doomed_.empty()) return torn_down;
       id = std::move(doomed_.back());
       doomed_.pop_back();
     }
     (void)TearDown(id);
+    ++torn_down;
   }
+}
+
+absl::Duration NetworkSlots::Step() {
+  RunAtIdlePriority();
+  // Teardowns first: they return addresses to the range.
+  TearDownReleased();
   std::vector<NetworkSlot> unchecked;
   {
     absl::MutexLock lock(&mu_);

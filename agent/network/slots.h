@@ -53,8 +53,9 @@ inline void JoinSlot(const NetworkSlot& slot, RuntimeSpecOptions* options) {
 // tears down released slots (CNI DEL, namespace unmount, folder removal); slots are
 // never reused. The loop's thread, and so the plugins it runs, is SCHED_IDLE: making a
 // slot costs about as much CPU as a create, which creates on a busy node must not wait
-// for (a create that finds no free slot makes one at its own priority). Thread-safe; no lock is
-// held across plugin runs or file I/O.
+// for (a create that finds no free slot makes one at its own priority; if that fails, it
+// first tears down the released slots still waiting, whose addresses may fill the range,
+// and tries again). Thread-safe; no lock is held across plugin runs or file I/O.
 class NetworkSlots {
  public:
   struct Options {
@@ -112,6 +113,9 @@ class NetworkSlots {
   absl::StatusOr<NetworkSlot> Make();
   // CNI DEL, namespace and folder removal; logs what fails and returns the first error.
   absl::Status TearDown(const std::string& id);
+  // Tears down the released slots waiting for it, on the calling thread; returns how
+  // many it took.
+  int TearDownReleased();
   absl::Duration Step();
   NetworkSlot SlotAt(const std::string& id) const;
   void UpdateGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/algorithm/container.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -59,8 +60,28 @@ class NetworkSlotsTest : public ::testing::Test {
             portmap_calls_.push_back(absl::StrCat(add ? "ADD " : "DEL ", call.stdin_data));
           }
           if (add && fail_) return SubprocessResult{1, R"({"msg":"no bridge"})", ""};
+          const bool bridge = absl::EndsWith(call.argv[0], "/bridge");
+          if (!add && bridge && hold_idle_teardowns_ && sched_getscheduler(0) == SCHED_IDLE) {
+            ++held_teardowns_;
+            for (int i = 0; i < 1000 && hold_idle_teardowns_; ++i) usleep(10000);
+          }
+          std::string container;
+          for (const std::string& e : call.env) {
+            if (absl::StartsWith(e, "CNI_CONTAINERID=")) container = e;
+          }
+          if (bridge && absl::c_linear_search(call.env, "CNI_COMMAND=DEL")) {
+            absl::MutexLock lock(&mu_);
+            leases_.erase(container);
+          }
           // The bridge plugin leases an address; the chain after it passes its result on.
-          if (add && absl::EndsWith(call.argv[0], "/bridge")) {
+          if (add && bridge) {
+            {
+              absl::MutexLock lock(&mu_);
+              if (static_cast<int>(leases_.size()) >= addresses_) {
+                return SubprocessResult{1, R"({"msg":"no IP addresses available in range"})", ""};
+              }
+              leases_.insert(container);
+            }
             ++next_ip_;
             absl::MutexLock lock(&mu_);
             bridge_add_policies_.push_back(sched_getscheduler(0));
@@ -112,6 +133,16 @@ class NetworkSlotsTest : public ::testing::Test {
   // The scheduling policy of the thread that ran each bridge ADD, in order.
   std::vector<int> bridge_add_policies_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> fail_{false};
+  // The range's size, and the containers holding an address of it (bridge ADD to DEL).
+  std::atomic<int> addresses_{1000};
+  absl::flat_hash_set<std::string> leases_ ABSL_GUARDED_BY(mu_);
+  int Leases() {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(leases_.size());
+  }
+  // While set, a bridge DEL on a SCHED_IDLE thread (the background loop) waits.
+  std::atomic<bool> hold_idle_teardowns_{false};
+  std::atomic<int> held_teardowns_{0};
   std::vector<std::string> portmap_calls_;  // "ADD|DEL <config>" (one thread calls portmap)
   std::unique_ptr<CniNetwork> cni_;
   ManualClock clock_{absl::FromUnixSeconds(1000)};
@@ -119,6 +150,27 @@ class NetworkSlotsTest : public ::testing::Test {
   AgentMetrics metrics_{&registry_};
   std::unique_ptr<NetworkSlots> slots_;
 };
+
+TEST_F(NetworkSlotsTest, ACreateTearsDownReleasedSlotsItselfWhenTheirAddressesFillTheRange) {
+  addresses_ = 2;
+  MakeSlots(0);
+  ASSERT_TRUE(slots_->Recover({}).ok());
+  absl::StatusOr<NetworkSlot> first = slots_->Acquire();
+  absl::StatusOr<NetworkSlot> second = slots_->Acquire();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  // The starved idle loop is stuck in the first teardown; the second waits behind it.
+  hold_idle_teardowns_ = true;
+  slots_->Release(first->id);
+  ASSERT_TRUE(Eventually([&] { return held_teardowns_ == 1; }));
+  slots_->Release(second->id);
+
+  absl::StatusOr<NetworkSlot> third = slots_->Acquire();
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(Leases(), 2);  // the held first one's and the third's
+  hold_idle_teardowns_ = false;
+  EXPECT_TRUE(Eventually([&] { return Leases() == 1; }));
+}
 
 TEST_F(NetworkSlotsTest, KeepsFreeSlotsAndMakesOneInlineWhenNoneIsLeft) {
   MakeSlots(0);
