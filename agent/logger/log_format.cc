@@ -72,8 +72,21 @@ std::optional<int64_t> ParseTime(std::string_view s) {
   tm.tm_hour = *hour;
   tm.tm_min = *minute;
   tm.tm_sec = *second;
-  const time_t seconds = timegm(&tm);
-  return static_cast<int64_t>(seconds) * kNanosPerSecond + nanos;
+  // seconds * 10^9 + nanos, refusing what an int64 of nanoseconds cannot hold (before
+  // 1677-09-21, after 2262-04-11): no time fsb-logger writes. A negative second with a
+  // fraction is counted from the next second, so that the earliest second holdable is
+  // read too.
+  int64_t seconds = timegm(&tm);
+  if (seconds < 0 && nanos > 0) {
+    ++seconds;
+    nanos -= kNanosPerSecond;
+  }
+  int64_t total = 0;
+  if (__builtin_mul_overflow(seconds, kNanosPerSecond, &total) ||
+      __builtin_add_overflow(total, nanos, &total)) {
+    return std::nullopt;
+  }
+  return total;
 }
 
 }  // namespace

@@ -43,8 +43,10 @@ std::string_view StreamName(Stream stream);
 // '\n' (the caller splits lines).
 void AppendEntry(const LogEntry& entry, std::string* out);
 
-// Parses one line without its '\n'. std::nullopt when it is not in the format above.
-// The fraction of the time may have 0 to 9 digits; the zone must be Z.
+// Parses one line without its '\n'. std::nullopt when it is not in the format above, or
+// its time is one an int64 of nanoseconds cannot hold (before 1677-09-21T00:12:43.145224192Z
+// or after 2262-04-11T23:47:16.854775807Z). The fraction of the time may have 0 to 9
+// digits; the zone must be Z.
 std::optional<LogEntry> ParseEntry(std::string_view line);
 
 // The previous generation of the log at `path`: fsb-logger renames the log to this name

@@ -1,5 +1,8 @@
 #include "agent/logger/log_format.h"
 
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -52,6 +55,27 @@ TEST(LogFormatTest, FormatsTimesBeforeTheEpoch) {
   EXPECT_EQ(out, "1969-12-31T23:59:59.999999999Z stdout F x\n");
   out.pop_back();
   EXPECT_EQ(ParseEntry(out)->time_unix_nanos, -1);
+}
+
+// Found by tests/fuzz/log_format_fuzz (the 1677 and 9999 lines overflowed int64
+// nanoseconds: undefined behaviour, and a wrong time).
+TEST(LogFormatTest, ReadsEveryTimeAnInt64HoldsAndRefusesTheRest) {
+  for (int64_t t : {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()}) {
+    std::string line;
+    AppendEntry({t, Stream::kStdout, false, "x"}, &line);
+    line.pop_back();
+    std::optional<LogEntry> entry = ParseEntry(line);
+    ASSERT_TRUE(entry.has_value()) << line;
+    EXPECT_EQ(entry->time_unix_nanos, t) << line;
+  }
+  for (const char* line : {
+           "1677-09-21T00:12:43.145224191Z stdout F x",  // a nanosecond before the first
+           "2262-04-11T23:47:16.854775808Z stdout F x",  // a nanosecond after the last
+           "9999-12-31T23:59:59Z stdout F x",
+           "0000-01-01T00:00:00Z stdout F x",
+       }) {
+    EXPECT_FALSE(ParseEntry(line).has_value()) << line;
+  }
 }
 
 TEST(LogFormatTest, RejectsMalformedLines) {
