@@ -59,7 +59,9 @@ ReconcilePlan PlanReconcile(const PlanInput& input, absl::Time now) {
     const Sandbox& sandbox = record.sandbox;
     const SandboxSpec& spec = sandbox.spec();
     const SandboxStatus::Phase phase = sandbox.status().phase();
-    auto act = [&](Kind kind, const Sandbox& as_planned) {
+    // `key` captured by an init-capture: clang 14 (the fuzz tree) cannot capture a
+    // structured binding implicitly.
+    auto act = [&, &key = key](Kind kind, const Sandbox& as_planned) {
       plan.actions.push_back(ReconcileAction{.kind = kind, .key = key, .sandbox = as_planned});
     };
     const bool waits = awaits_agent(sandbox);
