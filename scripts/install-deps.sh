@@ -36,6 +36,8 @@ packages=(
   # the architecture check's formatting rule (scripts/check-architecture.sh) and git, which
   # lists the tracked files it checks
   clang-format git
+  # scripts/fuzz.sh: clang with libFuzzer's runtime (libclang_rt.fuzzer) and the sanitizers'
+  clang-14 libclang-rt-14-dev
   # the Helm chart's tests (tests/helm_render): Go's text/template with sprig, as Helm
   # renders, and node for the Kubernetes schema checks (npm packages in the build folder)
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev nodejs

@@ -1,0 +1,94 @@
+// Fuzzes the CLI's manifest reader (`fsb apply -f`, cli/manifest.h) and the YAML reader
+// under it (internal/yaml.h), which also reads the tokens file and the CLI's config.
+//
+// Input: a YAML or JSON stream.
+//
+// Invariants:
+//  * neither reader crashes (deep nesting included) and both fail with INVALID_ARGUMENT;
+//  * each YAML document's value, printed as JSON, reads back as one document of the
+//    same value (JSON is YAML's flow style);
+//  * each resource of a manifest, printed as JSON, reads back as the same resource.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_join.h"
+#include "cli/manifest.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "internal/proto_json.h"
+#include "internal/yaml.h"
+#include "tests/fuzz/fuzz_check.h"
+
+namespace fsb::fuzz {
+namespace {
+
+using ::google::protobuf::util::MessageDifferencer;
+
+void CheckYaml(std::string_view input) {
+  absl::StatusOr<std::vector<YamlDocument>> docs = ParseYamlStream(input);
+  if (!docs.ok()) {
+    FSB_FUZZ_CHECK(absl::IsInvalidArgument(docs.status()));
+    return;
+  }
+  for (const YamlDocument& doc : *docs) {
+    absl::StatusOr<std::string> json = ProtoToJson(doc.value);
+    if (!json.ok()) continue;  // a float JSON cannot hold (1e999)
+    absl::StatusOr<std::vector<YamlDocument>> back = ParseYamlStream(*json);
+    FSB_FUZZ_CHECK(back.ok());
+    FSB_FUZZ_CHECK(back->size() == 1 || (back->empty() && doc.value.has_null_value()));
+    if (!back->empty()) FSB_FUZZ_CHECK(MessageDifferencer::Equals(back->front().value, doc.value));
+  }
+}
+
+// A resource as the JSON document `fsb get -o json` would print.
+std::string ResourceJson(const cli::ManifestResource& resource) {
+  absl::StatusOr<std::string> json =
+      std::visit([](const auto& r) { return ProtoToJson(r); }, resource);
+  FSB_FUZZ_CHECK(json.ok());
+  return *json;
+}
+
+bool SameResource(const cli::ManifestResource& a, const cli::ManifestResource& b) {
+  if (a.index() != b.index()) return false;
+  if (const auto* sandbox = std::get_if<v1alpha1::Sandbox>(&a)) {
+    return MessageDifferencer::Equals(*sandbox, std::get<v1alpha1::Sandbox>(b));
+  }
+  return MessageDifferencer::Equals(std::get<v1alpha1::SandboxPool>(a),
+                                    std::get<v1alpha1::SandboxPool>(b));
+}
+
+void CheckManifest(std::string_view input) {
+  absl::StatusOr<std::vector<cli::ManifestResource>> resources = cli::ParseManifest(input);
+  if (!resources.ok()) {
+    FSB_FUZZ_CHECK(absl::IsInvalidArgument(resources.status()));
+    return;
+  }
+  FSB_FUZZ_CHECK(!resources->empty());
+  std::vector<std::string> docs;
+  for (const cli::ManifestResource& r : *resources) docs.push_back(ResourceJson(r));
+  absl::StatusOr<std::vector<cli::ManifestResource>> back =
+      cli::ParseManifest(absl::StrJoin(docs, "\n---\n"));
+  FSB_FUZZ_CHECK(back.ok());
+  FSB_FUZZ_CHECK(back->size() == resources->size());
+  for (size_t i = 0; i < back->size(); ++i) {
+    FSB_FUZZ_CHECK(SameResource((*back)[i], (*resources)[i]));
+  }
+}
+
+void TestOneInput(std::string_view input) {
+  CheckYaml(input);
+  CheckManifest(input);
+}
+
+}  // namespace
+}  // namespace fsb::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  fsb::fuzz::TestOneInput(std::string_view(reinterpret_cast<const char*>(data), size));
+  return 0;
+}
