@@ -79,6 +79,10 @@ void CheckSpec(const std::string& json, const agent::ProcessSpec& process,
   if (options.cpu_millicores > 0) {
     const Value& quota = Member(Member(resources, "cpu").struct_value(), "quota");
     FSB_FUZZ_CHECK(quota.kind_case() == Value::kNumberValue && quota.number_value() > 0);
+    if (options.cpu_millicores < (int64_t{1} << 40)) {
+      FSB_FUZZ_CHECK(IsNumber(
+          quota, static_cast<double>(options.cpu_millicores) * (agent::kCfsPeriodMicros / 1000)));
+    }
   }
   if (options.pids > 0 && options.pids < (int64_t{1} << 53)) {
     FSB_FUZZ_CHECK(IsNumber(Member(Member(resources, "pids").struct_value(), "limit"),
