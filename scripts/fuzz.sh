@@ -57,7 +57,7 @@ if ((build)); then
   fi
   # RelWithDebInfo at -O1 with line tables: fast enough to fuzz, quicker to compile.
   cmake -S "${repo_root}" -B "${build_dir}" -G Ninja -DFSB_FUZZ=ON \
-    -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_C_COMPILER=clang-14 \
+    -DCMAKE_CXX_COMPILER=clang++-14 \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" >/dev/null
   cmake --build "${build_dir}" -j "${jobs}" --target $(printf '%s_fuzz ' "${targets[@]}")
