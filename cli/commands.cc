@@ -52,6 +52,10 @@ using fsb::v1alpha1::Agent;
 using fsb::v1alpha1::Sandbox;
 
 constexpr std::string_view kUsageHint = "Run 'fsb help' for usage.";
+// `ls` and `agents` ask for pages of this many items (the server's maximum is 1000)...
+constexpr int32_t kListPageSize = 500;
+// ... and give up past this many pages, which no real list reaches.
+constexpr int kMaxListPages = 100000;
 
 // Prints a usage error the way Run guarantees; returns kExitUsage.
 int UsageFailure(std::ostream& err, absl::string_view message) {
@@ -297,7 +301,8 @@ class Executor {
     request.set_namespace_(list.all_namespaces ? "" : settings_.ns);
     request.set_label_selector(list.selector);
     ListResponse response;
-    grpc::Status status = Call(&FastPathService::StubInterface::ListSandboxes, request, response);
+    grpc::Status status =
+        CallPaged(&FastPathService::StubInterface::ListSandboxes, request, response);
     if (!status.ok()) return Fail(status);
 
     auto* items = response.mutable_items();
@@ -483,7 +488,7 @@ class Executor {
   int operator()(const AgentsCommand& agents) {
     ListAgentsResponse response;
     grpc::Status status =
-        Call(&FastPathService::StubInterface::ListAgents, ListAgentsRequest(), response);
+        CallPaged(&FastPathService::StubInterface::ListAgents, ListAgentsRequest(), response);
     if (!status.ok()) return Fail(status);
 
     auto* items = response.mutable_items();
@@ -699,6 +704,29 @@ class Executor {
     grpc::ClientContext context;
     context.set_deadline(Deadline::In(settings_.timeout + extra).ToChrono());
     return (stub->*method)(&context, request, &response);
+  }
+
+  // Calls the paged List* `method` page after page (kListPageSize items each) until the
+  // server sends no continue token, and gathers every page's items into `response`. A
+  // server without paging answers everything at once.
+  template <typename Request, typename Response>
+  grpc::Status CallPaged(grpc::Status (FastPathService::StubInterface::*method)(
+                             grpc::ClientContext*, const Request&, Response*),
+                         Request request, Response& response) {
+    request.set_page_size(kListPageSize);
+    for (int pages = 0; pages < kMaxListPages; ++pages) {
+      Response page;
+      if (grpc::Status status = Call(method, request, page); !status.ok()) return status;
+      for (auto& item : *page.mutable_items()) *response.add_items() = std::move(item);
+      if (page.continue_token().empty()) return grpc::Status::OK;
+      if (page.continue_token() == request.continue_token()) {
+        return grpc::Status(grpc::StatusCode::INTERNAL,
+                            "the server sent the same continue token twice");
+      }
+      request.set_continue_token(page.continue_token());
+    }
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        absl::StrCat("the list goes on past ", kMaxListPages, " pages"));
   }
 
   // One UpdateSandbox; kExitOk, or the exit code after reporting the failure.

@@ -400,6 +400,46 @@ TEST_F(CliTest, ListPrintsAnAlignedTableSortedByName) {
             "web     Running     busybox   agent-1   5s\n");
 }
 
+TEST_F(CliTest, ListFollowsEveryPage) {
+  // The server's pages: web, then api and batch; each request continues the last.
+  const ListResponse all = ThreeSandboxes();
+  std::vector<ListRequest> sent;
+  EXPECT_CALL(stub_, ListSandboxes(_, _, _))
+      .Times(2)
+      .WillRepeatedly(
+          Invoke([&](grpc::ClientContext*, const ListRequest& request, ListResponse* response) {
+            sent.push_back(request);
+            if (request.continue_token().empty()) {
+              *response->add_items() = all.items(0);
+              response->set_continue_token("page-2");
+            } else {
+              *response->add_items() = all.items(1);
+              *response->add_items() = all.items(2);
+            }
+            return grpc::Status::OK;
+          }));
+  EXPECT_EQ(RunCli({"ls", "-o", "json"}), 0) << err_.str();
+  ASSERT_THAT(sent, SizeIs(2));
+  EXPECT_EQ(sent[0].page_size(), 500);
+  EXPECT_EQ(sent[1].continue_token(), "page-2");
+  EXPECT_EQ(sent[1].page_size(), 500);
+  ListResponse printed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &printed).ok()) << out_.str();
+  ASSERT_EQ(printed.items_size(), 3);
+  EXPECT_EQ(printed.continue_token(), "");
+}
+
+TEST_F(CliTest, ListStopsAtAServerThatRepeatsItsToken) {
+  EXPECT_CALL(stub_, ListSandboxes(_, _, _))
+      .Times(2)
+      .WillRepeatedly(Invoke([&](grpc::ClientContext*, const ListRequest&, ListResponse* response) {
+        response->set_continue_token("same");
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(RunCli({"ls"}), 1);
+  EXPECT_THAT(err_.str(), HasSubstr("the same continue token twice"));
+}
+
 TEST_F(CliTest, ListWideAddsIdIpNetworkAndEndpoints) {
   ListResponse list = ThreeSandboxes();
   list.mutable_items(2)->set_ip("10.88.0.2");
@@ -466,7 +506,8 @@ TEST_F(CliTest, ABadNetworkOrPublishIsAUsageError) {
 TEST_F(CliTest, ListJsonOfNothingHasEmptyItems) {
   EXPECT_CALL(stub_, ListSandboxes(_, _, _)).WillOnce(Return(grpc::Status::OK));
   EXPECT_EQ(RunCli({"ls", "-o", "json"}), 0);
-  EXPECT_EQ(out_.str(), "{\n \"items\": []\n}\n");
+  // Every page gathered: no continue token left.
+  EXPECT_EQ(out_.str(), "{\n \"items\": [],\n \"continue_token\": \"\"\n}\n");
 }
 
 TEST_F(CliTest, ListEmptySaysSoOnStderr) {
@@ -998,6 +1039,26 @@ TEST_F(CliTest, AgentsTableSortedByName) {
             "NAME      POOL      NODE     CAPACITY   USED   READY   LAST-HEARTBEAT\n"
             "a-agent   default   node-1   5          1      True    2s\n"
             "b-agent   default   node-1   5          1      False   2s\n");
+}
+
+TEST_F(CliTest, AgentsFollowsEveryPage) {
+  const ListAgentsResponse two = TwoAgents();
+  std::vector<ListAgentsRequest> sent;
+  EXPECT_CALL(stub_, ListAgents(_, _, _))
+      .Times(2)
+      .WillRepeatedly(Invoke([&](grpc::ClientContext*, const ListAgentsRequest& request,
+                                 ListAgentsResponse* response) {
+        sent.push_back(request);
+        *response->add_items() = two.items(request.continue_token().empty() ? 0 : 1);
+        if (request.continue_token().empty()) response->set_continue_token("next");
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(RunCli({"agents"}), 0) << err_.str();
+  ASSERT_THAT(sent, SizeIs(2));
+  EXPECT_EQ(sent[0].page_size(), 500);
+  EXPECT_EQ(sent[1].continue_token(), "next");
+  EXPECT_THAT(out_.str(), HasSubstr("a-agent"));
+  EXPECT_THAT(out_.str(), HasSubstr("b-agent"));
 }
 
 TEST_F(CliTest, AgentsWideAddsAddressAndImages) {

@@ -1,9 +1,11 @@
 #include "controller/fastpath_server.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "controller/list_pager.h"
 #include "controller/request_validation.h"
 #include "controller/sandbox_spec.h"
 #include "internal/sandbox_network.h"
@@ -204,12 +206,29 @@ grpc::Status FastPathServer::ListSandboxes(grpc::ServerContext* ctx,
       every_namespace ? auth_->Caller(*ctx)
                       : auth_->Authorize(*ctx, Method("ListSandboxes"), req->namespace_());
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  auto sandboxes = sandboxes_->List(req->namespace_(), req->label_selector());
+  absl::StatusOr<ListPager> pager =
+      ListPager::Start(req->page_size(), req->continue_token(),
+                       {req->namespace_(), req->label_selector()}, /*key_parts=*/2);
+  if (!pager.ok()) return ToGrpcStatus(pager.status());
+  SandboxListRange range{.limit = pager->read_limit()};
+  if (!pager->after().empty()) range.after = {pager->after()[0], pager->after()[1]};
+  if (every_namespace) {
+    range.visible = [&caller](std::string_view ns) { return auth::MayRead(*caller, ns); };
+  }
+  auto sandboxes = sandboxes_->List(req->namespace_(), req->label_selector(), range);
   if (!sandboxes.ok()) return ToGrpcStatus(sandboxes.status());
   for (const auto& sandbox : *sandboxes) {
-    if (every_namespace && !auth::MayRead(*caller, sandbox.metadata().namespace_())) continue;
-    ToSandboxInfo(sandbox, resp->add_items());
+    fastpath::v1::SandboxInfo info;
+    ToSandboxInfo(sandbox, &info);
+    if (!pager->Add({sandbox.metadata().namespace_(), sandbox.metadata().name()},
+                    info.ByteSizeLong())) {
+      break;
+    }
+    *resp->add_items() = std::move(info);
   }
+  absl::StatusOr<std::string> next = pager->Finish();
+  if (!next.ok()) return ToGrpcStatus(next.status());
+  resp->set_continue_token(*std::move(next));
   return grpc::Status::OK;
 }
 
@@ -256,12 +275,29 @@ grpc::Status FastPathServer::ApplySandbox(grpc::ServerContext* ctx,
 }
 
 grpc::Status FastPathServer::ListAgents(grpc::ServerContext* ctx,
-                                        const fastpath::v1::ListAgentsRequest*,
+                                        const fastpath::v1::ListAgentsRequest* req,
                                         fastpath::v1::ListAgentsResponse* resp) {
   if (grpc::Status allowed = Allow(ctx, "ListAgents", ""); !allowed.ok()) return allowed;
+  absl::StatusOr<ListPager> pager =
+      ListPager::Start(req->page_size(), req->continue_token(), {}, /*key_parts=*/1);
+  if (!pager.ok()) return ToGrpcStatus(pager.status());
   absl::StatusOr<std::vector<fsb::v1alpha1::Agent>> agents = sandboxes_->ListAgents();
   if (!agents.ok()) return ToGrpcStatus(agents.status());
-  for (auto& agent : *agents) *resp->add_items() = std::move(agent);
+  // Ordered by name: the page starts after the previous page's last name.
+  auto it = agents->begin();
+  if (!pager->after().empty()) {
+    it = std::upper_bound(agents->begin(), agents->end(), pager->after()[0],
+                          [](const std::string& name, const fsb::v1alpha1::Agent& agent) {
+                            return name < agent.metadata().name();
+                          });
+  }
+  for (; it != agents->end(); ++it) {
+    if (!pager->Add({it->metadata().name()}, it->ByteSizeLong())) break;
+    *resp->add_items() = std::move(*it);
+  }
+  absl::StatusOr<std::string> next = pager->Finish();
+  if (!next.ok()) return ToGrpcStatus(next.status());
+  resp->set_continue_token(*std::move(next));
   return grpc::Status::OK;
 }
 

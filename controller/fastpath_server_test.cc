@@ -1,5 +1,10 @@
 #include "controller/fastpath_server.h"
 
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "controller/client_auth_testing.h"
 #include "controller/service_test_env.h"
 #include "controller/store/resources.h"
@@ -395,6 +400,165 @@ TEST_F(FastPathServerTest, ATenantSeesAndTouchesOnlyItsNamespaces) {
   fastpath::v1::ListAgentsRequest agents;
   fastpath::v1::ListAgentsResponse agents_listed;
   EXPECT_TRUE(server_.ListAgents(alice.get(), &agents, &agents_listed).ok());
+}
+
+// Every item of ListSandboxes from `req` on, page after page; each page's size is
+// appended to `pages`.
+grpc::Status ListAll(FastPathServer& server, grpc::ServerContext* ctx,
+                     fastpath::v1::ListRequest req, std::vector<std::string>* names,
+                     std::vector<int>* pages, const std::function<void()>& between = {}) {
+  for (int i = 0; i < 100; ++i) {
+    fastpath::v1::ListResponse page;
+    if (grpc::Status s = server.ListSandboxes(ctx, &req, &page); !s.ok()) return s;
+    pages->push_back(page.items_size());
+    for (const auto& item : page.items()) {
+      names->push_back(absl::StrCat(item.namespace_(), "/", item.sandbox_name()));
+    }
+    if (page.continue_token().empty()) return grpc::Status::OK;
+    req.set_continue_token(page.continue_token());
+    if (between) between();
+  }
+  return grpc::Status(grpc::StatusCode::INTERNAL, "more than 100 pages");
+}
+
+TEST_F(FastPathServerTest, ListSandboxesPagesInKeyOrderAcrossNamespaces) {
+  env_.AddAgent("agent-2", 20, "default", "10.1.2.4:5758");
+  for (std::string_view ns : {"b", "a-b", "a"}) {
+    for (std::string_view name : {"y", "x", "z"}) {
+      ASSERT_NO_FATAL_FAILURE(CreateAs(server_, admin_.get(), ns, name));
+    }
+  }
+  const std::vector<std::string> everything = {"a/x",   "a/y", "a/z", "a-b/x", "a-b/y",
+                                               "a-b/z", "b/x", "b/y", "b/z"};
+  // No page size: everything at once, as the seed's clients ask.
+  std::vector<std::string> names;
+  std::vector<int> pages;
+  ASSERT_TRUE(ListAll(server_, admin_.get(), {}, &names, &pages).ok());
+  EXPECT_EQ(names, everything);
+  EXPECT_THAT(pages, ElementsAre(9));
+
+  fastpath::v1::ListRequest paged;
+  paged.set_page_size(4);
+  names.clear();
+  pages.clear();
+  ASSERT_TRUE(ListAll(server_, admin_.get(), paged, &names, &pages).ok());
+  EXPECT_EQ(names, everything);
+  EXPECT_THAT(pages, ElementsAre(4, 4, 1));
+
+  // One namespace; a page size that divides it exactly ends with an empty token.
+  paged.set_namespace_("a-b");
+  paged.set_page_size(3);
+  names.clear();
+  pages.clear();
+  ASSERT_TRUE(ListAll(server_, admin_.get(), paged, &names, &pages).ok());
+  EXPECT_THAT(names, ElementsAre("a-b/x", "a-b/y", "a-b/z"));
+  EXPECT_THAT(pages, ElementsAre(3));
+}
+
+TEST_F(FastPathServerTest, ListSandboxesPagingIsStableUnderCreatesAndDeletes) {
+  env_.AddAgent("agent-2", 30, "default", "10.1.2.4:5758");
+  for (std::string_view name : {"b", "d", "f", "h", "j"}) {
+    ASSERT_NO_FATAL_FAILURE(CreateAs(server_, admin_.get(), "team", name));
+  }
+  fastpath::v1::ListRequest paged;
+  paged.set_namespace_("team");
+  paged.set_page_size(2);
+  std::vector<std::string> names;
+  std::vector<int> pages;
+  int round = 0;
+  // After the first page (b, d): d (listed) is deleted, a (before) and e (ahead) are
+  // created; after the second: h (ahead) is deleted.
+  const auto between = [&] {
+    fastpath::v1::DeleteRequest del;
+    del.set_namespace_("team");
+    fastpath::v1::DeleteResponse deleted;
+    if (round++ == 0) {
+      del.set_sandbox_name("d");
+      ASSERT_TRUE(server_.DeleteSandbox(admin_.get(), &del, &deleted).ok());
+      ASSERT_NO_FATAL_FAILURE(CreateAs(server_, admin_.get(), "team", "a"));
+      ASSERT_NO_FATAL_FAILURE(CreateAs(server_, admin_.get(), "team", "e"));
+    } else if (round == 2) {
+      del.set_sandbox_name("h");
+      ASSERT_TRUE(server_.DeleteSandbox(admin_.get(), &del, &deleted).ok());
+    }
+  };
+  ASSERT_TRUE(ListAll(server_, admin_.get(), paged, &names, &pages, between).ok());
+  // b, f, j existed throughout: listed once each, nothing twice.
+  EXPECT_THAT(names, ElementsAre("team/b", "team/d", "team/e", "team/f", "team/j"));
+}
+
+TEST_F(FastPathServerTest, ListSandboxesPagesOnlyWhatTheCallerMayRead) {
+  env_.AddAgent("agent-2", 20, "default", "10.1.2.4:5758");
+  for (std::string_view ns : {"team-a", "team-b"}) {
+    for (std::string_view name : {"p", "q", "r"}) {
+      ASSERT_NO_FATAL_FAILURE(CreateAs(server_, admin_.get(), ns, name));
+    }
+  }
+  ContextWith alice("Bearer alice-token");
+  fastpath::v1::ListRequest paged;
+  paged.set_page_size(2);
+  std::vector<std::string> names;
+  std::vector<int> pages;
+  ASSERT_TRUE(ListAll(server_, alice.get(), paged, &names, &pages).ok());
+  EXPECT_THAT(names, ElementsAre("team-a/p", "team-a/q", "team-a/r"));
+  EXPECT_THAT(pages, ElementsAre(2, 1));
+}
+
+TEST_F(FastPathServerTest, ListPagingRejectsBadPageSizesAndTokens) {
+  ASSERT_NO_FATAL_FAILURE(CreateAs(server_, admin_.get(), "team-a", "web"));
+  ASSERT_NO_FATAL_FAILURE(CreateAs(server_, admin_.get(), "team-a", "db"));
+  fastpath::v1::ListRequest req;
+  fastpath::v1::ListResponse resp;
+  req.set_page_size(-1);
+  grpc::Status s = server_.ListSandboxes(admin_.get(), &req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("page_size"));
+  req.set_page_size(1001);
+  EXPECT_EQ(server_.ListSandboxes(admin_.get(), &req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  req.set_page_size(1);
+  req.set_continue_token("bogus");
+  s = server_.ListSandboxes(admin_.get(), &req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("continue_token"));
+
+  // A token of team-a's list does not continue another namespace's.
+  req.set_namespace_("team-a");
+  req.clear_continue_token();
+  ASSERT_TRUE(server_.ListSandboxes(admin_.get(), &req, &resp).ok());
+  ASSERT_FALSE(resp.continue_token().empty());
+  req.set_namespace_("team-b");
+  req.set_continue_token(resp.continue_token());
+  s = server_.ListSandboxes(admin_.get(), &req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("continue_token"));
+
+  fastpath::v1::ListAgentsRequest agents;
+  fastpath::v1::ListAgentsResponse agents_listed;
+  agents.set_page_size(-5);
+  s = server_.ListAgents(admin_.get(), &agents, &agents_listed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("page_size"));
+}
+
+TEST_F(FastPathServerTest, ListAgentsPagesByName) {
+  env_.AddAgent("agent-3", 2, "default", "10.1.2.5:5758");
+  env_.AddAgent("agent-0", 2, "default", "10.1.2.6:5758");
+  fastpath::v1::ListAgentsRequest req;
+  req.set_page_size(2);
+  std::vector<std::string> names;
+  std::vector<int> pages;
+  for (int i = 0; i < 10; ++i) {
+    fastpath::v1::ListAgentsResponse page;
+    ASSERT_TRUE(server_.ListAgents(admin_.get(), &req, &page).ok());
+    pages.push_back(page.items_size());
+    for (const auto& agent : page.items()) names.push_back(agent.metadata().name());
+    if (page.continue_token().empty()) break;
+    req.set_continue_token(page.continue_token());
+  }
+  EXPECT_THAT(names, ElementsAre("agent-0", "agent-1", "agent-3"));
+  EXPECT_THAT(pages, ElementsAre(2, 1));
 }
 
 TEST_F(FastPathServerTest, AViewerReadsButCannotWrite) {

@@ -247,7 +247,8 @@ absl::StatusOr<Sandbox> SandboxService::Get(std::string_view ns, std::string_vie
 }
 
 absl::StatusOr<std::vector<Sandbox>> SandboxService::List(std::string_view ns,
-                                                          std::string_view label_selector) const {
+                                                          std::string_view label_selector,
+                                                          const SandboxListRange& range) const {
   absl::StatusOr<store::LabelSelector> selector = store::ParseLabelSelector(label_selector);
   if (!selector.ok()) return selector.status();
   std::vector<Sandbox> out;
@@ -255,7 +256,13 @@ absl::StatusOr<std::vector<Sandbox>> SandboxService::List(std::string_view ns,
   const SandboxRecords& records = table.records();
   // Keys are ordered by namespace first, so one namespace is a contiguous range.
   auto it = ns.empty() ? records.begin() : records.lower_bound(SandboxKey{ns, ""});
-  for (; it != records.end() && (ns.empty() || it->first.first == ns); ++it) {
+  if (!range.after.second.empty() && (it == records.end() || !(range.after < it->first))) {
+    it = records.upper_bound(range.after);
+  }
+  for (; it != records.end() && (ns.empty() || it->first.first == ns) &&
+         (range.limit == 0 || out.size() < range.limit);
+       ++it) {
+    if (range.visible && !range.visible(it->first.first)) continue;
     const auto& labels = it->second.sandbox.metadata().labels();
     if (!selector->empty() &&
         !store::Matches(*selector, store::Labels(labels.begin(), labels.end()))) {

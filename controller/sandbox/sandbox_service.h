@@ -2,6 +2,7 @@
 #define FSB_CONTROLLER_SANDBOX_SANDBOX_SERVICE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,6 +31,15 @@
 #include "internal/metrics/metrics.h"
 
 namespace fsb::controller {
+
+// Which part of SandboxService::List: the sandboxes after a key, at most so many, of the
+// namespaces a caller may see.
+struct SandboxListRange {
+  SandboxKey after;  // start after this (namespace, name); an empty name: from the first
+  size_t limit = 0;  // the most sandboxes returned; 0: all
+  // Whether the sandboxes of a namespace are listed; empty: all are.
+  std::function<bool(std::string_view ns)> visible;
+};
 
 // The controller's sandbox domain, composed of the record table (RecordTable), placement
 // (Placement), the agents' reports (AgentReports) and the reconciler (Reconciler); this
@@ -131,10 +141,11 @@ class SandboxService {
   // An empty `ns` means "default". NOT_FOUND for an unknown sandbox.
   absl::StatusOr<v1alpha1::Sandbox> Get(std::string_view ns, std::string_view name) const;
 
-  // Sandboxes of `ns` (every namespace when empty) matching `label_selector`, ordered
-  // by (namespace, name). INVALID_ARGUMENT for a malformed selector.
+  // Sandboxes of `ns` (every namespace when empty) matching `label_selector` within
+  // `range`, ordered by (namespace, name). INVALID_ARGUMENT for a malformed selector.
   absl::StatusOr<std::vector<v1alpha1::Sandbox>> List(std::string_view ns,
-                                                      std::string_view label_selector) const;
+                                                      std::string_view label_selector,
+                                                      const SandboxListRange& range = {}) const;
 
   // Applies the update's spec field (expiry, reset revision, failure policy, recovery
   // timeout), sets `labels` and removes `remove_labels`. NOT_FOUND; FAILED_PRECONDITION
