@@ -91,6 +91,38 @@ absl::Duration RegistrationLoop::Round() {
   return registered_ ? options_.interval : std::min(options_.interval, kRetryInterval);
 }
 
+absl::Status RegistrationLoop::FitLimit(const google::protobuf::Message& request,
+                                        google::protobuf::RepeatedPtrField<std::string>* images,
+                                        size_t sandboxes) {
+  const int listed = images->size();
+  size_t size = request.ByteSizeLong();
+  while (size > options_.max_message_bytes && !images->empty()) {
+    // Each name takes its bytes, a tag and a length; drop about as many as needed.
+    size_t excess = size - options_.max_message_bytes;
+    while (excess > 0 && !images->empty()) {
+      excess -= std::min(excess, images->rbegin()->size() + 2);
+      images->RemoveLast();
+    }
+    size = request.ByteSizeLong();
+  }
+  const int dropped = listed - images->size();
+  if (dropped != images_dropped_) {
+    if (dropped > 0) {
+      LOG(WARNING) << "reporting " << images->size() << " of the node's " << listed
+                   << " images: all of them exceed the limit of " << options_.max_message_bytes
+                   << " bytes of a message to the controller";
+    } else if (images_dropped_ > 0) {
+      LOG(INFO) << "reporting every image of the node again";
+    }
+    images_dropped_ = dropped;
+  }
+  if (size <= options_.max_message_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat("the report of ", sandboxes, " sandboxes takes ", size,
+                   " bytes, more than the limit of ", options_.max_message_bytes,
+                   " bytes of a message to the controller; lower the agent's capacity"));
+}
+
 void RegistrationLoop::ApplyWarmTargets(const fsb::agent::v1::WarmTargets* targets) {
   if (options_.warm == nullptr) return;
   if (targets == nullptr) {
@@ -135,6 +167,13 @@ bool RegistrationLoop::Tick(bool registered) {
     LOG(WARNING) << "cannot list images: " << names.status();
   }
   std::vector<fsb::agent::v1::SandboxStatus> sandboxes = manager_->List();
+  // A report too large to send: not ready, and the controller hears nothing.
+  const auto refuse = [this](const absl::Status& why) {
+    LOG(ERROR) << why;
+    absl::MutexLock lock(&mu_);
+    ready_ = why;
+    return false;
+  };
 
   if (registered) {
     grpc::ClientContext ctx;
@@ -145,6 +184,9 @@ bool RegistrationLoop::Tick(bool registered) {
     for (const auto& i : images) req.add_images(i);
     for (const auto& s : sandboxes) *req.add_sandboxes() = s;
     for (auto& w : manager_->WarmCounts()) *req.add_warm() = std::move(w);
+    if (absl::Status fits = FitLimit(req, req.mutable_images(), sandboxes.size()); !fits.ok()) {
+      return refuse(fits);
+    }
     fsb::agent::v1::HeartbeatResponse resp;
     absl::Status s = FromGrpcStatus(stub_->Heartbeat(&ctx, req, &resp));
     if (s.ok()) {
@@ -168,6 +210,11 @@ bool RegistrationLoop::Tick(bool registered) {
   for (auto& i : images) req.mutable_agent()->add_images(std::move(i));
   for (auto& s : sandboxes) *req.add_sandboxes() = std::move(s);
   for (auto& w : manager_->WarmCounts()) *req.add_warm() = std::move(w);
+  if (absl::Status fits =
+          FitLimit(req, req.mutable_agent()->mutable_images(), req.sandboxes_size());
+      !fits.ok()) {
+    return refuse(fits);
+  }
   fsb::agent::v1::RegisterResponse resp;
   absl::Status s = FromGrpcStatus(stub_->Register(&ctx, req, &resp));
   if (!s.ok()) {

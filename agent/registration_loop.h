@@ -1,7 +1,9 @@
 #ifndef FSB_AGENT_REGISTRATION_LOOP_H_
 #define FSB_AGENT_REGISTRATION_LOOP_H_
 
+#include <cstddef>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -12,6 +14,7 @@
 #include "fsb/agent/v1/agent.grpc.pb.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "internal/background_loop.h"
+#include "internal/message_limits.h"
 
 namespace fsb::agent {
 
@@ -44,6 +47,10 @@ class RegistrationLoop {
     // Reported in every round, and given the controller's warm targets for this
     // agent's pool from each answer; null: no warm pool.
     WarmPool* warm = nullptr;
+    // The largest registration or heartbeat sent. Past it the loop drops image names
+    // from the end (logged); when the sandboxes alone exceed it nothing is sent and
+    // Ready() is RESOURCE_EXHAUSTED saying so.
+    size_t max_message_bytes = kMaxAgentMessageBytes;
   };
 
   RegistrationLoop(std::shared_ptr<grpc::ChannelInterface> controller, SandboxManager* manager,
@@ -65,6 +72,11 @@ class RegistrationLoop {
   bool Tick(bool registered);
   // The watcher's thread: wakes the loop on each return of the channel to READY.
   void WatchChannel();
+  // Keeps `request` within Options::max_message_bytes by dropping names from the end
+  // of `images` (its image list); RESOURCE_EXHAUSTED when even none is too many (the
+  // message counts the request's `sandboxes`).
+  absl::Status FitLimit(const google::protobuf::Message& request,
+                        google::protobuf::RepeatedPtrField<std::string>* images, size_t sandboxes);
   // The controller's answer: its targets, or null when it sent none.
   void ApplyWarmTargets(const fsb::agent::v1::WarmTargets* targets);
 
@@ -74,6 +86,7 @@ class RegistrationLoop {
   Runtime* const runtime_;
   const Options options_;
   bool registered_ = false;  // the loop's thread only
+  int images_dropped_ = 0;   // by the last round's FitLimit; the loop's thread only
   mutable absl::Mutex mu_;
   absl::Status ready_ ABSL_GUARDED_BY(mu_) =
       absl::UnavailableError("not yet registered with the controller");

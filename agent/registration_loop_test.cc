@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "agent/fake_runtime.h"
 #include "glog/logging.h"
+#include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
@@ -38,6 +39,8 @@ class FakeController final : public v1::Registration::Service {
     absl::MutexLock lock(&mu_);
     known_.insert(req->agent().agent_id());
     ++registers_;
+    last_register_images_ = req->agent().images_size();
+    last_register_bytes_ = req->ByteSizeLong();
     return grpc::Status::OK;
   }
   grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* req,
@@ -66,12 +69,23 @@ class FakeController final : public v1::Registration::Service {
     absl::MutexLock lock(&mu_);
     return refused_heartbeats_;
   }
+  // The number of images and the size of the last registration.
+  int last_register_images() {
+    absl::MutexLock lock(&mu_);
+    return last_register_images_;
+  }
+  size_t last_register_bytes() {
+    absl::MutexLock lock(&mu_);
+    return last_register_bytes_;
+  }
 
  private:
   absl::Mutex mu_;
   std::set<std::string> known_ ABSL_GUARDED_BY(mu_);
   int registers_ ABSL_GUARDED_BY(mu_) = 0;
   int refused_heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
+  int last_register_images_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t last_register_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 
   bool Await(const int* count, int n) {
     absl::MutexLock lock(&mu_);
@@ -80,14 +94,17 @@ class FakeController final : public v1::Registration::Service {
   }
 };
 
-// Counts the loop's rounds: each lists the node's images once.
+// Counts the loop's rounds: each lists the node's images once. The images are
+// FakeRuntime's, or `images` when set before the loop starts.
 class RoundCountingRuntime : public FakeRuntime {
  public:
   absl::StatusOr<std::vector<std::string>> ListImages() override {
     ++rounds;
+    if (!images.empty()) return images;
     return FakeRuntime::ListImages();
   }
   std::atomic<int> rounds = 0;
+  std::vector<std::string> images;
 };
 
 // A controller process: its service behind a server on `address` ("127.0.0.1:0": any
@@ -128,7 +145,8 @@ class RegistrationLoopTest : public ::testing::Test {
 
   // A loop on a channel to `port`, connected first when `connect` (so that the loop's
   // first round is its only one until a wake, the channel watcher's included).
-  std::unique_ptr<RegistrationLoop> NewLoop(int port, bool connect = true) {
+  std::unique_ptr<RegistrationLoop> NewLoop(int port, bool connect = true,
+                                            size_t max_message_bytes = kMaxAgentMessageBytes) {
     std::shared_ptr<grpc::Channel> channel =
         grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
                                   grpc::InsecureChannelCredentials(), ControllerChannelArguments());
@@ -137,7 +155,8 @@ class RegistrationLoopTest : public ::testing::Test {
     }
     return std::make_unique<RegistrationLoop>(
         channel, &manager_, &runtime_,
-        RegistrationLoop::Options{.agent = info_, .interval = kNoHeartbeat});
+        RegistrationLoop::Options{
+            .agent = info_, .interval = kNoHeartbeat, .max_message_bytes = max_message_bytes});
   }
 
   std::filesystem::path log_dir_;
@@ -187,6 +206,42 @@ TEST_F(RegistrationLoopTest, HeartbeatNotFoundRegistersInTheSameRound) {
   EXPECT_EQ(runtime_.rounds, rounds + 1);
   EXPECT_EQ(controller.service().refused_heartbeats(), 1);
   EXPECT_TRUE(loop->Ready().ok()) << loop->Ready();
+}
+
+TEST_F(RegistrationLoopTest, AReportPastTheLimitDropsImageNamesToFit) {
+  for (int i = 0; i < 200; ++i) {
+    runtime_.images.push_back(absl::StrCat("docker.io/fsb/image-", i, ":latest"));
+  }
+  constexpr size_t kLimit = 2000;  // room for some 50 of the 200 names
+  ControllerServer controller("127.0.0.1:0");
+  std::unique_ptr<RegistrationLoop> loop = NewLoop(controller.port(), true, kLimit);
+  loop->Start();
+  ASSERT_TRUE(controller.service().AwaitRegisters(1));
+  EXPECT_LE(controller.service().last_register_bytes(), kLimit);
+  EXPECT_GT(controller.service().last_register_images(), 10);
+  EXPECT_LT(controller.service().last_register_images(), 200);
+  // Ready once the answer is in.
+  const absl::Time deadline = absl::Now() + kPatience;
+  while (!loop->Ready().ok() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_TRUE(loop->Ready().ok()) << loop->Ready();
+  loop->Stop();
+}
+
+TEST_F(RegistrationLoopTest, AReportTooLargeEvenWithoutImagesIsNotSentAndNotReady) {
+  ControllerServer controller("127.0.0.1:0");
+  // Smaller than the agent's own description.
+  std::unique_ptr<RegistrationLoop> loop = NewLoop(controller.port(), true, 16);
+  loop->Start();
+  // Two rounds at least: the first one has decided (the retry interval is 1 s).
+  const absl::Time deadline = absl::Now() + kPatience;
+  while (runtime_.rounds < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  loop->Stop();
+  ASSERT_GE(runtime_.rounds, 2);
+  EXPECT_EQ(controller.service().registers(), 0);
+  const absl::Status ready = loop->Ready();
+  EXPECT_EQ(ready.code(), absl::StatusCode::kResourceExhausted) << ready;
+  EXPECT_THAT(std::string(ready.message()),
+              ::testing::HasSubstr("more than the limit of 16 bytes"));
 }
 
 TEST_F(RegistrationLoopTest, StopsWhileTheControllerIsDown) {

@@ -8,6 +8,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "internal/deadline.h"
+#include "internal/message_limits.h"
 #include "internal/status.h"
 #include "internal/strings.h"
 #include "internal/tls/tls.h"
@@ -57,17 +58,22 @@ std::shared_ptr<GrpcAgentClient::Connection> GrpcAgentClient::Connect(std::strin
   std::shared_ptr<Connection>& connection = connections_[Sv(address)];
   if (connection == nullptr) {
     connection = std::make_shared<Connection>();
+    // An agent's answers (its ListSandboxes) may be as large as its reports.
     if (options_.credentials == nullptr) {
+      grpc::ChannelArguments args;
+      args.SetMaxReceiveMessageSize(kMaxAgentMessageBytes);
       connection->channel =
-          grpc::CreateChannel(std::string(address), grpc::InsecureChannelCredentials());
+          grpc::CreateCustomChannel(std::string(address), grpc::InsecureChannelCredentials(), args);
     } else {
       // An address no agent registered at since the controller started is pinned to its
       // host name, which no agent certificate carries: such calls fail the handshake.
       auto id = agent_ids_.find(Sv(address));
       const std::string_view name = id != agent_ids_.end() ? std::string_view(id->second)
                                                            : address.substr(0, address.rfind(':'));
-      connection->channel = grpc::CreateCustomChannel(std::string(address), options_.credentials,
-                                                      TlsChannelArguments(name));
+      grpc::ChannelArguments args = TlsChannelArguments(name);
+      args.SetMaxReceiveMessageSize(kMaxAgentMessageBytes);
+      connection->channel =
+          grpc::CreateCustomChannel(std::string(address), options_.credentials, args);
     }
     connection->stub = fsb::agent::v1::AgentService::NewStub(connection->channel);
   }
