@@ -7,6 +7,7 @@
 #include "google/protobuf/empty.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "internal/deadline.h"
 #include "internal/status.h"
 #include "internal/stopwatch.h"
@@ -31,12 +32,18 @@ constexpr char kLeaseHeader[] = "containerd-lease";
 constexpr char kLeaseExpireLabel[] = "containerd.io/gc.expire";
 constexpr char kSnapshotRefLabelPrefix[] = "containerd.io/gc.ref.snapshot.";
 
+grpc::ChannelArguments ChannelArguments() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxContainerdMessageBytes);
+  return args;
+}
+
 }  // namespace
 
 Containerd::Containerd(Options options)
     : options_(std::move(options)),
-      channel_(grpc::CreateChannel(absl::StrCat("unix:", options_.socket),
-                                   grpc::InsecureChannelCredentials())),
+      channel_(grpc::CreateCustomChannel(absl::StrCat("unix:", options_.socket),
+                                         grpc::InsecureChannelCredentials(), ChannelArguments())),
       version_(containerd::services::version::v1::Version::NewStub(channel_)),
       leases_(cleases::Leases::NewStub(channel_)),
       images_(cimages::Images::NewStub(channel_)),
@@ -300,11 +307,20 @@ absl::StatusOr<cctr::Container> Containerd::GetContainer(std::string_view id) {
 }
 
 absl::StatusOr<std::vector<cctr::Container>> Containerd::ListContainers(std::string_view filter) {
+  // Containers.ListStream sends one container per message, so the list is not bounded by
+  // the message size limit the way Containers.List's single response is.
+  const RpcTimer timer(this, "Containers.ListStream");
+  grpc::ClientContext ctx;
+  Prepare(&ctx, options_.rpc_timeout);
   cctr::ListContainersRequest req;
   if (!filter.empty()) req.add_filters(std::string(filter));
-  auto resp = Call("Containers.List", *containers_, &cctr::Containers::Stub::List, req);
-  if (!resp.ok()) return resp.status();
-  return std::vector<cctr::Container>(resp->containers().begin(), resp->containers().end());
+  std::unique_ptr<grpc::ClientReader<cctr::ListContainerMessage>> reader =
+      containers_->ListStream(&ctx, req);
+  std::vector<cctr::Container> out;
+  cctr::ListContainerMessage message;
+  while (reader->Read(&message)) out.push_back(std::move(*message.mutable_container()));
+  if (auto s = reader->Finish(); !s.ok()) return FromGrpcStatus(s);
+  return out;
 }
 
 absl::Status Containerd::UpdateContainer(const cctr::Container& container,

@@ -34,12 +34,18 @@ inline constexpr char kGcManifestLabelPrefix[] = "containerd.io/gc.ref.content.m
 inline constexpr char kGcConfigLabel[] = "containerd.io/gc.ref.content.config";
 inline constexpr char kGcLayerLabelPrefix[] = "containerd.io/gc.ref.content.l.";
 
+// The largest message the client accepts from containerd: 16 MiB, the most containerd's
+// server sends (its default `grpc.max_send_message_size`), instead of gRPC's default
+// 4 MiB. Lists that can outgrow it stream (Containers.ListStream, Snapshots.List,
+// Content.Read); the unary Images.List and Tasks.List carry small records per item.
+inline constexpr int kMaxContainerdMessageBytes = 16 << 20;
+
 // A typed client of containerd's gRPC API: one method per RPC fsb uses, and the only
 // code that creates containerd stubs. Every call carries the `containerd-namespace`
 // header and a deadline (`rpc_timeout` unless the method takes its own); calls that
 // create resources under a lease take its id (empty: none). Errors are containerd's
 // gRPC status, converted to absl::Status with code and message kept. Unary calls (and
-// the two reading streams) are timed for `observe_rpc`. Thread-safe: gRPC stubs are.
+// the reading streams) are timed for `observe_rpc`. Thread-safe: gRPC stubs are.
 class Containerd {
  public:
   struct Options {
