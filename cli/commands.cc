@@ -23,6 +23,7 @@
 #include "cli/manifest.h"
 #include "internal/deadline.h"
 #include "internal/ids.h"
+#include "internal/request_limits.h"
 #include "internal/sandbox_network.h"
 #include "internal/status.h"
 #include "internal/stopwatch.h"
@@ -52,9 +53,8 @@ using fsb::v1alpha1::Agent;
 using fsb::v1alpha1::Sandbox;
 
 constexpr std::string_view kUsageHint = "Run 'fsb help' for usage.";
-// `ls` and `agents` ask for pages of this many items (the server's maximum is 1000)...
-constexpr int32_t kListPageSize = 500;
-// ... and give up past this many pages, which no real list reaches.
+// `ls` and `agents` give up past this many pages (of kMaxListPageSize items), which no
+// real list reaches.
 constexpr int kMaxListPages = 100000;
 
 // Prints a usage error the way Run guarantees; returns kExitUsage.
@@ -706,14 +706,14 @@ class Executor {
     return (stub->*method)(&context, request, &response);
   }
 
-  // Calls the paged List* `method` page after page (kListPageSize items each) until the
+  // Calls the paged List* `method` page after page (kMaxListPageSize items each) until the
   // server sends no continue token, and gathers every page's items into `response`. A
   // server without paging answers everything at once.
   template <typename Request, typename Response>
   grpc::Status CallPaged(grpc::Status (FastPathService::StubInterface::*method)(
                              grpc::ClientContext*, const Request&, Response*),
                          Request request, Response& response) {
-    request.set_page_size(kListPageSize);
+    request.set_page_size(kMaxListPageSize);
     for (int pages = 0; pages < kMaxListPages; ++pages) {
       Response page;
       if (grpc::Status status = Call(method, request, page); !status.ok()) return status;

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "internal/request_limits.h"
 
 namespace fsb::cli {
 namespace {
@@ -420,9 +421,9 @@ TEST_F(CliTest, ListFollowsEveryPage) {
           }));
   EXPECT_EQ(RunCli({"ls", "-o", "json"}), 0) << err_.str();
   ASSERT_THAT(sent, SizeIs(2));
-  EXPECT_EQ(sent[0].page_size(), 500);
+  EXPECT_EQ(sent[0].page_size(), kMaxListPageSize);
   EXPECT_EQ(sent[1].continue_token(), "page-2");
-  EXPECT_EQ(sent[1].page_size(), 500);
+  EXPECT_EQ(sent[1].page_size(), kMaxListPageSize);
   ListResponse printed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &printed).ok()) << out_.str();
   ASSERT_EQ(printed.items_size(), 3);
@@ -1055,7 +1056,7 @@ TEST_F(CliTest, AgentsFollowsEveryPage) {
       }));
   EXPECT_EQ(RunCli({"agents"}), 0) << err_.str();
   ASSERT_THAT(sent, SizeIs(2));
-  EXPECT_EQ(sent[0].page_size(), 500);
+  EXPECT_EQ(sent[0].page_size(), kMaxListPageSize);
   EXPECT_EQ(sent[1].continue_token(), "next");
   EXPECT_THAT(out_.str(), HasSubstr("a-agent"));
   EXPECT_THAT(out_.str(), HasSubstr("b-agent"));

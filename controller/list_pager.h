@@ -8,11 +8,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "internal/request_limits.h"
 
 namespace fsb::controller {
 
-// The largest page_size a List* request may ask for.
-inline constexpr int32_t kMaxListPageSize = 1000;
 // The most bytes of items one List* response carries: gRPC's default 4 MiB receive
 // limit less 64 KiB for the rest of the response (the continue token), so that every
 // client, the seed's included, can read every page.
@@ -30,7 +29,7 @@ class ListPager {
 
   // `query` holds the request fields a token is bound to (namespace, selector): a token
   // issued for another query is refused. `key_parts` is the size of a key. Errors are
-  // INVALID_ARGUMENT naming page_size or continue_token.
+  // INVALID_ARGUMENT naming page_size (0 to kMaxListPageSize) or continue_token.
   static absl::StatusOr<ListPager> Start(int32_t page_size, std::string_view continue_token,
                                          Key query, size_t key_parts);
 

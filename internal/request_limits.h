@@ -101,6 +101,11 @@ inline constexpr int kMaxSandboxesPerAgentLimit = 100000;
 inline constexpr int kMaxWarmImages = 64;
 inline constexpr int kMaxWarmCount = 1000;
 
+// ---- Lists ----
+
+// Items per page of a List* request (page_size, 1 to this; 0 asks for no paging).
+inline constexpr int32_t kMaxListPageSize = 1000;
+
 }  // namespace fsb
 
 #endif  // FSB_INTERNAL_REQUEST_LIMITS_H_
