@@ -30,7 +30,6 @@
 #include "internal/daemon.h"
 #include "internal/deadline.h"
 #include "internal/grpc_server_poller.h"
-#include "internal/message_limits.h"
 #include "internal/metrics/grpc_server_metrics.h"
 #include "internal/metrics/metrics.h"
 #include "internal/strings.h"
@@ -265,8 +264,7 @@ int main(int argc, char** argv) {
   agent_interceptors.push_back(grpc_metrics.NewFactory());
   agent_builder.experimental().SetInterceptorCreators(std::move(agent_interceptors));
   agent_builder.RegisterService(&registration);
-  // Registrations and heartbeats grow with the node's images and sandboxes.
-  agent_builder.SetMaxReceiveMessageSize(fsb::kMaxAgentMessageBytes);
+  fsb::controller::AcceptAgentMessages(agent_builder);
   std::unique_ptr<grpc::Server> agent_server = agent_builder.BuildAndStart();
   if (agent_server == nullptr) {
     LOG(ERROR) << "cannot listen on --agent-bind-address " << FLAGS_agent_bind_address;

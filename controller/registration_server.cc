@@ -3,10 +3,15 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "internal/message_limits.h"
 #include "internal/status.h"
 #include "internal/tls/tls.h"
 
 namespace fsb::controller {
+
+void AcceptAgentMessages(grpc::ServerBuilder& builder) {
+  builder.SetMaxReceiveMessageSize(kMaxAgentMessageBytes);
+}
 
 AgentRegistration AgentRegistrationFromRequest(const fsb::agent::v1::RegisterRequest& request) {
   const fsb::agent::v1::AgentInfo& info = request.agent();

@@ -4,8 +4,14 @@
 #include "absl/time/time.h"
 #include "controller/sandbox/sandbox_service.h"
 #include "fsb/agent/v1/agent.grpc.pb.h"
+#include "grpcpp/server_builder.h"
 
 namespace fsb::controller {
+
+// Makes the agent listener `builder` builds accept registrations and heartbeats of up to
+// kMaxAgentMessageBytes (gRPC's default is 4 MiB): they grow with a node's images and
+// sandboxes. A larger message is RESOURCE_EXHAUSTED before it reaches the service.
+void AcceptAgentMessages(grpc::ServerBuilder& builder);
 
 // The registration API's messages in the sandbox domain's terms. Pure.
 AgentRegistration AgentRegistrationFromRequest(const fsb::agent::v1::RegisterRequest& request);
