@@ -68,7 +68,8 @@ class Runtime {
   virtual absl::Status UpdateContainer(std::string_view id,
                                        const std::map<std::string, std::string>& labels,
                                        std::string_view extension, std::string_view spec_json) = 0;
-  // Deletes task, container and snapshot, whichever exist. NOT_FOUND if none did.
+  // Deletes task (killing it first if it still runs), container and snapshot, whichever
+  // exist. NOT_FOUND if none did.
   virtual absl::Status Remove(std::string_view id) = 0;
   // The containers this agent manages, with their task state.
   virtual absl::StatusOr<std::vector<ContainerState>> ListManaged() = 0;

@@ -202,8 +202,12 @@ absl::Status SandboxManager::Recover() {
     interrupted.push_back(c->id);  // half-made, or its init is gone
   }
   for (const std::string& id : interrupted) {
-    absl::Status s = runtime_->Remove(id);
-    LOG(INFO) << "removed container " << id << " whose create was interrupted: " << s;
+    if (absl::Status s = runtime_->Remove(id); s.ok() || absl::IsNotFound(s)) {
+      LOG(INFO) << "removed container " << id << " whose create was interrupted";
+    } else {
+      LOG(WARNING) << "cannot remove container " << id
+                   << " whose create was interrupted (left to the janitor): " << s;
+    }
     RemoveFile(LogPath(id));
     if (warm_.pool != nullptr) warm_.pool->Forget(id);
     if (auto slot = slot_of.find(id); slot != slot_of.end() && network_ != nullptr) {

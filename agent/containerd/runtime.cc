@@ -253,8 +253,11 @@ absl::Status ContainerdRuntime::UpdateContainer(std::string_view id,
 absl::Status ContainerdRuntime::Remove(std::string_view id) {
   bool found = false;
   auto deleted = containerd_->DeleteTask(id);
-  if (absl::IsFailedPrecondition(deleted.status())) {
-    // Still running (the caller did not Stop it): kill it, then delete.
+  if (!deleted.ok() && !absl::IsNotFound(deleted.status())) {
+    // Still running (the caller did not Stop it): kill it, then delete. containerd says
+    // so with FAILED_PRECONDITION, but for a task it restored after its own restart the
+    // shim's UNKNOWN "cannot delete a running process" comes through instead (found by
+    // chaos_test: such a warm instance could never be removed).
     (void)containerd_->KillTask(id, SIGKILL, /*all=*/true);
     (void)containerd_->WaitTask(id, options_.kill_timeout);
     deleted = containerd_->DeleteTask(id);
