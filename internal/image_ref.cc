@@ -134,6 +134,13 @@ absl::StatusOr<std::string> NormalizeImageReference(std::string_view ref) {
     absl::StrAppend(&out, ":latest");
   }
   if (!digest.empty()) absl::StrAppend(&out, "@", Sv(digest));
+  // The limit holds for the form that is stored and given to containerd, so that the
+  // result is accepted again as it is (found by fuzzing).
+  if (out.size() > kMaxImageReferenceBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("image reference ", QuoteForError(ref),
+                                                   " is longer than ", kMaxImageReferenceBytes,
+                                                   " characters in full (", out.size(), ")"));
+  }
   return out;
 }
 

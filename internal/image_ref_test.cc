@@ -62,11 +62,18 @@ TEST(NormalizeImageReferenceTest, QuotesTheReferenceEscaped) {
               HasSubstr("image reference \"bu\\000sybox\""));
 }
 
-TEST(NormalizeImageReferenceTest, LengthLimit) {
-  const std::string longest = "a/" + std::string(kMaxImageReferenceBytes - 2, 'b');
-  EXPECT_TRUE(NormalizeImageReference(longest).ok());
+TEST(NormalizeImageReferenceTest, LengthLimitHoldsForTheFullForm) {
+  // "docker.io/" + "a/" + 493 b + ":latest" is exactly the limit.
+  const std::string longest = "a/" + std::string(kMaxImageReferenceBytes - 19, 'b');
+  absl::StatusOr<std::string> full = NormalizeImageReference(longest);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->size(), kMaxImageReferenceBytes);
+  EXPECT_EQ(NormalizeImageReference(*full), full);
   EXPECT_THAT(NormalizeImageReference(longest + "b").status().message(),
-              HasSubstr("longer than 512"));
+              HasSubstr("longer than 512 characters in full (513)"));
+  EXPECT_THAT(
+      NormalizeImageReference(std::string(kMaxImageReferenceBytes + 1, 'b')).status().message(),
+      HasSubstr("longer than 512"));
 }
 
 TEST(NormalizeImageReferenceTest, RejectsMalformedReferences) {
