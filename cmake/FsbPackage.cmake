@@ -71,4 +71,4 @@ add_custom_target(deb
   COMMAND ${CMAKE_CPACK_COMMAND} --config ${PROJECT_BINARY_DIR}/CPackConfig.cmake
   WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
   COMMENT "Debian package fsb_${PROJECT_VERSION}_amd64.deb")
-add_dependencies(deb fsb fsb-controller fsb-agent fsb-init fsb-logger)
+add_dependencies(deb fsb fsb-controller fsb-agent fsb-init fsb-logger fsb_bash_completion)
