@@ -347,26 +347,41 @@ TEST_F(ReconcilerTest, UnpersistedFastSandboxBecomesAnOrphanAfterACrash) {
   EXPECT_EQ(agents().deletes()[0].sandbox_id, s.status().container_id());
 }
 
+// A create whose controller dies after the Scheduled record became durable and before
+// the agent answered: captures the store as the agent call sees it, and puts it back
+// after the create to model the crash, then restarts. Returns the record it put back.
+absl::StatusOr<Sandbox> CreateCutShortByARestart(ServiceTestEnv& env, const CreateSpec& req) {
+  const store::ObjectKey key{"Sandbox", "default", req.sandbox.metadata().name()};
+  absl::StatusOr<Sandbox> scheduled = absl::UnknownError("the agent was not called");
+  env.agents().set_on_create(
+      [&] { scheduled = store::DecodeObject<Sandbox>(*env.store().Get(key)); });
+  absl::StatusOr<Sandbox> created = env.service().Create(req);
+  env.agents().set_on_create(nullptr);
+  if (!created.ok()) return created.status();
+  if (!scheduled.ok()) return scheduled.status();
+  if (scheduled->status().phase() != SandboxStatus::Scheduled) {
+    return absl::InternalError(
+        absl::StrCat("the record at the agent call is ",
+                     SandboxStatus::Phase_Name(scheduled->status().phase())));
+  }
+  if (absl::Status s = env.service().Flush(absl::Seconds(5)); !s.ok()) return s;
+  absl::StatusOr<store::Object> now = env.store().Get(key);
+  if (!now.ok()) return now.status();
+  if (auto s = env.store().Update(store::EncodeObject(*scheduled), now->resource_version);
+      !s.ok()) {
+    return s.status();
+  }
+  env.Restart();
+  return scheduled;
+}
+
 TEST_F(ReconcilerTest, ScheduledRecordIsCreatedAgainAfterACrash) {
   env_.AddAgent("a1", 4);
-  // A strong create whose controller dies after the Scheduled record became durable
-  // and before the agent answered: capture the store as the agent call sees it, and put
-  // it back after the create to model the crash.
   CreateSpec req = Request("web");
   req.sandbox.mutable_spec()->set_consistency_mode(v1alpha1::SandboxSpec::strong);
-  Sandbox scheduled;
-  agents().set_on_create([&] {
-    scheduled = *store::DecodeObject<Sandbox>(*env_.store().Get({"Sandbox", "default", "web"}));
-  });
-  ASSERT_TRUE(service().Create(req).ok());
-  agents().set_on_create(nullptr);
-  ASSERT_EQ(scheduled.status().phase(), SandboxStatus::Scheduled);
-  ASSERT_TRUE(service().Flush(absl::Seconds(5)).ok());
-  ASSERT_TRUE(env_.store()
-                  .Update(store::EncodeObject(scheduled),
-                          env_.store().Get({"Sandbox", "default", "web"})->resource_version)
-                  .ok());
-  env_.Restart();
+  absl::StatusOr<Sandbox> cut = CreateCutShortByARestart(env_, req);
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  const Sandbox& scheduled = *cut;
   env_.AddAgent("a1", 4);
   const size_t creates = agents().creates().size();
   service().ReconcileOnce();
@@ -383,6 +398,36 @@ TEST_F(ReconcilerTest, ScheduledRecordIsCreatedAgainAfterACrash) {
   const Sandbox redriven = *service().Get("", "web");
   EXPECT_EQ(redriven.status().phase(), SandboxStatus::Running);
   EXPECT_EQ(redriven.status().ip(), "10.88.0.9");
+}
+
+// The client's retry of a create the restart cut short (a warm claim here, so its agent
+// reports the instance under its own id) is answered only once the agent confirmed the
+// sandbox, and then with the container that runs it: not with the id the record was
+// proposed under, which the report replaces (chaos_test found a retry acknowledged with it).
+TEST(CreateRetryAfterACrashTest, IsAnsweredOnceItsAgentConfirmsTheSandbox) {
+  ServiceTestEnv env({.orphan_timeout = absl::Seconds(10),
+                      .agent_lost_timeout = absl::Seconds(15),
+                      .create_wait_timeout = absl::Milliseconds(200),
+                      .delete_wait_timeout = absl::ZeroDuration()});
+  env.AddAgent("a1", 4);
+  AnswerWarm(env.agents(), "warm-1");
+  CreateSpec req = Request("web");
+  req.sandbox.mutable_spec()->set_consistency_mode(v1alpha1::SandboxSpec::strong);
+  absl::StatusOr<Sandbox> cut = CreateCutShortByARestart(env, req);
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  const std::string proposed = cut->status().container_id();
+  env.AddAgent("a1", 4);
+
+  absl::StatusOr<Sandbox> early = env.service().Create(req);
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kUnavailable) << early.status();
+  EXPECT_THAT(early.status().message(), HasSubstr("still being created"));
+
+  ASSERT_TRUE(env.service().Heartbeat(Beat("a1", {WarmState("warm-1", proposed)})).ok());
+  absl::StatusOr<Sandbox> retry = env.service().Create(req);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->status().container_id(), "warm-1");
+  EXPECT_EQ(retry->status().phase(), SandboxStatus::Running);
+  EXPECT_EQ(env.agents().creates().size(), 1u);  // the retry reached no agent
 }
 
 }  // namespace

@@ -117,6 +117,11 @@ void ApplyCreated(const ReportedSandbox& state, std::string_view agent_host, San
   ApplyAgentState(state, status);
 }
 
+bool StartConfirmed(const Sandbox& sandbox) {
+  const SandboxStatus::Phase phase = sandbox.status().phase();
+  return phase != SandboxStatus::Pending && phase != SandboxStatus::Scheduled;
+}
+
 bool Describes(const ReportedSandbox& state, const std::string& container_id) {
   return state.container_id == container_id ||
          (!state.requested_id.empty() && state.requested_id == container_id);

@@ -80,6 +80,11 @@ bool ApplyAgentState(const ReportedSandbox& state, v1alpha1::SandboxStatus* stat
 void ApplyCreated(const ReportedSandbox& state, std::string_view agent_host,
                   v1alpha1::Sandbox* sandbox);
 
+// Whether the sandbox's agent has confirmed its container since it was placed: any phase
+// past Pending and Scheduled. Until then a warm claim's answer or report may still give
+// it another container id.
+bool StartConfirmed(const v1alpha1::Sandbox& sandbox);
+
 // Whether an agent's `state` describes the container `container_id`: by its id, or, for
 // a claimed warm instance, by the id the controller proposed for it.
 bool Describes(const ReportedSandbox& state, const std::string& container_id);

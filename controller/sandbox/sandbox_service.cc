@@ -105,11 +105,17 @@ absl::StatusOr<Sandbox> SandboxService::CreateRecord(Sandbox desired, CreateTimi
               "request id \"", request_id, "\" already created sandbox ",
               Qualified(existing_key.first, existing_key.second), " with a different spec"));
         }
-        if (existing.op != RecordOp::kCreating) return existing.sandbox;
-        // The same request is in flight: wait for its outcome, then look again.
+        // Answered as the create itself is: once its agent ran it. The same request in
+        // flight, or cut short by a controller restart (its record back as Pending or
+        // Scheduled, and a warm claim's report still to rename its container), is waited
+        // for, then looked at again.
+        auto answerable = [](const SandboxRecord& record) {
+          return record.op != RecordOp::kCreating && StartConfirmed(record.sandbox);
+        };
+        if (answerable(existing)) return existing.sandbox;
         auto settled = [&] {
           const SandboxRecord* record = table.Find(existing_key);
-          return record == nullptr || record->op != RecordOp::kCreating;
+          return record == nullptr || answerable(*record);
         };
         if (!table.AwaitWithDeadline(settled, wait_deadline.time())) {
           return absl::UnavailableError(absl::StrCat(

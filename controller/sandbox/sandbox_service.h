@@ -72,9 +72,11 @@ struct SandboxListRange {
 //   the agents' next reports bring them up to date.
 //
 // Idempotent create: a request id (default "<namespace>/<name>") is bound to the hash
-// of the spec it created. The same request again returns the same sandbox (waiting for
-// an in-flight create of it); another spec under that request id, or another request
-// for a taken name, is ALREADY_EXISTS. At most one operation (create, delete, reconcile
+// of the spec it created. The same request again returns the same sandbox once its
+// agent has confirmed it (StartConfirmed: waiting, at most create_wait_timeout, then
+// UNAVAILABLE, for an in-flight create of it or one a controller restart cut short,
+// whose container id a warm claim may still change); another spec under that request id, or another
+// request for a taken name, is ALREADY_EXISTS. At most one operation (create, delete, reconcile
 // action) is in flight per record; API calls that would race one get
 // FAILED_PRECONDITION, a repeated create waits for the first.
 //
@@ -93,7 +95,8 @@ class SandboxService {
     // An agent whose heartbeats stopped for this long is lost (as the Scheduler judges);
     // after a controller restart, an agent that has not registered again within it.
     absl::Duration agent_lost_timeout = absl::Seconds(15);
-    // How long a repeated create waits for the in-flight create of the same request.
+    // How long a repeated create waits for the first create of the same request to be
+    // confirmed by its agent.
     absl::Duration create_wait_timeout = absl::Seconds(60);
     // How long a delete its agent did not confirm at once (not registered again yet after a
     // controller restart, not reached) waits for the reconciler's retry to confirm it.
