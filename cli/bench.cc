@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/bench_stats.h"
 #include "cli/format.h"
+#include "cli/paged_list.h"
 #include "cli/values.h"
 #include "google/protobuf/struct.pb.h"
 #include "internal/deadline.h"
@@ -103,11 +104,14 @@ std::vector<MetricsSource> FindSources(const BenchCommand& bench, const BenchEnv
   }
   if (!bench.agent_metrics.empty()) return sources;
 
-  grpc::ClientContext context;
-  context.set_deadline(Deadline::In(env.timeout).ToChrono());
   fastpath::v1::ListAgentsResponse agents;
-  absl::Status listed =
-      FromGrpcStatus(env.stub->ListAgents(&context, fastpath::v1::ListAgentsRequest(), &agents));
+  absl::Status listed = FromGrpcStatus(ListAllPages(
+      fastpath::v1::ListAgentsRequest(), agents,
+      [&](const fastpath::v1::ListAgentsRequest& request, fastpath::v1::ListAgentsResponse& page) {
+        grpc::ClientContext context;
+        context.set_deadline(Deadline::In(env.timeout).ToChrono());
+        return env.stub->ListAgents(&context, request, &page);
+      }));
   if (!listed.ok()) {
     warnings.push_back(absl::StrCat("no agent metrics: ListAgents failed: ", listed.ToString(),
                                     "; set --agent-metrics"));

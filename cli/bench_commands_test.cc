@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "cli/commands.h"
@@ -36,7 +37,7 @@ using ::testing::SizeIs;
 
 // Creates succeed unless the name ends with one of `refuse_suffixes` ("-3": the fourth);
 // deletes succeed for created names and are NOT_FOUND otherwise; ListAgents answers
-// `agents`. Everything is recorded.
+// `agents`, paged. Everything is recorded.
 class FakeFastPath final : public fp::FastPathService::Service {
  public:
   grpc::Status CreateSandbox(grpc::ServerContext*, const fp::CreateRequest* request,
@@ -65,11 +66,27 @@ class FakeFastPath final : public fp::FastPathService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ListAgents(grpc::ServerContext*, const fp::ListAgentsRequest*,
+  // With a page size, one agent per page: the continue token is the next one's index.
+  // Without one, as the controller does for a list too big for one message (here: more
+  // than one agent), RESOURCE_EXHAUSTED.
+  grpc::Status ListAgents(grpc::ServerContext*, const fp::ListAgentsRequest* request,
                           fp::ListAgentsResponse* response) override {
     absl::MutexLock lock(&mu);
     ++list_agents_calls;
-    *response = agents;
+    if (request->page_size() == 0) {
+      if (agents.items_size() > 1) {
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many agents; page the list");
+      }
+      *response = agents;
+      return grpc::Status::OK;
+    }
+    int index = 0;
+    if (!request->continue_token().empty() &&
+        !absl::SimpleAtoi(request->continue_token(), &index)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad continue token");
+    }
+    if (index < agents.items_size()) *response->add_items() = agents.items(index);
+    if (index + 1 < agents.items_size()) response->set_continue_token(absl::StrCat(index + 1));
     return grpc::Status::OK;
   }
 
@@ -373,6 +390,25 @@ TEST_F(BenchCommandsTest, MetricsHostsFollowTheEndpointAndTheAgentsAddresses) {
   EXPECT_THAT(Fetched(),
               ElementsAre("http://10.1.1.1:9091/metrics", "http://10.0.0.5:6000/metrics",
                           "http://10.1.1.1:9091/metrics", "http://10.0.0.5:6000/metrics"));
+}
+
+TEST_F(BenchCommandsTest, EveryPageOfAgentsIsReadForTheirMetrics) {
+  {
+    absl::MutexLock lock(&fake_.mu);
+    fsb::v1alpha1::Agent* agent = fake_.agents.add_items();
+    agent->mutable_metadata()->set_name("node-2");
+    agent->mutable_spec()->set_address("10.0.0.6:5758");
+  }
+  DefaultPages();
+  Pages("http://10.0.0.6:5759/metrics", "", kAgentAfter);
+  EXPECT_EQ(Fsb({"bench", "--image", "busybox", "--requests", "1"}), kExitOk);
+  EXPECT_EQ(err_.str(), "");
+  EXPECT_THAT(Fetched(),
+              ElementsAre("http://127.0.0.1:9091/metrics", "http://10.0.0.5:5759/metrics",
+                          "http://10.0.0.6:5759/metrics", "http://127.0.0.1:9091/metrics",
+                          "http://10.0.0.5:5759/metrics", "http://10.0.0.6:5759/metrics"));
+  absl::MutexLock lock(&fake_.mu);
+  EXPECT_EQ(fake_.list_agents_calls, 2);
 }
 
 TEST_F(BenchCommandsTest, UnreadableMetricsAreWarningsAndTheRunGoesOn) {

@@ -21,6 +21,7 @@
 #include "cli/format.h"
 #include "cli/http_get.h"
 #include "cli/manifest.h"
+#include "cli/paged_list.h"
 #include "internal/deadline.h"
 #include "internal/ids.h"
 #include "internal/request_limits.h"
@@ -53,9 +54,6 @@ using fsb::v1alpha1::Agent;
 using fsb::v1alpha1::Sandbox;
 
 constexpr std::string_view kUsageHint = "Run 'fsb help' for usage.";
-// `ls` and `agents` give up past this many pages (of kMaxListPageSize items), which no
-// real list reaches.
-constexpr int kMaxListPages = 100000;
 
 // Prints a usage error the way Run guarantees; returns kExitUsage.
 int UsageFailure(std::ostream& err, absl::string_view message) {
@@ -706,27 +704,14 @@ class Executor {
     return (stub->*method)(&context, request, &response);
   }
 
-  // Calls the paged List* `method` page after page (kMaxListPageSize items each) until the
-  // server sends no continue token, and gathers every page's items into `response`. A
-  // server without paging answers everything at once.
+  // Calls the paged List* `method` page after page (ListAllPages), each call as Call makes
+  // it, and gathers every page's items into `response`.
   template <typename Request, typename Response>
   grpc::Status CallPaged(grpc::Status (FastPathService::StubInterface::*method)(
                              grpc::ClientContext*, const Request&, Response*),
                          Request request, Response& response) {
-    request.set_page_size(kMaxListPageSize);
-    for (int pages = 0; pages < kMaxListPages; ++pages) {
-      Response page;
-      if (grpc::Status status = Call(method, request, page); !status.ok()) return status;
-      for (auto& item : *page.mutable_items()) *response.add_items() = std::move(item);
-      if (page.continue_token().empty()) return grpc::Status::OK;
-      if (page.continue_token() == request.continue_token()) {
-        return grpc::Status(grpc::StatusCode::INTERNAL,
-                            "the server sent the same continue token twice");
-      }
-      request.set_continue_token(page.continue_token());
-    }
-    return grpc::Status(grpc::StatusCode::INTERNAL,
-                        absl::StrCat("the list goes on past ", kMaxListPages, " pages"));
+    return ListAllPages(std::move(request), response,
+                        [&](const Request& r, Response& page) { return Call(method, r, page); });
   }
 
   // One UpdateSandbox; kExitOk, or the exit code after reporting the failure.
