@@ -146,6 +146,8 @@ void AgentReports::Observe(std::string_view agent_id, std::string_view agent_add
                                 absl::FormatDuration(now - record.agent_seen),
                                 words->second.empty() ? "" : ": ", words->second),
              status);
+    LOG(WARNING) << "sandbox " << Qualified(record.sandbox) << " (" << status->container_id()
+                 << ") lost: " << status->message();
     table.Persist(key);
     reconciler_->Wake();
   }
