@@ -268,6 +268,7 @@ absl::StatusOr<SandboxManager::Created> SandboxManager::Create(const SandboxSpec
           << ") result="
           << (created.ok() ? "ok" : absl::StatusCodeToString(created.status().code()))
           << " path=" << (created.ok() && created->warm ? "warm" : "cold")
+          << (created.ok() ? absl::StrCat(" container=", created->status.sandbox_id()) : "")
           << " total=" << total.Elapsed() <<
       [&] {
         std::string stages;

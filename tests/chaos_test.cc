@@ -116,9 +116,11 @@ class ChaosTest : public ::testing::Test {
       GTEST_SKIP() << "integration test skipped: " << missing;
     }
     auto stack = LocalStack::Start(
-        {.controller_flags = {"--fastpath-orphan-timeout=2s", "--reconcile-interval=200ms"},
+        // -v=2: every create's line (its id, the container it got, warm or cold), the
+        // evidence a failure prints.
+        {.controller_flags = {"--fastpath-orphan-timeout=2s", "--reconcile-interval=200ms", "-v=2"},
          .agent_flags = {absl::StrCat("--warm=", PrivateContainerd::kTestImage, "=", kWarmPool),
-                         "--janitor-interval-s=2", "--janitor-grace-s=2"},
+                         "--janitor-interval-s=2", "--janitor-grace-s=2", "-v=2"},
          .agent_capacity = kMaxCreates + 10});
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = *std::move(stack);
