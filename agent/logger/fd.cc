@@ -6,8 +6,6 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 
 namespace fsb::logger {
 
@@ -17,24 +15,24 @@ void UniqueFd::Reset(int fd) {
 }
 
 EventFd::EventFd() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  if (!fd_.valid()) {
-    std::perror("eventfd");
-    std::abort();
-  }
+  if (!fd_.valid()) error_ = errno;
 }
 
 void EventFd::Notify() {
+  if (!ok()) return;
   const uint64_t one = 1;
   // Only fails when the counter would overflow, which leaves it readable anyway.
   (void)!write(fd_.get(), &one, sizeof(one));
 }
 
 bool EventFd::Notified() const {
+  if (!ok()) return false;
   pollfd p{fd_.get(), POLLIN, 0};
   return poll(&p, 1, 0) == 1;
 }
 
 void EventFd::Consume() {
+  if (!ok()) return;
   uint64_t count = 0;
   (void)!read(fd_.get(), &count, sizeof(count));
 }

@@ -34,13 +34,21 @@ class UniqueFd {
 // until Consume() reads the count back. Used as a one-shot latch (never consumed: stop,
 // cancel, exit) or as a doorbell (consumed by the one thread that waits on it).
 // Notify() and Notified() are thread-safe and async-signal-safe; Consume() belongs to
-// the waiting thread. A failure to create the eventfd is fatal (no descriptors left).
+// the waiting thread.
+//
+// Creation fails when the process or the system has no descriptor left (EMFILE, ENFILE)
+// or the kernel no memory: then ok() is false, error() is eventfd(2)'s errno, fd() is -1
+// (which poll(2) ignores: it never wakes anyone), Notify() and Consume() do nothing and
+// Notified() is false. Whoever creates one checks ok() before relying on it.
 class EventFd {
  public:
   EventFd();
   EventFd(const EventFd&) = delete;
   EventFd& operator=(const EventFd&) = delete;
 
+  bool ok() const { return fd_.valid(); }
+  // The errno of the failed creation; 0 when ok().
+  int error() const { return error_; }
   int fd() const { return fd_.get(); }
   void Notify();
   // Whether Notify() was called since the last Consume(); never blocks.
@@ -49,6 +57,7 @@ class EventFd {
 
  private:
   UniqueFd fd_;
+  int error_ = 0;
 };
 
 // Writes all of `size` bytes at `data` to `fd`, retrying short writes and EINTR.
