@@ -21,7 +21,7 @@ namespace fsb::agent {
 // (wait-for-ready), since the shim keeps the task running meanwhile. The call's deadline
 // is `timeout` (InfiniteDuration: none, for waits bounded by their caller, who destroys
 // the TaskWait). Destruction cancels the call and blocks until its callback has
-// returned. Thread-safe.
+// returned. `done` must be ok(): a failed EventFd is never notified. Thread-safe.
 class TaskWait {
  public:
   TaskWait(Containerd* containerd, std::string container_id, std::string exec_id,

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "agent/io/descriptors.h"
 #include "agent/io/logs.h"
 #include "agent/oci_spec.h"
 #include "glog/logging.h"
@@ -185,6 +186,10 @@ class ExecSession::Io {
   }
 
   absl::Status Run() {
+    for (const logger::EventFd* event :
+         {&session_->doorbell_, &session_->cancelled_, &exited_, &deleted_}) {
+      if (absl::Status s = EventFdStatus(*event); !s.ok()) return s;
+    }
     SigpipeBlock no_sigpipe;
     absl::StatusOr<std::unique_ptr<FifoDir>> dir = FifoDir::Create(params_.fifo_dir);
     if (!dir.ok()) return dir.status();
@@ -561,6 +566,11 @@ bool SandboxExec::RemoveOrphan(const std::string& container_id, const std::strin
   }
   {
     logger::EventFd exited;
+    if (absl::Status s = EventFdStatus(exited); !s.ok()) {
+      LOG(WARNING) << "cannot wait for exec " << exec_id << " of sandbox " << container_id << ": "
+                   << s << "; tried again later";
+      return false;
+    }
     TaskWait wait(containerd_, container_id, exec_id, kOrphanExitWait, &exited);
     pollfd p{exited.fd(), POLLIN, 0};
     while (!exited.Notified()) poll(&p, 1, -1);  // bounded by the wait's deadline

@@ -85,7 +85,8 @@ class ExecSession {
   // come (the sandbox stopped meanwhile: FAILED_PRECONDITION); DEADLINE_EXCEEDED when it
   // ran past `max_duration` (then it was killed); CANCELLED; INTERNAL when the agent
   // cannot wait on the FIFOs (poll fails: the process is killed, its exec record is left
-  // to containerd). The process never outlives Run().
+  // to containerd); RESOURCE_EXHAUSTED, before anything is created, when the agent has no
+  // descriptor left for the session's events. The process never outlives Run().
   absl::Status Run(const Sink& sink);
 
  private:

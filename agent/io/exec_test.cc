@@ -1,7 +1,9 @@
 #include "agent/io/exec.h"
 
+#include <filesystem>
 #include <string>
 
+#include "agent/logger/fd_testing.h"
 #include "agent/oci_spec.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
@@ -133,6 +135,23 @@ TEST(ExecProcessJsonTest, WorkingDirAndTerminal) {
 TEST(ExecProcessJsonTest, ASpecWithoutAProcessIsAFailedPrecondition) {
   EXPECT_TRUE(absl::IsFailedPrecondition(ExecProcessJson("{}", Start({"ls"})).status()));
   EXPECT_TRUE(absl::IsFailedPrecondition(ExecProcessJson("not json", Start({"ls"})).status()));
+}
+
+TEST(ExecSessionTest, WithoutADescriptorLeftRunIsRefusedBeforeAnythingIsCreated) {
+  const std::string dir = ::testing::TempDir() + "/exec_no_fds";
+  Containerd containerd({.socket = dir + "/no-containerd.sock"});
+  absl::Status s;
+  {
+    logger::DescriptorLimit limit;
+    ExecSession session(&containerd, {.container_id = "s1",
+                                      .exec_id = "exec-1",
+                                      .fifo_dir = dir + "/exec-1",
+                                      .max_duration = absl::Minutes(1)});
+    s = session.Run([](v1::ExecOutput) { return true; });
+  }
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_EQ(s.message(), "no file descriptor left for an eventfd: Too many open files");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/exec-1"));
 }
 
 }  // namespace

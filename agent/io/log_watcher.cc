@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "agent/io/descriptors.h"
 #include "glog/logging.h"
 
 namespace fsb::agent {
@@ -37,10 +38,9 @@ absl::Status LogWatcher::Subscription::WatchFile(int fd) {
 
 absl::StatusOr<std::unique_ptr<LogWatcher>> LogWatcher::Create() {
   logger::UniqueFd inotify(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-  if (!inotify.valid()) {
-    return absl::InternalError(absl::StrCat("inotify_init1: ", std::strerror(errno)));
-  }
+  if (!inotify.valid()) return DescriptorError("an inotify instance", errno);
   std::unique_ptr<LogWatcher> watcher(new LogWatcher(std::move(inotify)));
+  if (absl::Status s = EventFdStatus(watcher->stop_); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<Worker>> thread = Worker::Start([w = watcher.get()] { w->Run(); });
   if (!thread.ok()) return thread.status();
   watcher->thread_ = *std::move(thread);
@@ -48,8 +48,15 @@ absl::StatusOr<std::unique_ptr<LogWatcher>> LogWatcher::Create() {
 }
 
 LogWatcher::~LogWatcher() {
+  if (thread_ == nullptr) return;  // Create failed before starting it
   stop_.Notify();
   thread_->Join();
+}
+
+absl::StatusOr<std::unique_ptr<LogWatcher::Subscription>> LogWatcher::Subscribe() {
+  std::unique_ptr<Subscription> subscription(new Subscription(this));
+  if (absl::Status s = EventFdStatus(subscription->doorbell_); !s.ok()) return s;
+  return subscription;
 }
 
 int LogWatcher::watches() const {

@@ -57,16 +57,15 @@ class LogWatcher {
     int file_wd_ = -1;
   };
 
-  // INTERNAL when the kernel refuses an inotify instance; RESOURCE_EXHAUSTED when its
-  // thread cannot start.
+  // RESOURCE_EXHAUSTED naming the cause when the kernel refuses its inotify instance or
+  // stop latch (no descriptor left: DescriptorError) or its thread cannot start.
   static absl::StatusOr<std::unique_ptr<LogWatcher>> Create();
   ~LogWatcher();  // stops and joins its thread
   LogWatcher(const LogWatcher&) = delete;
   LogWatcher& operator=(const LogWatcher&) = delete;
 
-  std::unique_ptr<Subscription> Subscribe() {
-    return std::unique_ptr<Subscription>(new Subscription(this));
-  }
+  // RESOURCE_EXHAUSTED when there is no descriptor left for its doorbell.
+  absl::StatusOr<std::unique_ptr<Subscription>> Subscribe();
 
   // The kernel watches held (for tests: shared watches count once).
   int watches() const;
@@ -86,7 +85,7 @@ class LogWatcher {
   mutable absl::Mutex mu_;
   // Every watch descriptor held, with its subscribers (one entry per hold).
   absl::flat_hash_map<int, std::vector<Subscription*>> subscribers_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<Worker> thread_;  // set by Create; last, so it stops first
+  std::unique_ptr<Worker> thread_;  // set by Create (null if it failed); last, so it stops first
 };
 
 }  // namespace fsb::agent

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/io/descriptors.h"
 #include "agent/logger/log_format.h"
 #include "glog/logging.h"
 #include "internal/status.h"
@@ -206,7 +207,9 @@ absl::Status StreamLog(const std::string& path, const LogQuery& query, LogWatche
   // brings a new current generation).
   std::unique_ptr<LogWatcher::Subscription> follower;
   if (query.follow) {
-    follower = watcher->Subscribe();
+    absl::StatusOr<std::unique_ptr<LogWatcher::Subscription>> subscribed = watcher->Subscribe();
+    if (!subscribed.ok()) return subscribed.status();
+    follower = *std::move(subscribed);
     const std::string dir = std::filesystem::path(path).parent_path();
     if (absl::Status s = follower->WatchFolder(dir); !s.ok()) return s;
   }
@@ -317,6 +320,7 @@ absl::Status SandboxLogs::Logs(const v1::LogsRequest& request, const EventFd& ca
   std::optional<TaskWait> wait;
   // The wait lives exactly as long as the follow, which its caller bounds.
   if (query.follow) {
+    if (absl::Status s = EventFdStatus(exited); !s.ok()) return s;
     wait.emplace(containerd_, sandbox->sandbox_id(), "", absl::InfiniteDuration(), &exited);
   }
   return StreamLog(sandbox->log_path(), query, watcher_, exited, cancelled, sink);

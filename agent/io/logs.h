@@ -64,8 +64,9 @@ using LogSink = std::function<bool(fsb::agent::v1::LogChunk chunk)>;
 //    written it by the time anyone learns of the exit) -> OK;
 //  * when the log is deleted (the sandbox was) -> OK;
 //  * when `cancelled` is notified -> CANCELLED, or `sink` returns false -> CANCELLED.
-// Without follow, `exited` is not used. INTERNAL for an I/O error.
-// Without follow, `watcher` is not used (may be null).
+// Without follow, `exited` is not used; with it, `exited` and `cancelled` must be ok()
+// (EventFdStatus). INTERNAL for an I/O error; RESOURCE_EXHAUSTED when a follow finds no
+// descriptor left for its doorbell. Without follow, `watcher` is not used (may be null).
 absl::Status StreamLog(const std::string& path, const LogQuery& query, LogWatcher* watcher,
                        const logger::EventFd& exited, const logger::EventFd& cancelled,
                        const LogSink& sink);
@@ -75,7 +76,9 @@ absl::Status StreamLog(const std::string& path, const LogQuery& query, LogWatche
 // A sandbox's log as the node keeps it: `LogsRequest` -> StreamLog, following until the
 // sandbox's task exits (containerd's Tasks.Wait; a sandbox the manager no longer counts
 // as running is not followed). NOT_FOUND for a sandbox the manager does not know;
-// INVALID_ARGUMENT for a request without a sandbox id or with a negative since.
+// INVALID_ARGUMENT for a request without a sandbox id or with a negative since;
+// RESOURCE_EXHAUSTED when the agent has no descriptor left for a follow. `cancelled`
+// must be ok() (EventFdStatus).
 // Thread-safe; each call blocks its caller's thread until the stream ends.
 class SandboxLogs {
  public:

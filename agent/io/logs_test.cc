@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "agent/logger/fd_testing.h"
 #include "agent/logger/log_format.h"
 #include "agent/logger/log_testing.h"
 #include "agent/logger/log_writer.h"
@@ -22,6 +23,7 @@ namespace {
 using logger::EventFd;
 using logger::Stream;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr int64_t kSecond = 1'000'000'000;
@@ -302,6 +304,20 @@ TEST_F(StreamLogTest, FollowsOfDifferentLogsAreWokenByTheirOwnAppends) {
   EXPECT_TRUE(b.Result().ok());
   EXPECT_EQ(a.collector().entries().size(), 10u);
   EXPECT_EQ(b.collector().entries().size(), 10u);
+}
+
+TEST_F(StreamLogTest, AFollowWithoutADescriptorForItsDoorbellIsRefused) {
+  Append(path_, kT0, Stream::kStdout, "x");
+  EventFd exited, cancelled;
+  Collector collector;
+  absl::Status s;
+  {
+    logger::DescriptorLimit limit;
+    s = StreamLog(path_, {.follow = true}, watcher_.get(), exited, cancelled, collector.Sink());
+  }
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("no file descriptor left for an eventfd"));
+  EXPECT_EQ(watcher_->watches(), 0);
 }
 
 TEST(LoggerUriTest, EncodesTheLogPathAndSize) {

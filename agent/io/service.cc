@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
+#include "agent/io/descriptors.h"
 #include "agent/io/worker.h"
 #include "internal/status.h"
 
@@ -48,10 +49,15 @@ class BlockingWriter {
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// One Logs call: SandboxLogs::Logs on a worker thread; OnCancel stops it.
+// One Logs call: SandboxLogs::Logs on a worker thread; OnCancel stops it. Refused at once
+// when there is no descriptor for its cancel latch or over the stream cap.
 class LogsReactor final : public grpc::ServerWriteReactor<v1::LogChunk> {
  public:
   LogsReactor(SandboxLogs* logs, StreamLimiter* limiter, v1::LogsRequest request) : writer_(this) {
+    if (absl::Status s = EventFdStatus(cancelled_); !s.ok()) {
+      Finish(ToGrpcStatus(s));
+      return;
+    }
     absl::StatusOr<StreamLimiter::Slot> slot = limiter->Acquire(StreamKind::kLogs);
     if (!slot.ok()) {
       Finish(ToGrpcStatus(slot.status()));

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/fake_runtime.h"
+#include "agent/logger/fd_testing.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -107,6 +108,43 @@ TEST_F(SandboxIOServiceTest, StreamsOverTheCapAreRefusedAtOnceNamingItAndAFreedS
   grpc::ClientContext again_ctx;
   v1::LogsRequest read_once;
   read_once.set_sandbox_id("s1");
+  auto again = stub_->Logs(&again_ctx, read_once);
+  while (again->Read(&chunk)) {
+  }
+  s = again->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST_F(SandboxIOServiceTest, AFollowWithoutADescriptorLeftIsRefusedNamingTheCause) {
+  logger::EventFd cancelled;
+  absl::Status s;
+  {
+    logger::DescriptorLimit limit;
+    s = logs_.Logs(Follow(), cancelled, [](v1::LogChunk) { return true; });
+  }
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_EQ(s.message(), "no file descriptor left for an eventfd: Too many open files");
+}
+
+TEST_F(SandboxIOServiceTest, ALogsStreamWithoutADescriptorLeftIsAnsweredAndTheAgentGoesOn) {
+  // Even a read without follow is refused at once, for the stream's cancel latch (rather
+  // than failing later to open the log).
+  grpc::ClientContext refused_ctx;
+  v1::LogChunk chunk;
+  grpc::Status s;
+  v1::LogsRequest read_once;
+  read_once.set_sandbox_id("s1");
+  {
+    logger::DescriptorLimit limit;
+    auto refused = stub_->Logs(&refused_ctx, read_once);
+    EXPECT_FALSE(refused->Read(&chunk));
+    s = refused->Finish();
+  }
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("no file descriptor left for an eventfd"));
+  ASSERT_TRUE(OpenStreamsReach(0));
+
+  grpc::ClientContext again_ctx;
   auto again = stub_->Logs(&again_ctx, read_once);
   while (again->Read(&chunk)) {
   }
