@@ -14,6 +14,11 @@ namespace fsb::agent {
 // request is refused, the agent goes on.
 absl::Status DescriptorError(std::string_view what, int error);
 
+// "<what> <path>: <errno's text>" for a failed file operation, from errno:
+// RESOURCE_EXHAUSTED when it needed a descriptor and none was left (EMFILE, ENFILE),
+// INTERNAL otherwise.
+absl::Status ErrnoStatus(std::string_view what, std::string_view path);
+
 // OK when `event` was created; its DescriptorError otherwise. Checked by whoever creates
 // an EventFd before relying on it (a failed one never wakes a poll).
 absl::Status EventFdStatus(const logger::EventFd& event);

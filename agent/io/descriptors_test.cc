@@ -23,6 +23,19 @@ TEST(DescriptorErrorTest, NamesWhatAndWhy) {
   EXPECT_EQ(s.message(), "cannot create an eventfd: Cannot allocate memory");
 }
 
+TEST(ErrnoStatusTest, ResourceExhaustedWithoutADescriptorElseInternal) {
+  errno = EMFILE;
+  absl::Status s = ErrnoStatus("cannot open", "/x/log");
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_EQ(s.message(), "cannot open /x/log: Too many open files");
+  errno = ENFILE;
+  EXPECT_TRUE(absl::IsResourceExhausted(ErrnoStatus("cannot open", "/x/log")));
+  errno = EIO;
+  s = ErrnoStatus("cannot stat", "/x/log");
+  EXPECT_TRUE(absl::IsInternal(s)) << s;
+  EXPECT_EQ(s.message(), "cannot stat /x/log: Input/output error");
+}
+
 TEST(EventFdStatusTest, OkForACreatedOneResourceExhaustedWithoutADescriptor) {
   logger::EventFd created;
   EXPECT_TRUE(EventFdStatus(created).ok());

@@ -46,10 +46,6 @@ constexpr absl::Duration kWaitMargin = absl::Minutes(1);
 // How long the janitor waits for a SIGKILLed orphan exec to exit.
 constexpr absl::Duration kOrphanExitWait = absl::Seconds(10);
 
-absl::Status ErrnoStatus(std::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(Sv(what), " ", path, ": ", std::strerror(errno)));
-}
-
 // Blocks SIGPIPE on the calling thread while it lives, so that writing to a FIFO whose
 // reader is gone fails with EPIPE instead of killing the agent; a SIGPIPE raised
 // meanwhile is consumed before the mask is restored.

@@ -85,8 +85,9 @@ class ExecSession {
   // come (the sandbox stopped meanwhile: FAILED_PRECONDITION); DEADLINE_EXCEEDED when it
   // ran past `max_duration` (then it was killed); CANCELLED; INTERNAL when the agent
   // cannot wait on the FIFOs (poll fails: the process is killed, its exec record is left
-  // to containerd); RESOURCE_EXHAUSTED, before anything is created, when the agent has no
-  // descriptor left for the session's events. The process never outlives Run().
+  // to containerd); RESOURCE_EXHAUSTED when the agent has no descriptor left, for the
+  // session's events (then nothing is created) or its FIFOs (then Tasks.Exec is not
+  // called). The process never outlives Run().
   absl::Status Run(const Sink& sink);
 
  private:

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "agent/logger/fd_testing.h"
+#include "agent/logger/log_testing.h"
 #include "agent/oci_spec.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
@@ -138,7 +139,8 @@ TEST(ExecProcessJsonTest, ASpecWithoutAProcessIsAFailedPrecondition) {
 }
 
 TEST(ExecSessionTest, WithoutADescriptorLeftRunIsRefusedBeforeAnythingIsCreated) {
-  const std::string dir = ::testing::TempDir() + "/exec_no_fds";
+  logger::TempDir temp;
+  const std::string& dir = temp.path();
   Containerd containerd({.socket = dir + "/no-containerd.sock"});
   absl::Status s;
   {
@@ -152,6 +154,25 @@ TEST(ExecSessionTest, WithoutADescriptorLeftRunIsRefusedBeforeAnythingIsCreated)
   EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
   EXPECT_EQ(s.message(), "no file descriptor left for an eventfd: Too many open files");
   EXPECT_FALSE(std::filesystem::exists(dir + "/exec-1"));
+}
+
+// (Its FIFO folder may stay behind, since removing it needs a descriptor too: the
+// janitor's CollectOrphans removes it later.)
+TEST(ExecSessionTest, WithoutADescriptorForItsFifosRunIsRefusedBeforeTheExec) {
+  logger::TempDir temp;
+  const std::string& dir = temp.path();
+  Containerd containerd({.socket = dir + "/no-containerd.sock"});
+  absl::Status s;
+  {
+    logger::DescriptorLimit limit(/*spare=*/4);  // the session's and its run's events
+    ExecSession session(&containerd, {.container_id = "s1",
+                                      .exec_id = "exec-1",
+                                      .fifo_dir = dir + "/exec-1",
+                                      .max_duration = absl::Minutes(1)});
+    s = session.Run([](v1::ExecOutput) { return true; });
+  }
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_EQ(s.message(), "cannot open " + dir + "/exec-1/stdout: Too many open files");
 }
 
 }  // namespace

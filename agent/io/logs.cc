@@ -44,10 +44,6 @@ std::string PercentEncode(std::string_view s, bool keep_slash) {
   return out;
 }
 
-absl::Status ErrnoStatus(std::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(Sv(what), " ", path, ": ", std::strerror(errno)));
-}
-
 // ---- Reading ----
 
 constexpr size_t kChunkEntries = 256;

@@ -65,8 +65,9 @@ using LogSink = std::function<bool(fsb::agent::v1::LogChunk chunk)>;
 //  * when the log is deleted (the sandbox was) -> OK;
 //  * when `cancelled` is notified -> CANCELLED, or `sink` returns false -> CANCELLED.
 // Without follow, `exited` is not used; with it, `exited` and `cancelled` must be ok()
-// (EventFdStatus). INTERNAL for an I/O error; RESOURCE_EXHAUSTED when a follow finds no
-// descriptor left for its doorbell. Without follow, `watcher` is not used (may be null).
+// (EventFdStatus). INTERNAL for an I/O error; RESOURCE_EXHAUSTED when no descriptor is
+// left (to open the log, or for a follow's doorbell). Without follow, `watcher` is not
+// used (may be null).
 absl::Status StreamLog(const std::string& path, const LogQuery& query, LogWatcher* watcher,
                        const logger::EventFd& exited, const logger::EventFd& cancelled,
                        const LogSink& sink);

@@ -320,6 +320,19 @@ TEST_F(StreamLogTest, AFollowWithoutADescriptorForItsDoorbellIsRefused) {
   EXPECT_EQ(watcher_->watches(), 0);
 }
 
+TEST_F(StreamLogTest, AReadWithoutADescriptorToOpenTheLogIsResourceExhausted) {
+  Append(path_, kT0, Stream::kStdout, "x");
+  EventFd exited, cancelled;
+  Collector collector;
+  absl::Status s;
+  {
+    logger::DescriptorLimit limit;
+    s = StreamLog(path_, {}, /*watcher=*/nullptr, exited, cancelled, collector.Sink());
+  }
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_EQ(s.message(), "cannot open " + path_ + ": Too many open files");
+}
+
 TEST(LoggerUriTest, EncodesTheLogPathAndSize) {
   EXPECT_EQ(LoggerStdioUri({.binary = "/opt/fsb bin/fsb-logger", .max_bytes = 1048576},
                            "/var/lib/fsb agent/logs/a&b+c.log"),
