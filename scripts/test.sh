@@ -20,9 +20,6 @@
 #   --sanitize=address,undefined  part 2 only
 #   --sanitize=thread             ThreadSanitizer tree build-tsan/: the unit tests only
 #   --no-fuzz                     skip part 3
-#   --chaos                       part 2 also runs tests/chaos_test (label `chaos`), which
-#                                 still finds open bugs in some runs: not run by default
-#                                 until they are fixed (README, Reliability)
 #
 #   FSB_BUILD_DIR   the build folder of part 1 (default <repo>/build); the sanitizer
 #                   trees are build-asan/ and build-tsan/ beside it
@@ -40,7 +37,7 @@ fuzz_seconds="${FSB_FUZZ_SECONDS:-20}"
 
 sanitize=""
 fuzz=1
-asan_exclude='^(deploy|chaos)$'
+asan_exclude='^deploy$'
 ctest_args=()
 for arg in "$@"; do
   case "${arg}" in
@@ -51,7 +48,6 @@ for arg in "$@"; do
       ;;
     --plain) sanitize="none" ;;
     --no-fuzz) fuzz=0 ;;
-    --chaos) asan_exclude='^deploy$' ;;
     *) ctest_args+=("${arg}") ;;
   esac
 done
@@ -75,9 +71,6 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 
 "${repo_root}/scripts/install-deps.sh"
-if [[ "${sanitize}" != none && "${sanitize}" != thread && "${asan_exclude}" == *chaos* ]]; then
-  echo "test.sh: NOT running tests/chaos_test (it still finds open bugs in some runs; --chaos runs it)"
-fi
 tree_parent="$(dirname "${build_dir}")"
 asan_tree="${tree_parent}/build-asan"
 asan="-DFSB_SANITIZE=address,undefined"
