@@ -143,6 +143,14 @@ class RegistrationLoopTest : public ::testing::Test {
     info_.set_capacity(2);
   }
 
+  // Whether the loop becomes Ready within kPatience: it is once the controller's answer
+  // is in, a moment after the controller counted the call.
+  static bool AwaitReady(RegistrationLoop& loop) {
+    const absl::Time deadline = absl::Now() + kPatience;
+    while (!loop.Ready().ok() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+    return loop.Ready().ok();
+  }
+
   // A loop on a channel to `port`, connected first when `connect` (so that the loop's
   // first round is its only one until a wake, the channel watcher's included).
   std::unique_ptr<RegistrationLoop> NewLoop(int port, bool connect = true,
@@ -184,11 +192,13 @@ TEST_F(RegistrationLoopTest, RegistersAgainWithARestartedControllerWithoutWaitin
   ControllerServer second(absl::StrCat("127.0.0.1:", port));
   ASSERT_TRUE(second.service().AwaitRegisters(1));
   LOG(INFO) << "registered again " << absl::Now() - restarted << " after the restart";
-  // A heartbeat first, refused by the controller that does not know the agent; the
-  // registration followed in the same round.
-  EXPECT_EQ(second.service().refused_heartbeats(), 1);
+  // At most one heartbeat first, refused by the controller that does not know the agent,
+  // the registration following in the same round; none when a round ran while no
+  // controller answered (a slow machine, ThreadSanitizer), whose failed heartbeat makes the
+  // next round register at once.
+  EXPECT_LE(second.service().refused_heartbeats(), 1);
   EXPECT_EQ(second.service().registers(), 1);
-  EXPECT_TRUE(loop->Ready().ok()) << loop->Ready();
+  EXPECT_TRUE(AwaitReady(*loop)) << loop->Ready();
   loop->Stop();
 }
 
@@ -205,7 +215,7 @@ TEST_F(RegistrationLoopTest, HeartbeatNotFoundRegistersInTheSameRound) {
   // registration.
   EXPECT_EQ(runtime_.rounds, rounds + 1);
   EXPECT_EQ(controller.service().refused_heartbeats(), 1);
-  EXPECT_TRUE(loop->Ready().ok()) << loop->Ready();
+  EXPECT_TRUE(AwaitReady(*loop)) << loop->Ready();
 }
 
 TEST_F(RegistrationLoopTest, AReportPastTheLimitDropsImageNamesToFit) {
@@ -220,10 +230,7 @@ TEST_F(RegistrationLoopTest, AReportPastTheLimitDropsImageNamesToFit) {
   EXPECT_LE(controller.service().last_register_bytes(), kLimit);
   EXPECT_GT(controller.service().last_register_images(), 10);
   EXPECT_LT(controller.service().last_register_images(), 200);
-  // Ready once the answer is in.
-  const absl::Time deadline = absl::Now() + kPatience;
-  while (!loop->Ready().ok() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_TRUE(loop->Ready().ok()) << loop->Ready();
+  EXPECT_TRUE(AwaitReady(*loop)) << loop->Ready();
   loop->Stop();
 }
 

@@ -22,10 +22,23 @@ set(FSB_WARNINGS -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initiali
 set(FSB_SANITIZE "" CACHE STRING "-fsanitize= list for every instrumented target, or empty")
 
 # ThreadSanitizer cannot see Debian's uninstrumented absl::Mutex: a ThreadSanitizer tree
-# links internal/tsan_absl_mutex.cc, which tells it, into every program.
+# links internal/tsan_absl_mutex.cc, which tells it, into every program. And the
+# libraries' headers must describe the prebuilt libraries: with __SANITIZE_THREAD__
+# defined, protobuf's MapFieldBase grows two members libprotobuf does not have (a
+# different layout: crashes in Map), and Abseil's and gRPC's headers change too. So an
+# instrumented file is compiled as if it were not (-U__SANITIZE_THREAD__); fsb's own code
+# does not ask.
+set(FSB_SANITIZE_COMPILE_OPTIONS -fsanitize=${FSB_SANITIZE} -fno-sanitize-recover=all
+                                 -fno-omit-frame-pointer)
 if(FSB_SANITIZE MATCHES "thread")
-  add_library(fsb_tsan_absl_mutex OBJECT ${PROJECT_SOURCE_DIR}/internal/tsan_absl_mutex.cc)
-  target_compile_options(fsb_tsan_absl_mutex PRIVATE -fsanitize=thread)
+  list(APPEND FSB_SANITIZE_COMPILE_OPTIONS -U__SANITIZE_THREAD__)
+  add_library(fsb_tsan_absl_mutex OBJECT ${PROJECT_SOURCE_DIR}/internal/tsan_absl_mutex.cc
+                                         ${PROJECT_SOURCE_DIR}/internal/tsan_absl_condition.cc)
+  target_include_directories(fsb_tsan_absl_mutex PRIVATE ${PROJECT_SOURCE_DIR})
+  target_compile_options(fsb_tsan_absl_mutex PRIVATE ${FSB_SANITIZE_COMPILE_OPTIONS})
+  # Not instrumented: see internal/tsan_absl_condition.h.
+  set_source_files_properties(${PROJECT_SOURCE_DIR}/internal/tsan_absl_condition.cc
+                              PROPERTIES COMPILE_OPTIONS -fno-sanitize=thread)
   target_link_libraries(fsb_tsan_absl_mutex PUBLIC absl::synchronization ${CMAKE_DL_LIBS})
 endif()
 
@@ -35,8 +48,7 @@ function(fsb_instrument target)
   if(NOT FSB_SANITIZE)
     return()
   endif()
-  target_compile_options(${target} PRIVATE -fsanitize=${FSB_SANITIZE}
-                         -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_compile_options(${target} PRIVATE ${FSB_SANITIZE_COMPILE_OPTIONS})
   get_target_property(type ${target} TYPE)
   if(NOT type STREQUAL "STATIC_LIBRARY")
     target_link_options(${target} PRIVATE -fsanitize=${FSB_SANITIZE})

@@ -8,7 +8,9 @@
 // libabsl itself too): each one tells ThreadSanitizer what it does with the lock through
 // the public __tsan_mutex_* annotations and calls the library's own function, found with
 // dlsym(RTLD_NEXT). A wait (Await, CondVar::Wait, the ...When calls) counts as an unlock
-// before it blocks and a lock once it returns holding the mutex again. absl::Notification
+// before it blocks and a lock once it returns holding the mutex again; the conditions
+// they pass the library are wrapped so that each evaluation is ordered like a critical
+// section of that mutex (internal/tsan_absl_condition.h). absl::Notification
 // sets its flag in the library: Notify releases on the flag's address, which the inline
 // (instrumented) HasBeenNotified and the waits acquire.
 //
@@ -24,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "internal/tsan_absl_condition.h"
 
 namespace {
 
@@ -117,10 +120,17 @@ ABSL_NAMESPACE_BEGIN
 
 using Cond = const Condition&;
 
-// A mutex's memory may hold another one later (a stack frame, a reused allocation).
+// A mutex's memory may hold another one later (a stack frame, a reused allocation). The
+// destruction is ordered after the last unlock (as if the destroying thread locked it
+// once more): a library that destroys a mutex once an atomic reference count, invisible
+// here, says nobody uses it is then not reported; destroying one that a thread holds still
+// is.
 Mutex::~Mutex() {
   static auto real = Real<void (*)(Mutex*)>("5MutexD1Ev");
-  if (t_depth == 0) __tsan_mutex_destroy(this, 0);
+  if (t_depth == 0) {
+    __tsan_acquire(this);
+    __tsan_mutex_destroy(this, 0);
+  }
   real(this);
 }
 
@@ -156,54 +166,60 @@ bool Mutex::ReaderTryLock() {
 
 void Mutex::LockWhen(Cond cond) {
   static auto real = Real<void (*)(Mutex*, Cond)>("5Mutex8LockWhenERKNS0_9ConditionE");
-  Locking(this, 0, [&] { return (real(this, cond), 0); });
+  Locking(this, 0, [&] { return (real(this, fsb::AnnotatedCondition(cond, this).get()), 0); });
 }
 
 void Mutex::ReaderLockWhen(Cond cond) {
   static auto real = Real<void (*)(Mutex*, Cond)>("5Mutex14ReaderLockWhenERKNS0_9ConditionE");
-  Locking(this, kRead, [&] { return (real(this, cond), 0); });
+  Locking(this, kRead, [&] { return (real(this, fsb::AnnotatedCondition(cond, this).get()), 0); });
 }
 
 // The ...WithTimeout/...WithDeadline forms return holding the mutex whatever they return.
 bool Mutex::LockWhenWithTimeout(Cond cond, Duration timeout) {
   static auto real = Real<bool (*)(Mutex*, Cond, Duration)>(
       "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  return Locking(this, 0, [&] { return real(this, cond, timeout); });
+  return Locking(this, 0,
+                 [&] { return real(this, fsb::AnnotatedCondition(cond, this).get(), timeout); });
 }
 
 bool Mutex::LockWhenWithDeadline(Cond cond, Time deadline) {
   static auto real = Real<bool (*)(Mutex*, Cond, Time)>(
       "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  return Locking(this, 0, [&] { return real(this, cond, deadline); });
+  return Locking(this, 0,
+                 [&] { return real(this, fsb::AnnotatedCondition(cond, this).get(), deadline); });
 }
 
 bool Mutex::ReaderLockWhenWithTimeout(Cond cond, Duration timeout) {
   static auto real = Real<bool (*)(Mutex*, Cond, Duration)>(
       "5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  return Locking(this, kRead, [&] { return real(this, cond, timeout); });
+  return Locking(this, kRead,
+                 [&] { return real(this, fsb::AnnotatedCondition(cond, this).get(), timeout); });
 }
 
 bool Mutex::ReaderLockWhenWithDeadline(Cond cond, Time deadline) {
   static auto real = Real<bool (*)(Mutex*, Cond, Time)>(
       "5Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  return Locking(this, kRead, [&] { return real(this, cond, deadline); });
+  return Locking(this, kRead,
+                 [&] { return real(this, fsb::AnnotatedCondition(cond, this).get(), deadline); });
 }
 
 void Mutex::Await(Cond cond) {
   static auto real = Real<void (*)(Mutex*, Cond)>("5Mutex5AwaitERKNS0_9ConditionE");
-  Waiting(this, 0, [&] { return (real(this, cond), 0); });
+  Waiting(this, 0, [&] { return (real(this, fsb::AnnotatedCondition(cond, this).get()), 0); });
 }
 
 bool Mutex::AwaitWithTimeout(Cond cond, Duration timeout) {
   static auto real = Real<bool (*)(Mutex*, Cond, Duration)>(
       "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  return Waiting(this, 0, [&] { return real(this, cond, timeout); });
+  return Waiting(this, 0,
+                 [&] { return real(this, fsb::AnnotatedCondition(cond, this).get(), timeout); });
 }
 
 bool Mutex::AwaitWithDeadline(Cond cond, Time deadline) {
   static auto real =
       Real<bool (*)(Mutex*, Cond, Time)>("5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  return Waiting(this, 0, [&] { return real(this, cond, deadline); });
+  return Waiting(this, 0,
+                 [&] { return real(this, fsb::AnnotatedCondition(cond, this).get(), deadline); });
 }
 
 void CondVar::Wait(Mutex* mu) {

@@ -48,6 +48,39 @@ TEST(TsanAbslMutexTest, AccessesGuardedByAbslMutexAreNotReported) {
   EXPECT_EQ(CountUnderEveryKindOfLock(), 200);
 }
 
+// Conditions read what the mutex guards inside the library: in the waiting thread (Await,
+// LockWhen) and in the thread that unlocks while another waits.
+TEST(TsanAbslMutexTest, ConditionsEvaluatedInsideTheLibraryAreNotReported) {
+  absl::Mutex mu;
+  int counter = 0;
+  auto reached = [&](int n) { return [&counter, n] { return counter >= n; }; };
+  std::thread other([&] {
+    for (int i = 0; i < 300; ++i) {
+      absl::MutexLock lock(&mu);
+      ++counter;
+    }
+  });
+  {
+    absl::MutexLock lock(&mu);
+    auto hundred = reached(100);
+    mu.Await(absl::Condition(&hundred));
+  }
+  {
+    auto two_hundred = reached(200);
+    mu.LockWhen(absl::Condition(&two_hundred));
+    mu.Unlock();
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto all = reached(300);
+    while (!mu.AwaitWithTimeout(absl::Condition(&all), absl::Milliseconds(100))) {
+    }
+  }
+  other.join();
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(counter, 300);
+}
+
 TEST(TsanAbslMutexTest, AccessesAfterAnAbslNotificationAreOrdered) {
   int value = 0;
   absl::Notification done;

@@ -68,7 +68,7 @@ run_suite() {
 # test prints; LeakSanitizer checks at every normal exit.
 export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=${repo_root}/internal/tsan_suppressions.txt"
 
 "${repo_root}/scripts/install-deps.sh"
 tree_parent="$(dirname "${build_dir}")"
@@ -76,7 +76,7 @@ asan_tree="${tree_parent}/build-asan"
 asan="-DFSB_SANITIZE=address,undefined"
 case "${sanitize}" in
   address,undefined) run_suite "${asan_tree}" all "${asan}" -LE "${asan_exclude}" "${ctest_args[@]}" ;;
-  thread) run_suite "${tree_parent}/build-tsan" all -DFSB_SANITIZE=thread -L unit "${ctest_args[@]}" ;;
+  thread) run_suite "${tree_parent}/build-tsan" all -DFSB_SANITIZE=thread -L unit -LE deploy "${ctest_args[@]}" ;;
   none) run_suite "${build_dir}" all "" "${ctest_args[@]}" ;;
   "")
     echo "== test.sh 1/3: ${build_dir} (RelWithDebInfo): the deploy and allocator tests"

@@ -165,8 +165,8 @@ class SoakTest : public ::testing::Test {
     const std::string address = "-address " + stack_->containerd_daemon().socket();
     u.shims = 0;
     CountEntries("/proc", [&](const dirent* e) {
-      std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline");
-      std::string cmdline((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      // Not an ifstream read: a process that exits meanwhile makes libstdc++ throw.
+      std::string cmdline = fsb::testing::ReadFile(std::string("/proc/") + e->d_name + "/cmdline");
       std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
       if (cmdline.find("containerd-shim") != std::string::npos &&
           (cmdline + " ").find(address + " ") != std::string::npos) {

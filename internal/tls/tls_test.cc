@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "fsb/agent/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -20,17 +21,29 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Records the peer's names; answers OK.
+// Records the peer's names (on gRPC's threads; read by the test's); answers OK.
 class Recorder final : public fsb::agent::v1::Registration::Service {
  public:
   grpc::Status Register(grpc::ServerContext* ctx, const fsb::agent::v1::RegisterRequest*,
                         fsb::agent::v1::RegisterResponse*) override {
-    peer_is_agent = PeerIs(*ctx->auth_context(), "it-agent");
-    names = PeerNames(*ctx->auth_context());
+    absl::MutexLock lock(&mu_);
+    peer_is_agent_ = PeerIs(*ctx->auth_context(), "it-agent");
+    names_ = PeerNames(*ctx->auth_context());
     return grpc::Status::OK;
   }
-  bool peer_is_agent = false;
-  std::string names;
+  bool peer_is_agent() const {
+    absl::MutexLock lock(&mu_);
+    return peer_is_agent_;
+  }
+  std::string names() const {
+    absl::MutexLock lock(&mu_);
+    return names_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  bool peer_is_agent_ ABSL_GUARDED_BY(mu_) = false;
+  std::string names_ ABSL_GUARDED_BY(mu_);
 };
 
 class TlsTest : public ::testing::Test {
@@ -83,8 +96,8 @@ TEST_F(TlsTest, MutualTlsNamesThePeerToTheServer) {
   ASSERT_NO_FATAL_FAILURE(Serve(ClientCertificates::kRequire));
   grpc::Status s = Call(TlsChannelCredentials(Files("pki", "agent-it-agent")), kControllerName);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_TRUE(recorder_.peer_is_agent);
-  EXPECT_EQ(recorder_.names, "it-agent");
+  EXPECT_TRUE(recorder_.peer_is_agent());
+  EXPECT_EQ(recorder_.names(), "it-agent");
 }
 
 TEST_F(TlsTest, TheServerMustCarryTheNameTheClientPins) {
@@ -111,8 +124,8 @@ TEST_F(TlsTest, ClientsWithoutACertificateOfTheCaAreRefusedOrAnonymous) {
   // as nobody.
   ASSERT_NO_FATAL_FAILURE(Serve(ClientCertificates::kNone));
   ASSERT_TRUE(Call(grpc::SslCredentials(anonymous), kControllerName).ok());
-  EXPECT_FALSE(recorder_.peer_is_agent);
-  EXPECT_EQ(recorder_.names, "no client certificate");
+  EXPECT_FALSE(recorder_.peer_is_agent());
+  EXPECT_EQ(recorder_.names(), "no client certificate");
 }
 
 TEST_F(TlsTest, AServerForOnePeerRefusesTheOthers) {

@@ -37,14 +37,14 @@ std::vector<char*> Argv(const std::vector<std::string>& argv) {
   return out;
 }
 
+}  // namespace
+
 std::string ReadFile(const std::string& path) {
   std::ifstream f(path);
   std::stringstream ss;
-  ss << f.rdbuf();
+  ss << f.rdbuf();  // catches what the read throws (libstdc++ throws on a read error)
   return ss.str();
 }
-
-}  // namespace
 
 std::string SourcePath(const std::string& relative) {
   return absl::StrCat(FSB_SOURCE_DIR, "/", relative);

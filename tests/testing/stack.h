@@ -69,6 +69,10 @@ class PrivateContainerd {
 // Path of a repository script or a built binary.
 std::string SourcePath(const std::string& relative);
 
+// The file's content as far as it could be read; empty when it cannot be opened. Never
+// throws (a /proc file of a process that exits meanwhile fails its read with ESRCH).
+std::string ReadFile(const std::string& path);
+
 // Polls `condition` every 20 ms until it is true or `timeout` passes; returns its last
 // value.
 template <typename F>
