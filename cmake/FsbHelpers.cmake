@@ -3,11 +3,16 @@
 #   fsb_cc_library(NAME name SRCS ... [DEPS ...] [UNINSTRUMENTED])
 #                                                    static library, include root = repo root
 #   fsb_cc_binary(NAME name SRCS ... [DEPS ...] [UNINSTRUMENTED])
-#   fsb_cc_test(NAME name SRCS ... [DEPS ...] [LABELS unit|integration|e2e [deploy|allocator]])
+#   fsb_cc_test(NAME name SRCS ... [DEPS ...] [LABELS unit|integration|e2e [deploy|allocator]]
+#               [DESCRIPTOR_CASES gtest-pattern])
 #       `deploy` marks a test of what ships (chart, images, package, units): it runs in the
 #       plain tree only; `allocator` one that needs tcmalloc (absent from sanitizer trees):
-#       it runs in the plain tree too. The target fsb_plain_checks builds the programs and
-#       these tests, all that the plain tree's part of scripts/test.sh runs.
+#       it runs in the plain tree too. DESCRIPTOR_CASES names the cases that exhaust the
+#       process's file descriptors: a sanitizer needs descriptors of its own (UBSan's
+#       first check of a type opens a pipe, and reports an error when it cannot), so they
+#       run as a ctest entry of their own, NAME_descriptors, label `descriptors`, in the
+#       plain tree; NAME runs the others. The target fsb_plain_checks builds the programs
+#       and these tests, all that the plain tree's part of scripts/test.sh runs.
 #   fsb_cc_benchmark(NAME name SRCS ... [DEPS ...])  Google Benchmark program (its own
 #                                                    main); not registered with ctest
 
@@ -80,7 +85,7 @@ function(fsb_cc_binary)
 endfunction()
 
 function(fsb_cc_test)
-  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(A "" "NAME;DESCRIPTOR_CASES" "SRCS;DEPS;LABELS" ${ARGN})
   if(NOT A_LABELS)
     set(A_LABELS unit)
   endif()
@@ -88,7 +93,15 @@ function(fsb_cc_test)
   target_compile_options(${A_NAME} PRIVATE ${FSB_WARNINGS})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gmock GTest::gtest_main)
   fsb_instrument(${A_NAME})
-  add_test(NAME ${A_NAME} COMMAND ${A_NAME})
+  if(A_DESCRIPTOR_CASES)
+    add_test(NAME ${A_NAME} COMMAND ${A_NAME} --gtest_filter=-${A_DESCRIPTOR_CASES})
+    add_test(NAME ${A_NAME}_descriptors COMMAND ${A_NAME}
+             --gtest_filter=${A_DESCRIPTOR_CASES})
+    set_tests_properties(${A_NAME}_descriptors PROPERTIES LABELS "${A_LABELS};descriptors")
+    add_dependencies(fsb_plain_checks ${A_NAME})
+  else()
+    add_test(NAME ${A_NAME} COMMAND ${A_NAME})
+  endif()
   set_tests_properties(${A_NAME} PROPERTIES LABELS "${A_LABELS}")
   if("deploy" IN_LIST A_LABELS OR "allocator" IN_LIST A_LABELS)
     add_dependencies(fsb_plain_checks ${A_NAME})

@@ -9,7 +9,9 @@
 # Without options it runs every check CI runs, each test once, in the tree it concerns:
 #   1. build/       RelWithDebInfo, as shipped: builds the programs and runs the tests of
 #                   what ships (label `deploy`: chart, manifests, images, package, systemd
-#                   units) and those that need tcmalloc (label `allocator`: heap profiles);
+#                   units), those that need tcmalloc (label `allocator`: heap profiles) and
+#                   those that exhaust file descriptors, which a sanitizer needs for itself
+#                   (label `descriptors`);
 #   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer, also -O2: every other
 #                   test (unit, integration, e2e), so a memory error, a leak at exit or
 #                   undefined behaviour in any test, daemon or CLI they run fails the run;
@@ -37,7 +39,7 @@ fuzz_seconds="${FSB_FUZZ_SECONDS:-20}"
 
 sanitize=""
 fuzz=1
-asan_exclude='^deploy$'
+asan_exclude='^(deploy|descriptors)$'
 ctest_args=()
 for arg in "$@"; do
   case "${arg}" in
@@ -76,11 +78,11 @@ asan_tree="${tree_parent}/build-asan"
 asan="-DFSB_SANITIZE=address,undefined"
 case "${sanitize}" in
   address,undefined) run_suite "${asan_tree}" all "${asan}" -LE "${asan_exclude}" "${ctest_args[@]}" ;;
-  thread) run_suite "${tree_parent}/build-tsan" all -DFSB_SANITIZE=thread -L unit -LE deploy "${ctest_args[@]}" ;;
+  thread) run_suite "${tree_parent}/build-tsan" all -DFSB_SANITIZE=thread -L unit -LE '^(deploy|descriptors)$' "${ctest_args[@]}" ;;
   none) run_suite "${build_dir}" all "" "${ctest_args[@]}" ;;
   "")
     echo "== test.sh 1/3: ${build_dir} (RelWithDebInfo): the deploy and allocator tests"
-    run_suite "${build_dir}" fsb_plain_checks "" -L '^(deploy|allocator)$' "${ctest_args[@]}"
+    run_suite "${build_dir}" fsb_plain_checks "" -L '^(deploy|allocator|descriptors)$' "${ctest_args[@]}"
     echo "== test.sh 2/3: ${asan_tree} (AddressSanitizer + UndefinedBehaviorSanitizer)"
     run_suite "${asan_tree}" all "${asan}" -LE "${asan_exclude}" "${ctest_args[@]}"
     if ((fuzz)); then
