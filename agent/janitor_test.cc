@@ -17,46 +17,54 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TEST(JanitorTest, SweepsOnceTheManagerIsReadyAndCountsWhatItRemoved) {
-  const std::filesystem::path log_dir = std::filesystem::path(::testing::TempDir()) / "janitor";
-  std::filesystem::create_directories(log_dir);
-  FakeRuntime runtime;
-  ShimGroups shim_groups{2};
-  ManualClock clock{absl::FromUnixSeconds(1000)};
-  metrics::Registry registry;
-  AgentMetrics metrics{&registry};
-  SandboxManager manager(&runtime, &shim_groups, &clock, &metrics,
-                         {.capacity = 2, .log_dir = log_dir.string()});
-  // A snapshot without its container goes at the first sweep.
-  runtime.snapshots.insert("orphan-snap");
+// A manager on a fake runtime for the janitor to sweep.
+class JanitorTest : public ::testing::Test {
+ protected:
+  JanitorTest()
+      : log_dir_(MadeLogDir()),
+        manager_(&runtime_, &shim_groups_, &clock_, &metrics_,
+                 {.capacity = 2, .log_dir = log_dir_.string()}) {}
+  ~JanitorTest() override { std::filesystem::remove_all(log_dir_); }
 
-  Janitor janitor(&manager, &metrics, absl::Milliseconds(10));
+  // A fresh folder named after the test.
+  static std::filesystem::path MadeLogDir() {
+    const std::filesystem::path dir =
+        std::filesystem::path(::testing::TempDir()) /
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::create_directories(dir);
+    return dir;
+  }
+
+  const std::filesystem::path log_dir_;
+  FakeRuntime runtime_;
+  ShimGroups shim_groups_{2};
+  ManualClock clock_{absl::FromUnixSeconds(1000)};
+  metrics::Registry registry_;
+  AgentMetrics metrics_{&registry_};
+  SandboxManager manager_;
+};
+
+TEST_F(JanitorTest, SweepsOnceTheManagerIsReadyAndCountsWhatItRemoved) {
+  // A snapshot without its container goes at the first sweep.
+  runtime_.snapshots.insert("orphan-snap");
+
+  Janitor janitor(&manager_, &metrics_, absl::Milliseconds(10));
   janitor.Start();
-  ASSERT_TRUE(manager.Recover().ok());
+  ASSERT_TRUE(manager_.Recover().ok());
   const absl::Time give_up = absl::Now() + absl::Seconds(30);
   while (janitor.totals().snapshots == 0 && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   janitor.Stop();
   EXPECT_EQ(janitor.totals().snapshots, 1);
-  EXPECT_FALSE(runtime.snapshots.contains("orphan-snap"));
-  EXPECT_THAT(registry.Serialize(),
+  EXPECT_FALSE(runtime_.snapshots.contains("orphan-snap"));
+  EXPECT_THAT(registry_.Serialize(),
               HasSubstr("fsb_agent_janitor_removed_total{kind=\"snapshot\"} 1\n"));
 }
 
-TEST(JanitorTest, RunsItsSweepsEachPassAndOneFailingDoesNotStopTheOthers) {
-  const std::filesystem::path log_dir =
-      std::filesystem::path(::testing::TempDir()) / "janitor-sweeps";
-  std::filesystem::create_directories(log_dir);
-  FakeRuntime runtime;
-  ShimGroups shim_groups{2};
-  ManualClock clock{absl::FromUnixSeconds(1000)};
-  metrics::Registry registry;
-  AgentMetrics metrics{&registry};
-  SandboxManager manager(&runtime, &shim_groups, &clock, &metrics,
-                         {.capacity = 2, .log_dir = log_dir.string()});
+TEST_F(JanitorTest, RunsItsSweepsEachPassAndOneFailingDoesNotStopTheOthers) {
   std::atomic<int> failing_runs{0};
-  Janitor janitor(&manager, &metrics, absl::Milliseconds(10),
+  Janitor janitor(&manager_, &metrics_, absl::Milliseconds(10),
                   {{.kind = "broken",
                     .sweep = [&failing_runs]() -> absl::StatusOr<int> {
                       ++failing_runs;
@@ -64,7 +72,7 @@ TEST(JanitorTest, RunsItsSweepsEachPassAndOneFailingDoesNotStopTheOthers) {
                     }},
                    {.kind = "exec", .sweep = [] { return absl::StatusOr<int>(2); }}});
   janitor.Start();
-  ASSERT_TRUE(manager.Recover().ok());
+  ASSERT_TRUE(manager_.Recover().ok());
   const absl::Time give_up = absl::Now() + absl::Seconds(30);
   while (janitor.swept("exec") < 4 && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(10));
@@ -75,7 +83,7 @@ TEST(JanitorTest, RunsItsSweepsEachPassAndOneFailingDoesNotStopTheOthers) {
   EXPECT_GE(failing_runs, 2);
   EXPECT_EQ(janitor.swept("broken"), 0);
   EXPECT_THAT(
-      registry.Serialize(),
+      registry_.Serialize(),
       HasSubstr(absl::StrCat("fsb_agent_janitor_removed_total{kind=\"exec\"} ", swept, "\n")));
 }
 

@@ -138,19 +138,22 @@ TEST(ExecProcessJsonTest, ASpecWithoutAProcessIsAFailedPrecondition) {
   EXPECT_TRUE(absl::IsFailedPrecondition(ExecProcessJson("not json", Start({"ls"})).status()));
 }
 
+// Makes a session for exec-1 of s1 (FIFOs in dir/exec-1; no containerd) and runs it with
+// `spare` descriptors left.
+absl::Status RunWithSpareDescriptors(const std::string& dir, int spare) {
+  Containerd containerd({.socket = dir + "/no-containerd.sock"});
+  logger::DescriptorLimit limit(spare);
+  ExecSession session(&containerd, {.container_id = "s1",
+                                    .exec_id = "exec-1",
+                                    .fifo_dir = dir + "/exec-1",
+                                    .max_duration = absl::Minutes(1)});
+  return session.Run([](v1::ExecOutput) { return true; });
+}
+
 TEST(ExecSessionTest, WithoutADescriptorLeftRunIsRefusedBeforeAnythingIsCreated) {
   logger::TempDir temp;
   const std::string& dir = temp.path();
-  Containerd containerd({.socket = dir + "/no-containerd.sock"});
-  absl::Status s;
-  {
-    logger::DescriptorLimit limit;
-    ExecSession session(&containerd, {.container_id = "s1",
-                                      .exec_id = "exec-1",
-                                      .fifo_dir = dir + "/exec-1",
-                                      .max_duration = absl::Minutes(1)});
-    s = session.Run([](v1::ExecOutput) { return true; });
-  }
+  const absl::Status s = RunWithSpareDescriptors(dir, 0);
   EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
   EXPECT_EQ(s.message(), "no file descriptor left for an eventfd: Too many open files");
   EXPECT_FALSE(std::filesystem::exists(dir + "/exec-1"));
@@ -161,16 +164,8 @@ TEST(ExecSessionTest, WithoutADescriptorLeftRunIsRefusedBeforeAnythingIsCreated)
 TEST(ExecSessionTest, WithoutADescriptorForItsFifosRunIsRefusedBeforeTheExec) {
   logger::TempDir temp;
   const std::string& dir = temp.path();
-  Containerd containerd({.socket = dir + "/no-containerd.sock"});
-  absl::Status s;
-  {
-    logger::DescriptorLimit limit(/*spare=*/4);  // the session's and its run's events
-    ExecSession session(&containerd, {.container_id = "s1",
-                                      .exec_id = "exec-1",
-                                      .fifo_dir = dir + "/exec-1",
-                                      .max_duration = absl::Minutes(1)});
-    s = session.Run([](v1::ExecOutput) { return true; });
-  }
+  // Four: the session's and its run's events.
+  const absl::Status s = RunWithSpareDescriptors(dir, /*spare=*/4);
   EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
   EXPECT_EQ(s.message(), "cannot open " + dir + "/exec-1/stdout: Too many open files");
 }
